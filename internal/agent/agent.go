@@ -1,0 +1,220 @@
+// Package agent owns agent configuration: validation, defaults,
+// authorization and the AgentConfigured audit event. The HTTP API, the
+// dashboard and the CLI all call this service, so the checks live here once.
+//
+// Audit ordering: a change is recorded before it is applied (as Vault audits
+// a request before routing it). If the entry cannot be stored the change is
+// not made (fail closed). If the entry is stored but the change then fails
+// (a concurrent conflict, the database going away), a second entry with
+// outcome "failed" is recorded on a best-effort basis.
+package agent
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/store"
+	"github.com/komand-ai/komand/internal/validate"
+)
+
+// Defaults from product.md.
+const (
+	DefaultSystemPrompt     = "You are a helpful enterprise AI assistant."
+	DefaultModelProvider    = "anthropic"
+	DefaultModelID          = "claude-sonnet-4-20250514"
+	DefaultMaxContextTokens = 100000
+)
+
+// Limits on agent fields.
+const (
+	MaxContextTokensLimit = 2_000_000
+	MaxListItems          = 100 // enabledSkillIds, allowedChannels
+	MinContextTokens      = 1000
+)
+
+// Providers lists the model providers an agent may name.
+var Providers = []string{"anthropic", "openai"}
+
+// Channels lists the channel names an agent may allow.
+var Channels = []string{"WebChat", "Webhook", "Slack", "Telegram", "Teams", "Discord", "WhatsApp", "Signal", "SMS"}
+
+// Input is a create or update request. On update, nil fields keep their
+// current value; on create they take the defaults.
+type Input struct {
+	AgentID          string
+	Name             *string
+	Description      *string
+	SystemPrompt     *string
+	ModelProvider    *string
+	ModelID          *string
+	MaxContextTokens *int
+	EnabledSkillIDs  []string
+	AllowedChannels  []string
+}
+
+// Service manages agents.
+type Service struct {
+	st    store.Agents
+	authz *authz.Authorizer
+	audit audit.Recorder
+	now   func() time.Time
+}
+
+// New returns a Service.
+func New(st store.Agents, az *authz.Authorizer, rec audit.Recorder, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, authz: az, audit: rec, now: now}
+}
+
+// ErrNotFound is returned for an agent that does not exist in the caller's
+// tenant (including one that exists in another tenant).
+var ErrNotFound = apperr.New(apperr.NotFound, "agent not found")
+
+func notFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// Create validates in, applies defaults and stores a new agent owned by p.
+func (s *Service) Create(ctx context.Context, p authz.Principal, in Input) (store.Agent, error) {
+	// The ID is checked first so that an oversized or hostile value never
+	// reaches the denial's audit entry.
+	if err := validate.Slug("agentId", in.AgentID, validate.MaxIDLen); err != nil {
+		return store.Agent{}, err
+	}
+	if err := s.authz.Check(ctx, p, authz.Create, authz.Agents, authz.Target{AgentID: in.AgentID}); err != nil {
+		return store.Agent{}, err
+	}
+	if in.Name == nil {
+		return store.Agent{}, apperr.Field("name", "is required")
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	a := store.Agent{
+		TenantID:         p.TenantID,
+		AgentID:          in.AgentID,
+		SystemPrompt:     DefaultSystemPrompt,
+		ModelProvider:    DefaultModelProvider,
+		ModelID:          DefaultModelID,
+		MaxContextTokens: DefaultMaxContextTokens,
+		EnabledSkillIDs:  []string{},
+		AllowedChannels:  []string{},
+		OwnerID:          p.UserID,
+		CreatedAt:        now,
+		UpdatedAt:        now,
+	}
+	if err := apply(&a, in); err != nil {
+		return store.Agent{}, err
+	}
+	if _, err := s.st.GetAgent(ctx, p.TenantID, a.AgentID); err == nil {
+		return store.Agent{}, apperr.New(apperr.Conflict, "an agent with this agentId already exists")
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return store.Agent{}, err
+	}
+	if err := s.record(ctx, p, a.AgentID, "created", changed(nil, &a), ""); err != nil {
+		return store.Agent{}, err
+	}
+	if err := s.st.CreateAgent(ctx, a); err != nil {
+		s.failed(ctx, p, a.AgentID, "created", err)
+		if errors.Is(err, store.ErrConflict) {
+			return store.Agent{}, apperr.New(apperr.Conflict, "an agent with this agentId already exists")
+		}
+		return store.Agent{}, err
+	}
+	return a, nil
+}
+
+// Get returns one agent of p's tenant.
+func (s *Service) Get(ctx context.Context, p authz.Principal, agentID string) (store.Agent, error) {
+	if err := s.authz.Check(ctx, p, authz.Read, authz.Agents, authz.Target{AgentID: agentID}); err != nil {
+		return store.Agent{}, err
+	}
+	a, err := s.st.GetAgent(ctx, p.TenantID, agentID)
+	return a, notFound(err)
+}
+
+// List returns one page of p's tenant's agents and the total.
+func (s *Service) List(ctx context.Context, p authz.Principal, pg store.Page) ([]store.Agent, int, error) {
+	if err := s.authz.Check(ctx, p, authz.Read, authz.Agents, authz.Target{}); err != nil {
+		return nil, 0, err
+	}
+	if err := validate.Pagination(pg.Page, pg.PageSize); err != nil {
+		return nil, 0, err
+	}
+	return s.st.ListAgents(ctx, p.TenantID, pg)
+}
+
+// Update changes the fields set in in.
+func (s *Service) Update(ctx context.Context, p authz.Principal, in Input) (store.Agent, error) {
+	if err := s.authz.Check(ctx, p, authz.Update, authz.Agents, authz.Target{AgentID: in.AgentID}); err != nil {
+		return store.Agent{}, err
+	}
+	old, err := s.st.GetAgent(ctx, p.TenantID, in.AgentID)
+	if err != nil {
+		return store.Agent{}, notFound(err)
+	}
+	a := old
+	a.EnabledSkillIDs = append([]string{}, old.EnabledSkillIDs...)
+	a.AllowedChannels = append([]string{}, old.AllowedChannels...)
+	if err := apply(&a, in); err != nil {
+		return store.Agent{}, err
+	}
+	a.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
+	if err := s.record(ctx, p, a.AgentID, "updated", changed(&old, &a), ""); err != nil {
+		return store.Agent{}, err
+	}
+	if err := s.st.UpdateAgent(ctx, a); err != nil {
+		s.failed(ctx, p, a.AgentID, "updated", err)
+		return store.Agent{}, notFound(err)
+	}
+	return a, nil
+}
+
+// Delete removes an agent.
+func (s *Service) Delete(ctx context.Context, p authz.Principal, agentID string) error {
+	if err := s.authz.Check(ctx, p, authz.Delete, authz.Agents, authz.Target{AgentID: agentID}); err != nil {
+		return err
+	}
+	if _, err := s.st.GetAgent(ctx, p.TenantID, agentID); err != nil {
+		return notFound(err)
+	}
+	if err := s.record(ctx, p, agentID, "deleted", nil, ""); err != nil {
+		return err
+	}
+	if err := s.st.DeleteAgent(ctx, p.TenantID, agentID); err != nil {
+		s.failed(ctx, p, agentID, "deleted", err)
+		return notFound(err)
+	}
+	return nil
+}
+
+func (s *Service) record(ctx context.Context, p authz.Principal, agentID, op string, fields []string, outcome string) error {
+	details := map[string]any{"operation": op}
+	if fields != nil {
+		details["fields"] = fields
+	}
+	if outcome != "" {
+		details["outcome"] = outcome
+	}
+	if p.APIKeyID != "" {
+		details["apiKeyId"] = p.APIKeyID
+	}
+	return s.audit.Record(ctx, audit.Event{
+		TenantID: p.TenantID,
+		Action:   audit.AgentConfigured,
+		ActorID:  p.UserID,
+		AgentID:  agentID,
+		Details:  details,
+	})
+}
+
+func (s *Service) failed(ctx context.Context, p authz.Principal, agentID, op string, _ error) {
+	_ = s.record(context.WithoutCancel(ctx), p, agentID, op, nil, "failed")
+}

@@ -1,0 +1,160 @@
+// Package app wires Komand together from a Config: it opens the store,
+// starts the audit writer, builds the services and the HTTP server. The CLI
+// (serve and the administrative commands) and the end-to-end tests use it,
+// so they run exactly the same wiring.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/komand-ai/komand/internal/agent"
+	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/auditlog"
+	"github.com/komand-ai/komand/internal/authn"
+	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/config"
+	"github.com/komand-ai/komand/internal/gateway"
+	"github.com/komand-ai/komand/internal/ratelimit"
+	"github.com/komand-ai/komand/internal/store"
+	"github.com/komand-ai/komand/internal/store/postgres"
+	"github.com/komand-ai/komand/internal/store/sqlite"
+	"github.com/komand-ai/komand/internal/tenant"
+	"github.com/komand-ai/komand/internal/user"
+)
+
+// SQLiteFile is the embedded database's file name inside the data dir.
+const SQLiteFile = "komand.db"
+
+// App is a wired Komand instance.
+type App struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Store    store.Store
+	Audit    *audit.Writer
+	Authz    *authz.Authorizer
+	Auth     *authn.Service
+	Agents   *agent.Service
+	Users    *user.Service
+	Tenants  *tenant.Service
+	AuditLog *auditlog.Service
+	Limiter  ratelimit.Limiter
+
+	redis *redis.Client
+}
+
+// Options adjust wiring for tests and benchmarks.
+type Options struct {
+	// PasswordParams overrides the argon2id parameters (tests use cheap
+	// ones). Zero means the production defaults.
+	PasswordParams authn.Params
+	Now            func() time.Time
+}
+
+// OpenStore opens the store the configuration names: PostgreSQL when
+// ConnectionStrings.Komand is set, otherwise SQLite in the data dir.
+func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if cfg.ConnectionStrings.Komand != "" {
+		st, err := postgres.Open(ctx, cfg.ConnectionStrings.Komand)
+		if err != nil {
+			return nil, fmt.Errorf("opening PostgreSQL store: %w", err)
+		}
+		return st, nil
+	}
+	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.Server.DataDir, SQLiteFile))
+	if err != nil {
+		return nil, fmt.Errorf("opening SQLite store: %w", err)
+	}
+	return st, nil
+}
+
+// New opens the store and builds every service. cfg must be validated and
+// have its keys loaded.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*App, error) {
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: log, Store: st}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	a.Audit = audit.NewWriter(st, audit.Options{Logger: log, Now: now})
+
+	mem := ratelimit.NewMemory(cfg.RateLimits.MaxKeys, now)
+	a.Limiter = mem
+	if cfg.ConnectionStrings.Redis != "" {
+		ropts, err := redis.ParseURL(cfg.ConnectionStrings.Redis)
+		if err != nil {
+			_ = a.Close()
+			return nil, errors.New("ConnectionStrings__Redis is not a valid Redis URL")
+		}
+		a.redis = redis.NewClient(ropts)
+		a.Limiter = ratelimit.NewRedis(a.redis, "komand:rl:", mem, log)
+	}
+
+	a.Authz = authz.New(a.Audit)
+	a.Auth, err = authn.New(authn.Options{
+		Store: st, Audit: a.Audit, Limiter: a.Limiter,
+		JWTKey: []byte(cfg.Jwt.SecretKey), Issuer: cfg.Jwt.Issuer, Audience: cfg.Jwt.Audience,
+		AccessTTL: cfg.Jwt.AccessTokenTTL(), RefreshTTL: cfg.Jwt.RefreshTokenTTL(),
+		Params: o.PasswordParams, Now: now, Logger: log,
+	})
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	a.Agents = agent.New(st, a.Authz, a.Audit, now)
+	a.Users = user.New(st, a.Authz, a.Audit, a.Auth.HashPassword, now)
+	a.Tenants = tenant.New(st, a.Audit, now)
+	a.AuditLog = auditlog.New(st, a.Authz)
+	return a, nil
+}
+
+// Server builds the HTTP server over the app's services.
+func (a *App) Server(version string) (*gateway.Server, error) {
+	proxies, err := a.Config.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	cfg := a.Config
+	return gateway.New(gateway.Deps{
+		Auth: a.Auth, Agents: a.Agents, Users: a.Users, AuditLog: a.AuditLog,
+		Limiter: a.Limiter, Ready: a.Store.Ping,
+	}, gateway.Options{
+		Version:        version,
+		AllowedOrigin:  cfg.AllowedOrigin,
+		TrustedProxies: proxies,
+		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
+		APILimit:       cfg.RateLimits.ApiPermitLimit,
+		APIWindow:      cfg.RateLimits.ApiWindow(),
+		AccessLog:      true,
+	}, a.Log), nil
+}
+
+// Close drains the audit writer (no accepted entry is lost) and closes the
+// store and Redis client.
+func (a *App) Close() error {
+	var errs []error
+	if a.Audit != nil {
+		errs = append(errs, a.Audit.Close())
+	}
+	if a.redis != nil {
+		errs = append(errs, a.redis.Close())
+	}
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	return errors.Join(errs...)
+}

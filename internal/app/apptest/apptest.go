@@ -1,0 +1,233 @@
+// Package apptest starts a fully wired Komand (app.New + the HTTP server)
+// for end-to-end tests, on SQLite or on a fresh PostgreSQL database, and
+// gives tests tenants, users and credentials to work with.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/komand-ai/komand/internal/app"
+	"github.com/komand-ai/komand/internal/authn"
+	"github.com/komand-ai/komand/internal/config"
+	"github.com/komand-ai/komand/internal/logging"
+	"github.com/komand-ai/komand/internal/store/pgtest"
+	"github.com/komand-ai/komand/internal/user"
+)
+
+// Password is the password of every user Env creates.
+const Password = "correct horse battery staple"
+
+// Kinds returns the store kinds to run end-to-end tests on: sqlite always,
+// postgres when KOMAND_TEST_POSTGRES_DSN is set.
+func Kinds() []string {
+	if pgtest.Enabled() {
+		return []string{"sqlite", "postgres"}
+	}
+	return []string{"sqlite"}
+}
+
+// Env is a running Komand.
+type Env struct {
+	T      testing.TB
+	App    *app.App
+	Server *httptest.Server
+	logs   *syncBuffer
+}
+
+// Config returns the test configuration for kind: loopback, a temp data
+// dir, a random JWT key, generous rate limits.
+func Config(t testing.TB, kind string) config.Config {
+	cfg := config.Default()
+	cfg.Server.DataDir = t.TempDir()
+	var k [32]byte
+	_, _ = rand.Read(k[:])
+	cfg.Jwt.SecretKey = hex.EncodeToString(k[:])
+	cfg.RateLimits.ApiPermitLimit = 100000
+	if kind == "postgres" {
+		cfg.ConnectionStrings.Komand = pgtest.FreshDSN(t)
+	}
+	return cfg
+}
+
+// New starts Komand on kind with cfg adjusted by mutate (may be nil).
+func New(t testing.TB, kind string, mutate func(*config.Config)) *Env {
+	t.Helper()
+	cfg := Config(t, kind)
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	logs := &syncBuffer{}
+	log := logging.New(logs, "debug", "json")
+	a, err := app.New(context.Background(), cfg, log, app.Options{PasswordParams: TestParams})
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	srv, err := a.Server("test")
+	if err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		if err := a.Close(); err != nil {
+			t.Errorf("app close: %v", err)
+		}
+	})
+	return &Env{T: t, App: a, Server: hs, logs: logs}
+}
+
+// Logs returns everything the server has logged so far.
+func (e *Env) Logs() string { return e.logs.String() }
+
+// Tenant creates a tenant and returns its ID.
+func (e *Env) Tenant(slug string) string {
+	e.T.Helper()
+	tn, err := e.App.Tenants.Create(context.Background(), slug, "")
+	if err != nil {
+		e.T.Fatalf("create tenant %s: %v", slug, err)
+	}
+	return tn.ID
+}
+
+// User creates a user with role in tenantID and returns its ID.
+func (e *Env) User(tenantID, email, role string) string {
+	e.T.Helper()
+	u, err := e.App.Users.Bootstrap(context.Background(), tenantID, user.CreateInput{
+		Email: email, Role: role, Password: Password,
+	})
+	if err != nil {
+		e.T.Fatalf("create user %s: %v", email, err)
+	}
+	return u.ID
+}
+
+// APIKey creates an API key acting as userID.
+func (e *Env) APIKey(tenantID, userID string) string {
+	e.T.Helper()
+	key, _, err := e.App.Auth.CreateAPIKey(context.Background(), tenantID, userID, "test key", "test")
+	if err != nil {
+		e.T.Fatalf("create API key: %v", err)
+	}
+	return key
+}
+
+// Response is a decoded API response.
+type Response struct {
+	Status  int
+	Header  http.Header
+	Body    []byte
+	Success bool            `json:"success"`
+	Data    json.RawMessage `json:"data"`
+	Error   *string         `json:"error"`
+	Code    string          `json:"code"`
+	ReqID   string          `json:"requestId"`
+	Meta    *struct {
+		Total    int `json:"total"`
+		Page     int `json:"page"`
+		PageSize int `json:"pageSize"`
+	} `json:"meta"`
+}
+
+// Do sends a request with an optional bearer token and body (a string is
+// sent as is, anything else as JSON) and decodes the envelope.
+func (e *Env) Do(method, path, token string, body any, headers ...string) *Response {
+	e.T.Helper()
+	var r io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+		ct = "application/json"
+	case []byte:
+		r = bytes.NewReader(b)
+		ct = "application/json"
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.T.Fatalf("marshal: %v", err)
+		}
+		r = bytes.NewReader(j)
+		ct = "application/json"
+	}
+	req, err := http.NewRequest(method, e.Server.URL+path, r)
+	if err != nil {
+		e.T.Fatalf("request: %v", err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := e.Server.Client().Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, out); err != nil {
+			e.T.Fatalf("%s %s: response is not JSON: %v: %s", method, path, err, raw)
+		}
+	}
+	return out
+}
+
+// Login logs a user in and returns the access and refresh tokens.
+func (e *Env) Login(email string) (access, refresh string) {
+	e.T.Helper()
+	r := e.Do("POST", "/api/auth/login", "", map[string]string{"email": email, "password": Password})
+	if r.Status != 200 {
+		e.T.Fatalf("login %s: %d %s", email, r.Status, r.Body)
+	}
+	var d struct {
+		Token        string `json:"token"`
+		RefreshToken string `json:"refreshToken"`
+	}
+	if err := json.Unmarshal(r.Data, &d); err != nil {
+		e.T.Fatalf("login data: %v", err)
+	}
+	return d.Token, d.RefreshToken
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestParams are cheap argon2id parameters so tests don't spend seconds
+// hashing; production uses authn.DefaultParams.
+var TestParams = authn.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// ReqIDHeader returns the X-Request-Id response header.
+func (r *Response) ReqIDHeader() string { return r.Header.Get("X-Request-Id") }

@@ -1,0 +1,259 @@
+// Package audit writes Komand's tamper-evident audit trail.
+//
+// Every event goes through a Recorder. The production Recorder is a Writer:
+// callers enqueue an entry and wait until it is durable, while a single
+// writer goroutine commits whatever has queued up as one transaction (group
+// commit: at most MaxBatch entries, flushed as soon as the queue is empty or
+// Linger has passed). A request therefore pays for one shared commit, never
+// one fsync of its own, and still learns whether its entry is on disk: audit
+// writes fail closed, so if the entry cannot be stored the action it records
+// fails too (as Vault does in request_handling.go).
+//
+// Under overload the queue fills and Record blocks (backpressure) until there
+// is room or the caller's context ends; an entry that was accepted is never
+// dropped, and Close drains the queue before returning (graceful shutdown
+// loses no entry).
+//
+// Each tenant's entries form a hash chain (see Seal and Verify); secrets in
+// details are redacted before anything is stored (see CanonicalDetails).
+package audit
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/komand-ai/komand/internal/requestid"
+	"github.com/komand-ai/komand/internal/store"
+)
+
+// ErrClosed is returned by Record after Close.
+var ErrClosed = errors.New("audit: writer closed")
+
+// Event is what a service records. The request ID is taken from the context
+// and the timestamp from the clock.
+type Event struct {
+	TenantID  string
+	Action    Action
+	ActorID   string
+	AgentID   string
+	SessionID string
+	SkillID   string
+	Details   map[string]any
+}
+
+// Recorder records audit events durably. Record returns only once the entry
+// is stored, or with the error that prevented it.
+type Recorder interface {
+	Record(ctx context.Context, ev Event) error
+}
+
+// Options tune a Writer. Zero values take the defaults.
+type Options struct {
+	MaxBatch   int           // entries per commit; default 500
+	Linger     time.Duration // extra wait for a batch to fill; default 0, at most 2 ms
+	QueueSize  int           // queued entries before backpressure; default 8192
+	WriteLimit time.Duration // deadline for one commit; default 10 s
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+type pending struct {
+	entry store.AuditEntry
+	done  chan error
+}
+
+// Writer is the group-commit Recorder over a store.
+type Writer struct {
+	st   store.Audit
+	opts Options
+	log  *slog.Logger
+
+	mu     sync.RWMutex
+	closed bool
+	queue  chan *pending
+	done   chan struct{}
+	pool   sync.Pool
+}
+
+// NewWriter starts a Writer over st. Call Close to drain and stop it.
+func NewWriter(st store.Audit, opts Options) *Writer {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 500
+	}
+	if opts.Linger < 0 {
+		opts.Linger = 0
+	}
+	if opts.Linger > 2*time.Millisecond {
+		opts.Linger = 2 * time.Millisecond
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 8192
+	}
+	if opts.WriteLimit <= 0 {
+		opts.WriteLimit = 10 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	w := &Writer{
+		st:    st,
+		opts:  opts,
+		log:   opts.Logger,
+		queue: make(chan *pending, opts.QueueSize),
+		done:  make(chan struct{}),
+	}
+	w.pool.New = func() any { return &pending{done: make(chan error, 1)} }
+	go w.run()
+	return w
+}
+
+// Entry builds the stored form of ev: a new ID, the request ID from ctx, a
+// UTC timestamp at microsecond precision and redacted canonical details.
+func Entry(ctx context.Context, ev Event, now time.Time) store.AuditEntry {
+	return store.AuditEntry{
+		ID:        uuid.Must(uuid.NewV7()).String(),
+		TenantID:  ev.TenantID,
+		Action:    ev.Action,
+		ActorID:   ev.ActorID,
+		AgentID:   ev.AgentID,
+		SessionID: ev.SessionID,
+		SkillID:   ev.SkillID,
+		Details:   CanonicalDetails(ev.Details),
+		RequestID: requestid.From(ctx),
+		Timestamp: now.UTC().Truncate(time.Microsecond),
+	}
+}
+
+// Record enqueues ev and waits until it is durable. If ctx ends first the
+// error is returned, and the entry may still be written (an action is never
+// reported as done without its entry; an entry may exist for an action that
+// then failed).
+func (w *Writer) Record(ctx context.Context, ev Event) error {
+	if ev.TenantID == "" || ev.Action == "" {
+		return errors.New("audit: event needs a tenant and an action")
+	}
+	p := w.pool.Get().(*pending)
+	p.entry = Entry(ctx, ev, w.opts.Now())
+
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		w.pool.Put(p)
+		return ErrClosed
+	}
+	select {
+	case w.queue <- p:
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		w.pool.Put(p)
+		return ctx.Err()
+	}
+	w.mu.RUnlock()
+
+	select {
+	case err := <-p.done:
+		p.entry = store.AuditEntry{}
+		w.pool.Put(p)
+		return err
+	case <-ctx.Done():
+		// The writer still owns p and will send on p.done (buffered);
+		// p is simply not reused.
+		return ctx.Err()
+	}
+}
+
+// Close stops accepting entries, commits everything queued and returns.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.queue)
+	}
+	w.mu.Unlock()
+	<-w.done
+	return nil
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	batch := make([]*pending, 0, w.opts.MaxBatch)
+	entries := make([]store.AuditEntry, 0, w.opts.MaxBatch)
+	var timer *time.Timer
+	for {
+		first, ok := <-w.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], first)
+		open := w.fill(&batch, &timer)
+		entries = entries[:0]
+		for _, p := range batch {
+			entries = append(entries, p.entry)
+		}
+		err := w.commit(entries)
+		for _, p := range batch {
+			p.done <- err
+		}
+		if !open {
+			return
+		}
+	}
+}
+
+// fill adds queued entries to batch until it is full, the queue is empty
+// (after Linger), or the queue is closed. It reports whether the queue is
+// still open.
+func (w *Writer) fill(batch *[]*pending, timer **time.Timer) bool {
+	for len(*batch) < w.opts.MaxBatch {
+		select {
+		case p, ok := <-w.queue:
+			if !ok {
+				return false
+			}
+			*batch = append(*batch, p)
+			continue
+		default:
+		}
+		if w.opts.Linger == 0 {
+			return true
+		}
+		if *timer == nil {
+			*timer = time.NewTimer(w.opts.Linger)
+		} else {
+			(*timer).Reset(w.opts.Linger)
+		}
+		select {
+		case p, ok := <-w.queue:
+			(*timer).Stop()
+			if !ok {
+				return false
+			}
+			*batch = append(*batch, p)
+		case <-(*timer).C:
+			return true
+		}
+	}
+	return true
+}
+
+// commit stores one batch. It deliberately ignores the callers' contexts:
+// once accepted an entry is written even if its request has gone away.
+func (w *Writer) commit(entries []store.AuditEntry) error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.opts.WriteLimit)
+	defer cancel()
+	err := w.st.AppendAudit(ctx, entries, Seal)
+	if err != nil {
+		w.log.Error("audit batch not stored; the actions it records fail",
+			"entries", len(entries), "err", err)
+		return errors.New("audit: entry not stored")
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package audit
+
+// Action names one kind of audit event. The catalogue below is the only place
+// actions are defined, so the set can be reviewed (and documented) as a whole,
+// as Teleport does in lib/events/codes.go.
+type Action = string
+
+// The twelve events of the security specification (security.md, Audit Trail).
+const (
+	MessageReceived         Action = "MessageReceived"         // inbound message arrives at the gateway
+	MessageSent             Action = "MessageSent"             // outbound response dispatched
+	ToolExecutionStarted    Action = "ToolExecutionStarted"    // skill execution begins
+	ToolExecutionCompleted  Action = "ToolExecutionCompleted"  // skill execution succeeds
+	ToolExecutionFailed     Action = "ToolExecutionFailed"     // skill execution fails or times out
+	SkillInstalled          Action = "SkillInstalled"          // skill added to an agent's enabled list
+	SkillUninstalled        Action = "SkillUninstalled"        // skill removed from an agent
+	AgentConfigured         Action = "AgentConfigured"         // agent created, changed or deleted
+	SessionCreated          Action = "SessionCreated"          // new session started
+	SessionEnded            Action = "SessionEnded"            // session closed
+	PromptInjectionDetected Action = "PromptInjectionDetected" // suspicious input flagged
+	PermissionDenied        Action = "PermissionDenied"        // insufficient permissions for the requested action
+)
+
+// Additional identity events emitted by the core.
+const (
+	TenantCreated      Action = "TenantCreated"
+	LoginSucceeded     Action = "LoginSucceeded"
+	LoginFailed        Action = "LoginFailed"
+	LoginThrottled     Action = "LoginThrottled"
+	Logout             Action = "Logout"
+	TokenRefreshed     Action = "TokenRefreshed"
+	RefreshTokenReused Action = "RefreshTokenReused" // a spent refresh token came back: the family is revoked
+	UserCreated        Action = "UserCreated"
+	UserRoleChanged    Action = "UserRoleChanged"
+	UserDeactivated    Action = "UserDeactivated"
+	APIKeyCreated      Action = "APIKeyCreated"
+	APIKeyRevoked      Action = "APIKeyRevoked"
+)
+
+// Catalogue lists every action, specification events first.
+var Catalogue = []Action{
+	MessageReceived, MessageSent, ToolExecutionStarted, ToolExecutionCompleted,
+	ToolExecutionFailed, SkillInstalled, SkillUninstalled, AgentConfigured,
+	SessionCreated, SessionEnded, PromptInjectionDetected, PermissionDenied,
+	TenantCreated, LoginSucceeded, LoginFailed, LoginThrottled, Logout,
+	TokenRefreshed, RefreshTokenReused, UserCreated, UserRoleChanged,
+	UserDeactivated, APIKeyCreated, APIKeyRevoked,
+}
+
+// Known reports whether a is in the catalogue.
+func Known(a string) bool {
+	for _, c := range Catalogue {
+		if c == a {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,158 @@
+// Package authz is Komand's role-based access control: one permission matrix
+// (role → verbs on resources) from security.md's RBAC table, and one Check
+// that every domain service calls before acting. The HTTP API, the dashboard
+// and the channels all go through the services, so they share these checks.
+//
+// Decisions are deny by default: an unknown role, resource or verb, or a
+// missing principal, is denied. The principal comes from authentication
+// (a verified token or API key and the user's current row in the store),
+// never from a request body. Every denial writes a PermissionDenied audit
+// entry; if that entry cannot be written the call fails with an internal
+// error instead (fail closed).
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/komand-ai/komand/internal/audit"
+)
+
+// ErrDenied is returned (wrapped) when the matrix does not allow an action.
+var ErrDenied = errors.New("authz: permission denied")
+
+// Role is a user's role within its tenant.
+type Role string
+
+// Roles, highest first.
+const (
+	Owner    Role = "owner"
+	Admin    Role = "admin"
+	Operator Role = "operator"
+	Viewer   Role = "viewer"
+)
+
+// Roles lists the valid roles, highest first.
+var Roles = []Role{Owner, Admin, Operator, Viewer}
+
+// ParseRole returns the role named s (lowercase) and whether it is valid.
+func ParseRole(s string) (Role, bool) {
+	for _, r := range Roles {
+		if string(r) == s {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+// rank orders roles; unknown roles rank 0, below every real role.
+func (r Role) rank() int {
+	switch r {
+	case Owner:
+		return 4
+	case Admin:
+		return 3
+	case Operator:
+		return 2
+	case Viewer:
+		return 1
+	}
+	return 0
+}
+
+// CanGrant reports whether a holder of role r may give role target to
+// someone: never a role above its own, and never an unknown role.
+func (r Role) CanGrant(target Role) bool {
+	return r.rank() > 0 && target.rank() > 0 && target.rank() <= r.rank()
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	TenantID string
+	UserID   string
+	Email    string
+	Name     string
+	Role     Role
+	// APIKeyID is set when the caller authenticated with an API key.
+	APIKeyID string
+	// SessionID is the refresh-token family of a JWT login.
+	SessionID string
+}
+
+// IsZero reports whether p is the empty (unauthenticated) principal.
+func (p Principal) IsZero() bool { return p.TenantID == "" || p.UserID == "" }
+
+type ctxKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// PrincipalFrom returns the principal in ctx and whether there is one.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(Principal)
+	return p, ok && !p.IsZero()
+}
+
+// Authorizer checks the matrix and audits denials.
+type Authorizer struct {
+	audit audit.Recorder
+}
+
+// New returns an Authorizer that records denials with rec.
+func New(rec audit.Recorder) *Authorizer { return &Authorizer{audit: rec} }
+
+// Target names what an action is about, for the denial's audit entry.
+type Target struct {
+	AgentID   string
+	SessionID string
+	SkillID   string
+	ID        string // any other resource ID (user, credential, …)
+}
+
+// Check returns nil when p may perform verb on res, and otherwise an error
+// wrapping ErrDenied after recording PermissionDenied.
+func (a *Authorizer) Check(ctx context.Context, p Principal, verb Verb, res Resource, t Target) error {
+	if Allowed(p.Role, verb, res) && !p.IsZero() {
+		return nil
+	}
+	return a.Deny(ctx, p, verb, res, t, "role does not allow this action")
+}
+
+// Deny records PermissionDenied for a decision taken outside the matrix
+// (for example granting a role above one's own) and returns the error to
+// hand back. The reason is for the audit log; clients see a plain denial.
+func (a *Authorizer) Deny(ctx context.Context, p Principal, verb Verb, res Resource, t Target, reason string) error {
+	tenant := p.TenantID
+	if tenant == "" {
+		// A denial with no principal cannot be attributed to a tenant;
+		// services never call Check without one, so this is a bug.
+		return fmt.Errorf("%w: no principal", ErrDenied)
+	}
+	details := map[string]any{
+		"verb":     string(verb),
+		"resource": string(res),
+		"role":     string(p.Role),
+		"reason":   reason,
+	}
+	if t.ID != "" {
+		details["targetId"] = t.ID
+	}
+	if p.APIKeyID != "" {
+		details["apiKeyId"] = p.APIKeyID
+	}
+	if err := a.audit.Record(ctx, audit.Event{
+		TenantID:  tenant,
+		Action:    audit.PermissionDenied,
+		ActorID:   p.UserID,
+		AgentID:   t.AgentID,
+		SessionID: t.SessionID,
+		SkillID:   t.SkillID,
+		Details:   details,
+	}); err != nil {
+		return fmt.Errorf("authz: recording denial: %w", err)
+	}
+	return fmt.Errorf("%w: %s %s", ErrDenied, verb, res)
+}

@@ -1,0 +1,82 @@
+package authz
+
+// Verb is an operation on a resource.
+type Verb string
+
+// Verbs.
+const (
+	Read   Verb = "read"
+	Create Verb = "create"
+	Update Verb = "update"
+	Delete Verb = "delete"
+)
+
+// Resource is a kind of thing a tenant owns.
+type Resource string
+
+// Resources. Later capabilities add theirs here, so the matrix stays whole.
+const (
+	Tenant      Resource = "tenant"      // tenant settings, billing
+	Users       Resource = "users"       // user management
+	APIKeys     Resource = "apikeys"     // machine credentials
+	Agents      Resource = "agents"      // agent configuration
+	Skills      Resource = "skills"      // skill registry and installation
+	Channels    Resource = "channels"    // channel setup
+	Sessions    Resource = "sessions"    // sessions and their history
+	Messages    Resource = "messages"    // sending messages to agents
+	CRM         Resource = "crm"         // basic CRM operations through skills
+	Credentials Resource = "credentials" // credential vault
+	AuditLog    Resource = "audit"       // audit trail
+	Dashboard   Resource = "dashboard"   // dashboards
+)
+
+var (
+	all      = []Verb{Read, Create, Update, Delete}
+	readOnly = []Verb{Read}
+)
+
+// matrix is security.md's RBAC table, as data:
+//
+//	Owner     full access, billing, user management
+//	Admin     agent configuration, skill management, channel setup
+//	Operator  send messages, view history, basic CRM operations
+//	Viewer    read-only access to dashboards and logs
+//
+// Roles are cumulative upward (an Admin can do what an Operator can). What a
+// role may do beyond the table is a product decision documented in README
+// ("RBAC"): Admins also manage credentials, read users and end sessions,
+// because configuring agents needs them; nobody but an Owner creates users,
+// changes roles or touches tenant settings. Anything not listed is denied.
+var matrix = map[Role]map[Resource][]Verb{
+	Owner: {
+		Tenant: all, Users: all, APIKeys: all, Agents: all, Skills: all,
+		Channels: all, Sessions: all, Messages: all, CRM: all,
+		Credentials: all, AuditLog: readOnly, Dashboard: readOnly,
+	},
+	Admin: {
+		Users: readOnly, Agents: all, Skills: all, Channels: all,
+		Sessions: all, Messages: {Read, Create}, CRM: {Read, Create, Update},
+		Credentials: all, AuditLog: readOnly, Dashboard: readOnly,
+	},
+	Operator: {
+		Agents: readOnly, Skills: readOnly, Channels: readOnly,
+		Sessions: readOnly, Messages: {Read, Create}, CRM: {Read, Create, Update},
+		AuditLog: readOnly, Dashboard: readOnly,
+	},
+	Viewer: {
+		Agents: readOnly, Skills: readOnly, Channels: readOnly,
+		Sessions: readOnly, Messages: readOnly,
+		AuditLog: readOnly, Dashboard: readOnly,
+	},
+}
+
+// Allowed reports whether the matrix lets role do verb on res. It is the
+// single source of truth; Authorizer.Check adds auditing around it.
+func Allowed(role Role, verb Verb, res Resource) bool {
+	for _, v := range matrix[role][res] {
+		if v == verb {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,228 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/komand-ai/komand/internal/app"
+	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/authn"
+	"github.com/komand-ai/komand/internal/store"
+	"github.com/komand-ai/komand/internal/user"
+)
+
+func tenants(e *env, args []string) int {
+	return subcommand(e, "tenants", args, map[string]func(*env, []string) int{
+		"create": tenantsCreate,
+		"list":   tenantsList,
+	})
+}
+
+func tenantsCreate(e *env, args []string) int {
+	fs := flagSet(e, "tenants create", "tenants create <slug> [--name \"Display Name\"] [store flags]")
+	var sf storeFlags
+	sf.register(fs)
+	name := fs.String("name", "", "display name (default: the slug)")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
+		t, err := a.Tenants.Create(ctx, pos[0], *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "created tenant %s (id %s)\n", t.Slug, t.ID)
+		return nil
+	})
+}
+
+func tenantsList(e *env, args []string) int {
+	fs := flagSet(e, "tenants list", "tenants list [store flags]")
+	var sf storeFlags
+	sf.register(fs)
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
+		ts, err := a.Store.ListTenants(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if t.ID == store.PlatformTenantID {
+				continue
+			}
+			fmt.Fprintf(e.stdout, "%s\t%s\t%s\n", t.Slug, t.ID, t.Name)
+		}
+		return nil
+	})
+}
+
+func users(e *env, args []string) int {
+	return subcommand(e, "users", args, map[string]func(*env, []string) int{"create": usersCreate})
+}
+
+func usersCreate(e *env, args []string) int {
+	fs := flagSet(e, "users create", "users create --tenant <slug> --email <email> --role owner|admin|operator|viewer --password-stdin [--name \"Name\"] [store flags]")
+	var sf storeFlags
+	sf.register(fs)
+	tenantSlug := fs.String("tenant", "", "tenant slug (required)")
+	email := fs.String("email", "", "email address (required)")
+	role := fs.String("role", "", "owner, admin, operator or viewer (required)")
+	name := fs.String("name", "", "display name")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 0 || *tenantSlug == "" || *email == "" || *role == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	if !*pwStdin {
+		fmt.Fprintln(e.stderr, "komand: --password-stdin is required (passwords are never taken from arguments)")
+		return exitUsage
+	}
+	pw, err := readSecretLine(e)
+	if err != nil {
+		return fail(e, err)
+	}
+	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
+		t, err := a.Tenants.BySlug(ctx, *tenantSlug)
+		if err != nil {
+			return err
+		}
+		u, err := a.Users.Bootstrap(ctx, t.ID, user.CreateInput{Email: *email, Name: *name, Role: *role, Password: pw})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "created user %s (id %s, role %s) in tenant %s\n", u.Email, u.ID, u.Role, t.Slug)
+		return nil
+	})
+}
+
+func readSecretLine(e *env) (string, error) {
+	r := bufio.NewReaderSize(e.stdin, 4096)
+	line, err := r.ReadString('\n')
+	if err != nil && line == "" {
+		return "", errors.New("no password on standard input")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func apikeys(e *env, args []string) int {
+	return subcommand(e, "apikeys", args, map[string]func(*env, []string) int{"create": apikeysCreate})
+}
+
+func apikeysCreate(e *env, args []string) int {
+	fs := flagSet(e, "apikeys create", "apikeys create --tenant <slug> --email <user email> --name <key name> [store flags]")
+	var sf storeFlags
+	sf.register(fs)
+	tenantSlug := fs.String("tenant", "", "tenant slug (required)")
+	email := fs.String("email", "", "email of the user the key acts as (required)")
+	name := fs.String("name", "", "a name for the key (required)")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 0 || *tenantSlug == "" || *email == "" || *name == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
+		t, err := a.Tenants.BySlug(ctx, *tenantSlug)
+		if err != nil {
+			return err
+		}
+		u, err := a.Store.GetUserByEmail(ctx, t.ID, authn.NormalizeEmail(*email))
+		if errors.Is(err, store.ErrNotFound) {
+			return apperr.New(apperr.NotFound, "no user with this email in the tenant")
+		} else if err != nil {
+			return err
+		}
+		key, k, err := a.Auth.CreateAPIKey(ctx, t.ID, u.ID, *name, "cli")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "created API key %q (id %s) for %s; it is shown once and stored only as a hash:\n", k.Name, k.ID, u.Email)
+		fmt.Fprintln(e.stdout, key)
+		return nil
+	})
+}
+
+func auditCmd(e *env, args []string) int {
+	return subcommand(e, "audit", args, map[string]func(*env, []string) int{"verify": auditVerify})
+}
+
+func auditVerify(e *env, args []string) int {
+	fs := flagSet(e, "audit verify", "audit verify [--tenant <slug>] [store flags]")
+	var sf storeFlags
+	sf.register(fs)
+	tenantSlug := fs.String("tenant", "", "verify only this tenant (default: every tenant)")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	broken := false
+	rc := withApp(e, &sf, func(ctx context.Context, a *app.App) error {
+		var ts []store.Tenant
+		if *tenantSlug != "" {
+			t, err := a.Tenants.BySlug(ctx, *tenantSlug)
+			if err != nil {
+				return err
+			}
+			ts = []store.Tenant{t}
+		} else {
+			var err error
+			if ts, err = a.Store.ListTenants(ctx); err != nil {
+				return err
+			}
+		}
+		for _, t := range ts {
+			res, err := a.AuditLog.Verify(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			if res.OK {
+				fmt.Fprintf(e.stdout, "%s: ok (%d entries)\n", t.Slug, res.Entries)
+				continue
+			}
+			broken = true
+			fmt.Fprintf(e.stdout, "%s: BROKEN at seq %d", t.Slug, res.BrokenAt)
+			if res.EntryID != "" {
+				fmt.Fprintf(e.stdout, " (entry %s)", res.EntryID)
+			}
+			fmt.Fprintf(e.stdout, ": %s\n", res.Reason)
+		}
+		return nil
+	})
+	if rc == exitOK && broken {
+		return exitFail
+	}
+	return rc
+}
+
+// withApp opens the app for an administrative command, runs f and closes
+// the app (draining audit entries) before returning the exit code.
+func withApp(e *env, sf *storeFlags, f func(context.Context, *app.App) error) int {
+	a, err := sf.openApp(e)
+	if err != nil {
+		return fail(e, err)
+	}
+	ctx := context.Background()
+	ferr := f(ctx, a)
+	if cerr := a.Close(); cerr != nil && ferr == nil {
+		ferr = cerr
+	}
+	if ferr != nil {
+		return fail(e, ferr)
+	}
+	return exitOK
+}

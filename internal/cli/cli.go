@@ -1,0 +1,229 @@
+// Package cli is the komand command line: serve, and the administrative
+// commands that work against the same data dir or DSN (tenants, users,
+// apikeys, audit verify), plus healthcheck and version. Every command has
+// --help. Passwords are read from standard input, never from arguments
+// (which other local users can see in the process list).
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/komand-ai/komand/internal/app"
+	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/config"
+	"github.com/komand-ai/komand/internal/logging"
+)
+
+// Version is set at build time with -ldflags "-X github.com/komand-ai/komand/internal/cli.Version=…";
+// otherwise the module version from the build info is used.
+var Version = ""
+
+// version returns the build's version string.
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// env is what a command runs with.
+type env struct {
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+	environ []string
+	// onReady, when set, is called by serve once it listens (tests).
+	onReady func(addr string)
+	// signals, when set, replaces the SIGINT/SIGTERM context (tests).
+	ctx context.Context
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(e *env, args []string) int
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the Komand server", serve},
+		{"tenants", "manage tenants (create, list)", tenants},
+		{"users", "manage users (create)", users},
+		{"apikeys", "manage API keys (create)", apikeys},
+		{"audit", "audit trail tools (verify)", auditCmd},
+		{"healthcheck", "exit 0 when the server's /health answers", healthcheck},
+		{"version", "print the version", versionCmd},
+	}
+}
+
+// Main runs the CLI with args (without the program name) and returns the
+// exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return run(&env{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ()}, args)
+}
+
+func run(e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "komand: unknown command %q\n\n", args[0])
+	usage(e.stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: komand <command> [flags]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'komand <command> --help' for a command's flags.")
+}
+
+// flagSet returns a FlagSet that prints its usage to e.stderr.
+func flagSet(e *env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: komand %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags that may come before or after positional arguments
+// and returns the positionals. ok is false when the command should exit
+// with code (0 for --help).
+func parse(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, exitOK, false
+			}
+			return nil, exitUsage, false
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, 0, true
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), 0, true
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// storeFlags are the flags of every command that opens the store.
+type storeFlags struct {
+	configFile string
+	dataDir    string
+	dsn        string
+}
+
+func (s *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.configFile, "config", "", "configuration file (appsettings-style JSON; also KOMAND_CONFIG)")
+	fs.StringVar(&s.dataDir, "data-dir", "", "data directory for the embedded database and keys (default ./komand-data)")
+	fs.StringVar(&s.dsn, "dsn", "", "PostgreSQL URL; overrides ConnectionStrings__Komand (prefer the environment: arguments are visible to other users)")
+}
+
+// loadConfig builds, validates and completes the configuration.
+func (s *storeFlags) loadConfig(e *env, log *slog.Logger) (config.Config, error) {
+	cfg, err := config.Load(config.LoadOptions{File: s.configFile, Env: e.environ})
+	if err != nil {
+		return cfg, err
+	}
+	if s.dataDir != "" {
+		cfg.Server.DataDir = s.dataDir
+	}
+	if s.dsn != "" {
+		cfg.ConnectionStrings.Komand = s.dsn
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	if err := cfg.LoadKeys(log); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// openApp loads the configuration and wires the app for an administrative
+// command, logging warnings and errors only.
+func (s *storeFlags) openApp(e *env) (*app.App, error) {
+	log := logging.New(e.stderr, "warn", "text")
+	cfg, err := s.loadConfig(e, log)
+	if err != nil {
+		return nil, err
+	}
+	return app.New(context.Background(), cfg, log, app.Options{})
+}
+
+// fail prints err for a person and returns exitFail. Public messages of
+// apperr values are shown as they are; others are shown in full, since the
+// operator running the CLI owns the machine.
+func fail(e *env, err error) int {
+	if pe, ok := apperr.As(err); ok && pe.Err == nil {
+		fmt.Fprintf(e.stderr, "komand: %s\n", pe.Message)
+	} else {
+		fmt.Fprintf(e.stderr, "komand: %v\n", err)
+	}
+	return exitFail
+}
+
+func versionCmd(e *env, args []string) int {
+	fs := flagSet(e, "version", "version")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	fmt.Fprintf(e.stdout, "komand %s\n", version())
+	return exitOK
+}
+
+func subcommand(e *env, group string, args []string, subs map[string]func(*env, []string) int) int {
+	names := make([]string, 0, len(subs))
+	for n := range subs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintf(e.stderr, "Usage: komand %s <%s> [flags]\n", group, strings.Join(names, "|"))
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	if f, ok := subs[args[0]]; ok {
+		return f(e, args[1:])
+	}
+	fmt.Fprintf(e.stderr, "komand %s: unknown subcommand %q (want %s)\n", group, args[0], strings.Join(names, ", "))
+	return exitUsage
+}

@@ -1,0 +1,99 @@
+// Package config loads, validates and reports Komand's configuration.
+//
+// There is one [Config] value. main builds it and passes it down; no
+// package reads the environment or keeps configuration in globals:
+//
+//	cfg, err := config.Load(config.LoadOptions{File: *configFlag, Env: os.Environ()})
+//	// apply command-line flags: cfg.Server.Addr = *addrFlag, …
+//	err = cfg.Validate()        // every problem at once; normalises Environment and Log
+//	err = cfg.LoadKeys(logger)  // generates DataDir/jwt.key when Jwt:SecretKey is unset
+//	logger.Info("configuration", "config", cfg) // redacted (Config implements slog.LogValuer)
+//
+// # Sources
+//
+// Later sources override earlier ones:
+//
+//  1. [Default].
+//  2. An optional appsettings-style JSON file, named by LoadOptions.File or
+//     else by the KOMAND_CONFIG variable; no file is read implicitly.
+//  3. Environment variables, named Section__Key as in .NET.
+//  4. Command-line flags, applied by main to the returned Config.
+//
+// The JSON file keeps Komand's documented, case-sensitive key names, grouped
+// in sections:
+//
+//	{
+//	  "Environment": "Production",
+//	  "Server": {"Addr": "0.0.0.0:5000", "TrustedProxies": ["10.0.0.0/8"]},
+//	  "ConnectionStrings": {"Komand": "postgres://komand:…@db:5432/komand"},
+//	  "Cors": {"AllowedOrigins": ["https://app.example.com"]},
+//	  "RateLimits": {"ApiPermitLimit": 100, "ApiWindowSeconds": 60},
+//	  "Jwt": {"Issuer": "komand.ai", "ExpirationMinutes": 60},
+//	  "Log": {"Level": "info", "Format": "json"}
+//	}
+//
+// An unknown key is an error that names it. Numbers may also be written as
+// strings ("100"); null leaves the value alone.
+//
+// In the environment, lists are comma-separated
+// (Cors__AllowedOrigins=https://a.example,https://b.example) or use .NET's
+// indexed form (Cors__AllowedOrigins__0, Cors__AllowedOrigins__1, …; not
+// both); a list from the environment replaces the file's list. An empty
+// variable counts as unset. A variable that names a key with the wrong case
+// (JWT__SECRETKEY) is an error rather than silently ignored.
+//
+// Secrets can instead be read from a file named by the same variable with a
+// _FILE suffix (Jwt__SecretKey_FILE=/run/secrets/jwt): one trailing newline
+// is removed, an empty file is an error, and setting both the variable and
+// its _FILE variant is an error.
+//
+// # Keys
+//
+//	Key (file)                    Environment variable               Default          Secret
+//	Environment                   KOMAND_ENVIRONMENT or Environment  Production
+//	Server:Addr                   Server__Addr                       127.0.0.1:5000
+//	Server:DataDir                Server__DataDir                    ./komand-data
+//	Server:TrustedProxies         Server__TrustedProxies (list)      none
+//	Server:MaxBodyBytes           Server__MaxBodyBytes               1048576 (1 MiB)
+//	Server:ShutdownTimeout        Server__ShutdownTimeout            30s
+//	ConnectionStrings:Komand      ConnectionStrings__Komand          "" = SQLite      yes (_FILE)
+//	ConnectionStrings:Redis       ConnectionStrings__Redis           "" = in-process  yes (_FILE)
+//	Cors:AllowedOrigins           Cors__AllowedOrigins (list)        none
+//	RateLimits:ApiPermitLimit     RateLimits__ApiPermitLimit         100
+//	RateLimits:ApiWindowSeconds   RateLimits__ApiWindowSeconds       60
+//	RateLimits:ChatPermitLimit    RateLimits__ChatPermitLimit        30
+//	RateLimits:ChatWindowSeconds  RateLimits__ChatWindowSeconds      60
+//	RateLimits:MaxKeys            RateLimits__MaxKeys                100000
+//	Jwt:SecretKey                 Jwt__SecretKey                     DataDir/jwt.key  yes (_FILE)
+//	Jwt:Issuer                    Jwt__Issuer                        komand.ai
+//	Jwt:Audience                  Jwt__Audience                      komand.ai
+//	Jwt:ExpirationMinutes         Jwt__ExpirationMinutes             60
+//	Jwt:RefreshExpirationDays     Jwt__RefreshExpirationDays         7
+//	Log:Level                     Log__Level                         info
+//	Log:Format                    Log__Format                        json
+//
+// KOMAND_ENVIRONMENT takes precedence over Environment. Durations accept Go
+// syntax ("30s", "1m") or a whole number of seconds. Error messages name
+// file keys as Section:Key and variables by their exact name.
+//
+// # Security rules
+//
+// [Config.Validate] refuses insecure or malformed combinations in every
+// environment (a Jwt:SecretKey under 32 bytes, a wildcard or malformed CORS
+// origin, a non-PostgreSQL database URL, …) and, in Production, trusting
+// X-Forwarded-For from every address. Production is the default. With no
+// configuration at all Komand is still safe: it listens on loopback only,
+// uses SQLite in its data directory, allows no cross-origin requests, and
+// [Config.LoadKeys] generates a 64-byte signing key with mode 0600 ([EnsureSecret]).
+//
+// [Config.AllowedOrigin] implements security.md's CORS policy: Development
+// allows localhost origins only, Production exactly the origins in
+// Cors:AllowedOrigins (none when empty).
+//
+// # Dumps
+//
+// [Config.Redacted] returns a copy with secrets replaced by [Redaction]
+// (only the password of a connection URL, otherwise the whole value).
+// Config's String, GoString and LogValue methods use it, so printing or
+// logging a Config does not leak secrets.
+package config

@@ -1,0 +1,263 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits enforced by Validate.
+const (
+	MinJwtSecretBytes = 32
+
+	minMaxBodyBytes    = 1 << 10
+	maxMaxBodyBytes    = 64 << 20
+	maxShutdownTimeout = 10 * time.Minute
+	maxPermitLimit     = 1_000_000
+	maxWindowSeconds   = 86_400 // one day
+	maxRateLimitKeys   = 10_000_000
+	maxExpiration      = 1440 // minutes: one day
+	maxRefreshDays     = 90
+)
+
+// Validate checks c and reports every problem at once (errors.Join), each
+// message starting with the key it is about ("Jwt:SecretKey: …"). Messages
+// never contain a secret. Validate also normalises Environment
+// ("production" → "Production"), Log.Level and Log.Format (lower case).
+//
+// Rules, in every environment:
+//   - Environment is Production or Development (any case).
+//   - Server:Addr is host:port with a numeric port; Server:DataDir is set;
+//     Server:TrustedProxies are IP addresses or CIDR prefixes;
+//     Server:MaxBodyBytes is 1 KiB..64 MiB; Server:ShutdownTimeout is
+//     > 0 and ≤ 10m.
+//   - ConnectionStrings:Komand is empty or a postgres:// or postgresql://
+//     URL; ConnectionStrings:Redis is empty or a redis:// or rediss:// URL
+//     with a host.
+//   - Cors:AllowedOrigins holds only serialised http(s) origins
+//     (scheme://host[:port], no path, not even a trailing slash, no default
+//     port, no wildcard, not "null").
+//   - RateLimits: limits 1..1,000,000, windows 1..86,400 seconds, MaxKeys
+//     1..10,000,000.
+//   - Jwt:SecretKey, when set, is at least 32 bytes; Jwt:Issuer and
+//     Jwt:Audience are set; Jwt:ExpirationMinutes is 1..1440 and
+//     Jwt:RefreshExpirationDays 1..90.
+//   - Log:Level is debug, info, warn (or warning) or error; Log:Format is
+//     json or text.
+//
+// In Production only: Server:TrustedProxies may not contain a prefix that
+// covers every address (0.0.0.0/0, ::/0), which would let any client forge
+// its address through X-Forwarded-For and escape per-client rate limits.
+//
+// A non-loopback Server:Addr is valid in both environments (deployments
+// behind a proxy need it); Validate does not log.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	// Environment.
+	switch strings.ToLower(strings.TrimSpace(c.Environment)) {
+	case "production":
+		c.Environment = Production
+	case "development":
+		c.Environment = Development
+	default:
+		add("Environment", "must be Production or Development, got %q", c.Environment)
+	}
+	production := !c.IsDevelopment()
+
+	// Server.
+	if err := checkAddr(c.Server.Addr); err != nil {
+		add("Server:Addr", "%v", err)
+	}
+	if strings.TrimSpace(c.Server.DataDir) == "" {
+		add("Server:DataDir", "must not be empty")
+	}
+	for i, p := range c.Server.TrustedProxies {
+		prefix, err := parseProxy(p)
+		switch {
+		case err != nil:
+			add(fmt.Sprintf("Server:TrustedProxies[%d]", i), "%v", err)
+		case production && prefix.Bits() == 0:
+			add(fmt.Sprintf("Server:TrustedProxies[%d]", i), "%q trusts every address, so any client could forge X-Forwarded-For; list your proxies' addresses or networks", p)
+		}
+	}
+	if n := c.Server.MaxBodyBytes; n < minMaxBodyBytes || n > maxMaxBodyBytes {
+		add("Server:MaxBodyBytes", "must be between %d (1 KiB) and %d (64 MiB), got %d", minMaxBodyBytes, maxMaxBodyBytes, n)
+	}
+	if d := c.Server.ShutdownTimeout; d <= 0 || d > maxShutdownTimeout {
+		add("Server:ShutdownTimeout", "must be more than 0 and at most %v, got %v", maxShutdownTimeout, d)
+	}
+
+	// ConnectionStrings (never echo the value: it may hold a password).
+	if dsn := c.ConnectionStrings.Komand; dsn != "" {
+		if msg := checkURL(dsn, false, "postgres", "postgresql"); msg != "" {
+			add("ConnectionStrings:Komand", "%s; use postgres://user:password@host:5432/database, or leave it empty for the embedded SQLite database", msg)
+		}
+	}
+	if dsn := c.ConnectionStrings.Redis; dsn != "" {
+		if msg := checkURL(dsn, true, "redis", "rediss"); msg != "" {
+			add("ConnectionStrings:Redis", "%s; use redis://[:password@]host:6379[/db] or rediss://…, or leave it empty", msg)
+		}
+	}
+
+	// Cors.
+	for i, o := range c.Cors.AllowedOrigins {
+		if msg := checkOrigin(o); msg != "" {
+			add(fmt.Sprintf("Cors:AllowedOrigins[%d]", i), "%q %s", o, msg)
+		}
+	}
+
+	// RateLimits.
+	checkRange := func(key string, v, lo, hi int) {
+		if v < lo || v > hi {
+			add(key, "must be between %d and %d, got %d", lo, hi, v)
+		}
+	}
+	checkRange("RateLimits:ApiPermitLimit", c.RateLimits.ApiPermitLimit, 1, maxPermitLimit)
+	checkRange("RateLimits:ApiWindowSeconds", c.RateLimits.ApiWindowSeconds, 1, maxWindowSeconds)
+	checkRange("RateLimits:ChatPermitLimit", c.RateLimits.ChatPermitLimit, 1, maxPermitLimit)
+	checkRange("RateLimits:ChatWindowSeconds", c.RateLimits.ChatWindowSeconds, 1, maxWindowSeconds)
+	checkRange("RateLimits:MaxKeys", c.RateLimits.MaxKeys, 1, maxRateLimitKeys)
+
+	// Jwt.
+	if n := len(c.Jwt.SecretKey); n > 0 && n < MinJwtSecretBytes {
+		add("Jwt:SecretKey", "must be at least %d bytes, got %d; use a random value (for example `openssl rand -hex 32`), or leave it unset and Komand generates one in Server:DataDir", MinJwtSecretBytes, n)
+	}
+	if strings.TrimSpace(c.Jwt.Issuer) == "" {
+		add("Jwt:Issuer", "must not be empty")
+	}
+	if strings.TrimSpace(c.Jwt.Audience) == "" {
+		add("Jwt:Audience", "must not be empty")
+	}
+	checkRange("Jwt:ExpirationMinutes", c.Jwt.ExpirationMinutes, 1, maxExpiration)
+	checkRange("Jwt:RefreshExpirationDays", c.Jwt.RefreshExpirationDays, 1, maxRefreshDays)
+
+	// Log.
+	switch level := strings.ToLower(strings.TrimSpace(c.Log.Level)); level {
+	case "debug", "info", "warn", "error":
+		c.Log.Level = level
+	case "warning":
+		c.Log.Level = "warn"
+	default:
+		add("Log:Level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch format := strings.ToLower(strings.TrimSpace(c.Log.Format)); format {
+	case "json", "text":
+		c.Log.Format = format
+	default:
+		add("Log:Format", "must be json or text, got %q", c.Log.Format)
+	}
+
+	return errors.Join(errs...)
+}
+
+// checkAddr checks a listen address: host:port, port numeric 0..65535, host
+// empty (all interfaces), an IP address or a host name.
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (for example 127.0.0.1:5000 or :5000)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || !isDigits(port) {
+		return fmt.Errorf("%q: port must be a number between 0 and 65535", addr)
+	}
+	if host == "" {
+		return nil
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if !validHostName(host) {
+		return fmt.Errorf("%q: %q is not an IP address or host name", addr, host)
+	}
+	return nil
+}
+
+// checkURL checks a connection URL's scheme (case-insensitive) and, when
+// needHost, that it names a host. It returns a message that does not
+// contain the URL (it may hold a password), or "".
+func checkURL(s string, needHost bool, schemes ...string) string {
+	want := strings.Join(schemes, ":// or ") + "://"
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok {
+		return "must be a " + want + " URL"
+	}
+	if !validScheme(scheme) {
+		return "must be a " + want + " URL"
+	}
+	found := false
+	for _, sc := range schemes {
+		if strings.EqualFold(scheme, sc) {
+			found = true
+		}
+	}
+	if !found {
+		return fmt.Sprintf("must be a %s URL, got scheme %q", want, scheme)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		// url.Error repeats the URL; report only the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Sprintf("is not a valid URL (%v; special characters in the password must be percent-encoded)", err)
+	}
+	if strings.Contains(u.Path, "@") || strings.Contains(u.RawQuery, "@") || strings.Contains(u.Fragment, "@") {
+		return "is not a valid URL (special characters in the password, such as / ? #, must be percent-encoded)"
+	}
+	if needHost && u.Hostname() == "" {
+		return "has no host"
+	}
+	return ""
+}
+
+func validScheme(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z':
+		case i > 0 && ('0' <= b && b <= '9' || b == '+' || b == '-' || b == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// checkOrigin checks one Cors:AllowedOrigins entry and returns what is
+// wrong with it, or "".
+func checkOrigin(s string) string {
+	switch {
+	case s == "*":
+		return "is a wildcard; list each allowed origin (scheme://host[:port]) instead"
+	case strings.Contains(s, "*"):
+		return "contains a wildcard; list each allowed origin (scheme://host[:port]) instead"
+	case strings.EqualFold(s, "null"):
+		return `is not allowed: "null" is sent by sandboxed and file:// documents, which anyone can create`
+	}
+	o, ok := parseOrigin(s)
+	if !ok {
+		if t := strings.TrimRight(s, "/"); t != s {
+			if _, ok := parseOrigin(t); ok {
+				return fmt.Sprintf("must not end with a slash: browsers send %q", t)
+			}
+		}
+		return "is not an origin: use scheme://host[:port] with http or https and no path, query or user information"
+	}
+	if (o.scheme == "https" && o.port == "443") || (o.scheme == "http" && o.port == "80") {
+		return fmt.Sprintf("must not name the default port: browsers send %q", o.scheme+"://"+o.host)
+	}
+	return ""
+}

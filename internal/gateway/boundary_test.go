@@ -1,0 +1,259 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/komand-ai/komand/internal/app/apptest"
+	"github.com/komand-ai/komand/internal/config"
+	"github.com/komand-ai/komand/internal/store"
+)
+
+// TestInputValidation sends what an attacker or a careless client would.
+func TestInputValidation(t *testing.T) {
+	w := newWorld(t, "sqlite")
+	key := w.keys["a/admin"]
+	long := strings.Repeat("a", 129)
+	cases := []struct {
+		name, method, path string
+		body               any
+		headers            []string
+		status             int
+		code, mentions     string
+	}{
+		{"malformed-json", "POST", "/api/agents/", `{"agentId": "x", "name": `, nil, 400, "validation_failed", "JSON"},
+		{"not-an-object", "POST", "/api/agents/", `["x"]`, nil, 400, "validation_failed", "object"},
+		{"trailing-data", "POST", "/api/agents/", `{"agentId":"x","name":"x"} {"a":1}`, nil, 400, "validation_failed", "single"},
+		{"empty-body", "POST", "/api/agents/", ``, nil, 400, "validation_failed", "required"},
+		{"unknown-field", "POST", "/api/agents/", `{"agentId":"x","name":"x","ownerId":"me"}`, nil, 400, "validation_failed", "ownerId"},
+		{"wrong-type", "POST", "/api/agents/", `{"agentId":"x","name":42}`, nil, 400, "validation_failed", "name"},
+		{"null-name", "POST", "/api/agents/", `{"agentId":"x","name":null}`, nil, 400, "validation_failed", "name"},
+		{"empty-name", "POST", "/api/agents/", `{"agentId":"x","name":"  "}`, nil, 400, "validation_failed", "name"},
+		{"null-agent-id", "POST", "/api/agents/", `{"agentId":null,"name":"x"}`, nil, 400, "validation_failed", "agentId"},
+		{"bad-agent-id", "POST", "/api/agents/", `{"agentId":"../../etc/passwd","name":"x"}`, nil, 400, "validation_failed", "agentId"},
+		{"long-agent-id", "POST", "/api/agents/", `{"agentId":"` + long + `","name":"x"}`, nil, 400, "validation_failed", "agentId"},
+		{"long-route-param", "GET", "/api/agents/" + long, nil, nil, 400, "validation_failed", "agentId"},
+		{"traversal-route-param", "GET", "/api/agents/..%2F..%2Fetc%2Fpasswd", nil, nil, 400, "validation_failed", "agentId"},
+		{"bad-user-id", "GET", "/api/users/not-a-uuid", nil, nil, 400, "validation_failed", "userId"},
+		{"prompt-too-long", "POST", "/api/agents/", map[string]any{"agentId": "x", "name": "x", "systemPrompt": strings.Repeat("é", 50_001)}, nil, 400, "validation_failed", "systemPrompt"},
+		{"description-too-long", "POST", "/api/agents/", map[string]any{"agentId": "x", "name": "x", "description": strings.Repeat("d", 10_001)}, nil, 400, "validation_failed", "description"},
+		{"bad-provider", "POST", "/api/agents/", map[string]any{"agentId": "x", "name": "x", "modelProvider": "evil"}, nil, 400, "validation_failed", "modelProvider"},
+		{"bad-tokens", "POST", "/api/agents/", map[string]any{"agentId": "x", "name": "x", "maxContextTokens": -1}, nil, 400, "validation_failed", "maxContextTokens"},
+		{"bad-channel", "POST", "/api/agents/", map[string]any{"agentId": "x", "name": "x", "allowedChannels": []string{"<script>"}}, nil, 400, "validation_failed", "allowedChannels"},
+		{"too-large", "POST", "/api/agents/", `{"agentId":"x","name":"` + strings.Repeat("x", 2<<20) + `"}`, nil, 413, "payload_too_large", "large"},
+		{"wrong-content-type", "POST", "/api/agents/", `{}`, []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type", "application/json"},
+		{"form-content-type", "POST", "/api/auth/login", `email=a&password=b`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", "application/json"},
+		{"page-zero", "GET", "/api/agents/?page=0", nil, nil, 400, "validation_failed", "page"},
+		{"page-size-zero", "GET", "/api/agents/?pageSize=0", nil, nil, 400, "validation_failed", "pageSize"},
+		{"page-size-101", "GET", "/api/agents/?pageSize=101", nil, nil, 400, "validation_failed", "pageSize"},
+		{"page-not-int", "GET", "/api/agents/?page=1e3", nil, nil, 400, "validation_failed", "page"},
+		{"page-overflow", "GET", "/api/agents/?page=99999999999999999999", nil, nil, 400, "validation_failed", "page"},
+		{"audit-bad-action", "GET", "/api/audit/?action=DROP%20TABLE", nil, nil, 400, "validation_failed", "action"},
+		{"audit-bad-time", "GET", "/api/audit/?from=yesterday", nil, nil, 400, "validation_failed", "from"},
+		{"unknown-route", "GET", "/api/nothing-here", nil, nil, 404, "not_found", "not found"},
+		{"wrong-method", "PATCH", "/api/agents/", nil, nil, 405, "method_not_allowed", "method"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := w.env.Do(c.method, c.path, key, c.body, c.headers...)
+			expectError(t, r, c.status, c.code)
+			if !strings.Contains(*r.Error, c.mentions) {
+				t.Fatalf("error %q does not mention %q", *r.Error, c.mentions)
+			}
+		})
+	}
+	// Nothing was created by any of it.
+	_, total, err := w.env.App.Store.ListAgents(t.Context(), w.tenA, store.Page{Page: 1, PageSize: 10})
+	if err != nil || total != 1 {
+		t.Fatalf("agents after hostile input: %d %v, want 1", total, err)
+	}
+}
+
+// TestAuthentication covers the bearer boundary.
+func TestAuthentication(t *testing.T) {
+	w := newWorld(t, "sqlite")
+	for _, h := range []string{"", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer kmd_notakey",
+		"Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "Bearer " + strings.Repeat("x", 5000)} {
+		r := w.env.Do("GET", "/api/agents/", "", nil, "Authorization", h)
+		expectError(t, r, 401, "unauthorized")
+	}
+	expectError(t, w.env.Do("GET", "/api/audit/", "", nil), 401, "unauthorized")
+	if r := w.env.Do("GET", "/health", "", nil); r.Status != 200 {
+		t.Fatalf("/health: %d", r.Status)
+	}
+	if r := w.env.Do("GET", "/ready", "", nil); r.Status != 200 {
+		t.Fatalf("/ready: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestLoginRefreshLogout walks the token lifecycle, including refresh-token
+// reuse, which must revoke the whole family.
+func TestLoginRefreshLogout(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		w := newWorld(t, kind)
+		email := "owner-a@example.com"
+		// Same answer for a wrong password and an unknown user.
+		r1 := w.env.Do("POST", "/api/auth/login", "", map[string]string{"email": email, "password": "wrong password!!"})
+		r2 := w.env.Do("POST", "/api/auth/login", "", map[string]string{"email": "nobody@example.com", "password": "wrong password!!"})
+		expectError(t, r1, 401, "unauthorized")
+		expectError(t, r2, 401, "unauthorized")
+		if *r1.Error != *r2.Error {
+			t.Fatalf("login errors differ: %q vs %q", *r1.Error, *r2.Error)
+		}
+		if n := auditCount(t, w, w.tenA, "LoginFailed"); n != 1 {
+			t.Fatalf("LoginFailed in tenant: %d, want 1", n)
+		}
+		if n := auditCount(t, w, store.PlatformTenantID, "LoginFailed"); n != 1 {
+			t.Fatalf("LoginFailed for unknown user: %d, want 1", n)
+		}
+
+		access, refresh := w.env.Login(email)
+		if r := w.env.Do("GET", "/api/auth/me", access, nil); r.Status != 200 || !strings.Contains(string(r.Data), `"role":"owner"`) {
+			t.Fatalf("me: %d %s", r.Status, r.Body)
+		}
+		r := w.env.Do("POST", "/api/auth/refresh", "", map[string]string{"refreshToken": refresh})
+		if r.Status != 200 {
+			t.Fatalf("refresh: %d %s", r.Status, r.Body)
+		}
+		var pair struct{ Token, RefreshToken string }
+		_ = json.Unmarshal(r.Data, &pair)
+		if pair.RefreshToken == refresh || pair.Token == "" {
+			t.Fatal("refresh did not rotate")
+		}
+		// Reusing the spent token revokes the family: the new pair dies too.
+		expectError(t, w.env.Do("POST", "/api/auth/refresh", "", map[string]string{"refreshToken": refresh}), 401, "unauthorized")
+		expectError(t, w.env.Do("POST", "/api/auth/refresh", "", map[string]string{"refreshToken": pair.RefreshToken}), 401, "unauthorized")
+		expectError(t, w.env.Do("GET", "/api/agents/", pair.Token, nil), 401, "unauthorized")
+		if n := auditCount(t, w, w.tenA, "RefreshTokenReused"); n != 1 {
+			t.Fatalf("RefreshTokenReused: %d, want 1", n)
+		}
+		// Logout ends the session at once.
+		access, _ = w.env.Login(email)
+		if r := w.env.Do("POST", "/api/auth/logout", access, nil); r.Status != 200 {
+			t.Fatalf("logout: %d %s", r.Status, r.Body)
+		}
+		expectError(t, w.env.Do("GET", "/api/agents/", access, nil), 401, "unauthorized")
+	})
+}
+
+// TestRequestID checks that a well-formed client ID is echoed and carried
+// into the audit entry and the logs, and that a malformed one is replaced.
+func TestRequestID(t *testing.T) {
+	w := newWorld(t, "sqlite")
+	id := "trace-abc.123_XYZ"
+	r := w.env.Do("POST", "/api/agents/", w.keys["a/viewer"], map[string]any{"agentId": "x", "name": "x"}, "X-Request-Id", id)
+	expectError(t, r, 403, "forbidden")
+	if r.ReqID != id {
+		t.Fatalf("requestId: got %q, want %q", r.ReqID, id)
+	}
+	entries, _, err := w.env.App.Store.ListAudit(t.Context(), w.tenA, store.AuditFilter{Action: "PermissionDenied"}, store.Page{Page: 1, PageSize: 1})
+	if err != nil || len(entries) != 1 || entries[0].RequestID != id {
+		t.Fatalf("audit entry request ID: %+v %v", entries, err)
+	}
+	if !strings.Contains(w.env.Logs(), `"request_id":"`+id+`"`) {
+		t.Fatal("logs do not carry the request ID")
+	}
+	for _, bad := range []string{strings.Repeat("a", 129), "a b", "x\"y", "<script>", "ü"} {
+		r := w.env.Do("GET", "/health", "", nil, "X-Request-Id", bad)
+		got := r.Header.Get("X-Request-Id")
+		if got == bad || got == "" || len(got) > 128 {
+			t.Fatalf("malformed request ID %q answered with %q", bad, got)
+		}
+	}
+}
+
+// TestCORS checks both environments and the preflight.
+func TestCORS(t *testing.T) {
+	prod := apptest.New(t, "sqlite", func(c *config.Config) {
+		c.Cors.AllowedOrigins = []string{"https://app.example.com"}
+	})
+	dev := apptest.New(t, "sqlite", func(c *config.Config) { c.Environment = "Development" })
+	unset := apptest.New(t, "sqlite", nil)
+	cases := []struct {
+		name   string
+		env    *apptest.Env
+		origin string
+		allow  bool
+	}{
+		{"prod-listed", prod, "https://app.example.com", true},
+		{"prod-unlisted", prod, "https://evil.example.com", false},
+		{"prod-localhost", prod, "http://localhost:3000", false},
+		{"dev-localhost", dev, "http://localhost:3000", true},
+		{"dev-loopback", dev, "http://127.0.0.1:8080", true},
+		{"dev-lookalike", dev, "http://localhost.evil.com", false},
+		{"dev-remote", dev, "https://app.example.com", false},
+		{"unset-none", unset, "https://app.example.com", false},
+		{"null-origin", prod, "null", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := c.env.Do("GET", "/health", "", nil, "Origin", c.origin)
+			got := r.Header.Get("Access-Control-Allow-Origin")
+			if c.allow != (got == c.origin) || (!c.allow && got != "") {
+				t.Fatalf("Access-Control-Allow-Origin: got %q (allow=%v)", got, c.allow)
+			}
+			p := c.env.Do("OPTIONS", "/api/agents/", "", nil, "Origin", c.origin, "Access-Control-Request-Method", "POST")
+			if !c.allow {
+				if p.Header.Get("Access-Control-Allow-Origin") != "" || p.Header.Get("Access-Control-Allow-Methods") != "" {
+					t.Fatalf("disallowed preflight got CORS headers: %v", p.Header)
+				}
+				return
+			}
+			if p.Status != 204 || p.Header.Get("Access-Control-Allow-Methods") != "GET, POST, PUT, DELETE, OPTIONS" ||
+				p.Header.Get("Access-Control-Allow-Headers") != "Content-Type, Authorization, X-Request-Id" ||
+				p.Header.Get("Access-Control-Max-Age") != "600" {
+				t.Fatalf("preflight: %d %v", p.Status, p.Header)
+			}
+		})
+	}
+}
+
+// TestRateLimit checks headers on every response and the 429.
+func TestRateLimit(t *testing.T) {
+	env := apptest.New(t, "sqlite", func(c *config.Config) { c.RateLimits.ApiPermitLimit = 3 })
+	ten := env.Tenant("acme")
+	key := env.APIKey(ten, env.User(ten, "o@example.com", "owner"))
+	for i := 1; i <= 3; i++ {
+		r := env.Do("GET", "/api/agents/", key, nil)
+		if r.Status != 200 || r.Header.Get("X-RateLimit-Limit") != "3" || r.Header.Get("X-RateLimit-Remaining") != strconv.Itoa(3-i) {
+			t.Fatalf("request %d: %d %v", i, r.Status, r.Header)
+		}
+		reset, err := strconv.ParseInt(r.Header.Get("X-RateLimit-Reset"), 10, 64)
+		if err != nil || reset < time.Now().Unix() {
+			t.Fatalf("X-RateLimit-Reset %q", r.Header.Get("X-RateLimit-Reset"))
+		}
+	}
+	r := env.Do("GET", "/api/agents/", key, nil)
+	expectError(t, r, 429, "rate_limited")
+	if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
+		t.Fatalf("Retry-After %q", r.Header.Get("Retry-After"))
+	}
+	// Another principal (here: anonymous, keyed by IP) has its own window.
+	if r := env.Do("GET", "/health", "", nil); r.Status != 200 || r.Header.Get("X-RateLimit-Limit") != "3" {
+		t.Fatalf("health: %d %v", r.Status, r.Header)
+	}
+}
+
+// TestSecurityHeaders checks the headers every response carries.
+func TestSecurityHeaders(t *testing.T) {
+	env := apptest.New(t, "sqlite", nil)
+	for _, path := range []string{"/health", "/api/agents/", "/nope"} {
+		r := env.Do("GET", path, "", nil)
+		for h, want := range map[string]string{
+			"X-Content-Type-Options": "nosniff",
+			"Referrer-Policy":        "no-referrer",
+		} {
+			if got := r.Header.Get(h); got != want {
+				t.Errorf("%s %s: got %q, want %q", path, h, got, want)
+			}
+		}
+		if !strings.Contains(r.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			t.Errorf("%s: CSP %q", path, r.Header.Get("Content-Security-Policy"))
+		}
+	}
+	_ = http.StatusOK
+}

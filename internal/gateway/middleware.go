@@ -1,0 +1,208 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/requestid"
+)
+
+// statusWriter remembers the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// outer is the chain every request passes through, outermost first:
+// request ID → access log and panic recovery → security headers → CORS →
+// body limit. Authentication and rate limiting are per route (see route).
+func (s *Server) outer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := requestid.FromHeader(r.Header.Get(requestid.Header))
+		ctx := requestid.With(r.Context(), id)
+		r = r.WithContext(ctx)
+		h := w.Header()
+		h.Set(requestid.Header, id)
+		securityHeaders(h)
+
+		sw := &statusWriter{ResponseWriter: w}
+		start := time.Now()
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(ctx, "panic serving request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeError(sw, r, s.log, fmt.Errorf("panic: %v", v))
+				}
+			}
+			if s.opts.AccessLog {
+				s.log.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path,
+					"status", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+			}
+		}()
+
+		if !s.cors(sw, r) {
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBodyBytes)
+		}
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// securityHeaders are set on every response. The API serves JSON only, so
+// the CSP forbids everything; the dashboard sets its own.
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+}
+
+// CORS values from security.md.
+const (
+	corsMethods = "GET, POST, PUT, DELETE, OPTIONS"
+	corsHeaders = "Content-Type, Authorization, X-Request-Id"
+	corsMaxAge  = "600"
+)
+
+// cors applies the CORS policy and answers preflights. It reports whether
+// the request should continue. A disallowed origin gets no CORS headers at
+// all (the browser then blocks the response); its preflight gets 403.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	allowed := origin != "" && s.opts.AllowedOrigin != nil && s.opts.AllowedOrigin(origin)
+	if allowed {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Expose-Headers", "X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After")
+	}
+	if !preflight {
+		return true
+	}
+	if !allowed {
+		writeError(w, r, s.log, apperr.New(apperr.Forbidden, "origin not allowed"))
+		return false
+	}
+	h.Add("Vary", "Access-Control-Request-Method")
+	h.Add("Vary", "Access-Control-Request-Headers")
+	h.Set("Access-Control-Allow-Methods", corsMethods)
+	h.Set("Access-Control-Allow-Headers", corsHeaders)
+	h.Set("Access-Control-Max-Age", corsMaxAge)
+	w.WriteHeader(http.StatusNoContent)
+	return false
+}
+
+// handler is an HTTP handler that returns its error for one renderer.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// authedHandler also receives the authenticated principal.
+type authedHandler func(w http.ResponseWriter, r *http.Request, p authz.Principal) error
+
+// public wraps a handler that needs no authentication: it is rate limited
+// by client IP.
+func (s *Server) public(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.limit(w, r, "ip:"+clientIP(r, s.opts.TrustedProxies)) {
+			return
+		}
+		if err := h(w, r); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
+// authed wraps a handler that needs a principal. The bearer credential is
+// verified first, so the rate-limit key is the principal; a request without
+// valid credentials is limited by client IP and then refused.
+func (s *Server) authed(h authedHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		p, err := s.authenticate(ctx, r.Header.Get("Authorization"))
+		if err != nil {
+			if !s.limit(w, r, "ip:"+clientIP(r, s.opts.TrustedProxies)) {
+				return
+			}
+			writeError(w, r, s.log, err)
+			return
+		}
+		key := "u:" + p.UserID
+		if p.APIKeyID != "" {
+			key = "k:" + p.APIKeyID
+		}
+		if !s.limit(w, r, key) {
+			return
+		}
+		r = r.WithContext(authz.WithPrincipal(ctx, p))
+		if err := h(w, r, p); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
+var errNoCredentials = apperr.New(apperr.Unauthenticated, "authentication required")
+
+func (s *Server) authenticate(ctx context.Context, header string) (authz.Principal, error) {
+	scheme, cred, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || cred == "" || len(cred) > 4096 {
+		return authz.Principal{}, errNoCredentials
+	}
+	return s.deps.Auth.Authenticate(ctx, strings.TrimSpace(cred))
+}
+
+// limit applies the API rate limit to key, sets the X-RateLimit headers and,
+// over the limit, answers 429. It reports whether the request may proceed.
+func (s *Server) limit(w http.ResponseWriter, r *http.Request, key string) bool {
+	d, err := s.deps.Limiter.Allow(r.Context(), "api:"+key, s.opts.APILimit, s.opts.APIWindow)
+	if err != nil {
+		// Limiters degrade internally (Redis falls back to memory); an
+		// error here means no decision could be made: refuse.
+		writeError(w, r, s.log, apperr.Wrap(err, apperr.Unavailable, "service temporarily unavailable"))
+		return false
+	}
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(d.Reset.Unix(), 10))
+	if d.Allowed {
+		return true
+	}
+	e := apperr.New(apperr.RateLimited, "rate limit exceeded; retry later")
+	e.RetryAfter = time.Until(d.Reset)
+	if e.RetryAfter < time.Second {
+		e.RetryAfter = time.Second
+	}
+	writeError(w, r, s.log, e)
+	return false
+}

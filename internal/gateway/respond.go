@@ -1,0 +1,88 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/requestid"
+	"github.com/komand-ai/komand/internal/store"
+)
+
+// envelope is product.md's ApiResponse<T>. Errors add a stable machine code
+// and the request ID.
+type envelope struct {
+	Success   bool    `json:"success"`
+	Data      any     `json:"data"`
+	Error     *string `json:"error"`
+	Code      string  `json:"code,omitempty"`
+	RequestID string  `json:"requestId,omitempty"`
+	Meta      *meta   `json:"meta"`
+}
+
+type meta struct {
+	Total    int `json:"total"`
+	Page     int `json:"page"`
+	PageSize int `json:"pageSize"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v envelope) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+func ok(w http.ResponseWriter, status int, data any) error {
+	writeJSON(w, status, envelope{Success: true, Data: data})
+	return nil
+}
+
+func okList(w http.ResponseWriter, data any, total int, pg store.Page) error {
+	writeJSON(w, http.StatusOK, envelope{Success: true, Data: data,
+		Meta: &meta{Total: total, Page: pg.Page, PageSize: pg.PageSize}})
+	return nil
+}
+
+// publicError turns any error into what a client may see. Only apperr values
+// and the store/authz sentinels carry their meaning out; everything else is
+// "internal error".
+func publicError(err error) *apperr.Error {
+	var mbe *http.MaxBytesError
+	switch e, isApp := apperr.As(err); {
+	case isApp:
+		return e
+	case errors.As(err, &mbe):
+		return apperr.New(apperr.TooLarge, "request body is too large")
+	case errors.Is(err, store.ErrNotFound):
+		return apperr.New(apperr.NotFound, "not found")
+	case errors.Is(err, authz.ErrDenied):
+		return apperr.New(apperr.Forbidden, "permission denied")
+	case errors.Is(err, store.ErrConflict):
+		return apperr.New(apperr.Conflict, "conflict")
+	}
+	return apperr.New(apperr.Internal, "internal error")
+}
+
+// writeError logs err with the request's context and writes the envelope.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	pe := publicError(err)
+	status := pe.Kind.Status()
+	ctx := r.Context()
+	if status >= 500 {
+		log.ErrorContext(ctx, "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	} else {
+		log.DebugContext(ctx, "request rejected", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	if pe.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((pe.RetryAfter+time.Second-1)/time.Second)))
+	}
+	msg := pe.Message
+	writeJSON(w, status, envelope{Error: &msg, Code: pe.Kind.Code(), RequestID: requestid.From(ctx)})
+}

@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/komand-ai/komand/internal/apperr"
+)
+
+// route is one line of the route table.
+type route struct {
+	method, path string
+	h            http.Handler
+}
+
+// routes is the whole API in one table. Collection paths are served with
+// and without the trailing slash; any other method on a known path gets 405
+// with an Allow header, and unknown paths get 404, both in the envelope.
+func (s *Server) routes() http.Handler {
+	table := []route{
+		{"GET", "/health", s.public(s.health)},
+		{"GET", "/ready", s.public(s.ready)},
+
+		{"POST", "/api/auth/login", s.public(s.login)},
+		{"POST", "/api/auth/refresh", s.public(s.refresh)},
+		{"POST", "/api/auth/logout", s.authed(s.logout)},
+		{"GET", "/api/auth/me", s.authed(s.me)},
+
+		{"GET", "/api/users/", s.authed(s.listUsers)},
+		{"POST", "/api/users/", s.authed(s.createUser)},
+		{"GET", "/api/users/{userId}", s.authed(s.getUser)},
+		{"PUT", "/api/users/{userId}/role", s.authed(s.setUserRole)},
+		{"DELETE", "/api/users/{userId}", s.authed(s.deactivateUser)},
+
+		{"GET", "/api/agents/", s.authed(s.listAgents)},
+		{"POST", "/api/agents/", s.authed(s.createAgent)},
+		{"GET", "/api/agents/{agentId}", s.authed(s.getAgent)},
+		{"PUT", "/api/agents/{agentId}", s.authed(s.updateAgent)},
+		{"DELETE", "/api/agents/{agentId}", s.authed(s.deleteAgent)},
+
+		{"GET", "/api/audit/", s.authed(s.listAudit)},
+	}
+
+	mux := http.NewServeMux()
+	methods := map[string][]string{}
+	for _, rt := range table {
+		for _, p := range paths(rt.path) {
+			mux.Handle(rt.method+" "+p, rt.h)
+			methods[p] = append(methods[p], rt.method)
+		}
+	}
+	for p, ms := range methods {
+		allow := allowHeader(ms)
+		mux.Handle(p, s.public(func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Allow", allow)
+			return apperr.New(apperr.MethodNotAllowed, "method not allowed")
+		}))
+	}
+	mux.Handle("/", s.public(func(w http.ResponseWriter, r *http.Request) error {
+		return apperr.New(apperr.NotFound, "not found")
+	}))
+	return mux
+}
+
+// paths returns the mux patterns for a table path: "/x/" matches exactly
+// "/x/" and "/x" (not the whole subtree).
+func paths(p string) []string {
+	if strings.HasSuffix(p, "/") {
+		return []string{p + "{$}", strings.TrimSuffix(p, "/")}
+	}
+	return []string{p}
+}
+
+func allowHeader(ms []string) string {
+	set := map[string]bool{"OPTIONS": true}
+	for _, m := range ms {
+		set[m] = true
+		if m == "GET" {
+			set["HEAD"] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for m := range set {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}

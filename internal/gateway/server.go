@@ -1,0 +1,125 @@
+// Package gateway is Komand's HTTP API: the server with its timeouts, the
+// middleware chain, the route table and the JSON handlers.
+//
+// Handlers decode → validate → call a domain service → render. They hold no
+// SQL and make no authorization decision: the services call authz.Check and
+// write audit entries, so the API, the dashboard and the channels share one
+// set of checks. Every error leaves through one renderer (writeError) that
+// logs the detail with the request ID and shows the client only the
+// ApiResponse envelope with a stable code and a plain message.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/komand-ai/komand/internal/agent"
+	"github.com/komand-ai/komand/internal/auditlog"
+	"github.com/komand-ai/komand/internal/authn"
+	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/ratelimit"
+	"github.com/komand-ai/komand/internal/store"
+	"github.com/komand-ai/komand/internal/user"
+)
+
+// Authenticator is what the gateway needs from authentication.
+type Authenticator interface {
+	Authenticate(ctx context.Context, bearer string) (authz.Principal, error)
+	Login(ctx context.Context, email, password, clientIP string) (authn.Tokens, store.User, error)
+	Refresh(ctx context.Context, refreshToken, clientIP string) (authn.Tokens, error)
+	Logout(ctx context.Context, p authz.Principal) error
+}
+
+// Deps are the services behind the API.
+type Deps struct {
+	Auth     Authenticator
+	Agents   *agent.Service
+	Users    *user.Service
+	AuditLog *auditlog.Service
+	Limiter  ratelimit.Limiter
+	// Ready reports whether the database answers.
+	Ready func(ctx context.Context) error
+}
+
+// Options configure the server.
+type Options struct {
+	Version        string
+	AllowedOrigin  func(origin string) bool
+	TrustedProxies []netip.Prefix
+	MaxBodyBytes   int64
+	APILimit       int
+	APIWindow      time.Duration
+	AccessLog      bool
+}
+
+// Server serves the API.
+type Server struct {
+	deps    Deps
+	opts    Options
+	log     *slog.Logger
+	handler http.Handler
+}
+
+// New builds the server and its route table.
+func New(deps Deps, opts Options, log *slog.Logger) *Server {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.APILimit <= 0 {
+		opts.APILimit = 100
+	}
+	if opts.APIWindow <= 0 {
+		opts.APIWindow = time.Minute
+	}
+	s := &Server{deps: deps, opts: opts, log: log}
+	s.handler = s.outer(s.routes())
+	return s
+}
+
+// Handler returns the root handler (for tests and benchmarks).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Timeouts of the http.Server: all four are set, so a slow client cannot
+// hold a connection open indefinitely (Slowloris).
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 60 * time.Second
+	IdleTimeout       = 120 * time.Second
+)
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: it stops
+// accepting, lets in-flight requests finish (and their audit entries commit)
+// for up to grace, and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: finishing in-flight requests", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}

@@ -1,0 +1,60 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Decision is the outcome of one Allow call.
+type Decision struct {
+	Allowed   bool
+	Limit     int
+	Remaining int       // never negative
+	Reset     time.Time // end of the current window
+}
+
+// Limiter decides whether one more event for key fits in the fixed window.
+type Limiter interface {
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (Decision, error)
+}
+
+// ErrInvalidArgument is returned (wrapped) by Allow for a negative limit or a
+// window that is too short. The Decision returned with it denies the event.
+var ErrInvalidArgument = errors.New("ratelimit: invalid argument")
+
+var (
+	_ Limiter = (*Memory)(nil)
+	_ Limiter = (*Redis)(nil)
+)
+
+// checkArgs validates limit and window. A limit of 0 is valid and denies
+// every event.
+func checkArgs(limit int, window time.Duration) error {
+	if limit < 0 {
+		return fmt.Errorf("%w: limit %d < 0", ErrInvalidArgument, limit)
+	}
+	if window <= 0 {
+		return fmt.Errorf("%w: window %v <= 0", ErrInvalidArgument, window)
+	}
+	return nil
+}
+
+// deny returns a denial for the window that contains now.
+func deny(limit int, window time.Duration, now time.Time) Decision {
+	d := Decision{Limit: limit}
+	if window > 0 {
+		d.Reset = now.Truncate(window).Add(window)
+	}
+	return d
+}
+
+// decide builds the Decision for the count'th event of a window.
+func decide(count, limit int, reset time.Time) Decision {
+	d := Decision{Allowed: count <= limit, Limit: limit, Reset: reset}
+	if d.Allowed {
+		d.Remaining = limit - count
+	}
+	return d
+}

@@ -1,0 +1,248 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/komand-ai/komand/internal/store"
+)
+
+const auditCols = "id, tenant_id, seq, action, actor_id, agent_id, session_id, skill_id, " +
+	"details, request_id, ts, prev_hash, hash"
+
+func scanAudit(row pgx.Row) (store.AuditEntry, error) {
+	var (
+		e       store.AuditEntry
+		details string
+	)
+	if err := row.Scan(&e.ID, &e.TenantID, &e.Seq, &e.Action, &e.ActorID, &e.AgentID, &e.SessionID,
+		&e.SkillID, &details, &e.RequestID, &e.Timestamp, &e.PrevHash, &e.Hash); err != nil {
+		return store.AuditEntry{}, err
+	}
+	e.Details = []byte(details)
+	e.Timestamp = utc(e.Timestamp)
+	return e, nil
+}
+
+// AppendAudit appends entries, possibly of several tenants, in one
+// transaction: either the whole batch is stored or nothing is.
+//
+// Entries are grouped by tenant (keeping their order within a tenant) and the
+// groups are processed in tenant-ID order. For each group it
+//
+//  1. sets the row-level-security tenant to the group's tenant
+//     (set_config is transaction-local and may be called again: the last
+//     call wins, so each group's statements see only that tenant);
+//  2. creates the tenant's head row if missing (ON CONFLICT DO NOTHING) and
+//     locks it with SELECT ... FOR UPDATE. Another replica appending for the
+//     same tenant waits here until this transaction commits and then reads
+//     the new head, so chains never fork. Taking the head locks in tenant-ID
+//     order means two multi-tenant batches cannot deadlock;
+//  3. sets Seq, PrevHash, the UTC-microsecond Timestamp and Hash (seal) of
+//     each entry, so the hash covers exactly the values stored;
+//  4. inserts the group with one multi-row INSERT ... SELECT FROM
+//     unnest(...) (PostgreSQL refuses COPY FROM into a table with row-level
+//     security) and moves the head.
+//
+// Steps 1–2 and step 4 are each one pipelined round trip.
+//
+// The caller's entries get Seq, PrevHash, the normalised Timestamp and Hash
+// once the transaction has committed; after a failure they are unchanged.
+func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, seal store.SealFunc) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	if seal == nil {
+		return errors.New("postgres: append audit: nil seal")
+	}
+	out := slices.Clone(entries)
+
+	groups := map[string][]int{}
+	for i := range out {
+		groups[out[i].TenantID] = append(groups[out[i].TenantID], i)
+	}
+	tenants := make([]string, 0, len(groups))
+	for t := range groups {
+		tenants = append(tenants, t)
+	}
+	slices.Sort(tenants)
+
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		for _, t := range tenants {
+			if err := appendChain(ctx, tx, t, out, groups[t], seal); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return wrapErr("append audit", err)
+	}
+	copy(entries, out)
+	return nil
+}
+
+// appendChain extends tenantID's chain with out[i] for each i in idx, inside
+// the caller's transaction.
+func appendChain(ctx context.Context, tx pgx.Tx, tenantID string, out []store.AuditEntry, idx []int, seal store.SealFunc) error {
+	var (
+		seq  int64
+		prev string
+	)
+	b := &pgx.Batch{}
+	b.Queue(setTenantSQL, tenantID)
+	b.Queue(`INSERT INTO komand_audit_heads (tenant_id, seq, hash) VALUES ($1, 0, '')
+		ON CONFLICT (tenant_id) DO NOTHING`, tenantID)
+	b.Queue(`SELECT seq, hash FROM komand_audit_heads WHERE tenant_id = $1 FOR UPDATE`, tenantID).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&seq, &prev) })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+
+	n := len(idx)
+	var (
+		ids, actions, actors, agents = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		sessions, skills, details    = make([]string, n), make([]string, n), make([]string, n)
+		requests, prevs, hashes      = make([]string, n), make([]string, n), make([]string, n)
+		seqs                         = make([]int64, n)
+		stamps                       = make([]time.Time, n)
+	)
+	for j, i := range idx {
+		e := &out[i]
+		seq++
+		e.Seq = seq
+		e.PrevHash = prev
+		e.Timestamp = e.Timestamp.UTC().Truncate(time.Microsecond)
+		e.Hash = seal(e)
+		if e.Hash == "" {
+			return fmt.Errorf("seal returned an empty hash for entry %d", i)
+		}
+		prev = e.Hash
+		ids[j], seqs[j], actions[j], actors[j] = e.ID, e.Seq, e.Action, e.ActorID
+		agents[j], sessions[j], skills[j] = e.AgentID, e.SessionID, e.SkillID
+		// details is bound as a string: the column is text and the bytes
+		// must come back unchanged.
+		details[j], requests[j], stamps[j] = string(e.Details), e.RequestID, e.Timestamp
+		prevs[j], hashes[j] = e.PrevHash, e.Hash
+	}
+
+	b = &pgx.Batch{}
+	b.Queue(`INSERT INTO komand_audit_log (`+auditCols+`)
+		SELECT u.id, $1, u.seq, u.action, u.actor_id, u.agent_id, u.session_id, u.skill_id,
+		       u.details, u.request_id, u.ts, u.prev_hash, u.hash
+		FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+		            $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::text[])
+		     AS u(id, seq, action, actor_id, agent_id, session_id, skill_id,
+		          details, request_id, ts, prev_hash, hash)`,
+		tenantID, ids, seqs, actions, actors, agents, sessions, skills,
+		details, requests, stamps, prevs, hashes)
+	b.Queue(`UPDATE komand_audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1`, tenantID, seq, prev)
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// auditWhere builds the WHERE clause of a listing. Only fixed column names
+// and placeholder numbers are concatenated; every value is a bound
+// parameter.
+func auditWhere(tenantID string, f store.AuditFilter) (string, []any) {
+	conds := []string{"tenant_id = $1"}
+	args := []any{tenantID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, cond+" $"+strconv.Itoa(len(args)))
+	}
+	eq := func(col, v string) {
+		if v != "" {
+			add(col+" =", v)
+		}
+	}
+	eq("action", f.Action)
+	eq("actor_id", f.ActorID)
+	eq("agent_id", f.AgentID)
+	eq("session_id", f.SessionID)
+	eq("skill_id", f.SkillID)
+	if f.From != nil {
+		add("ts >=", *f.From)
+	}
+	if f.To != nil {
+		add("ts <=", *f.To)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// ListAudit returns one page of the tenant's entries matching f, newest
+// (highest Seq) first, and the total that match. From and To are inclusive.
+func (s *Store) ListAudit(ctx context.Context, tenantID string, f store.AuditFilter, p store.Page) ([]store.AuditEntry, int, error) {
+	where, args := auditWhere(tenantID, f)
+	limit, offset := limitOffset(p)
+	n := len(args)
+	out := []store.AuditEntry{}
+	var total int
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT count(*) FROM komand_audit_log WHERE `+where, args...).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
+		b.Queue(`SELECT `+auditCols+` FROM komand_audit_log WHERE `+where+
+			` ORDER BY seq DESC LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2),
+			append(args, limit, offset)...).
+			Query(func(rows pgx.Rows) (err error) {
+				out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.AuditEntry, error) {
+					return scanAudit(r)
+				})
+				return err
+			})
+	})
+	if err != nil {
+		return nil, 0, wrapErr("list audit", err)
+	}
+	return out, total, nil
+}
+
+// ScanAudit returns up to limit entries of the tenant with Seq > afterSeq in
+// chain order. A limit of zero or less returns nothing.
+func (s *Store) ScanAudit(ctx context.Context, tenantID string, afterSeq int64, limit int) ([]store.AuditEntry, error) {
+	out := []store.AuditEntry{}
+	if limit <= 0 {
+		return out, nil
+	}
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+auditCols+` FROM komand_audit_log
+			WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, tenantID, afterSeq, limit).
+			Query(func(rows pgx.Rows) (err error) {
+				out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.AuditEntry, error) {
+					return scanAudit(r)
+				})
+				return err
+			})
+	})
+	if err != nil {
+		return nil, wrapErr("scan audit", err)
+	}
+	return out, nil
+}
+
+// AuditHead returns the tenant's chain head, 0 and "" for an empty chain.
+func (s *Store) AuditHead(ctx context.Context, tenantID string) (int64, string, error) {
+	var (
+		seq  int64
+		hash string
+	)
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT seq, hash FROM komand_audit_heads WHERE tenant_id = $1`, tenantID).
+			QueryRow(func(row pgx.Row) error {
+				if err := row.Scan(&seq, &hash); !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+				return nil
+			})
+	})
+	if err != nil {
+		return 0, "", wrapErr("audit head", err)
+	}
+	return seq, hash, nil
+}

@@ -1,0 +1,539 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/store"
+)
+
+// dsnEnv names the variable that enables these tests. It must name a role
+// that may CREATE DATABASE (and, for TestNonSuperuserOwner, CREATE ROLE).
+const dsnEnv = "KOMAND_TEST_POSTGRES_DSN"
+
+func baseDSN(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv(dsnEnv)
+	if dsn == "" {
+		t.Skip(dsnEnv + " is not set; set it to a PostgreSQL DSN (e.g. " +
+			"postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run the PostgreSQL store tests")
+	}
+	return dsn
+}
+
+func randomName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// withDatabase returns dsn pointing at database name (and user, if set).
+func withDatabase(t testing.TB, dsn, name, user string) string {
+	t.Helper()
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatalf("parse %s: %v", dsnEnv, err)
+		}
+		u.Path = "/" + name
+		if user != "" {
+			u.User = url.User(user)
+		}
+		return u.String()
+	}
+	// Keyword/value form: a later keyword overrides an earlier one.
+	dsn += " dbname=" + name
+	if user != "" {
+		dsn += " user=" + user
+	}
+	return dsn
+}
+
+// adminExec runs statements on the base DSN's database.
+func adminExec(t testing.TB, sqls ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, baseDSN(t))
+	if err != nil {
+		t.Fatalf("connect to %s: %v", dsnEnv, err)
+	}
+	defer conn.Close(ctx)
+	for _, sql := range sqls {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+}
+
+// freshDatabase creates an empty database komand_t_<random>, dropped (with
+// FORCE) when the test ends, and returns a DSN for it. owner, if not empty,
+// becomes the database's owner and the DSN's user.
+func freshDatabase(t testing.TB, owner string) string {
+	t.Helper()
+	base := baseDSN(t)
+	name := randomName("komand_t_")
+	ident := pgx.Identifier{name}.Sanitize()
+	create := "CREATE DATABASE " + ident
+	if owner != "" {
+		create += " OWNER " + pgx.Identifier{owner}.Sanitize()
+	}
+	adminExec(t, create)
+	t.Cleanup(func() { adminExec(t, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)") })
+	return withDatabase(t, base, name, owner)
+}
+
+// openStore opens a Store on a fresh database; it is closed before the
+// database is dropped.
+func openStore(t testing.TB) (*Store, string) {
+	t.Helper()
+	dsn := freshDatabase(t, "")
+	return openOn(t, dsn), dsn
+}
+
+func openOn(t testing.TB, dsn string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func must(t testing.TB, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func sqlState(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+var tNow = time.Date(2025, 6, 1, 12, 0, 0, 123456000, time.UTC)
+
+// seedTenant creates a tenant with one row in every tenant-owned table.
+func seedTenant(t testing.TB, s *Store, slug string) (store.Tenant, store.User) {
+	t.Helper()
+	ctx := context.Background()
+	tn := store.Tenant{ID: uuid.NewString(), Slug: slug, Name: slug, CreatedAt: tNow}
+	must(t, "CreateTenant", s.CreateTenant(ctx, tn))
+	u := store.User{ID: uuid.NewString(), TenantID: tn.ID, Email: slug + "@example.com", Name: slug,
+		Role: ownerRole, PasswordHash: "x", Active: true, CreatedAt: tNow, UpdatedAt: tNow}
+	must(t, "CreateUser", s.CreateUser(ctx, u))
+	must(t, "CreateAPIKey", s.CreateAPIKey(ctx, store.APIKey{ID: uuid.NewString(), TenantID: tn.ID,
+		UserID: u.ID, Name: "k", Prefix: "kmd_", Hash: randomName("h"), CreatedAt: tNow}))
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, store.RefreshToken{Hash: randomName("r"),
+		TenantID: tn.ID, UserID: u.ID, FamilyID: uuid.NewString(), CreatedAt: tNow, ExpiresAt: tNow.Add(time.Hour)}))
+	must(t, "CreateAgent", s.CreateAgent(ctx, store.Agent{TenantID: tn.ID, AgentID: "a-" + slug, Name: "a",
+		OwnerID: u.ID, CreatedAt: tNow, UpdatedAt: tNow}))
+	must(t, "AppendAudit", s.AppendAudit(ctx, []store.AuditEntry{auditEntry(tn.ID)}, audit.Seal))
+	return tn, u
+}
+
+func auditEntry(tenantID string) store.AuditEntry {
+	return store.AuditEntry{ID: uuid.NewString(), TenantID: tenantID, Action: "test.event",
+		ActorID: "actor", Details: []byte(`{"k":"v"}`), RequestID: "req", Timestamp: time.Now()}
+}
+
+// tenantTables are the tables under row-level security.
+var tenantTables = []string{"komand_users", "komand_api_keys", "komand_refresh_families",
+	"komand_refresh_tokens", "komand_agents", "komand_audit_log", "komand_audit_heads"}
+
+// TestRowLevelSecurity checks the second wall on its own: raw SQL on a
+// komand_app connection, without any WHERE clause.
+func TestRowLevelSecurity(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	a, _ := seedTenant(t, s, "alpha")
+	b, _ := seedTenant(t, s, "beta")
+
+	conn, err := s.pool.Acquire(ctx)
+	must(t, "acquire", err)
+	defer conn.Release()
+	var user string
+	must(t, "current_user", conn.QueryRow(ctx, "SELECT current_user").Scan(&user))
+	if user != appRole {
+		t.Fatalf("pool runs as %q, want %s", user, appRole)
+	}
+
+	ownerCount := func(table, tenantID string) int {
+		var n int
+		must(t, "owner count", s.OwnerPool().QueryRow(ctx,
+			"SELECT count(*) FROM "+table+" WHERE tenant_id = $1", tenantID).Scan(&n))
+		return n
+	}
+	for _, table := range tenantTables {
+		if ownerCount(table, a.ID) == 0 || ownerCount(table, b.ID) == 0 {
+			t.Fatalf("%s: seed left a tenant without rows", table)
+		}
+		var n int
+		// Never set on this session, then set and reset by a transaction
+		// (the setting is then '' rather than NULL): both show nothing.
+		for _, phase := range []string{"unset", "after transaction"} {
+			must(t, table, conn.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n))
+			if n != 0 {
+				t.Errorf("%s, no tenant set (%s): %d rows visible, want 0", table, phase, n)
+			}
+			tx, err := conn.Begin(ctx)
+			must(t, "begin", err)
+			_, err = tx.Exec(ctx, setTenantSQL, a.ID)
+			must(t, "set tenant", err)
+			must(t, table, tx.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n))
+			if want := ownerCount(table, a.ID); n != want {
+				t.Errorf("%s, tenant A set: %d rows visible, want A's %d", table, n, want)
+			}
+			must(t, table, tx.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE tenant_id <> $1", a.ID).Scan(&n))
+			if n != 0 {
+				t.Errorf("%s, tenant A set: %d rows of other tenants visible", table, n)
+			}
+			must(t, "commit", tx.Commit(ctx))
+		}
+	}
+
+	// WITH CHECK: under tenant A, a row claiming tenant B is refused, and
+	// so is any row when no tenant is set.
+	inserts := []struct{ table, sql string }{
+		{"komand_agents", `INSERT INTO komand_agents (tenant_id, agent_id, name, system_prompt, model_provider,
+			model_id, max_context_tokens, owner_id, created_at, updated_at)
+			VALUES ($1, 'evil', 'n', '', '', '', 0, '', now(), now())`},
+		{"komand_audit_log", `INSERT INTO komand_audit_log (id, tenant_id, seq, action, actor_id, agent_id,
+			session_id, skill_id, details, request_id, ts, prev_hash, hash)
+			VALUES ('evil', $1, 99, 'x', '', '', '', '', '{}', '', now(), '', 'h')`},
+		{"komand_audit_heads", `INSERT INTO komand_audit_heads (tenant_id, seq, hash) VALUES ($1, 99, 'h')
+			ON CONFLICT (tenant_id) DO UPDATE SET seq = 99`},
+	}
+	for _, ins := range inserts {
+		for _, setTenant := range []bool{true, false} {
+			err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+				if setTenant {
+					if _, err := tx.Exec(ctx, setTenantSQL, a.ID); err != nil {
+						return err
+					}
+				}
+				_, err := tx.Exec(ctx, ins.sql, b.ID)
+				return err
+			})
+			if sqlState(err) != "42501" {
+				t.Errorf("%s: insert for tenant B (tenant A set: %t): got %v, want SQLSTATE 42501", ins.table, setTenant, err)
+			}
+		}
+	}
+
+	// USING also hides rows from UPDATE and DELETE.
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, setTenantSQL, a.ID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, "DELETE FROM komand_agents")
+		if err == nil && tag.RowsAffected() != int64(ownerCount("komand_agents", a.ID)) {
+			err = fmt.Errorf("DELETE affected %d rows", tag.RowsAffected())
+		}
+		if err != nil {
+			return err
+		}
+		return errors.New("rollback")
+	})
+	if err.Error() != "rollback" {
+		t.Errorf("DELETE under tenant A: %v", err)
+	}
+	if ownerCount("komand_agents", b.ID) == 0 {
+		t.Errorf("DELETE under tenant A removed tenant B's agents")
+	}
+
+	// Platform bookkeeping is out of komand_app's reach.
+	_, err = conn.Exec(ctx, "SELECT count(*) FROM komand_schema_migrations")
+	if sqlState(err) != "42501" {
+		t.Errorf("komand_app reading komand_schema_migrations: got %v, want SQLSTATE 42501", err)
+	}
+}
+
+// TestAuditLogAppendOnly checks that komand_app has no UPDATE, DELETE or
+// TRUNCATE privilege on the audit log, even for its own tenant's rows.
+func TestAuditLogAppendOnly(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	a, _ := seedTenant(t, s, "alpha")
+	for _, sql := range []string{
+		"UPDATE komand_audit_log SET details = '{}' WHERE tenant_id = $1",
+		"DELETE FROM komand_audit_log WHERE tenant_id = $1",
+		"TRUNCATE komand_audit_log",
+	} {
+		err := s.inTenant(ctx, a.ID, func(tx pgx.Tx) error {
+			args := []any{a.ID}
+			if strings.HasPrefix(sql, "TRUNCATE") {
+				args = nil
+			}
+			_, err := tx.Exec(ctx, sql, args...)
+			return err
+		})
+		if sqlState(err) != "42501" {
+			t.Errorf("%s as komand_app: got %v, want permission denied (42501)", strings.Fields(sql)[0], err)
+		}
+	}
+	// The same on the chain heads: DELETE is not granted either.
+	err := s.inTenant(ctx, a.ID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "DELETE FROM komand_audit_heads WHERE tenant_id = $1", a.ID)
+		return err
+	})
+	if sqlState(err) != "42501" {
+		t.Errorf("DELETE komand_audit_heads as komand_app: got %v, want 42501", err)
+	}
+}
+
+// TestConcurrentAppend has two Store instances (two replicas) append
+// batches for the same tenants at the same time, with batches that mix two
+// tenants in opposite orders (a deadlock trap), and checks that each tenant
+// ends with one unbroken chain.
+func TestConcurrentAppend(t *testing.T) {
+	s1, dsn := openStore(t)
+	s2 := openOn(t, dsn)
+	ctx := context.Background()
+	a, _ := seedTenant(t, s1, "alpha")
+	b, _ := seedTenant(t, s1, "beta")
+
+	const workers, batches, perBatch = 4, 25, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		st := []*Store{s1, s2}[w%2]
+		first, second := a.ID, b.ID
+		if w >= 2 {
+			first, second = b.ID, a.ID
+		}
+		wg.Go(func() {
+			for range batches {
+				entries := make([]store.AuditEntry, 0, perBatch)
+				for i := range perBatch {
+					tenant := first
+					if i%3 == 2 {
+						tenant = second
+					}
+					entries = append(entries, auditEntry(tenant))
+				}
+				if err := st.AppendAudit(ctx, entries, audit.Seal); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("AppendAudit: %v", err)
+	}
+
+	total := int64(0)
+	for _, tn := range []store.Tenant{a, b} {
+		entries, err := s2.ScanAudit(ctx, tn.ID, 0, 1_000_000)
+		must(t, "ScanAudit", err)
+		prev := ""
+		for i, e := range entries {
+			if e.Seq != int64(i+1) || e.PrevHash != prev {
+				t.Fatalf("tenant %s entry %d: seq %d prev %q, want seq %d prev %q", tn.Slug, i, e.Seq, e.PrevHash, i+1, prev)
+			}
+			prev = e.Hash
+		}
+		res, err := audit.Verify(ctx, s1, tn.ID)
+		must(t, "Verify", err)
+		if !res.OK {
+			t.Fatalf("tenant %s: chain broken at %d: %s", tn.Slug, res.BrokenAt, res.Reason)
+		}
+		total += res.Entries
+	}
+	if want := int64(2 + workers*batches*perBatch); total != want {
+		t.Fatalf("stored %d entries, want %d", total, want)
+	}
+}
+
+// TestConcurrentDemotion races two replicas demoting (or deactivating) the
+// tenant's only two owners: exactly one must win.
+func TestConcurrentDemotion(t *testing.T) {
+	s1, dsn := openStore(t)
+	s2 := openOn(t, dsn)
+	ctx := context.Background()
+	tn, o1 := seedTenant(t, s1, "alpha")
+	o2 := store.User{ID: uuid.NewString(), TenantID: tn.ID, Email: "second@example.com", Name: "o2",
+		Role: ownerRole, PasswordHash: "x", Active: true, CreatedAt: tNow, UpdatedAt: tNow}
+	must(t, "CreateUser", s1.CreateUser(ctx, o2))
+
+	for round := range 20 {
+		change := func(st *Store, id string) error {
+			if round%2 == 0 {
+				_, err := st.SetUserRole(ctx, tn.ID, id, "admin", tNow)
+				return err
+			}
+			_, err := st.DeactivateUser(ctx, tn.ID, id, tNow)
+			return err
+		}
+		start := make(chan struct{})
+		var e1, e2 error
+		var wg sync.WaitGroup
+		wg.Go(func() { <-start; e1 = change(s1, o1.ID) })
+		wg.Go(func() { <-start; e2 = change(s2, o2.ID) })
+		close(start)
+		wg.Wait()
+
+		lost := 0
+		for _, err := range []error{e1, e2} {
+			switch {
+			case err == nil:
+			case errors.Is(err, store.ErrLastOwner):
+				lost++
+			default:
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if lost != 1 {
+			t.Fatalf("round %d: %d changes refused, want exactly 1", round, lost)
+		}
+		var owners int
+		must(t, "count", s1.OwnerPool().QueryRow(ctx, `SELECT count(*) FROM komand_users
+			WHERE tenant_id = $1 AND role = 'owner' AND active`, tn.ID).Scan(&owners))
+		if owners != 1 {
+			t.Fatalf("round %d: %d active owners left, want 1", round, owners)
+		}
+		// Restore both owners for the next round.
+		_, err := s1.OwnerPool().Exec(ctx, `UPDATE komand_users SET role = 'owner', active = true
+			WHERE tenant_id = $1`, tn.ID)
+		must(t, "restore", err)
+	}
+}
+
+// TestMigrationsIdempotent opens the same database several times, twice of
+// them concurrently (two replicas starting together).
+func TestMigrationsIdempotent(t *testing.T) {
+	dsn := freshDatabase(t, "")
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := Open(context.Background(), dsn)
+			if err == nil {
+				err = s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		must(t, "concurrent Open", err)
+	}
+	s := openOn(t, dsn)
+	var n, platform int
+	must(t, "versions", s.OwnerPool().QueryRow(context.Background(),
+		"SELECT count(*) FROM komand_schema_migrations").Scan(&n))
+	if want := len(mustGlob(t)); n != want {
+		t.Errorf("%d migrations recorded, want %d", n, want)
+	}
+	must(t, "platform", s.OwnerPool().QueryRow(context.Background(),
+		"SELECT count(*) FROM komand_tenants WHERE id = $1 AND slug = '_platform'", store.PlatformTenantID).Scan(&platform))
+	if platform != 1 {
+		t.Errorf("%d platform tenants, want 1", platform)
+	}
+	must(t, "Ping", s.Ping(context.Background()))
+}
+
+func mustGlob(t *testing.T) []string {
+	entries, err := migrationFS.ReadDir("migrations")
+	must(t, "read migrations", err)
+	return func() []string {
+		var out []string
+		for _, e := range entries {
+			out = append(out, e.Name())
+		}
+		return out
+	}()
+}
+
+// TestNonSuperuserOwner runs the store as it is meant to be deployed: the
+// DSN's user owns the database but is no superuser, so FORCE ROW LEVEL
+// SECURITY binds it, and the cross-tenant lookups must still work through
+// their SECURITY DEFINER functions.
+func TestNonSuperuserOwner(t *testing.T) {
+	baseDSN(t)
+	role := randomName("komand_t_owner_")
+	ident := pgx.Identifier{role}.Sanitize()
+	// CREATEROLE lets the owner grant itself komand_app (PostgreSQL 15).
+	adminExec(t, "CREATE ROLE "+ident+" LOGIN NOSUPERUSER CREATEROLE")
+	t.Cleanup(func() { adminExec(t, "DROP ROLE IF EXISTS "+ident) })
+	dsn := freshDatabase(t, role)
+	s := openOn(t, dsn)
+	ctx := context.Background()
+	tn, u := seedTenant(t, s, "alpha")
+
+	got, err := s.TenantIDByEmail(ctx, strings.ToUpper(u.Email))
+	must(t, "TenantIDByEmail", err)
+	if got != tn.ID {
+		t.Errorf("TenantIDByEmail = %q, want %q", got, tn.ID)
+	}
+	keys, err := s.ListAPIKeys(ctx, tn.ID, u.ID)
+	must(t, "ListAPIKeys", err)
+	if got, err := s.TenantIDByAPIKeyHash(ctx, keys[0].Hash); err != nil || got != tn.ID {
+		t.Errorf("TenantIDByAPIKeyHash = %q, %v; want %q", got, err, tn.ID)
+	}
+	var hash string
+	must(t, "hash", s.inTenant(ctx, tn.ID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, "SELECT hash FROM komand_refresh_tokens").Scan(&hash)
+	}))
+	if got, err := s.TenantIDByRefreshHash(ctx, hash); err != nil || got != tn.ID {
+		t.Errorf("TenantIDByRefreshHash = %q, %v; want %q", got, err, tn.ID)
+	}
+	if _, err := s.TenantIDByEmail(ctx, "nobody@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TenantIDByEmail(unknown) = %v, want ErrNotFound", err)
+	}
+
+	// FORCE: the owner itself sees no tenant rows unless it names a tenant.
+	var n int
+	must(t, "owner count", s.OwnerPool().QueryRow(ctx, "SELECT count(*) FROM komand_users").Scan(&n))
+	if n != 0 {
+		t.Errorf("non-superuser owner sees %d users with no tenant set, want 0", n)
+	}
+	// komand_app cannot switch the owner's lookup policy on for itself.
+	must(t, "app lookup", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config('komand.definer_lookup', 'on', true)"); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, "SELECT count(*) FROM komand_users").Scan(&n)
+	}))
+	if n != 0 {
+		t.Errorf("komand_app with komand.definer_lookup=on sees %d users, want 0", n)
+	}
+}
+
+// TestErrorsCarryNoSQL checks that a driver error is wrapped without the
+// statement text.
+func TestErrorsCarryNoSQL(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	tn, _ := seedTenant(t, s, "alpha")
+	err := s.CreateAgent(ctx, store.Agent{TenantID: tn.ID, AgentID: "a-alpha", OwnerID: "x"})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate agent: %v, want ErrConflict", err)
+	}
+	err = s.CreateUser(ctx, store.User{ID: uuid.NewString(), TenantID: "no-such-tenant", Email: "x@y.z"})
+	if err == nil || strings.Contains(err.Error(), "INSERT") {
+		t.Fatalf("CreateUser for unknown tenant: %v", err)
+	}
+}

@@ -1,0 +1,226 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/komand-ai/komand/internal/store"
+)
+
+const auditCols = "id, tenant_id, seq, action, actor_id, agent_id, session_id, skill_id, " +
+	"details, request_id, ts, prev_hash, hash"
+
+func scanAudit(sc scanner) (store.AuditEntry, error) {
+	var (
+		e       store.AuditEntry
+		details string
+		ts      int64
+	)
+	if err := sc.Scan(&e.ID, &e.TenantID, &e.Seq, &e.Action, &e.ActorID, &e.AgentID, &e.SessionID,
+		&e.SkillID, &details, &e.RequestID, &ts, &e.PrevHash, &e.Hash); err != nil {
+		return store.AuditEntry{}, err
+	}
+	e.Details = []byte(details)
+	e.Timestamp = fromMicros(ts)
+	return e, nil
+}
+
+type chainHead struct {
+	seq  int64
+	hash string
+}
+
+// AppendAudit appends entries, possibly of several tenants, in one write
+// transaction: either the whole batch is stored or nothing is.
+//
+// For each entry, in order, it takes the tenant's chain head (read once per
+// tenant from komand_audit_heads, then kept in memory for the rest of the
+// batch), sets Seq and PrevHash, normalises Timestamp to UTC microseconds and
+// calls seal, so the hash covers exactly the values that are stored and can
+// be recomputed from them later. The heads are written once at the end.
+// Because the writer is a single connection in a BEGIN IMMEDIATE
+// transaction, no other append can interleave and fork a chain.
+//
+// The caller's entries get Seq, PrevHash, the normalised Timestamp and Hash
+// once the transaction has committed; after a failure they are unchanged. A
+// panic in seal rolls the transaction back before it propagates.
+func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, seal store.SealFunc) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	if seal == nil {
+		return errors.New("sqlite: append audit: nil seal")
+	}
+	out := make([]store.AuditEntry, len(entries))
+	copy(out, entries)
+
+	err := s.write(ctx, "append audit", func(tx *sql.Tx) error {
+		getHead, err := tx.PrepareContext(ctx,
+			`SELECT seq, hash FROM komand_audit_heads WHERE tenant_id = ?`)
+		if err != nil {
+			return err
+		}
+		defer getHead.Close()
+		insert, err := tx.PrepareContext(ctx,
+			`INSERT INTO komand_audit_log (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
+
+		heads := make(map[string]chainHead)
+		var order []string // tenants in first-seen order, for the head updates
+		for i := range out {
+			e := &out[i]
+			h, ok := heads[e.TenantID]
+			if !ok {
+				err := getHead.QueryRowContext(ctx, e.TenantID).Scan(&h.seq, &h.hash)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+				order = append(order, e.TenantID)
+			}
+			e.Seq = h.seq + 1
+			e.PrevHash = h.hash
+			e.Timestamp = e.Timestamp.UTC().Truncate(time.Microsecond)
+			e.Hash = seal(e)
+			if e.Hash == "" {
+				return fmt.Errorf("seal returned an empty hash for entry %d", i)
+			}
+			// details is bound as a string: the column is TEXT and the bytes
+			// must come back unchanged.
+			if _, err := insert.ExecContext(ctx, e.ID, e.TenantID, e.Seq, e.Action, e.ActorID,
+				e.AgentID, e.SessionID, e.SkillID, string(e.Details), e.RequestID,
+				micros(e.Timestamp), e.PrevHash, e.Hash); err != nil {
+				return err
+			}
+			heads[e.TenantID] = chainHead{seq: e.Seq, hash: e.Hash}
+		}
+
+		setHead, err := tx.PrepareContext(ctx,
+			`INSERT INTO komand_audit_heads (tenant_id, seq, hash) VALUES (?, ?, ?)
+			 ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`)
+		if err != nil {
+			return err
+		}
+		defer setHead.Close()
+		for _, tenantID := range order {
+			h := heads[tenantID]
+			if _, err := setHead.ExecContext(ctx, tenantID, h.seq, h.hash); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	copy(entries, out)
+	return nil
+}
+
+// auditWhere builds the WHERE clause of a listing. Only fixed column names
+// are concatenated; every value is a bound parameter.
+func auditWhere(tenantID string, f store.AuditFilter) (string, []any) {
+	conds := []string{"tenant_id = ?"}
+	args := []any{tenantID}
+	eq := func(col, v string) {
+		if v != "" {
+			conds = append(conds, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	eq("action", f.Action)
+	eq("actor_id", f.ActorID)
+	eq("agent_id", f.AgentID)
+	eq("session_id", f.SessionID)
+	eq("skill_id", f.SkillID)
+	if f.From != nil {
+		conds = append(conds, "ts >= ?")
+		args = append(args, micros(*f.From))
+	}
+	if f.To != nil {
+		conds = append(conds, "ts <= ?")
+		args = append(args, micros(*f.To))
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// ListAudit returns one page of the tenant's entries matching f, newest
+// (highest Seq) first, and the total that match. From and To are inclusive.
+func (s *Store) ListAudit(ctx context.Context, tenantID string, f store.AuditFilter, p store.Page) ([]store.AuditEntry, int, error) {
+	where, args := auditWhere(tenantID, f)
+	limit, offset := limitOffset(p)
+	out := []store.AuditEntry{}
+	var total int
+	err := s.read(ctx, "list audit", func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx,
+			`SELECT count(*) FROM komand_audit_log WHERE `+where, args...).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx,
+			`SELECT `+auditCols+` FROM komand_audit_log WHERE `+where+` ORDER BY seq DESC LIMIT ? OFFSET ?`,
+			append(args, limit, offset)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanAudit(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// ScanAudit returns up to limit entries of the tenant with Seq > afterSeq in
+// chain order. A limit of zero or less returns nothing.
+func (s *Store) ScanAudit(ctx context.Context, tenantID string, afterSeq int64, limit int) ([]store.AuditEntry, error) {
+	out := []store.AuditEntry{}
+	if limit <= 0 {
+		return out, nil
+	}
+	rows, err := s.reader.QueryContext(ctx,
+		`SELECT `+auditCols+` FROM komand_audit_log
+		 WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`, tenantID, afterSeq, limit)
+	if err != nil {
+		return nil, wrap("scan audit", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, wrap("scan audit", err)
+		}
+		out = append(out, e)
+	}
+	return out, wrap("scan audit", rows.Err())
+}
+
+// AuditHead returns the tenant's chain head, 0 and "" for an empty chain.
+func (s *Store) AuditHead(ctx context.Context, tenantID string) (int64, string, error) {
+	var (
+		seq  int64
+		hash string
+	)
+	err := s.reader.QueryRowContext(ctx,
+		`SELECT seq, hash FROM komand_audit_heads WHERE tenant_id = ?`, tenantID).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", wrap("audit head", err)
+	}
+	return seq, hash, nil
+}

@@ -1,0 +1,258 @@
+// Package sqlite is the embedded implementation of store.Store and Komand's
+// default: one SQLite file, no server, pure Go (modernc.org/sqlite, no cgo).
+//
+// All tenants share the file. Tenancy is enforced in SQL: every query on
+// tenant-owned data has tenant_id = ? in its WHERE clause, and child rows
+// reference their parents by (tenant_id, id), so a row can never point into
+// another tenant.
+//
+// Connections come from two pools, as in PocketBase: a writer pool of exactly
+// one connection that runs every write in a BEGIN IMMEDIATE transaction (so
+// writes are serialised inside the process and read-modify-write sequences
+// such as the last-owner check cannot race), and a small reader pool whose
+// connections are query_only. In WAL mode readers never block the writer and
+// always see the last committed state.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/komand-ai/komand/internal/store"
+)
+
+// pragmas are applied by the driver to every new connection of both pools.
+//   - journal_mode(WAL): readers do not block the writer, and vice versa.
+//   - busy_timeout(5000): another process holding the lock (a backup, the
+//     sqlite3 shell) makes us wait up to 5 s instead of failing at once.
+//   - foreign_keys(1): SQLite does not enforce foreign keys unless asked, per
+//     connection; the schema relies on them for tenant integrity.
+//   - synchronous(FULL): a commit is on disk when it returns. The audit log
+//     promises durability, so we do not trade it for NORMAL's speed.
+const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+
+// readerConns is the size of the reader pool.
+const readerConns = 4
+
+// Store is the SQLite store. It is safe for concurrent use.
+type Store struct {
+	writer *sql.DB // one connection, every write
+	reader *sql.DB // query_only connections, every read
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the database file at path, creating it with mode 0600 if it
+// does not exist, and applies any pending migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	// The DSN is path + "?" + parameters, so a "?" in the path would be read
+	// as parameters, and "file:" or ":memory:" would change what is opened.
+	if path == "" || strings.Contains(path, "?") || strings.HasPrefix(path, "file:") || strings.HasPrefix(path, ":memory:") {
+		return nil, fmt.Errorf("sqlite: open: invalid database path %q", path)
+	}
+	// The file holds password hashes and the audit trail: create it readable
+	// by the owner only. SQLite gives the -wal and -shm files it creates next
+	// to it the same mode. An existing file keeps the mode it has.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+
+	// _txlock=immediate makes every BeginTx on the writer a BEGIN IMMEDIATE:
+	// the write lock is taken at the start, so a transaction that reads and
+	// then writes cannot fail half-way with SQLITE_BUSY or act on a stale
+	// read.
+	writer, err := sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+
+	// The schema exists before the first reader connects.
+	if err := migrate(ctx, writer); err != nil {
+		writer.Close()
+		return nil, err
+	}
+
+	// query_only(1): a reader connection cannot write even if a write were
+	// sent to the wrong pool by mistake.
+	reader, err := sql.Open("sqlite", path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	reader.SetMaxOpenConns(readerConns)
+	reader.SetMaxIdleConns(readerConns)
+	reader.SetConnMaxLifetime(0)
+	reader.SetConnMaxIdleTime(0)
+	if err := reader.PingContext(ctx); err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	return &Store{writer: writer, reader: reader}, nil
+}
+
+// DB returns the writer pool. It exists for tests and tools that need raw
+// access; the application goes through the store methods.
+func (s *Store) DB() *sql.DB { return s.writer }
+
+// Ping reports whether both pools answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if err := s.reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.reader.Close(), s.writer.Close())
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// write runs fn in one write transaction (BEGIN IMMEDIATE on the single
+// writer connection) and commits if fn returns nil. fn must not use the
+// writer pool itself: its only connection is held by tx.
+func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(op, err)
+	}
+	// Rolls back on every early return and on a panic in fn; a no-op after
+	// Commit.
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return wrap(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap(op, err)
+	}
+	return nil
+}
+
+// read runs fn in one read transaction on the reader pool, so that several
+// queries (a page and its total) see the same snapshot.
+func (s *Store) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return wrap(op, err)
+	}
+	return wrap(op, tx.Commit())
+}
+
+// wrap translates err into the store's vocabulary: sentinels pass through,
+// sql.ErrNoRows becomes store.ErrNotFound, a uniqueness violation becomes
+// store.ErrConflict, and anything else is wrapped with the operation name.
+func wrap(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict),
+		errors.Is(err, store.ErrLastOwner), errors.Is(err, store.ErrTokenReused):
+		return err
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case isUniqueViolation(err):
+		// The driver's message names the constraint; it is not passed up.
+		return fmt.Errorf("sqlite: %s: %w", op, store.ErrConflict)
+	default:
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+}
+
+// isUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY
+// constraint failure. The driver enables extended result codes, so the code
+// tells the kind of constraint apart.
+func isUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return true
+	}
+	return false
+}
+
+// Timestamps are stored as unix microseconds. Converting back always yields
+// UTC, and the sub-microsecond part is dropped on the way in.
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromNullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// limitOffset turns a page into LIMIT and OFFSET values. A PageSize of zero
+// or less means no limit (LIMIT -1 in SQLite).
+func limitOffset(p store.Page) (limit, offset int) {
+	limit = p.PageSize
+	if limit <= 0 {
+		limit = -1
+	}
+	offset = max(p.Offset(), 0)
+	return limit, offset
+}
+
+// qualify prefixes every column of a comma-separated list with alias.
+func qualify(alias, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = alias + "." + c
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,252 @@
+// Package store defines Komand's persistence contract: one interface per
+// domain, the records they exchange, and the sentinel errors every
+// implementation returns. Two implementations exist, store/sqlite (embedded,
+// the default) and store/postgres (several replicas, row-level security), and
+// both must pass the single conformance suite in store/storetest.
+//
+// Tenancy is explicit: every method that touches tenant-owned data takes the
+// tenant ID as its first argument after the context and filters by it in SQL.
+// On PostgreSQL the tenant is also set per transaction and enforced a second
+// time by FORCE ROW LEVEL SECURITY, so a forgotten WHERE clause returns no rows
+// instead of another tenant's rows.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Implementations wrap driver errors into these so that no
+// driver text ever has to be inspected (or shown) above the store.
+var (
+	// ErrNotFound means the row does not exist for this tenant. A row of
+	// another tenant is indistinguishable from a missing one.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a uniqueness constraint would be violated.
+	ErrConflict = errors.New("store: conflict")
+	// ErrLastOwner means the change would leave a tenant without an active
+	// owner.
+	ErrLastOwner = errors.New("store: last owner")
+	// ErrTokenReused means a spent refresh token was presented again; the
+	// store has revoked its whole family in the same transaction.
+	ErrTokenReused = errors.New("store: refresh token reused")
+)
+
+// Store is the whole persistence layer.
+type Store interface {
+	Tenants
+	Users
+	APIKeys
+	RefreshTokens
+	Agents
+	Audit
+
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the connections.
+	Close() error
+}
+
+// Page selects one page of a list. Page is 1-based.
+type Page struct {
+	Page     int
+	PageSize int
+}
+
+// Offset returns the number of rows to skip.
+func (p Page) Offset() int {
+	if p.Page < 1 {
+		return 0
+	}
+	return (p.Page - 1) * p.PageSize
+}
+
+// Tenant is a business using Komand.
+type Tenant struct {
+	ID        string
+	Slug      string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Tenants is the tenant registry. It is platform data, not tenant-owned.
+type Tenants interface {
+	CreateTenant(ctx context.Context, t Tenant) error
+	GetTenant(ctx context.Context, id string) (Tenant, error)
+	GetTenantBySlug(ctx context.Context, slug string) (Tenant, error)
+	ListTenants(ctx context.Context) ([]Tenant, error)
+}
+
+// User is a person with one role in one tenant. Email is unique across the
+// platform (compared case-insensitively) because login names no tenant.
+type User struct {
+	ID           string
+	TenantID     string
+	Email        string
+	Name         string
+	Role         string
+	PasswordHash string
+	Active       bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Users stores users. Role changes and deactivation keep at least one active
+// owner per tenant atomically (ErrLastOwner).
+type Users interface {
+	// TenantIDByEmail finds which tenant an email belongs to. It is the only
+	// user lookup that crosses tenants, and it returns nothing but the ID.
+	TenantIDByEmail(ctx context.Context, email string) (string, error)
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, tenantID, id string) (User, error)
+	GetUserByEmail(ctx context.Context, tenantID, email string) (User, error)
+	ListUsers(ctx context.Context, tenantID string, p Page) ([]User, int, error)
+	// SetUserRole changes a user's role. It fails with ErrLastOwner when the
+	// user is the tenant's last active owner and the new role is not owner.
+	SetUserRole(ctx context.Context, tenantID, id, role string, now time.Time) (User, error)
+	// DeactivateUser marks a user inactive, revokes its refresh-token
+	// families and API keys, and fails with ErrLastOwner for the last active
+	// owner.
+	DeactivateUser(ctx context.Context, tenantID, id string, now time.Time) (User, error)
+}
+
+// APIKey is a machine credential acting as its user. Only the SHA-256 of the
+// key is stored; Prefix is the first characters, kept to tell keys apart.
+type APIKey struct {
+	ID         string
+	TenantID   string
+	UserID     string
+	Name       string
+	Prefix     string
+	Hash       string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// APIKeys stores API keys.
+type APIKeys interface {
+	// TenantIDByAPIKeyHash finds which tenant a key hash belongs to.
+	TenantIDByAPIKeyHash(ctx context.Context, hash string) (string, error)
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	// AuthenticateAPIKey returns the unrevoked key with that hash and its
+	// user (active or not: the caller decides).
+	AuthenticateAPIKey(ctx context.Context, tenantID, hash string) (APIKey, User, error)
+	ListAPIKeys(ctx context.Context, tenantID, userID string) ([]APIKey, error)
+	RevokeAPIKey(ctx context.Context, tenantID, id string, now time.Time) error
+}
+
+// RefreshToken is one link of a rotating refresh-token family. Only the hash
+// of the token is stored.
+type RefreshToken struct {
+	Hash      string
+	TenantID  string
+	UserID    string
+	FamilyID  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// RefreshTokens stores refresh tokens and their families.
+type RefreshTokens interface {
+	// TenantIDByRefreshHash finds which tenant a refresh token belongs to.
+	TenantIDByRefreshHash(ctx context.Context, hash string) (string, error)
+	// CreateRefreshToken stores the first token of a new family.
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// RotateRefreshToken spends the token with oldHash and stores next in
+	// the same family, atomically. It returns the spent token. A missing,
+	// expired or revoked token gives ErrNotFound; a spent one gives
+	// ErrTokenReused after revoking the whole family.
+	RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next RefreshToken, now time.Time) (RefreshToken, error)
+	// RevokeRefreshFamily revokes a family (logout). Revoking a revoked or
+	// unknown family is not an error.
+	RevokeRefreshFamily(ctx context.Context, tenantID, familyID string, now time.Time) error
+	// UserForSession returns the user of an access token if the token's
+	// refresh family is still live (not revoked, not expired).
+	UserForSession(ctx context.Context, tenantID, userID, familyID string, now time.Time) (User, error)
+}
+
+// Agent is an AI persona's configuration.
+type Agent struct {
+	TenantID         string
+	AgentID          string
+	Name             string
+	Description      *string
+	SystemPrompt     string
+	ModelProvider    string
+	ModelID          string
+	MaxContextTokens int
+	EnabledSkillIDs  []string
+	AllowedChannels  []string
+	OwnerID          string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// Agents stores agent configurations.
+type Agents interface {
+	CreateAgent(ctx context.Context, a Agent) error
+	GetAgent(ctx context.Context, tenantID, agentID string) (Agent, error)
+	ListAgents(ctx context.Context, tenantID string, p Page) ([]Agent, int, error)
+	// UpdateAgent replaces the mutable fields (everything but TenantID,
+	// AgentID, OwnerID and CreatedAt).
+	UpdateAgent(ctx context.Context, a Agent) error
+	DeleteAgent(ctx context.Context, tenantID, agentID string) error
+}
+
+// AuditEntry is one record of the tamper-evident audit trail. Seq, PrevHash
+// and Hash are assigned by the store when the entry is appended.
+type AuditEntry struct {
+	ID        string
+	TenantID  string
+	Seq       int64
+	Action    string
+	ActorID   string
+	AgentID   string
+	SessionID string
+	SkillID   string
+	Details   []byte // canonical JSON object
+	RequestID string
+	Timestamp time.Time // UTC, microsecond precision
+	PrevHash  string    // hex SHA-256 of the previous entry of the tenant
+	Hash      string    // hex SHA-256 over this entry's content and PrevHash
+}
+
+// AuditFilter narrows an audit listing. Empty strings and nil times match all.
+type AuditFilter struct {
+	Action    string
+	ActorID   string
+	AgentID   string
+	SessionID string
+	SkillID   string
+	From      *time.Time
+	To        *time.Time
+}
+
+// SealFunc computes the hash of e, whose Seq and PrevHash are already set.
+type SealFunc func(e *AuditEntry) string
+
+// Audit is the append-only audit log. There is deliberately no method that
+// updates or deletes an entry.
+type Audit interface {
+	// AppendAudit appends entries (possibly of several tenants) in one
+	// durable transaction, extending each tenant's hash chain in order: for
+	// each entry it sets Seq and PrevHash from the tenant's chain head and
+	// Hash from seal. Either all entries are stored or none.
+	AppendAudit(ctx context.Context, entries []AuditEntry, seal SealFunc) error
+	// ListAudit returns one page of a tenant's entries, newest first, and
+	// the total that match.
+	ListAudit(ctx context.Context, tenantID string, f AuditFilter, p Page) ([]AuditEntry, int, error)
+	// ScanAudit returns up to limit entries with Seq > afterSeq in chain
+	// order, for verification.
+	ScanAudit(ctx context.Context, tenantID string, afterSeq int64, limit int) ([]AuditEntry, error)
+	// AuditHead returns the tenant's chain head (0 and "" when empty).
+	AuditHead(ctx context.Context, tenantID string) (seq int64, hash string, err error)
+}
+
+// PlatformTenantID is the reserved tenant that owns platform-level records
+// which belong to no business, such as a failed login for an email that
+// matches no user. Migrations create it; its slug "_platform" cannot be
+// chosen by a tenant because tenant slugs may not start with "_".
+const PlatformTenantID = "00000000-0000-0000-0000-000000000000"

@@ -1,0 +1,256 @@
+// Package user owns tenants' user management: creating users, listing them,
+// changing roles and deactivating, with the RBAC rules that go with it.
+//
+// Rules enforced here (with authz.Check for the matrix):
+//   - only roles that may manage users (Owner) create, re-role or deactivate;
+//   - nobody grants a role above their own (authz.Role.CanGrant);
+//   - the last active Owner of a tenant cannot be demoted or deactivated
+//     (enforced atomically by the store);
+//   - the role always comes from the authenticated principal, never from the
+//     request body.
+//
+// Like the agent service, changes are audited before they are applied and
+// fail if the audit entry cannot be stored.
+package user
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/store"
+	"github.com/komand-ai/komand/internal/validate"
+)
+
+// PasswordHasher hashes a password after checking the password policy.
+type PasswordHasher func(password string) (string, error)
+
+// Service manages users.
+type Service struct {
+	st    store.Store
+	authz *authz.Authorizer
+	audit audit.Recorder
+	hash  PasswordHasher
+	now   func() time.Time
+}
+
+// New returns a Service.
+func New(st store.Store, az *authz.Authorizer, rec audit.Recorder, hash PasswordHasher, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, authz: az, audit: rec, hash: hash, now: now}
+}
+
+// CreateInput is a new user.
+type CreateInput struct {
+	Email    string
+	Name     string
+	Role     string
+	Password string
+}
+
+var (
+	errNotFound   = apperr.New(apperr.NotFound, "user not found")
+	errLastOwner  = apperr.New(apperr.Conflict, "the last owner of a tenant cannot be demoted or deactivated")
+	errEmailTaken = apperr.New(apperr.Conflict, "a user with this email already exists")
+)
+
+// Create adds a user to p's tenant.
+func (s *Service) Create(ctx context.Context, p authz.Principal, in CreateInput) (store.User, error) {
+	if err := s.authz.Check(ctx, p, authz.Create, authz.Users, authz.Target{}); err != nil {
+		return store.User{}, err
+	}
+	u, err := s.prepare(in)
+	if err != nil {
+		return store.User{}, err
+	}
+	if !p.Role.CanGrant(authz.Role(u.Role)) {
+		return store.User{}, s.authz.Deny(ctx, p, authz.Create, authz.Users, authz.Target{},
+			"cannot grant a role above one's own")
+	}
+	u.TenantID = p.TenantID
+	return u, s.insert(ctx, u, p.UserID, p.APIKeyID)
+}
+
+// Bootstrap adds a user without a principal. It is for the CLI, whose
+// operator already holds the database; the audit entry names actor "cli".
+func (s *Service) Bootstrap(ctx context.Context, tenantID string, in CreateInput) (store.User, error) {
+	u, err := s.prepare(in)
+	if err != nil {
+		return store.User{}, err
+	}
+	u.TenantID = tenantID
+	return u, s.insert(ctx, u, "cli", "")
+}
+
+func (s *Service) prepare(in CreateInput) (store.User, error) {
+	email, err := validate.Email("email", in.Email)
+	if err != nil {
+		return store.User{}, err
+	}
+	name := strings.TrimSpace(in.Name)
+	if name == "" {
+		name = email[:strings.IndexByte(email, '@')]
+	}
+	if err := validate.MaxLen("name", name, validate.MaxNameLen); err != nil {
+		return store.User{}, err
+	}
+	role, ok := authz.ParseRole(in.Role)
+	if !ok {
+		return store.User{}, apperr.Field("role", "must be one of owner, admin, operator, viewer")
+	}
+	if err := validate.Required("password", in.Password); err != nil {
+		return store.User{}, err
+	}
+	hash, err := s.hash(in.Password)
+	if err != nil {
+		return store.User{}, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	return store.User{
+		ID:           uuid.Must(uuid.NewV7()).String(),
+		Email:        email,
+		Name:         name,
+		Role:         string(role),
+		PasswordHash: hash,
+		Active:       true,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}, nil
+}
+
+func (s *Service) insert(ctx context.Context, u store.User, actor, apiKeyID string) error {
+	if _, err := s.st.TenantIDByEmail(ctx, u.Email); err == nil {
+		return errEmailTaken
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	details := map[string]any{"userId": u.ID, "email": u.Email, "role": u.Role}
+	if apiKeyID != "" {
+		details["apiKeyId"] = apiKeyID
+	}
+	if err := s.audit.Record(ctx, audit.Event{
+		TenantID: u.TenantID, Action: audit.UserCreated, ActorID: actor, Details: details,
+	}); err != nil {
+		return err
+	}
+	if err := s.st.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return errEmailTaken
+		}
+		return err
+	}
+	return nil
+}
+
+// Get returns one user of p's tenant.
+func (s *Service) Get(ctx context.Context, p authz.Principal, id string) (store.User, error) {
+	if err := s.authz.Check(ctx, p, authz.Read, authz.Users, authz.Target{ID: id}); err != nil {
+		return store.User{}, err
+	}
+	u, err := s.st.GetUser(ctx, p.TenantID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, errNotFound
+	}
+	return u, err
+}
+
+// List returns one page of p's tenant's users.
+func (s *Service) List(ctx context.Context, p authz.Principal, pg store.Page) ([]store.User, int, error) {
+	if err := s.authz.Check(ctx, p, authz.Read, authz.Users, authz.Target{}); err != nil {
+		return nil, 0, err
+	}
+	if err := validate.Pagination(pg.Page, pg.PageSize); err != nil {
+		return nil, 0, err
+	}
+	return s.st.ListUsers(ctx, p.TenantID, pg)
+}
+
+// SetRole changes a user's role.
+func (s *Service) SetRole(ctx context.Context, p authz.Principal, id, role string) (store.User, error) {
+	t := authz.Target{ID: id}
+	if err := s.authz.Check(ctx, p, authz.Update, authz.Users, t); err != nil {
+		return store.User{}, err
+	}
+	r, ok := authz.ParseRole(role)
+	if !ok {
+		return store.User{}, apperr.Field("role", "must be one of owner, admin, operator, viewer")
+	}
+	old, err := s.st.GetUser(ctx, p.TenantID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, errNotFound
+	} else if err != nil {
+		return store.User{}, err
+	}
+	// Neither the new role nor the user's current one may rank above the
+	// caller's: an Admin-level manager could otherwise demote an Owner.
+	if !p.Role.CanGrant(r) || !p.Role.CanGrant(authz.Role(old.Role)) {
+		return store.User{}, s.authz.Deny(ctx, p, authz.Update, authz.Users, t, "cannot grant or change a role above one's own")
+	}
+	if old.Role == string(r) {
+		return old, nil
+	}
+	if err := s.audit.Record(ctx, audit.Event{
+		TenantID: p.TenantID, Action: audit.UserRoleChanged, ActorID: p.UserID,
+		Details: map[string]any{"userId": id, "from": old.Role, "to": string(r)},
+	}); err != nil {
+		return store.User{}, err
+	}
+	u, err := s.st.SetUserRole(ctx, p.TenantID, id, string(r), s.now().UTC())
+	return u, s.mapErr(ctx, p, err, audit.UserRoleChanged, id)
+}
+
+// Deactivate disables a user: no login, and its sessions and API keys stop
+// working at once.
+func (s *Service) Deactivate(ctx context.Context, p authz.Principal, id string) (store.User, error) {
+	t := authz.Target{ID: id}
+	if err := s.authz.Check(ctx, p, authz.Delete, authz.Users, t); err != nil {
+		return store.User{}, err
+	}
+	old, err := s.st.GetUser(ctx, p.TenantID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, errNotFound
+	} else if err != nil {
+		return store.User{}, err
+	}
+	if !p.Role.CanGrant(authz.Role(old.Role)) {
+		return store.User{}, s.authz.Deny(ctx, p, authz.Delete, authz.Users, t, "cannot deactivate a user whose role ranks above one's own")
+	}
+	if !old.Active {
+		return old, nil
+	}
+	if err := s.audit.Record(ctx, audit.Event{
+		TenantID: p.TenantID, Action: audit.UserDeactivated, ActorID: p.UserID,
+		Details: map[string]any{"userId": id, "role": old.Role},
+	}); err != nil {
+		return store.User{}, err
+	}
+	u, err := s.st.DeactivateUser(ctx, p.TenantID, id, s.now().UTC())
+	return u, s.mapErr(ctx, p, err, audit.UserDeactivated, id)
+}
+
+// mapErr turns store errors into public ones and, when the change recorded
+// in the audit log did not happen, records that it failed.
+func (s *Service) mapErr(ctx context.Context, p authz.Principal, err error, action, id string) error {
+	if err == nil {
+		return nil
+	}
+	_ = s.audit.Record(context.WithoutCancel(ctx), audit.Event{
+		TenantID: p.TenantID, Action: action, ActorID: p.UserID,
+		Details: map[string]any{"userId": id, "outcome": "failed"},
+	})
+	switch {
+	case errors.Is(err, store.ErrLastOwner):
+		return errLastOwner
+	case errors.Is(err, store.ErrNotFound):
+		return errNotFound
+	}
+	return err
+}
