@@ -92,8 +92,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	}
 	a.Audit = audit.NewWriter(st, audit.Options{Logger: log, Now: now})
 
+	// Login throttling gets its own limiter, so a flood of API requests
+	// from many addresses cannot fill the shared table and lock every
+	// login out (and vice versa).
 	mem := ratelimit.NewMemory(cfg.RateLimits.MaxKeys, now)
+	loginMem := ratelimit.NewMemory(cfg.RateLimits.MaxKeys, now)
 	a.Limiter = mem
+	var loginLimiter ratelimit.Limiter = loginMem
 	if cfg.ConnectionStrings.Redis != "" {
 		ropts, err := redis.ParseURL(cfg.ConnectionStrings.Redis)
 		if err != nil {
@@ -102,11 +107,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		}
 		a.redis = redis.NewClient(ropts)
 		a.Limiter = ratelimit.NewRedis(a.redis, "komand:rl:", mem, log)
+		loginLimiter = ratelimit.NewRedis(a.redis, "komand:login:", loginMem, log)
 	}
 
 	a.Authz = authz.New(a.Audit)
 	a.Auth, err = authn.New(authn.Options{
-		Store: st, Audit: a.Audit, Limiter: a.Limiter,
+		Store: st, Audit: a.Audit, Limiter: loginLimiter,
 		JWTKey: []byte(cfg.Jwt.SecretKey), Issuer: cfg.Jwt.Issuer, Audience: cfg.Jwt.Audience,
 		AccessTTL: cfg.Jwt.AccessTokenTTL(), RefreshTTL: cfg.Jwt.RefreshTokenTTL(),
 		Params: o.PasswordParams, Now: now, Logger: log,

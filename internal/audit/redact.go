@@ -41,6 +41,14 @@ var secretPatterns = regexp.MustCompile(strings.Join([]string{
 
 func sensitiveKey(k string) bool {
 	k = strings.ToLower(k)
+	// Identifiers and labels of credentials (apiKeyId, tokenPrefix,
+	// secretName) are what an auditor needs and hold no secret; their
+	// values are still screened by secretPatterns.
+	for _, suffix := range []string{"id", "prefix", "name", "count", "type"} {
+		if strings.HasSuffix(k, suffix) {
+			return false
+		}
+	}
 	for _, s := range sensitiveKeys {
 		if strings.Contains(k, s) {
 			return true

@@ -185,11 +185,11 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	// Throttle before anything expensive. Both counters are charged on
 	// every attempt: per account (stops guessing one password from many
 	// IPs) and per IP (stops one client spraying many accounts).
-	acct, err := s.limiter.Allow(ctx, "login:acct:"+email, s.acctLimit, s.window)
+	acct, err := s.limiter.Allow(ctx, limiterKey("login:acct:", email), s.acctLimit, s.window)
 	if err != nil {
 		return Tokens{}, store.User{}, internalErr(fmt.Errorf("login throttle: %w", err))
 	}
-	ip, err := s.limiter.Allow(ctx, "login:ip:"+clientIP, s.ipLimit, s.window)
+	ip, err := s.limiter.Allow(ctx, limiterKey("login:ip:", clientIP), s.ipLimit, s.window)
 	if err != nil {
 		return Tokens{}, store.User{}, internalErr(fmt.Errorf("login throttle: %w", err))
 	}
@@ -258,7 +258,20 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 		s.revokeQuietly(user.TenantID, family)
 		return Tokens{}, store.User{}, internalErr(err)
 	}
+	// The caller gets the user for its response; the hash has no business
+	// travelling further, where it could end up serialised.
+	user.PasswordHash = ""
 	return tokens, user, nil
+}
+
+// limiterKey returns prefix+v, or prefix plus a hash of v when v is longer
+// than any real email or IP, so a client cannot make the limiter hold
+// kilobyte-sized keys. Such values match no account anyway.
+func limiterKey(prefix, v string) string {
+	if len(v) > maxEmailBytes {
+		return prefix + "sha256:" + HashToken(v)
+	}
+	return prefix + v
 }
 
 // lookupLoginUser finds the user with a normalized email across tenants.
@@ -581,8 +594,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, tenantID, userID, name strin
 		return "", store.APIKey{}, internalErr(err)
 	}
 	// Neither the key nor its hash goes into the log; the prefix is what
-	// the owner sees in listings. ("keyId", not "apiKeyId": detail keys
-	// containing "apikey" are redacted by the audit package.)
+	// the owner sees in listings.
 	if err := s.audit.Record(ctx, audit.Event{
 		TenantID: tenantID, Action: audit.APIKeyCreated, ActorID: actorID,
 		Details: map[string]any{"keyId": k.ID, "userId": userID, "name": name, "prefix": k.Prefix},

@@ -33,8 +33,11 @@ func TestLoginSuccess(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Login: %v", err)
 			}
-			if u.ID != f.owner.ID {
-				t.Fatalf("user = %s, want %s", u.ID, f.owner.ID)
+			if u.ID != f.owner.ID || u.Role != "owner" {
+				t.Fatalf("user = %+v, want %s", u, f.owner.ID)
+			}
+			if u.PasswordHash != "" {
+				t.Fatal("Login returned the password hash")
 			}
 			if !IsRefreshToken(tok.RefreshToken) || tok.AccessToken == "" {
 				t.Fatalf("bad tokens %+v", tok)
@@ -81,6 +84,7 @@ func TestLoginFailuresLookTheSame(t *testing.T) {
 	}{
 		{"unknown_email", "nobody@acme.test", testPassword, store.PlatformTenantID, "unknown email", ""},
 		{"empty_email", "", testPassword, store.PlatformTenantID, "unknown email", ""},
+		{"overlong_email", strings.Repeat("x", 400) + "@acme.test", testPassword, store.PlatformTenantID, "unknown email", ""},
 		{"bad_password", f.op.Email, "wrong password!!", f.tenant, "bad password", f.op.ID},
 		{"empty_password", f.op.Email, "", f.tenant, "bad password", f.op.ID},
 		{"inactive_user", f.gone.Email, testPassword, f.tenant, "inactive user", f.gone.ID},

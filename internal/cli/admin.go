@@ -10,6 +10,7 @@ import (
 	"github.com/komand-ai/komand/internal/app"
 	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/authn"
+	"github.com/komand-ai/komand/internal/requestid"
 	"github.com/komand-ai/komand/internal/store"
 	"github.com/komand-ai/komand/internal/user"
 )
@@ -216,7 +217,9 @@ func withApp(e *env, sf *storeFlags, f func(context.Context, *app.App) error) in
 	if err != nil {
 		return fail(e, err)
 	}
-	ctx := context.Background()
+	// Entries written by this command share one request ID, so an auditor
+	// can tell which CLI invocation did what.
+	ctx := requestid.With(context.Background(), "cli-"+requestid.New())
 	ferr := f(ctx, a)
 	if cerr := a.Close(); cerr != nil && ferr == nil {
 		ferr = cerr

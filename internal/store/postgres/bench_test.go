@@ -13,7 +13,8 @@ import (
 
 // BenchmarkAppendAudit appends batches of 500 entries, the audit Writer's
 // default batch, and reports the sustained rate in entries/s. Each batch is
-// one durable transaction sealed with the real audit.Seal.
+// one durable transaction sealed with the real audit.Seal. IDs are UUIDv7,
+// as audit.Entry makes them.
 //
 //	KOMAND_TEST_POSTGRES_DSN=... go test -run '^$' -bench AppendAudit ./internal/store/postgres/
 func BenchmarkAppendAudit(b *testing.B) {
@@ -25,11 +26,10 @@ func BenchmarkAppendAudit(b *testing.B) {
 			s, _ := openStore(b)
 			ctx := context.Background()
 			var tenants []string
-			for i := range bc.tenants {
+			for range bc.tenants {
 				tn := store.Tenant{ID: uuid.NewString(), Slug: randomName("t"), Name: "bench", CreatedAt: time.Now()}
 				must(b, "CreateTenant", s.CreateTenant(ctx, tn))
 				tenants = append(tenants, tn.ID)
-				_ = i
 			}
 			const batch = 500
 			details := []byte(`{"ip":"203.0.113.7","method":"POST","path":"/api/v1/agents","status":201}`)
@@ -39,7 +39,7 @@ func BenchmarkAppendAudit(b *testing.B) {
 				b.StopTimer()
 				now := time.Now()
 				for i := range entries {
-					entries[i] = store.AuditEntry{ID: uuid.NewString(), TenantID: tenants[i%len(tenants)],
+					entries[i] = store.AuditEntry{ID: uuid.Must(uuid.NewV7()).String(), TenantID: tenants[i%len(tenants)],
 						Action: "agent.created", ActorID: "user-1", AgentID: "support-bot",
 						Details: details, RequestID: "req-1", Timestamp: now}
 				}

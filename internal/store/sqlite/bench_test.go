@@ -27,6 +27,13 @@ func benchSeal(e *store.AuditEntry) string {
 // tenants, each batch one durable (synchronous=FULL) transaction, and
 // reports entries/s. Building the entries is part of the measured time.
 func BenchmarkAppendAudit(b *testing.B) {
+	b.Run("UUIDv4", func(b *testing.B) { benchAppend(b, uuid.NewString) })
+	b.Run("UUIDv7", func(b *testing.B) {
+		benchAppend(b, func() string { return uuid.Must(uuid.NewV7()).String() })
+	})
+}
+
+func benchAppend(b *testing.B, newID func() string) {
 	const batchSize = 500
 	s, _ := openTemp(b)
 	defer s.Close()
@@ -48,7 +55,7 @@ func BenchmarkAppendAudit(b *testing.B) {
 		now := time.Now()
 		for i := range batch {
 			batch[i] = store.AuditEntry{
-				ID: uuid.NewString(), TenantID: tenants[i%len(tenants)], Action: "skill.invoke",
+				ID: newID(), TenantID: tenants[i%len(tenants)], Action: "skill.invoke",
 				ActorID: actor, AgentID: "support", SessionID: session, SkillID: "web.search",
 				Details: details, RequestID: uuid.NewString(), Timestamp: now,
 			}

@@ -37,7 +37,11 @@ import (
 //     connection; the schema relies on them for tenant integrity.
 //   - synchronous(FULL): a commit is on disk when it returns. The audit log
 //     promises durability, so we do not trade it for NORMAL's speed.
-const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+//   - recursive_triggers(1): without it, the row deletions that INSERT OR
+//     REPLACE performs fire no DELETE trigger, so REPLACE would silently
+//     overwrite an audit entry despite the append-only triggers.
+const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)" +
+	"&_pragma=synchronous(FULL)&_pragma=recursive_triggers(1)"
 
 // readerConns is the size of the reader pool.
 const readerConns = 4

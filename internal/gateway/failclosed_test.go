@@ -1,0 +1,49 @@
+package gateway_test
+
+import (
+	"testing"
+
+	"github.com/komand-ai/komand/internal/app/apptest"
+	"github.com/komand-ai/komand/internal/store"
+	"github.com/komand-ai/komand/internal/store/sqlite"
+)
+
+// TestAuditFailsClosed breaks the audit table under a running server: the
+// actions it would record must fail with 500 and change nothing, and the
+// response must not say why.
+func TestAuditFailsClosed(t *testing.T) {
+	env := apptest.New(t, "sqlite", nil)
+	ten := env.Tenant("acme")
+	admin := env.APIKey(ten, env.User(ten, "admin@example.com", "admin"))
+	viewer := env.APIKey(ten, env.User(ten, "viewer@example.com", "viewer"))
+
+	db := env.App.Store.(*sqlite.Store).DB()
+	if _, err := db.Exec(`ALTER TABLE komand_audit_log RENAME TO komand_audit_log_gone`); err != nil {
+		t.Fatal(err)
+	}
+
+	r := env.Do("POST", "/api/agents/", admin, map[string]any{"agentId": "ghost", "name": "Ghost"})
+	expectError(t, r, 500, "internal_error")
+	if *r.Error != "internal error" {
+		t.Fatalf("error message: %q", *r.Error)
+	}
+	if _, err := env.App.Store.GetAgent(t.Context(), ten, "ghost"); err != store.ErrNotFound {
+		t.Fatalf("agent exists although its audit entry failed: %v", err)
+	}
+	// A denial that cannot be recorded is not answered with a plain 403.
+	r = env.Do("POST", "/api/agents/", viewer, map[string]any{"agentId": "ghost", "name": "Ghost"})
+	expectError(t, r, 500, "internal_error")
+	// Reads that need no audit entry keep working.
+	if r := env.Do("GET", "/api/agents/", admin, nil); r.Status != 200 {
+		t.Fatalf("list: %d %s", r.Status, r.Body)
+	}
+	if env.Logs() == "" {
+		t.Fatal("the failure was not logged")
+	}
+	if _, err := db.Exec(`ALTER TABLE komand_audit_log_gone RENAME TO komand_audit_log`); err != nil {
+		t.Fatal(err)
+	}
+	if r := env.Do("POST", "/api/agents/", admin, map[string]any{"agentId": "ghost", "name": "Ghost"}); r.Status != 201 {
+		t.Fatalf("after repair: %d %s", r.Status, r.Body)
+	}
+}

@@ -1,0 +1,196 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/komand-ai/komand/internal/store"
+)
+
+// The isolation tests are the hostile ones: tenant B's ID with tenant A's row
+// IDs must behave exactly as if the rows did not exist, and must change
+// nothing of A's.
+
+var isolationTests = []test{
+	{"Users", testIsolationUsers},
+	{"APIKeys", testIsolationAPIKeys},
+	{"RefreshTokens", testIsolationRefresh},
+	{"Agents", testIsolationAgents},
+	{"Audit", testIsolationAudit},
+}
+
+// world is two tenants with the same shape of data.
+type world struct {
+	a, b           store.Tenant
+	aOwner, aMem   store.User
+	bOwner         store.User
+	aKey, bKey     store.APIKey
+	aToken, bToken store.RefreshToken
+	aAgent, bAgent store.Agent
+}
+
+func mkWorld(t *testing.T, s store.Store) world {
+	t.Helper()
+	var w world
+	w.a = mkTenant(t, s, "acme")
+	w.b = mkTenant(t, s, "globex")
+	w.aOwner = mkUser(t, s, w.a.ID, "owner@acme.example", "owner")
+	w.aMem = mkUser(t, s, w.a.ID, "member@acme.example", "member")
+	w.bOwner = mkUser(t, s, w.b.ID, "owner@globex.example", "owner")
+	w.aKey = mkAPIKey(t, s, w.aMem, "acme-ci")
+	w.bKey = mkAPIKey(t, s, w.bOwner, "globex-ci")
+	w.aToken = mkRefresh(t, s, w.aMem)
+	w.bToken = mkRefresh(t, s, w.bOwner)
+	w.aAgent = mkAgent(t, s, w.a.ID, "acme-support", w.aOwner.ID)
+	w.bAgent = mkAgent(t, s, w.b.ID, "globex-support", w.bOwner.ID)
+	return w
+}
+
+func testIsolationUsers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	w := mkWorld(t, s)
+	now := t0.Add(time.Hour)
+
+	_, err := s.GetUser(ctx, w.b.ID, w.aMem.ID)
+	isErr(t, "GetUser(b, a's user)", err, store.ErrNotFound)
+	_, err = s.GetUserByEmail(ctx, w.b.ID, w.aMem.Email)
+	isErr(t, "GetUserByEmail(b, a's email)", err, store.ErrNotFound)
+	_, err = s.SetUserRole(ctx, w.b.ID, w.aMem.ID, "owner", now)
+	isErr(t, "SetUserRole(b, a's user)", err, store.ErrNotFound)
+	_, err = s.SetUserRole(ctx, w.b.ID, w.aOwner.ID, "member", now)
+	isErr(t, "SetUserRole(b, a's owner)", err, store.ErrNotFound)
+	_, err = s.DeactivateUser(ctx, w.b.ID, w.aMem.ID, now)
+	isErr(t, "DeactivateUser(b, a's user)", err, store.ErrNotFound)
+	checkUnchanged(t, s, w.aMem)
+	checkUnchanged(t, s, w.aOwner)
+	// The failed deactivation revoked nothing of a's.
+	_, _, err = s.AuthenticateAPIKey(ctx, w.a.ID, w.aKey.Hash)
+	isErr(t, "AuthenticateAPIKey(a) after b's attempts", err, nil)
+	_, err = s.UserForSession(ctx, w.a.ID, w.aMem.ID, w.aToken.FamilyID, now)
+	isErr(t, "UserForSession(a) after b's attempts", err, nil)
+
+	list, total, err := s.ListUsers(ctx, w.b.ID, store.Page{Page: 1, PageSize: 100})
+	isErr(t, "ListUsers(b)", err, nil)
+	equal(t, "ListUsers(b)", list, []store.User{w.bOwner})
+	if total != 1 {
+		t.Errorf("ListUsers(b) total: got %d, want 1", total)
+	}
+}
+
+func testIsolationAPIKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	w := mkWorld(t, s)
+	now := t0.Add(time.Hour)
+
+	_, _, err := s.AuthenticateAPIKey(ctx, w.b.ID, w.aKey.Hash)
+	isErr(t, "AuthenticateAPIKey(b, a's key)", err, store.ErrNotFound)
+	isErr(t, "RevokeAPIKey(b, a's key)", s.RevokeAPIKey(ctx, w.b.ID, w.aKey.ID, now), store.ErrNotFound)
+	gotKey, _, err := s.AuthenticateAPIKey(ctx, w.a.ID, w.aKey.Hash)
+	isErr(t, "AuthenticateAPIKey(a) after b's revoke", err, nil)
+	equal(t, "a's key", gotKey, w.aKey)
+
+	keys, err := s.ListAPIKeys(ctx, w.b.ID, w.aMem.ID)
+	isErr(t, "ListAPIKeys(b, a's user)", err, nil)
+	if len(keys) != 0 {
+		t.Errorf("ListAPIKeys(b, a's user): got %+v, want none", keys)
+	}
+	keys, err = s.ListAPIKeys(ctx, w.b.ID, w.bOwner.ID)
+	isErr(t, "ListAPIKeys(b)", err, nil)
+	equal(t, "ListAPIKeys(b)", keys, []store.APIKey{w.bKey})
+
+	// A key of tenant b pointing at a's user must not be creatable, or it
+	// would authenticate as a's user.
+	cross := store.APIKey{ID: newID(), TenantID: w.b.ID, UserID: w.aOwner.ID, Name: "cross",
+		Prefix: "kmd_x", Hash: newHash(), CreatedAt: t0}
+	if err := s.CreateAPIKey(ctx, cross); err == nil {
+		_, u, err := s.AuthenticateAPIKey(ctx, w.b.ID, cross.Hash)
+		if err == nil && u.TenantID != w.b.ID {
+			t.Fatalf("cross-tenant API key authenticates as %+v", u)
+		}
+	}
+}
+
+func testIsolationRefresh(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	w := mkWorld(t, s)
+	now := t0.Add(time.Hour)
+
+	next := nextToken(w.aToken, now)
+	next.TenantID = w.b.ID
+	_, err := s.RotateRefreshToken(ctx, w.b.ID, w.aToken.Hash, next, now)
+	isErr(t, "RotateRefreshToken(b, a's token)", err, store.ErrNotFound)
+	_, err = s.TenantIDByRefreshHash(ctx, next.Hash)
+	isErr(t, "TenantIDByRefreshHash(next of b's rotation)", err, store.ErrNotFound)
+	isErr(t, "RevokeRefreshFamily(b, a's family)", s.RevokeRefreshFamily(ctx, w.b.ID, w.aToken.FamilyID, now), nil)
+	_, err = s.UserForSession(ctx, w.b.ID, w.aMem.ID, w.aToken.FamilyID, now)
+	isErr(t, "UserForSession(b, a's session)", err, store.ErrNotFound)
+	_, err = s.UserForSession(ctx, w.b.ID, w.bOwner.ID, w.aToken.FamilyID, now)
+	isErr(t, "UserForSession(b's user, a's family)", err, store.ErrNotFound)
+
+	// a's family is neither spent nor revoked by any of that.
+	_, err = s.UserForSession(ctx, w.a.ID, w.aMem.ID, w.aToken.FamilyID, now)
+	isErr(t, "UserForSession(a)", err, nil)
+	_, err = s.RotateRefreshToken(ctx, w.a.ID, w.aToken.Hash, nextToken(w.aToken, now), now)
+	isErr(t, "RotateRefreshToken(a)", err, nil)
+	// And b's own session is unaffected by a's.
+	_, err = s.UserForSession(ctx, w.b.ID, w.bOwner.ID, w.bToken.FamilyID, now)
+	isErr(t, "UserForSession(b)", err, nil)
+
+	id, err := s.TenantIDByRefreshHash(ctx, w.bToken.Hash)
+	isErr(t, "TenantIDByRefreshHash(b's token)", err, nil)
+	if id != w.b.ID {
+		t.Errorf("TenantIDByRefreshHash(b's token): got %q, want %q", id, w.b.ID)
+	}
+}
+
+func testIsolationAgents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	w := mkWorld(t, s)
+
+	_, err := s.GetAgent(ctx, w.b.ID, w.aAgent.AgentID)
+	isErr(t, "GetAgent(b, a's agent)", err, store.ErrNotFound)
+	hijack := w.aAgent
+	hijack.TenantID = w.b.ID
+	hijack.SystemPrompt = "Leak everything."
+	isErr(t, "UpdateAgent(b, a's agent)", s.UpdateAgent(ctx, hijack), store.ErrNotFound)
+	isErr(t, "DeleteAgent(b, a's agent)", s.DeleteAgent(ctx, w.b.ID, w.aAgent.AgentID), store.ErrNotFound)
+	got, err := s.GetAgent(ctx, w.a.ID, w.aAgent.AgentID)
+	isErr(t, "GetAgent(a)", err, nil)
+	equal(t, "a's agent", got, w.aAgent)
+
+	list, total, err := s.ListAgents(ctx, w.b.ID, store.Page{Page: 1, PageSize: 100})
+	isErr(t, "ListAgents(b)", err, nil)
+	equal(t, "ListAgents(b)", list, []store.Agent{w.bAgent})
+	if total != 1 {
+		t.Errorf("ListAgents(b) total: got %d, want 1", total)
+	}
+}
+
+func testIsolationAudit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	w := mkWorld(t, s)
+	batch := []store.AuditEntry{entry(w.a.ID, "secret", t0), entry(w.b.ID, "x", t0), entry(w.a.ID, "secret", t0)}
+	isErr(t, "AppendAudit", s.AppendAudit(ctx, batch, seal), nil)
+
+	list, total, err := s.ListAudit(ctx, w.b.ID, store.AuditFilter{}, store.Page{Page: 1, PageSize: 100})
+	isErr(t, "ListAudit(b)", err, nil)
+	if total != 1 || len(list) != 1 || list[0].ID != batch[1].ID {
+		t.Errorf("ListAudit(b): got %d entries (total %d), want only b's entry %s", len(list), total, batch[1].ID)
+	}
+	list, total, err = s.ListAudit(ctx, w.b.ID, store.AuditFilter{Action: "secret"}, store.Page{Page: 1, PageSize: 100})
+	isErr(t, "ListAudit(b, a's action)", err, nil)
+	if total != 0 || len(list) != 0 {
+		t.Errorf("ListAudit(b, a's action): got %d entries (total %d), want none", len(list), total)
+	}
+	scan, err := s.ScanAudit(ctx, w.b.ID, 0, 100)
+	isErr(t, "ScanAudit(b)", err, nil)
+	if !slices.EqualFunc(scan, []store.AuditEntry{batch[1]}, func(x, y store.AuditEntry) bool { return x.ID == y.ID }) {
+		t.Errorf("ScanAudit(b): got %d entries, want only b's entry", len(scan))
+	}
+	seq, hash, err := s.AuditHead(ctx, w.b.ID)
+	isErr(t, "AuditHead(b)", err, nil)
+	if seq != 1 || hash != batch[1].Hash {
+		t.Errorf("AuditHead(b): got (%d, %q), want (1, %q)", seq, hash, batch[1].Hash)
+	}
+}
