@@ -56,6 +56,8 @@ type Options struct {
 	// ones). Zero means the production defaults.
 	PasswordParams authn.Params
 	Now            func() time.Time
+	// RedisPrefix namespaces rate-limit keys in Redis; default "komand:".
+	RedisPrefix string
 }
 
 // OpenStore opens the store the configuration names: PostgreSQL when
@@ -105,9 +107,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 			_ = a.Close()
 			return nil, errors.New("ConnectionStrings__Redis is not a valid Redis URL")
 		}
+		// Short timeouts and no retries: on a Redis outage the limiter
+		// falls back to in-process windows at once instead of adding
+		// seconds to every request.
+		ropts.DialTimeout = 200 * time.Millisecond
+		ropts.ReadTimeout = 200 * time.Millisecond
+		ropts.WriteTimeout = 200 * time.Millisecond
+		ropts.DialerRetries = 1
+		ropts.MaxRetries = -1
 		a.redis = redis.NewClient(ropts)
-		a.Limiter = ratelimit.NewRedis(a.redis, "komand:rl:", mem, log)
-		loginLimiter = ratelimit.NewRedis(a.redis, "komand:login:", loginMem, log)
+		prefix := o.RedisPrefix
+		if prefix == "" {
+			prefix = "komand:"
+		}
+		a.Limiter = ratelimit.NewRedis(a.redis, prefix+"rl:", mem, log)
+		loginLimiter = ratelimit.NewRedis(a.redis, prefix+"login:", loginMem, log)
 	}
 
 	a.Authz = authz.New(a.Audit)

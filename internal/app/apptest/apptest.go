@@ -62,6 +62,16 @@ func Config(t testing.TB, kind string) config.Config {
 // New starts Komand on kind with cfg adjusted by mutate (may be nil).
 func New(t testing.TB, kind string, mutate func(*config.Config)) *Env {
 	t.Helper()
+	return NewWith(t, kind, mutate, app.Options{})
+}
+
+// NewWith is New with wiring options (PasswordParams defaults to
+// TestParams).
+func NewWith(t testing.TB, kind string, mutate func(*config.Config), o app.Options) *Env {
+	t.Helper()
+	if o.PasswordParams == (authn.Params{}) {
+		o.PasswordParams = TestParams
+	}
 	cfg := Config(t, kind)
 	if mutate != nil {
 		mutate(&cfg)
@@ -71,7 +81,7 @@ func New(t testing.TB, kind string, mutate func(*config.Config)) *Env {
 	}
 	logs := &syncBuffer{}
 	log := logging.New(logs, "debug", "json")
-	a, err := app.New(context.Background(), cfg, log, app.Options{PasswordParams: TestParams})
+	a, err := app.New(context.Background(), cfg, log, o)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
