@@ -1,0 +1,118 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/komand-ai/komand/internal/audit"
+)
+
+type memRecorder struct {
+	events []audit.Event
+	err    error
+}
+
+func (m *memRecorder) Record(_ context.Context, ev audit.Event) error {
+	if m.err != nil {
+		return m.err
+	}
+	m.events = append(m.events, ev)
+	return nil
+}
+
+// TestMatrix pins security.md's RBAC table. A change to the matrix that
+// widens or narrows a role shows up here.
+func TestMatrix(t *testing.T) {
+	type rule struct {
+		role Role
+		verb Verb
+		res  Resource
+		want bool
+	}
+	rules := []rule{
+		// Owner: full access, billing, user management.
+		{Owner, Update, Tenant, true}, {Owner, Create, Users, true}, {Owner, Update, Users, true},
+		{Owner, Delete, Users, true}, {Owner, Delete, Agents, true}, {Owner, Create, Credentials, true},
+		// Admin: agents, skills, channels — not users or billing.
+		{Admin, Create, Agents, true}, {Admin, Update, Agents, true}, {Admin, Delete, Agents, true},
+		{Admin, Create, Skills, true}, {Admin, Update, Channels, true}, {Admin, Read, Users, true},
+		{Admin, Create, Users, false}, {Admin, Update, Users, false}, {Admin, Delete, Users, false},
+		{Admin, Update, Tenant, false}, {Admin, Read, Tenant, false},
+		// Operator: send messages, view history, basic CRM.
+		{Operator, Create, Messages, true}, {Operator, Read, Sessions, true}, {Operator, Read, CRM, true},
+		{Operator, Update, CRM, true}, {Operator, Delete, CRM, false}, {Operator, Create, Agents, false},
+		{Operator, Update, Agents, false}, {Operator, Read, Users, false}, {Operator, Read, Credentials, false},
+		{Operator, Create, Skills, false},
+		// Viewer: read-only dashboards and logs.
+		{Viewer, Read, Dashboard, true}, {Viewer, Read, AuditLog, true}, {Viewer, Read, Agents, true},
+		{Viewer, Create, Messages, false}, {Viewer, Create, Agents, false}, {Viewer, Read, CRM, false},
+		{Viewer, Read, Users, false}, {Viewer, Read, Credentials, false},
+		// Nobody edits the audit log; unknown roles, verbs and resources are denied.
+		{Owner, Update, AuditLog, false}, {Owner, Delete, AuditLog, false},
+		{Role("root"), Read, Agents, false}, {Role(""), Read, Agents, false},
+		{Owner, Verb("execute"), Agents, false}, {Owner, Read, Resource("billing-secrets"), false},
+	}
+	for _, r := range rules {
+		if got := Allowed(r.role, r.verb, r.res); got != r.want {
+			t.Errorf("Allowed(%s, %s, %s) = %v, want %v", r.role, r.verb, r.res, got, r.want)
+		}
+	}
+	// Roles are cumulative upward: whatever a lower role may do, a higher may.
+	for i := 1; i < len(Roles); i++ {
+		for res, verbs := range matrix[Roles[i]] {
+			for _, v := range verbs {
+				if !Allowed(Roles[i-1], v, res) {
+					t.Errorf("%s may %s %s but %s may not", Roles[i], v, res, Roles[i-1])
+				}
+			}
+		}
+	}
+}
+
+func TestCanGrant(t *testing.T) {
+	for _, c := range []struct {
+		by, to Role
+		want   bool
+	}{
+		{Owner, Owner, true}, {Owner, Viewer, true}, {Admin, Owner, false}, {Admin, Admin, true},
+		{Operator, Admin, false}, {Viewer, Viewer, true}, {Viewer, Operator, false},
+		{Role("god"), Viewer, false}, {Owner, Role("god"), false},
+	} {
+		if got := c.by.CanGrant(c.to); got != c.want {
+			t.Errorf("%s.CanGrant(%s) = %v, want %v", c.by, c.to, got, c.want)
+		}
+	}
+}
+
+func TestCheckAuditsDenials(t *testing.T) {
+	rec := &memRecorder{}
+	az := New(rec)
+	ctx := context.Background()
+	viewer := Principal{TenantID: "t1", UserID: "u1", Role: Viewer}
+	if err := az.Check(ctx, viewer, Read, Agents, Target{}); err != nil || len(rec.events) != 0 {
+		t.Fatalf("allowed check: %v, events %d", err, len(rec.events))
+	}
+	err := az.Check(ctx, viewer, Delete, Agents, Target{AgentID: "bot"})
+	if !errors.Is(err, ErrDenied) {
+		t.Fatalf("got %v, want ErrDenied", err)
+	}
+	if len(rec.events) != 1 {
+		t.Fatalf("events: %d", len(rec.events))
+	}
+	ev := rec.events[0]
+	if ev.Action != audit.PermissionDenied || ev.TenantID != "t1" || ev.ActorID != "u1" || ev.AgentID != "bot" ||
+		ev.Details["verb"] != "delete" || ev.Details["resource"] != "agents" {
+		t.Fatalf("denial entry: %+v", ev)
+	}
+	// A principal without a user is denied even for an allowed action.
+	if err := az.Check(ctx, Principal{TenantID: "t1", Role: Owner}, Read, Agents, Target{}); !errors.Is(err, ErrDenied) {
+		t.Fatalf("zero principal: %v", err)
+	}
+	// If the denial cannot be recorded, the error is not a plain denial.
+	rec.err = errors.New("audit down")
+	err = az.Check(ctx, viewer, Delete, Agents, Target{})
+	if err == nil || errors.Is(err, ErrDenied) {
+		t.Fatalf("unrecorded denial: got %v, want an internal error", err)
+	}
+}
