@@ -91,7 +91,7 @@ type Service struct {
 	window                time.Duration
 }
 
-// New returns a Service. It computes one password hash (see NewHasher).
+// New returns a Service.
 func New(o Options) (*Service, error) {
 	if o.Store == nil || o.Audit == nil || o.Limiter == nil {
 		return nil, errors.New("authn: Store, Audit and Limiter are required")
