@@ -35,23 +35,21 @@ func scanAudit(row pgx.Row) (store.AuditEntry, error) {
 // transaction: either the whole batch is stored or nothing is.
 //
 // Entries are grouped by tenant (keeping their order within a tenant) and the
-// groups are processed in tenant-ID order. For each group it
+// groups are handled in tenant-ID order, in two pipelined round trips:
 //
-//  1. sets the row-level-security tenant to the group's tenant
-//     (set_config is transaction-local and may be called again: the last
-//     call wins, so each group's statements see only that tenant);
-//  2. creates the tenant's head row if missing (ON CONFLICT DO NOTHING) and
-//     locks it with SELECT ... FOR UPDATE. Another replica appending for the
-//     same tenant waits here until this transaction commits and then reads
-//     the new head, so chains never fork. Taking the head locks in tenant-ID
-//     order means two multi-tenant batches cannot deadlock;
-//  3. sets Seq, PrevHash, the UTC-microsecond Timestamp and Hash (seal) of
-//     each entry, so the hash covers exactly the values stored;
-//  4. inserts the group with one multi-row INSERT ... SELECT FROM
-//     unnest(...) (PostgreSQL refuses COPY FROM into a table with row-level
-//     security) and moves the head.
-//
-// Steps 1–2 and step 4 are each one pipelined round trip.
+//  1. For each tenant: set the row-level-security tenant (set_config is
+//     transaction-local and may be called again: the last call wins, so the
+//     statements that follow see only that tenant), create its head row if
+//     missing (ON CONFLICT DO NOTHING) and lock it with SELECT ... FOR
+//     UPDATE. Another replica appending for the same tenant waits on that
+//     lock until this transaction commits and then reads the new head, so a
+//     chain never forks. Taking the head locks in tenant-ID order means two
+//     multi-tenant batches cannot deadlock.
+//  2. Locally, set Seq, PrevHash, the UTC-microsecond Timestamp and Hash
+//     (seal) of each entry, so the hash covers exactly the values stored.
+//     Then, for each tenant: set the tenant again, insert its entries with
+//     one multi-row INSERT ... SELECT FROM unnest(...) (PostgreSQL refuses
+//     COPY FROM into a table with row-level security) and move its head.
 //
 // The caller's entries get Seq, PrevHash, the normalised Timestamp and Hash
 // once the transaction has committed; after a failure they are unchanged.
@@ -75,12 +73,25 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, sea
 	slices.Sort(tenants)
 
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		for _, t := range tenants {
-			if err := appendChain(ctx, tx, t, out, groups[t], seal); err != nil {
+		heads := make([]chainHead, len(tenants))
+		b := &pgx.Batch{}
+		for k, t := range tenants {
+			b.Queue(setTenantSQL, t)
+			b.Queue(`INSERT INTO komand_audit_heads (tenant_id, seq, hash) VALUES ($1, 0, '')
+				ON CONFLICT (tenant_id) DO NOTHING`, t)
+			b.Queue(`SELECT seq, hash FROM komand_audit_heads WHERE tenant_id = $1 FOR UPDATE`, t).
+				QueryRow(func(row pgx.Row) error { return row.Scan(&heads[k].seq, &heads[k].hash) })
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		b = &pgx.Batch{}
+		for k, t := range tenants {
+			if err := queueChain(b, t, heads[k], out, groups[t], seal); err != nil {
 				return err
 			}
 		}
-		return nil
+		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return wrapErr("append audit", err)
@@ -89,23 +100,16 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, sea
 	return nil
 }
 
-// appendChain extends tenantID's chain with out[i] for each i in idx, inside
-// the caller's transaction.
-func appendChain(ctx context.Context, tx pgx.Tx, tenantID string, out []store.AuditEntry, idx []int, seal store.SealFunc) error {
-	var (
-		seq  int64
-		prev string
-	)
-	b := &pgx.Batch{}
-	b.Queue(setTenantSQL, tenantID)
-	b.Queue(`INSERT INTO komand_audit_heads (tenant_id, seq, hash) VALUES ($1, 0, '')
-		ON CONFLICT (tenant_id) DO NOTHING`, tenantID)
-	b.Queue(`SELECT seq, hash FROM komand_audit_heads WHERE tenant_id = $1 FOR UPDATE`, tenantID).
-		QueryRow(func(row pgx.Row) error { return row.Scan(&seq, &prev) })
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return err
-	}
+// chainHead is a tenant's last seq and hash.
+type chainHead struct {
+	seq  int64
+	hash string
+}
 
+// queueChain seals out[i] for each i in idx as the continuation of
+// tenantID's chain from head, and queues the statements that store them and
+// move the head.
+func queueChain(b *pgx.Batch, tenantID string, head chainHead, out []store.AuditEntry, idx []int, seal store.SealFunc) error {
 	n := len(idx)
 	var (
 		ids, actions, actors, agents = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -116,15 +120,15 @@ func appendChain(ctx context.Context, tx pgx.Tx, tenantID string, out []store.Au
 	)
 	for j, i := range idx {
 		e := &out[i]
-		seq++
-		e.Seq = seq
-		e.PrevHash = prev
+		head.seq++
+		e.Seq = head.seq
+		e.PrevHash = head.hash
 		e.Timestamp = e.Timestamp.UTC().Truncate(time.Microsecond)
 		e.Hash = seal(e)
 		if e.Hash == "" {
 			return fmt.Errorf("seal returned an empty hash for entry %d", i)
 		}
-		prev = e.Hash
+		head.hash = e.Hash
 		ids[j], seqs[j], actions[j], actors[j] = e.ID, e.Seq, e.Action, e.ActorID
 		agents[j], sessions[j], skills[j] = e.AgentID, e.SessionID, e.SkillID
 		// details is bound as a string: the column is text and the bytes
@@ -133,7 +137,7 @@ func appendChain(ctx context.Context, tx pgx.Tx, tenantID string, out []store.Au
 		prevs[j], hashes[j] = e.PrevHash, e.Hash
 	}
 
-	b = &pgx.Batch{}
+	b.Queue(setTenantSQL, tenantID)
 	b.Queue(`INSERT INTO komand_audit_log (`+auditCols+`)
 		SELECT u.id, $1, u.seq, u.action, u.actor_id, u.agent_id, u.session_id, u.skill_id,
 		       u.details, u.request_id, u.ts, u.prev_hash, u.hash
@@ -143,8 +147,9 @@ func appendChain(ctx context.Context, tx pgx.Tx, tenantID string, out []store.Au
 		          details, request_id, ts, prev_hash, hash)`,
 		tenantID, ids, seqs, actions, actors, agents, sessions, skills,
 		details, requests, stamps, prevs, hashes)
-	b.Queue(`UPDATE komand_audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1`, tenantID, seq, prev)
-	return tx.SendBatch(ctx, b).Close()
+	b.Queue(`UPDATE komand_audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1`,
+		tenantID, head.seq, head.hash)
+	return nil
 }
 
 // auditWhere builds the WHERE clause of a listing. Only fixed column names

@@ -40,5 +40,10 @@
 // Authentication has to find a credential's tenant before any tenant can be
 // set. The three lookups that cross tenants (by email, API-key hash and
 // refresh-token hash) therefore go through SECURITY DEFINER functions owned
-// by the migrating role, which return only the tenant ID.
+// by the migrating role, which return only the tenant ID. FORCE binds that
+// owner too (unless it is a superuser), so a SELECT-only policy scoped TO the
+// owner admits rows while komand.definer_lookup is on, and the functions turn
+// it on only around their one query; komand_app gains nothing by setting it.
+//
+// OwnerPool exposes a pool connected as the DSN's user for tests only.
 package postgres
