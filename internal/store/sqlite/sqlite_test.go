@@ -33,6 +33,9 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+const auditCols = "id, tenant_id, seq, action, actor_id, agent_id, session_id, skill_id, " +
+	"details, request_id, ts, prev_hash, hash"
+
 func appendOne(t *testing.T, s store.Store, tenantID string) {
 	t.Helper()
 	e := store.AuditEntry{ID: uuid.NewString(), TenantID: tenantID, Action: "login",
@@ -53,7 +56,14 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 		{"UpdateHash", `UPDATE komand_audit_log SET hash = 'x', prev_hash = 'y' WHERE seq = 1`},
 		{"Delete", `DELETE FROM komand_audit_log`},
 		{"DeleteOne", `DELETE FROM komand_audit_log WHERE seq = 1`},
+		// REPLACE deletes the old row without firing DELETE triggers unless
+		// recursive_triggers is on.
 		{"Replace", `INSERT OR REPLACE INTO komand_audit_log SELECT * FROM komand_audit_log`},
+		{"ReplaceChanged", `REPLACE INTO komand_audit_log (` + auditCols + `)
+			SELECT id, tenant_id, seq, 'tampered', actor_id, agent_id, session_id, skill_id,
+			       details, request_id, ts, prev_hash, hash FROM komand_audit_log`},
+		{"Upsert", `INSERT INTO komand_audit_log SELECT * FROM komand_audit_log WHERE true
+			ON CONFLICT (id) DO UPDATE SET action = 'tampered'`},
 	}
 	for _, tc := range stmts {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,6 +172,7 @@ func TestPragmas(t *testing.T) {
 		{"foreign_keys", "1"},
 		{"busy_timeout", "5000"},
 		{"synchronous", "2"}, // FULL
+		{"recursive_triggers", "1"},
 	} {
 		var got string
 		if err := s.DB().QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {

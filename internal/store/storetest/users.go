@@ -128,8 +128,8 @@ func testUserCreateAndGet(t *testing.T, s store.Store) {
 	isErr(t, "GetUserByEmail", err, nil)
 	equal(t, "GetUserByEmail", got, want)
 
-	inactive := mkUser(t, s, tn.ID, "bob@example.com", "member")
-	inactive.ID, inactive.Email, inactive.Active = newID(), "carol@example.com", false
+	inactive := store.User{ID: newID(), TenantID: tn.ID, Email: "bob@example.com", Name: "Bob",
+		Role: "member", PasswordHash: "", Active: false, CreatedAt: t0, UpdatedAt: t0}
 	isErr(t, "CreateUser inactive", s.CreateUser(ctx, inactive), nil)
 	got, err = s.GetUser(ctx, tn.ID, inactive.ID)
 	isErr(t, "GetUser inactive", err, nil)
