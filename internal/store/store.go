@@ -155,9 +155,12 @@ type RefreshTokens interface {
 	// CreateRefreshToken stores the first token of a new family.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	// RotateRefreshToken spends the token with oldHash and stores next in
-	// the same family, atomically. It returns the spent token. A missing,
-	// expired or revoked token gives ErrNotFound; a spent one gives
-	// ErrTokenReused after revoking the whole family.
+	// the same family, atomically; next's tenant, user and family are taken
+	// from the spent token. It returns the spent token. A missing, expired
+	// or revoked-family token gives ErrNotFound; a token that was already
+	// spent gives ErrTokenReused after revoking (and committing the
+	// revocation of) the whole family, and is returned alongside that error
+	// so the caller can record which user and family were hit.
 	RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next RefreshToken, now time.Time) (RefreshToken, error)
 	// RevokeRefreshFamily revokes a family (logout). Revoking a revoked or
 	// unknown family is not an error.

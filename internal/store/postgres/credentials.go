@@ -201,7 +201,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string
 		return store.RefreshToken{}, wrapErr("rotate refresh token", err)
 	}
 	if reused {
-		return store.RefreshToken{}, wrapErr("rotate refresh token", store.ErrTokenReused)
+		return old, wrapErr("rotate refresh token", store.ErrTokenReused)
 	}
 	return old, nil
 }

@@ -211,7 +211,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string
 		return store.RefreshToken{}, err
 	}
 	if reused {
-		return store.RefreshToken{}, store.ErrTokenReused
+		return old, store.ErrTokenReused
 	}
 	return old, nil
 }

@@ -193,8 +193,11 @@ func testRefreshReuse(t *testing.T, s store.Store) {
 
 	// An attacker replays t1.
 	replay := nextToken(t1, at.Add(time.Minute))
-	_, err = s.RotateRefreshToken(ctx, a.ID, t1.Hash, replay, at.Add(time.Minute))
+	spent, err := s.RotateRefreshToken(ctx, a.ID, t1.Hash, replay, at.Add(time.Minute))
 	isErr(t, "RotateRefreshToken(spent)", err, store.ErrTokenReused)
+	if spent.FamilyID != t1.FamilyID || spent.UserID != u.ID || spent.Hash != t1.Hash {
+		t.Fatalf("RotateRefreshToken(spent) returned %+v, want the spent token of family %s", spent, t1.FamilyID)
+	}
 
 	later := at.Add(2 * time.Minute)
 	_, err = s.UserForSession(ctx, a.ID, u.ID, t1.FamilyID, later)
