@@ -4,8 +4,10 @@ package audit_test
 // group-commit Writer: GOMAXPROCS×parallelism concurrent callers each call
 // Record and wait until their own entry is committed (SQLite synchronous=FULL
 // on a temp file; PostgreSQL on a fresh database when
-// KOMAND_TEST_POSTGRES_DSN is set). It reports entries/s and the
-// enqueue→durable latency of Record (p50-ns, p99-ns), and checks afterwards
+// KOMAND_TEST_POSTGRES_DSN is set). It reports entries/s, the
+// enqueue→durable latency of Record (p50-ns, p99-ns) and cpu-ns/entry (the
+// process's CPU time per entry, callers and writer together; for PostgreSQL
+// the server's CPU is not included), and checks afterwards
 // that every tenant's chain head advanced by exactly the number of entries
 // recorded.
 //
@@ -106,7 +108,7 @@ func benchWriter(b *testing.B, st store.Store, tenants []string, parallelism int
 	b.SetParallelism(parallelism)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		g := int(next.Add(1))
 		ti := g % len(tenants)
@@ -132,12 +134,15 @@ func benchWriter(b *testing.B, st store.Store, tenants []string, parallelism int
 		all = append(all, ds...)
 		mu.Unlock()
 	})
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	b.StopTimer()
 	if err := w.Close(); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "entries/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/entry")
+	}
 	if len(all) > 0 {
 		slices.Sort(all)
 		q := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Nanoseconds()) }

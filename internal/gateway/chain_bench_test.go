@@ -13,19 +13,22 @@ package gateway_test
 //     FullChain minus BareHandler for the same endpoint.
 //   - BenchmarkAuthenticate isolates the authentication step and its store
 //     queries, to show how much of the chain they are.
+//   - BenchmarkNoiseFloor is pure computation of similar length: its p99 is
+//     what the machine alone adds to a p99.
 //
 // Each benchmark times every iteration and reports p50-ns and p99-ns next
-// to ns/op and allocs/op. The server is wired by app.New exactly as
+// to ns/op and allocs/op, plus cpu-ns/op (process CPU time per iteration). The server is wired by app.New exactly as
 // `komand serve` wires it (apptest.Config, SQLite in a temp dir; PostgreSQL
 // too when KOMAND_TEST_POSTGRES_DSN is set), except that the log goes to
 // io.Discard at level info: the access-log line is formatted but not
 // written, and no per-request debug line is kept in memory.
 //
-//	go test ./internal/gateway -run '^$' -bench 'BareHandler|FullChain|Authenticate' -benchmem
+//	go test ./internal/gateway -run '^$' -bench 'BareHandler|FullChain|Authenticate|NoiseFloor' -benchmem
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -129,15 +132,21 @@ func get(path, bearer string) *http.Request {
 }
 
 // measure runs do once per iteration, timing each, and reports p50-ns and
-// p99-ns alongside ns/op and allocs/op.
+// p99-ns alongside ns/op and allocs/op, and cpu-ns/op: the process's
+// user+system CPU time per iteration (all goroutines, GC included), which
+// other load on the machine does not inflate.
 func measure(b *testing.B, do func()) {
 	b.Helper()
 	ds := make([]time.Duration, 0, 1<<16)
 	b.ReportAllocs()
+	cpu0 := processCPU()
 	for b.Loop() {
 		t0 := time.Now()
 		do()
 		ds = append(ds, time.Since(t0))
+	}
+	if cpu := processCPU() - cpu0; cpu > 0 && len(ds) > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(len(ds)), "cpu-ns/op")
 	}
 	reportLatency(b, ds)
 }
@@ -432,4 +441,15 @@ func BenchmarkAuthenticate(b *testing.B) {
 			})
 		})
 	})
+}
+
+// BenchmarkNoiseFloor is a fixed amount of pure computation (SHA-256 of 16
+// KiB, no allocation, no I/O) of about the chain's own cost. Its p99 shows
+// how much of a p99 comes from the machine (preemption by other processes,
+// timer and scheduler noise) rather than from the code under test.
+func BenchmarkNoiseFloor(b *testing.B) {
+	buf := make([]byte, 16<<10)
+	var sum [sha256.Size]byte
+	measure(b, func() { sum = sha256.Sum256(buf) })
+	_ = sum
 }
