@@ -74,7 +74,7 @@ func (s *Store) CreateAgent(ctx context.Context, a store.Agent) error {
 
 // GetAgent returns one agent of the tenant.
 func (s *Store) GetAgent(ctx context.Context, tenantID, agentID string) (store.Agent, error) {
-	a, err := scanAgent(s.reader.QueryRowContext(ctx,
+	a, err := scanAgent(s.rq.QueryRowContext(ctx,
 		`SELECT `+agentCols+` FROM komand_agents WHERE tenant_id = ? AND agent_id = ?`,
 		tenantID, agentID))
 	return a, wrap("get agent", err)
@@ -86,7 +86,7 @@ func (s *Store) ListAgents(ctx context.Context, tenantID string, p store.Page) (
 	limit, offset := limitOffset(p)
 	out := []store.Agent{}
 	var total int
-	err := s.read(ctx, "list agents", func(tx *sql.Tx) error {
+	err := s.read(ctx, "list agents", func(tx querier) error {
 		if err := tx.QueryRowContext(ctx,
 			`SELECT count(*) FROM komand_agents WHERE tenant_id = ?`, tenantID).Scan(&total); err != nil {
 			return err

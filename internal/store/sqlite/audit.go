@@ -171,7 +171,7 @@ func (s *Store) ListAudit(ctx context.Context, tenantID string, f store.AuditFil
 	limit, offset := limitOffset(p)
 	out := []store.AuditEntry{}
 	var total int
-	err := s.read(ctx, "list audit", func(tx *sql.Tx) error {
+	err := s.read(ctx, "list audit", func(tx querier) error {
 		if err := tx.QueryRowContext(ctx,
 			`SELECT count(*) FROM komand_audit_log WHERE `+where, args...).Scan(&total); err != nil {
 			return err
@@ -205,7 +205,7 @@ func (s *Store) ScanAudit(ctx context.Context, tenantID string, afterSeq int64, 
 	if limit <= 0 {
 		return out, nil
 	}
-	rows, err := s.reader.QueryContext(ctx,
+	rows, err := s.rq.QueryContext(ctx,
 		`SELECT `+auditCols+` FROM komand_audit_log
 		 WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`, tenantID, afterSeq, limit)
 	if err != nil {
@@ -228,7 +228,7 @@ func (s *Store) AuditHead(ctx context.Context, tenantID string) (int64, string, 
 		seq  int64
 		hash string
 	)
-	err := s.reader.QueryRowContext(ctx,
+	err := s.rq.QueryRowContext(ctx,
 		`SELECT seq, hash FROM komand_audit_heads WHERE tenant_id = ?`, tenantID).Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", nil

@@ -24,7 +24,7 @@ func scanAPIKey(dest []any, k *store.APIKey, created *int64, lastUsed, revoked *
 // or not; AuthenticateAPIKey then decides whether it is usable.
 func (s *Store) TenantIDByAPIKeyHash(ctx context.Context, hash string) (string, error) {
 	var id string
-	err := s.reader.QueryRowContext(ctx,
+	err := s.rq.QueryRowContext(ctx,
 		`SELECT tenant_id FROM komand_api_keys WHERE hash = ?`, hash).Scan(&id)
 	return id, wrap("tenant by api key", err)
 }
@@ -55,7 +55,7 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, tenantID, hash string) (
 	dest := scanAPIKey(nil, &k, &kCreated, &lastUsed, &revoked)
 	dest = append(dest, &u.ID, &u.TenantID, &u.Email, &u.Name, &u.Role, &u.PasswordHash,
 		&u.Active, &uCreated, &uUpd)
-	err := s.reader.QueryRowContext(ctx,
+	err := s.rq.QueryRowContext(ctx,
 		`SELECT `+qualify("k", apiKeyCols)+`, `+qualify("u", userCols)+`
 		 FROM komand_api_keys k
 		 JOIN komand_users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id
@@ -75,7 +75,7 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, tenantID, hash string) (
 // ListAPIKeys returns all keys of a user, revoked ones included, oldest
 // first.
 func (s *Store) ListAPIKeys(ctx context.Context, tenantID, userID string) ([]store.APIKey, error) {
-	rows, err := s.reader.QueryContext(ctx,
+	rows, err := s.rq.QueryContext(ctx,
 		`SELECT `+apiKeyCols+` FROM komand_api_keys
 		 WHERE tenant_id = ? AND user_id = ? ORDER BY created_at, id`, tenantID, userID)
 	if err != nil {
@@ -133,7 +133,7 @@ func mustAffect(res sql.Result, err error) error {
 // RotateRefreshToken needs the tenant of a replayed token.
 func (s *Store) TenantIDByRefreshHash(ctx context.Context, hash string) (string, error) {
 	var id string
-	err := s.reader.QueryRowContext(ctx,
+	err := s.rq.QueryRowContext(ctx,
 		`SELECT tenant_id FROM komand_refresh_tokens WHERE hash = ?`, hash).Scan(&id)
 	return id, wrap("tenant by refresh token", err)
 }
@@ -230,7 +230,7 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, tenantID, familyID stri
 // UserForSession returns the user if the family belongs to that user, is not
 // revoked, and still has an unspent, unexpired token.
 func (s *Store) UserForSession(ctx context.Context, tenantID, userID, familyID string, now time.Time) (store.User, error) {
-	u, err := scanUser(s.reader.QueryRowContext(ctx,
+	u, err := scanUser(s.rq.QueryRowContext(ctx,
 		`SELECT `+qualify("u", userCols)+`
 		 FROM komand_refresh_families f
 		 JOIN komand_users u ON u.tenant_id = f.tenant_id AND u.id = f.user_id

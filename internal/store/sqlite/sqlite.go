@@ -50,6 +50,7 @@ const readerConns = 4
 type Store struct {
 	writer *sql.DB // one connection, every write
 	reader *sql.DB // query_only connections, every read
+	rq     *stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -108,7 +109,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	return &Store{writer: writer, reader: reader}, nil
+	return &Store{writer: writer, reader: reader, rq: newStmtCache(reader)}, nil
 }
 
 // DB returns the writer pool. It exists for tests and tools that need raw
@@ -128,6 +129,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	if s.rq != nil {
+		s.rq.close()
+	}
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }
 
@@ -165,13 +169,13 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 
 // read runs fn in one read transaction on the reader pool, so that several
 // queries (a page and its total) see the same snapshot.
-func (s *Store) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+func (s *Store) read(ctx context.Context, op string, fn func(tx querier) error) error {
 	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return wrap(op, err)
 	}
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+	if err := fn(txQuerier{tx: tx, cache: s.rq}); err != nil {
 		return wrap(op, err)
 	}
 	return wrap(op, tx.Commit())

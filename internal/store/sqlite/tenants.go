@@ -34,14 +34,14 @@ func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
 
 // GetTenant returns the tenant with that ID.
 func (s *Store) GetTenant(ctx context.Context, id string) (store.Tenant, error) {
-	t, err := scanTenant(s.reader.QueryRowContext(ctx,
+	t, err := scanTenant(s.rq.QueryRowContext(ctx,
 		`SELECT `+tenantCols+` FROM komand_tenants WHERE id = ?`, id))
 	return t, wrap("get tenant", err)
 }
 
 // GetTenantBySlug returns the tenant with that slug.
 func (s *Store) GetTenantBySlug(ctx context.Context, slug string) (store.Tenant, error) {
-	t, err := scanTenant(s.reader.QueryRowContext(ctx,
+	t, err := scanTenant(s.rq.QueryRowContext(ctx,
 		`SELECT `+tenantCols+` FROM komand_tenants WHERE slug = ?`, slug))
 	return t, wrap("get tenant by slug", err)
 }
@@ -49,7 +49,7 @@ func (s *Store) GetTenantBySlug(ctx context.Context, slug string) (store.Tenant,
 // ListTenants returns every tenant, the platform tenant included, oldest
 // first.
 func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
-	rows, err := s.reader.QueryContext(ctx,
+	rows, err := s.rq.QueryContext(ctx,
 		`SELECT `+tenantCols+` FROM komand_tenants ORDER BY created_at, id`)
 	if err != nil {
 		return nil, wrap("list tenants", err)

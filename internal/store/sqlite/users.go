@@ -36,7 +36,7 @@ func getUser(ctx context.Context, q querier, tenantID, id string) (store.User, e
 // it returns nothing but the tenant ID.
 func (s *Store) TenantIDByEmail(ctx context.Context, email string) (string, error) {
 	var id string
-	err := s.reader.QueryRowContext(ctx,
+	err := s.rq.QueryRowContext(ctx,
 		`SELECT tenant_id FROM komand_users WHERE lower(email) = lower(?)`, email).Scan(&id)
 	return id, wrap("tenant by email", err)
 }
@@ -55,13 +55,13 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 
 // GetUser returns the user with that ID in the tenant.
 func (s *Store) GetUser(ctx context.Context, tenantID, id string) (store.User, error) {
-	u, err := getUser(ctx, s.reader, tenantID, id)
+	u, err := getUser(ctx, s.rq, tenantID, id)
 	return u, wrap("get user", err)
 }
 
 // GetUserByEmail returns the user with that email (any case) in the tenant.
 func (s *Store) GetUserByEmail(ctx context.Context, tenantID, email string) (store.User, error) {
-	u, err := scanUser(s.reader.QueryRowContext(ctx,
+	u, err := scanUser(s.rq.QueryRowContext(ctx,
 		`SELECT `+userCols+` FROM komand_users WHERE tenant_id = ? AND lower(email) = lower(?)`,
 		tenantID, email))
 	return u, wrap("get user by email", err)
@@ -73,7 +73,7 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, p store.Page) ([
 	limit, offset := limitOffset(p)
 	out := []store.User{}
 	var total int
-	err := s.read(ctx, "list users", func(tx *sql.Tx) error {
+	err := s.read(ctx, "list users", func(tx querier) error {
 		if err := tx.QueryRowContext(ctx,
 			`SELECT count(*) FROM komand_users WHERE tenant_id = ?`, tenantID).Scan(&total); err != nil {
 			return err

@@ -1,0 +1,111 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+)
+
+// maxCachedStmts bounds the statement cache. Queries are constant strings
+// (ListAudit composes at most a few dozen filter variants), so the bound is
+// never reached in practice; past it, queries are simply not cached.
+const maxCachedStmts = 256
+
+// stmtCache is a querier over a pool whose statements are prepared once
+// and reused. The modernc driver has no statement cache of its own, and
+// parsing SQL was about a third of the CPU of an authenticated request;
+// database/sql keeps each *sql.Stmt prepared on every connection it has
+// been used on.
+type stmtCache struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+}
+
+func (c *stmtCache) stmt(ctx context.Context, q string) *sql.Stmt {
+	c.mu.Lock()
+	st := c.stmts[q]
+	c.mu.Unlock()
+	if st != nil {
+		return st
+	}
+	st, err := c.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil // the uncached call below reports the error
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev := c.stmts[q]; prev != nil {
+		st.Close()
+		return prev
+	}
+	if len(c.stmts) >= maxCachedStmts {
+		st.Close()
+		return nil
+	}
+	c.stmts[q] = st
+	return st
+}
+
+func (c *stmtCache) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := c.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return c.db.ExecContext(ctx, q, args...)
+}
+
+func (c *stmtCache) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := c.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.db.QueryContext(ctx, q, args...)
+}
+
+func (c *stmtCache) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := c.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return c.db.QueryRowContext(ctx, q, args...)
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.stmts {
+		st.Close()
+		delete(c.stmts, q)
+	}
+}
+
+// txQuerier runs a transaction's queries through the cache's statements
+// (Tx.StmtContext reuses the statement already prepared on the
+// transaction's connection).
+type txQuerier struct {
+	tx    *sql.Tx
+	cache *stmtCache
+}
+
+func (t txQuerier) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.cache.stmt(ctx, q); st != nil {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
+}
+
+func (t txQuerier) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.cache.stmt(ctx, q); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
+}
+
+func (t txQuerier) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.cache.stmt(ctx, q); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
+}
