@@ -183,6 +183,11 @@ func TestRedaction(t *testing.T) {
 		"AKIAIOSFODNN7EXAMPLE",
 		"postgres://app:hunter2@db:5432/komand",
 		"Bearer abcdefghijklmnop",
+		"BEARER ABCDEFGHIJKLMNOP",
+		"ghp_abcdefghijklmnopqrstuvwxyz0123",
+		"xoxb-1234567890-abcdefghij",
+		"-----BEGIN RSA PRIVATE KEY-----",
+		"MySQL://root:toor@db/prod",
 	}
 	for _, s := range secrets {
 		out := string(audit.CanonicalDetails(map[string]any{"note": "value " + s + " end", "nested": []any{map[string]any{"x": s}}}))

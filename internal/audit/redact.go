@@ -93,7 +93,10 @@ func redactValue(v any, depth int) any {
 		}
 		return out
 	case string:
-		s := secretPatterns.ReplaceAllString(t, Redacted)
+		s := t
+		if mayHoldSecret(t) {
+			s = secretPatterns.ReplaceAllString(t, Redacted)
+		}
 		if len(s) > maxDetailString {
 			s = truncateUTF8(s, maxDetailString) + "…"
 		}
@@ -142,4 +145,41 @@ func CanonicalDetails(details map[string]any) []byte {
 		b, _ = json.Marshal(map[string]any{"truncated": true, "size": len(b)})
 	}
 	return b
+}
+
+// secretMarkers are literal substrings of which every secretPatterns match
+// contains at least one; "bearer" is matched case-insensitively, as its
+// pattern is. A string with none of them cannot match, so the (costly)
+// regexp is skipped: most details are IDs and short words. TestRedaction
+// keeps the two lists in step.
+var secretMarkers = []string{"eyJ", "kmd_", "kmr_", "-----BEGIN", "AKIA", "sk-", "xox", "gh", "://"}
+
+func mayHoldSecret(s string) bool {
+	for _, m := range secretMarkers {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return containsFold(s, "bearer")
+}
+
+// containsFold reports whether s contains the lowercase ASCII word w, in
+// any case, without allocating.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
 }

@@ -79,14 +79,31 @@ func (s *Server) outer(next http.Handler) http.Handler {
 // securityHeaders are set on every response. The API serves JSON only, so
 // the CSP forbids everything; the dashboard sets its own.
 func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store")
+	for _, kv := range staticSecurityHeaders {
+		h[kv.k] = kv.v
+	}
 }
+
+// staticSecurityHeaders are shared, read-only value slices (canonical keys):
+// setting them costs no allocation. Header.Set replaces a slice and Add
+// appends to a full one (copying), so the shared arrays are never written.
+var staticSecurityHeaders = []struct {
+	k string
+	v []string
+}{
+	{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+	{"Referrer-Policy", []string{"no-referrer"}},
+	{"X-Frame-Options", []string{"DENY"}},
+	{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+	{"Cross-Origin-Resource-Policy", []string{"same-origin"}},
+	{"Cache-Control", []string{"no-store"}},
+}
+
+var (
+	varyOrigin    = []string{"Origin"}
+	exposeHeaders = []string{"X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After"}
+)
 
 // CORS values from security.md.
 const (
@@ -101,12 +118,16 @@ const (
 func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	h := w.Header()
-	h.Add("Vary", "Origin")
+	if len(h["Vary"]) == 0 {
+		h["Vary"] = varyOrigin
+	} else {
+		h.Add("Vary", "Origin")
+	}
 	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 	allowed := origin != "" && s.opts.AllowedOrigin != nil && s.opts.AllowedOrigin(origin)
 	if allowed {
 		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Access-Control-Expose-Headers", "X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After")
+		h["Access-Control-Expose-Headers"] = exposeHeaders
 	}
 	if !preflight {
 		return true
@@ -192,9 +213,13 @@ func (s *Server) limit(w http.ResponseWriter, r *http.Request, key string) bool 
 		return false
 	}
 	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(d.Reset.Unix(), 10))
+	// One backing array for the three values; canonical keys, so no
+	// canonicalisation copy ("X-RateLimit-Limit" is not canonical).
+	v := make([]string, 3)
+	v[0], v[1], v[2] = strconv.Itoa(d.Limit), strconv.Itoa(d.Remaining), strconv.FormatInt(d.Reset.Unix(), 10)
+	h["X-Ratelimit-Limit"] = v[0:1:1]
+	h["X-Ratelimit-Remaining"] = v[1:2:2]
+	h["X-Ratelimit-Reset"] = v[2:3:3]
 	if d.Allowed {
 		return true
 	}
