@@ -56,6 +56,10 @@ type Options struct {
 	// ones). Zero means the production defaults.
 	PasswordParams authn.Params
 	Now            func() time.Time
+	// AuthCacheTTL bounds how long a successful authentication is reused
+	// (see authn/cache.go). Zero means DefaultAuthCacheTTL; negative
+	// disables the cache.
+	AuthCacheTTL time.Duration
 	// RedisPrefix namespaces rate-limit keys in Redis; default "komand:".
 	RedisPrefix string
 }
@@ -88,6 +92,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, Store: st}
+	// Services use the watched store: every identity change they make
+	// (role, deactivation, revocation, logout) empties the authentication
+	// cache of this process at once.
+	gen := &authn.Generation{}
+	wst := authn.WatchStore(st, gen)
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -126,19 +135,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 
 	a.Authz = authz.New(a.Audit)
 	a.Auth, err = authn.New(authn.Options{
-		Store: st, Audit: a.Audit, Limiter: loginLimiter,
+		Store: wst, Audit: a.Audit, Limiter: loginLimiter,
 		JWTKey: []byte(cfg.Jwt.SecretKey), Issuer: cfg.Jwt.Issuer, Audience: cfg.Jwt.Audience,
 		AccessTTL: cfg.Jwt.AccessTokenTTL(), RefreshTTL: cfg.Jwt.RefreshTokenTTL(),
 		Params: o.PasswordParams, Now: now, Logger: log,
+		CacheTTL: authCacheTTL(o), Generation: gen,
 	})
 	if err != nil {
 		_ = a.Close()
 		return nil, err
 	}
-	a.Agents = agent.New(st, a.Authz, a.Audit, now)
-	a.Users = user.New(st, a.Authz, a.Audit, a.Auth.HashPassword, now)
-	a.Tenants = tenant.New(st, a.Audit, now)
-	a.AuditLog = auditlog.New(st, a.Authz)
+	a.Agents = agent.New(wst, a.Authz, a.Audit, now)
+	a.Users = user.New(wst, a.Authz, a.Audit, a.Auth.HashPassword, now)
+	a.Tenants = tenant.New(wst, a.Audit, now)
+	a.AuditLog = auditlog.New(wst, a.Authz)
 	return a, nil
 }
 
@@ -177,4 +187,19 @@ func (a *App) Close() error {
 		errs = append(errs, a.Store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// DefaultAuthCacheTTL is how long one process reuses a successful
+// authentication. Changes made through this process apply at once; changes
+// made by another replica apply within this time.
+const DefaultAuthCacheTTL = 2 * time.Second
+
+func authCacheTTL(o Options) time.Duration {
+	switch {
+	case o.AuthCacheTTL < 0:
+		return 0
+	case o.AuthCacheTTL == 0:
+		return DefaultAuthCacheTTL
+	}
+	return o.AuthCacheTTL
 }

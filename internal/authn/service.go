@@ -64,8 +64,14 @@ type Options struct {
 	LoginWindow       time.Duration // default 15 min
 
 	Params Params // argon2id parameters of new hashes; default DefaultParams
-	Now    func() time.Time
-	Logger *slog.Logger
+
+	// CacheTTL, when positive, caches successful authentications for at
+	// most that long (see cache.go); Generation, shared with a store
+	// wrapped by WatchStore, empties the cache on identity changes.
+	CacheTTL   time.Duration
+	Generation *Generation
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // Tokens is the credential pair handed out by Login and Refresh.
@@ -85,6 +91,8 @@ type Service struct {
 	hasher  *Hasher
 	now     func() time.Time
 	log     *slog.Logger
+
+	cache *authCache
 
 	accessTTL, refreshTTL time.Duration
 	acctLimit, ipLimit    int
@@ -158,6 +166,7 @@ func New(o Options) (*Service, error) {
 		acctLimit:  o.LoginAccountLimit,
 		ipLimit:    o.LoginIPLimit,
 		window:     o.LoginWindow,
+		cache:      newAuthCache(o.CacheTTL, o.Generation),
 	}, nil
 }
 
@@ -474,8 +483,29 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (authz.Princi
 	if len(bearer) == 0 || len(bearer) > maxBearerLen {
 		return s.authFail(ctx, "empty or oversized credential", nil)
 	}
+	if s.cache == nil {
+		p, _, err := s.authenticate(ctx, bearer)
+		return p, err
+	}
+	key := cacheKey(bearer)
+	now := s.now()
+	if p, ok := s.cache.get(key, now); ok {
+		return p, nil
+	}
+	gen := s.cache.gen.load()
+	p, expires, err := s.authenticate(ctx, bearer)
+	if err == nil {
+		s.cache.put(key, p, gen, now, expires)
+	}
+	return p, err
+}
+
+// authenticate checks bearer against the store. expires is the access
+// token's expiry (zero for API keys).
+func (s *Service) authenticate(ctx context.Context, bearer string) (authz.Principal, time.Time, error) {
 	if strings.HasPrefix(bearer, APIKeyPrefix) {
-		return s.authenticateAPIKey(ctx, bearer)
+		p, err := s.authenticateAPIKey(ctx, bearer)
+		return p, time.Time{}, err
 	}
 	return s.authenticateJWT(ctx, bearer)
 }
@@ -522,22 +552,31 @@ func (s *Service) authenticateAPIKey(ctx context.Context, key string) (authz.Pri
 	return s.principal(ctx, u, k.ID, "")
 }
 
-func (s *Service) authenticateJWT(ctx context.Context, token string) (authz.Principal, error) {
+func (s *Service) authenticateJWT(ctx context.Context, token string) (authz.Principal, time.Time, error) {
+	fail := func(reason string, err error) (authz.Principal, time.Time, error) {
+		p, err := s.authFail(ctx, reason, err)
+		return p, time.Time{}, err
+	}
 	c, err := s.jwt.verify(token)
 	if err != nil {
-		return s.authFail(ctx, "access token rejected", credentialErr{err})
+		return fail("access token rejected", credentialErr{err})
 	}
 	// The signature proves we issued the token; the store says whether
 	// its session is still live (not logged out, not revoked for reuse,
 	// user not deactivated).
 	u, err := s.st.UserForSession(ctx, c.TenantID, c.Subject, c.SessionID, s.now())
 	if err != nil {
-		return s.authFail(ctx, "session not live", err)
+		return fail("session not live", err)
 	}
 	if u.ID != c.Subject || u.TenantID != c.TenantID {
-		return s.authFail(ctx, "session user mismatch", nil)
+		return fail("session user mismatch", nil)
 	}
-	return s.principal(ctx, u, "", c.SessionID)
+	p, err := s.principal(ctx, u, "", c.SessionID)
+	var exp time.Time
+	if c.ExpiresAt != nil {
+		exp = c.ExpiresAt.Time
+	}
+	return p, exp, err
 }
 
 // principal builds the Principal from the store's user row, never from
