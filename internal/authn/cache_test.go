@@ -77,7 +77,7 @@ func TestCacheNeverOutlivesTheToken(t *testing.T) {
 	if _, err := f.svc.Authenticate(t.Context(), tok.AccessToken); err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Advance(tok.ExpiresAt.Sub(f.clock.Now()) + time.Second)
+	f.clock.Advance(tok.ExpiresAt.Sub(f.clock.Now()) + jwtLeeway + time.Second)
 	_, err := f.svc.Authenticate(t.Context(), tok.AccessToken)
 	wantKind(t, err, apperr.Unauthenticated, msgBadCredentials)
 }
