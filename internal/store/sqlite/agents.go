@@ -81,37 +81,48 @@ func (s *Store) GetAgent(ctx context.Context, tenantID, agentID string) (store.A
 }
 
 // ListAgents returns one page of the tenant's agents ordered by agentId, and
-// their total.
+// their total. One statement computes both (count(*) OVER () is evaluated
+// before LIMIT), so the page and the total come from one snapshot without a
+// transaction; only a page past the end needs a second query for the total.
 func (s *Store) ListAgents(ctx context.Context, tenantID string, p store.Page) ([]store.Agent, int, error) {
 	limit, offset := limitOffset(p)
 	out := []store.Agent{}
 	var total int
-	err := s.read(ctx, "list agents", func(tx querier) error {
-		if err := tx.QueryRowContext(ctx,
-			`SELECT count(*) FROM komand_agents WHERE tenant_id = ?`, tenantID).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx,
-			`SELECT `+agentCols+` FROM komand_agents WHERE tenant_id = ?
-			 ORDER BY agent_id LIMIT ? OFFSET ?`, tenantID, limit, offset)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			a, err := scanAgent(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, a)
-		}
-		return rows.Err()
-	})
+	rows, err := s.rq.QueryContext(ctx,
+		`SELECT `+agentCols+`, count(*) OVER () FROM komand_agents WHERE tenant_id = ?
+		 ORDER BY agent_id LIMIT ? OFFSET ?`, tenantID, limit, offset)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, wrap("list agents", err)
+	}
+	defer rows.Close()
+	ts := withTotal{rows, &total}
+	for rows.Next() {
+		a, err := scanAgent(ts)
+		if err != nil {
+			return nil, 0, wrap("list agents", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, wrap("list agents", err)
+	}
+	if len(out) == 0 && offset > 0 {
+		err := s.rq.QueryRowContext(ctx,
+			`SELECT count(*) FROM komand_agents WHERE tenant_id = ?`, tenantID).Scan(&total)
+		if err != nil {
+			return nil, 0, wrap("list agents", err)
+		}
 	}
 	return out, total, nil
 }
+
+// withTotal scans a row whose last column is a window count into total.
+type withTotal struct {
+	sc    scanner
+	total *int
+}
+
+func (w withTotal) Scan(dest ...any) error { return w.sc.Scan(append(dest, w.total)...) }
 
 // UpdateAgent replaces the mutable fields of an agent. TenantID and AgentID
 // select the row; OwnerID and CreatedAt are never written.
