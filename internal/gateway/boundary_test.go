@@ -197,6 +197,9 @@ func TestCORS(t *testing.T) {
 				t.Fatalf("Access-Control-Allow-Origin: got %q (allow=%v)", got, c.allow)
 			}
 			p := c.env.Do("OPTIONS", "/api/agents/", "", nil, "Origin", c.origin, "Access-Control-Request-Method", "POST")
+			if p.Header.Get("X-RateLimit-Limit") == "" || p.Header.Get("X-Request-Id") == "" {
+				t.Fatalf("preflight lacks rate-limit or request-ID headers: %v", p.Header)
+			}
 			if !c.allow {
 				if p.Header.Get("Access-Control-Allow-Origin") != "" || p.Header.Get("Access-Control-Allow-Methods") != "" {
 					t.Fatalf("disallowed preflight got CORS headers: %v", p.Header)

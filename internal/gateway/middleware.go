@@ -132,6 +132,11 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	if !preflight {
 		return true
 	}
+	// A preflight counts against the client's window like any request and
+	// carries the rate-limit headers too.
+	if !s.limit(w, r, "ip:"+clientIP(r, s.opts.TrustedProxies)) {
+		return false
+	}
 	if !allowed {
 		writeError(w, r, s.log, apperr.New(apperr.Forbidden, "origin not allowed"))
 		return false
