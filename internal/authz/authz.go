@@ -83,19 +83,6 @@ type Principal struct {
 // IsZero reports whether p is the empty (unauthenticated) principal.
 func (p Principal) IsZero() bool { return p.TenantID == "" || p.UserID == "" }
 
-type ctxKey struct{}
-
-// WithPrincipal returns ctx carrying p.
-func WithPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, ctxKey{}, p)
-}
-
-// PrincipalFrom returns the principal in ctx and whether there is one.
-func PrincipalFrom(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(ctxKey{}).(Principal)
-	return p, ok && !p.IsZero()
-}
-
 // Authorizer checks the matrix and audits denials.
 type Authorizer struct {
 	audit audit.Recorder

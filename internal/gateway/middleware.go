@@ -134,7 +134,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	}
 	// A preflight counts against the client's window like any request and
 	// carries the rate-limit headers too.
-	if !s.limit(w, r, "ip:"+clientIP(r, s.opts.TrustedProxies)) {
+	if !s.limit(w, r, "api:ip:"+clientIP(r, s.opts.TrustedProxies)) {
 		return false
 	}
 	if !allowed {
@@ -160,7 +160,7 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, p authz.Principa
 // by client IP.
 func (s *Server) public(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.limit(w, r, "ip:"+clientIP(r, s.opts.TrustedProxies)) {
+		if !s.limit(w, r, "api:ip:"+clientIP(r, s.opts.TrustedProxies)) {
 			return
 		}
 		if err := h(w, r); err != nil {
@@ -177,20 +177,21 @@ func (s *Server) authed(h authedHandler) http.Handler {
 		ctx := r.Context()
 		p, err := s.authenticate(ctx, r.Header.Get("Authorization"))
 		if err != nil {
-			if !s.limit(w, r, "ip:"+clientIP(r, s.opts.TrustedProxies)) {
+			if !s.limit(w, r, "api:ip:"+clientIP(r, s.opts.TrustedProxies)) {
 				return
 			}
 			writeError(w, r, s.log, err)
 			return
 		}
-		key := "u:" + p.UserID
+		// The principal is handed to the handler, which hands it to the
+		// service explicitly; it is not put in the context.
+		key := "api:u:" + p.UserID
 		if p.APIKeyID != "" {
-			key = "k:" + p.APIKeyID
+			key = "api:k:" + p.APIKeyID
 		}
 		if !s.limit(w, r, key) {
 			return
 		}
-		r = r.WithContext(authz.WithPrincipal(ctx, p))
 		if err := h(w, r, p); err != nil {
 			writeError(w, r, s.log, err)
 		}
@@ -207,10 +208,10 @@ func (s *Server) authenticate(ctx context.Context, header string) (authz.Princip
 	return s.deps.Auth.Authenticate(ctx, strings.TrimSpace(cred))
 }
 
-// limit applies the API rate limit to key, sets the X-RateLimit headers and,
+// limit applies the API rate limit to key ("api:" + principal or IP), sets the X-RateLimit headers and,
 // over the limit, answers 429. It reports whether the request may proceed.
 func (s *Server) limit(w http.ResponseWriter, r *http.Request, key string) bool {
-	d, err := s.deps.Limiter.Allow(r.Context(), "api:"+key, s.opts.APILimit, s.opts.APIWindow)
+	d, err := s.deps.Limiter.Allow(r.Context(), key, s.opts.APILimit, s.opts.APIWindow)
 	if err != nil {
 		// Limiters degrade internally (Redis falls back to memory); an
 		// error here means no decision could be made: refuse.
