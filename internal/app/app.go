@@ -146,7 +146,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		return nil, err
 	}
 	a.Agents = agent.New(wst, a.Authz, a.Audit, now)
-	a.Users = user.New(wst, a.Authz, a.Audit, a.Auth.HashPassword, now)
+	a.Users = user.New(wst, a.Authz, a.Audit, a.Auth.HashPassword, authn.NewInviteToken, now)
 	a.Tenants = tenant.New(wst, a.Audit, now)
 	a.AuditLog = auditlog.New(wst, a.Authz)
 	return a, nil

@@ -179,6 +179,7 @@ func TestRedaction(t *testing.T) {
 		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefghijk",
 		"kmd_syQH-LTHZSezDhW8o5gLQN_MXM9UILMiDQ3tqZlvf_U",
 		"kmr_abcdefghijklmnopqrstuvwxyz012345",
+		"kmi_K3Vd1hFq9Yx0bTz-_wLm2sPaQeRcUoNiGjH4kAvB7yE",
 		"sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
 		"AKIAIOSFODNN7EXAMPLE",
 		"postgres://app:hunter2@db:5432/komand",

@@ -31,6 +31,8 @@ const (
 	TokenRefreshed     Action = "TokenRefreshed"
 	RefreshTokenReused Action = "RefreshTokenReused" // a spent refresh token came back: the family is revoked
 	UserCreated        Action = "UserCreated"
+	UserInvited        Action = "UserInvited"        // user created without a password, with a one-time invitation
+	UserInviteAccepted Action = "UserInviteAccepted" // invited user set a password with the invitation
 	UserRoleChanged    Action = "UserRoleChanged"
 	UserDeactivated    Action = "UserDeactivated"
 	APIKeyCreated      Action = "APIKeyCreated"
@@ -43,8 +45,9 @@ var Catalogue = []Action{
 	ToolExecutionFailed, SkillInstalled, SkillUninstalled, AgentConfigured,
 	SessionCreated, SessionEnded, PromptInjectionDetected, PermissionDenied,
 	TenantCreated, LoginSucceeded, LoginFailed, LoginThrottled, Logout,
-	TokenRefreshed, RefreshTokenReused, UserCreated, UserRoleChanged,
-	UserDeactivated, APIKeyCreated, APIKeyRevoked,
+	TokenRefreshed, RefreshTokenReused, UserCreated, UserInvited,
+	UserInviteAccepted, UserRoleChanged, UserDeactivated, APIKeyCreated,
+	APIKeyRevoked,
 }
 
 // Known reports whether a is in the catalogue.

@@ -24,12 +24,13 @@ var sensitiveKeys = []string{
 }
 
 // secretPatterns match values that look like credentials wherever they
-// appear: JWTs, Komand API keys and refresh tokens, bearer headers, PEM
-// private keys, and common vendor key formats.
+// appear: JWTs, Komand API keys, refresh and invitation tokens, bearer
+// headers, PEM private keys, and common vendor key formats.
 var secretPatterns = regexp.MustCompile(strings.Join([]string{
 	`eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*`,     // JWT
 	`kmd_[A-Za-z0-9_-]{16,}`,                                      // Komand API key
 	`kmr_[A-Za-z0-9_-]{16,}`,                                      // Komand refresh token
+	`kmi_[A-Za-z0-9_-]{16,}`,                                      // Komand invitation token
 	`(?i)bearer\s+[A-Za-z0-9._~+/-]{8,}=*`,                        // bearer credentials
 	`-----BEGIN [A-Z ]*PRIVATE KEY-----`,                          // PEM private key
 	`AKIA[0-9A-Z]{16}`,                                            // AWS access key ID
@@ -152,7 +153,7 @@ func CanonicalDetails(details map[string]any) []byte {
 // pattern is. A string with none of them cannot match, so the (costly)
 // regexp is skipped: most details are IDs and short words. TestRedaction
 // keeps the two lists in step.
-var secretMarkers = []string{"eyJ", "kmd_", "kmr_", "-----BEGIN", "AKIA", "sk-", "xox", "gh", "://"}
+var secretMarkers = []string{"eyJ", "kmd_", "kmr_", "kmi_", "-----BEGIN", "AKIA", "sk-", "xox", "gh", "://"}
 
 func mayHoldSecret(s string) bool {
 	for _, m := range secretMarkers {

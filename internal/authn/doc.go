@@ -13,7 +13,9 @@
 //     instead of when the token expires.
 //   - Opaque random secrets: refresh tokens ("kmr_…", rotated on every use,
 //     with reuse detection) and API keys ("kmd_…", long-lived machine
-//     credentials). Only their SHA-256 is stored.
+//     credentials). Only their SHA-256 is stored. Invitation tokens ("kmi_…",
+//     one-time, with which an invited user sets a first password; package
+//     user spends them) share the format and the hashing.
 //
 // Whatever the credential, the Principal handed to the rest of the system is
 // built from the user's current row in the store: role, email, name and the

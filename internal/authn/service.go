@@ -323,6 +323,11 @@ func (s *Service) checkPassword(ctx context.Context, u store.User, found bool, p
 		s.hasher.DummyVerify(ctx, pw)
 		return "unknown email", ctx.Err()
 	}
+	if u.PasswordHash == "" && u.InviteHash != "" {
+		// Invited, no password set yet: expected, not a broken hash.
+		s.hasher.DummyVerify(ctx, pw)
+		return "invitation not accepted", ctx.Err()
+	}
 	ok, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
 	if errors.Is(err, ErrInvalidHash) {
 		s.log.WarnContext(ctx, "stored password hash is unusable", "tenant", u.TenantID, "user", u.ID, "err", err)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/authz"
@@ -69,6 +71,15 @@ func TestLoginSuccess(t *testing.T) {
 func TestLoginFailuresLookTheSame(t *testing.T) {
 	f := newFixture(t)
 	broken := f.addUser(t, "broken@acme.test", "viewer", true)
+	exp := f.clock.Now().Add(time.Hour)
+	invited := store.User{
+		ID: uuid.NewString(), TenantID: f.tenant, Email: "invited@acme.test", Name: "Invited", Role: "viewer",
+		Active: true, InviteHash: HashToken(NewInviteToken()), InviteExpiresAt: &exp,
+		CreatedAt: f.clock.Now(), UpdatedAt: f.clock.Now(),
+	}
+	if err := f.st.CreateUser(t.Context(), invited); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.st.DB().ExecContext(t.Context(),
 		`UPDATE komand_users SET password_hash = '$argon2id$v=19$m=4294967295,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' WHERE id = ?`,
 		broken.ID); err != nil {
@@ -89,6 +100,8 @@ func TestLoginFailuresLookTheSame(t *testing.T) {
 		{"empty_password", f.op.Email, "", f.tenant, "bad password", f.op.ID},
 		{"inactive_user", f.gone.Email, testPassword, f.tenant, "inactive user", f.gone.ID},
 		{"hostile_stored_hash", broken.Email, testPassword, f.tenant, "unusable password hash", broken.ID},
+		{"invitation_pending", invited.Email, testPassword, f.tenant, "invitation not accepted", invited.ID},
+		{"invitation_pending_empty_password", invited.Email, "", f.tenant, "invitation not accepted", invited.ID},
 		{"oversized_password", f.op.Email, strings.Repeat("p", MaxPasswordBytes+1), f.tenant, "password too long", f.op.ID},
 	}
 	for i, tc := range tests {

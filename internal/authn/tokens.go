@@ -14,6 +14,9 @@ import (
 const (
 	APIKeyPrefix       = "kmd_"
 	RefreshTokenPrefix = "kmr_"
+	// InviteTokenPrefix marks a one-time invitation token, with which an
+	// invited user sets a first password.
+	InviteTokenPrefix = "kmi_"
 	// APIKeyDisplayLen is the length of APIKey.Prefix: "kmd_" and 8
 	// characters (48 random bits), enough to tell keys apart in a listing
 	// and far too little to help guess the remaining 208 bits.
@@ -43,6 +46,9 @@ func NewAPIKey() string { return newSecret(APIKeyPrefix) }
 // NewRefreshToken returns a new random refresh token ("kmr_…").
 func NewRefreshToken() string { return newSecret(RefreshTokenPrefix) }
 
+// NewInviteToken returns a new random invitation token ("kmi_…").
+func NewInviteToken() string { return newSecret(InviteTokenPrefix) }
+
 // wellFormed reports whether s is prefix followed by exactly the canonical
 // encoding of 32 bytes. It lets garbage be rejected without touching the
 // store.
@@ -62,8 +68,11 @@ func IsAPIKey(s string) bool { return wellFormed(s, APIKeyPrefix) }
 // IsRefreshToken reports whether s has the syntax of a refresh token.
 func IsRefreshToken(s string) bool { return wellFormed(s, RefreshTokenPrefix) }
 
+// IsInviteToken reports whether s has the syntax of an invitation token.
+func IsInviteToken(s string) bool { return wellFormed(s, InviteTokenPrefix) }
+
 // HashToken returns the lowercase hex SHA-256 of an opaque token, the only
-// form in which API keys and refresh tokens are stored.
+// form in which API keys, refresh tokens and invitation tokens are stored.
 //
 // A fast unsalted hash is enough here, unlike for passwords: the tokens carry
 // 256 random bits, so neither brute force nor precomputed tables apply, and a

@@ -19,12 +19,13 @@ func TestOpaqueTokenFormats(t *testing.T) {
 		gen    func() string
 		prefix string
 		check  func(string) bool
-		other  func(string) bool
+		others []func(string) bool
 	}{
-		{"api_key", NewAPIKey, "kmd_", IsAPIKey, IsRefreshToken},
-		{"refresh_token", NewRefreshToken, "kmr_", IsRefreshToken, IsAPIKey},
+		{"api_key", NewAPIKey, "kmd_", IsAPIKey, []func(string) bool{IsRefreshToken, IsInviteToken}},
+		{"refresh_token", NewRefreshToken, "kmr_", IsRefreshToken, []func(string) bool{IsAPIKey, IsInviteToken}},
+		{"invite_token", NewInviteToken, "kmi_", IsInviteToken, []func(string) bool{IsAPIKey, IsRefreshToken}},
 	}
-	re := regexp.MustCompile(`^km[dr]_[A-Za-z0-9_-]{43}$`)
+	re := regexp.MustCompile(`^km[dri]_[A-Za-z0-9_-]{43}$`)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := tc.gen(), tc.gen()
@@ -34,12 +35,17 @@ func TestOpaqueTokenFormats(t *testing.T) {
 			if !strings.HasPrefix(a, tc.prefix) || !re.MatchString(a) {
 				t.Fatalf("token %q has the wrong form", a)
 			}
-			if !tc.check(a) || tc.other(a) {
-				t.Fatalf("format check of %q is wrong", a)
+			if !tc.check(a) {
+				t.Fatalf("format check rejects %q", a)
+			}
+			for _, other := range tc.others {
+				if other(a) {
+					t.Fatalf("%q passes the format check of another kind of token", a)
+				}
 			}
 			for _, bad := range []string{
 				"", tc.prefix, a[:len(a)-1], a + "A", strings.ToUpper(a[:4]) + a[4:],
-				a[:10] + "+" + a[11:], a[:10] + "=" + a[11:], " " + a,
+				a[:10] + "+" + a[11:], a[:10] + "=" + a[11:], " " + a, "kmx_" + a[4:], a[4:],
 			} {
 				if tc.check(bad) {
 					t.Fatalf("malformed %q accepted", bad)

@@ -36,6 +36,11 @@ type refreshRequest struct {
 	RefreshToken string `json:"refreshToken"`
 }
 
+type acceptInviteRequest struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
 type userSummary struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
@@ -82,6 +87,26 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return ok(w, http.StatusOK, tokens(t, nil))
+}
+
+// acceptInvite sets an invited user's first password with the invitation
+// token. The answer is the user; it then logs in as usual.
+func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) error {
+	var req acceptInviteRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := validate.First(
+		validate.Text("token", req.Token, validate.MaxNameLen),
+		validate.Required("password", req.Password),
+	); err != nil {
+		return err
+	}
+	u, err := s.deps.Users.AcceptInvite(r.Context(), req.Token, req.Password)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, userJSON(u))
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, p authz.Principal) error {

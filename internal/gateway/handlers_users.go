@@ -10,21 +10,35 @@ import (
 )
 
 type userResponse struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	Initials  string    `json:"initials"`
-	Role      string    `json:"role"`
-	Active    bool      `json:"active"`
+	ID       string `json:"id"`
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Initials string `json:"initials"`
+	Role     string `json:"role"`
+	Active   bool   `json:"active"`
+	// Invited means the user has an invitation it has not accepted (it
+	// may have expired) and so no password yet.
+	Invited   bool      `json:"invited"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 func userJSON(u store.User) userResponse {
 	return userResponse{ID: u.ID, Email: u.Email, Name: u.Name, Initials: initials(u.Name),
-		Role: u.Role, Active: u.Active, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		Role: u.Role, Active: u.Active, Invited: u.InviteHash != "",
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
+// invitedUserResponse is the answer to an invitation: the user and, this
+// once, the token the Owner hands to the invitee.
+type invitedUserResponse struct {
+	userResponse
+	InviteToken     string    `json:"inviteToken"`
+	InviteExpiresAt time.Time `json:"inviteExpiresAt"`
+}
+
+// createUserRequest creates a user with a password, or invites one when
+// password is absent or empty.
 type createUserRequest struct {
 	Email    string `json:"email"`
 	Name     string `json:"name"`
@@ -41,9 +55,14 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p authz.Prin
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	u, err := s.deps.Users.Create(r.Context(), p, user.CreateInput(req))
+	u, inv, err := s.deps.Users.Create(r.Context(), p, user.CreateInput(req))
 	if err != nil {
 		return err
+	}
+	if inv.Token != "" {
+		return ok(w, http.StatusCreated, invitedUserResponse{
+			userResponse: userJSON(u), InviteToken: inv.Token, InviteExpiresAt: inv.ExpiresAt,
+		})
 	}
 	return ok(w, http.StatusCreated, userJSON(u))
 }

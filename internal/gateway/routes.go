@@ -24,6 +24,7 @@ func (s *Server) routes() http.Handler {
 
 		{"POST", "/api/auth/login", s.public(s.login)},
 		{"POST", "/api/auth/refresh", s.public(s.refresh)},
+		{"POST", "/api/auth/accept-invite", s.public(s.acceptInvite)},
 		{"POST", "/api/auth/logout", s.authed(s.logout)},
 		{"GET", "/api/auth/me", s.authed(s.me)},
 

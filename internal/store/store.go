@@ -80,23 +80,31 @@ type Tenants interface {
 
 // User is a person with one role in one tenant. Email is unique across the
 // platform (compared case-insensitively) because login names no tenant.
+//
+// An invited user has no password yet (PasswordHash is empty) but an
+// invitation: InviteHash is the hex SHA-256 of a one-time token, unique
+// across the platform, and InviteExpiresAt its expiry. Both are empty (nil)
+// when there is no pending invitation.
 type User struct {
-	ID           string
-	TenantID     string
-	Email        string
-	Name         string
-	Role         string
-	PasswordHash string
-	Active       bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	ID              string
+	TenantID        string
+	Email           string
+	Name            string
+	Role            string
+	PasswordHash    string
+	Active          bool
+	InviteHash      string
+	InviteExpiresAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // Users stores users. Role changes and deactivation keep at least one active
 // owner per tenant atomically (ErrLastOwner).
 type Users interface {
-	// TenantIDByEmail finds which tenant an email belongs to. It is the only
-	// user lookup that crosses tenants, and it returns nothing but the ID.
+	// TenantIDByEmail finds which tenant an email belongs to. It and
+	// TenantIDByInviteHash are the only user lookups that cross tenants,
+	// and they return nothing but the ID.
 	TenantIDByEmail(ctx context.Context, email string) (string, error)
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, tenantID, id string) (User, error)
@@ -109,6 +117,18 @@ type Users interface {
 	// families and API keys, and fails with ErrLastOwner for the last active
 	// owner.
 	DeactivateUser(ctx context.Context, tenantID, id string, now time.Time) (User, error)
+	// TenantIDByInviteHash finds which tenant an invitation hash belongs
+	// to, whatever the invitation's state (AcceptInvite decides whether it
+	// is usable). Like TenantIDByEmail it crosses tenants and returns
+	// nothing but the ID.
+	TenantIDByInviteHash(ctx context.Context, hash string) (string, error)
+	// AcceptInvite spends an invitation in one transaction: the active user
+	// of the tenant whose InviteHash is hash and whose InviteExpiresAt is
+	// after now gets passwordHash, its invitation fields are cleared and
+	// UpdatedAt becomes now. It returns the updated user, or ErrNotFound
+	// (and changes nothing) when no such user exists: unknown, spent or
+	// expired invitation, inactive user, or another tenant's invitation.
+	AcceptInvite(ctx context.Context, tenantID, hash, passwordHash string, now time.Time) (User, error)
 }
 
 // APIKey is a machine credential acting as its user. Only the SHA-256 of the

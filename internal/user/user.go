@@ -1,8 +1,16 @@
-// Package user owns tenants' user management: creating users, listing them,
-// changing roles and deactivating, with the RBAC rules that go with it.
+// Package user owns tenants' user management: creating and inviting users,
+// accepting invitations, listing users, changing roles and deactivating,
+// with the RBAC rules that go with it.
+//
+// A user created without a password is invited: it gets no usable password
+// but a one-time invitation token ("kmi_…", authn.NewInviteToken), shown
+// once to the Owner who hands it to the invitee and stored only as its
+// SHA-256. The invitee sets a password with AcceptInvite within InviteTTL;
+// after that the token is spent and the user logs in normally.
 //
 // Rules enforced here (with authz.Check for the matrix):
-//   - only roles that may manage users (Owner) create, re-role or deactivate;
+//   - only roles that may manage users (Owner) create, invite, re-role or
+//     deactivate;
 //   - nobody grants a role above their own (authz.Role.CanGrant);
 //   - the last active Owner of a tenant cannot be demoted or deactivated
 //     (enforced atomically by the store);
@@ -16,6 +24,7 @@ package user
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -23,6 +32,7 @@ import (
 
 	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/authn"
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/store"
 	"github.com/komand-ai/komand/internal/validate"
@@ -31,24 +41,36 @@ import (
 // PasswordHasher hashes a password after checking the password policy.
 type PasswordHasher func(password string) (string, error)
 
+// TokenGenerator returns a new random invitation token, which must pass
+// authn.IsInviteToken.
+type TokenGenerator func() string
+
+// InviteTTL is how long an invitation can be accepted.
+const InviteTTL = 7 * 24 * time.Hour
+
 // Service manages users.
 type Service struct {
-	st    store.Store
-	authz *authz.Authorizer
-	audit audit.Recorder
-	hash  PasswordHasher
-	now   func() time.Time
+	st       store.Store
+	authz    *authz.Authorizer
+	audit    audit.Recorder
+	hash     PasswordHasher
+	newToken TokenGenerator
+	now      func() time.Time
 }
 
-// New returns a Service.
-func New(st store.Store, az *authz.Authorizer, rec audit.Recorder, hash PasswordHasher, now func() time.Time) *Service {
+// New returns a Service. newToken nil means authn.NewInviteToken.
+func New(st store.Store, az *authz.Authorizer, rec audit.Recorder, hash PasswordHasher, newToken TokenGenerator, now func() time.Time) *Service {
+	if newToken == nil {
+		newToken = authn.NewInviteToken
+	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, authz: az, audit: rec, hash: hash, now: now}
+	return &Service{st: st, authz: az, audit: rec, hash: hash, newToken: newToken, now: now}
 }
 
-// CreateInput is a new user.
+// CreateInput is a new user. An empty Password makes Create invite the
+// user instead.
 type CreateInput struct {
 	Email    string
 	Name     string
@@ -56,33 +78,50 @@ type CreateInput struct {
 	Password string
 }
 
+// Invitation is the one-time token of an invited user, in plaintext. It is
+// returned once, by Create, and is never available again.
+type Invitation struct {
+	Token     string
+	ExpiresAt time.Time
+}
+
+// msgBadInvite is the one answer to every unusable invitation: unknown,
+// malformed, expired, spent, of a deactivated user.
+const msgBadInvite = "invalid or expired invitation"
+
 var (
 	errNotFound   = apperr.New(apperr.NotFound, "user not found")
 	errLastOwner  = apperr.New(apperr.Conflict, "the last owner of a tenant cannot be demoted or deactivated")
 	errEmailTaken = apperr.New(apperr.Conflict, "a user with this email already exists")
 )
 
-// Create adds a user to p's tenant.
-func (s *Service) Create(ctx context.Context, p authz.Principal, in CreateInput) (store.User, error) {
+// Create adds a user to p's tenant: with the password given or, when
+// in.Password is empty, as an invited user, whose Invitation is returned
+// (its Token is empty otherwise).
+func (s *Service) Create(ctx context.Context, p authz.Principal, in CreateInput) (store.User, Invitation, error) {
 	if err := s.authz.Check(ctx, p, authz.Create, authz.Users, authz.Target{}); err != nil {
-		return store.User{}, err
+		return store.User{}, Invitation{}, err
 	}
-	u, err := s.prepare(in)
+	u, inv, err := s.prepare(in, in.Password == "")
 	if err != nil {
-		return store.User{}, err
+		return store.User{}, Invitation{}, err
 	}
 	if !p.Role.CanGrant(authz.Role(u.Role)) {
-		return store.User{}, s.authz.Deny(ctx, p, authz.Create, authz.Users, authz.Target{},
+		return store.User{}, Invitation{}, s.authz.Deny(ctx, p, authz.Create, authz.Users, authz.Target{},
 			"cannot grant a role above one's own")
 	}
 	u.TenantID = p.TenantID
-	return u, s.insert(ctx, u, p.UserID, p.APIKeyID)
+	if err := s.insert(ctx, u, p.UserID, p.APIKeyID); err != nil {
+		return store.User{}, Invitation{}, err
+	}
+	return u, inv, nil
 }
 
 // Bootstrap adds a user without a principal. It is for the CLI, whose
 // operator already holds the database; the audit entry names actor "cli".
+// A password is required: the CLI does not invite.
 func (s *Service) Bootstrap(ctx context.Context, tenantID string, in CreateInput) (store.User, error) {
-	u, err := s.prepare(in)
+	u, _, err := s.prepare(in, false)
 	if err != nil {
 		return store.User{}, err
 	}
@@ -90,7 +129,23 @@ func (s *Service) Bootstrap(ctx context.Context, tenantID string, in CreateInput
 	return u, s.insert(ctx, u, "cli", "")
 }
 
-func (s *Service) prepare(in CreateInput) (store.User, error) {
+// prepare validates in and builds the user: with in.Password hashed, or,
+// when invite is set, with no password and a new invitation.
+func (s *Service) prepare(in CreateInput, invite bool) (store.User, Invitation, error) {
+	u, err := s.prepareUser(in, invite)
+	if err != nil || !invite {
+		return u, Invitation{}, err
+	}
+	inv := Invitation{Token: s.newToken(), ExpiresAt: u.CreatedAt.Add(InviteTTL)}
+	if !authn.IsInviteToken(inv.Token) {
+		return store.User{}, Invitation{}, errors.New("user: the token generator made a malformed invitation token")
+	}
+	u.InviteHash = authn.HashToken(inv.Token)
+	u.InviteExpiresAt = &inv.ExpiresAt
+	return u, inv, nil
+}
+
+func (s *Service) prepareUser(in CreateInput, invite bool) (store.User, error) {
 	email, err := validate.Email("email", in.Email)
 	if err != nil {
 		return store.User{}, err
@@ -106,12 +161,14 @@ func (s *Service) prepare(in CreateInput) (store.User, error) {
 	if !ok {
 		return store.User{}, apperr.Field("role", "must be one of owner, admin, operator, viewer")
 	}
-	if err := validate.Required("password", in.Password); err != nil {
-		return store.User{}, err
-	}
-	hash, err := s.hash(in.Password)
-	if err != nil {
-		return store.User{}, err
+	hash := "" // an invited user has no usable password until it accepts
+	if !invite {
+		if err := validate.Required("password", in.Password); err != nil {
+			return store.User{}, err
+		}
+		if hash, err = s.hash(in.Password); err != nil {
+			return store.User{}, err
+		}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	return store.User{
@@ -132,12 +189,17 @@ func (s *Service) insert(ctx context.Context, u store.User, actor, apiKeyID stri
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	// The invitation token is never recorded, nor its hash.
 	details := map[string]any{"userId": u.ID, "email": u.Email, "role": u.Role}
 	if apiKeyID != "" {
 		details["apiKeyId"] = apiKeyID
 	}
+	action := audit.UserCreated
+	if u.InviteHash != "" {
+		action = audit.UserInvited
+	}
 	if err := s.audit.Record(ctx, audit.Event{
-		TenantID: u.TenantID, Action: audit.UserCreated, ActorID: actor, Details: details,
+		TenantID: u.TenantID, Action: action, ActorID: actor, Details: details,
 	}); err != nil {
 		return err
 	}
@@ -148,6 +210,55 @@ func (s *Service) insert(ctx context.Context, u store.User, actor, apiKeyID stri
 		return err
 	}
 	return nil
+}
+
+// AcceptInvite sets the first password of an invited user with its
+// invitation token and spends the invitation. It needs no principal: the
+// token is the credential. Every unusable token (malformed, unknown,
+// expired, spent, of a deactivated user) gets the same 401; a password the
+// policy refuses gets its 400 and leaves the invitation usable.
+//
+// The acceptance is recorded (UserInviteAccepted, the user as actor) once
+// it has happened, because only then is the user known; if that record
+// cannot be stored the call fails with an internal error although the
+// password is set.
+func (s *Service) AcceptInvite(ctx context.Context, token, password string) (store.User, error) {
+	bad := apperr.New(apperr.Unauthenticated, msgBadInvite)
+	// Syntax first: garbage never reaches the store.
+	if !authn.IsInviteToken(token) {
+		return store.User{}, bad
+	}
+	hash := authn.HashToken(token)
+	tid, err := s.st.TenantIDByInviteHash(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, bad
+	} else if err != nil {
+		return store.User{}, err
+	}
+	// Only a token that exists costs a password hash.
+	pwHash, err := s.hash(password)
+	if err != nil {
+		return store.User{}, err
+	}
+	u, err := s.st.AcceptInvite(ctx, tid, hash, pwHash, s.now().UTC().Truncate(time.Microsecond))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, bad // expired, spent meanwhile, or user deactivated
+	} else if err != nil {
+		return store.User{}, err
+	}
+	if u.TenantID != tid {
+		return store.User{}, fmt.Errorf("accept invite: store returned a user of tenant %q for %q", u.TenantID, tid)
+	}
+	if err := s.audit.Record(ctx, audit.Event{
+		TenantID: tid, Action: audit.UserInviteAccepted, ActorID: u.ID,
+		Details: map[string]any{"userId": u.ID, "email": u.Email, "role": u.Role},
+	}); err != nil {
+		return store.User{}, err
+	}
+	// The hash has no business travelling further, where it could end up
+	// serialised.
+	u.PasswordHash = ""
+	return u, nil
 }
 
 // Get returns one user of p's tenant.

@@ -38,8 +38,9 @@
 // non-owner role that is a member of komand_app.
 //
 // Authentication has to find a credential's tenant before any tenant can be
-// set. The three lookups that cross tenants (by email, API-key hash and
-// refresh-token hash) therefore go through SECURITY DEFINER functions owned
+// set, and so does accepting an invitation. The four lookups that cross
+// tenants (by email, invitation hash, API-key hash and refresh-token hash)
+// therefore go through SECURITY DEFINER functions owned
 // by the migrating role, which return only the tenant ID. FORCE binds that
 // owner too (unless it is a superuser), so a SELECT-only policy scoped TO the
 // owner admits rows while komand.definer_lookup is on, and the functions turn

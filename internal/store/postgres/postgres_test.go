@@ -503,6 +503,16 @@ func TestNonSuperuserOwner(t *testing.T) {
 	if _, err := s.TenantIDByEmail(ctx, "nobody@example.com"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("TenantIDByEmail(unknown) = %v, want ErrNotFound", err)
 	}
+	exp := tNow.Add(time.Hour)
+	invited := store.User{ID: uuid.NewString(), TenantID: tn.ID, Email: "invitee@example.com", Name: "i",
+		Role: "viewer", Active: true, InviteHash: randomName("i"), InviteExpiresAt: &exp, CreatedAt: tNow, UpdatedAt: tNow}
+	must(t, "CreateUser (invited)", s.CreateUser(ctx, invited))
+	if got, err := s.TenantIDByInviteHash(ctx, invited.InviteHash); err != nil || got != tn.ID {
+		t.Errorf("TenantIDByInviteHash = %q, %v; want %q", got, err, tn.ID)
+	}
+	if _, err := s.TenantIDByInviteHash(ctx, "no-such-invite"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TenantIDByInviteHash(unknown) = %v, want ErrNotFound", err)
+	}
 
 	// FORCE: the owner itself sees no tenant rows unless it names a tenant.
 	var n int

@@ -9,21 +9,35 @@ import (
 	"github.com/komand-ai/komand/internal/store"
 )
 
-const userCols = "id, tenant_id, email, name, role, password_hash, active, created_at, updated_at"
+const userCols = "id, tenant_id, email, name, role, password_hash, active, " +
+	"coalesce(invite_hash, ''), invite_expires_at, created_at, updated_at"
 
 // userColsU is userCols qualified with the alias u, for joins.
-const userColsU = "u.id, u.tenant_id, u.email, u.name, u.role, u.password_hash, u.active, u.created_at, u.updated_at"
+const userColsU = "u.id, u.tenant_id, u.email, u.name, u.role, u.password_hash, u.active, " +
+	"coalesce(u.invite_hash, ''), u.invite_expires_at, u.created_at, u.updated_at"
 
 // userDest returns the scan destinations of userCols for u. Times must be
 // passed through fixUser afterwards.
 func userDest(u *store.User) []any {
 	return []any{&u.ID, &u.TenantID, &u.Email, &u.Name, &u.Role, &u.PasswordHash,
-		&u.Active, &u.CreatedAt, &u.UpdatedAt}
+		&u.Active, &u.InviteHash, &u.InviteExpiresAt, &u.CreatedAt, &u.UpdatedAt}
 }
 
 func fixUser(u *store.User) {
+	u.InviteExpiresAt = utcPtr(u.InviteExpiresAt)
 	u.CreatedAt = utc(u.CreatedAt)
 	u.UpdatedAt = utc(u.UpdatedAt)
+}
+
+// userInsertCols are the columns CreateUser writes, in userDest's order.
+const userInsertCols = "id, tenant_id, email, name, role, password_hash, active, invite_hash, invite_expires_at, created_at, updated_at"
+
+// nullString stores "" as NULL, for columns whose absence is NULL.
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func scanUser(row pgx.Row) (store.User, error) {
@@ -45,9 +59,9 @@ func limitOffset(p store.Page) (limit *int, offset int) {
 }
 
 // TenantIDByEmail returns the tenant of the user with that email, compared
-// case-insensitively. It is the one user lookup that crosses tenants, so it
-// goes through the SECURITY DEFINER function komand_tenant_for_email, which
-// returns nothing but the tenant ID.
+// case-insensitively. It crosses tenants (as TenantIDByInviteHash does), so
+// it goes through the SECURITY DEFINER function komand_tenant_for_email,
+// which returns nothing but the tenant ID.
 func (s *Store) TenantIDByEmail(ctx context.Context, email string) (string, error) {
 	return s.tenantLookup(ctx, "tenant by email", "SELECT komand_tenant_for_email($1)", email)
 }
@@ -65,14 +79,23 @@ func (s *Store) tenantLookup(ctx context.Context, op, sql, arg string) (string, 
 	return *id, nil
 }
 
-// CreateUser stores a user; a taken ID or email (in any tenant, any case)
-// gives store.ErrConflict. Uniqueness is checked by the index whatever the
-// row-level-security tenant, which is what makes email global.
+// TenantIDByInviteHash returns the tenant of the user with that invitation
+// hash, expired or not (AcceptInvite then decides whether it is usable),
+// through the SECURITY DEFINER function komand_tenant_for_invite.
+func (s *Store) TenantIDByInviteHash(ctx context.Context, hash string) (string, error) {
+	return s.tenantLookup(ctx, "tenant by invite", "SELECT komand_tenant_for_invite($1)", hash)
+}
+
+// CreateUser stores a user; a taken ID, email (in any tenant, any case) or
+// invitation hash gives store.ErrConflict. Uniqueness is checked by the
+// index whatever the row-level-security tenant, which is what makes email
+// global.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	err := s.inTenant(ctx, u.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx,
-			`INSERT INTO komand_users (`+userCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			u.ID, u.TenantID, u.Email, u.Name, u.Role, u.PasswordHash, u.Active, u.CreatedAt, u.UpdatedAt)
+			`INSERT INTO komand_users (`+userInsertCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			u.ID, u.TenantID, u.Email, u.Name, u.Role, u.PasswordHash, u.Active,
+			nullString(u.InviteHash), u.InviteExpiresAt, u.CreatedAt, u.UpdatedAt)
 		return err
 	})
 	return wrapErr("create user", err)
@@ -216,6 +239,29 @@ func (s *Store) DeactivateUser(ctx context.Context, tenantID, id string, now tim
 	})
 	if err != nil {
 		return store.User{}, wrapErr("deactivate user", err)
+	}
+	return u, nil
+}
+
+// AcceptInvite sets the password of the active user of the tenant with that
+// unexpired invitation and clears the invitation, in one statement: of two
+// concurrent acceptances the second waits for the first's row lock, then
+// re-checks its WHERE clause against the committed row (READ COMMITTED),
+// finds no invitation and changes nothing.
+func (s *Store) AcceptInvite(ctx context.Context, tenantID, hash, passwordHash string, now time.Time) (store.User, error) {
+	var u store.User
+	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx,
+			`UPDATE komand_users
+			 SET password_hash = $3, invite_hash = NULL, invite_expires_at = NULL, updated_at = $4
+			 WHERE tenant_id = $1 AND invite_hash = $2 AND invite_expires_at > $4 AND active
+			 RETURNING `+userCols,
+			tenantID, hash, passwordHash, now))
+		return err
+	})
+	if err != nil {
+		return store.User{}, wrapErr("accept invite", err)
 	}
 	return u, nil
 }

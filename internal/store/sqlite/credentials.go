@@ -47,14 +47,12 @@ func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 func (s *Store) AuthenticateAPIKey(ctx context.Context, tenantID, hash string) (store.APIKey, store.User, error) {
 	var (
 		k                 store.APIKey
-		u                 store.User
+		ur                userRow
 		kCreated          int64
 		lastUsed, revoked sql.NullInt64
-		uCreated, uUpd    int64
 	)
 	dest := scanAPIKey(nil, &k, &kCreated, &lastUsed, &revoked)
-	dest = append(dest, &u.ID, &u.TenantID, &u.Email, &u.Name, &u.Role, &u.PasswordHash,
-		&u.Active, &uCreated, &uUpd)
+	dest = append(dest, ur.dest()...)
 	err := s.rq.QueryRowContext(ctx,
 		`SELECT `+qualify("k", apiKeyCols)+`, `+qualify("u", userCols)+`
 		 FROM komand_api_keys k
@@ -67,9 +65,7 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, tenantID, hash string) (
 	k.CreatedAt = fromMicros(kCreated)
 	k.LastUsedAt = fromNullMicros(lastUsed)
 	k.RevokedAt = fromNullMicros(revoked)
-	u.CreatedAt = fromMicros(uCreated)
-	u.UpdatedAt = fromMicros(uUpd)
-	return k, u, nil
+	return k, ur.user(), nil
 }
 
 // ListAPIKeys returns all keys of a user, revoked ones included, oldest

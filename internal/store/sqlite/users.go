@@ -12,18 +12,45 @@ import (
 // deactivated. store.go names no role constants, so it is spelled here.
 const roleOwner = "owner"
 
-const userCols = "id, tenant_id, email, name, role, password_hash, active, created_at, updated_at"
+const userCols = "id, tenant_id, email, name, role, password_hash, active, invite_hash, invite_expires_at, created_at, updated_at"
+
+// userRow holds the scan destinations of userCols, so queries that join
+// users to something else (API keys) scan them the same way.
+type userRow struct {
+	u                store.User
+	inviteHash       sql.NullString
+	inviteExpires    sql.NullInt64
+	created, updated int64
+}
+
+func (r *userRow) dest() []any {
+	return []any{&r.u.ID, &r.u.TenantID, &r.u.Email, &r.u.Name, &r.u.Role, &r.u.PasswordHash,
+		&r.u.Active, &r.inviteHash, &r.inviteExpires, &r.created, &r.updated}
+}
+
+func (r *userRow) user() store.User {
+	u := r.u
+	u.InviteHash = r.inviteHash.String
+	u.InviteExpiresAt = fromNullMicros(r.inviteExpires)
+	u.CreatedAt = fromMicros(r.created)
+	u.UpdatedAt = fromMicros(r.updated)
+	return u
+}
 
 func scanUser(sc scanner) (store.User, error) {
-	var u store.User
-	var created, updated int64
-	if err := sc.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.Role, &u.PasswordHash,
-		&u.Active, &created, &updated); err != nil {
+	var r userRow
+	if err := sc.Scan(r.dest()...); err != nil {
 		return store.User{}, err
 	}
-	u.CreatedAt = fromMicros(created)
-	u.UpdatedAt = fromMicros(updated)
-	return u, nil
+	return r.user(), nil
+}
+
+// nullString stores "" as NULL, for columns whose absence is NULL.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func getUser(ctx context.Context, q querier, tenantID, id string) (store.User, error) {
@@ -32,8 +59,9 @@ func getUser(ctx context.Context, q querier, tenantID, id string) (store.User, e
 }
 
 // TenantIDByEmail returns the tenant of the user with that email, compared
-// case-insensitively. It is the one user query without a tenant filter, and
-// it returns nothing but the tenant ID.
+// case-insensitively. It is one of the two user queries without a tenant
+// filter (with TenantIDByInviteHash), and it returns nothing but the tenant
+// ID.
 func (s *Store) TenantIDByEmail(ctx context.Context, email string) (string, error) {
 	var id string
 	err := s.rq.QueryRowContext(ctx,
@@ -41,13 +69,24 @@ func (s *Store) TenantIDByEmail(ctx context.Context, email string) (string, erro
 	return id, wrap("tenant by email", err)
 }
 
-// CreateUser stores a user; a taken ID or email (in any tenant, any case)
-// gives store.ErrConflict.
+// TenantIDByInviteHash returns the tenant of the user with that invitation
+// hash, expired or not; AcceptInvite then decides whether it is usable.
+// Like TenantIDByEmail it has no tenant filter and returns only the ID.
+func (s *Store) TenantIDByInviteHash(ctx context.Context, hash string) (string, error) {
+	var id string
+	err := s.rq.QueryRowContext(ctx,
+		`SELECT tenant_id FROM komand_users WHERE invite_hash = ?`, hash).Scan(&id)
+	return id, wrap("tenant by invite", err)
+}
+
+// CreateUser stores a user; a taken ID, email (in any tenant, any case) or
+// invitation hash gives store.ErrConflict.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	return s.write(ctx, "create user", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO komand_users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO komand_users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.TenantID, u.Email, u.Name, u.Role, u.PasswordHash, boolInt(u.Active),
+			nullString(u.InviteHash), nullMicros(u.InviteExpiresAt),
 			micros(u.CreatedAt), micros(u.UpdatedAt))
 		return err
 	})
@@ -179,6 +218,24 @@ func (s *Store) DeactivateUser(ctx context.Context, tenantID, id string, now tim
 			return err
 		}
 		u, err = getUser(ctx, tx, tenantID, id)
+		return err
+	})
+	return u, err
+}
+
+// AcceptInvite sets the password of the active user of the tenant with that
+// unexpired invitation and clears the invitation, in one statement: a
+// second acceptance of the same invitation finds no row.
+func (s *Store) AcceptInvite(ctx context.Context, tenantID, hash, passwordHash string, now time.Time) (store.User, error) {
+	var u store.User
+	err := s.write(ctx, "accept invite", func(tx *sql.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx,
+			`UPDATE komand_users
+			 SET password_hash = ?, invite_hash = NULL, invite_expires_at = NULL, updated_at = ?
+			 WHERE tenant_id = ? AND invite_hash = ? AND invite_expires_at > ? AND active = 1
+			 RETURNING `+userCols,
+			passwordHash, micros(now), tenantID, hash, micros(now)))
 		return err
 	})
 	return u, err

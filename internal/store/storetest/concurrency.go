@@ -19,6 +19,7 @@ var concurrencyTests = []test{
 	{"LastOwnerRace", testRaceLastOwner},
 	{"RotateRace", testRaceRotate},
 	{"AppendRace", testRaceAppend},
+	{"AcceptInviteRace", testRaceAcceptInvite},
 }
 
 // race runs fn(i) for i in [0, n) at the same moment and returns the errors.
@@ -126,4 +127,40 @@ func testRaceAppend(t *testing.T, s store.Store) {
 	perBatchB := (size + 2) / 3
 	verifyChain(t, s, a.ID, writers*batches*(size-perBatchB))
 	verifyChain(t, s, b.ID, writers*batches*perBatchB)
+}
+
+// testRaceAcceptInvite spends one invitation from several callers at once:
+// exactly one sets its password, the others find no invitation.
+func testRaceAcceptInvite(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkTenant(t, s, "acme")
+	mkUser(t, s, a.ID, "owner@example.com", "owner")
+	for round := range 5 {
+		u := mkInvited(t, s, a.ID, fmt.Sprintf("invitee%02d@example.com", round), "viewer", t0.Add(time.Hour))
+		const n = 4
+		errs := race(n, func(i int) error {
+			_, err := s.AcceptInvite(ctx, a.ID, u.InviteHash, fmt.Sprintf("$argon2id$caller%d", i), t0)
+			return err
+		})
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				if winner >= 0 {
+					t.Fatalf("round %d: callers %d and %d both accepted the invitation", round, winner, i)
+				}
+				winner = i
+			case !errors.Is(err, store.ErrNotFound):
+				t.Fatalf("round %d: unexpected error %v", round, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: nobody accepted the invitation", round)
+		}
+		got, err := s.GetUser(ctx, a.ID, u.ID)
+		isErr(t, "GetUser", err, nil)
+		if want := fmt.Sprintf("$argon2id$caller%d", winner); got.PasswordHash != want || got.InviteHash != "" {
+			t.Fatalf("round %d: stored %q (invite %q), want the winner's %q and no invitation", round, got.PasswordHash, got.InviteHash, want)
+		}
+	}
 }

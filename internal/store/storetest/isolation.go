@@ -14,6 +14,7 @@ import (
 
 var isolationTests = []test{
 	{"Users", testIsolationUsers},
+	{"Invites", testIsolationInvites},
 	{"APIKeys", testIsolationAPIKeys},
 	{"RefreshTokens", testIsolationRefresh},
 	{"Agents", testIsolationAgents},
@@ -76,6 +77,49 @@ func testIsolationUsers(t *testing.T, s store.Store) {
 	if total != 1 {
 		t.Errorf("ListUsers(b) total: got %d, want 1", total)
 	}
+}
+
+func testIsolationInvites(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	w := mkWorld(t, s)
+	exp := t0.Add(7 * 24 * time.Hour)
+	aInv := mkInvited(t, s, w.a.ID, "invitee@acme.example", "admin", exp)
+	bInv := mkInvited(t, s, w.b.ID, "invitee@globex.example", "viewer", exp)
+	wantA, wantB := aInv, bInv
+	wantA.InviteExpiresAt, wantB.InviteExpiresAt = normPtr(aInv.InviteExpiresAt), normPtr(bInv.InviteExpiresAt)
+	now := t0.Add(time.Hour)
+
+	// b cannot spend a's invitation, whichever tenant it names.
+	_, err := s.AcceptInvite(ctx, w.b.ID, aInv.InviteHash, "$argon2id$pwned", now)
+	isErr(t, "AcceptInvite(b, a's invitation)", err, store.ErrNotFound)
+	_, err = s.AcceptInvite(ctx, newID(), aInv.InviteHash, "$argon2id$pwned", now)
+	isErr(t, "AcceptInvite(unknown tenant, a's invitation)", err, store.ErrNotFound)
+	checkUnchanged(t, s, wantA)
+	checkUnchanged(t, s, wantB)
+	checkUnchanged(t, s, w.aOwner)
+
+	// The cross-tenant lookup names each invitation's own tenant.
+	for _, c := range []struct {
+		u      store.User
+		tenant string
+	}{{aInv, w.a.ID}, {bInv, w.b.ID}} {
+		id, err := s.TenantIDByInviteHash(ctx, c.u.InviteHash)
+		isErr(t, "TenantIDByInviteHash", err, nil)
+		if id != c.tenant {
+			t.Errorf("TenantIDByInviteHash(%s): got %q, want %q", c.u.Email, id, c.tenant)
+		}
+	}
+	// API-key and refresh-token hashes are not invitations.
+	for _, h := range []string{w.aKey.Hash, w.aToken.Hash} {
+		_, err := s.TenantIDByInviteHash(ctx, h)
+		isErr(t, "TenantIDByInviteHash(credential hash)", err, store.ErrNotFound)
+	}
+
+	// a's invitation still works in a, and b's in b.
+	_, err = s.AcceptInvite(ctx, w.a.ID, aInv.InviteHash, "$argon2id$a", now)
+	isErr(t, "AcceptInvite(a)", err, nil)
+	_, err = s.AcceptInvite(ctx, w.b.ID, bInv.InviteHash, "$argon2id$b", now)
+	isErr(t, "AcceptInvite(b)", err, nil)
 }
 
 func testIsolationAPIKeys(t *testing.T, s store.Store) {

@@ -106,6 +106,23 @@ var userTests = []test{
 	{"DeactivatedOwnerDoesNotCount", testUserDeactivatedOwner},
 	{"DeactivateRevokesCredentials", testUserDeactivateRevokes},
 	{"NotFound", testUserNotFound},
+	{"InviteRoundTrip", testUserInviteRoundTrip},
+	{"InviteConflicts", testUserInviteConflicts},
+	{"AcceptInviteOnce", testUserAcceptInviteOnce},
+	{"AcceptInviteExpired", testUserAcceptInviteExpired},
+	{"AcceptInviteInactive", testUserAcceptInviteInactive},
+}
+
+// mkInvited creates an active user with no password and an invitation that
+// expires at exp.
+func mkInvited(t *testing.T, s store.Store, tenantID, email, role string, exp time.Time) store.User {
+	t.Helper()
+	u := store.User{
+		ID: newID(), TenantID: tenantID, Email: email, Name: "Invitee " + email, Role: role,
+		Active: true, InviteHash: newHash(), InviteExpiresAt: &exp, CreatedAt: t0, UpdatedAt: t0,
+	}
+	isErr(t, "CreateUser (invited) "+email, s.CreateUser(t.Context(), u), nil)
+	return u
 }
 
 func testUserCreateAndGet(t *testing.T, s store.Store) {
@@ -397,4 +414,145 @@ func testUserNotFound(t *testing.T, s store.Store) {
 	if len(got) != 0 || total != 0 {
 		t.Errorf("ListUsers(unknown tenant): got %d users, total %d, want none", len(got), total)
 	}
+}
+
+func testUserInviteRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkTenant(t, s, "acme")
+	owner := mkUser(t, s, a.ID, "owner@example.com", "owner")
+	// A non-UTC expiry with nanoseconds comes back as UTC microseconds.
+	exp := time.Date(2025, 3, 21, 15, 9, 26, 999999999, east)
+	in := store.User{
+		ID: newID(), TenantID: a.ID, Email: "Invitee@Example.com", Name: "Invitee", Role: "viewer",
+		Active: true, InviteHash: newHash(), InviteExpiresAt: &exp, CreatedAt: t0, UpdatedAt: t0,
+	}
+	isErr(t, "CreateUser", s.CreateUser(ctx, in), nil)
+	want := in
+	want.InviteExpiresAt = normPtr(in.InviteExpiresAt)
+
+	got, err := s.GetUser(ctx, a.ID, in.ID)
+	isErr(t, "GetUser", err, nil)
+	equal(t, "GetUser", got, want)
+	got, err = s.GetUserByEmail(ctx, a.ID, "invitee@example.com")
+	isErr(t, "GetUserByEmail", err, nil)
+	equal(t, "GetUserByEmail", got, want)
+	list, _, err := s.ListUsers(ctx, a.ID, store.Page{Page: 1, PageSize: 10})
+	isErr(t, "ListUsers", err, nil)
+	equal(t, "ListUsers", list, []store.User{want, owner})
+
+	id, err := s.TenantIDByInviteHash(ctx, in.InviteHash)
+	isErr(t, "TenantIDByInviteHash", err, nil)
+	if id != a.ID {
+		t.Errorf("TenantIDByInviteHash: got %q, want %q", id, a.ID)
+	}
+	for _, h := range []string{newHash(), "", in.ID} {
+		_, err = s.TenantIDByInviteHash(ctx, h)
+		isErr(t, fmt.Sprintf("TenantIDByInviteHash(%q)", h), err, store.ErrNotFound)
+	}
+
+	// Users without an invitation have none, and other changes keep it.
+	checkUnchanged(t, s, owner)
+	if owner.InviteHash != "" || owner.InviteExpiresAt != nil {
+		t.Fatalf("mkUser made an invitation: %+v", owner)
+	}
+	got, err = s.SetUserRole(ctx, a.ID, in.ID, "admin", t0.Add(time.Hour))
+	isErr(t, "SetUserRole", err, nil)
+	want.Role, want.UpdatedAt = "admin", t0.Add(time.Hour)
+	equal(t, "SetUserRole keeps the invitation", got, want)
+}
+
+func testUserInviteConflicts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkTenant(t, s, "acme")
+	b := mkTenant(t, s, "globex")
+	orig := mkInvited(t, s, a.ID, "invitee@example.com", "viewer", t0.Add(time.Hour))
+	// An invitation hash is unique across the platform, like an email.
+	for _, tenantID := range []string{a.ID, b.ID} {
+		dup := store.User{ID: newID(), TenantID: tenantID, Email: "other-" + tenantID + "@example.com", Name: "x",
+			Role: "viewer", Active: true, InviteHash: orig.InviteHash, InviteExpiresAt: orig.InviteExpiresAt,
+			CreatedAt: t0, UpdatedAt: t0}
+		isErr(t, "CreateUser with a taken invite hash", s.CreateUser(ctx, dup), store.ErrConflict)
+	}
+	checkUnchanged(t, s, orig)
+	id, err := s.TenantIDByInviteHash(ctx, orig.InviteHash)
+	isErr(t, "TenantIDByInviteHash", err, nil)
+	if id != a.ID {
+		t.Errorf("TenantIDByInviteHash after conflicts: got %q, want %q", id, a.ID)
+	}
+	// Any number of users have no invitation.
+	mkUser(t, s, a.ID, "one@example.com", "viewer")
+	mkUser(t, s, b.ID, "two@example.com", "viewer")
+}
+
+func testUserAcceptInviteOnce(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkTenant(t, s, "acme")
+	mkUser(t, s, a.ID, "owner@example.com", "owner")
+	exp := t0.Add(7 * 24 * time.Hour)
+	u := mkInvited(t, s, a.ID, "invitee@example.com", "operator", exp)
+	other := mkInvited(t, s, a.ID, "other@example.com", "viewer", exp)
+	now := t0.Add(time.Hour)
+	const pw = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
+
+	_, err := s.AcceptInvite(ctx, a.ID, newHash(), pw, now)
+	isErr(t, "AcceptInvite(unknown hash)", err, store.ErrNotFound)
+	_, err = s.AcceptInvite(ctx, a.ID, "", pw, now)
+	isErr(t, "AcceptInvite(empty hash)", err, store.ErrNotFound)
+
+	got, err := s.AcceptInvite(ctx, a.ID, u.InviteHash, pw, now)
+	isErr(t, "AcceptInvite", err, nil)
+	want := u
+	want.PasswordHash, want.InviteHash, want.InviteExpiresAt, want.UpdatedAt = pw, "", nil, now
+	equal(t, "AcceptInvite result", got, want)
+	checkUnchanged(t, s, want)
+	checkUnchanged(t, s, other)
+
+	// The invitation is spent: it neither finds a tenant nor works again.
+	_, err = s.TenantIDByInviteHash(ctx, u.InviteHash)
+	isErr(t, "TenantIDByInviteHash(spent)", err, store.ErrNotFound)
+	_, err = s.AcceptInvite(ctx, a.ID, u.InviteHash, "$argon2id$v=19$m=65536,t=3,p=4$b3RoZXI$b3RoZXI", now.Add(time.Minute))
+	isErr(t, "AcceptInvite(second time)", err, store.ErrNotFound)
+	checkUnchanged(t, s, want)
+}
+
+func testUserAcceptInviteExpired(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkTenant(t, s, "acme")
+	mkUser(t, s, a.ID, "owner@example.com", "owner")
+	exp := t0.Add(time.Hour)
+	u := mkInvited(t, s, a.ID, "invitee@example.com", "viewer", exp)
+	stored := u
+	stored.InviteExpiresAt = normPtr(u.InviteExpiresAt)
+
+	// Expired at its expiry time exactly, and after it.
+	for _, now := range []time.Time{exp, exp.Add(time.Microsecond), exp.Add(30 * 24 * time.Hour)} {
+		_, err := s.AcceptInvite(ctx, a.ID, u.InviteHash, "$argon2id$x", now)
+		isErr(t, "AcceptInvite(expired at "+now.Format(time.RFC3339Nano)+")", err, store.ErrNotFound)
+		checkUnchanged(t, s, stored)
+	}
+	// The tenant is still found: the expiry is AcceptInvite's to decide.
+	id, err := s.TenantIDByInviteHash(ctx, u.InviteHash)
+	isErr(t, "TenantIDByInviteHash(expired)", err, nil)
+	if id != a.ID {
+		t.Errorf("TenantIDByInviteHash(expired): got %q, want %q", id, a.ID)
+	}
+	// A microsecond before the expiry it still works.
+	_, err = s.AcceptInvite(ctx, a.ID, u.InviteHash, "$argon2id$x", exp.Add(-time.Microsecond))
+	isErr(t, "AcceptInvite(just before expiry)", err, nil)
+}
+
+func testUserAcceptInviteInactive(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkTenant(t, s, "acme")
+	mkUser(t, s, a.ID, "owner@example.com", "owner")
+	u := mkInvited(t, s, a.ID, "invitee@example.com", "viewer", t0.Add(7*24*time.Hour))
+	now := t0.Add(time.Hour)
+	gone, err := s.DeactivateUser(ctx, a.ID, u.ID, now)
+	isErr(t, "DeactivateUser", err, nil)
+	if gone.Active || gone.InviteHash != u.InviteHash {
+		t.Fatalf("DeactivateUser: got %+v", gone)
+	}
+	_, err = s.AcceptInvite(ctx, a.ID, u.InviteHash, "$argon2id$x", now.Add(time.Minute))
+	isErr(t, "AcceptInvite(inactive user)", err, store.ErrNotFound)
+	checkUnchanged(t, s, gone)
 }

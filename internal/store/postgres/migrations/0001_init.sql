@@ -39,16 +39,23 @@ CREATE TABLE komand_users (
     role          text        NOT NULL,
     password_hash text        NOT NULL,
     active        boolean     NOT NULL,
+    -- A pending invitation: the SHA-256 (hex) of a one-time token and its
+    -- expiry, both NULL when there is none.
+    invite_hash       text        CHECK (invite_hash <> ''),
+    invite_expires_at timestamptz,
     created_at    timestamptz NOT NULL,
     updated_at    timestamptz NOT NULL,
     -- Target of the composite foreign keys below: a credential can only
     -- point at a user of its own tenant (a third wall, enforced by the
     -- database's integrity checks, which RLS does not hide rows from).
-    UNIQUE (tenant_id, id)
+    UNIQUE (tenant_id, id),
+    CHECK ((invite_hash IS NULL) = (invite_expires_at IS NULL))
 );
 -- Login names no tenant, so an email is unique across the platform.
 CREATE UNIQUE INDEX komand_users_email_key ON komand_users (lower(email));
 CREATE INDEX komand_users_tenant_email ON komand_users (tenant_id, lower(email));
+-- Accepting an invitation names no tenant either: the hash finds the user.
+CREATE UNIQUE INDEX komand_users_invite_hash ON komand_users (invite_hash) WHERE invite_hash IS NOT NULL;
 
 CREATE TABLE komand_api_keys (
     id           text        PRIMARY KEY CHECK (id <> ''),
@@ -156,8 +163,9 @@ BEGIN
 END
 $$;
 
--- The three cross-tenant lookups. Authentication must learn a credential's
--- tenant before any tenant can be set, so these SECURITY DEFINER functions
+-- The four cross-tenant lookups. Authentication (and accepting an
+-- invitation) must learn a credential's tenant before any tenant can be
+-- set, so these SECURITY DEFINER functions
 -- run as their owner (the migrating role) and return nothing but the tenant
 -- ID. Because FORCE binds the owner too (unless it is a superuser), a
 -- SELECT-only policy scoped TO the owner admits rows while
@@ -175,6 +183,19 @@ DECLARE
 BEGIN
     PERFORM set_config('komand.definer_lookup', 'on', true);
     SELECT tenant_id INTO found_tenant FROM komand_users WHERE lower(email) = lower(p_email);
+    PERFORM set_config('komand.definer_lookup', 'off', true);
+    RETURN found_tenant;
+END
+$$;
+
+CREATE FUNCTION komand_tenant_for_invite(p_hash text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    found_tenant text;
+BEGIN
+    PERFORM set_config('komand.definer_lookup', 'on', true);
+    SELECT tenant_id INTO found_tenant FROM komand_users WHERE invite_hash = p_hash;
     PERFORM set_config('komand.definer_lookup', 'off', true);
     RETURN found_tenant;
 END
@@ -219,8 +240,8 @@ BEGIN
     -- path the caller controls: pin it to pg_catalog and the schema the
     -- tables were just created in, with pg_temp explicitly last so a
     -- caller's temporary table cannot shadow ours.
-    FOREACH f IN ARRAY ARRAY['komand_tenant_for_email(text)', 'komand_tenant_for_api_key(text)',
-                             'komand_tenant_for_refresh_token(text)'] LOOP
+    FOREACH f IN ARRAY ARRAY['komand_tenant_for_email(text)', 'komand_tenant_for_invite(text)',
+                             'komand_tenant_for_api_key(text)', 'komand_tenant_for_refresh_token(text)'] LOOP
         EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp', f, current_schema());
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO komand_app', f);

@@ -30,15 +30,22 @@ CREATE TABLE komand_users (
     role          TEXT    NOT NULL,
     password_hash TEXT    NOT NULL,
     active        INTEGER NOT NULL CHECK (active IN (0, 1)),
+    -- A pending invitation: the SHA-256 (hex) of a one-time token and its
+    -- expiry, both NULL when there is none.
+    invite_hash       TEXT    CHECK (invite_hash <> ''),
+    invite_expires_at INTEGER,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
-    UNIQUE (tenant_id, id)
+    UNIQUE (tenant_id, id),
+    CHECK ((invite_hash IS NULL) = (invite_expires_at IS NULL))
 ) STRICT;
 
 -- Login names no tenant, so an email is unique across the whole platform,
 -- compared case-insensitively.
 CREATE UNIQUE INDEX komand_users_email_key ON komand_users (lower(email));
 CREATE INDEX komand_users_tenant_email ON komand_users (tenant_id, lower(email));
+-- Accepting an invitation names no tenant either: the hash finds the user.
+CREATE UNIQUE INDEX komand_users_invite_hash ON komand_users (invite_hash) WHERE invite_hash IS NOT NULL;
 
 CREATE TABLE komand_api_keys (
     id           TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
