@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/komand-ai/komand/internal/app/apptest"
@@ -16,6 +17,18 @@ func TestAuditFailsClosed(t *testing.T) {
 	ten := env.Tenant("acme")
 	admin := env.APIKey(ten, env.User(ten, "admin@example.com", "admin"))
 	viewer := env.APIKey(ten, env.User(ten, "viewer@example.com", "viewer"))
+
+	owner := env.APIKey(ten, env.User(ten, "owner@example.com", "owner"))
+	inv := env.Do("POST", "/api/users/", owner, map[string]any{"email": "invitee@example.com", "role": "viewer"})
+	if inv.Status != 201 {
+		t.Fatalf("invite: %d %s", inv.Status, inv.Body)
+	}
+	var invite struct {
+		InviteToken string `json:"inviteToken"`
+	}
+	if err := json.Unmarshal(inv.Data, &invite); err != nil || invite.InviteToken == "" {
+		t.Fatalf("invite token: %v %s", err, inv.Data)
+	}
 
 	db := env.App.Store.(*sqlite.Store).DB()
 	if _, err := db.Exec(`ALTER TABLE komand_audit_log RENAME TO komand_audit_log_gone`); err != nil {
@@ -33,6 +46,12 @@ func TestAuditFailsClosed(t *testing.T) {
 	// A denial that cannot be recorded is not answered with a plain 403.
 	r = env.Do("POST", "/api/agents/", viewer, map[string]any{"agentId": "ghost", "name": "Ghost"})
 	expectError(t, r, 500, "internal_error")
+	// Accepting an invitation is recorded first too: nothing is set.
+	r = env.Do("POST", "/api/auth/accept-invite", "", map[string]any{"token": invite.InviteToken, "password": apptest.Password})
+	expectError(t, r, 500, "internal_error")
+	if u, err := env.App.Store.GetUserByEmail(t.Context(), ten, "invitee@example.com"); err != nil || u.PasswordHash != "" || u.InviteHash == "" {
+		t.Fatalf("invitation applied although its audit entry failed: %+v %v", u, err)
+	}
 	// Reads that need no audit entry keep working.
 	if r := env.Do("GET", "/api/agents/", admin, nil); r.Status != 200 {
 		t.Fatalf("list: %d %s", r.Status, r.Body)

@@ -122,6 +122,10 @@ type Users interface {
 	// is usable). Like TenantIDByEmail it crosses tenants and returns
 	// nothing but the ID.
 	TenantIDByInviteHash(ctx context.Context, hash string) (string, error)
+	// UserByInviteHash returns the tenant's user holding that invitation,
+	// whatever its state (expired, inactive), so the caller can check it
+	// and record the acceptance before AcceptInvite applies it.
+	UserByInviteHash(ctx context.Context, tenantID, hash string) (User, error)
 	// AcceptInvite spends an invitation in one transaction: the active user
 	// of the tenant whose InviteHash is hash and whose InviteExpiresAt is
 	// after now gets passwordHash, its invitation fields are cleared and

@@ -235,25 +235,41 @@ func (s *Service) AcceptInvite(ctx context.Context, token, password string) (sto
 	} else if err != nil {
 		return store.User{}, err
 	}
-	// Only a token that exists costs a password hash.
+	holder, err := s.st.UserByInviteHash(ctx, tid, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, bad
+	} else if err != nil {
+		return store.User{}, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	if !holder.Active || holder.InviteExpiresAt == nil || !now.Before(*holder.InviteExpiresAt) {
+		return store.User{}, bad
+	}
+	// Only a live invitation costs a password hash.
 	pwHash, err := s.hash(password)
 	if err != nil {
 		return store.User{}, err
 	}
-	u, err := s.st.AcceptInvite(ctx, tid, hash, pwHash, s.now().UTC().Truncate(time.Microsecond))
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, bad // expired, spent meanwhile, or user deactivated
-	} else if err != nil {
-		return store.User{}, err
-	}
-	if u.TenantID != tid {
-		return store.User{}, fmt.Errorf("accept invite: store returned a user of tenant %q for %q", u.TenantID, tid)
-	}
+	// Recorded before it is applied, like every change (fail closed).
+	details := map[string]any{"userId": holder.ID, "email": holder.Email, "role": holder.Role}
 	if err := s.audit.Record(ctx, audit.Event{
-		TenantID: tid, Action: audit.UserInviteAccepted, ActorID: u.ID,
-		Details: map[string]any{"userId": u.ID, "email": u.Email, "role": u.Role},
+		TenantID: tid, Action: audit.UserInviteAccepted, ActorID: holder.ID, Details: details,
 	}); err != nil {
 		return store.User{}, err
+	}
+	u, err := s.st.AcceptInvite(ctx, tid, hash, pwHash, now)
+	if err != nil {
+		details["outcome"] = "failed"
+		_ = s.audit.Record(context.WithoutCancel(ctx), audit.Event{
+			TenantID: tid, Action: audit.UserInviteAccepted, ActorID: holder.ID, Details: details,
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			return store.User{}, bad // spent meanwhile, or deactivated
+		}
+		return store.User{}, err
+	}
+	if u.TenantID != tid || u.ID != holder.ID {
+		return store.User{}, fmt.Errorf("accept invite: store returned another user than the invitation's holder")
 	}
 	// The hash has no business travelling further, where it could end up
 	// serialised.

@@ -115,6 +115,19 @@ func (s *Store) GetUser(ctx context.Context, tenantID, id string) (store.User, e
 }
 
 // GetUserByEmail returns the user with that email (any case) in the tenant.
+// UserByInviteHash returns the tenant's user holding the invitation.
+func (s *Store) UserByInviteHash(ctx context.Context, tenantID, hash string) (store.User, error) {
+	var u store.User
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+userCols+` FROM komand_users WHERE tenant_id = $1 AND invite_hash = $2`,
+			tenantID, hash).QueryRow(func(row pgx.Row) (err error) {
+			u, err = scanUser(row)
+			return err
+		})
+	})
+	return u, wrapErr("user by invite", err)
+}
+
 func (s *Store) GetUserByEmail(ctx context.Context, tenantID, email string) (store.User, error) {
 	var u store.User
 	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {

@@ -106,6 +106,14 @@ func (s *Store) GetUserByEmail(ctx context.Context, tenantID, email string) (sto
 	return u, wrap("get user by email", err)
 }
 
+// UserByInviteHash returns the tenant's user holding the invitation.
+func (s *Store) UserByInviteHash(ctx context.Context, tenantID, hash string) (store.User, error) {
+	u, err := scanUser(s.rq.QueryRowContext(ctx,
+		`SELECT `+userCols+` FROM komand_users WHERE tenant_id = ? AND invite_hash = ?`,
+		tenantID, hash))
+	return u, wrap("user by invite", err)
+}
+
 // ListUsers returns one page of the tenant's users ordered by email, and
 // their total.
 func (s *Store) ListUsers(ctx context.Context, tenantID string, p store.Page) ([]store.User, int, error) {

@@ -92,6 +92,8 @@ func testIsolationInvites(t *testing.T, s store.Store) {
 	// b cannot spend a's invitation, whichever tenant it names.
 	_, err := s.AcceptInvite(ctx, w.b.ID, aInv.InviteHash, "$argon2id$pwned", now)
 	isErr(t, "AcceptInvite(b, a's invitation)", err, store.ErrNotFound)
+	_, err = s.UserByInviteHash(ctx, w.b.ID, aInv.InviteHash)
+	isErr(t, "UserByInviteHash(b, a's invitation)", err, store.ErrNotFound)
 	_, err = s.AcceptInvite(ctx, newID(), aInv.InviteHash, "$argon2id$pwned", now)
 	isErr(t, "AcceptInvite(unknown tenant, a's invitation)", err, store.ErrNotFound)
 	checkUnchanged(t, s, wantA)

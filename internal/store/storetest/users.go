@@ -448,7 +448,12 @@ func testUserInviteRoundTrip(t *testing.T, s store.Store) {
 	for _, h := range []string{newHash(), "", in.ID} {
 		_, err = s.TenantIDByInviteHash(ctx, h)
 		isErr(t, fmt.Sprintf("TenantIDByInviteHash(%q)", h), err, store.ErrNotFound)
+		_, err = s.UserByInviteHash(ctx, a.ID, h)
+		isErr(t, fmt.Sprintf("UserByInviteHash(%q)", h), err, store.ErrNotFound)
 	}
+	got, err = s.UserByInviteHash(ctx, a.ID, in.InviteHash)
+	isErr(t, "UserByInviteHash", err, nil)
+	equal(t, "UserByInviteHash", got, want)
 
 	// Users without an invitation have none, and other changes keep it.
 	checkUnchanged(t, s, owner)
