@@ -43,11 +43,13 @@ var Providers = []string{"anthropic", "openai"}
 var Channels = []string{"WebChat", "Webhook", "Slack", "Telegram", "Teams", "Discord", "WhatsApp", "Signal", "SMS"}
 
 // Input is a create or update request. On update, nil fields keep their
-// current value; on create they take the defaults.
+// current value; on create they take the defaults. ClearDescription sets the
+// description back to null (Description must then be nil).
 type Input struct {
 	AgentID          string
 	Name             *string
 	Description      *string
+	ClearDescription bool
 	SystemPrompt     *string
 	ModelProvider    *string
 	ModelID          *string

@@ -16,6 +16,12 @@ func apply(a *store.Agent, in Input) error {
 		}
 		a.Name = *in.Name
 	}
+	if in.ClearDescription {
+		if in.Description != nil {
+			return apperr.Field("description", "cannot be both set and cleared")
+		}
+		a.Description = nil
+	}
 	if in.Description != nil {
 		if err := validate.MaxLen("description", *in.Description, validate.MaxShortText); err != nil {
 			return err

@@ -33,6 +33,17 @@ func TestInputValidation(t *testing.T) {
 		{"wrong-type", "POST", "/api/agents/", `{"agentId":"x","name":42}`, nil, 400, "validation_failed", "name"},
 		{"null-name", "POST", "/api/agents/", `{"agentId":"x","name":null}`, nil, 400, "validation_failed", "name"},
 		{"empty-name", "POST", "/api/agents/", `{"agentId":"x","name":"  "}`, nil, 400, "validation_failed", "name"},
+		{"null-prompt", "POST", "/api/agents/", `{"agentId":"x","name":"x","systemPrompt":null}`, nil, 400, "validation_failed", "systemPrompt"},
+		{"update-null-name", "PUT", "/api/agents/support-bot", `{"name":null}`, nil, 400, "validation_failed", "name"},
+		{"update-empty-name", "PUT", "/api/agents/support-bot", `{"name":""}`, nil, 400, "validation_failed", "name"},
+		{"update-null-prompt", "PUT", "/api/agents/support-bot", `{"systemPrompt":null}`, nil, 400, "validation_failed", "systemPrompt"},
+		{"update-null-provider", "PUT", "/api/agents/support-bot", `{"modelProvider":null}`, nil, 400, "validation_failed", "modelProvider"},
+		{"update-null-model", "PUT", "/api/agents/support-bot", `{"modelId":null}`, nil, 400, "validation_failed", "modelId"},
+		{"update-null-tokens", "PUT", "/api/agents/support-bot", `{"maxContextTokens":null}`, nil, 400, "validation_failed", "maxContextTokens"},
+		{"update-null-skills", "PUT", "/api/agents/support-bot", `{"enabledSkillIds":null}`, nil, 400, "validation_failed", "enabledSkillIds"},
+		{"update-null-channels", "PUT", "/api/agents/support-bot", `{"allowedChannels":null}`, nil, 400, "validation_failed", "allowedChannels"},
+		{"update-null-agent-id", "PUT", "/api/agents/support-bot", `{"agentId":null}`, nil, 400, "validation_failed", "agentId"},
+		{"update-wrong-type", "PUT", "/api/agents/support-bot", `{"maxContextTokens":"many"}`, nil, 400, "validation_failed", "maxContextTokens"},
 		{"null-agent-id", "POST", "/api/agents/", `{"agentId":null,"name":"x"}`, nil, 400, "validation_failed", "agentId"},
 		{"bad-agent-id", "POST", "/api/agents/", `{"agentId":"../../etc/passwd","name":"x"}`, nil, 400, "validation_failed", "agentId"},
 		{"long-agent-id", "POST", "/api/agents/", `{"agentId":"` + long + `","name":"x"}`, nil, 400, "validation_failed", "agentId"},
@@ -259,4 +270,36 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 	_ = http.StatusOK
+}
+
+// TestAgentUpdateNulls: an absent field is kept, "description": null clears
+// the description, and a rejected null changes nothing.
+func TestAgentUpdateNulls(t *testing.T) {
+	w := newWorld(t, "sqlite")
+	key := w.keys["a/admin"]
+	path := "/api/agents/" + w.agent
+	if r := w.env.Do("PUT", path, key, map[string]any{"description": "Answers billing questions"}); r.Status != http.StatusOK {
+		t.Fatalf("set description: %d %s", r.Status, r.Body)
+	}
+	before := w.env.Do("GET", path, key, nil)
+	if r := w.env.Do("PUT", path, key, `{"name":null,"description":"changed"}`); r.Status != http.StatusBadRequest {
+		t.Fatalf("null name: %d %s", r.Status, r.Body)
+	}
+	if after := w.env.Do("GET", path, key, nil); string(after.Data) != string(before.Data) {
+		t.Fatalf("a rejected update changed the agent:\n%s\n%s", before.Data, after.Data)
+	}
+	r := w.env.Do("PUT", path, key, `{"description":null}`)
+	if r.Status != http.StatusOK {
+		t.Fatalf("clear description: %d %s", r.Status, r.Body)
+	}
+	var got struct {
+		Name        string  `json:"name"`
+		Description *string `json:"description"`
+	}
+	if err := json.Unmarshal(r.Data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Description != nil || got.Name != "Support a" {
+		t.Fatalf("after clearing: name %q description %v", got.Name, got.Description)
+	}
 }

@@ -121,3 +121,37 @@ func pathUUID(r *http.Request, name string) (string, error) {
 	v := r.PathValue(name)
 	return v, validate.UUID(name, v)
 }
+
+// opt is a JSON field that remembers whether it was present and whether it
+// was an explicit null, so that an update can tell "keep" (absent) from
+// "clear" (null) and a non-nullable field can reject null instead of
+// silently ignoring it.
+type opt[T any] struct {
+	set, null bool
+	v         T
+}
+
+// UnmarshalJSON implements json.Unmarshaler; encoding/json calls it for an
+// explicit null too.
+func (o *opt[T]) UnmarshalJSON(b []byte) error {
+	o.set = true
+	if string(b) == "null" {
+		o.null = true
+		return nil
+	}
+	return json.Unmarshal(b, &o.v)
+}
+
+// ptr returns the value when one was given, nil when the field was absent,
+// and a validation error naming field when it was an explicit null: for
+// fields that must not be null.
+func (o opt[T]) ptr(field string) (*T, error) {
+	if o.null {
+		return nil, apperr.Field(field, "must not be null")
+	}
+	if !o.set {
+		return nil, nil
+	}
+	v := o.v
+	return &v, nil
+}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/komand-ai/komand/internal/agent"
+	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/store"
 )
@@ -42,24 +43,68 @@ func nonNil(s []string) []string {
 
 // agentRequest is the body of create and update. Server-set fields
 // (ownerId, createdAt, updatedAt) are not accepted: they are unknown fields.
+// Every field but description rejects an explicit null (a required field is
+// never silently kept or defaulted); "description": null clears it.
 type agentRequest struct {
-	AgentID          string   `json:"agentId"`
-	Name             *string  `json:"name"`
-	Description      *string  `json:"description"`
-	SystemPrompt     *string  `json:"systemPrompt"`
-	ModelProvider    *string  `json:"modelProvider"`
-	ModelID          *string  `json:"modelId"`
-	MaxContextTokens *int     `json:"maxContextTokens"`
-	EnabledSkillIDs  []string `json:"enabledSkillIds"`
-	AllowedChannels  []string `json:"allowedChannels"`
+	AgentID          opt[string]   `json:"agentId"`
+	Name             opt[string]   `json:"name"`
+	Description      opt[string]   `json:"description"`
+	SystemPrompt     opt[string]   `json:"systemPrompt"`
+	ModelProvider    opt[string]   `json:"modelProvider"`
+	ModelID          opt[string]   `json:"modelId"`
+	MaxContextTokens opt[int]      `json:"maxContextTokens"`
+	EnabledSkillIDs  opt[[]string] `json:"enabledSkillIds"`
+	AllowedChannels  opt[[]string] `json:"allowedChannels"`
 }
 
-func (q agentRequest) input() agent.Input {
-	return agent.Input{
-		AgentID: q.AgentID, Name: q.Name, Description: q.Description, SystemPrompt: q.SystemPrompt,
-		ModelProvider: q.ModelProvider, ModelID: q.ModelID, MaxContextTokens: q.MaxContextTokens,
-		EnabledSkillIDs: q.EnabledSkillIDs, AllowedChannels: q.AllowedChannels,
+// input validates the presence rules and returns the service input; the
+// service validates the values.
+func (q agentRequest) input() (agent.Input, error) {
+	var (
+		in  agent.Input
+		err error
+	)
+	if q.AgentID.null {
+		return in, apperr.Field("agentId", "must not be null")
 	}
+	in.AgentID = q.AgentID.v
+	if in.Name, err = q.Name.ptr("name"); err != nil {
+		return in, err
+	}
+	if q.Description.null {
+		in.ClearDescription = true
+	} else if q.Description.set {
+		d := q.Description.v
+		in.Description = &d
+	}
+	if in.SystemPrompt, err = q.SystemPrompt.ptr("systemPrompt"); err != nil {
+		return in, err
+	}
+	if in.ModelProvider, err = q.ModelProvider.ptr("modelProvider"); err != nil {
+		return in, err
+	}
+	if in.ModelID, err = q.ModelID.ptr("modelId"); err != nil {
+		return in, err
+	}
+	if in.MaxContextTokens, err = q.MaxContextTokens.ptr("maxContextTokens"); err != nil {
+		return in, err
+	}
+	for _, l := range []struct {
+		name string
+		o    opt[[]string]
+		dst  *[]string
+	}{{"enabledSkillIds", q.EnabledSkillIDs, &in.EnabledSkillIDs}, {"allowedChannels", q.AllowedChannels, &in.AllowedChannels}} {
+		if l.o.null {
+			return in, apperr.Field(l.name, "must not be null; send [] for none")
+		}
+		if l.o.set {
+			*l.dst = l.o.v
+			if *l.dst == nil {
+				*l.dst = []string{}
+			}
+		}
+	}
+	return in, nil
 }
 
 func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
@@ -67,7 +112,11 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, p authz.Pri
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	a, err := s.deps.Agents.Create(r.Context(), p, req.input())
+	in, err := req.input()
+	if err != nil {
+		return err
+	}
+	a, err := s.deps.Agents.Create(r.Context(), p, in)
 	if err != nil {
 		return err
 	}
@@ -111,11 +160,15 @@ func (s *Server) updateAgent(w http.ResponseWriter, r *http.Request, p authz.Pri
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if req.AgentID != "" && req.AgentID != id {
+	in, err := req.input()
+	if err != nil {
+		return err
+	}
+	if in.AgentID != "" && in.AgentID != id {
 		return errAgentIDMismatch
 	}
-	req.AgentID = id
-	a, err := s.deps.Agents.Update(r.Context(), p, req.input())
+	in.AgentID = id
+	a, err := s.deps.Agents.Update(r.Context(), p, in)
 	if err != nil {
 		return err
 	}
