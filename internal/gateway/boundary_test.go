@@ -303,3 +303,33 @@ func TestAgentUpdateNulls(t *testing.T) {
 		t.Fatalf("after clearing: name %q description %v", got.Name, got.Description)
 	}
 }
+
+// TestForwardedForSpoofing: with no trusted proxy, a client that rotates
+// X-Forwarded-For stays in its own (peer-address) window; behind a trusted
+// proxy, the client address the proxy appended keys the window, and a forged
+// address to the left of it does not open a new one.
+func TestForwardedForSpoofing(t *testing.T) {
+	env := apptest.New(t, "sqlite", func(c *config.Config) { c.RateLimits.ApiPermitLimit = 3 })
+	for i := range 3 {
+		if r := env.Do("GET", "/health", "", nil, "X-Forwarded-For", "203.0.113."+strconv.Itoa(i)); r.Status != 200 {
+			t.Fatalf("request %d: %d", i, r.Status)
+		}
+	}
+	expectError(t, env.Do("GET", "/health", "", nil, "X-Forwarded-For", "203.0.113.99"), 429, "rate_limited")
+
+	proxied := apptest.New(t, "sqlite", func(c *config.Config) {
+		c.RateLimits.ApiPermitLimit = 3
+		c.Server.TrustedProxies = []string{"127.0.0.1"}
+	})
+	for i := range 3 {
+		xff := strconv.Itoa(i+1) + ".1.1.1, 203.0.113.5" // forged left part, real client appended by the proxy
+		if r := proxied.Do("GET", "/health", "", nil, "X-Forwarded-For", xff); r.Status != 200 {
+			t.Fatalf("proxied request %d: %d", i, r.Status)
+		}
+	}
+	expectError(t, proxied.Do("GET", "/health", "", nil, "X-Forwarded-For", "9.9.9.9, 203.0.113.5"), 429, "rate_limited")
+	// Another client behind the same proxy has its own window.
+	if r := proxied.Do("GET", "/health", "", nil, "X-Forwarded-For", "203.0.113.6"); r.Status != 200 {
+		t.Fatalf("second client behind the proxy: %d", r.Status)
+	}
+}
