@@ -457,6 +457,11 @@ func (s *Service) Refresh(ctx context.Context, refreshToken, clientIP string) (T
 
 // Logout ends the login session of p: its refresh family is revoked, which
 // also stops every access token of the session from authenticating.
+//
+// Logout is the one deliberate exception to "record, then apply": the
+// revocation comes first and the Logout entry after it, so an audit outage
+// can never keep a session alive that its user asked to end. If the entry
+// cannot be stored the caller gets a 500, but the session is already gone.
 func (s *Service) Logout(ctx context.Context, p authz.Principal) error {
 	if p.APIKeyID != "" {
 		return apperr.New(apperr.Invalid, msgAPIKeyNoLogout)
