@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -252,8 +253,27 @@ func (w *Writer) commit(entries []store.AuditEntry) error {
 	err := w.st.AppendAudit(ctx, entries, Seal)
 	if err != nil {
 		w.log.Error("audit batch not stored; the actions it records fail",
-			"entries", len(entries), "err", err)
+			"entries", len(entries), "request_ids", batchRequestIDs(entries), "err", err)
 		return errors.New("audit: entry not stored")
 	}
 	return nil
+}
+
+// batchRequestIDs lists the distinct request IDs of a failed batch (at most
+// 32) for its log line, so each failed request can be traced from it; each
+// request also logs its own 500 with its ID.
+func batchRequestIDs(entries []store.AuditEntry) []string {
+	const max = 32
+	var ids []string
+	for _, e := range entries {
+		if e.RequestID == "" || slices.Contains(ids, e.RequestID) {
+			continue
+		}
+		if len(ids) == max {
+			ids = append(ids, "…")
+			break
+		}
+		ids = append(ids, e.RequestID)
+	}
+	return ids
 }

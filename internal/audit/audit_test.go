@@ -1,9 +1,11 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -118,14 +120,20 @@ func (failingStore) AppendAudit(context.Context, []store.AuditEntry, store.SealF
 }
 
 func TestRecordFailsClosed(t *testing.T) {
-	w := audit.NewWriter(failingStore{}, audit.Options{})
-	defer w.Close()
-	err := w.Record(context.Background(), audit.Event{TenantID: "t", Action: audit.PermissionDenied})
+	var logs bytes.Buffer
+	w := audit.NewWriter(failingStore{}, audit.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	ctx := requestid.With(context.Background(), "req-fails-closed-1")
+	err := w.Record(ctx, audit.Event{TenantID: "t", Action: audit.PermissionDenied})
+	w.Close()
 	if err == nil {
 		t.Fatal("Record succeeded although the store failed")
 	}
 	if strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("error carries the store's detail: %v", err)
+	}
+	// The operator's log names the failed request and the store's reason.
+	if !strings.Contains(logs.String(), "req-fails-closed-1") || !strings.Contains(logs.String(), "disk full") {
+		t.Fatalf("failure log lacks the request ID or the cause: %s", logs.String())
 	}
 }
 
