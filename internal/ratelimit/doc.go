@@ -14,8 +14,8 @@
 //
 // Windows are aligned to the clock rather than to a key's first event:
 //
-//	windowStart = now.Truncate(window)
-//	Reset       = windowStart.Add(window)
+//	windowStart = now - now mod window   (Unix nanoseconds, epoch-aligned)
+//	Reset       = windowStart + window
 //
 // Every replica therefore computes the same window, and so the same Reset
 // (the value for X-RateLimit-Reset / Retry-After), for a key at a given moment

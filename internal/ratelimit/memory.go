@@ -110,19 +110,19 @@ func (m *Memory) Allow(_ context.Context, key string, limit int, window time.Dur
 	if err := checkArgs(limit, window); err != nil {
 		return deny(limit, window, now), err
 	}
-	ws := now.Truncate(window)
-	reset := ws.Add(window)
+	nowNs := now.UnixNano()
+	start, end := windowBounds(nowNs, window)
+	reset := time.Unix(0, end)
 	if limit == 0 {
 		return Decision{Limit: limit, Reset: reset}, nil
 	}
-	start, end := ws.UnixNano(), reset.UnixNano()
 	k := entryKey{key: key, window: window}
 
 	s := &m.shards[maphash.String(m.seed, key)&(numShards-1)]
 	s.mu.Lock()
 	e := s.m[k]
 	if e == nil {
-		if e = m.insertLocked(s, k, now.UnixNano(), start, end); e == nil {
+		if e = m.insertLocked(s, k, nowNs, start, end); e == nil {
 			s.mu.Unlock()
 			return Decision{Limit: limit, Reset: reset}, nil // full: refuse the new key
 		}

@@ -512,3 +512,22 @@ func BenchmarkMemoryAllowFixedClock(b *testing.B) {
 		lim.Allow(ctx, keys[i&(len(keys)-1)], math.MaxInt, time.Minute)
 	}
 }
+
+// TestWindowBounds: windows are epoch-aligned, contain the instant, and for
+// windows that divide a day agree with time.Truncate (what a reader of
+// X-RateLimit-Reset expects: the next minute or hour).
+func TestWindowBounds(t *testing.T) {
+	base := time.Date(2026, 12, 2, 14, 37, 21, 123456789, time.UTC)
+	for _, w := range []time.Duration{time.Second, 7 * time.Second, time.Minute, 15 * time.Minute, time.Hour, 24 * time.Hour} {
+		for _, at := range []time.Time{base, base.Add(-time.Nanosecond), base.Truncate(w), time.Unix(0, 0), time.Unix(-1, 0)} {
+			n := at.UnixNano()
+			start, end := windowBounds(n, w)
+			if start > n || n >= end || end-start != int64(w) || start%int64(w) != 0 {
+				t.Fatalf("window %v at %v: [%d, %d) does not hold %d or is misaligned", w, at, start, end, n)
+			}
+			if (24*time.Hour)%w == 0 && n >= 0 && time.Unix(0, start).UTC() != at.Truncate(w).UTC() {
+				t.Fatalf("window %v at %v: start %v, Truncate %v", w, at, time.Unix(0, start).UTC(), at.Truncate(w).UTC())
+			}
+		}
+	}
+}

@@ -45,7 +45,8 @@ func checkArgs(limit int, window time.Duration) error {
 func deny(limit int, window time.Duration, now time.Time) Decision {
 	d := Decision{Limit: limit}
 	if window > 0 {
-		d.Reset = now.Truncate(window).Add(window)
+		_, end := windowBounds(now.UnixNano(), window)
+		d.Reset = time.Unix(0, end)
 	}
 	return d
 }
@@ -57,4 +58,18 @@ func decide(count, limit int, reset time.Time) Decision {
 		d.Remaining = limit - count
 	}
 	return d
+}
+
+// windowBounds returns the fixed window of length w that contains the
+// instant n (Unix nanoseconds): [start, end). Windows are aligned to the
+// Unix epoch, the same in every store and on every replica, so a window
+// that divides a day starts on the minute or hour as a reader expects. It is
+// integer arithmetic only (no time.Time), as Allow runs on every request.
+func windowBounds(n int64, w time.Duration) (start, end int64) {
+	r := n % int64(w)
+	if r < 0 {
+		r += int64(w)
+	}
+	start = n - r
+	return start, start + int64(w)
 }

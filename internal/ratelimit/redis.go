@@ -92,8 +92,8 @@ func (r *Redis) Allow(ctx context.Context, key string, limit int, window time.Du
 	if window < time.Millisecond {
 		return deny(limit, window, now), fmt.Errorf("%w: window %v < 1ms", ErrInvalidArgument, window)
 	}
-	ws := now.Truncate(window)
-	reset := ws.Add(window)
+	start, end := windowBounds(now.UnixNano(), window)
+	ws, reset := time.Unix(0, start), time.Unix(0, end)
 	if limit == 0 {
 		return Decision{Limit: limit, Reset: reset}, nil
 	}
