@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -14,10 +15,35 @@ import (
 	"github.com/komand-ai/komand/internal/requestid"
 )
 
-// statusWriter remembers the status for the access log.
+// statusWriter remembers the status for the access log. It also holds the
+// request's own header values (request ID, allowed origin, the three
+// rate-limit values) in one array, so that a request costs one allocation
+// for all of them instead of one per header.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	vals   [hdrCount]string
+}
+
+// Indexes into statusWriter.vals.
+const (
+	hdrRequestID = iota
+	hdrAllowOrigin
+	hdrLimit
+	hdrRemaining
+	hdrReset
+	hdrCount
+)
+
+// setHeader sets h[key] (a canonical key) to the single value v, using the
+// slot i of sw's array when sw is not nil.
+func setHeader(h http.Header, sw *statusWriter, i int, key, v string) {
+	if sw == nil {
+		h[key] = []string{v}
+		return
+	}
+	sw.vals[i] = v
+	h[key] = sw.vals[i : i+1 : i+1]
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -41,14 +67,13 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // body limit. Authentication and rate limiting are per route (see route).
 func (s *Server) outer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := requestid.FromHeader(r.Header.Get(requestid.Header))
-		ctx := requestid.With(r.Context(), id)
-		r = r.WithContext(ctx)
+		sw := &statusWriter{ResponseWriter: w}
 		h := w.Header()
-		h.Set(requestid.Header, id)
+		setHeader(h, sw, hdrRequestID, requestid.Header, requestid.FromHeader(r.Header.Get(requestid.Header)))
+		ctx := requestid.WithRef(r.Context(), &sw.vals[hdrRequestID])
+		r = r.WithContext(ctx)
 		securityHeaders(h)
 
-		sw := &statusWriter{ResponseWriter: w}
 		start := time.Now()
 		defer func() {
 			if v := recover(); v != nil {
@@ -61,8 +86,9 @@ func (s *Server) outer(next http.Handler) http.Handler {
 				}
 			}
 			if s.opts.AccessLog {
-				s.log.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path,
-					"status", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+				s.log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", r.Method),
+					slog.String("path", r.URL.Path), slog.Int("status", sw.status),
+					slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 			}
 		}()
 
@@ -126,7 +152,8 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 	allowed := origin != "" && s.opts.AllowedOrigin != nil && s.opts.AllowedOrigin(origin)
 	if allowed {
-		h.Set("Access-Control-Allow-Origin", origin)
+		sw, _ := w.(*statusWriter)
+		setHeader(h, sw, hdrAllowOrigin, "Access-Control-Allow-Origin", origin)
 		h["Access-Control-Expose-Headers"] = exposeHeaders
 	}
 	if !preflight {
@@ -219,13 +246,12 @@ func (s *Server) limit(w http.ResponseWriter, r *http.Request, key string) bool 
 		return false
 	}
 	h := w.Header()
-	// One backing array for the three values; canonical keys, so no
-	// canonicalisation copy ("X-RateLimit-Limit" is not canonical).
-	v := make([]string, 3)
-	v[0], v[1], v[2] = strconv.Itoa(d.Limit), strconv.Itoa(d.Remaining), strconv.FormatInt(d.Reset.Unix(), 10)
-	h["X-Ratelimit-Limit"] = v[0:1:1]
-	h["X-Ratelimit-Remaining"] = v[1:2:2]
-	h["X-Ratelimit-Reset"] = v[2:3:3]
+	// Canonical keys, so no canonicalisation copy ("X-RateLimit-Limit" is
+	// not canonical); the values live in the statusWriter's array.
+	sw, _ := w.(*statusWriter)
+	setHeader(h, sw, hdrLimit, "X-Ratelimit-Limit", strconv.Itoa(d.Limit))
+	setHeader(h, sw, hdrRemaining, "X-Ratelimit-Remaining", strconv.Itoa(d.Remaining))
+	setHeader(h, sw, hdrReset, "X-Ratelimit-Reset", strconv.FormatInt(d.Reset.Unix(), 10))
 	if d.Allowed {
 		return true
 	}

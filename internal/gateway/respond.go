@@ -31,8 +31,13 @@ type meta struct {
 	PageSize int `json:"pageSize"`
 }
 
+// jsonContentType is shared by every JSON response (no allocation per
+// response). Header.Set replaces the slice and Add copies a full one, so the
+// shared array is never written.
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
 func writeJSON(w http.ResponseWriter, status int, v envelope) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header()["Content-Type"] = jsonContentType // shared, never written
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true)

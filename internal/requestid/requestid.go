@@ -58,8 +58,20 @@ func With(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, ctxKey{}, id)
 }
 
+// WithRef is With for an ID the caller keeps in a longer-lived per-request
+// struct: storing the pointer saves boxing the string. *id must not change
+// afterwards.
+func WithRef(ctx context.Context, id *string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
 // From returns the request ID in ctx, or "".
 func From(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
+	switch id := ctx.Value(ctxKey{}).(type) {
+	case string:
+		return id
+	case *string:
+		return *id
+	}
+	return ""
 }

@@ -1,6 +1,7 @@
 package requestid
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -58,4 +59,22 @@ func FuzzFromHeader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestContext: both ways of storing the ID give it back, and a context
+// without one gives "".
+func TestContext(t *testing.T) {
+	if got := From(context.Background()); got != "" {
+		t.Fatalf("empty context gave %q", got)
+	}
+	if got := From(With(context.Background(), "abc-1")); got != "abc-1" {
+		t.Fatalf("With: %q", got)
+	}
+	id := "ref-2"
+	if got := From(WithRef(context.Background(), &id)); got != "ref-2" {
+		t.Fatalf("WithRef: %q", got)
+	}
+	if got := From(context.WithValue(context.Background(), ctxKey{}, 42)); got != "" {
+		t.Fatalf("a foreign value type gave %q", got)
+	}
 }
