@@ -107,12 +107,17 @@ func (q agentRequest) input() (agent.Input, error) {
 	return in, nil
 }
 
-func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+// decodeAgent reads an agentRequest body and applies its presence rules.
+func decodeAgent(r *http.Request) (agent.Input, error) {
 	var req agentRequest
 	if err := decode(r, &req); err != nil {
-		return err
+		return agent.Input{}, err
 	}
-	in, err := req.input()
+	return req.input()
+}
+
+func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	in, err := decodeAgent(r)
 	if err != nil {
 		return err
 	}
@@ -156,11 +161,7 @@ func (s *Server) updateAgent(w http.ResponseWriter, r *http.Request, p authz.Pri
 	if err != nil {
 		return err
 	}
-	var req agentRequest
-	if err := decode(r, &req); err != nil {
-		return err
-	}
-	in, err := req.input()
+	in, err := decodeAgent(r)
 	if err != nil {
 		return err
 	}
