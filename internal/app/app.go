@@ -154,6 +154,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 
 // Server builds the HTTP server over the app's services.
 func (a *App) Server(version string) (*gateway.Server, error) {
+	return a.ServerWith(version, gateway.Timeouts{})
+}
+
+// ServerWith is Server with explicit http.Server timeouts (zero fields take
+// the gateway's defaults).
+func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, error) {
 	proxies, err := a.Config.TrustedProxyPrefixes()
 	if err != nil {
 		return nil, err
@@ -170,6 +176,7 @@ func (a *App) Server(version string) (*gateway.Server, error) {
 		APILimit:       cfg.RateLimits.ApiPermitLimit,
 		APIWindow:      cfg.RateLimits.ApiWindow(),
 		AccessLog:      true,
+		Timeouts:       t,
 	}, a.Log), nil
 }
 

@@ -122,6 +122,34 @@ func TestCrossTenantIsNotFound(t *testing.T) {
 				expectError(t, r, 404, "not_found")
 			})
 		}
+		// Every role of B gets for A's resource exactly what it gets for one
+		// that exists nowhere (404 where the role may act, the same 403
+		// where it may not): no answer tells B that A's resource exists.
+		ghosts := map[string]string{
+			"/api/agents/" + aOnly: "/api/agents/no-such-agent-anywhere",
+			"/api/users/" + victim: "/api/users/00000000-0000-7000-8000-000000000000",
+		}
+		for _, role := range roles {
+			for _, c := range cases {
+				t.Run(role+"/"+c.name, func(t *testing.T) {
+					ghost := c.path
+					for real, g := range ghosts {
+						ghost = strings.Replace(ghost, real, g, 1)
+					}
+					if ghost == c.path {
+						t.Fatalf("no ghost path for %s", c.path)
+					}
+					got := w.env.Do(c.method, c.path, w.keys["b/"+role], c.body)
+					want := w.env.Do(c.method, ghost, w.keys["b/"+role], c.body)
+					if got.Status != want.Status || got.Code != want.Code {
+						t.Fatalf("A's resource: %d %q; a resource that does not exist: %d %q", got.Status, got.Code, want.Status, want.Code)
+					}
+					if got.Status != 404 && got.Status != 403 {
+						t.Fatalf("cross-tenant %s %s as %s: %d %s", c.method, c.path, role, got.Status, got.Body)
+					}
+				})
+			}
+		}
 		// Lists of B never show A's rows.
 		r := w.env.Do("GET", "/api/agents/", w.keys["b/owner"], nil)
 		if strings.Contains(string(r.Body), aOnly) {

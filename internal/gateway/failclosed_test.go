@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/komand-ai/komand/internal/app/apptest"
@@ -64,5 +65,30 @@ func TestAuditFailsClosed(t *testing.T) {
 	}
 	if r := env.Do("POST", "/api/agents/", admin, map[string]any{"agentId": "ghost", "name": "Ghost"}); r.Status != 201 {
 		t.Fatalf("after repair: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestReadyWhenDatabaseIsGone: /ready answers 503 in the envelope once the
+// database stops answering, without the driver's words; the log has them,
+// with the request ID. /health (liveness) still answers.
+func TestReadyWhenDatabaseIsGone(t *testing.T) {
+	env := apptest.New(t, "sqlite", nil)
+	if r := env.Do("GET", "/ready", "", nil); r.Status != 200 {
+		t.Fatalf("ready before: %d %s", r.Status, r.Body)
+	}
+	if err := env.App.Store.(*sqlite.Store).DB().Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := env.Do("GET", "/ready", "", nil, "X-Request-Id", "ready-probe-1")
+	expectError(t, r, 503, "unavailable")
+	if strings.Contains(string(r.Body), "closed") || strings.Contains(string(r.Body), "sql") {
+		t.Fatalf("readiness answer leaks the driver's error: %s", r.Body)
+	}
+	logs := env.Logs()
+	if !strings.Contains(logs, "readiness check failed") || !strings.Contains(logs, "ready-probe-1") {
+		t.Fatalf("the log lacks the failure or its request ID:\n%s", logs)
+	}
+	if r := env.Do("GET", "/health", "", nil); r.Status != 200 {
+		t.Fatalf("health after: %d %s", r.Status, r.Body)
 	}
 }

@@ -10,6 +10,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -55,6 +56,13 @@ type Options struct {
 	APILimit       int
 	APIWindow      time.Duration
 	AccessLog      bool
+	// Timeouts of the http.Server; zero fields take the defaults below.
+	Timeouts Timeouts
+}
+
+// Timeouts are the four http.Server timeouts.
+type Timeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
 }
 
 // Server serves the API.
@@ -93,20 +101,28 @@ const (
 	IdleTimeout       = 120 * time.Second
 )
 
-// Serve serves on ln until ctx ends, then shuts down gracefully: it stops
-// accepting, lets in-flight requests finish (and their audit entries commit)
-// for up to grace, and returns.
-func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
-	srv := &http.Server{
+// httpServer is the http.Server Serve runs: all four timeouts set (the
+// defaults unless Options.Timeouts says otherwise), bounded headers, and
+// request contexts that outlive ctx so that in-flight requests finish.
+func (s *Server) httpServer(ctx context.Context) *http.Server {
+	t := s.opts.Timeouts
+	return &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		ReadTimeout:       ReadTimeout,
-		WriteTimeout:      WriteTimeout,
-		IdleTimeout:       IdleTimeout,
+		ReadHeaderTimeout: cmp.Or(t.ReadHeader, ReadHeaderTimeout),
+		ReadTimeout:       cmp.Or(t.Read, ReadTimeout),
+		WriteTimeout:      cmp.Or(t.Write, WriteTimeout),
+		IdleTimeout:       cmp.Or(t.Idle, IdleTimeout),
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: it stops
+// accepting, lets in-flight requests finish (and their audit entries commit)
+// for up to grace, and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	srv := s.httpServer(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
