@@ -54,7 +54,37 @@ func FuzzDecodeJSON(f *testing.F) {
 				t.Fatalf("control character in message %q", pe.Message)
 			}
 		}
+		if !fixedDecodeMessage(pe.Message) {
+			t.Fatalf("message is not one of the fixed forms (it may echo input): %q", pe.Message)
+		}
 	})
+}
+
+// fixedDecodeMessage reports whether msg is one of the decoder's fixed
+// messages, or "<field>: <fixed text>" with a field name in the sanitised
+// alphabet: nothing else from the input can reach a client.
+func fixedDecodeMessage(msg string) bool {
+	switch msg {
+	case "request body is too large", "request body is required", "request body is not valid JSON",
+		"request body must be a JSON object", "request body must contain a single JSON object",
+		"Content-Type must be application/json":
+		return true
+	}
+	field, rest, ok := strings.Cut(msg, ": ")
+	if !ok || (rest != "has the wrong type" && rest != "is not a known field") {
+		return false
+	}
+	field = strings.TrimSuffix(field, "…")
+	if len(field) > 64 {
+		return false
+	}
+	for _, r := range field {
+		if !(r == '.' || r == '_' || r == '-' || r == '[' || r == ']' || r == '?' ||
+			(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
+			return false
+		}
+	}
+	return true
 }
 
 func TestDecodeJSONContentTypes(t *testing.T) {
