@@ -92,3 +92,33 @@ func TestReadyWhenDatabaseIsGone(t *testing.T) {
 		t.Fatalf("health after: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestDatabaseErrorIsLoggedWithRequestID: when a query fails, the client gets
+// a plain 500 with its request ID and nothing of the driver's text, and the
+// operator's log line carries both the driver's detail and that request ID.
+func TestDatabaseErrorIsLoggedWithRequestID(t *testing.T) {
+	env := apptest.New(t, "sqlite", nil)
+	ten := env.Tenant("acme")
+	admin := env.APIKey(ten, env.User(ten, "admin@example.com", "admin"))
+	if r := env.Do("GET", "/api/agents/", admin, nil); r.Status != 200 { // warm the authentication cache
+		t.Fatalf("list: %d", r.Status)
+	}
+	db := env.App.Store.(*sqlite.Store).DB()
+	if _, err := db.Exec(`ALTER TABLE komand_agents RENAME TO komand_agents_gone`); err != nil {
+		t.Fatal(err)
+	}
+	r := env.Do("GET", "/api/agents/", admin, nil, "X-Request-Id", "db-error-7")
+	expectError(t, r, 500, "internal_error")
+	if r.ReqID != "db-error-7" || strings.Contains(string(r.Body), "komand_agents") || strings.Contains(string(r.Body), "no such table") {
+		t.Fatalf("response: %s", r.Body)
+	}
+	var line string
+	for _, l := range strings.Split(env.Logs(), "\n") {
+		if strings.Contains(l, `"request_id":"db-error-7"`) && strings.Contains(l, "request failed") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "no such table") {
+		t.Fatalf("no log line with the request ID and the driver's detail:\n%s", env.Logs())
+	}
+}
