@@ -129,6 +129,7 @@ func TestCrossTenantIsNotFound(t *testing.T) {
 			"/api/agents/" + aOnly: "/api/agents/no-such-agent-anywhere",
 			"/api/users/" + victim: "/api/users/00000000-0000-7000-8000-000000000000",
 		}
+		aEntries := auditCount(t, w, w.tenA, "")
 		for _, role := range roles {
 			for _, c := range cases {
 				t.Run(role+"/"+c.name, func(t *testing.T) {
@@ -139,16 +140,38 @@ func TestCrossTenantIsNotFound(t *testing.T) {
 					if ghost == c.path {
 						t.Fatalf("no ghost path for %s", c.path)
 					}
+					denied0 := auditCount(t, w, w.tenB, "PermissionDenied")
 					got := w.env.Do(c.method, c.path, w.keys["b/"+role], c.body)
+					denied1 := auditCount(t, w, w.tenB, "PermissionDenied")
 					want := w.env.Do(c.method, ghost, w.keys["b/"+role], c.body)
+					denied2 := auditCount(t, w, w.tenB, "PermissionDenied")
 					if got.Status != want.Status || got.Code != want.Code {
 						t.Fatalf("A's resource: %d %q; a resource that does not exist: %d %q", got.Status, got.Code, want.Status, want.Code)
 					}
-					if got.Status != 404 && got.Status != 403 {
+					switch got.Status {
+					case 404:
+						expectError(t, got, 404, "not_found")
+					case 403:
+						expectError(t, got, 403, "forbidden")
+					default:
 						t.Fatalf("cross-tenant %s %s as %s: %d %s", c.method, c.path, role, got.Status, got.Body)
+					}
+					// A denial is audited in B's own chain, once per request,
+					// alike for A's resource and for the ghost; a 404 is not.
+					wantDenied := 0
+					if got.Status == 403 {
+						wantDenied = 1
+					}
+					if denied1-denied0 != wantDenied || denied2-denied1 != wantDenied {
+						t.Fatalf("PermissionDenied entries in B: +%d for A's resource, +%d for the ghost; want +%d each",
+							denied1-denied0, denied2-denied1, wantDenied)
 					}
 				})
 			}
+		}
+		// Nothing B sent left a trace in A's audit chain.
+		if n := auditCount(t, w, w.tenA, ""); n != aEntries {
+			t.Fatalf("A's audit log grew from %d to %d entries during B's probing", aEntries, n)
 		}
 		// Lists of B never show A's rows.
 		r := w.env.Do("GET", "/api/agents/", w.keys["b/owner"], nil)

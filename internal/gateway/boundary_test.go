@@ -68,6 +68,7 @@ func TestInputValidation(t *testing.T) {
 		{"unknown-route", "GET", "/api/nothing-here", nil, nil, 404, "not_found", "not found"},
 		{"wrong-method", "PATCH", "/api/agents/", nil, nil, 405, "method_not_allowed", "method"},
 	}
+	configured := auditCount(t, w, w.tenA, "AgentConfigured")
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := w.env.Do(c.method, c.path, key, c.body, c.headers...)
@@ -77,10 +78,14 @@ func TestInputValidation(t *testing.T) {
 			}
 		})
 	}
-	// Nothing was created by any of it.
+	// Nothing was created or changed by any of it, and nothing was recorded
+	// as a configuration change.
 	_, total, err := w.env.App.Store.ListAgents(t.Context(), w.tenA, store.Page{Page: 1, PageSize: 10})
 	if err != nil || total != 1 {
 		t.Fatalf("agents after hostile input: %d %v, want 1", total, err)
+	}
+	if n := auditCount(t, w, w.tenA, "AgentConfigured"); n != configured {
+		t.Fatalf("AgentConfigured entries went from %d to %d on rejected input", configured, n)
 	}
 }
 
@@ -282,15 +287,24 @@ func TestAgentUpdateNulls(t *testing.T) {
 		t.Fatalf("set description: %d %s", r.Status, r.Body)
 	}
 	before := w.env.Do("GET", path, key, nil)
-	if r := w.env.Do("PUT", path, key, `{"name":null,"description":"changed"}`); r.Status != http.StatusBadRequest {
-		t.Fatalf("null name: %d %s", r.Status, r.Body)
+	configured := auditCount(t, w, w.tenA, "AgentConfigured")
+	r := w.env.Do("PUT", path, key, `{"name":null,"description":"changed"}`)
+	expectError(t, r, http.StatusBadRequest, "validation_failed")
+	if *r.Error != "name: must not be null" {
+		t.Fatalf("error %q", *r.Error)
 	}
 	if after := w.env.Do("GET", path, key, nil); string(after.Data) != string(before.Data) {
 		t.Fatalf("a rejected update changed the agent:\n%s\n%s", before.Data, after.Data)
 	}
-	r := w.env.Do("PUT", path, key, `{"description":null}`)
+	if n := auditCount(t, w, w.tenA, "AgentConfigured"); n != configured {
+		t.Fatalf("a rejected update was recorded as a change: %d → %d entries", configured, n)
+	}
+	r = w.env.Do("PUT", path, key, `{"description":null}`)
 	if r.Status != http.StatusOK {
 		t.Fatalf("clear description: %d %s", r.Status, r.Body)
+	}
+	if n := auditCount(t, w, w.tenA, "AgentConfigured"); n != configured+1 {
+		t.Fatalf("clearing the description: %d AgentConfigured entries, want %d", n, configured+1)
 	}
 	var got struct {
 		Name        string  `json:"name"`
@@ -301,6 +315,14 @@ func TestAgentUpdateNulls(t *testing.T) {
 	}
 	if got.Description != nil || got.Name != "Support a" {
 		t.Fatalf("after clearing: name %q description %v", got.Name, got.Description)
+	}
+	// A list is emptied with [], not with null.
+	if r := w.env.Do("PUT", path, key, `{"allowedChannels":["WebChat"]}`); r.Status != http.StatusOK {
+		t.Fatalf("set channels: %d %s", r.Status, r.Body)
+	}
+	r = w.env.Do("PUT", path, key, `{"allowedChannels":[]}`)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Data), `"allowedChannels":[]`) {
+		t.Fatalf("empty channels: %d %s", r.Status, r.Data)
 	}
 }
 

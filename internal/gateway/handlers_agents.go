@@ -89,22 +89,21 @@ func (q agentRequest) input() (agent.Input, error) {
 	if in.MaxContextTokens, err = q.MaxContextTokens.ptr("maxContextTokens"); err != nil {
 		return in, err
 	}
-	for _, l := range []struct {
-		name string
-		o    opt[[]string]
-		dst  *[]string
-	}{{"enabledSkillIds", q.EnabledSkillIDs, &in.EnabledSkillIDs}, {"allowedChannels", q.AllowedChannels, &in.AllowedChannels}} {
-		if l.o.null {
-			return in, apperr.Field(l.name, "must not be null; send [] for none")
-		}
-		if l.o.set {
-			*l.dst = l.o.v
-			if *l.dst == nil {
-				*l.dst = []string{}
-			}
-		}
+	if in.EnabledSkillIDs, err = listField("enabledSkillIds", q.EnabledSkillIDs); err != nil {
+		return in, err
+	}
+	if in.AllowedChannels, err = listField("allowedChannels", q.AllowedChannels); err != nil {
+		return in, err
 	}
 	return in, nil
+}
+
+// listField is a list that may be absent (nil: keep) or [] but not null.
+func listField(name string, o opt[[]string]) ([]string, error) {
+	if o.null {
+		return nil, apperr.Field(name, "must not be null; send [] for none")
+	}
+	return o.v, nil // json gives a non-nil slice for [], so nil means absent
 }
 
 // decodeAgent reads an agentRequest body and applies its presence rules.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,10 +63,13 @@ func TestSlowHeadersAreCut(t *testing.T) {
 	}
 	// The deadline only guards against a hang; the server must close first.
 	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	_, err = io.ReadAll(c)
+	got, err := io.ReadAll(c)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		t.Fatal("the server kept a connection with unfinished headers open")
+	}
+	if strings.Contains(string(got), " 200 ") {
+		t.Fatalf("a request with unfinished headers was answered: %q", got)
 	}
 }
 
