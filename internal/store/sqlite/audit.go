@@ -67,22 +67,10 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, sea
 		// The statements run with a context that is never cancelled: for a
 		// cancellable one the driver starts a watcher goroutine per call, a
 		// measurable share of a small insert's cost. Cancellation still stops
-		// the batch: ctx is checked before every entry, and database/sql
-		// rolls the transaction back when ctx ends.
+		// the batch: ctx is checked before every entry and statement, and
+		// database/sql rolls the transaction back when ctx ends.
 		rowCtx := context.WithoutCancel(ctx)
-		getHead, err := tx.PrepareContext(ctx,
-			`SELECT seq, hash FROM komand_audit_heads WHERE tenant_id = ?`)
-		if err != nil {
-			return err
-		}
-		defer getHead.Close()
-		insert, err := tx.PrepareContext(ctx,
-			`INSERT INTO komand_audit_log (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insert.Close()
-
+		getHead := tx.StmtContext(ctx, s.audit.getHead)
 		heads := make(map[string]chainHead)
 		var order []string // tenants in first-seen order, for the head updates
 		for i := range out {
@@ -105,23 +93,12 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, sea
 			if e.Hash == "" {
 				return fmt.Errorf("seal returned an empty hash for entry %d", i)
 			}
-			// details is bound as a string: the column is TEXT and the bytes
-			// must come back unchanged.
-			if _, err := insert.ExecContext(rowCtx, e.ID, e.TenantID, e.Seq, e.Action, e.ActorID,
-				e.AgentID, e.SessionID, e.SkillID, string(e.Details), e.RequestID,
-				micros(e.Timestamp), e.PrevHash, e.Hash); err != nil {
-				return err
-			}
 			heads[e.TenantID] = chainHead{seq: e.Seq, hash: e.Hash}
 		}
-
-		setHead, err := tx.PrepareContext(ctx,
-			`INSERT INTO komand_audit_heads (tenant_id, seq, hash) VALUES (?, ?, ?)
-			 ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`)
-		if err != nil {
+		if err := s.audit.insertAll(ctx, rowCtx, tx, out); err != nil {
 			return err
 		}
-		defer setHead.Close()
+		setHead := tx.StmtContext(ctx, s.audit.setHead)
 		for _, tenantID := range order {
 			h := heads[tenantID]
 			if _, err := setHead.ExecContext(rowCtx, tenantID, h.seq, h.hash); err != nil {
@@ -135,6 +112,102 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, sea
 	}
 	copy(entries, out)
 	return nil
+}
+
+// auditStmts are the append path's statements, prepared once on the writer
+// connection at Open (a statement prepared inside a transaction is parsed
+// again for every batch, and the writer pool's one connection is busy during
+// a transaction, so they cannot be prepared lazily). A transaction uses them
+// through Tx.StmtContext, which re-prepares only if the connection was
+// replaced.
+//
+// A batch is inserted with multi-row INSERTs of 64, 32, …, 1 rows (13
+// parameters each, far below SQLite's limit of 32,766): one statement per row
+// cost a call through database/sql and the driver per entry.
+type auditStmts struct {
+	getHead, setHead *sql.Stmt
+	insert           []*sql.Stmt // insert[k] carries 1<<k rows
+}
+
+// auditInsertMaxShift: the largest INSERT carries 1<<6 = 64 rows.
+const auditInsertMaxShift = 6
+
+func prepareAudit(ctx context.Context, db *sql.DB) (*auditStmts, error) {
+	as := &auditStmts{}
+	var err error
+	if as.getHead, err = db.PrepareContext(ctx,
+		`SELECT seq, hash FROM komand_audit_heads WHERE tenant_id = ?`); err != nil {
+		return nil, err
+	}
+	if as.setHead, err = db.PrepareContext(ctx,
+		`INSERT INTO komand_audit_heads (tenant_id, seq, hash) VALUES (?, ?, ?)
+		 ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`); err != nil {
+		as.close()
+		return nil, err
+	}
+	for k := 0; k <= auditInsertMaxShift; k++ {
+		st, err := db.PrepareContext(ctx, auditInsertSQL(1<<k))
+		if err != nil {
+			as.close()
+			return nil, err
+		}
+		as.insert = append(as.insert, st)
+	}
+	return as, nil
+}
+
+func (as *auditStmts) close() {
+	for _, st := range append([]*sql.Stmt{as.getHead, as.setHead}, as.insert...) {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// insertAll stores sealed entries in tx, largest chunks first; ctx is
+// checked between statements.
+func (as *auditStmts) insertAll(ctx, rowCtx context.Context, tx *sql.Tx, entries []store.AuditEntry) error {
+	args := make([]any, 0, 13<<auditInsertMaxShift)
+	for k := auditInsertMaxShift; k >= 0; k-- {
+		n := 1 << k
+		if len(entries) < n {
+			continue
+		}
+		st := tx.StmtContext(ctx, as.insert[k])
+		for len(entries) >= n {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			args = args[:0]
+			for i := range entries[:n] {
+				e := &entries[i]
+				// details is bound as a string: the column is TEXT and the
+				// bytes must come back unchanged.
+				args = append(args, e.ID, e.TenantID, e.Seq, e.Action, e.ActorID, e.AgentID,
+					e.SessionID, e.SkillID, string(e.Details), e.RequestID, micros(e.Timestamp),
+					e.PrevHash, e.Hash)
+			}
+			if _, err := st.ExecContext(rowCtx, args...); err != nil {
+				return err
+			}
+			entries = entries[n:]
+		}
+	}
+	return nil
+}
+
+// auditInsertSQL is an INSERT of n rows into the audit log.
+func auditInsertSQL(n int) string {
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	var b strings.Builder
+	b.WriteString("INSERT INTO komand_audit_log (" + auditCols + ") VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
 }
 
 // auditWhere builds the WHERE clause of a listing. Only fixed column names

@@ -51,6 +51,7 @@ type Store struct {
 	writer *sql.DB // one connection, every write
 	reader *sql.DB // query_only connections, every read
 	rq     *stmtCache
+	audit  *auditStmts // prepared on the writer at Open
 }
 
 var _ store.Store = (*Store)(nil)
@@ -109,7 +110,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	return &Store{writer: writer, reader: reader, rq: newStmtCache(reader)}, nil
+	as, err := prepareAudit(ctx, writer)
+	if err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	return &Store{writer: writer, reader: reader, rq: newStmtCache(reader), audit: as}, nil
 }
 
 // DB returns the writer pool. It exists for tests and tools that need raw
@@ -131,6 +138,9 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	if s.rq != nil {
 		s.rq.close()
+	}
+	if s.audit != nil {
+		s.audit.close()
 	}
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }
