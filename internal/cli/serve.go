@@ -35,6 +35,7 @@ func serve(e *env, args []string) int {
 		}
 	}
 	log := logging.New(e.stderr, cfg.Log.Level, cfg.Log.Format)
+	gcPercent, gcSet := app.TuneGC(e.environ)
 
 	ctx := e.ctx
 	if ctx == nil {
@@ -65,7 +66,7 @@ func serve(e *env, args []string) int {
 		storeKind = "postgres"
 	}
 	log.Info("komand ready", "addr", ln.Addr().String(), "environment", cfg.Environment,
-		"store", storeKind, "version", version(),
+		"store", storeKind, "version", version(), "gc_percent", gcPercent, "gc_percent_from_env", !gcSet,
 		"startup_ms", float64(time.Since(start).Microseconds())/1000)
 	if e.onReady != nil {
 		e.onReady(ln.Addr().String())

@@ -34,6 +34,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -254,7 +256,15 @@ func bareAgents(b *testing.B, svc *agent.Service, p authz.Principal) http.Handle
 	})
 }
 
+// forEachBenchStore runs f on each store kind with the garbage collector
+// tuned as `komand serve` tunes it (app.TuneGC: GOGC=400 unless GOGC is set
+// in the environment), so the numbers describe the server as it runs; run
+// with GOGC=100 to see Go's default.
 func forEachBenchStore(b *testing.B, f func(b *testing.B, e *benchEnv)) {
+	prev := debug.SetGCPercent(-1)
+	debug.SetGCPercent(prev)
+	b.Cleanup(func() { debug.SetGCPercent(prev) })
+	app.TuneGC(os.Environ())
 	for _, kind := range apptest.Kinds() {
 		b.Run(kind, func(b *testing.B) { f(b, newBenchEnv(b, kind)) })
 	}

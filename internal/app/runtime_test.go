@@ -1,0 +1,31 @@
+package app
+
+import (
+	"runtime/debug"
+	"testing"
+)
+
+func TestTuneGC(t *testing.T) {
+	prev := debug.SetGCPercent(-1)
+	debug.SetGCPercent(prev)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+
+	debug.SetGCPercent(100)
+	p, set := TuneGC([]string{"PATH=/bin", "XGOGC=5"})
+	if p != DefaultGCPercent || !set {
+		t.Fatalf("no GOGC: got %d, set=%v", p, set)
+	}
+	if got := debug.SetGCPercent(DefaultGCPercent); got != DefaultGCPercent {
+		t.Fatalf("runtime percent %d, want %d", got, DefaultGCPercent)
+	}
+
+	// GOGC present: the runtime's current value is kept and reported.
+	debug.SetGCPercent(150)
+	p, set = TuneGC([]string{"GOGC=150"})
+	if p != 150 || set {
+		t.Fatalf("GOGC set: got %d, set=%v", p, set)
+	}
+	if got := debug.SetGCPercent(150); got != 150 {
+		t.Fatalf("runtime percent changed to %d", got)
+	}
+}
