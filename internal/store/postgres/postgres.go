@@ -165,7 +165,7 @@ func wrapErr(op string, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	}
-	for _, sentinel := range []error{store.ErrNotFound, store.ErrConflict, store.ErrLastOwner, store.ErrTokenReused} {
+	for _, sentinel := range []error{store.ErrNotFound, store.ErrConflict, store.ErrLastOwner, store.ErrTokenReused, store.ErrLimit} {
 		if errors.Is(err, sentinel) {
 			return fmt.Errorf("postgres: %s: %w", op, sentinel)
 		}

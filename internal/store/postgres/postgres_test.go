@@ -148,6 +148,14 @@ func seedTenant(t testing.TB, s *Store, slug string) (store.Tenant, store.User) 
 	must(t, "CreateAgent", s.CreateAgent(ctx, store.Agent{TenantID: tn.ID, AgentID: "a-" + slug, Name: "a",
 		OwnerID: u.ID, CreatedAt: tNow, UpdatedAt: tNow}))
 	must(t, "AppendAudit", s.AppendAudit(ctx, []store.AuditEntry{auditEntry(tn.ID)}, audit.Seal))
+	se := store.Session{ID: uuid.NewString(), TenantID: tn.ID, Key: "WebChat:default:" + slug, Channel: "WebChat",
+		ChannelAccountID: "default", SenderID: slug, AgentID: "a-" + slug, FirstMessageAt: tNow, LastMessageAt: tNow}
+	must(t, "CreateSession", s.CreateSession(ctx, se))
+	_, err := s.AppendTurns(ctx, tn.ID, se.ID, []store.Turn{{Role: store.RoleUser, Text: "hi", CreatedAt: tNow}})
+	must(t, "AppendTurns", err)
+	_, err = s.PutMemory(ctx, store.MemoryEntry{TenantID: tn.ID, AgentID: "a-" + slug, Key: "k", Value: "v",
+		CreatedAt: tNow, UpdatedAt: tNow}, 10)
+	must(t, "PutMemory", err)
 	return tn, u
 }
 
@@ -158,7 +166,8 @@ func auditEntry(tenantID string) store.AuditEntry {
 
 // tenantTables are the tables under row-level security.
 var tenantTables = []string{"komand_users", "komand_api_keys", "komand_refresh_families",
-	"komand_refresh_tokens", "komand_agents", "komand_audit_log", "komand_audit_heads"}
+	"komand_refresh_tokens", "komand_agents", "komand_audit_log", "komand_audit_heads",
+	"komand_sessions", "komand_session_turns", "komand_agent_memory"}
 
 // TestRowLevelSecurity checks the second wall on its own: raw SQL on a
 // komand_app connection, without any WHERE clause.
@@ -222,6 +231,11 @@ func TestRowLevelSecurity(t *testing.T) {
 			VALUES ('evil', $1, 99, 'x', '', '', '', '', '{}', '', now(), '', 'h')`},
 		{"komand_audit_heads", `INSERT INTO komand_audit_heads (tenant_id, seq, hash) VALUES ($1, 99, 'h')
 			ON CONFLICT (tenant_id) DO UPDATE SET seq = 99`},
+		{"komand_sessions", `INSERT INTO komand_sessions (id, tenant_id, session_key, channel, channel_account_id,
+			sender_id, agent_id, first_message_at, last_message_at)
+			VALUES ('evil', $1, 'WebChat:default:evil', 'WebChat', 'default', 'evil', 'a', now(), now())`},
+		{"komand_agent_memory", `INSERT INTO komand_agent_memory (tenant_id, agent_id, mem_key, value, created_at,
+			updated_at) VALUES ($1, 'a-beta', 'evil', 'v', now(), now())`},
 	}
 	for _, ins := range inserts {
 		for _, setTenant := range []bool{true, false} {
@@ -546,4 +560,54 @@ func TestErrorsCarryNoSQL(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "INSERT") {
 		t.Fatalf("CreateUser for unknown tenant: %v", err)
 	}
+}
+
+// TestLockSessionAcrossStores checks the cross-replica half of session
+// ordering: two Stores (two pools, as two Komand processes would have) on one
+// database exclude each other on the same session key, not on other keys or
+// tenants, and a released lock can be taken by the other.
+func TestLockSessionAcrossStores(t *testing.T) {
+	s1, dsn := openStore(t)
+	s2 := openOn(t, dsn)
+	ctx := context.Background()
+	tn, _ := seedTenant(t, s1, "alpha")
+	const key = "WebChat:default:user-1"
+
+	unlock1, err := s1.LockSession(ctx, tn.ID, key)
+	must(t, "s1 lock", err)
+
+	// While s1 holds it, s2 cannot take it: its wait ends only with its
+	// context.
+	waitCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = s2.LockSession(waitCtx, tn.ID, key)
+	cancel()
+	if err == nil {
+		t.Fatal("s2 took a session lock that s1 holds")
+	}
+	// Other keys and other tenants are independent.
+	u, err := s2.LockSession(ctx, tn.ID, "WebChat:default:user-2")
+	must(t, "s2 lock other key", err)
+	u()
+	u, err = s2.LockSession(ctx, uuid.NewString(), key)
+	must(t, "s2 lock same key, other tenant", err)
+	u()
+
+	acquired := make(chan func(), 1)
+	go func() {
+		u, err := s2.LockSession(ctx, tn.ID, key)
+		if err != nil {
+			t.Errorf("s2 lock after release: %v", err)
+			close(acquired)
+			return
+		}
+		acquired <- u
+	}()
+	unlock1()
+	if u, ok := <-acquired; ok {
+		u()
+	}
+	// Nothing is left locked: s1 can take it again at once.
+	u, err = s1.LockSession(ctx, tn.ID, key)
+	must(t, "s1 relock", err)
+	u()
 }

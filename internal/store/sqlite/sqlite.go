@@ -199,7 +199,8 @@ func wrap(op string, err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict),
-		errors.Is(err, store.ErrLastOwner), errors.Is(err, store.ErrTokenReused):
+		errors.Is(err, store.ErrLastOwner), errors.Is(err, store.ErrTokenReused),
+		errors.Is(err, store.ErrLimit):
 		return err
 	case errors.Is(err, sql.ErrNoRows):
 		return store.ErrNotFound

@@ -46,6 +46,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"APIKeys", apiKeyTests},
 		{"RefreshTokens", refreshTests},
 		{"Agents", agentTests},
+		{"Sessions", sessionTests},
+		{"Memory", memoryTests},
 		{"Audit", auditTests},
 		{"Isolation", isolationTests},
 		{"Concurrency", concurrencyTests},

@@ -1,0 +1,397 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/komand-ai/komand/internal/store"
+)
+
+const sessionCols = "id, tenant_id, session_key, channel, channel_account_id, sender_id, agent_id, " +
+	"metadata, message_count, first_message_at, last_message_at, ended_at, end_reason"
+
+const turnCols = "tenant_id, session_id, seq, role, text, tool_calls, tool_call_id, tool_name, " +
+	"is_error, request_id, created_at"
+
+func metadata(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func scanSession(row pgx.Row) (store.Session, error) {
+	var se store.Session
+	if err := row.Scan(&se.ID, &se.TenantID, &se.Key, &se.Channel, &se.ChannelAccountID, &se.SenderID,
+		&se.AgentID, &se.Metadata, &se.MessageCount, &se.FirstMessageAt, &se.LastMessageAt,
+		&se.EndedAt, &se.EndReason); err != nil {
+		return store.Session{}, err
+	}
+	se.Metadata = metadata(se.Metadata)
+	se.FirstMessageAt, se.LastMessageAt = utc(se.FirstMessageAt), utc(se.LastMessageAt)
+	se.EndedAt = utcPtr(se.EndedAt)
+	return se, nil
+}
+
+func scanTurn(row pgx.Row) (store.Turn, error) {
+	var (
+		t     store.Turn
+		calls *string
+	)
+	if err := row.Scan(&t.TenantID, &t.SessionID, &t.Seq, &t.Role, &t.Text, &calls, &t.ToolCallID,
+		&t.ToolName, &t.IsError, &t.RequestID, &t.CreatedAt); err != nil {
+		return store.Turn{}, err
+	}
+	if calls != nil {
+		t.ToolCalls = []byte(*calls)
+	}
+	t.CreatedAt = utc(t.CreatedAt)
+	return t, nil
+}
+
+// CreateSession stores a new active session.
+func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
+	err := s.inTenant(ctx, se.TenantID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO komand_sessions (`+sessionCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			se.ID, se.TenantID, se.Key, se.Channel, se.ChannelAccountID, se.SenderID, se.AgentID,
+			metadata(se.Metadata), se.MessageCount, se.FirstMessageAt, se.LastMessageAt, se.EndedAt,
+			se.EndReason)
+		return err
+	})
+	return wrapErr("create session", err)
+}
+
+func (s *Store) oneSession(ctx context.Context, op, tenantID, where string, args ...any) (store.Session, error) {
+	var se store.Session
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+sessionCols+` FROM komand_sessions WHERE `+where, args...).
+			QueryRow(func(row pgx.Row) (err error) {
+				se, err = scanSession(row)
+				return err
+			})
+	})
+	return se, wrapErr(op, err)
+}
+
+// ActiveSession returns the tenant's active session for key.
+func (s *Store) ActiveSession(ctx context.Context, tenantID, key string) (store.Session, error) {
+	return s.oneSession(ctx, "active session", tenantID,
+		`tenant_id = $1 AND session_key = $2 AND ended_at IS NULL`, tenantID, key)
+}
+
+// GetSession returns one session of the tenant.
+func (s *Store) GetSession(ctx context.Context, tenantID, id string) (store.Session, error) {
+	return s.oneSession(ctx, "get session", tenantID, `tenant_id = $1 AND id = $2`, tenantID, id)
+}
+
+// ListSessions returns one page, most recently active first.
+func (s *Store) ListSessions(ctx context.Context, tenantID string, f store.SessionFilter, p store.Page) ([]store.Session, int, error) {
+	where := "tenant_id = $1"
+	args := []any{tenantID}
+	for _, c := range []struct{ col, v string }{
+		{"agent_id", f.AgentID}, {"channel", f.Channel}, {"session_key", f.Key},
+	} {
+		if c.v != "" {
+			args = append(args, c.v)
+			where += fmt.Sprintf(" AND %s = $%d", c.col, len(args))
+		}
+	}
+	switch f.Status {
+	case "active":
+		where += " AND ended_at IS NULL"
+	case "ended":
+		where += " AND ended_at IS NOT NULL"
+	}
+	limit, offset := limitOffset(p)
+	out := []store.Session{}
+	var total int
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT count(*) FROM komand_sessions WHERE `+where, args...).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
+		b.Queue(fmt.Sprintf(`SELECT `+sessionCols+` FROM komand_sessions WHERE %s
+			ORDER BY last_message_at DESC, id COLLATE "C" LIMIT $%d OFFSET $%d`, where, len(args)+1, len(args)+2),
+			append(args, limit, offset)...).
+			Query(func(rows pgx.Rows) (err error) {
+				out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.Session, error) {
+					return scanSession(r)
+				})
+				return err
+			})
+	})
+	if err != nil {
+		return nil, 0, wrapErr("list sessions", err)
+	}
+	return out, total, nil
+}
+
+// AppendTurns appends turns to an active session in one transaction. The
+// session row is locked (FOR UPDATE), so two appends to one session from
+// different replicas cannot interleave their sequence numbers.
+func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, turns []store.Turn) (store.Session, error) {
+	var se store.Session
+	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
+		var err error
+		se, err = scanSession(tx.QueryRow(ctx, `SELECT `+sessionCols+` FROM komand_sessions
+			WHERE tenant_id = $1 AND id = $2 AND ended_at IS NULL FOR UPDATE`, tenantID, sessionID))
+		if err != nil {
+			return err
+		}
+		var last int64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM komand_session_turns
+			WHERE tenant_id = $1 AND session_id = $2`, tenantID, sessionID).Scan(&last); err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		for i := range turns {
+			t := &turns[i]
+			last++
+			t.TenantID, t.SessionID, t.Seq = tenantID, sessionID, last
+			var calls *string
+			if t.ToolCalls != nil {
+				c := string(t.ToolCalls)
+				calls = &c
+			}
+			b.Queue(`INSERT INTO komand_session_turns (`+turnCols+`)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+				t.TenantID, t.SessionID, t.Seq, t.Role, t.Text, calls, t.ToolCallID, t.ToolName,
+				t.IsError, t.RequestID, t.CreatedAt)
+			if t.Role == store.RoleUser || t.Role == store.RoleAssistant {
+				se.MessageCount++
+			}
+			if t.CreatedAt.After(se.LastMessageAt) {
+				se.LastMessageAt = t.CreatedAt.UTC().Truncate(time.Microsecond)
+			}
+		}
+		b.Queue(`UPDATE komand_sessions SET message_count = $3, last_message_at = $4
+			WHERE tenant_id = $1 AND id = $2`, tenantID, sessionID, se.MessageCount, se.LastMessageAt)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return store.Session{}, wrapErr("append turns", err)
+	}
+	return se, nil
+}
+
+func (s *Store) turns(ctx context.Context, tenantID, op string, total *int, countArgs []any, q string, args ...any) ([]store.Turn, error) {
+	out := []store.Turn{}
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		if total != nil {
+			b.Queue(`SELECT count(*) FROM komand_session_turns WHERE tenant_id = $1 AND session_id = $2`,
+				countArgs...).QueryRow(func(row pgx.Row) error { return row.Scan(total) })
+		}
+		b.Queue(q, args...).Query(func(rows pgx.Rows) (err error) {
+			out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.Turn, error) {
+				return scanTurn(r)
+			})
+			return err
+		})
+	})
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	return out, nil
+}
+
+// ListTurns returns one page of a session's history, oldest first.
+func (s *Store) ListTurns(ctx context.Context, tenantID, sessionID string, p store.Page) ([]store.Turn, int, error) {
+	limit, offset := limitOffset(p)
+	var total int
+	out, err := s.turns(ctx, tenantID, "list turns", &total, []any{tenantID, sessionID},
+		`SELECT `+turnCols+` FROM komand_session_turns WHERE tenant_id = $1 AND session_id = $2
+		 ORDER BY seq LIMIT $3 OFFSET $4`, tenantID, sessionID, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// RecentTurns returns the last limit turns of a session, oldest first.
+func (s *Store) RecentTurns(ctx context.Context, tenantID, sessionID string, limit int) ([]store.Turn, error) {
+	if limit <= 0 {
+		return []store.Turn{}, nil
+	}
+	return s.turns(ctx, tenantID, "recent turns", nil, nil,
+		`SELECT `+turnCols+` FROM (SELECT `+turnCols+` FROM komand_session_turns
+		   WHERE tenant_id = $1 AND session_id = $2 ORDER BY seq DESC LIMIT $3) t ORDER BY seq`,
+		tenantID, sessionID, limit)
+}
+
+// EndSession marks an active session ended.
+func (s *Store) EndSession(ctx context.Context, tenantID, id string, now time.Time, reason string) (store.Session, error) {
+	var se store.Session
+	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
+		var err error
+		se, err = scanSession(tx.QueryRow(ctx, `UPDATE komand_sessions SET ended_at = $3, end_reason = $4
+			WHERE tenant_id = $1 AND id = $2 AND ended_at IS NULL RETURNING `+sessionCols,
+			tenantID, id, now, reason))
+		return err
+	})
+	if err != nil {
+		return store.Session{}, wrapErr("end session", err)
+	}
+	return se, nil
+}
+
+// IdleSessions returns active sessions whose last message is before cutoff.
+func (s *Store) IdleSessions(ctx context.Context, tenantID string, cutoff time.Time, limit int) ([]store.Session, error) {
+	out := []store.Session{}
+	if limit <= 0 {
+		return out, nil
+	}
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+sessionCols+` FROM komand_sessions
+			WHERE tenant_id = $1 AND ended_at IS NULL AND last_message_at < $2
+			ORDER BY last_message_at LIMIT $3`, tenantID, cutoff, limit).
+			Query(func(rows pgx.Rows) (err error) {
+				out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.Session, error) {
+					return scanSession(r)
+				})
+				return err
+			})
+	})
+	if err != nil {
+		return nil, wrapErr("idle sessions", err)
+	}
+	return out, nil
+}
+
+// sessionLockKey maps a tenant's session key to the 64-bit key of a
+// PostgreSQL advisory lock. Two keys that collide are merely serialised
+// together.
+func sessionLockKey(tenantID, key string) int64 {
+	h := sha256.Sum256([]byte("komand-session\x00" + tenantID + "\x00" + key))
+	return int64(binary.BigEndian.Uint64(h[:8]))
+}
+
+// LockSession takes a session-level advisory lock on a connection of its
+// own, held until unlock, so every replica on this database handles one
+// session's messages one at a time; PostgreSQL grants waiting lockers in
+// the order they asked. A turn may wait on a model for minutes, so this is
+// not a transaction-scoped lock: no transaction stays open meanwhile. If the
+// unlock cannot be sent, the connection is closed, which releases the lock
+// on the server.
+func (s *Store) LockSession(ctx context.Context, tenantID, key string) (func(), error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, wrapErr("lock session", err)
+	}
+	k := sessionLockKey(tenantID, key)
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, k); err != nil {
+		// A cancelled wait may leave the connection mid-query: drop it.
+		_ = conn.Conn().Close(context.Background())
+		conn.Release()
+		return nil, wrapErr("lock session", err)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var released bool
+		if err := conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, k).Scan(&released); err != nil || !released {
+			_ = conn.Conn().Close(ctx)
+		}
+		conn.Release()
+	}, nil
+}
+
+const memoryCols = "tenant_id, agent_id, mem_key, value, created_at, updated_at"
+
+func scanMemory(row pgx.Row) (store.MemoryEntry, error) {
+	var e store.MemoryEntry
+	if err := row.Scan(&e.TenantID, &e.AgentID, &e.Key, &e.Value, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		return store.MemoryEntry{}, err
+	}
+	e.CreatedAt, e.UpdatedAt = utc(e.CreatedAt), utc(e.UpdatedAt)
+	return e, nil
+}
+
+// PutMemory creates or replaces one memory key of an agent. The agent row is
+// locked (FOR UPDATE) so two concurrent creations cannot both
+// pass the entry limit.
+func (s *Store) PutMemory(ctx context.Context, e store.MemoryEntry, maxEntries int) (bool, error) {
+	created := false
+	err := s.inTenant(ctx, e.TenantID, func(tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM komand_agents WHERE tenant_id = $1 AND agent_id = $2
+			FOR UPDATE`, e.TenantID, e.AgentID).Scan(&one); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE komand_agent_memory SET value = $4, updated_at = $5
+			WHERE tenant_id = $1 AND agent_id = $2 AND mem_key = $3`,
+			e.TenantID, e.AgentID, e.Key, e.Value, e.UpdatedAt)
+		if err != nil || tag.RowsAffected() > 0 {
+			return err
+		}
+		var count int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM komand_agent_memory
+			WHERE tenant_id = $1 AND agent_id = $2`, e.TenantID, e.AgentID).Scan(&count); err != nil {
+			return err
+		}
+		if count >= maxEntries {
+			return store.ErrLimit
+		}
+		created = true
+		_, err = tx.Exec(ctx, `INSERT INTO komand_agent_memory (`+memoryCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6)`, e.TenantID, e.AgentID, e.Key, e.Value, e.CreatedAt, e.UpdatedAt)
+		return err
+	})
+	if err != nil {
+		return false, wrapErr("put memory", err)
+	}
+	return created, nil
+}
+
+// GetMemory returns one memory key of an agent.
+func (s *Store) GetMemory(ctx context.Context, tenantID, agentID, key string) (store.MemoryEntry, error) {
+	var e store.MemoryEntry
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+memoryCols+` FROM komand_agent_memory
+			WHERE tenant_id = $1 AND agent_id = $2 AND mem_key = $3`, tenantID, agentID, key).
+			QueryRow(func(row pgx.Row) (err error) {
+				e, err = scanMemory(row)
+				return err
+			})
+	})
+	return e, wrapErr("get memory", err)
+}
+
+// ListMemory returns one page of an agent's memory ordered by key.
+func (s *Store) ListMemory(ctx context.Context, tenantID, agentID string, p store.Page) ([]store.MemoryEntry, int, error) {
+	limit, offset := limitOffset(p)
+	out := []store.MemoryEntry{}
+	var total int
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT count(*) FROM komand_agent_memory WHERE tenant_id = $1 AND agent_id = $2`,
+			tenantID, agentID).QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
+		b.Queue(`SELECT `+memoryCols+` FROM komand_agent_memory WHERE tenant_id = $1 AND agent_id = $2
+			ORDER BY mem_key COLLATE "C" LIMIT $3 OFFSET $4`, tenantID, agentID, limit, offset).
+			Query(func(rows pgx.Rows) (err error) {
+				out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.MemoryEntry, error) {
+					return scanMemory(r)
+				})
+				return err
+			})
+	})
+	if err != nil {
+		return nil, 0, wrapErr("list memory", err)
+	}
+	return out, total, nil
+}
+
+// DeleteMemory removes one memory key; an unknown key gives ErrNotFound.
+func (s *Store) DeleteMemory(ctx context.Context, tenantID, agentID, key string) error {
+	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM komand_agent_memory
+			WHERE tenant_id = $1 AND agent_id = $2 AND mem_key = $3`, tenantID, agentID, key)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = store.ErrNotFound
+		}
+		return err
+	})
+	return wrapErr("delete memory", err)
+}

@@ -1,0 +1,435 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/komand-ai/komand/internal/store"
+)
+
+const sessionCols = "id, tenant_id, session_key, channel, channel_account_id, sender_id, agent_id, " +
+	"metadata, message_count, first_message_at, last_message_at, ended_at, end_reason"
+
+const turnCols = "tenant_id, session_id, seq, role, text, tool_calls, tool_call_id, tool_name, " +
+	"is_error, request_id, created_at"
+
+func encodeMetadata(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m) // a map[string]string always marshals
+	return string(b)
+}
+
+func decodeMetadata(s string) (map[string]string, error) {
+	m := map[string]string{}
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[string]string{}
+	}
+	return m, nil
+}
+
+func scanSession(sc scanner) (store.Session, error) {
+	var (
+		se          store.Session
+		meta        string
+		first, last int64
+		ended       sql.NullInt64
+	)
+	if err := sc.Scan(&se.ID, &se.TenantID, &se.Key, &se.Channel, &se.ChannelAccountID, &se.SenderID,
+		&se.AgentID, &meta, &se.MessageCount, &first, &last, &ended, &se.EndReason); err != nil {
+		return store.Session{}, err
+	}
+	var err error
+	if se.Metadata, err = decodeMetadata(meta); err != nil {
+		return store.Session{}, err
+	}
+	se.FirstMessageAt, se.LastMessageAt = fromMicros(first), fromMicros(last)
+	se.EndedAt = fromNullMicros(ended)
+	return se, nil
+}
+
+func scanTurn(sc scanner) (store.Turn, error) {
+	var (
+		t       store.Turn
+		calls   sql.NullString
+		isError int
+		created int64
+	)
+	if err := sc.Scan(&t.TenantID, &t.SessionID, &t.Seq, &t.Role, &t.Text, &calls, &t.ToolCallID,
+		&t.ToolName, &isError, &t.RequestID, &created); err != nil {
+		return store.Turn{}, err
+	}
+	if calls.Valid {
+		t.ToolCalls = []byte(calls.String)
+	}
+	t.IsError = isError != 0
+	t.CreatedAt = fromMicros(created)
+	return t, nil
+}
+
+// CreateSession stores a new active session.
+func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
+	return s.write(ctx, "create session", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO komand_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			se.ID, se.TenantID, se.Key, se.Channel, se.ChannelAccountID, se.SenderID, se.AgentID,
+			encodeMetadata(se.Metadata), se.MessageCount, micros(se.FirstMessageAt),
+			micros(se.LastMessageAt), nullMicros(se.EndedAt), se.EndReason)
+		return err
+	})
+}
+
+// ActiveSession returns the tenant's active session for key.
+func (s *Store) ActiveSession(ctx context.Context, tenantID, key string) (store.Session, error) {
+	se, err := scanSession(s.rq.QueryRowContext(ctx,
+		`SELECT `+sessionCols+` FROM komand_sessions
+		 WHERE tenant_id = ? AND session_key = ? AND ended_at IS NULL`, tenantID, key))
+	return se, wrap("active session", err)
+}
+
+// GetSession returns one session of the tenant.
+func (s *Store) GetSession(ctx context.Context, tenantID, id string) (store.Session, error) {
+	se, err := scanSession(s.rq.QueryRowContext(ctx,
+		`SELECT `+sessionCols+` FROM komand_sessions WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	return se, wrap("get session", err)
+}
+
+// sessionWhere builds a listing's WHERE clause from fixed column names; every
+// value is a bound parameter.
+func sessionWhere(tenantID string, f store.SessionFilter) (string, []any) {
+	conds := []string{"tenant_id = ?"}
+	args := []any{tenantID}
+	for _, c := range []struct{ col, v string }{
+		{"agent_id", f.AgentID}, {"channel", f.Channel}, {"session_key", f.Key},
+	} {
+		if c.v != "" {
+			conds = append(conds, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	switch f.Status {
+	case "active":
+		conds = append(conds, "ended_at IS NULL")
+	case "ended":
+		conds = append(conds, "ended_at IS NOT NULL")
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// ListSessions returns one page, most recently active first.
+func (s *Store) ListSessions(ctx context.Context, tenantID string, f store.SessionFilter, p store.Page) ([]store.Session, int, error) {
+	where, args := sessionWhere(tenantID, f)
+	limit, offset := limitOffset(p)
+	out := []store.Session{}
+	var total int
+	err := s.read(ctx, "list sessions", func(tx querier) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM komand_sessions WHERE `+where,
+			args...).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+sessionCols+` FROM komand_sessions WHERE `+where+
+			` ORDER BY last_message_at DESC, id LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			se, err := scanSession(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, se)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// countsAsMessage reports whether a turn adds to a session's MessageCount.
+func countsAsMessage(role string) bool {
+	return role == store.RoleUser || role == store.RoleAssistant
+}
+
+// AppendTurns appends turns to an active session in one transaction.
+func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, turns []store.Turn) (store.Session, error) {
+	var se store.Session
+	err := s.write(ctx, "append turns", func(tx *sql.Tx) error {
+		var err error
+		se, err = scanSession(tx.QueryRowContext(ctx,
+			`SELECT `+sessionCols+` FROM komand_sessions WHERE tenant_id = ? AND id = ? AND ended_at IS NULL`,
+			tenantID, sessionID))
+		if err != nil {
+			return err
+		}
+		var last int64
+		if err := tx.QueryRowContext(ctx,
+			`SELECT coalesce(max(seq), 0) FROM komand_session_turns WHERE tenant_id = ? AND session_id = ?`,
+			tenantID, sessionID).Scan(&last); err != nil {
+			return err
+		}
+		insert, err := tx.PrepareContext(ctx,
+			`INSERT INTO komand_session_turns (`+turnCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
+		for i := range turns {
+			t := &turns[i]
+			last++
+			t.TenantID, t.SessionID, t.Seq = tenantID, sessionID, last
+			var calls any
+			if t.ToolCalls != nil {
+				calls = string(t.ToolCalls)
+			}
+			if _, err := insert.ExecContext(ctx, t.TenantID, t.SessionID, t.Seq, t.Role, t.Text, calls,
+				t.ToolCallID, t.ToolName, boolInt(t.IsError), t.RequestID, micros(t.CreatedAt)); err != nil {
+				return err
+			}
+			if countsAsMessage(t.Role) {
+				se.MessageCount++
+			}
+			if t.CreatedAt.After(se.LastMessageAt) {
+				se.LastMessageAt = t.CreatedAt.UTC().Truncate(time.Microsecond)
+			}
+		}
+		_, err = tx.ExecContext(ctx,
+			`UPDATE komand_sessions SET message_count = ?, last_message_at = ? WHERE tenant_id = ? AND id = ?`,
+			se.MessageCount, micros(se.LastMessageAt), tenantID, sessionID)
+		return err
+	})
+	if err != nil {
+		return store.Session{}, err
+	}
+	return se, nil
+}
+
+// ListTurns returns one page of a session's history, oldest first.
+func (s *Store) ListTurns(ctx context.Context, tenantID, sessionID string, p store.Page) ([]store.Turn, int, error) {
+	limit, offset := limitOffset(p)
+	out := []store.Turn{}
+	var total int
+	err := s.read(ctx, "list turns", func(tx querier) error {
+		if err := tx.QueryRowContext(ctx,
+			`SELECT count(*) FROM komand_session_turns WHERE tenant_id = ? AND session_id = ?`,
+			tenantID, sessionID).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+turnCols+` FROM komand_session_turns
+			WHERE tenant_id = ? AND session_id = ? ORDER BY seq LIMIT ? OFFSET ?`,
+			tenantID, sessionID, limit, offset)
+		if err != nil {
+			return err
+		}
+		out, err = collectTurns(rows, out)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+func collectTurns(rows *sql.Rows, out []store.Turn) ([]store.Turn, error) {
+	defer rows.Close()
+	for rows.Next() {
+		t, err := scanTurn(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RecentTurns returns the last limit turns of a session, oldest first.
+func (s *Store) RecentTurns(ctx context.Context, tenantID, sessionID string, limit int) ([]store.Turn, error) {
+	out := []store.Turn{}
+	if limit <= 0 {
+		return out, nil
+	}
+	rows, err := s.rq.QueryContext(ctx, `SELECT `+turnCols+` FROM (
+		SELECT `+turnCols+` FROM komand_session_turns WHERE tenant_id = ? AND session_id = ?
+		ORDER BY seq DESC LIMIT ?) ORDER BY seq`, tenantID, sessionID, limit)
+	if err != nil {
+		return nil, wrap("recent turns", err)
+	}
+	out, err = collectTurns(rows, out)
+	return out, wrap("recent turns", err)
+}
+
+// EndSession marks an active session ended.
+func (s *Store) EndSession(ctx context.Context, tenantID, id string, now time.Time, reason string) (store.Session, error) {
+	var se store.Session
+	err := s.write(ctx, "end session", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE komand_sessions SET ended_at = ?, end_reason = ?
+			 WHERE tenant_id = ? AND id = ? AND ended_at IS NULL`, micros(now), reason, tenantID, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		se, err = scanSession(tx.QueryRowContext(ctx,
+			`SELECT `+sessionCols+` FROM komand_sessions WHERE tenant_id = ? AND id = ?`, tenantID, id))
+		return err
+	})
+	if err != nil {
+		return store.Session{}, err
+	}
+	return se, nil
+}
+
+// IdleSessions returns active sessions whose last message is before cutoff.
+func (s *Store) IdleSessions(ctx context.Context, tenantID string, cutoff time.Time, limit int) ([]store.Session, error) {
+	out := []store.Session{}
+	if limit <= 0 {
+		return out, nil
+	}
+	rows, err := s.rq.QueryContext(ctx, `SELECT `+sessionCols+` FROM komand_sessions
+		WHERE tenant_id = ? AND ended_at IS NULL AND last_message_at < ?
+		ORDER BY last_message_at LIMIT ?`, tenantID, micros(cutoff), limit)
+	if err != nil {
+		return nil, wrap("idle sessions", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		se, err := scanSession(rows)
+		if err != nil {
+			return nil, wrap("idle sessions", err)
+		}
+		out = append(out, se)
+	}
+	return out, wrap("idle sessions", rows.Err())
+}
+
+// LockSession is a no-op on SQLite: one process owns the database file, and
+// the session service's in-process lock serialises its messages.
+func (s *Store) LockSession(ctx context.Context, tenantID, key string) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return func() {}, nil
+}
+
+// PutMemory creates or replaces one memory key of an agent.
+func (s *Store) PutMemory(ctx context.Context, e store.MemoryEntry, maxEntries int) (bool, error) {
+	created := false
+	err := s.write(ctx, "put memory", func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM komand_agents WHERE tenant_id = ? AND agent_id = ?`,
+			e.TenantID, e.AgentID).Scan(&one); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE komand_agent_memory SET value = ?, updated_at = ?
+			WHERE tenant_id = ? AND agent_id = ? AND mem_key = ?`,
+			e.Value, micros(e.UpdatedAt), e.TenantID, e.AgentID, e.Key)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
+		var count int
+		if err := tx.QueryRowContext(ctx,
+			`SELECT count(*) FROM komand_agent_memory WHERE tenant_id = ? AND agent_id = ?`,
+			e.TenantID, e.AgentID).Scan(&count); err != nil {
+			return err
+		}
+		if count >= maxEntries {
+			return store.ErrLimit
+		}
+		created = true
+		_, err = tx.ExecContext(ctx, `INSERT INTO komand_agent_memory
+			(tenant_id, agent_id, mem_key, value, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			e.TenantID, e.AgentID, e.Key, e.Value, micros(e.CreatedAt), micros(e.UpdatedAt))
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	return created, nil
+}
+
+const memoryCols = "tenant_id, agent_id, mem_key, value, created_at, updated_at"
+
+func scanMemory(sc scanner) (store.MemoryEntry, error) {
+	var (
+		e                store.MemoryEntry
+		created, updated int64
+	)
+	if err := sc.Scan(&e.TenantID, &e.AgentID, &e.Key, &e.Value, &created, &updated); err != nil {
+		return store.MemoryEntry{}, err
+	}
+	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return e, nil
+}
+
+// GetMemory returns one memory key of an agent.
+func (s *Store) GetMemory(ctx context.Context, tenantID, agentID, key string) (store.MemoryEntry, error) {
+	e, err := scanMemory(s.rq.QueryRowContext(ctx, `SELECT `+memoryCols+` FROM komand_agent_memory
+		WHERE tenant_id = ? AND agent_id = ? AND mem_key = ?`, tenantID, agentID, key))
+	return e, wrap("get memory", err)
+}
+
+// ListMemory returns one page of an agent's memory ordered by key.
+func (s *Store) ListMemory(ctx context.Context, tenantID, agentID string, p store.Page) ([]store.MemoryEntry, int, error) {
+	limit, offset := limitOffset(p)
+	out := []store.MemoryEntry{}
+	var total int
+	err := s.read(ctx, "list memory", func(tx querier) error {
+		if err := tx.QueryRowContext(ctx,
+			`SELECT count(*) FROM komand_agent_memory WHERE tenant_id = ? AND agent_id = ?`,
+			tenantID, agentID).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+memoryCols+` FROM komand_agent_memory
+			WHERE tenant_id = ? AND agent_id = ? ORDER BY mem_key LIMIT ? OFFSET ?`,
+			tenantID, agentID, limit, offset)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanMemory(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// DeleteMemory removes one memory key; an unknown key gives ErrNotFound.
+func (s *Store) DeleteMemory(ctx context.Context, tenantID, agentID, key string) error {
+	return s.write(ctx, "delete memory", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`DELETE FROM komand_agent_memory WHERE tenant_id = ? AND agent_id = ? AND mem_key = ?`,
+			tenantID, agentID, key)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err == nil && n == 0 {
+			err = store.ErrNotFound
+		}
+		return err
+	})
+}
