@@ -573,15 +573,21 @@ func TestLockSessionAcrossStores(t *testing.T) {
 	tn, _ := seedTenant(t, s1, "alpha")
 	const key = "WebChat:default:user-1"
 
-	unlock1, err := s1.LockSession(ctx, tn.ID, key)
+	u1, err := s1.LockSession(ctx, tn.ID, key)
 	must(t, "s1 lock", err)
+	// Released exactly once, also when the test fails early (a held
+	// connection would make the pool's Close wait forever).
+	var once sync.Once
+	unlock1 := func() { once.Do(u1) }
+	t.Cleanup(unlock1)
 
 	// While s1 holds it, s2 cannot take it: its wait ends only with its
 	// context.
 	waitCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	_, err = s2.LockSession(waitCtx, tn.ID, key)
+	u2, err := s2.LockSession(waitCtx, tn.ID, key)
 	cancel()
 	if err == nil {
+		u2()
 		t.Fatal("s2 took a session lock that s1 holds")
 	}
 	// Other keys and other tenants are independent.
