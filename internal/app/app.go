@@ -8,6 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/komand-ai/komand/internal/llm"
+	"github.com/komand-ai/komand/internal/session"
+	"github.com/komand-ai/komand/internal/skill"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -45,6 +48,8 @@ type App struct {
 	Users    *user.Service
 	Tenants  *tenant.Service
 	AuditLog *auditlog.Service
+	Memory   *agent.MemoryService
+	Sessions *session.Service
 	Limiter  ratelimit.Limiter
 
 	redis *redis.Client
@@ -62,6 +67,9 @@ type Options struct {
 	AuthCacheTTL time.Duration
 	// RedisPrefix namespaces rate-limit keys in Redis; default "komand:".
 	RedisPrefix string
+	// Providers are the model providers by name ("anthropic", "openai");
+	// an agent whose provider is absent answers that none is configured.
+	Providers map[string]llm.Provider
 }
 
 // OpenStore opens the store the configuration names: PostgreSQL when
@@ -149,6 +157,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	a.Users = user.New(wst, a.Authz, a.Audit, a.Auth.HashPassword, authn.NewInviteToken, now)
 	a.Tenants = tenant.New(wst, a.Audit, now)
 	a.AuditLog = auditlog.New(wst, a.Authz)
+	a.Memory = agent.NewMemory(wst, wst, a.Authz, a.Audit, now)
+	tools := skill.NewBuiltins(a.Memory, a.Audit, log, now)
+	runner := session.NewRunner(o.Providers, tools, session.RunnerOptions{
+		MaxIterations: cfg.Agents.MaxToolIterations, TurnTimeout: cfg.Agents.TurnTimeout, Now: now,
+	})
+	a.Sessions = session.New(wst, a.Authz, a.Audit, a.Limiter, runner, session.Options{
+		ChatLimit: cfg.RateLimits.ChatPermitLimit, ChatWindow: cfg.RateLimits.ChatWindow(),
+		IdleTimeout: cfg.Agents.SessionIdleTimeout, Now: now, Logger: log,
+	})
 	return a, nil
 }
 
@@ -167,7 +184,7 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 	cfg := a.Config
 	return gateway.New(gateway.Deps{
 		Auth: a.Auth, Agents: a.Agents, Users: a.Users, AuditLog: a.AuditLog,
-		Limiter: a.Limiter, Ready: a.Store.Ping,
+		Sessions: a.Sessions, Memory: a.Memory, Limiter: a.Limiter, Ready: a.Store.Ping,
 	}, gateway.Options{
 		Version:        version,
 		AllowedOrigin:  cfg.AllowedOrigin,

@@ -39,6 +39,12 @@ const (
 	APIKeyRevoked      Action = "APIKeyRevoked"
 )
 
+// Agent runtime events.
+const (
+	MemoryWritten Action = "MemoryWritten" // an agent memory key created or replaced (never the value)
+	MemoryDeleted Action = "MemoryDeleted"
+)
+
 // Catalogue lists every action, specification events first.
 var Catalogue = []Action{
 	MessageReceived, MessageSent, ToolExecutionStarted, ToolExecutionCompleted,
@@ -47,7 +53,7 @@ var Catalogue = []Action{
 	TenantCreated, LoginSucceeded, LoginFailed, LoginThrottled, Logout,
 	TokenRefreshed, RefreshTokenReused, UserCreated, UserInvited,
 	UserInviteAccepted, UserRoleChanged, UserDeactivated, APIKeyCreated,
-	APIKeyRevoked,
+	APIKeyRevoked, MemoryWritten, MemoryDeleted,
 }
 
 // Known reports whether a is in the catalogue.

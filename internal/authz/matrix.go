@@ -23,6 +23,7 @@ const (
 	Skills      Resource = "skills"      // skill registry and installation
 	Channels    Resource = "channels"    // channel setup
 	Sessions    Resource = "sessions"    // sessions and their history
+	Memory      Resource = "memory"      // agents' long-term memory
 	Messages    Resource = "messages"    // sending messages to agents
 	CRM         Resource = "crm"         // basic CRM operations through skills
 	Credentials Resource = "credentials" // credential vault
@@ -45,22 +46,24 @@ var (
 // Roles are cumulative upward (an Admin can do what an Operator can). What a
 // role may do beyond the table is a product decision documented in README
 // ("RBAC"): Admins also manage credentials, read users and end sessions,
-// because configuring agents needs them; nobody but an Owner creates users,
+// because configuring agents needs them; agent memory is written by Admins
+// (and by the agent's own memory tools) and read by Operators, while a
+// Viewer, whose role is dashboards and logs, does not read it; nobody but an Owner creates users,
 // changes roles or touches tenant settings. Anything not listed is denied.
 var matrix = map[Role]map[Resource][]Verb{
 	Owner: {
 		Tenant: all, Users: all, APIKeys: all, Agents: all, Skills: all,
-		Channels: all, Sessions: all, Messages: all, CRM: all,
+		Channels: all, Sessions: all, Memory: all, Messages: all, CRM: all,
 		Credentials: all, AuditLog: readOnly, Dashboard: readOnly,
 	},
 	Admin: {
 		Users: readOnly, Agents: all, Skills: all, Channels: all,
-		Sessions: all, Messages: {Read, Create}, CRM: {Read, Create, Update},
+		Sessions: all, Memory: all, Messages: {Read, Create}, CRM: {Read, Create, Update},
 		Credentials: all, AuditLog: readOnly, Dashboard: readOnly,
 	},
 	Operator: {
 		Agents: readOnly, Skills: readOnly, Channels: readOnly,
-		Sessions: readOnly, Messages: {Read, Create}, CRM: {Read, Create, Update},
+		Sessions: readOnly, Memory: readOnly, Messages: {Read, Create}, CRM: {Read, Create, Update},
 		AuditLog: readOnly, Dashboard: readOnly,
 	},
 	Viewer: {

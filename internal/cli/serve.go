@@ -53,6 +53,8 @@ func serve(e *env, args []string) int {
 			log.Error("closing", "err", err)
 		}
 	}()
+	// Idle sessions end in the background; the loop stops with ctx.
+	go a.Sessions.RunExpiry(ctx, time.Minute)
 	srv, err := a.Server(version())
 	if err != nil {
 		return fail(e, err)

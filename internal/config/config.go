@@ -43,6 +43,7 @@ type Config struct {
 	ConnectionStrings ConnectionStringsConfig
 	Cors              CorsConfig
 	RateLimits        RateLimitsConfig
+	Agents            AgentsConfig
 	Jwt               JwtConfig
 	Log               LogConfig
 }
@@ -113,6 +114,13 @@ func (r RateLimitsConfig) ChatWindow() time.Duration {
 	return time.Duration(r.ChatWindowSeconds) * time.Second
 }
 
+// AgentsConfig is the Agents section: the agent runtime's limits.
+type AgentsConfig struct {
+	MaxToolIterations  int           // model calls per turn; default 10
+	TurnTimeout        time.Duration // wall time of one turn; default 2m
+	SessionIdleTimeout time.Duration // a session with no message for this long ends; default 24h, 0 never
+}
+
 // JwtConfig is the Jwt section: access and refresh tokens.
 type JwtConfig struct {
 	// SecretKey is the HMAC signing key, a secret. When set it must be at
@@ -160,6 +168,11 @@ func Default() Config {
 			ChatPermitLimit:   30,
 			ChatWindowSeconds: 60,
 			MaxKeys:           100_000,
+		},
+		Agents: AgentsConfig{
+			MaxToolIterations:  10,
+			TurnTimeout:        2 * time.Minute,
+			SessionIdleTimeout: 24 * time.Hour,
 		},
 		Jwt: JwtConfig{
 			Issuer:                "komand.ai",

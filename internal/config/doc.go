@@ -64,6 +64,9 @@
 //	RateLimits:ChatPermitLimit    RateLimits__ChatPermitLimit        30
 //	RateLimits:ChatWindowSeconds  RateLimits__ChatWindowSeconds      60
 //	RateLimits:MaxKeys            RateLimits__MaxKeys                100000
+//	Agents:MaxToolIterations      Agents__MaxToolIterations          10 (1–100)
+//	Agents:TurnTimeout            Agents__TurnTimeout                2m (1s–30m)
+//	Agents:SessionIdleTimeout     Agents__SessionIdleTimeout         24h (0 = never)
 //	Jwt:SecretKey                 Jwt__SecretKey                     DataDir/jwt.key  yes (_FILE)
 //	Jwt:Issuer                    Jwt__Issuer                        komand.ai
 //	Jwt:Audience                  Jwt__Audience                      komand.ai

@@ -113,6 +113,10 @@ var settings = []setting{
 	{"RateLimits", "ChatWindowSeconds", kindInt, false, func(c *Config) any { return &c.RateLimits.ChatWindowSeconds }},
 	{"RateLimits", "MaxKeys", kindInt, false, func(c *Config) any { return &c.RateLimits.MaxKeys }},
 
+	{"Agents", "MaxToolIterations", kindInt, false, func(c *Config) any { return &c.Agents.MaxToolIterations }},
+	{"Agents", "TurnTimeout", kindDuration, false, func(c *Config) any { return &c.Agents.TurnTimeout }},
+	{"Agents", "SessionIdleTimeout", kindDuration, false, func(c *Config) any { return &c.Agents.SessionIdleTimeout }},
+
 	{"Jwt", "SecretKey", kindString, true, func(c *Config) any { return &c.Jwt.SecretKey }},
 	{"Jwt", "Issuer", kindString, false, func(c *Config) any { return &c.Jwt.Issuer }},
 	{"Jwt", "Audience", kindString, false, func(c *Config) any { return &c.Jwt.Audience }},

@@ -92,6 +92,15 @@ func (c *Config) Validate() error {
 	if n := c.Server.MaxBodyBytes; n < minMaxBodyBytes || n > maxMaxBodyBytes {
 		add("Server:MaxBodyBytes", "must be between %d (1 KiB) and %d (64 MiB), got %d", minMaxBodyBytes, maxMaxBodyBytes, n)
 	}
+	if n := c.Agents.MaxToolIterations; n < 1 || n > 100 {
+		add("Agents:MaxToolIterations", "must be between 1 and 100, got %d", n)
+	}
+	if d := c.Agents.TurnTimeout; d < time.Second || d > 30*time.Minute {
+		add("Agents:TurnTimeout", "must be between 1s and 30m, got %v", d)
+	}
+	if d := c.Agents.SessionIdleTimeout; d < 0 || (d > 0 && d < time.Minute) {
+		add("Agents:SessionIdleTimeout", "must be 0 (never) or at least 1m, got %v", d)
+	}
 	if d := c.Server.ShutdownTimeout; d <= 0 || d > maxShutdownTimeout {
 		add("Server:ShutdownTimeout", "must be more than 0 and at most %v, got %v", maxShutdownTimeout, d)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/komand-ai/komand/internal/app/apptest"
+	"github.com/komand-ai/komand/internal/config"
 	"github.com/komand-ai/komand/internal/store"
 )
 
@@ -25,7 +26,13 @@ var roles = []string{"owner", "admin", "operator", "viewer"}
 
 func newWorld(t *testing.T, kind string) *world {
 	t.Helper()
-	env := apptest.New(t, kind, nil)
+	return newWorldWith(t, kind, nil)
+}
+
+// newWorldWith is newWorld with the configuration adjusted by mutate.
+func newWorldWith(t *testing.T, kind string, mutate func(*config.Config)) *world {
+	t.Helper()
+	env := apptest.New(t, kind, mutate)
 	w := &world{env: env, ids: map[string]string{}, keys: map[string]string{}}
 	w.tenA = env.Tenant("acme")
 	w.tenB = env.Tenant("globex")

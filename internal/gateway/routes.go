@@ -40,6 +40,19 @@ func (s *Server) routes() http.Handler {
 		{"PUT", "/api/agents/{agentId}", s.authed(s.updateAgent)},
 		{"DELETE", "/api/agents/{agentId}", s.authed(s.deleteAgent)},
 
+		{"GET", "/api/agents/{agentId}/memory/", s.authed(s.listMemory)},
+		{"GET", "/api/agents/{agentId}/memory/{key}", s.authed(s.getMemory)},
+		{"PUT", "/api/agents/{agentId}/memory/{key}", s.authed(s.putMemory)},
+		{"DELETE", "/api/agents/{agentId}/memory/{key}", s.authed(s.deleteMemory)},
+
+		{"POST", "/api/webchat/message", s.authed(s.webchatMessage)},
+		{"POST", "/api/webchat/message/stream", s.authed(s.webchatStream)},
+
+		{"GET", "/api/sessions/", s.authed(s.listSessions)},
+		{"GET", "/api/sessions/{sessionId}", s.authed(s.getSession)},
+		{"GET", "/api/sessions/{sessionId}/history", s.authed(s.sessionHistory)},
+		{"POST", "/api/sessions/{sessionId}/end", s.authed(s.endSession)},
+
 		{"GET", "/api/audit/", s.authed(s.listAudit)},
 	}
 

@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"github.com/komand-ai/komand/internal/session"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,6 +43,8 @@ type Deps struct {
 	Agents   *agent.Service
 	Users    *user.Service
 	AuditLog *auditlog.Service
+	Sessions *session.Service
+	Memory   *agent.MemoryService
 	Limiter  ratelimit.Limiter
 	// Ready reports whether the database answers.
 	Ready func(ctx context.Context) error

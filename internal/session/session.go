@@ -1,0 +1,455 @@
+// Package session runs Komand's message flow (product.md, "Message flow"):
+// an InboundMessage from any channel finds or creates its session
+// {Channel}:{Account}:{Sender}, is checked against the session's channel,
+// and is handled one at a time per session, in arrival order; the bound
+// agent answers (Runner: system prompt + history → model → tools → …) and
+// the new turns are appended to the history.
+//
+// Ordering: within a process a FIFO lock per session key; across replicas
+// the store's LockSession (a PostgreSQL advisory lock). Both are taken
+// before the session is looked up, so two first messages cannot create two
+// sessions.
+//
+// Nothing is lost: the user's turn is stored before the model is called, so
+// a provider outage fails the request with a clear error but keeps the
+// message in the history; the agent's turns are stored together once the
+// turn is done.
+//
+// Authorization is the RBAC table's: sending needs messages:create (Operator
+// and up), reading sessions and history sessions:read (every role), ending a
+// session sessions:update (Admin and up). Audit: SessionCreated,
+// MessageReceived, MessageSent, SessionEnded (by a user or on idle expiry),
+// plus what the runner records for tools.
+package session
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/channel"
+	"github.com/komand-ai/komand/internal/ratelimit"
+	"github.com/komand-ai/komand/internal/requestid"
+	"github.com/komand-ai/komand/internal/store"
+	"github.com/komand-ai/komand/internal/validate"
+)
+
+// Limits on inbound messages.
+const (
+	MaxTextChars     = 10_000
+	MaxSenderIDLen   = 256
+	MaxDisplayName   = 256
+	MaxMetadataKeys  = 32
+	MaxMetadataValue = 1024
+	// DefaultAgentID is the agent a channel account without its own
+	// binding talks to.
+	DefaultAgentID = "default"
+	// historyTurns bounds the turns loaded for one model call before
+	// trimming to the agent's context size.
+	historyTurns = 200
+)
+
+// Options configure a Service.
+type Options struct {
+	ChatLimit   int           // messages per window and sender; 0 uses 30
+	ChatWindow  time.Duration // 0 uses 60 s
+	IdleTimeout time.Duration // 0 disables idle expiry
+	Now         func() time.Time
+	Logger      *slog.Logger
+}
+
+// Service handles messages and serves sessions.
+type Service struct {
+	st      store.Store
+	authz   *authz.Authorizer
+	audit   audit.Recorder
+	limiter ratelimit.Limiter
+	runner  *Runner
+	locks   *keyLock
+	opts    Options
+	log     *slog.Logger
+}
+
+// New returns a Service.
+func New(st store.Store, az *authz.Authorizer, rec audit.Recorder, lim ratelimit.Limiter, runner *Runner, opts Options) *Service {
+	if opts.ChatLimit <= 0 {
+		opts.ChatLimit = 30
+	}
+	if opts.ChatWindow <= 0 {
+		opts.ChatWindow = 60 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Service{st: st, authz: az, audit: rec, limiter: lim, runner: runner, locks: newKeyLock(),
+		opts: opts, log: opts.Logger}
+}
+
+// ErrNotFound is a session the caller cannot see.
+var ErrNotFound = apperr.New(apperr.NotFound, "session not found")
+
+func notFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// validateMessage checks an inbound message's fields.
+func validateMessage(m *channel.InboundMessage) error {
+	if err := validate.Text("senderId", m.SenderID, MaxSenderIDLen); err != nil {
+		return err
+	}
+	if strings.ContainsAny(m.SenderID, "\x00\r\n") {
+		return apperr.Field("senderId", "must not contain control characters")
+	}
+	if err := validate.Text("text", m.Text, MaxTextChars); err != nil {
+		return err
+	}
+	if err := validate.MaxLen("displayName", m.SenderDisplayName, MaxDisplayName); err != nil {
+		return err
+	}
+	// The account ID may not contain ':' so that a session key splits into
+	// channel, account and sender one way only.
+	if err := validate.Text("accountId", m.ChannelAccountID, validate.MaxIDLen); err != nil {
+		return err
+	}
+	if strings.ContainsAny(m.ChannelAccountID, ":\x00\r\n\t ") {
+		return apperr.Field("accountId", "must not contain ':', spaces or control characters")
+	}
+	if len(m.Metadata) > MaxMetadataKeys {
+		return apperr.Field("metadata", "must have at most 32 keys")
+	}
+	for k, v := range m.Metadata {
+		if err := validate.First(validate.Text("metadata", k, validate.MaxIDLen),
+			validate.MaxLen("metadata", v, MaxMetadataValue)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Hooks let a streaming channel follow a turn. OnStart is called once the
+// message has been accepted (validated, authorised, within its rate limit,
+// its session found) and before the agent runs, so errors before it can
+// still be answered as a plain error response; OnDelta receives the reply's
+// text as the model streams it.
+type Hooks struct {
+	OnStart func()
+	OnDelta func(string)
+}
+
+// Handle processes one inbound message from p and returns the agent's
+// reply. sessionID, when not empty, names the session the caller means to
+// continue: it must be the active session of the message's key (a session
+// of another channel is refused).
+func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.InboundMessage, sessionID string, hooks Hooks) (channel.Reply, error) {
+	if err := validateMessage(&m); err != nil {
+		return channel.Reply{}, err
+	}
+	if err := s.authz.Check(ctx, p, authz.Create, authz.Messages, authz.Target{SessionID: sessionID}); err != nil {
+		return channel.Reply{}, err
+	}
+	if err := s.chatLimit(ctx, p.TenantID, m); err != nil {
+		return channel.Reply{}, err
+	}
+	if m.MessageID == "" {
+		m.MessageID = uuid.NewString()
+	}
+	now := s.opts.Now().UTC().Truncate(time.Microsecond)
+	if m.Timestamp.IsZero() {
+		m.Timestamp = now
+	}
+	key := m.SessionKey()
+
+	unlock, err := s.locks.lock(ctx, p.TenantID+"\x00"+key)
+	if err != nil {
+		return channel.Reply{}, apperr.Wrap(err, apperr.Unavailable, "the session is busy; try again")
+	}
+	defer unlock()
+	dbUnlock, err := s.st.LockSession(ctx, p.TenantID, key)
+	if err != nil {
+		return channel.Reply{}, apperr.Wrap(err, apperr.Unavailable, "the session is busy; try again")
+	}
+	defer dbUnlock()
+
+	se, err := s.session(ctx, p, m, sessionID, now)
+	if err != nil {
+		return channel.Reply{}, err
+	}
+	ag, err := s.st.GetAgent(ctx, p.TenantID, se.AgentID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return channel.Reply{}, apperr.New(apperr.NotFound, "the session's agent no longer exists")
+		}
+		return channel.Reply{}, err
+	}
+
+	history, err := s.st.RecentTurns(ctx, p.TenantID, se.ID, historyTurns)
+	if err != nil {
+		return channel.Reply{}, err
+	}
+	if err := s.record(ctx, p, audit.MessageReceived, se, map[string]any{
+		"channel": m.Channel, "messageId": m.MessageID, "chars": utf8.RuneCountInString(m.Text),
+	}); err != nil {
+		return channel.Reply{}, err
+	}
+	if hooks.OnStart != nil {
+		hooks.OnStart()
+	}
+	user := store.Turn{Role: store.RoleUser, Text: m.Text, RequestID: requestid.From(ctx), CreatedAt: now}
+	if se, err = s.st.AppendTurns(ctx, p.TenantID, se.ID, []store.Turn{user}); err != nil {
+		return channel.Reply{}, err
+	}
+
+	out, runErr := s.runner.Turn(ctx, TurnInput{Principal: p, Agent: ag, Session: se, History: history, Text: m.Text, OnDelta: hooks.OnDelta})
+	if len(out.Turns) > 0 {
+		// Whatever the agent produced before a failure is kept too.
+		if _, err := s.st.AppendTurns(context.WithoutCancel(ctx), p.TenantID, se.ID, out.Turns); err != nil {
+			return channel.Reply{}, err
+		}
+	}
+	if runErr != nil {
+		_ = s.record(context.WithoutCancel(ctx), p, audit.MessageSent, se, map[string]any{
+			"channel": m.Channel, "messageId": m.MessageID, "outcome": "failed", "reason": out.Stop,
+		})
+		return channel.Reply{}, runErr
+	}
+	at := s.opts.Now().UTC().Truncate(time.Microsecond)
+	if err := s.record(ctx, p, audit.MessageSent, se, map[string]any{
+		"channel": m.Channel, "messageId": m.MessageID, "chars": utf8.RuneCountInString(out.Reply),
+		"iterations": out.Iterations, "stop": out.Stop,
+	}); err != nil {
+		return channel.Reply{}, err
+	}
+	return channel.Reply{SessionID: se.ID, Text: out.Reply, Timestamp: at}, nil
+}
+
+// chatLimit applies the chat rate limit per tenant, channel, account and
+// sender.
+func (s *Service) chatLimit(ctx context.Context, tenantID string, m channel.InboundMessage) error {
+	if s.limiter == nil {
+		return nil
+	}
+	d, err := s.limiter.Allow(ctx, "chat:"+tenantID+":"+m.SessionKey(), s.opts.ChatLimit, s.opts.ChatWindow)
+	if err != nil {
+		return apperr.Wrap(err, apperr.Unavailable, "service temporarily unavailable")
+	}
+	if d.Allowed {
+		return nil
+	}
+	e := apperr.New(apperr.RateLimited, "too many messages; retry later")
+	e.RetryAfter = max(time.Until(d.Reset), time.Second)
+	return e
+}
+
+// session finds the active session for m's key, or creates it bound to the
+// channel account's agent. The caller holds the key's locks.
+func (s *Service) session(ctx context.Context, p authz.Principal, m channel.InboundMessage, sessionID string, now time.Time) (store.Session, error) {
+	key := m.SessionKey()
+	if sessionID != "" {
+		se, err := s.st.GetSession(ctx, p.TenantID, sessionID)
+		if err != nil {
+			return store.Session{}, notFound(err)
+		}
+		switch {
+		case se.EndedAt != nil:
+			return store.Session{}, apperr.New(apperr.Conflict, "the session has ended")
+		case se.Channel != m.Channel:
+			return store.Session{}, apperr.New(apperr.Conflict, "the session belongs to another channel")
+		case se.Key != key:
+			return store.Session{}, apperr.New(apperr.Conflict, "the session belongs to another sender")
+		}
+		return se, nil
+	}
+	se, err := s.st.ActiveSession(ctx, p.TenantID, key)
+	if err == nil {
+		if se.Channel != m.Channel {
+			return store.Session{}, apperr.New(apperr.Conflict, "the session belongs to another channel")
+		}
+		return se, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, err
+	}
+
+	agentID := DefaultAgentID
+	ag, err := s.st.GetAgent(ctx, p.TenantID, agentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, apperr.New(apperr.NotFound,
+			"no agent is bound to this channel account (create an agent with agentId \"default\")")
+	}
+	if err != nil {
+		return store.Session{}, err
+	}
+	allowed := false
+	for _, c := range ag.AllowedChannels {
+		allowed = allowed || c == m.Channel
+	}
+	if !allowed {
+		return store.Session{}, s.authz.Deny(ctx, p, authz.Create, authz.Messages,
+			authz.Target{AgentID: ag.AgentID}, "the agent does not allow this channel")
+	}
+	meta := map[string]string{}
+	for k, v := range m.Metadata {
+		meta[k] = v
+	}
+	if m.SenderDisplayName != "" {
+		meta["senderDisplayName"] = m.SenderDisplayName
+	}
+	se = store.Session{
+		ID: uuid.NewString(), TenantID: p.TenantID, Key: key, Channel: m.Channel,
+		ChannelAccountID: m.ChannelAccountID, SenderID: m.SenderID, AgentID: ag.AgentID,
+		Metadata: meta, FirstMessageAt: now, LastMessageAt: now,
+	}
+	if err := s.record(ctx, p, audit.SessionCreated, se, map[string]any{"channel": m.Channel}); err != nil {
+		return store.Session{}, err
+	}
+	if err := s.st.CreateSession(ctx, se); err != nil {
+		return store.Session{}, err
+	}
+	return se, nil
+}
+
+func (s *Service) record(ctx context.Context, p authz.Principal, action audit.Action, se store.Session, details map[string]any) error {
+	if p.APIKeyID != "" {
+		details["apiKeyId"] = p.APIKeyID
+	}
+	return s.audit.Record(ctx, audit.Event{
+		TenantID: se.TenantID, Action: action, ActorID: p.UserID, AgentID: se.AgentID,
+		SessionID: se.ID, Details: details,
+	})
+}
+
+// List returns one page of p's tenant's sessions, most recently active first.
+func (s *Service) List(ctx context.Context, p authz.Principal, f store.SessionFilter, pg store.Page) ([]store.Session, int, error) {
+	if err := s.authz.Check(ctx, p, authz.Read, authz.Sessions, authz.Target{}); err != nil {
+		return nil, 0, err
+	}
+	if err := validate.Pagination(pg.Page, pg.PageSize); err != nil {
+		return nil, 0, err
+	}
+	switch f.Status {
+	case "", "active", "ended":
+	default:
+		return nil, 0, apperr.Field("status", "must be active or ended")
+	}
+	return s.st.ListSessions(ctx, p.TenantID, f, pg)
+}
+
+// Get returns one session.
+func (s *Service) Get(ctx context.Context, p authz.Principal, id string) (store.Session, error) {
+	if err := s.authz.Check(ctx, p, authz.Read, authz.Sessions, authz.Target{SessionID: id}); err != nil {
+		return store.Session{}, err
+	}
+	se, err := s.st.GetSession(ctx, p.TenantID, id)
+	return se, notFound(err)
+}
+
+// History returns one page of a session's turns, oldest first.
+func (s *Service) History(ctx context.Context, p authz.Principal, id string, pg store.Page) ([]store.Turn, int, error) {
+	if _, err := s.Get(ctx, p, id); err != nil {
+		return nil, 0, err
+	}
+	if err := validate.Pagination(pg.Page, pg.PageSize); err != nil {
+		return nil, 0, err
+	}
+	return s.st.ListTurns(ctx, p.TenantID, id, pg)
+}
+
+// End closes an active session (SessionEnded).
+func (s *Service) End(ctx context.Context, p authz.Principal, id string) (store.Session, error) {
+	if err := s.authz.Check(ctx, p, authz.Update, authz.Sessions, authz.Target{SessionID: id}); err != nil {
+		return store.Session{}, err
+	}
+	se, err := s.st.GetSession(ctx, p.TenantID, id)
+	if err != nil {
+		return store.Session{}, notFound(err)
+	}
+	if se.EndedAt != nil {
+		return store.Session{}, apperr.New(apperr.Conflict, "the session has already ended")
+	}
+	unlock, err := s.locks.lock(ctx, p.TenantID+"\x00"+se.Key)
+	if err != nil {
+		return store.Session{}, apperr.Wrap(err, apperr.Unavailable, "the session is busy; try again")
+	}
+	defer unlock()
+	if err := s.record(ctx, p, audit.SessionEnded, se, map[string]any{"reason": "ended"}); err != nil {
+		return store.Session{}, err
+	}
+	ended, err := s.st.EndSession(ctx, p.TenantID, id, s.opts.Now().UTC().Truncate(time.Microsecond), "ended")
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, apperr.New(apperr.Conflict, "the session has already ended")
+	}
+	return ended, err
+}
+
+// ExpireIdle ends every active session, of every tenant, whose last message
+// is older than the idle timeout, recording SessionEnded with reason
+// "idle". It returns how many it ended.
+func (s *Service) ExpireIdle(ctx context.Context) (int, error) {
+	if s.opts.IdleTimeout <= 0 {
+		return 0, nil
+	}
+	tenants, err := s.st.ListTenants(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := s.opts.Now().UTC().Truncate(time.Microsecond)
+	cutoff := now.Add(-s.opts.IdleTimeout)
+	n := 0
+	for _, t := range tenants {
+		for {
+			idle, err := s.st.IdleSessions(ctx, t.ID, cutoff, 100)
+			if err != nil {
+				return n, err
+			}
+			for _, se := range idle {
+				if err := s.audit.Record(ctx, audit.Event{TenantID: t.ID, Action: audit.SessionEnded,
+					AgentID: se.AgentID, SessionID: se.ID, Details: map[string]any{"reason": "idle"}}); err != nil {
+					return n, err
+				}
+				if _, err := s.st.EndSession(ctx, t.ID, se.ID, now, "idle"); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return n, err
+				}
+				n++
+			}
+			if len(idle) < 100 {
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
+// RunExpiry calls ExpireIdle every interval until ctx ends.
+func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
+	if s.opts.IdleTimeout <= 0 || interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.ExpireIdle(ctx); err != nil {
+				s.log.ErrorContext(ctx, "idle session expiry failed", "err", err)
+			} else if n > 0 {
+				s.log.InfoContext(ctx, "ended idle sessions", "count", n)
+			}
+		}
+	}
+}

@@ -1,0 +1,287 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/llm"
+	"github.com/komand-ai/komand/internal/requestid"
+	"github.com/komand-ai/komand/internal/skill"
+	"github.com/komand-ai/komand/internal/store"
+)
+
+// Turn limits (product.md: at most 10 tool iterations and 2 minutes per
+// turn, both configurable).
+const (
+	DefaultMaxIterations = 10
+	DefaultTurnTimeout   = 2 * time.Minute
+	// maxReplyChars bounds what one model answer may put in the history.
+	maxReplyChars = 100_000
+	// maxToolOutputBytes bounds a tool result fed back to the model.
+	maxToolOutputBytes = 64 * 1024
+)
+
+// NoProviderReply is the answer of an agent whose model provider is not
+// configured.
+const NoProviderReply = "This agent has no model provider configured, so it cannot answer yet. " +
+	"An administrator can configure one (Providers__Anthropic__ApiKey or Providers__OpenAI__BaseUrl). " +
+	"Commands still work: /memory set <key> <value>, /memory get <key>, /tool <name> <json>."
+
+// Runner is the agent's side of a turn: the tool-calling loop.
+type Runner struct {
+	providers     map[string]llm.Provider // by agent modelProvider
+	tools         skill.Executor
+	maxIterations int
+	turnTimeout   time.Duration
+	now           func() time.Time
+}
+
+// RunnerOptions configure a Runner; zero values take the defaults.
+type RunnerOptions struct {
+	MaxIterations int
+	TurnTimeout   time.Duration
+	Now           func() time.Time
+}
+
+// NewRunner returns a Runner over the configured providers (a provider that
+// is not configured is simply absent) and the tool executor.
+func NewRunner(providers map[string]llm.Provider, tools skill.Executor, opts RunnerOptions) *Runner {
+	if opts.MaxIterations <= 0 {
+		opts.MaxIterations = DefaultMaxIterations
+	}
+	if opts.TurnTimeout <= 0 {
+		opts.TurnTimeout = DefaultTurnTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Runner{providers: providers, tools: tools, maxIterations: opts.MaxIterations,
+		turnTimeout: opts.TurnTimeout, now: opts.Now}
+}
+
+// TurnInput is one message for the agent.
+type TurnInput struct {
+	Principal authz.Principal
+	Agent     store.Agent
+	Session   store.Session
+	History   []store.Turn // before this message, oldest first
+	Text      string
+	OnDelta   func(string) // streamed reply text, when not nil
+}
+
+// TurnOutput is what the agent produced: the turns to append after the
+// user's (assistant and tool turns), the reply, and why the loop stopped.
+type TurnOutput struct {
+	Turns      []store.Turn
+	Reply      string
+	Iterations int
+	Stop       string // "answer", "command", "no_provider", "iteration_limit", "timeout", "provider_error"
+}
+
+func (r *Runner) turn(ctx context.Context, role, text string) store.Turn {
+	return store.Turn{Role: role, Text: text, RequestID: requestid.From(ctx), CreatedAt: r.now().UTC().Truncate(time.Microsecond)}
+}
+
+// Turn answers one message.
+func (r *Runner) Turn(ctx context.Context, in TurnInput) (TurnOutput, error) {
+	inv := skill.Invocation{TenantID: in.Principal.TenantID, UserID: in.Principal.UserID,
+		AgentID: in.Agent.AgentID, SessionID: in.Session.ID, Via: "command"}
+	if strings.HasPrefix(in.Text, "/") {
+		if out, ok, err := r.command(ctx, inv, in.Text); ok || err != nil {
+			return out, err
+		}
+	}
+	provider := r.providers[in.Agent.ModelProvider]
+	if provider == nil {
+		out := TurnOutput{Reply: NoProviderReply, Stop: "no_provider"}
+		out.Turns = []store.Turn{r.turn(ctx, store.RoleAssistant, NoProviderReply)}
+		return out, nil
+	}
+	return r.loop(ctx, provider, inv, in)
+}
+
+// command runs a slash command through the tool executor, so it is
+// authorised and audited like a tool call. ok is false for text that is not
+// a known command (it goes to the model).
+func (r *Runner) command(ctx context.Context, inv skill.Invocation, text string) (TurnOutput, bool, error) {
+	fields := strings.Fields(text)
+	var call llm.ToolCall
+	switch {
+	case len(fields) >= 1 && fields[0] == "/memory":
+		switch {
+		case len(fields) >= 4 && fields[1] == "set":
+			// The value is the rest of the line after the key.
+			rest := strings.TrimSpace(text[strings.Index(text, fields[1])+len(fields[1]):])
+			value := strings.TrimSpace(rest[len(fields[2]):])
+			args, _ := json.Marshal(map[string]string{"key": fields[2], "value": value})
+			call = llm.ToolCall{Name: "memory_store", Arguments: args}
+		case len(fields) == 3 && fields[1] == "get":
+			args, _ := json.Marshal(map[string]string{"key": fields[2]})
+			call = llm.ToolCall{Name: "memory_recall", Arguments: args}
+		default:
+			return r.commandReply(ctx, "Usage: /memory set <key> <value> or /memory get <key>"), true, nil
+		}
+	case len(fields) >= 2 && fields[0] == "/tool":
+		rest := strings.TrimSpace(text[len("/tool"):])
+		args := strings.TrimSpace(rest[len(fields[1]):])
+		call = llm.ToolCall{Name: fields[1], Arguments: json.RawMessage(args)}
+		if args != "" && !json.Valid([]byte(args)) {
+			return r.commandReply(ctx, "The tool arguments must be JSON, e.g. /tool current_time {}"), true, nil
+		}
+	case len(fields) >= 1 && fields[0] == "/tool":
+		return r.commandReply(ctx, "Usage: /tool <name> <json>"), true, nil
+	default:
+		return TurnOutput{}, false, nil
+	}
+	call.ID = "cmd_" + uuid.NewString()
+	res, err := r.tools.Run(ctx, inv, call)
+	if err != nil {
+		return TurnOutput{}, true, err
+	}
+	tool := r.turn(ctx, store.RoleTool, string(res.Output))
+	tool.ToolCallID, tool.ToolName, tool.IsError = call.ID, call.Name, res.IsError
+	reply := string(res.Output)
+	out := TurnOutput{Reply: reply, Stop: "command"}
+	out.Turns = []store.Turn{tool, r.turn(ctx, store.RoleAssistant, reply)}
+	return out, true, nil
+}
+
+func (r *Runner) commandReply(ctx context.Context, text string) TurnOutput {
+	return TurnOutput{Reply: text, Stop: "command", Turns: []store.Turn{r.turn(ctx, store.RoleAssistant, text)}}
+}
+
+// ErrProvider is the error a user sees when the model provider fails.
+var ErrProvider = apperr.New(apperr.Unavailable,
+	"the agent's model provider is not answering right now; your message was kept, please try again")
+
+// ErrTurnTimeout is the error a user sees when a turn runs out of time.
+var ErrTurnTimeout = apperr.New(apperr.Unavailable,
+	"the agent took too long to answer; your message was kept, please try again")
+
+// IterationLimitReply ends a turn whose model kept asking for tools.
+const IterationLimitReply = "I could not finish this request: it needed more tool calls than one answer may make."
+
+// loop is system prompt + trimmed history + tools → model → tool calls run
+// through the executor → results fed back, until a plain answer or a limit.
+func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv skill.Invocation, in TurnInput) (TurnOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.turnTimeout)
+	defer cancel()
+	inv.Via = "model"
+	msgs := append(historyMessages(in.History), llm.Message{Role: llm.RoleUser, Text: in.Text})
+	msgs = trim(msgs, in.Agent.MaxContextTokens-estimate(in.Agent.SystemPrompt))
+	req := llm.Request{Model: in.Agent.ModelID, System: in.Agent.SystemPrompt, Tools: r.tools.Tools(ctx, inv), MaxTokens: 4096}
+	var out TurnOutput
+	var onDelta func(llm.Delta)
+	if in.OnDelta != nil {
+		onDelta = func(d llm.Delta) { in.OnDelta(d.Text) }
+	}
+	for out.Iterations < r.maxIterations {
+		out.Iterations++
+		req.Messages = msgs
+		resp, err := provider.Complete(ctx, req, onDelta)
+		if err != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				out.Stop = "timeout"
+				return out, ErrTurnTimeout
+			}
+			out.Stop = "provider_error"
+			return out, ErrProvider
+		}
+		text := clip(resp.Text, maxReplyChars)
+		if len(resp.ToolCalls) == 0 {
+			out.Turns = append(out.Turns, r.turn(ctx, store.RoleAssistant, text))
+			out.Reply, out.Stop = text, "answer"
+			return out, nil
+		}
+		calls, _ := json.Marshal(resp.ToolCalls)
+		at := r.turn(ctx, store.RoleAssistant, text)
+		at.ToolCalls = calls
+		out.Turns = append(out.Turns, at)
+		msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Text: text, ToolCalls: resp.ToolCalls})
+		for _, call := range resp.ToolCalls {
+			res, err := r.tools.Run(ctx, inv, call)
+			if err != nil {
+				out.Stop = "tool_error"
+				return out, err
+			}
+			output := string(res.Output)
+			if len(output) > maxToolOutputBytes {
+				output, res.IsError = `{"error":"the tool output was too large"}`, true
+			}
+			tt := r.turn(ctx, store.RoleTool, output)
+			tt.ToolCallID, tt.ToolName, tt.IsError = call.ID, call.Name, res.IsError
+			out.Turns = append(out.Turns, tt)
+			msgs = append(msgs, llm.Message{Role: llm.RoleTool, Text: output, ToolCallID: call.ID,
+				ToolName: call.Name, IsError: res.IsError})
+		}
+		if ctx.Err() != nil {
+			out.Stop = "timeout"
+			return out, ErrTurnTimeout
+		}
+	}
+	out.Turns = append(out.Turns, r.turn(ctx, store.RoleAssistant, IterationLimitReply))
+	out.Reply, out.Stop = IterationLimitReply, "iteration_limit"
+	return out, nil
+}
+
+// historyMessages converts stored turns to model messages.
+func historyMessages(turns []store.Turn) []llm.Message {
+	out := make([]llm.Message, 0, len(turns))
+	for _, t := range turns {
+		m := llm.Message{Role: t.Role, Text: t.Text, ToolCallID: t.ToolCallID, ToolName: t.ToolName, IsError: t.IsError}
+		if len(t.ToolCalls) > 0 {
+			_ = json.Unmarshal(t.ToolCalls, &m.ToolCalls)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// estimate is a conservative token count for text: about four bytes a
+// token for English, never less than one token per three characters.
+func estimate(s string) int {
+	return max(len(s)/4, utf8.RuneCountInString(s)/3) + 4
+}
+
+func messageTokens(m llm.Message) int {
+	n := estimate(m.Text)
+	for _, c := range m.ToolCalls {
+		n += estimate(c.Name) + estimate(string(c.Arguments))
+	}
+	return n
+}
+
+// trim drops the oldest messages until the rest fit budget tokens, then
+// drops leading messages until the history starts with a user message (a
+// tool result or tool call without its partner is invalid for providers).
+// The newest message is always kept.
+func trim(msgs []llm.Message, budget int) []llm.Message {
+	total := 0
+	for _, m := range msgs {
+		total += messageTokens(m)
+	}
+	start := 0
+	for start < len(msgs)-1 && total > budget {
+		total -= messageTokens(msgs[start])
+		start++
+	}
+	for start < len(msgs)-1 && msgs[start].Role != llm.RoleUser {
+		start++
+	}
+	return msgs[start:]
+}
+
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}

@@ -1,0 +1,269 @@
+// Package skill is where agents' tools run. This first part is the executor
+// interface the agent's tool loop calls, with the platform's built-in tools
+// (memory_store, memory_recall, current_time); the signed registry and the
+// sandboxes plug in behind the same interface.
+//
+// Every execution is audited: ToolExecutionStarted before it runs, then
+// ToolExecutionCompleted or ToolExecutionFailed, with the agent, session,
+// tool name and request ID (never the arguments or the output, which may
+// hold customer data). The start entry fails closed: a tool whose start
+// cannot be recorded does not run.
+package skill
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/komand-ai/komand/internal/agent"
+	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/llm"
+)
+
+// MaxArgumentBytes caps a tool call's JSON arguments.
+const MaxArgumentBytes = 128 * 1024
+
+// Invocation says who runs a tool, for authorization and audit.
+type Invocation struct {
+	TenantID  string
+	UserID    string
+	AgentID   string
+	SessionID string
+	Via       string // "model" or "command"
+}
+
+// Result is a tool's outcome. Output is JSON; when IsError is set it is an
+// object {"error": "..."} with a message that is safe to show to the model
+// and to the user.
+type Result struct {
+	Output  json.RawMessage
+	IsError bool
+}
+
+// Executor runs tools for one agent.
+type Executor interface {
+	// Tools lists the tools offered to the agent.
+	Tools(ctx context.Context, inv Invocation) []llm.Tool
+	// Run runs one call. A failure of the tool is a Result with IsError,
+	// not an error; err is reserved for the platform failing (an audit
+	// entry that cannot be stored), which fails the whole turn.
+	Run(ctx context.Context, inv Invocation, call llm.ToolCall) (Result, error)
+}
+
+// toolError is a tool failure with a message for the model and the user.
+type toolError struct{ msg string }
+
+func (e *toolError) Error() string { return e.msg }
+
+func failf(format string, args ...any) error { return &toolError{msg: fmt.Sprintf(format, args...)} }
+
+// builtin is one built-in tool.
+type builtin struct {
+	def llm.Tool
+	run func(ctx context.Context, inv Invocation, args json.RawMessage) (any, error)
+}
+
+// Builtins is the Executor of the platform's built-in tools.
+type Builtins struct {
+	tools map[string]builtin
+	order []string
+	audit audit.Recorder
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewBuiltins returns the built-in tools over the agents' memory.
+func NewBuiltins(mem *agent.MemoryService, rec audit.Recorder, log *slog.Logger, now func() time.Time) *Builtins {
+	if now == nil {
+		now = time.Now
+	}
+	b := &Builtins{tools: map[string]builtin{}, audit: rec, log: log, now: now}
+	b.add(builtin{
+		def: llm.Tool{Name: "current_time", Description: "The current date and time (UTC, or the IANA time zone given).",
+			InputSchema: json.RawMessage(`{"type":"object","properties":{"timezone":{"type":"string","description":"IANA time zone, e.g. Europe/Berlin"}},"additionalProperties":false}`)},
+		run: func(ctx context.Context, inv Invocation, args json.RawMessage) (any, error) {
+			var in struct {
+				Timezone string `json:"timezone"`
+			}
+			if err := decodeArgs(args, &in); err != nil {
+				return nil, err
+			}
+			loc := time.UTC
+			if in.Timezone != "" {
+				l, err := time.LoadLocation(in.Timezone)
+				if err != nil || len(in.Timezone) > 64 {
+					return nil, failf("unknown time zone")
+				}
+				loc = l
+			}
+			t := b.now().In(loc)
+			return map[string]any{"time": t.Format(time.RFC3339), "timezone": loc.String(), "weekday": t.Weekday().String()}, nil
+		},
+	})
+	b.add(builtin{
+		def: llm.Tool{Name: "memory_store", Description: "Remember a value under a key in this agent's long-term memory (replaces an existing value).",
+			InputSchema: json.RawMessage(`{"type":"object","properties":{"key":{"type":"string","maxLength":256},"value":{"type":"string"}},"required":["key","value"],"additionalProperties":false}`)},
+		run: func(ctx context.Context, inv Invocation, args json.RawMessage) (any, error) {
+			var in struct {
+				Key   *string `json:"key"`
+				Value *string `json:"value"`
+			}
+			if err := decodeArgs(args, &in); err != nil {
+				return nil, err
+			}
+			if in.Key == nil || in.Value == nil {
+				return nil, failf("key and value are required")
+			}
+			_, created, err := mem.PutAs(ctx, memActor(inv), *in.Key, *in.Value)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"stored": true, "created": created}, nil
+		},
+	})
+	b.add(builtin{
+		def: llm.Tool{Name: "memory_recall", Description: "Read the value stored under a key in this agent's long-term memory.",
+			InputSchema: json.RawMessage(`{"type":"object","properties":{"key":{"type":"string","maxLength":256}},"required":["key"],"additionalProperties":false}`)},
+		run: func(ctx context.Context, inv Invocation, args json.RawMessage) (any, error) {
+			var in struct {
+				Key *string `json:"key"`
+			}
+			if err := decodeArgs(args, &in); err != nil {
+				return nil, err
+			}
+			if in.Key == nil {
+				return nil, failf("key is required")
+			}
+			e, err := mem.GetAs(ctx, memActor(inv), *in.Key)
+			if errors.Is(err, agent.ErrMemoryNotFound) {
+				return map[string]any{"found": false}, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"found": true, "value": e.Value}, nil
+		},
+	})
+	return b
+}
+
+func memActor(inv Invocation) agent.Actor {
+	via := "tool"
+	if inv.Via == "command" {
+		via = "command"
+	}
+	return agent.Actor{TenantID: inv.TenantID, UserID: inv.UserID, AgentID: inv.AgentID, SessionID: inv.SessionID, Via: via}
+}
+
+func (b *Builtins) add(t builtin) {
+	b.tools[t.def.Name] = t
+	b.order = append(b.order, t.def.Name)
+}
+
+// decodeArgs reads a call's arguments strictly: one JSON object (or nothing,
+// meaning {}), no unknown fields, no trailing data.
+func decodeArgs(args json.RawMessage, v any) error {
+	if len(bytes.TrimSpace(args)) == 0 {
+		args = json.RawMessage(`{}`)
+	}
+	if len(args) > MaxArgumentBytes {
+		return failf("arguments are too large")
+	}
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return failf("arguments must be a JSON object with the documented fields")
+	}
+	if dec.More() {
+		return failf("arguments must be one JSON object")
+	}
+	return nil
+}
+
+// Tools lists the built-in tools, in a fixed order.
+func (b *Builtins) Tools(ctx context.Context, inv Invocation) []llm.Tool {
+	out := make([]llm.Tool, 0, len(b.order))
+	for _, n := range b.order {
+		out = append(out, b.tools[n].def)
+	}
+	return out
+}
+
+// Run runs one built-in tool call, audited.
+func (b *Builtins) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (Result, error) {
+	t, ok := b.tools[call.Name]
+	name := call.Name
+	if !ok {
+		name = "unknown"
+	}
+	base := map[string]any{"tool": name, "callId": truncate(call.ID, 128), "via": inv.Via}
+	if err := b.record(ctx, audit.ToolExecutionStarted, inv, name, base); err != nil {
+		return Result{}, err
+	}
+	start := b.now()
+	var (
+		out any
+		err error
+	)
+	if !ok {
+		err = failf("unknown tool")
+	} else {
+		out, err = t.run(ctx, inv, call.Arguments)
+	}
+	details := map[string]any{"durationMs": b.now().Sub(start).Milliseconds()}
+	for k, v := range base {
+		details[k] = v
+	}
+	if err != nil {
+		msg := publicToolError(err)
+		details["error"] = msg
+		if aerr := b.record(ctx, audit.ToolExecutionFailed, inv, name, details); aerr != nil {
+			return Result{}, aerr
+		}
+		if b.log != nil {
+			b.log.InfoContext(ctx, "tool failed", "tool", name, "agent", inv.AgentID, "err", err)
+		}
+		o, _ := json.Marshal(map[string]string{"error": msg})
+		return Result{Output: o, IsError: true}, nil
+	}
+	o, merr := json.Marshal(out)
+	if merr != nil {
+		return Result{}, merr
+	}
+	details["outputBytes"] = len(o)
+	if err := b.record(ctx, audit.ToolExecutionCompleted, inv, name, details); err != nil {
+		return Result{}, err
+	}
+	return Result{Output: o}, nil
+}
+
+// publicToolError is the message a failed tool shows: its own message for a
+// tool or validation failure, a fixed one for anything else.
+func publicToolError(err error) string {
+	var te *toolError
+	if errors.As(err, &te) {
+		return te.msg
+	}
+	if msg, ok := publicMessage(err); ok {
+		return msg
+	}
+	return "the tool failed"
+}
+
+func (b *Builtins) record(ctx context.Context, action audit.Action, inv Invocation, tool string, details map[string]any) error {
+	return b.audit.Record(ctx, audit.Event{
+		TenantID: inv.TenantID, Action: action, ActorID: inv.UserID, AgentID: inv.AgentID,
+		SessionID: inv.SessionID, SkillID: tool, Details: details,
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
