@@ -76,6 +76,16 @@ func NewWith(t testing.TB, kind string, mutate func(*config.Config), o app.Optio
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	return Start(t, cfg, o)
+}
+
+// Start runs Komand on cfg as it is (two Starts on one PostgreSQL DSN are
+// two replicas sharing a database).
+func Start(t testing.TB, cfg config.Config, o app.Options) *Env {
+	t.Helper()
+	if o.PasswordParams == (authn.Params{}) {
+		o.PasswordParams = TestParams
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
