@@ -117,12 +117,7 @@ func (s *Store) ListSessions(ctx context.Context, tenantID string, f store.Sessi
 		b.Queue(fmt.Sprintf(`SELECT `+sessionCols+` FROM komand_sessions WHERE %s
 			ORDER BY last_message_at DESC, id COLLATE "C" LIMIT $%d OFFSET $%d`, where, len(args)+1, len(args)+2),
 			append(args, limit, offset)...).
-			Query(func(rows pgx.Rows) (err error) {
-				out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.Session, error) {
-					return scanSession(r)
-				})
-				return err
-			})
+			Query(appendRows(&out, scanSession))
 	})
 	if err != nil {
 		return nil, 0, wrapErr("list sessions", err)
@@ -185,12 +180,7 @@ func (s *Store) turns(ctx context.Context, tenantID, op string, total *int, coun
 			b.Queue(`SELECT count(*) FROM komand_session_turns WHERE tenant_id = $1 AND session_id = $2`,
 				countArgs...).QueryRow(func(row pgx.Row) error { return row.Scan(total) })
 		}
-		b.Queue(q, args...).Query(func(rows pgx.Rows) (err error) {
-			out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.Turn, error) {
-				return scanTurn(r)
-			})
-			return err
-		})
+		b.Queue(q, args...).Query(appendRows(&out, scanTurn))
 	})
 	if err != nil {
 		return nil, wrapErr(op, err)
@@ -248,12 +238,7 @@ func (s *Store) IdleSessions(ctx context.Context, tenantID string, cutoff time.T
 		b.Queue(`SELECT `+sessionCols+` FROM komand_sessions
 			WHERE tenant_id = $1 AND ended_at IS NULL AND last_message_at < $2
 			ORDER BY last_message_at LIMIT $3`, tenantID, cutoff, limit).
-			Query(func(rows pgx.Rows) (err error) {
-				out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.Session, error) {
-					return scanSession(r)
-				})
-				return err
-			})
+			Query(appendRows(&out, scanSession))
 	})
 	if err != nil {
 		return nil, wrapErr("idle sessions", err)
@@ -370,12 +355,7 @@ func (s *Store) ListMemory(ctx context.Context, tenantID, agentID string, p stor
 			tenantID, agentID).QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
 		b.Queue(`SELECT `+memoryCols+` FROM komand_agent_memory WHERE tenant_id = $1 AND agent_id = $2
 			ORDER BY mem_key COLLATE "C" LIMIT $3 OFFSET $4`, tenantID, agentID, limit, offset).
-			Query(func(rows pgx.Rows) (err error) {
-				out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.MemoryEntry, error) {
-					return scanMemory(r)
-				})
-				return err
-			})
+			Query(appendRows(&out, scanMemory))
 	})
 	if err != nil {
 		return nil, 0, wrapErr("list memory", err)
@@ -394,4 +374,13 @@ func (s *Store) DeleteMemory(ctx context.Context, tenantID, agentID, key string)
 		return err
 	})
 	return wrapErr("delete memory", err)
+}
+
+// appendRows is a batch query callback that appends every row, scanned by
+// scan, to *out.
+func appendRows[T any](out *[]T, scan func(pgx.Row) (T, error)) func(pgx.Rows) error {
+	return func(rows pgx.Rows) (err error) {
+		*out, err = pgx.AppendRows(*out, rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+		return err
+	}
 }

@@ -241,34 +241,9 @@ func auditWhere(tenantID string, f store.AuditFilter) (string, []any) {
 // (highest Seq) first, and the total that match. From and To are inclusive.
 func (s *Store) ListAudit(ctx context.Context, tenantID string, f store.AuditFilter, p store.Page) ([]store.AuditEntry, int, error) {
 	where, args := auditWhere(tenantID, f)
-	limit, offset := limitOffset(p)
-	out := []store.AuditEntry{}
-	var total int
-	err := s.read(ctx, "list audit", func(tx querier) error {
-		if err := tx.QueryRowContext(ctx,
-			`SELECT count(*) FROM komand_audit_log WHERE `+where, args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx,
-			`SELECT `+auditCols+` FROM komand_audit_log WHERE `+where+` ORDER BY seq DESC LIMIT ? OFFSET ?`,
-			append(args, limit, offset)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanAudit(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, total, nil
+	return listPage(ctx, s, "list audit", `SELECT count(*) FROM komand_audit_log WHERE `+where,
+		`SELECT `+auditCols+` FROM komand_audit_log WHERE `+where+` ORDER BY seq DESC LIMIT ? OFFSET ?`,
+		args, p, scanAudit)
 }
 
 // ScanAudit returns up to limit entries of the tenant with Seq > afterSeq in

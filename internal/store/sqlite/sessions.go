@@ -126,33 +126,9 @@ func sessionWhere(tenantID string, f store.SessionFilter) (string, []any) {
 // ListSessions returns one page, most recently active first.
 func (s *Store) ListSessions(ctx context.Context, tenantID string, f store.SessionFilter, p store.Page) ([]store.Session, int, error) {
 	where, args := sessionWhere(tenantID, f)
-	limit, offset := limitOffset(p)
-	out := []store.Session{}
-	var total int
-	err := s.read(ctx, "list sessions", func(tx querier) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM komand_sessions WHERE `+where,
-			args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+sessionCols+` FROM komand_sessions WHERE `+where+
-			` ORDER BY last_message_at DESC, id LIMIT ? OFFSET ?`, append(args, limit, offset)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			se, err := scanSession(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, se)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, total, nil
+	return listPage(ctx, s, "list sessions", `SELECT count(*) FROM komand_sessions WHERE `+where,
+		`SELECT `+sessionCols+` FROM komand_sessions WHERE `+where+
+			` ORDER BY last_message_at DESC, id LIMIT ? OFFSET ?`, args, p, scanSession)
 }
 
 // countsAsMessage reports whether a turn adds to a session's MessageCount.
@@ -215,28 +191,10 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 
 // ListTurns returns one page of a session's history, oldest first.
 func (s *Store) ListTurns(ctx context.Context, tenantID, sessionID string, p store.Page) ([]store.Turn, int, error) {
-	limit, offset := limitOffset(p)
-	out := []store.Turn{}
-	var total int
-	err := s.read(ctx, "list turns", func(tx querier) error {
-		if err := tx.QueryRowContext(ctx,
-			`SELECT count(*) FROM komand_session_turns WHERE tenant_id = ? AND session_id = ?`,
-			tenantID, sessionID).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+turnCols+` FROM komand_session_turns
-			WHERE tenant_id = ? AND session_id = ? ORDER BY seq LIMIT ? OFFSET ?`,
-			tenantID, sessionID, limit, offset)
-		if err != nil {
-			return err
-		}
-		out, err = collectTurns(rows, out)
-		return err
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, total, nil
+	return listPage(ctx, s, "list turns",
+		`SELECT count(*) FROM komand_session_turns WHERE tenant_id = ? AND session_id = ?`,
+		`SELECT `+turnCols+` FROM komand_session_turns WHERE tenant_id = ? AND session_id = ?
+		 ORDER BY seq LIMIT ? OFFSET ?`, []any{tenantID, sessionID}, p, scanTurn)
 }
 
 func collectTurns(rows *sql.Rows, out []store.Turn) ([]store.Turn, error) {
@@ -386,35 +344,10 @@ func (s *Store) GetMemory(ctx context.Context, tenantID, agentID, key string) (s
 
 // ListMemory returns one page of an agent's memory ordered by key.
 func (s *Store) ListMemory(ctx context.Context, tenantID, agentID string, p store.Page) ([]store.MemoryEntry, int, error) {
-	limit, offset := limitOffset(p)
-	out := []store.MemoryEntry{}
-	var total int
-	err := s.read(ctx, "list memory", func(tx querier) error {
-		if err := tx.QueryRowContext(ctx,
-			`SELECT count(*) FROM komand_agent_memory WHERE tenant_id = ? AND agent_id = ?`,
-			tenantID, agentID).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+memoryCols+` FROM komand_agent_memory
-			WHERE tenant_id = ? AND agent_id = ? ORDER BY mem_key LIMIT ? OFFSET ?`,
-			tenantID, agentID, limit, offset)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanMemory(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, total, nil
+	return listPage(ctx, s, "list memory",
+		`SELECT count(*) FROM komand_agent_memory WHERE tenant_id = ? AND agent_id = ?`,
+		`SELECT `+memoryCols+` FROM komand_agent_memory WHERE tenant_id = ? AND agent_id = ?
+		 ORDER BY mem_key LIMIT ? OFFSET ?`, []any{tenantID, agentID}, p, scanMemory)
 }
 
 // DeleteMemory removes one memory key; an unknown key gives ErrNotFound.

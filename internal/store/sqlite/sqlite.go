@@ -275,3 +275,36 @@ func qualify(alias, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// listPage runs a listing's count and one page of it in one read
+// transaction (so both see the same snapshot) and scans the rows. args are
+// the WHERE clause's; pageSQL gets LIMIT and OFFSET appended as its last two
+// parameters.
+func listPage[T any](ctx context.Context, s *Store, op, countSQL, pageSQL string, args []any, p store.Page, scan func(scanner) (T, error)) ([]T, int, error) {
+	limit, offset := limitOffset(p)
+	out := []T{}
+	var total int
+	err := s.read(ctx, op, func(tx querier) error {
+		if err := tx.QueryRowContext(ctx, countSQL, args...).Scan(&total); err != nil {
+			return err
+		}
+		pageArgs := append(append(make([]any, 0, len(args)+2), args...), limit, offset)
+		rows, err := tx.QueryContext(ctx, pageSQL, pageArgs...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
