@@ -12,6 +12,7 @@ import (
 	"github.com/komand-ai/komand/internal/session"
 	"github.com/komand-ai/komand/internal/skill"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -159,7 +160,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	a.AuditLog = auditlog.New(wst, a.Authz)
 	a.Memory = agent.NewMemory(wst, wst, a.Authz, a.Audit, now)
 	tools := skill.NewBuiltins(a.Memory, a.Audit, log, now)
-	runner := session.NewRunner(o.Providers, tools, session.RunnerOptions{
+	providers := o.Providers
+	if providers == nil {
+		providers = Providers(cfg)
+	}
+	runner := session.NewRunner(providers, tools, session.RunnerOptions{
 		MaxIterations: cfg.Agents.MaxToolIterations, TurnTimeout: cfg.Agents.TurnTimeout, Now: now,
 	})
 	a.Sessions = session.New(wst, a.Authz, a.Audit, a.Limiter, runner, session.Options{
@@ -167,6 +172,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		IdleTimeout: cfg.Agents.SessionIdleTimeout, Now: now, Logger: log,
 	})
 	return a, nil
+}
+
+// Providers builds the model providers the configuration sets up. A model
+// call has its own deadline (the turn's), so the HTTP client sets none
+// beyond the dial and header timeouts.
+func Providers(cfg config.Config) map[string]llm.Provider {
+	out := map[string]llm.Provider{}
+	if p := cfg.Providers.OpenAI; p.Configured() {
+		base := p.BaseUrl
+		if base == "" {
+			base = config.DefaultOpenAIBaseURL
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.ResponseHeaderTimeout = cfg.Agents.TurnTimeout
+		out["openai"] = &llm.OpenAI{BaseURL: base, APIKey: p.ApiKey, Client: &http.Client{Transport: tr}}
+	}
+	return out
 }
 
 // Server builds the HTTP server over the app's services.

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"github.com/komand-ai/komand/internal/config"
+	"github.com/komand-ai/komand/internal/llm"
 	"runtime/debug"
 	"testing"
 )
@@ -27,5 +29,22 @@ func TestTuneGC(t *testing.T) {
 	}
 	if got := debug.SetGCPercent(150); got != 150 {
 		t.Fatalf("runtime percent changed to %d", got)
+	}
+}
+
+func TestProvidersFromConfig(t *testing.T) {
+	cfg := config.Default()
+	if n := len(Providers(cfg)); n != 0 {
+		t.Fatalf("default config: %d providers", n)
+	}
+	cfg.Providers.OpenAI.ApiKey = "sk-x"
+	p, ok := Providers(cfg)["openai"].(*llm.OpenAI)
+	if !ok || p.BaseURL != config.DefaultOpenAIBaseURL || p.APIKey != "sk-x" {
+		t.Fatalf("key only: %+v", p)
+	}
+	cfg.Providers.OpenAI = config.ProviderConfig{BaseUrl: "http://127.0.0.1:11434/v1"}
+	p, ok = Providers(cfg)["openai"].(*llm.OpenAI)
+	if !ok || p.BaseURL != "http://127.0.0.1:11434/v1" || p.APIKey != "" {
+		t.Fatalf("local server: %+v", p)
 	}
 }

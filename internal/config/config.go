@@ -44,6 +44,7 @@ type Config struct {
 	Cors              CorsConfig
 	RateLimits        RateLimitsConfig
 	Agents            AgentsConfig
+	Providers         ProvidersConfig
 	Jwt               JwtConfig
 	Log               LogConfig
 }
@@ -120,6 +121,24 @@ type AgentsConfig struct {
 	TurnTimeout        time.Duration // wall time of one turn; default 2m
 	SessionIdleTimeout time.Duration // a session with no message for this long ends; default 24h, 0 never
 }
+
+// ProvidersConfig is the Providers section: model providers. Keys come
+// only from here (environment, _FILE or the file), never from an agent.
+type ProvidersConfig struct {
+	OpenAI ProviderConfig // any OpenAI-compatible Chat Completions endpoint
+}
+
+// ProviderConfig is one model provider.
+type ProviderConfig struct {
+	BaseUrl string // e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1
+	ApiKey  string // a secret; may be empty for a local server
+}
+
+// DefaultOpenAIBaseURL is used when only Providers__OpenAI__ApiKey is set.
+const DefaultOpenAIBaseURL = "https://api.openai.com/v1"
+
+// Configured reports whether the provider is set up (a base URL or a key).
+func (p ProviderConfig) Configured() bool { return p.BaseUrl != "" || p.ApiKey != "" }
 
 // JwtConfig is the Jwt section: access and refresh tokens.
 type JwtConfig struct {
@@ -246,6 +265,9 @@ func (c Config) Redacted() Config {
 	r.ConnectionStrings.Redis = redactURL(c.ConnectionStrings.Redis)
 	if r.Jwt.SecretKey != "" {
 		r.Jwt.SecretKey = Redaction
+	}
+	if r.Providers.OpenAI.ApiKey != "" {
+		r.Providers.OpenAI.ApiKey = Redaction
 	}
 	return r
 }

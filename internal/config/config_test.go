@@ -149,15 +149,19 @@ func TestSettingsCoverEveryField(t *testing.T) {
 	b, _ := json.Marshal(c)
 	var top map[string]json.RawMessage
 	_ = json.Unmarshal(b, &top)
-	n := 0
-	for _, raw := range top {
-		var section map[string]json.RawMessage
-		if json.Unmarshal(raw, &section) == nil {
-			n += len(section)
-		} else {
-			n++
+	var leaves func(raw json.RawMessage) int
+	leaves = func(raw json.RawMessage) int {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil || obj == nil { // a value, or null
+			return 1
 		}
+		n := 0
+		for _, v := range obj {
+			n += leaves(v)
+		}
+		return n
 	}
+	n := leaves(b)
 	if n != len(settings) {
 		t.Errorf("Config has %d fields, settings table has %d", n, len(settings))
 	}

@@ -86,11 +86,10 @@ func (s setting) key() string {
 }
 
 // envName is the environment variable: "Jwt__SecretKey".
+// envName joins the key's parts with "__"; a name may itself have two
+// parts ("OpenAI:BaseUrl" → Providers__OpenAI__BaseUrl).
 func (s setting) envName() string {
-	if s.section == "" {
-		return s.name
-	}
-	return s.section + "__" + s.name
+	return strings.ReplaceAll(s.key(), ":", "__")
 }
 
 var settings = []setting{
@@ -116,6 +115,9 @@ var settings = []setting{
 	{"Agents", "MaxToolIterations", kindInt, false, func(c *Config) any { return &c.Agents.MaxToolIterations }},
 	{"Agents", "TurnTimeout", kindDuration, false, func(c *Config) any { return &c.Agents.TurnTimeout }},
 	{"Agents", "SessionIdleTimeout", kindDuration, false, func(c *Config) any { return &c.Agents.SessionIdleTimeout }},
+
+	{"Providers", "OpenAI:BaseUrl", kindString, false, func(c *Config) any { return &c.Providers.OpenAI.BaseUrl }},
+	{"Providers", "OpenAI:ApiKey", kindString, true, func(c *Config) any { return &c.Providers.OpenAI.ApiKey }},
 
 	{"Jwt", "SecretKey", kindString, true, func(c *Config) any { return &c.Jwt.SecretKey }},
 	{"Jwt", "Issuer", kindString, false, func(c *Config) any { return &c.Jwt.Issuer }},
@@ -214,6 +216,10 @@ func (c *Config) loadFile(path string) error {
 		}
 		for _, key := range sortedKeys(section) {
 			s, ok := lookup(name, key)
+			if !ok && isSubsection(name, key) {
+				errs = append(errs, c.loadSubsection(path, name, key, section[key])...)
+				continue
+			}
 			if !ok {
 				errs = append(errs, fail(fmt.Errorf("unknown key %q%s", name+":"+key, didYouMean(name, key))))
 				continue
@@ -224,6 +230,40 @@ func (c *Config) loadFile(path string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// isSubsection reports whether section has keys named sub:….
+func isSubsection(section, sub string) bool {
+	for _, s := range settings {
+		if s.section == section && strings.HasPrefix(s.name, sub+":") {
+			return true
+		}
+	}
+	return false
+}
+
+// loadSubsection applies a nested object such as Providers.OpenAI.
+func (c *Config) loadSubsection(path, section, sub string, raw json.RawMessage) []error {
+	fail := func(err error) error { return fmt.Errorf("config file %s: %w", path, err) }
+	if isNull(raw) {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return []error{fail(fmt.Errorf("%s:%s: want an object", section, sub))}
+	}
+	var errs []error
+	for _, key := range sortedKeys(m) {
+		s, ok := lookup(section, sub+":"+key)
+		if !ok {
+			errs = append(errs, fail(fmt.Errorf("unknown key %q", section+":"+sub+":"+key)))
+			continue
+		}
+		if err := s.setJSON(c, m[key]); err != nil {
+			errs = append(errs, fail(err))
+		}
+	}
+	return errs
 }
 
 func sortedKeys(m map[string]json.RawMessage) []string {

@@ -368,3 +368,45 @@ func TestLoadErrorsDoNotLeakSecrets(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+func TestLoadProviders(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "p.json", `{"Providers":{"OpenAI":{"BaseUrl":"http://127.0.0.1:11434/v1","ApiKey":"sk-from-file"}}}`)
+	keyFile := writeFile(t, dir, "key", "sk-from-secret-file\n")
+
+	c, err := Load(LoadOptions{File: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Providers.OpenAI.BaseUrl != "http://127.0.0.1:11434/v1" || c.Providers.OpenAI.ApiKey != "sk-from-file" || !c.Providers.OpenAI.Configured() {
+		t.Fatalf("file: %+v", c.Providers)
+	}
+	if strings.Contains(c.String(), "sk-from-file") || !strings.Contains(c.String(), "Providers__OpenAI__ApiKey="+Redaction) {
+		t.Errorf("dump does not redact the provider key:\n%s", c.String())
+	}
+
+	c, err = Load(LoadOptions{File: file, Env: []string{"Providers__OpenAI__ApiKey_FILE=" + keyFile,
+		"Providers__OpenAI__BaseUrl=https://llm.internal.example/v1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Providers.OpenAI.ApiKey != "sk-from-secret-file" || c.Providers.OpenAI.BaseUrl != "https://llm.internal.example/v1" {
+		t.Fatalf("env: %+v", c.Providers)
+	}
+
+	for _, bad := range []string{`{"Providers":{"OpenAI":{"Model":"x"}}}`, `{"Providers":{"OpenAI":"x"}}`, `{"Providers":{"Anthropicc":{}}}`} {
+		if _, err := Load(LoadOptions{File: writeFile(t, dir, "bad.json", bad)}); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+	for _, u := range []string{"ftp://x/v1", "https://user:pw@x/v1", "/v1", "https://x/v1?key=abc"} {
+		c := Default()
+		c.Providers.OpenAI.BaseUrl = u
+		if err := c.Validate(); err == nil || strings.Contains(err.Error(), "pw") || strings.Contains(err.Error(), "abc") {
+			t.Errorf("BaseUrl %q: %v", u, err)
+		}
+	}
+	if Default().Providers.OpenAI.Configured() {
+		t.Errorf("no provider should be configured by default")
+	}
+}

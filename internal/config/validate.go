@@ -101,6 +101,12 @@ func (c *Config) Validate() error {
 	if d := c.Agents.SessionIdleTimeout; d < 0 || (d > 0 && d < time.Minute) {
 		add("Agents:SessionIdleTimeout", "must be 0 (never) or at least 1m, got %v", d)
 	}
+	if u := c.Providers.OpenAI.BaseUrl; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || pu.User != nil || pu.RawQuery != "" {
+			add("Providers:OpenAI:BaseUrl", "must be an http(s) URL without credentials or query")
+		}
+	}
 	if d := c.Server.ShutdownTimeout; d <= 0 || d > maxShutdownTimeout {
 		add("Server:ShutdownTimeout", "must be more than 0 and at most %v, got %v", maxShutdownTimeout, d)
 	}
