@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -179,14 +180,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 // beyond the dial and header timeouts.
 func Providers(cfg config.Config) map[string]llm.Provider {
 	out := map[string]llm.Provider{}
-	if p := cfg.Providers.OpenAI; p.Configured() {
-		base := p.BaseUrl
-		if base == "" {
-			base = config.DefaultOpenAIBaseURL
-		}
+	client := func() *http.Client {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.ResponseHeaderTimeout = cfg.Agents.TurnTimeout
-		out["openai"] = &llm.OpenAI{BaseURL: base, APIKey: p.ApiKey, Client: &http.Client{Transport: tr}}
+		return &http.Client{Transport: tr}
+	}
+	if p := cfg.Providers.Anthropic; p.Configured() {
+		out["anthropic"] = &llm.Anthropic{BaseURL: cmp.Or(p.BaseUrl, config.DefaultAnthropicBaseURL), APIKey: p.ApiKey, Client: client()}
+	}
+	if p := cfg.Providers.OpenAI; p.Configured() {
+		out["openai"] = &llm.OpenAI{BaseURL: cmp.Or(p.BaseUrl, config.DefaultOpenAIBaseURL), APIKey: p.ApiKey, Client: client()}
 	}
 	return out
 }

@@ -42,6 +42,14 @@ func TestProvidersFromConfig(t *testing.T) {
 	if !ok || p.BaseURL != config.DefaultOpenAIBaseURL || p.APIKey != "sk-x" {
 		t.Fatalf("key only: %+v", p)
 	}
+	if _, ok := Providers(cfg)["anthropic"]; ok {
+		t.Fatalf("anthropic configured by an OpenAI key")
+	}
+	cfg.Providers.Anthropic.ApiKey = "sk-ant"
+	a, ok := Providers(cfg)["anthropic"].(*llm.Anthropic)
+	if !ok || a.BaseURL != config.DefaultAnthropicBaseURL || a.APIKey != "sk-ant" {
+		t.Fatalf("anthropic: %+v", a)
+	}
 	cfg.Providers.OpenAI = config.ProviderConfig{BaseUrl: "http://127.0.0.1:11434/v1"}
 	p, ok = Providers(cfg)["openai"].(*llm.OpenAI)
 	if !ok || p.BaseURL != "http://127.0.0.1:11434/v1" || p.APIKey != "" {

@@ -125,7 +125,8 @@ type AgentsConfig struct {
 // ProvidersConfig is the Providers section: model providers. Keys come
 // only from here (environment, _FILE or the file), never from an agent.
 type ProvidersConfig struct {
-	OpenAI ProviderConfig // any OpenAI-compatible Chat Completions endpoint
+	Anthropic ProviderConfig // the Anthropic Messages API
+	OpenAI    ProviderConfig // any OpenAI-compatible Chat Completions endpoint
 }
 
 // ProviderConfig is one model provider.
@@ -134,8 +135,11 @@ type ProviderConfig struct {
 	ApiKey  string // a secret; may be empty for a local server
 }
 
-// DefaultOpenAIBaseURL is used when only Providers__OpenAI__ApiKey is set.
-const DefaultOpenAIBaseURL = "https://api.openai.com/v1"
+// Base URLs used when only a provider's ApiKey is set.
+const (
+	DefaultAnthropicBaseURL = "https://api.anthropic.com"
+	DefaultOpenAIBaseURL    = "https://api.openai.com/v1"
+)
 
 // Configured reports whether the provider is set up (a base URL or a key).
 func (p ProviderConfig) Configured() bool { return p.BaseUrl != "" || p.ApiKey != "" }
@@ -266,8 +270,10 @@ func (c Config) Redacted() Config {
 	if r.Jwt.SecretKey != "" {
 		r.Jwt.SecretKey = Redaction
 	}
-	if r.Providers.OpenAI.ApiKey != "" {
-		r.Providers.OpenAI.ApiKey = Redaction
+	for _, p := range []*ProviderConfig{&r.Providers.Anthropic, &r.Providers.OpenAI} {
+		if p.ApiKey != "" {
+			p.ApiKey = Redaction
+		}
 	}
 	return r
 }

@@ -67,6 +67,8 @@
 //	Agents:MaxToolIterations      Agents__MaxToolIterations          10 (1–100)
 //	Agents:TurnTimeout            Agents__TurnTimeout                2m (1s–30m)
 //	Agents:SessionIdleTimeout     Agents__SessionIdleTimeout         24h (0 = never)
+//	Providers:Anthropic:BaseUrl   Providers__Anthropic__BaseUrl      "" (https://api.anthropic.com with a key)
+//	Providers:Anthropic:ApiKey    Providers__Anthropic__ApiKey       ""               yes (_FILE)
 //	Providers:OpenAI:BaseUrl      Providers__OpenAI__BaseUrl         "" (https://api.openai.com/v1 with a key)
 //	Providers:OpenAI:ApiKey       Providers__OpenAI__ApiKey          ""               yes (_FILE)
 //	Jwt:SecretKey                 Jwt__SecretKey                     DataDir/jwt.key  yes (_FILE)

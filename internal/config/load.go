@@ -116,6 +116,8 @@ var settings = []setting{
 	{"Agents", "TurnTimeout", kindDuration, false, func(c *Config) any { return &c.Agents.TurnTimeout }},
 	{"Agents", "SessionIdleTimeout", kindDuration, false, func(c *Config) any { return &c.Agents.SessionIdleTimeout }},
 
+	{"Providers", "Anthropic:BaseUrl", kindString, false, func(c *Config) any { return &c.Providers.Anthropic.BaseUrl }},
+	{"Providers", "Anthropic:ApiKey", kindString, true, func(c *Config) any { return &c.Providers.Anthropic.ApiKey }},
 	{"Providers", "OpenAI:BaseUrl", kindString, false, func(c *Config) any { return &c.Providers.OpenAI.BaseUrl }},
 	{"Providers", "OpenAI:ApiKey", kindString, true, func(c *Config) any { return &c.Providers.OpenAI.ApiKey }},
 

@@ -101,10 +101,13 @@ func (c *Config) Validate() error {
 	if d := c.Agents.SessionIdleTimeout; d < 0 || (d > 0 && d < time.Minute) {
 		add("Agents:SessionIdleTimeout", "must be 0 (never) or at least 1m, got %v", d)
 	}
-	if u := c.Providers.OpenAI.BaseUrl; u != "" {
+	for name, u := range map[string]string{"Anthropic": c.Providers.Anthropic.BaseUrl, "OpenAI": c.Providers.OpenAI.BaseUrl} {
+		if u == "" {
+			continue
+		}
 		pu, err := url.Parse(u)
 		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || pu.User != nil || pu.RawQuery != "" {
-			add("Providers:OpenAI:BaseUrl", "must be an http(s) URL without credentials or query")
+			add("Providers:"+name+":BaseUrl", "must be an http(s) URL without credentials or query")
 		}
 	}
 	if d := c.Server.ShutdownTimeout; d <= 0 || d > maxShutdownTimeout {
