@@ -218,6 +218,7 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 		APILimit:       cfg.RateLimits.ApiPermitLimit,
 		APIWindow:      cfg.RateLimits.ApiWindow(),
 		AccessLog:      true,
+		FrameAncestors: cfg.Cors.AllowedOrigins,
 		Timeouts:       t,
 	}, a.Log), nil
 }

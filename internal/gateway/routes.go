@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/komand-ai/komand/internal/web"
 	"net/http"
 	"sort"
 	"strings"
@@ -54,6 +55,13 @@ func (s *Server) routes() http.Handler {
 		{"POST", "/api/sessions/{sessionId}/end", s.authed(s.endSession)},
 
 		{"GET", "/api/audit/", s.authed(s.listAudit)},
+	}
+	chat := web.Handler(s.opts.FrameAncestors)
+	for _, p := range web.Paths() {
+		table = append(table, route{"GET", p, s.public(func(w http.ResponseWriter, r *http.Request) error {
+			chat.ServeHTTP(w, r)
+			return nil
+		})})
 	}
 
 	mux := http.NewServeMux()

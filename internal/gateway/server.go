@@ -59,6 +59,9 @@ type Options struct {
 	APILimit       int
 	APIWindow      time.Duration
 	AccessLog      bool
+	// FrameAncestors are the origins that may frame the chat page
+	// (Cors__AllowedOrigins).
+	FrameAncestors []string
 	// Timeouts of the http.Server; zero fields take the defaults below.
 	Timeouts Timeouts
 }

@@ -441,3 +441,41 @@ func TestMemoryAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestChatPage: the embeddable page and its assets are served with a policy
+// that allows only Komand's own scripts and connections, no inline script,
+// and framing by Komand and the configured origins only.
+func TestChatPage(t *testing.T) {
+	env := apptest.New(t, "sqlite", func(c *config.Config) { c.Cors.AllowedOrigins = []string{"https://shop.example"} })
+	for path, ct := range map[string]string{"/chat": "text/html", "/chat/chat.js": "text/javascript", "/chat/chat.css": "text/css"} {
+		resp, err := env.Server.Client().Get(env.Server.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		csp := resp.Header.Get("Content-Security-Policy")
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ct) || len(body) == 0 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") ||
+			!strings.Contains(csp, "frame-ancestors 'self' https://shop.example") || resp.Header.Get("X-Frame-Options") != "" {
+			t.Errorf("%s: CSP %q, X-Frame-Options %q", path, csp, resp.Header.Get("X-Frame-Options"))
+		}
+		if path == "/chat" && (strings.Contains(string(body), "<script>") || !strings.Contains(string(body), `src="/chat/chat.js"`)) {
+			t.Errorf("page has inline script or no script: %s", body)
+		}
+		if path == "/chat/chat.js" && strings.Contains(string(body), "innerHTML") {
+			t.Errorf("chat.js writes HTML")
+		}
+	}
+	// The API keeps its own strict policy.
+	r := env.Do("GET", "/health", "", nil)
+	if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("API CSP changed: %q", csp)
+	}
+	r = env.Do("GET", "/chat/../etc/passwd", "", nil)
+	if r.Status != 404 {
+		t.Errorf("traversal: %d", r.Status)
+	}
+}
