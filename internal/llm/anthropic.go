@@ -116,37 +116,13 @@ func (c *Anthropic) Complete(ctx context.Context, req Request, onDelta func(Delt
 	if err != nil {
 		return Response{}, err
 	}
-	hc := c.Client
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := do(ctx, hc, c.Retry.withDefaults(), func() (*http.Request, error) {
-		r, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+"/v1/messages", bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("x-api-key", c.APIKey)
-		r.Header.Set("anthropic-version", AnthropicVersion)
-		return r, nil
-	})
-	if err != nil {
-		return Response{}, err
-	}
-	defer resp.Body.Close()
-	if onDelta != nil && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		return readAnthropicStream(io.LimitReader(resp.Body, maxResponseBytes), onDelta)
-	}
-	var out anResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(&out); err != nil {
-		return Response{}, fmt.Errorf("%w: malformed answer", ErrUnavailable)
-	}
-	r := anthropicResponse(out.Content)
-	r.StopReason, r.InputTokens, r.OutputTokens = out.StopReason, out.Usage.InputTokens, out.Usage.OutputTokens
-	if onDelta != nil && r.Text != "" {
-		onDelta(Delta{Text: r.Text})
-	}
-	return r, nil
+	return exchange(ctx, c.Client, c.Retry, strings.TrimRight(c.BaseURL, "/")+"/v1/messages", body,
+		map[string]string{"x-api-key": c.APIKey, "anthropic-version": AnthropicVersion}, onDelta, readAnthropicStream,
+		func(out anResponse) (Response, error) {
+			r := anthropicResponse(out.Content)
+			r.StopReason, r.InputTokens, r.OutputTokens = out.StopReason, out.Usage.InputTokens, out.Usage.OutputTokens
+			return r, nil
+		})
 }
 
 func anthropicResponse(blocks []anBlock) Response {

@@ -135,40 +135,25 @@ func (c *OpenAI) Complete(ctx context.Context, req Request, onDelta func(Delta))
 	if err != nil {
 		return Response{}, err
 	}
-	resp, err := do(ctx, c.client(), c.Retry.withDefaults(), func() (*http.Request, error) {
-		r, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+"/chat/completions", bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		r.Header.Set("Content-Type", "application/json")
-		if c.APIKey != "" {
-			r.Header.Set("Authorization", "Bearer "+c.APIKey)
-		}
-		return r, nil
-	})
-	if err != nil {
-		return Response{}, err
+	headers := map[string]string{}
+	if c.APIKey != "" {
+		headers["Authorization"] = "Bearer " + c.APIKey
 	}
-	defer resp.Body.Close()
-	if onDelta != nil && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		return readOpenAIStream(io.LimitReader(resp.Body, maxResponseBytes), onDelta)
-	}
-	var out oaResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(&out); err != nil || len(out.Choices) == 0 {
-		return Response{}, fmt.Errorf("%w: malformed answer", ErrUnavailable)
-	}
-	ch := out.Choices[0]
-	r := Response{StopReason: ch.FinishReason, ToolCalls: toolCalls(ch.Message.ToolCalls)}
-	if ch.Message.Content != nil {
-		r.Text = *ch.Message.Content
-	}
-	if out.Usage != nil {
-		r.InputTokens, r.OutputTokens = out.Usage.PromptTokens, out.Usage.CompletionTokens
-	}
-	if onDelta != nil && r.Text != "" {
-		onDelta(Delta{Text: r.Text})
-	}
-	return r, nil
+	return exchange(ctx, c.Client, c.Retry, strings.TrimRight(c.BaseURL, "/")+"/chat/completions", body, headers,
+		onDelta, readOpenAIStream, func(out oaResponse) (Response, error) {
+			if len(out.Choices) == 0 {
+				return Response{}, fmt.Errorf("%w: malformed answer", ErrUnavailable)
+			}
+			ch := out.Choices[0]
+			r := Response{StopReason: ch.FinishReason, ToolCalls: toolCalls(ch.Message.ToolCalls)}
+			if ch.Message.Content != nil {
+				r.Text = *ch.Message.Content
+			}
+			if out.Usage != nil {
+				r.InputTokens, r.OutputTokens = out.Usage.PromptTokens, out.Usage.CompletionTokens
+			}
+			return r, nil
+		})
 }
 
 // toolCalls converts wire tool calls. Arguments that are not valid JSON
@@ -251,11 +236,45 @@ func readOpenAIStream(r io.Reader, onDelta func(Delta)) (Response, error) {
 	return resp, nil
 }
 
-func (c *OpenAI) client() *http.Client {
-	if c.Client != nil {
-		return c.Client
+// exchange POSTs a JSON body with headers (retrying as do does) and reads
+// the answer: a Server-Sent Events stream through readStream when onDelta is
+// set and the server streams, else one JSON object of type T through
+// convert (whose text is then passed to onDelta in one piece).
+func exchange[T any](ctx context.Context, hc *http.Client, rp Retry, url string, body []byte, headers map[string]string,
+	onDelta func(Delta), readStream func(io.Reader, func(Delta)) (Response, error), convert func(T) (Response, error)) (Response, error) {
+	if hc == nil {
+		hc = http.DefaultClient
 	}
-	return http.DefaultClient
+	resp, err := do(ctx, hc, rp.withDefaults(), func() (*http.Request, error) {
+		r, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		r.Header.Set("Content-Type", "application/json")
+		for k, v := range headers {
+			r.Header.Set(k, v)
+		}
+		return r, nil
+	})
+	if err != nil {
+		return Response{}, err
+	}
+	defer resp.Body.Close()
+	if onDelta != nil && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return readStream(io.LimitReader(resp.Body, maxResponseBytes), onDelta)
+	}
+	var out T
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(&out); err != nil {
+		return Response{}, fmt.Errorf("%w: malformed answer", ErrUnavailable)
+	}
+	r, err := convert(out)
+	if err != nil {
+		return Response{}, err
+	}
+	if onDelta != nil && r.Text != "" {
+		onDelta(Delta{Text: r.Text})
+	}
+	return r, nil
 }
 
 // do sends the request newReq builds, retrying transport errors, 429 and
