@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/komand-ai/komand/internal/agent"
 	"io"
 	"net/http"
 	"strings"
@@ -478,4 +479,36 @@ func TestChatPage(t *testing.T) {
 	if r.Status != 404 {
 		t.Errorf("traversal: %d", r.Status)
 	}
+}
+
+// TestMemoryEntryLimit fills an agent's memory to product.md's 1,000
+// entries; the next new key is a clear 409, a replace still works.
+func TestMemoryEntryLimit(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		w := newWorld(t, kind)
+		a := agent.Actor{TenantID: w.tenA, AgentID: w.agent, Via: "test"}
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := g; i < agent.MaxMemoryEntries; i += 8 {
+					if _, _, err := w.env.App.Memory.PutAs(t.Context(), a, fmt.Sprintf("k%04d", i), "v"); err != nil {
+						t.Errorf("put %d: %v", i, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		base := "/api/agents/" + w.agent + "/memory/"
+		expectError(t, w.env.Do("PUT", base+"one-more", w.keys["a/admin"], map[string]any{"value": "v"}), 409, "conflict")
+		if r := w.env.Do("PUT", base+"k0007", w.keys["a/admin"], map[string]any{"value": "new"}); r.Status != 200 {
+			t.Fatalf("replace at the limit: %d %s", r.Status, r.Body)
+		}
+		r := w.env.Do("GET", base+"?pageSize=1", w.keys["a/admin"], nil)
+		if r.Meta == nil || r.Meta.Total != agent.MaxMemoryEntries {
+			t.Fatalf("list: %s", r.Body)
+		}
+	})
 }
