@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/komand-ai/komand/internal/app/apptest"
 	"github.com/komand-ai/komand/internal/audit"
@@ -509,6 +510,35 @@ func TestMemoryEntryLimit(t *testing.T) {
 		r := w.env.Do("GET", base+"?pageSize=1", w.keys["a/admin"], nil)
 		if r.Meta == nil || r.Meta.Total != agent.MaxMemoryEntries {
 			t.Fatalf("list: %s", r.Body)
+		}
+	})
+}
+
+// TestWebChatManySessionsAtOnce: more concurrent turns of different
+// sessions than the database pool has connections. Each turn holds a
+// session lock while its own queries need connections; the locks come from
+// a separate pool, so this finishes (it deadlocked when they shared one).
+func TestWebChatManySessionsAtOnce(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		w := chatWorld(t, kind, nil)
+		const n = 40
+		done := make(chan int, n)
+		for i := range n {
+			go func() {
+				r := send(t, w, "a/operator", map[string]any{"senderId": fmt.Sprintf("s-%d", i), "text": "hi"})
+				done <- r.Status
+			}()
+		}
+		guard := time.After(2 * time.Minute) // a hang guard, not a performance bound
+		for range n {
+			select {
+			case st := <-done:
+				if st != 200 {
+					t.Errorf("status %d", st)
+				}
+			case <-guard:
+				t.Fatal("concurrent turns of different sessions never finished (pool starvation)")
+			}
 		}
 	})
 }

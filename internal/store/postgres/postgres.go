@@ -33,7 +33,17 @@ type Store struct {
 	// owner connects as the DSN's user (superuser or schema owner). It ran
 	// the migrations and is kept only for OwnerPool.
 	owner *pgxpool.Pool
+	// locks holds the connections that carry session advisory locks for
+	// the length of a turn. It is separate from pool so that turns holding
+	// locks can never take every connection their own queries need (with
+	// one pool, as many concurrent turns as connections deadlocked).
+	locks *pgxpool.Pool
 }
+
+// SessionLockConns bounds the connections held by session locks, that is
+// the turns of different sessions in flight at once in one process; more
+// wait for a connection.
+const SessionLockConns = 64
 
 var _ store.Store = (*Store)(nil)
 
@@ -48,6 +58,10 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, errors.New("postgres: open: cannot parse the DSN")
 	}
 	appCfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, errors.New("postgres: open: cannot parse the DSN")
+	}
+	lockCfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, errors.New("postgres: open: cannot parse the DSN")
 	}
@@ -68,16 +82,26 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	// Every application connection drops to komand_app before it is handed
 	// out. If SET ROLE fails the connection is discarded, never used as
 	// the owner.
-	appCfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+	setRole := func(ctx context.Context, c *pgx.Conn) error {
 		_, err := c.Exec(ctx, "SET ROLE "+appRole)
 		return err
 	}
+	appCfg.AfterConnect = setRole
 	pool, err := pgxpool.NewWithConfig(ctx, appCfg)
 	if err != nil {
 		owner.Close()
 		return nil, wrapErr("open", err)
 	}
-	s := &Store{pool: pool, owner: owner}
+	lockCfg.AfterConnect = setRole
+	lockCfg.MaxConns = SessionLockConns
+	lockCfg.MinConns = 0
+	locks, err := pgxpool.NewWithConfig(ctx, lockCfg)
+	if err != nil {
+		pool.Close()
+		owner.Close()
+		return nil, wrapErr("open", err)
+	}
+	s := &Store{pool: pool, owner: owner, locks: locks}
 	if err := s.checkAppRole(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -117,8 +141,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return wrapErr("ping", s.pool.Ping(ctx))
 }
 
-// Close releases both pools.
+// Close releases the pools.
 func (s *Store) Close() error {
+	s.locks.Close()
 	s.pool.Close()
 	s.owner.Close()
 	return nil

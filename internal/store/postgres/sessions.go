@@ -255,14 +255,14 @@ func sessionLockKey(tenantID, key string) int64 {
 }
 
 // LockSession takes a session-level advisory lock on a connection of its
-// own, held until unlock, so every replica on this database handles one
+// own (from the separate lock pool, see Store.locks), held until unlock, so every replica on this database handles one
 // session's messages one at a time; PostgreSQL grants waiting lockers in
 // the order they asked. A turn may wait on a model for minutes, so this is
 // not a transaction-scoped lock: no transaction stays open meanwhile. If the
 // unlock cannot be sent, the connection is closed, which releases the lock
 // on the server.
 func (s *Store) LockSession(ctx context.Context, tenantID, key string) (func(), error) {
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.locks.Acquire(ctx)
 	if err != nil {
 		return nil, wrapErr("lock session", err)
 	}
