@@ -92,6 +92,11 @@ func (s *MemoryService) put(ctx context.Context, a Actor, key, value string) (st
 	if err := validate.First(checkMemoryKey(key), checkMemoryValue(value)); err != nil {
 		return store.MemoryEntry{}, false, err
 	}
+	// An agent the caller cannot see is a 404 before anything is recorded;
+	// the store checks again inside its transaction (ErrNotFound below).
+	if _, err := s.agents.GetAgent(ctx, a.TenantID, a.AgentID); err != nil {
+		return store.MemoryEntry{}, false, notFound(err)
+	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	e := store.MemoryEntry{TenantID: a.TenantID, AgentID: a.AgentID, Key: key, Value: value, CreatedAt: now, UpdatedAt: now}
 	if err := s.record(ctx, audit.MemoryWritten, a, key, map[string]any{"bytes": len(value)}); err != nil {

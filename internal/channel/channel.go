@@ -1,22 +1,15 @@
 // Package channel defines what every channel adapter produces and consumes:
 // an InboundMessage (product.md, Concepts) from a platform's payload, and a
-// reply sent back through the platform. WebChat, the first channel, is the
-// HTTP API itself (gateway: POST /api/webchat/message); the signed-webhook,
-// Slack and Telegram adapters implement Adapter.
+// Reply sent back. WebChat, the first channel, is the HTTP API itself
+// (gateway: POST /api/webchat/message); the platform adapters (signed
+// webhooks, Slack, Telegram) will add an adapter interface here when they
+// land.
 package channel
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
-// Channel names. They are the values of an agent's allowedChannels.
-const (
-	WebChat  = "WebChat"
-	Webhook  = "Webhook"
-	Slack    = "Slack"
-	Telegram = "Telegram"
-)
+// WebChat is the WebChat channel's name, as in an agent's allowedChannels.
+const WebChat = "WebChat"
 
 // Attachment is a file or link that came with a message.
 type Attachment struct {
@@ -48,13 +41,4 @@ type Reply struct {
 	SessionID string
 	Text      string
 	Timestamp time.Time
-}
-
-// Adapter turns a platform's inbound request into messages and sends replies
-// back through the platform's API.
-type Adapter interface {
-	// Name is the channel name (WebChat, Slack, …).
-	Name() string
-	// Send delivers reply for msg on the platform.
-	Send(ctx context.Context, msg InboundMessage, reply Reply) error
 }

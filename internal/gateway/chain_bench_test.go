@@ -256,15 +256,21 @@ func bareAgents(b *testing.B, svc *agent.Service, p authz.Principal) http.Handle
 	})
 }
 
+// tuneGCAsServe sets the garbage collector as `komand serve` does
+// (app.TuneGC) for the rest of the benchmark, and restores it afterwards.
+func tuneGCAsServe(b *testing.B) {
+	prev := debug.SetGCPercent(-1)
+	debug.SetGCPercent(prev)
+	b.Cleanup(func() { debug.SetGCPercent(prev) })
+	app.TuneGC(os.Environ())
+}
+
 // forEachBenchStore runs f on each store kind with the garbage collector
 // tuned as `komand serve` tunes it (app.TuneGC: GOGC=400 unless GOGC is set
 // in the environment), so the numbers describe the server as it runs; run
 // with GOGC=100 to see Go's default.
 func forEachBenchStore(b *testing.B, f func(b *testing.B, e *benchEnv)) {
-	prev := debug.SetGCPercent(-1)
-	debug.SetGCPercent(prev)
-	b.Cleanup(func() { debug.SetGCPercent(prev) })
-	app.TuneGC(os.Environ())
+	tuneGCAsServe(b)
 	for _, kind := range apptest.Kinds() {
 		b.Run(kind, func(b *testing.B) { f(b, newBenchEnv(b, kind)) })
 	}

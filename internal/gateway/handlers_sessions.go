@@ -118,8 +118,7 @@ func (s *Server) webchatStream(w http.ResponseWriter, r *http.Request, p authz.P
 		return err
 	}
 	if err != nil {
-		pe := publicError(err)
-		s.logStreamError(r, err, pe)
+		pe := logError(r, s.log, err)
 		send("error", map[string]string{"error": pe.Message, "code": pe.Kind.Code(), "requestId": requestIDOf(r)})
 		return nil
 	}
@@ -337,15 +336,4 @@ func (s *Server) deleteMemory(w http.ResponseWriter, r *http.Request, p authz.Pr
 		return err
 	}
 	return ok(w, http.StatusOK, map[string]bool{"deleted": true})
-}
-
-// logStreamError logs a failed streamed turn as writeError would log it.
-func (s *Server) logStreamError(r *http.Request, err error, pe *apperr.Error) {
-	if pe.Kind.Status() >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
-			"status", pe.Kind.Status(), "err", err)
-		return
-	}
-	s.log.DebugContext(r.Context(), "request rejected", "method", r.Method, "path", r.URL.Path,
-		"status", pe.Kind.Status(), "err", err)
 }

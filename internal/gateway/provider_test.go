@@ -262,6 +262,15 @@ func TestProviderOutage(t *testing.T) {
 		if w.fake.calls() != 3 {
 			t.Errorf("attempts %d, want 3 (retries)", w.fake.calls())
 		}
+		// The log has the cause, with the request ID, and nothing of the
+		// provider's answer or key.
+		logs := w.env.Logs()
+		if !strings.Contains(logs, "HTTP 502") || !strings.Contains(logs, r.ReqID) {
+			t.Errorf("the failure's cause is not logged with its request ID")
+		}
+		if strings.Contains(logs, "upstream-secret-detail") || strings.Contains(logs, fakeKey) {
+			t.Errorf("the provider's body or key reached the log")
+		}
 		ss, _, _ := w.env.App.Store.ListSessions(t.Context(), w.tenant, store.SessionFilter{}, store.Page{Page: 1, PageSize: 5})
 		if len(ss) != 1 {
 			t.Fatalf("sessions %d", len(ss))

@@ -75,16 +75,25 @@ func publicError(err error) *apperr.Error {
 	return apperr.New(apperr.Internal, "internal error")
 }
 
-// writeError logs err with the request's context and writes the envelope.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+// logError logs err with the request's context (server errors at error
+// level with their cause, rejections at debug) and returns what the client
+// may see of it.
+func logError(r *http.Request, log *slog.Logger, err error) *apperr.Error {
 	pe := publicError(err)
 	status := pe.Kind.Status()
-	ctx := r.Context()
 	if status >= 500 {
-		log.ErrorContext(ctx, "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	} else {
-		log.DebugContext(ctx, "request rejected", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		log.DebugContext(r.Context(), "request rejected", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
+	return pe
+}
+
+// writeError logs err with the request's context and writes the envelope.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	pe := logError(r, log, err)
+	status := pe.Kind.Status()
+	ctx := r.Context()
 	if pe.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((pe.RetryAfter+time.Second-1)/time.Second)))
 	}

@@ -414,8 +414,13 @@ func TestMemoryAPI(t *testing.T) {
 		if r.Status != 200 || r.Meta == nil || r.Meta.Total != 1 || !strings.Contains(string(r.Data), `"key":"customer/tier"`) {
 			t.Fatalf("list: %s", r.Body)
 		}
+		denied := auditCount(t, w, w.tenA, audit.PermissionDenied)
 		expectError(t, w.env.Do("PUT", base+"k", w.keys["a/operator"], map[string]any{"value": "v"}), 403, "forbidden")
 		expectError(t, w.env.Do("GET", base+"customer%2Ftier", w.keys["a/viewer"], nil), 403, "forbidden")
+		expectError(t, w.env.Do("DELETE", base+"customer%2Ftier", w.keys["a/operator"], nil), 403, "forbidden")
+		if got := auditCount(t, w, w.tenA, audit.PermissionDenied); got != denied+3 {
+			t.Errorf("PermissionDenied entries: %d, want %d", got, denied+3)
+		}
 		expectError(t, w.env.Do("PUT", base+"big", w.keys["a/admin"], map[string]any{"value": strings.Repeat("x", 100*1024+1)}), 400, "validation_failed")
 		expectError(t, w.env.Do("PUT", base+"k", w.keys["a/admin"], map[string]any{"value": nil}), 400, "validation_failed")
 		expectError(t, w.env.Do("PUT", base+"k%0Ax", w.keys["a/admin"], map[string]any{"value": "v"}), 400, "validation_failed")
@@ -425,6 +430,28 @@ func TestMemoryAPI(t *testing.T) {
 		// B cannot read or delete A's keys.
 		expectError(t, w.env.Do("GET", base+"customer%2Ftier", w.keys["b/owner"], nil), 404, "not_found")
 		expectError(t, w.env.Do("DELETE", base+"customer%2Ftier", w.keys["b/owner"], nil), 404, "not_found")
+		// An agent that exists only in tenant A is a 404 for B on every
+		// memory route, and B's attempt stores and records nothing.
+		if r := w.env.Do("POST", "/api/agents/", w.keys["a/admin"], map[string]any{"agentId": "a-only", "name": "A"}); r.Status != 201 {
+			t.Fatalf("a-only agent: %d %s", r.Status, r.Body)
+		}
+		bWritten := auditCount(t, w, w.tenB, audit.MemoryWritten)
+		for _, rq := range []struct{ method, path string }{
+			{"GET", "/api/agents/a-only/memory/"}, {"GET", "/api/agents/a-only/memory/k"},
+			{"PUT", "/api/agents/a-only/memory/k"}, {"DELETE", "/api/agents/a-only/memory/k"},
+		} {
+			var body any
+			if rq.method == "PUT" {
+				body = map[string]any{"value": "planted"}
+			}
+			expectError(t, w.env.Do(rq.method, rq.path, w.keys["b/owner"], body), 404, "not_found")
+		}
+		if got := auditCount(t, w, w.tenB, audit.MemoryWritten); got != bWritten {
+			t.Errorf("B's refused write recorded %d MemoryWritten entries", got-bWritten)
+		}
+		if r := w.env.Do("GET", "/api/agents/a-only/memory/", w.keys["a/admin"], nil); r.Meta == nil || r.Meta.Total != 0 {
+			t.Errorf("B planted memory in A's agent: %s", r.Body)
+		}
 		r = w.env.Do("DELETE", base+"customer%2Ftier", w.keys["a/admin"], nil)
 		if r.Status != 200 {
 			t.Fatalf("delete: %d %s", r.Status, r.Body)

@@ -20,8 +20,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -55,11 +53,7 @@ func scriptedModel(w http.ResponseWriter, r *http.Request) {
 }
 
 func BenchmarkTurn(b *testing.B) {
-	// As `komand serve` runs (GOGC=400 unless GOGC is set); restored after.
-	gc := debug.SetGCPercent(-1)
-	debug.SetGCPercent(gc)
-	b.Cleanup(func() { debug.SetGCPercent(gc) })
-	app.TuneGC(os.Environ())
+	tuneGCAsServe(b)
 	for _, kind := range apptest.Kinds() {
 		b.Run(kind, func(b *testing.B) {
 			model := httptest.NewServer(http.HandlerFunc(scriptedModel))

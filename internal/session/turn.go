@@ -158,13 +158,12 @@ func (r *Runner) commandReply(ctx context.Context, text string) TurnOutput {
 	return TurnOutput{Reply: text, Stop: "command", Turns: []store.Turn{r.turn(ctx, store.RoleAssistant, text)}}
 }
 
-// ErrProvider is the error a user sees when the model provider fails.
-var ErrProvider = apperr.New(apperr.Unavailable,
-	"the agent's model provider is not answering right now; your message was kept, please try again")
-
-// ErrTurnTimeout is the error a user sees when a turn runs out of time.
-var ErrTurnTimeout = apperr.New(apperr.Unavailable,
-	"the agent took too long to answer; your message was kept, please try again")
+// Public messages of a failed turn. The errors returned carry the cause
+// (logged with the request ID, never shown).
+const (
+	providerFailedMsg = "the agent's model provider is not answering right now; your message was kept, please try again"
+	turnTimeoutMsg    = "the agent took too long to answer; your message was kept, please try again"
+)
 
 // IterationLimitReply ends a turn whose model kept asking for tools.
 const IterationLimitReply = "I could not finish this request: it needed more tool calls than one answer may make."
@@ -190,10 +189,10 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv skill.Invo
 		if err != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				out.Stop = "timeout"
-				return out, ErrTurnTimeout
+				return out, apperr.Wrap(err, apperr.Unavailable, turnTimeoutMsg)
 			}
 			out.Stop = "provider_error"
-			return out, ErrProvider
+			return out, apperr.Wrap(err, apperr.Unavailable, providerFailedMsg)
 		}
 		text := clip(resp.Text, maxReplyChars)
 		if len(resp.ToolCalls) == 0 {
@@ -222,9 +221,9 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv skill.Invo
 			msgs = append(msgs, llm.Message{Role: llm.RoleTool, Text: output, ToolCallID: call.ID,
 				ToolName: call.Name, IsError: res.IsError})
 		}
-		if ctx.Err() != nil {
+		if err := ctx.Err(); err != nil {
 			out.Stop = "timeout"
-			return out, ErrTurnTimeout
+			return out, apperr.Wrap(err, apperr.Unavailable, turnTimeoutMsg)
 		}
 	}
 	out.Turns = append(out.Turns, r.turn(ctx, store.RoleAssistant, IterationLimitReply))

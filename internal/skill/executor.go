@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/komand-ai/komand/internal/agent"
+	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/llm"
 )
@@ -266,4 +267,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// publicMessage returns the public message of an apperr (a validation or
+// limit failure the caller can act on).
+func publicMessage(err error) (string, bool) {
+	if e, ok := apperr.As(err); ok && e.Kind != apperr.Internal {
+		return e.Message, true
+	}
+	return "", false
 }
