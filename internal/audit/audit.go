@@ -138,27 +138,39 @@ func Entry(ctx context.Context, ev Event, now time.Time) store.AuditEntry {
 // reported as done without its entry; an entry may exist for an action that
 // then failed).
 func (w *Writer) Record(ctx context.Context, ev Event) error {
+	p, err := w.submit(ctx, ev)
+	if err != nil {
+		return err
+	}
+	return w.await(ctx, p)
+}
+
+// submit enqueues ev; the entry takes its place in the chain now, in call
+// order, and is durable once await returns nil.
+func (w *Writer) submit(ctx context.Context, ev Event) (*pending, error) {
 	if ev.TenantID == "" || ev.Action == "" {
-		return errors.New("audit: event needs a tenant and an action")
+		return nil, errors.New("audit: event needs a tenant and an action")
 	}
 	p := w.pool.Get().(*pending)
 	p.entry = Entry(ctx, ev, w.opts.Now())
 
 	w.mu.RLock()
+	defer w.mu.RUnlock()
 	if w.closed {
-		w.mu.RUnlock()
 		w.pool.Put(p)
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	select {
 	case w.queue <- p:
+		return p, nil
 	case <-ctx.Done():
-		w.mu.RUnlock()
 		w.pool.Put(p)
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
-	w.mu.RUnlock()
+}
 
+// await waits for a submitted entry's commit.
+func (w *Writer) await(ctx context.Context, p *pending) error {
 	select {
 	case err := <-p.done:
 		p.entry = store.AuditEntry{}

@@ -31,6 +31,14 @@ func TestAuditFailsClosed(t *testing.T) {
 		t.Fatalf("invite token: %v %s", err, inv.Data)
 	}
 
+	if r := env.Do("POST", "/api/agents/", admin, map[string]any{"agentId": "default", "name": "D",
+		"allowedChannels": []string{"WebChat"}}); r.Status != 201 {
+		t.Fatalf("agent: %d %s", r.Status, r.Body)
+	}
+	if r := env.Do("POST", "/api/webchat/message", admin, map[string]any{"senderId": "s1", "text": "hello"}); r.Status != 200 {
+		t.Fatalf("chat before the failure: %d %s", r.Status, r.Body)
+	}
+
 	db := env.App.Store.(*sqlite.Store).DB()
 	if _, err := db.Exec(`ALTER TABLE komand_audit_log RENAME TO komand_audit_log_gone`); err != nil {
 		t.Fatal(err)
@@ -52,6 +60,16 @@ func TestAuditFailsClosed(t *testing.T) {
 	expectError(t, r, 500, "internal_error")
 	if u, err := env.App.Store.GetUserByEmail(t.Context(), ten, "invitee@example.com"); err != nil || u.PasswordHash != "" || u.InviteHash == "" {
 		t.Fatalf("invitation applied although its audit entry failed: %+v %v", u, err)
+	}
+	// A turn whose entries cannot be stored gets no reply (its entries are
+	// awaited together before the reply), and a tool whose start cannot
+	// be recorded does not run.
+	r = env.Do("POST", "/api/webchat/message", admin, map[string]any{"senderId": "s1", "text": "hello again"})
+	expectError(t, r, 500, "internal_error")
+	r = env.Do("POST", "/api/webchat/message", admin, map[string]any{"senderId": "s1", "text": "/memory set k v"})
+	expectError(t, r, 500, "internal_error")
+	if _, err := env.App.Store.GetMemory(t.Context(), ten, "default", "k"); err != store.ErrNotFound {
+		t.Fatalf("the tool ran although its start was not recorded: %v", err)
 	}
 	// Reads that need no audit entry keep working.
 	if r := env.Do("GET", "/api/agents/", admin, nil); r.Status != 200 {

@@ -200,7 +200,12 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 	if err != nil {
 		return channel.Reply{}, err
 	}
-	if err := s.record(ctx, p, audit.MessageReceived, se, map[string]any{
+	// The turn's audit entries go through one group: they take their
+	// place in the chain as they happen, a tool's start is awaited before
+	// the tool runs, and the rest are awaited together before the reply
+	// is returned.
+	group := audit.NewGroup(s.audit)
+	if err := s.add(ctx, group, p, audit.MessageReceived, se, map[string]any{
 		"channel": m.Channel, "messageId": m.MessageID, "chars": utf8.RuneCountInString(m.Text),
 	}); err != nil {
 		return channel.Reply{}, err
@@ -210,27 +215,35 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 	}
 	user := store.Turn{Role: store.RoleUser, Text: m.Text, RequestID: requestid.From(ctx), CreatedAt: now}
 	if se, err = s.st.AppendTurns(ctx, p.TenantID, se.ID, []store.Turn{user}); err != nil {
+		_ = group.Wait(context.WithoutCancel(ctx))
 		return channel.Reply{}, err
 	}
 
-	out, runErr := s.runner.Turn(ctx, TurnInput{Principal: p, Agent: ag, Session: se, History: history, Text: m.Text, OnDelta: hooks.OnDelta})
+	out, runErr := s.runner.Turn(ctx, TurnInput{Principal: p, Agent: ag, Session: se, History: history,
+		Text: m.Text, OnDelta: hooks.OnDelta, Audit: group})
 	if len(out.Turns) > 0 {
 		// Whatever the agent produced before a failure is kept too.
 		if _, err := s.st.AppendTurns(context.WithoutCancel(ctx), p.TenantID, se.ID, out.Turns); err != nil {
+			_ = group.Wait(context.WithoutCancel(ctx))
 			return channel.Reply{}, err
 		}
 	}
 	if runErr != nil {
-		_ = s.record(context.WithoutCancel(ctx), p, audit.MessageSent, se, map[string]any{
+		_ = s.add(context.WithoutCancel(ctx), group, p, audit.MessageSent, se, map[string]any{
 			"channel": m.Channel, "messageId": m.MessageID, "outcome": "failed", "reason": out.Stop,
 		})
+		_ = group.Wait(context.WithoutCancel(ctx))
 		return channel.Reply{}, runErr
 	}
 	at := s.opts.Now().UTC().Truncate(time.Microsecond)
-	if err := s.record(ctx, p, audit.MessageSent, se, map[string]any{
+	if err := s.add(ctx, group, p, audit.MessageSent, se, map[string]any{
 		"channel": m.Channel, "messageId": m.MessageID, "chars": utf8.RuneCountInString(out.Reply),
 		"iterations": out.Iterations, "stop": out.Stop,
 	}); err != nil {
+		_ = group.Wait(context.WithoutCancel(ctx))
+		return channel.Reply{}, err
+	}
+	if err := group.Wait(ctx); err != nil {
 		return channel.Reply{}, err
 	}
 	return channel.Reply{SessionID: se.ID, Text: out.Reply, Timestamp: at}, nil
@@ -323,13 +336,22 @@ func (s *Service) session(ctx context.Context, p authz.Principal, m channel.Inbo
 }
 
 func (s *Service) record(ctx context.Context, p authz.Principal, action audit.Action, se store.Session, details map[string]any) error {
+	return s.audit.Record(ctx, event(p, action, se, details))
+}
+
+// add puts an event in the turn's audit group without waiting for it.
+func (s *Service) add(ctx context.Context, g *audit.Group, p authz.Principal, action audit.Action, se store.Session, details map[string]any) error {
+	return g.Add(ctx, event(p, action, se, details))
+}
+
+func event(p authz.Principal, action audit.Action, se store.Session, details map[string]any) audit.Event {
 	if p.APIKeyID != "" {
 		details["apiKeyId"] = p.APIKeyID
 	}
-	return s.audit.Record(ctx, audit.Event{
+	return audit.Event{
 		TenantID: se.TenantID, Action: action, ActorID: p.UserID, AgentID: se.AgentID,
 		SessionID: se.ID, Details: details,
-	})
+	}
 }
 
 // List returns one page of p's tenant's sessions, most recently active first.

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/llm"
 	"github.com/komand-ai/komand/internal/requestid"
@@ -75,6 +76,7 @@ type TurnInput struct {
 	History   []store.Turn // before this message, oldest first
 	Text      string
 	OnDelta   func(string) // streamed reply text, when not nil
+	Audit     *audit.Group // the turn's audit group (nil: each entry awaited)
 }
 
 // TurnOutput is what the agent produced: the turns to append after the
@@ -93,7 +95,7 @@ func (r *Runner) turn(ctx context.Context, role, text string) store.Turn {
 // Turn answers one message.
 func (r *Runner) Turn(ctx context.Context, in TurnInput) (TurnOutput, error) {
 	inv := skill.Invocation{TenantID: in.Principal.TenantID, UserID: in.Principal.UserID,
-		AgentID: in.Agent.AgentID, SessionID: in.Session.ID, Via: "command"}
+		AgentID: in.Agent.AgentID, SessionID: in.Session.ID, Via: "command", Audit: in.Audit}
 	if strings.HasPrefix(in.Text, "/") {
 		if out, ok, err := r.command(ctx, inv, in.Text); ok || err != nil {
 			return out, err

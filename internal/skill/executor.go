@@ -7,7 +7,9 @@
 // ToolExecutionCompleted or ToolExecutionFailed, with the agent, session,
 // tool name and request ID (never the arguments or the output, which may
 // hold customer data). The start entry fails closed: a tool whose start
-// cannot be recorded does not run.
+// cannot be recorded does not run. Within a turn (Invocation.Audit) the
+// outcome entry joins the turn's audit group, which the turn awaits before
+// it replies.
 package skill
 
 import (
@@ -35,6 +37,11 @@ type Invocation struct {
 	AgentID   string
 	SessionID string
 	Via       string // "model" or "command"
+	// Audit, when set, is the turn's audit group: the start of a run is
+	// recorded through it and awaited (with everything the turn added
+	// before), its outcome added without waiting; the turn waits for the
+	// group before replying. When nil every entry is awaited on its own.
+	Audit *audit.Group
 }
 
 // Result is a tool's outcome. Output is JSON; when IsError is set it is an
@@ -202,7 +209,7 @@ func (b *Builtins) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (
 		name = "unknown"
 	}
 	base := map[string]any{"tool": name, "callId": truncate(call.ID, 128), "via": inv.Via}
-	if err := b.record(ctx, audit.ToolExecutionStarted, inv, name, base); err != nil {
+	if err := b.record(ctx, audit.ToolExecutionStarted, inv, name, base, true); err != nil {
 		return Result{}, err
 	}
 	start := b.now()
@@ -222,7 +229,7 @@ func (b *Builtins) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (
 	if err != nil {
 		msg := publicToolError(err)
 		details["error"] = msg
-		if aerr := b.record(ctx, audit.ToolExecutionFailed, inv, name, details); aerr != nil {
+		if aerr := b.record(ctx, audit.ToolExecutionFailed, inv, name, details, false); aerr != nil {
 			return Result{}, aerr
 		}
 		if b.log != nil {
@@ -236,7 +243,7 @@ func (b *Builtins) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (
 		return Result{}, merr
 	}
 	details["outputBytes"] = len(o)
-	if err := b.record(ctx, audit.ToolExecutionCompleted, inv, name, details); err != nil {
+	if err := b.record(ctx, audit.ToolExecutionCompleted, inv, name, details, false); err != nil {
 		return Result{}, err
 	}
 	return Result{Output: o}, nil
@@ -255,11 +262,22 @@ func publicToolError(err error) string {
 	return "the tool failed"
 }
 
-func (b *Builtins) record(ctx context.Context, action audit.Action, inv Invocation, tool string, details map[string]any) error {
-	return b.audit.Record(ctx, audit.Event{
+// record writes one tool event. await says the entry must be durable before
+// Run goes on (the start, before the tool runs); the outcome may be left
+// to the turn's audit group.
+func (b *Builtins) record(ctx context.Context, action audit.Action, inv Invocation, tool string, details map[string]any, await bool) error {
+	ev := audit.Event{
 		TenantID: inv.TenantID, Action: action, ActorID: inv.UserID, AgentID: inv.AgentID,
 		SessionID: inv.SessionID, SkillID: tool, Details: details,
-	})
+	}
+	switch {
+	case inv.Audit == nil:
+		return b.audit.Record(ctx, ev)
+	case await:
+		return inv.Audit.Record(ctx, ev)
+	default:
+		return inv.Audit.Add(ctx, ev)
+	}
 }
 
 func truncate(s string, n int) string {

@@ -72,9 +72,8 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, sea
 	}
 	slices.Sort(tenants)
 
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		heads := make([]chainHead, len(tenants))
-		b := &pgx.Batch{}
+	heads := make([]chainHead, len(tenants))
+	err := s.twoBatchTx(ctx, func(b *pgx.Batch) error {
 		for k, t := range tenants {
 			b.Queue(setTenantSQL, t)
 			b.Queue(`INSERT INTO komand_audit_heads (tenant_id, seq, hash) VALUES ($1, 0, '')
@@ -82,16 +81,14 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, sea
 			b.Queue(`SELECT seq, hash FROM komand_audit_heads WHERE tenant_id = $1 FOR UPDATE`, t).
 				QueryRow(func(row pgx.Row) error { return row.Scan(&heads[k].seq, &heads[k].hash) })
 		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		b = &pgx.Batch{}
+		return nil
+	}, func(b *pgx.Batch) error {
 		for k, t := range tenants {
 			if err := queueChain(b, t, heads[k], out, groups[t], seal); err != nil {
 				return err
 			}
 		}
-		return tx.SendBatch(ctx, b).Close()
+		return nil
 	})
 	if err != nil {
 		return wrapErr("append audit", err)

@@ -617,3 +617,53 @@ func TestLockSessionAcrossStores(t *testing.T) {
 	must(t, "s1 relock", err)
 	u()
 }
+
+// TestTwoBatchTxRollsBack checks the audit writer's pipelined transaction:
+// a failure in the second batch (or in queuing it) leaves nothing of the
+// first, and the pool stays usable (the connection was rolled back or
+// dropped, not returned mid-transaction).
+func TestTwoBatchTxRollsBack(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	a, _ := seedTenant(t, s, "alpha")
+	heads := func() int {
+		var n int
+		must(t, "count", s.OwnerPool().QueryRow(ctx, "SELECT count(*) FROM komand_audit_heads WHERE tenant_id = $1", a.ID).Scan(&n))
+		return n
+	}
+	must(t, "clear head", func() error {
+		_, err := s.OwnerPool().Exec(ctx, "DELETE FROM komand_audit_heads WHERE tenant_id = $1", a.ID)
+		return err
+	}())
+	first := func(b *pgx.Batch) error {
+		b.Queue(setTenantSQL, a.ID)
+		b.Queue(`INSERT INTO komand_audit_heads (tenant_id, seq, hash) VALUES ($1, 0, '')`, a.ID)
+		return nil
+	}
+	for name, second := range map[string]func(b *pgx.Batch) error{
+		"statement fails": func(b *pgx.Batch) error {
+			b.Queue(`SELECT 1/0`)
+			return nil
+		},
+		"queueing fails": func(b *pgx.Batch) error { return errors.New("seal failed") },
+	} {
+		if err := s.twoBatchTx(ctx, first, second); err == nil {
+			t.Fatalf("%s: no error", name)
+		}
+		if n := heads(); n != 0 {
+			t.Fatalf("%s: the first batch's row survived the failure (%d rows)", name, n)
+		}
+	}
+	var idleInTx int
+	must(t, "activity", s.OwnerPool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND state LIKE 'idle in transaction%'`).Scan(&idleInTx))
+	if idleInTx != 0 {
+		t.Fatalf("%d pooled connections are still inside a failed transaction", idleInTx)
+	}
+	if err := s.twoBatchTx(ctx, first, func(b *pgx.Batch) error { return nil }); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	if n := heads(); n != 1 {
+		t.Fatalf("committed transaction left %d rows, want 1", n)
+	}
+}

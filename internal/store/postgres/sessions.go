@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -125,52 +126,84 @@ func (s *Store) ListSessions(ctx context.Context, tenantID string, f store.Sessi
 	return out, total, nil
 }
 
-// AppendTurns appends turns to an active session in one transaction. The
-// session row is locked (FOR UPDATE), so two appends to one session from
-// different replicas cannot interleave their sequence numbers.
+// AppendTurns appends turns to an active session in one transaction and
+// one round trip: a pipelined batch, which PostgreSQL runs as one implicit
+// transaction (as readTenant does). The UPDATE takes the session's row lock,
+// so concurrent appends to one session are serialised, and each
+// statement's fresh snapshot (READ COMMITTED) numbers the new turns after
+// the ones committed before; an ended (or missing) session updates no row
+// and inserts nothing.
 func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, turns []store.Turn) (store.Session, error) {
-	var se store.Session
-	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
-		var err error
-		se, err = scanSession(tx.QueryRow(ctx, `SELECT `+sessionCols+` FROM komand_sessions
-			WHERE tenant_id = $1 AND id = $2 AND ended_at IS NULL FOR UPDATE`, tenantID, sessionID))
-		if err != nil {
+	n := len(turns)
+	var (
+		roles, texts, calls, callIDs, tools, reqIDs = make([]string, n), make([]string, n), make([]*string, n), make([]string, n), make([]string, n), make([]string, n)
+		errs                                        = make([]bool, n)
+		ats                                         = make([]time.Time, n)
+		messages                                    int
+		latest                                      time.Time
+	)
+	for i, t := range turns {
+		roles[i], texts[i], callIDs[i], tools[i], reqIDs[i], errs[i] = t.Role, t.Text, t.ToolCallID, t.ToolName, t.RequestID, t.IsError
+		ats[i] = t.CreatedAt.UTC().Truncate(time.Microsecond)
+		if t.ToolCalls != nil {
+			c := string(t.ToolCalls)
+			calls[i] = &c
+		}
+		if t.Role == store.RoleUser || t.Role == store.RoleAssistant {
+			messages++
+		}
+		if ats[i].After(latest) {
+			latest = ats[i]
+		}
+	}
+	var (
+		se    store.Session
+		first int64
+	)
+	b := &pgx.Batch{}
+	b.Queue(setTenantSQL, tenantID)
+	b.Queue(`UPDATE komand_sessions SET message_count = message_count + $3,
+		   last_message_at = greatest(last_message_at, coalesce($4, last_message_at))
+		 WHERE tenant_id = $1 AND id = $2 AND ended_at IS NULL RETURNING `+sessionCols,
+		tenantID, sessionID, messages, nullTime(latest)).
+		QueryRow(func(row pgx.Row) (err error) {
+			se, err = scanSession(row)
 			return err
-		}
-		var last int64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM komand_session_turns
-			WHERE tenant_id = $1 AND session_id = $2`, tenantID, sessionID).Scan(&last); err != nil {
-			return err
-		}
-		b := &pgx.Batch{}
-		for i := range turns {
-			t := &turns[i]
-			last++
-			t.TenantID, t.SessionID, t.Seq = tenantID, sessionID, last
-			var calls *string
-			if t.ToolCalls != nil {
-				c := string(t.ToolCalls)
-				calls = &c
-			}
-			b.Queue(`INSERT INTO komand_session_turns (`+turnCols+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-				t.TenantID, t.SessionID, t.Seq, t.Role, t.Text, calls, t.ToolCallID, t.ToolName,
-				t.IsError, t.RequestID, t.CreatedAt)
-			if t.Role == store.RoleUser || t.Role == store.RoleAssistant {
-				se.MessageCount++
-			}
-			if t.CreatedAt.After(se.LastMessageAt) {
-				se.LastMessageAt = t.CreatedAt.UTC().Truncate(time.Microsecond)
-			}
-		}
-		b.Queue(`UPDATE komand_sessions SET message_count = $3, last_message_at = $4
-			WHERE tenant_id = $1 AND id = $2`, tenantID, sessionID, se.MessageCount, se.LastMessageAt)
-		return tx.SendBatch(ctx, b).Close()
-	})
-	if err != nil {
+		})
+	if n > 0 {
+		b.Queue(`INSERT INTO komand_session_turns (`+turnCols+`)
+			SELECT $1, $2, base.last + t.ord, t.role, t.text, t.calls, t.call_id, t.tool_name, t.is_error, t.request_id, t.created_at
+			  FROM (SELECT coalesce(max(seq), 0) AS last FROM komand_session_turns
+			         WHERE tenant_id = $1 AND session_id = $2) base,
+			       unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::text[], $10::timestamptz[])
+			         WITH ORDINALITY AS t(role, text, calls, call_id, tool_name, is_error, request_id, created_at, ord)
+			 WHERE EXISTS (SELECT 1 FROM komand_sessions WHERE tenant_id = $1 AND id = $2 AND ended_at IS NULL)
+			RETURNING seq`,
+			tenantID, sessionID, roles, texts, calls, callIDs, tools, errs, reqIDs, ats).
+			Query(func(rows pgx.Rows) error {
+				seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+				if err == nil && len(seqs) > 0 {
+					first = slices.Min(seqs)
+				}
+				return err
+			})
+	}
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return store.Session{}, wrapErr("append turns", err)
 	}
+	for i := range turns {
+		turns[i].TenantID, turns[i].SessionID, turns[i].Seq = tenantID, sessionID, first+int64(i)
+		turns[i].CreatedAt = ats[i]
+	}
 	return se, nil
+}
+
+// nullTime is nil for the zero time.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 func (s *Store) turns(ctx context.Context, tenantID, op string, total *int, countArgs []any, q string, args ...any) ([]store.Turn, error) {

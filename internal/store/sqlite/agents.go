@@ -62,7 +62,7 @@ func scanAgent(sc scanner) (store.Agent, error) {
 // CreateAgent stores an agent; an agentId taken in the same tenant gives
 // store.ErrConflict.
 func (s *Store) CreateAgent(ctx context.Context, a store.Agent) error {
-	return s.write(ctx, "create agent", func(tx *sql.Tx) error {
+	return s.write(ctx, "create agent", func(tx txQuerier) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO komand_agents (`+agentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.TenantID, a.AgentID, a.Name, a.Description, a.SystemPrompt, a.ModelProvider, a.ModelID,
@@ -127,7 +127,7 @@ func (w withTotal) Scan(dest ...any) error { return w.sc.Scan(append(dest, w.tot
 // UpdateAgent replaces the mutable fields of an agent. TenantID and AgentID
 // select the row; OwnerID and CreatedAt are never written.
 func (s *Store) UpdateAgent(ctx context.Context, a store.Agent) error {
-	return s.write(ctx, "update agent", func(tx *sql.Tx) error {
+	return s.write(ctx, "update agent", func(tx txQuerier) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE komand_agents SET name = ?, description = ?, system_prompt = ?,
 			   model_provider = ?, model_id = ?, max_context_tokens = ?,
@@ -142,7 +142,7 @@ func (s *Store) UpdateAgent(ctx context.Context, a store.Agent) error {
 
 // DeleteAgent deletes one agent of the tenant.
 func (s *Store) DeleteAgent(ctx context.Context, tenantID, agentID string) error {
-	return s.write(ctx, "delete agent", func(tx *sql.Tx) error {
+	return s.write(ctx, "delete agent", func(tx txQuerier) error {
 		res, err := tx.ExecContext(ctx,
 			`DELETE FROM komand_agents WHERE tenant_id = ? AND agent_id = ?`, tenantID, agentID)
 		return mustAffect(res, err)

@@ -63,7 +63,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, sea
 	out := make([]store.AuditEntry, len(entries))
 	copy(out, entries)
 
-	err := s.write(ctx, "append audit", func(tx *sql.Tx) error {
+	err := s.write(ctx, "append audit", func(tx txQuerier) error {
 		// The statements run with a context that is never cancelled: for a
 		// cancellable one the driver starts a watcher goroutine per call, a
 		// measurable share of a small insert's cost. Cancellation still stops
@@ -166,7 +166,7 @@ func (as *auditStmts) close() {
 
 // insertAll stores sealed entries in tx, largest chunks first; ctx is
 // checked between statements.
-func (as *auditStmts) insertAll(ctx, rowCtx context.Context, tx *sql.Tx, entries []store.AuditEntry) error {
+func (as *auditStmts) insertAll(ctx, rowCtx context.Context, tx txQuerier, entries []store.AuditEntry) error {
 	args := make([]any, 0, 13<<auditInsertMaxShift)
 	for k := auditInsertMaxShift; k >= 0; k-- {
 		n := 1 << k

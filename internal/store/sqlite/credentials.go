@@ -33,7 +33,7 @@ func (s *Store) TenantIDByAPIKeyHash(ctx context.Context, hash string) (string, 
 // foreign key on (tenant_id, user_id) enforces it); a taken ID or hash gives
 // store.ErrConflict.
 func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) error {
-	return s.write(ctx, "create api key", func(tx *sql.Tx) error {
+	return s.write(ctx, "create api key", func(tx txQuerier) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO komand_api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.TenantID, k.UserID, k.Name, k.Prefix, k.Hash, micros(k.CreatedAt),
@@ -99,7 +99,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenantID, userID string) ([]sto
 // RevokeAPIKey revokes a key. Revoking a revoked key keeps the first
 // revocation time and is not an error.
 func (s *Store) RevokeAPIKey(ctx context.Context, tenantID, id string, now time.Time) error {
-	return s.write(ctx, "revoke api key", func(tx *sql.Tx) error {
+	return s.write(ctx, "revoke api key", func(tx txQuerier) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE komand_api_keys SET revoked_at = coalesce(revoked_at, ?)
 			 WHERE tenant_id = ? AND id = ?`, micros(now), tenantID, id)
@@ -136,7 +136,7 @@ func (s *Store) TenantIDByRefreshHash(ctx context.Context, hash string) (string,
 
 // CreateRefreshToken stores the first token of a new family, and the family.
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
-	return s.write(ctx, "create refresh token", func(tx *sql.Tx) error {
+	return s.write(ctx, "create refresh token", func(tx txQuerier) error {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO komand_refresh_families (id, tenant_id, user_id, created_at) VALUES (?, ?, ?, ?)`,
 			t.FamilyID, t.TenantID, t.UserID, micros(t.CreatedAt)); err != nil {
@@ -146,7 +146,7 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 	})
 }
 
-func insertRefreshToken(ctx context.Context, tx *sql.Tx, t store.RefreshToken) error {
+func insertRefreshToken(ctx context.Context, tx txQuerier, t store.RefreshToken) error {
 	_, err := tx.ExecContext(ctx,
 		`INSERT INTO komand_refresh_tokens (hash, tenant_id, family_id, user_id, created_at, expires_at)
 		 VALUES (?, ?, ?, ?, ?, ?)`,
@@ -167,7 +167,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string
 		old    store.RefreshToken
 		reused bool
 	)
-	err := s.write(ctx, "rotate refresh token", func(tx *sql.Tx) error {
+	err := s.write(ctx, "rotate refresh token", func(tx txQuerier) error {
 		var (
 			created, expires int64
 			used, revoked    sql.NullInt64
@@ -215,7 +215,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string
 // RevokeRefreshFamily revokes a family (logout). An unknown or already
 // revoked family is not an error, and the first revocation time is kept.
 func (s *Store) RevokeRefreshFamily(ctx context.Context, tenantID, familyID string, now time.Time) error {
-	return s.write(ctx, "revoke refresh family", func(tx *sql.Tx) error {
+	return s.write(ctx, "revoke refresh family", func(tx txQuerier) error {
 		_, err := tx.ExecContext(ctx,
 			`UPDATE komand_refresh_families SET revoked_at = coalesce(revoked_at, ?)
 			 WHERE tenant_id = ? AND id = ?`, micros(now), tenantID, familyID)

@@ -76,7 +76,7 @@ func scanTurn(sc scanner) (store.Turn, error) {
 
 // CreateSession stores a new active session.
 func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
-	return s.write(ctx, "create session", func(tx *sql.Tx) error {
+	return s.write(ctx, "create session", func(tx txQuerier) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO komand_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			se.ID, se.TenantID, se.Key, se.Channel, se.ChannelAccountID, se.SenderID, se.AgentID,
@@ -137,28 +137,29 @@ func countsAsMessage(role string) bool {
 }
 
 // AppendTurns appends turns to an active session in one transaction.
+// The statements of AppendTurns, run on every agent turn, are prepared
+// when the store opens (hotWrites).
+const (
+	activeSessionForUpdateSQL = `SELECT ` + sessionCols + ` FROM komand_sessions WHERE tenant_id = ? AND id = ? AND ended_at IS NULL`
+	lastSeqSQL                = `SELECT coalesce(max(seq), 0) FROM komand_session_turns WHERE tenant_id = ? AND session_id = ?`
+	insertTurnSQL             = `INSERT INTO komand_session_turns (` + turnCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	updateSessionCountsSQL    = `UPDATE komand_sessions SET message_count = ?, last_message_at = ? WHERE tenant_id = ? AND id = ?`
+)
+
+var hotWrites = []string{activeSessionForUpdateSQL, lastSeqSQL, insertTurnSQL, updateSessionCountsSQL}
+
 func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, turns []store.Turn) (store.Session, error) {
 	var se store.Session
-	err := s.write(ctx, "append turns", func(tx *sql.Tx) error {
+	err := s.write(ctx, "append turns", func(tx txQuerier) error {
 		var err error
-		se, err = scanSession(tx.QueryRowContext(ctx,
-			`SELECT `+sessionCols+` FROM komand_sessions WHERE tenant_id = ? AND id = ? AND ended_at IS NULL`,
-			tenantID, sessionID))
+		se, err = scanSession(tx.QueryRowContext(ctx, activeSessionForUpdateSQL, tenantID, sessionID))
 		if err != nil {
 			return err
 		}
 		var last int64
-		if err := tx.QueryRowContext(ctx,
-			`SELECT coalesce(max(seq), 0) FROM komand_session_turns WHERE tenant_id = ? AND session_id = ?`,
-			tenantID, sessionID).Scan(&last); err != nil {
+		if err := tx.QueryRowContext(ctx, lastSeqSQL, tenantID, sessionID).Scan(&last); err != nil {
 			return err
 		}
-		insert, err := tx.PrepareContext(ctx,
-			`INSERT INTO komand_session_turns (`+turnCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insert.Close()
 		for i := range turns {
 			t := &turns[i]
 			last++
@@ -167,7 +168,7 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 			if t.ToolCalls != nil {
 				calls = string(t.ToolCalls)
 			}
-			if _, err := insert.ExecContext(ctx, t.TenantID, t.SessionID, t.Seq, t.Role, t.Text, calls,
+			if _, err := tx.ExecContext(ctx, insertTurnSQL, t.TenantID, t.SessionID, t.Seq, t.Role, t.Text, calls,
 				t.ToolCallID, t.ToolName, boolInt(t.IsError), t.RequestID, micros(t.CreatedAt)); err != nil {
 				return err
 			}
@@ -178,8 +179,7 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 				se.LastMessageAt = t.CreatedAt.UTC().Truncate(time.Microsecond)
 			}
 		}
-		_, err = tx.ExecContext(ctx,
-			`UPDATE komand_sessions SET message_count = ?, last_message_at = ? WHERE tenant_id = ? AND id = ?`,
+		_, err = tx.ExecContext(ctx, updateSessionCountsSQL,
 			se.MessageCount, micros(se.LastMessageAt), tenantID, sessionID)
 		return err
 	})
@@ -228,7 +228,7 @@ func (s *Store) RecentTurns(ctx context.Context, tenantID, sessionID string, lim
 // EndSession marks an active session ended.
 func (s *Store) EndSession(ctx context.Context, tenantID, id string, now time.Time, reason string) (store.Session, error) {
 	var se store.Session
-	err := s.write(ctx, "end session", func(tx *sql.Tx) error {
+	err := s.write(ctx, "end session", func(tx txQuerier) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE komand_sessions SET ended_at = ?, end_reason = ?
 			 WHERE tenant_id = ? AND id = ? AND ended_at IS NULL`, micros(now), reason, tenantID, id)
@@ -285,7 +285,7 @@ func (s *Store) LockSession(ctx context.Context, tenantID, key string) (func(), 
 // PutMemory creates or replaces one memory key of an agent.
 func (s *Store) PutMemory(ctx context.Context, e store.MemoryEntry, maxEntries int) (bool, error) {
 	created := false
-	err := s.write(ctx, "put memory", func(tx *sql.Tx) error {
+	err := s.write(ctx, "put memory", func(tx txQuerier) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM komand_agents WHERE tenant_id = ? AND agent_id = ?`,
 			e.TenantID, e.AgentID).Scan(&one); err != nil {
@@ -352,7 +352,7 @@ func (s *Store) ListMemory(ctx context.Context, tenantID, agentID string, p stor
 
 // DeleteMemory removes one memory key; an unknown key gives ErrNotFound.
 func (s *Store) DeleteMemory(ctx context.Context, tenantID, agentID, key string) error {
-	return s.write(ctx, "delete memory", func(tx *sql.Tx) error {
+	return s.write(ctx, "delete memory", func(tx txQuerier) error {
 		res, err := tx.ExecContext(ctx,
 			`DELETE FROM komand_agent_memory WHERE tenant_id = ? AND agent_id = ? AND mem_key = ?`,
 			tenantID, agentID, key)

@@ -48,9 +48,10 @@ const readerConns = 4
 
 // Store is the SQLite store. It is safe for concurrent use.
 type Store struct {
-	writer *sql.DB // one connection, every write
-	reader *sql.DB // query_only connections, every read
-	rq     *stmtCache
+	writer *sql.DB     // one connection, every write
+	reader *sql.DB     // query_only connections, every read
+	rq     *stmtCache  // reader statements
+	wq     *stmtCache  // writer statements
 	audit  *auditStmts // prepared on the writer at Open
 }
 
@@ -116,7 +117,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	return &Store{writer: writer, reader: reader, rq: newStmtCache(reader), audit: as}, nil
+	// The writer has one connection, held by the transaction that would
+	// need a statement, so its statements cannot be prepared on a miss:
+	// the hot ones are prepared here and the rest run unprepared.
+	wq, err := preparedCache(ctx, writer, hotWrites...)
+	if err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	return &Store{writer: writer, reader: reader, rq: newStmtCache(reader), wq: wq, audit: as}, nil
 }
 
 // DB returns the writer pool. It exists for tests and tools that need raw
@@ -136,6 +146,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	if s.wq != nil {
+		s.wq.close()
+	}
 	if s.rq != nil {
 		s.rq.close()
 	}
@@ -160,7 +173,7 @@ type scanner interface {
 // write runs fn in one write transaction (BEGIN IMMEDIATE on the single
 // writer connection) and commits if fn returns nil. fn must not use the
 // writer pool itself: its only connection is held by tx.
-func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, op string, fn func(tx txQuerier) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap(op, err)
@@ -168,7 +181,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 	// Rolls back on every early return and on a panic in fn; a no-op after
 	// Commit.
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+	if err := fn(txQuerier{tx: tx, cache: s.wq}); err != nil {
 		return wrap(op, err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -18,8 +18,26 @@ const maxCachedStmts = 256
 // been used on.
 type stmtCache struct {
 	db    *sql.DB
+	fixed bool // no preparing on a miss (see preparedCache)
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
+}
+
+// preparedCache is a cache holding exactly qs, prepared now; other queries
+// run unprepared. It is the writer's: the writer pool has one connection,
+// which a transaction asking for a statement holds, so preparing on a miss
+// would wait for itself.
+func preparedCache(ctx context.Context, db *sql.DB, qs ...string) (*stmtCache, error) {
+	c := &stmtCache{db: db, fixed: true, stmts: map[string]*sql.Stmt{}}
+	for _, q := range qs {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		c.stmts[q] = st
+	}
+	return c, nil
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
@@ -30,7 +48,7 @@ func (c *stmtCache) stmt(ctx context.Context, q string) *sql.Stmt {
 	c.mu.Lock()
 	st := c.stmts[q]
 	c.mu.Unlock()
-	if st != nil {
+	if st != nil || c.fixed {
 		return st
 	}
 	st, err := c.db.PrepareContext(ctx, q)
@@ -108,4 +126,10 @@ func (t txQuerier) QueryRowContext(ctx context.Context, q string, args ...any) *
 		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// StmtContext returns a transaction-specific form of a statement prepared
+// elsewhere (the audit writer's).
+func (t txQuerier) StmtContext(ctx context.Context, st *sql.Stmt) *sql.Stmt {
+	return t.tx.StmtContext(ctx, st)
 }

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/komand-ai/komand/internal/store"
 )
@@ -24,7 +23,7 @@ func scanTenant(sc scanner) (store.Tenant, error) {
 
 // CreateTenant stores a tenant; a taken ID or slug gives store.ErrConflict.
 func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
-	return s.write(ctx, "create tenant", func(tx *sql.Tx) error {
+	return s.write(ctx, "create tenant", func(tx txQuerier) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO komand_tenants (`+tenantCols+`) VALUES (?, ?, ?, ?)`,
 			t.ID, t.Slug, t.Name, micros(t.CreatedAt))

@@ -82,7 +82,7 @@ func (s *Store) TenantIDByInviteHash(ctx context.Context, hash string) (string, 
 // CreateUser stores a user; a taken ID, email (in any tenant, any case) or
 // invitation hash gives store.ErrConflict.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
-	return s.write(ctx, "create user", func(tx *sql.Tx) error {
+	return s.write(ctx, "create user", func(tx txQuerier) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO komand_users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.TenantID, u.Email, u.Name, u.Role, u.PasswordHash, boolInt(u.Active),
@@ -151,7 +151,7 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, p store.Page) ([
 // owner other than userID. It runs inside the write transaction that makes
 // the change, and writes are serialised, so two admins demoting the last two
 // owners at the same moment cannot both succeed.
-func keepAnOwner(ctx context.Context, tx *sql.Tx, u store.User) error {
+func keepAnOwner(ctx context.Context, tx txQuerier, u store.User) error {
 	if !u.Active || u.Role != roleOwner {
 		return nil // u does not count as an active owner anyway
 	}
@@ -172,7 +172,7 @@ func keepAnOwner(ctx context.Context, tx *sql.Tx, u store.User) error {
 // active owner.
 func (s *Store) SetUserRole(ctx context.Context, tenantID, id, role string, now time.Time) (store.User, error) {
 	var u store.User
-	err := s.write(ctx, "set user role", func(tx *sql.Tx) error {
+	err := s.write(ctx, "set user role", func(tx txQuerier) error {
 		cur, err := getUser(ctx, tx, tenantID, id)
 		if err != nil {
 			return err
@@ -199,7 +199,7 @@ func (s *Store) SetUserRole(ctx context.Context, tenantID, id, role string, now 
 // deactivated.
 func (s *Store) DeactivateUser(ctx context.Context, tenantID, id string, now time.Time) (store.User, error) {
 	var u store.User
-	err := s.write(ctx, "deactivate user", func(tx *sql.Tx) error {
+	err := s.write(ctx, "deactivate user", func(tx txQuerier) error {
 		cur, err := getUser(ctx, tx, tenantID, id)
 		if err != nil {
 			return err
@@ -236,7 +236,7 @@ func (s *Store) DeactivateUser(ctx context.Context, tenantID, id string, now tim
 // second acceptance of the same invitation finds no row.
 func (s *Store) AcceptInvite(ctx context.Context, tenantID, hash, passwordHash string, now time.Time) (store.User, error) {
 	var u store.User
-	err := s.write(ctx, "accept invite", func(tx *sql.Tx) error {
+	err := s.write(ctx, "accept invite", func(tx txQuerier) error {
 		var err error
 		u, err = scanUser(tx.QueryRowContext(ctx,
 			`UPDATE komand_users
