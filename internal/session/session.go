@@ -213,14 +213,22 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 	if hooks.OnStart != nil {
 		hooks.OnStart()
 	}
+	// The user's turn is stored while the model thinks: it is durable
+	// before anything the agent produced is appended after it, and before
+	// the reply, but its commit is not on the turn's critical path.
 	user := store.Turn{Role: store.RoleUser, Text: m.Text, RequestID: requestid.From(ctx), CreatedAt: now}
-	if se, err = s.st.AppendTurns(ctx, p.TenantID, se.ID, []store.Turn{user}); err != nil {
-		_ = group.Wait(context.WithoutCancel(ctx))
-		return channel.Reply{}, err
-	}
+	appended := make(chan error, 1)
+	go func() {
+		_, err := s.st.AppendTurns(context.WithoutCancel(ctx), p.TenantID, se.ID, []store.Turn{user})
+		appended <- err
+	}()
 
 	out, runErr := s.runner.Turn(ctx, TurnInput{Principal: p, Agent: ag, Session: se, History: history,
 		Text: m.Text, OnDelta: hooks.OnDelta, Audit: group})
+	if err := <-appended; err != nil {
+		_ = group.Wait(context.WithoutCancel(ctx))
+		return channel.Reply{}, err
+	}
 	if len(out.Turns) > 0 {
 		// Whatever the agent produced before a failure is kept too.
 		if _, err := s.st.AppendTurns(context.WithoutCancel(ctx), p.TenantID, se.ID, out.Turns); err != nil {
