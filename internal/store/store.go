@@ -45,6 +45,7 @@ type Store interface {
 	Agents
 	Sessions
 	Memory
+	Vault
 	Audit
 
 	// Ping reports whether the database answers.
@@ -336,6 +337,57 @@ type Memory interface {
 	// ListMemory returns one page ordered by key, and the total.
 	ListMemory(ctx context.Context, tenantID, agentID string, p Page) ([]MemoryEntry, int, error)
 	DeleteMemory(ctx context.Context, tenantID, agentID, key string) error
+}
+
+// DataKey is one version of a tenant's data-encryption key, wrapped
+// (encrypted) by the key-encryption key KEKID. The store never sees a key
+// in the clear.
+type DataKey struct {
+	TenantID  string
+	Version   int
+	KEKID     string
+	Wrapped   []byte
+	CreatedAt time.Time
+}
+
+// Credential is a vault entry: metadata and the value's ciphertext under
+// the tenant's data key KeyVersion. Names are unique per tenant.
+type Credential struct {
+	TenantID   string
+	ID         string
+	Name       string
+	Type       string
+	KeyVersion int
+	Ciphertext []byte
+	CreatedBy  string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	LastUsedAt *time.Time
+}
+
+// Vault stores tenants' data keys and credentials.
+type Vault interface {
+	// CreateDataKey stores a new key version; an existing version gives
+	// ErrConflict (another replica created it first).
+	CreateDataKey(ctx context.Context, k DataKey) error
+	// DataKeys returns the tenant's key versions, newest first.
+	DataKeys(ctx context.Context, tenantID string) ([]DataKey, error)
+	// RewrapDataKey replaces the wrapping of one version, if it is still
+	// wrapped by oldKEKID (ErrConflict otherwise: someone rewrapped it).
+	RewrapDataKey(ctx context.Context, tenantID string, version int, oldKEKID, newKEKID string, wrapped []byte) error
+
+	// CreateCredential stores c; a taken name gives ErrConflict.
+	CreateCredential(ctx context.Context, c Credential) error
+	GetCredential(ctx context.Context, tenantID, id string) (Credential, error)
+	GetCredentialByName(ctx context.Context, tenantID, name string) (Credential, error)
+	// ListCredentials returns one page ordered by name, and the total.
+	ListCredentials(ctx context.Context, tenantID string, p Page) ([]Credential, int, error)
+	// UpdateCredential replaces Name, Type, KeyVersion, Ciphertext and
+	// UpdatedAt; a taken name gives ErrConflict.
+	UpdateCredential(ctx context.Context, c Credential) error
+	// TouchCredential sets LastUsedAt.
+	TouchCredential(ctx context.Context, tenantID, id string, at time.Time) error
+	DeleteCredential(ctx context.Context, tenantID, id string) error
 }
 
 // AuditEntry is one record of the tamper-evident audit trail. Seq, PrevHash

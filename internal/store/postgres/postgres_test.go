@@ -156,6 +156,10 @@ func seedTenant(t testing.TB, s *Store, slug string) (store.Tenant, store.User) 
 	_, err = s.PutMemory(ctx, store.MemoryEntry{TenantID: tn.ID, AgentID: "a-" + slug, Key: "k", Value: "v",
 		CreatedAt: tNow, UpdatedAt: tNow}, 10)
 	must(t, "PutMemory", err)
+	must(t, "CreateDataKey", s.CreateDataKey(ctx, store.DataKey{TenantID: tn.ID, Version: 1, KEKID: "kek",
+		Wrapped: []byte("w"), CreatedAt: tNow}))
+	must(t, "CreateCredential", s.CreateCredential(ctx, store.Credential{TenantID: tn.ID, ID: uuid.NewString(),
+		Name: "c", Type: "api_key", KeyVersion: 1, Ciphertext: []byte("c"), CreatedAt: tNow, UpdatedAt: tNow}))
 	return tn, u
 }
 
@@ -167,7 +171,7 @@ func auditEntry(tenantID string) store.AuditEntry {
 // tenantTables are the tables under row-level security.
 var tenantTables = []string{"komand_users", "komand_api_keys", "komand_refresh_families",
 	"komand_refresh_tokens", "komand_agents", "komand_audit_log", "komand_audit_heads",
-	"komand_sessions", "komand_session_turns", "komand_agent_memory"}
+	"komand_sessions", "komand_session_turns", "komand_agent_memory", "komand_vault_keys", "komand_credentials"}
 
 // TestRowLevelSecurity checks the second wall on its own: raw SQL on a
 // komand_app connection, without any WHERE clause.
@@ -236,6 +240,10 @@ func TestRowLevelSecurity(t *testing.T) {
 			VALUES ('evil', $1, 'WebChat:default:evil', 'WebChat', 'default', 'evil', 'a', now(), now())`},
 		{"komand_agent_memory", `INSERT INTO komand_agent_memory (tenant_id, agent_id, mem_key, value, created_at,
 			updated_at) VALUES ($1, 'a-beta', 'evil', 'v', now(), now())`},
+		{"komand_vault_keys", `INSERT INTO komand_vault_keys (tenant_id, version, kek_id, wrapped, created_at)
+			VALUES ($1, 99, 'evil', 'w', now())`},
+		{"komand_credentials", `INSERT INTO komand_credentials (id, tenant_id, name, type, key_version, ciphertext,
+			created_at, updated_at) VALUES ('evil', $1, 'evil', 'api_key', 1, 'c', now(), now())`},
 	}
 	for _, ins := range inserts {
 		for _, setTenant := range []bool{true, false} {

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Agents", agentTests},
 		{"Sessions", sessionTests},
 		{"Memory", memoryTests},
+		{"Vault", vaultTests},
 		{"Audit", auditTests},
 		{"Isolation", isolationTests},
 		{"Concurrency", concurrencyTests},

@@ -1,0 +1,143 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/komand-ai/komand/internal/store"
+)
+
+// CreateDataKey stores a new version of a tenant's data key.
+func (s *Store) CreateDataKey(ctx context.Context, k store.DataKey) error {
+	err := s.inTenant(ctx, k.TenantID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO komand_vault_keys (tenant_id, version, kek_id, wrapped, created_at)
+			VALUES ($1, $2, $3, $4, $5)`, k.TenantID, k.Version, k.KEKID, k.Wrapped, k.CreatedAt)
+		return err
+	})
+	return wrapErr("create data key", err)
+}
+
+// DataKeys returns a tenant's data keys, newest first.
+func (s *Store) DataKeys(ctx context.Context, tenantID string) ([]store.DataKey, error) {
+	out := []store.DataKey{}
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT tenant_id, version, kek_id, wrapped, created_at FROM komand_vault_keys
+			WHERE tenant_id = $1 ORDER BY version DESC`, tenantID).
+			Query(appendRows(&out, func(r pgx.Row) (store.DataKey, error) {
+				var k store.DataKey
+				err := r.Scan(&k.TenantID, &k.Version, &k.KEKID, &k.Wrapped, &k.CreatedAt)
+				k.CreatedAt = utc(k.CreatedAt)
+				return k, err
+			}))
+	})
+	if err != nil {
+		return nil, wrapErr("data keys", err)
+	}
+	return out, nil
+}
+
+// RewrapDataKey replaces one version's wrapping if it is still oldKEKID's.
+func (s *Store) RewrapDataKey(ctx context.Context, tenantID string, version int, oldKEKID, newKEKID string, wrapped []byte) error {
+	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
+		err := mustAffect(tx.Exec(ctx, `UPDATE komand_vault_keys SET kek_id = $4, wrapped = $5
+			WHERE tenant_id = $1 AND version = $2 AND kek_id = $3`, tenantID, version, oldKEKID, newKEKID, wrapped))
+		if errors.Is(err, store.ErrNotFound) {
+			return store.ErrConflict
+		}
+		return err
+	})
+	return wrapErr("rewrap data key", err)
+}
+
+const credentialCols = "tenant_id, id, name, type, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"
+
+func scanCredential(r pgx.Row) (store.Credential, error) {
+	var c store.Credential
+	if err := r.Scan(&c.TenantID, &c.ID, &c.Name, &c.Type, &c.KeyVersion, &c.Ciphertext, &c.CreatedBy,
+		&c.CreatedAt, &c.UpdatedAt, &c.LastUsedAt); err != nil {
+		return store.Credential{}, err
+	}
+	c.CreatedAt, c.UpdatedAt, c.LastUsedAt = utc(c.CreatedAt), utc(c.UpdatedAt), utcPtr(c.LastUsedAt)
+	return c, nil
+}
+
+// CreateCredential stores a new credential.
+func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
+	err := s.inTenant(ctx, c.TenantID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO komand_credentials (`+credentialCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)`, c.TenantID, c.ID, c.Name, c.Type, c.KeyVersion,
+			c.Ciphertext, c.CreatedBy, c.CreatedAt, c.UpdatedAt)
+		return err
+	})
+	return wrapErr("create credential", err)
+}
+
+func (s *Store) oneCredential(ctx context.Context, tenantID, where string, arg string) (store.Credential, error) {
+	var c store.Credential
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+credentialCols+` FROM komand_credentials WHERE tenant_id = $1 AND `+where, tenantID, arg).
+			QueryRow(func(row pgx.Row) (err error) {
+				c, err = scanCredential(row)
+				return err
+			})
+	})
+	return c, wrapErr("get credential", err)
+}
+
+// GetCredential returns one credential of the tenant by ID.
+func (s *Store) GetCredential(ctx context.Context, tenantID, id string) (store.Credential, error) {
+	return s.oneCredential(ctx, tenantID, "id = $2", id)
+}
+
+// GetCredentialByName returns one credential of the tenant by name.
+func (s *Store) GetCredentialByName(ctx context.Context, tenantID, name string) (store.Credential, error) {
+	return s.oneCredential(ctx, tenantID, "name = $2", name)
+}
+
+// ListCredentials returns one page of the tenant's credentials by name.
+func (s *Store) ListCredentials(ctx context.Context, tenantID string, p store.Page) ([]store.Credential, int, error) {
+	limit, offset := limitOffset(p)
+	out := []store.Credential{}
+	var total int
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT count(*) FROM komand_credentials WHERE tenant_id = $1`, tenantID).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
+		b.Queue(`SELECT `+credentialCols+` FROM komand_credentials WHERE tenant_id = $1
+			ORDER BY name COLLATE "C" LIMIT $2 OFFSET $3`, tenantID, limit, offset).
+			Query(appendRows(&out, scanCredential))
+	})
+	if err != nil {
+		return nil, 0, wrapErr("list credentials", err)
+	}
+	return out, total, nil
+}
+
+// UpdateCredential replaces a credential's name, type and value.
+func (s *Store) UpdateCredential(ctx context.Context, c store.Credential) error {
+	err := s.inTenant(ctx, c.TenantID, func(tx pgx.Tx) error {
+		return mustAffect(tx.Exec(ctx, `UPDATE komand_credentials
+			SET name = $3, type = $4, key_version = $5, ciphertext = $6, updated_at = $7
+			WHERE tenant_id = $1 AND id = $2`, c.TenantID, c.ID, c.Name, c.Type, c.KeyVersion, c.Ciphertext, c.UpdatedAt))
+	})
+	return wrapErr("update credential", err)
+}
+
+// TouchCredential records a use.
+func (s *Store) TouchCredential(ctx context.Context, tenantID, id string, at time.Time) error {
+	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
+		return mustAffect(tx.Exec(ctx, `UPDATE komand_credentials SET last_used_at = $3
+			WHERE tenant_id = $1 AND id = $2`, tenantID, id, at))
+	})
+	return wrapErr("touch credential", err)
+}
+
+// DeleteCredential removes a credential.
+func (s *Store) DeleteCredential(ctx context.Context, tenantID, id string) error {
+	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
+		return mustAffect(tx.Exec(ctx, `DELETE FROM komand_credentials WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+	})
+	return wrapErr("delete credential", err)
+}

@@ -1,0 +1,136 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/komand-ai/komand/internal/store"
+)
+
+// CreateDataKey stores a new version of a tenant's data key.
+func (s *Store) CreateDataKey(ctx context.Context, k store.DataKey) error {
+	return s.write(ctx, "create data key", func(tx txQuerier) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO komand_vault_keys (tenant_id, version, kek_id, wrapped, created_at)
+			VALUES (?, ?, ?, ?, ?)`, k.TenantID, k.Version, k.KEKID, k.Wrapped, micros(k.CreatedAt))
+		return err
+	})
+}
+
+// DataKeys returns a tenant's data keys, newest first.
+func (s *Store) DataKeys(ctx context.Context, tenantID string) ([]store.DataKey, error) {
+	out := []store.DataKey{}
+	err := s.read(ctx, "data keys", func(tx querier) error {
+		rows, err := tx.QueryContext(ctx, `SELECT tenant_id, version, kek_id, wrapped, created_at
+			FROM komand_vault_keys WHERE tenant_id = ? ORDER BY version DESC`, tenantID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				k       store.DataKey
+				created int64
+			)
+			if err := rows.Scan(&k.TenantID, &k.Version, &k.KEKID, &k.Wrapped, &created); err != nil {
+				return err
+			}
+			k.CreatedAt = fromMicros(created)
+			out = append(out, k)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// RewrapDataKey replaces one version's wrapping if it is still oldKEKID's.
+func (s *Store) RewrapDataKey(ctx context.Context, tenantID string, version int, oldKEKID, newKEKID string, wrapped []byte) error {
+	return s.write(ctx, "rewrap data key", func(tx txQuerier) error {
+		res, err := tx.ExecContext(ctx, `UPDATE komand_vault_keys SET kek_id = ?, wrapped = ?
+			WHERE tenant_id = ? AND version = ? AND kek_id = ?`, newKEKID, wrapped, tenantID, version, oldKEKID)
+		if err := mustAffect(res, err); err != nil {
+			if err == store.ErrNotFound {
+				return store.ErrConflict
+			}
+			return err
+		}
+		return nil
+	})
+}
+
+const credentialCols = "tenant_id, id, name, type, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"
+
+func scanCredential(sc scanner) (store.Credential, error) {
+	var (
+		c                store.Credential
+		created, updated int64
+		used             sql.NullInt64
+	)
+	if err := sc.Scan(&c.TenantID, &c.ID, &c.Name, &c.Type, &c.KeyVersion, &c.Ciphertext, &c.CreatedBy,
+		&created, &updated, &used); err != nil {
+		return store.Credential{}, err
+	}
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	if used.Valid {
+		t := fromMicros(used.Int64)
+		c.LastUsedAt = &t
+	}
+	return c, nil
+}
+
+// CreateCredential stores a new credential.
+func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
+	return s.write(ctx, "create credential", func(tx txQuerier) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO komand_credentials (`+credentialCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`, c.TenantID, c.ID, c.Name, c.Type, c.KeyVersion,
+			c.Ciphertext, c.CreatedBy, micros(c.CreatedAt), micros(c.UpdatedAt))
+		return err
+	})
+}
+
+// GetCredential returns one credential of the tenant by ID.
+func (s *Store) GetCredential(ctx context.Context, tenantID, id string) (store.Credential, error) {
+	c, err := scanCredential(s.rq.QueryRowContext(ctx, `SELECT `+credentialCols+` FROM komand_credentials
+		WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	return c, wrap("get credential", err)
+}
+
+// GetCredentialByName returns one credential of the tenant by name.
+func (s *Store) GetCredentialByName(ctx context.Context, tenantID, name string) (store.Credential, error) {
+	c, err := scanCredential(s.rq.QueryRowContext(ctx, `SELECT `+credentialCols+` FROM komand_credentials
+		WHERE tenant_id = ? AND name = ?`, tenantID, name))
+	return c, wrap("get credential", err)
+}
+
+// ListCredentials returns one page of the tenant's credentials by name.
+func (s *Store) ListCredentials(ctx context.Context, tenantID string, p store.Page) ([]store.Credential, int, error) {
+	return listPage(ctx, s, "list credentials",
+		`SELECT count(*) FROM komand_credentials WHERE tenant_id = ?`,
+		`SELECT `+credentialCols+` FROM komand_credentials WHERE tenant_id = ?
+		 ORDER BY name LIMIT ? OFFSET ?`, []any{tenantID}, p, scanCredential)
+}
+
+// UpdateCredential replaces a credential's name, type and value.
+func (s *Store) UpdateCredential(ctx context.Context, c store.Credential) error {
+	return s.write(ctx, "update credential", func(tx txQuerier) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE komand_credentials
+			SET name = ?, type = ?, key_version = ?, ciphertext = ?, updated_at = ?
+			WHERE tenant_id = ? AND id = ?`, c.Name, c.Type, c.KeyVersion, c.Ciphertext, micros(c.UpdatedAt),
+			c.TenantID, c.ID))
+	})
+}
+
+// TouchCredential records a use.
+func (s *Store) TouchCredential(ctx context.Context, tenantID, id string, at time.Time) error {
+	return s.write(ctx, "touch credential", func(tx txQuerier) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE komand_credentials SET last_used_at = ?
+			WHERE tenant_id = ? AND id = ?`, micros(at), tenantID, id))
+	})
+}
+
+// DeleteCredential removes a credential.
+func (s *Store) DeleteCredential(ctx context.Context, tenantID, id string) error {
+	return s.write(ctx, "delete credential", func(tx txQuerier) error {
+		return mustAffect(tx.ExecContext(ctx, `DELETE FROM komand_credentials WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	})
+}

@@ -1,0 +1,157 @@
+package storetest
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/komand-ai/komand/internal/store"
+)
+
+var vaultTests = []test{
+	{"DataKeys", testDataKeys},
+	{"CredentialRoundTrip", testCredentialRoundTrip},
+	{"CredentialNamesAndList", testCredentialList},
+	{"CredentialTenancy", testCredentialTenancy},
+}
+
+func mkDataKey(t *testing.T, s store.Store, tenantID string, version int, kek string) store.DataKey {
+	t.Helper()
+	k := store.DataKey{TenantID: tenantID, Version: version, KEKID: kek,
+		Wrapped: []byte(fmt.Sprintf("wrapped-%d-\x00\xff", version)), CreatedAt: t0.Add(time.Duration(version) * time.Second)}
+	isErr(t, "CreateDataKey", s.CreateDataKey(t.Context(), k), nil)
+	return k
+}
+
+func mkCredential(t *testing.T, s store.Store, tenantID, name string, version int) store.Credential {
+	t.Helper()
+	c := store.Credential{TenantID: tenantID, ID: newID(), Name: name, Type: "api_key", KeyVersion: version,
+		Ciphertext: []byte("\x01ciphertext\x00" + name), CreatedBy: newID(), CreatedAt: t0, UpdatedAt: t0}
+	isErr(t, "CreateCredential "+name, s.CreateCredential(t.Context(), c), nil)
+	return c
+}
+
+func testDataKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkTenant(t, s, "alpha"), mkTenant(t, s, "beta")
+	ks, err := s.DataKeys(ctx, a.ID)
+	isErr(t, "DataKeys empty", err, nil)
+	if len(ks) != 0 {
+		t.Fatalf("DataKeys of a new tenant: %d", len(ks))
+	}
+	k1 := mkDataKey(t, s, a.ID, 1, "kek-a")
+	k2 := mkDataKey(t, s, a.ID, 2, "kek-a")
+	mkDataKey(t, s, b.ID, 1, "kek-a")
+	dup := k1
+	dup.Wrapped = []byte("other")
+	isErr(t, "CreateDataKey duplicate version", s.CreateDataKey(ctx, dup), store.ErrConflict)
+	ks, err = s.DataKeys(ctx, a.ID)
+	isErr(t, "DataKeys", err, nil)
+	equal(t, "DataKeys newest first", ks, []store.DataKey{k2, k1})
+
+	isErr(t, "Rewrap", s.RewrapDataKey(ctx, a.ID, 1, "kek-a", "kek-b", []byte("rewrapped")), nil)
+	isErr(t, "Rewrap from a stale KEK", s.RewrapDataKey(ctx, a.ID, 1, "kek-a", "kek-c", []byte("x")), store.ErrConflict)
+	isErr(t, "Rewrap of another tenant's key", s.RewrapDataKey(ctx, b.ID, 2, "kek-a", "kek-b", []byte("x")), store.ErrConflict)
+	ks, _ = s.DataKeys(ctx, a.ID)
+	if ks[1].KEKID != "kek-b" || !bytes.Equal(ks[1].Wrapped, []byte("rewrapped")) || ks[0].KEKID != "kek-a" {
+		t.Fatalf("after rewrap: %+v", ks)
+	}
+	kb, _ := s.DataKeys(ctx, b.ID)
+	if len(kb) != 1 || kb[0].KEKID != "kek-a" {
+		t.Fatalf("tenant B's keys changed: %+v", kb)
+	}
+}
+
+func testCredentialRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkTenant(t, s, "alpha")
+	mkDataKey(t, s, a.ID, 1, "kek")
+	mkDataKey(t, s, a.ID, 2, "kek")
+	c := mkCredential(t, s, a.ID, "stripe", 1)
+	got, err := s.GetCredential(ctx, a.ID, c.ID)
+	isErr(t, "GetCredential", err, nil)
+	equal(t, "GetCredential", got, c)
+	got, err = s.GetCredentialByName(ctx, a.ID, "stripe")
+	isErr(t, "GetCredentialByName", err, nil)
+	equal(t, "GetCredentialByName", got, c)
+
+	c.Name, c.Type, c.KeyVersion, c.Ciphertext, c.UpdatedAt = "stripe-live", "token", 2, []byte("new"), t0.Add(time.Hour).In(east)
+	isErr(t, "UpdateCredential", s.UpdateCredential(ctx, c), nil)
+	used := t0.Add(2 * time.Hour)
+	isErr(t, "TouchCredential", s.TouchCredential(ctx, a.ID, c.ID, used), nil)
+	got, _ = s.GetCredential(ctx, a.ID, c.ID)
+	c.UpdatedAt, c.LastUsedAt = norm(c.UpdatedAt), &used
+	equal(t, "after update", got, c)
+	_, err = s.GetCredentialByName(ctx, a.ID, "stripe")
+	isErr(t, "old name", err, store.ErrNotFound)
+
+	bad := c
+	bad.ID, bad.Name, bad.KeyVersion = newID(), "no-such-key", 9
+	if err := s.CreateCredential(ctx, bad); err == nil {
+		t.Fatal("CreateCredential accepted a data key version that does not exist")
+	}
+	isErr(t, "DeleteCredential", s.DeleteCredential(ctx, a.ID, c.ID), nil)
+	isErr(t, "DeleteCredential again", s.DeleteCredential(ctx, a.ID, c.ID), store.ErrNotFound)
+	_, err = s.GetCredential(ctx, a.ID, c.ID)
+	isErr(t, "GetCredential deleted", err, store.ErrNotFound)
+	isErr(t, "UpdateCredential deleted", s.UpdateCredential(ctx, c), store.ErrNotFound)
+	isErr(t, "TouchCredential deleted", s.TouchCredential(ctx, a.ID, c.ID, used), store.ErrNotFound)
+}
+
+func testCredentialList(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkTenant(t, s, "alpha")
+	mkDataKey(t, s, a.ID, 1, "kek")
+	var want []store.Credential
+	for _, n := range []string{"c-3", "c-1", "c-2"} {
+		want = append(want, mkCredential(t, s, a.ID, n, 1))
+	}
+	dup := want[0]
+	dup.ID = newID()
+	isErr(t, "CreateCredential duplicate name", s.CreateCredential(ctx, dup), store.ErrConflict)
+	other := want[1]
+	other.Name = "c-3"
+	isErr(t, "UpdateCredential to a taken name", s.UpdateCredential(ctx, other), store.ErrConflict)
+
+	page, total, err := s.ListCredentials(ctx, a.ID, store.Page{Page: 1, PageSize: 2})
+	isErr(t, "ListCredentials", err, nil)
+	if total != 3 || len(page) != 2 || page[0].Name != "c-1" || page[1].Name != "c-2" {
+		t.Fatalf("page 1: total %d, %+v", total, page)
+	}
+	page, _, _ = s.ListCredentials(ctx, a.ID, store.Page{Page: 2, PageSize: 2})
+	if len(page) != 1 || page[0].Name != "c-3" {
+		t.Fatalf("page 2: %+v", page)
+	}
+}
+
+func testCredentialTenancy(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkTenant(t, s, "alpha"), mkTenant(t, s, "beta")
+	mkDataKey(t, s, a.ID, 1, "kek")
+	mkDataKey(t, s, b.ID, 1, "kek")
+	c := mkCredential(t, s, a.ID, "stripe", 1)
+	// The same name in another tenant is a different credential.
+	mkCredential(t, s, b.ID, "stripe", 1)
+	_, err := s.GetCredential(ctx, b.ID, c.ID)
+	isErr(t, "B gets A's credential", err, store.ErrNotFound)
+	moved := c
+	moved.TenantID = b.ID
+	isErr(t, "B updates A's credential", s.UpdateCredential(ctx, moved), store.ErrNotFound)
+	isErr(t, "B touches A's credential", s.TouchCredential(ctx, b.ID, c.ID, t0), store.ErrNotFound)
+	isErr(t, "B deletes A's credential", s.DeleteCredential(ctx, b.ID, c.ID), store.ErrNotFound)
+	list, total, _ := s.ListCredentials(ctx, b.ID, store.Page{Page: 1, PageSize: 10})
+	if total != 1 || list[0].ID == c.ID {
+		t.Fatalf("B's list: %+v", list)
+	}
+	got, err := s.GetCredential(ctx, a.ID, c.ID)
+	isErr(t, "A's credential after B's attempts", err, nil)
+	equal(t, "A's credential unchanged", got, c)
+	// A credential cannot point at another tenant's data key.
+	mkDataKey(t, s, b.ID, 2, "kek")
+	cross := store.Credential{TenantID: a.ID, ID: newID(), Name: "cross", Type: "api_key", KeyVersion: 2,
+		Ciphertext: []byte("x"), CreatedAt: t0, UpdatedAt: t0}
+	if err := s.CreateCredential(ctx, cross); err == nil {
+		t.Fatal("a credential of A was stored under B's data key version")
+	}
+}
