@@ -76,6 +76,8 @@
 //	Jwt:Audience                  Jwt__Audience                      komand.ai
 //	Jwt:ExpirationMinutes         Jwt__ExpirationMinutes             60
 //	Jwt:RefreshExpirationDays     Jwt__RefreshExpirationDays         7
+//	Vault:Kek                     Vault__Kek                         DataDir/vault.kek yes (_FILE)
+//	Vault:PreviousKeks            Vault__PreviousKeks                DataDir/vault.kek.previous yes (_FILE)
 //	Log:Level                     Log__Level                         info
 //	Log:Format                    Log__Format                        json
 //

@@ -127,6 +127,9 @@ var settings = []setting{
 	{"Jwt", "ExpirationMinutes", kindInt, false, func(c *Config) any { return &c.Jwt.ExpirationMinutes }},
 	{"Jwt", "RefreshExpirationDays", kindInt, false, func(c *Config) any { return &c.Jwt.RefreshExpirationDays }},
 
+	{"Vault", "Kek", kindString, true, func(c *Config) any { return &c.Vault.Kek }},
+	{"Vault", "PreviousKeks", kindString, true, func(c *Config) any { return &c.Vault.PreviousKeks }},
+
 	{"Log", "Level", kindString, false, func(c *Config) any { return &c.Log.Level }},
 	{"Log", "Format", kindString, false, func(c *Config) any { return &c.Log.Format }},
 }

@@ -88,7 +88,7 @@ func EnsureSecret(dataDir, name string, size int, logger *slog.Logger) (key []by
 	}
 	logger.Warn("generated new "+name+" in "+path,
 		slog.String("path", path),
-		slog.String("hint", "keep this file private and back it up; deleting or replacing it invalidates everything signed with it"))
+		slog.String("hint", "keep this file private and back it up; deleting or replacing it invalidates everything signed or encrypted with it"))
 	return key, true, nil
 }
 
@@ -181,15 +181,110 @@ func syncDir(dir string) {
 // LoadKeys fills in the key material that was not configured. When
 // Jwt.SecretKey is empty it becomes the content of Server.DataDir/jwt.key
 // (64 random bytes, hex-encoded, generated on first start by
-// [EnsureSecret]). Call it after [Config.Validate], which checks DataDir.
+// [EnsureSecret]). When Vault.Kek is empty it becomes the content of
+// Server.DataDir/vault.kek (32 random bytes, generated likewise), and
+// Vault.PreviousKeks, when empty, the content of vault.kek.previous if that
+// file exists (it is checked like a key file). Call it after
+// [Config.Validate], which checks DataDir.
 func (c *Config) LoadKeys(logger *slog.Logger) error {
-	if c.Jwt.SecretKey != "" {
-		return nil
+	if c.Jwt.SecretKey == "" {
+		key, _, err := EnsureSecret(c.Server.DataDir, JwtKeyFile, jwtKeySize, logger)
+		if err != nil {
+			return fmt.Errorf("Jwt:SecretKey is not set: %w", err)
+		}
+		c.Jwt.SecretKey = hex.EncodeToString(key)
 	}
-	key, _, err := EnsureSecret(c.Server.DataDir, JwtKeyFile, jwtKeySize, logger)
+	if c.Vault.Kek == "" {
+		key, _, err := EnsureSecret(c.Server.DataDir, VaultKekFile, kekSize, logger)
+		if err != nil {
+			return fmt.Errorf("Vault:Kek is not set: %w", err)
+		}
+		if len(key) != kekSize {
+			return fmt.Errorf("Vault:Kek is not set and %s holds %d bytes, want exactly %d",
+				filepath.Join(c.Server.DataDir, VaultKekFile), len(key), kekSize)
+		}
+		c.Vault.Kek = hex.EncodeToString(key)
+		if c.Vault.PreviousKeks == "" {
+			prev, err := ReadPreviousKEKs(c.Server.DataDir)
+			if err != nil {
+				return err
+			}
+			c.Vault.PreviousKeks = prev
+		}
+	}
+	return nil
+}
+
+// ReadPreviousKEKs returns the content of dataDir/vault.kek.previous (hex
+// keys, one per line), or "" when the file does not exist. The file must
+// not be accessible to group or others.
+func ReadPreviousKEKs(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, VaultPreviousKekFile)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
 	if err != nil {
-		return fmt.Errorf("Jwt:SecretKey is not set: %w", err)
+		return "", fmt.Errorf("secret key: %w", err)
 	}
-	c.Jwt.SecretKey = hex.EncodeToString(key)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("secret key: %w", err)
+	}
+	if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
+		return "", fmt.Errorf("secret key %s: permissions %04o are too open; run `chmod 600 %s`", path, perm, path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	if err != nil {
+		return "", fmt.Errorf("secret key: %w", err)
+	}
+	for _, k := range splitKeys(string(data)) {
+		if _, err := decodeKEK(k); err != nil {
+			return "", fmt.Errorf("secret key %s: every line %v", path, err)
+		}
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+// WriteKEKs replaces dataDir/vault.kek with current and
+// dataDir/vault.kek.previous with previous (hex, one per line), each
+// through a temporary file with mode 0600 renamed into place; the previous
+// file is written first, so a crash in between leaves every key readable.
+func WriteKEKs(dataDir string, current []byte, previous [][]byte) error {
+	var b strings.Builder
+	for _, k := range previous {
+		b.WriteString(hex.EncodeToString(k))
+		b.WriteByte('\n')
+	}
+	if err := replaceFile(dataDir, VaultPreviousKekFile, []byte(b.String())); err != nil {
+		return err
+	}
+	return replaceFile(dataDir, VaultKekFile, []byte(hex.EncodeToString(current)+"\n"))
+}
+
+// replaceFile atomically replaces dataDir/name with data (mode 0600).
+func replaceFile(dataDir, name string, data []byte) error {
+	tmp, err := os.CreateTemp(dataDir, "."+name+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("secret key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_ = tmp.Chmod(0o600)
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("secret key: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("secret key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("secret key: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dataDir, name)); err != nil {
+		return fmt.Errorf("secret key: %w", err)
+	}
+	syncDir(dataDir)
 	return nil
 }

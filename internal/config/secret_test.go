@@ -253,14 +253,79 @@ func TestLoadKeys(t *testing.T) {
 		t.Fatalf("restart: err=%v, same=%v", err, d.Jwt.SecretKey == c.Jwt.SecretKey)
 	}
 
-	// A configured key is left alone and nothing is written.
+	// Configured keys are left alone and nothing is written.
 	e := Default()
 	e.Server.DataDir = filepath.Join(t.TempDir(), "unused")
 	e.Jwt.SecretKey = strings.Repeat("x", 32)
-	if err := e.LoadKeys(nil); err != nil || e.Jwt.SecretKey != strings.Repeat("x", 32) {
+	e.Vault.Kek = strings.Repeat("ab", 32)
+	if err := e.LoadKeys(nil); err != nil || e.Jwt.SecretKey != strings.Repeat("x", 32) || e.Vault.Kek != strings.Repeat("ab", 32) {
 		t.Fatalf("configured key changed: err=%v", err)
 	}
 	if _, err := os.Stat(e.Server.DataDir); !os.IsNotExist(err) {
 		t.Error("LoadKeys created the data dir although a key is configured")
+	}
+}
+
+// TestVaultKeys: with nothing configured LoadKeys generates a 32-byte
+// vault.kek (mode 0600) and reuses it; vault.kek.previous is read when
+// present and refused when readable by others; WriteKEKs round-trips.
+func TestVaultKeys(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	c := Default()
+	c.Server.DataDir = dir
+	if err := c.LoadKeys(slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	cur, prev, err := c.Vault.KEKs()
+	if err != nil || len(cur) != 32 || len(prev) != 0 {
+		t.Fatalf("KEKs: %d %d %v", len(cur), len(prev), err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, VaultKekFile))
+	if err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600) {
+		t.Fatalf("vault.kek: %v %v", fi, err)
+	}
+	d := Default()
+	d.Server.DataDir = dir
+	if err := d.LoadKeys(nil); err != nil || d.Vault.Kek != c.Vault.Kek {
+		t.Fatalf("restart changed the KEK: %v", err)
+	}
+
+	next := bytes.Repeat([]byte{7}, 32)
+	if err := WriteKEKs(dir, next, [][]byte{cur}); err != nil {
+		t.Fatal(err)
+	}
+	e := Default()
+	e.Server.DataDir = dir
+	if err := e.LoadKeys(nil); err != nil {
+		t.Fatal(err)
+	}
+	cur2, prev2, err := e.Vault.KEKs()
+	if err != nil || !bytes.Equal(cur2, next) || len(prev2) != 1 || !bytes.Equal(prev2[0], cur) {
+		t.Fatalf("after WriteKEKs: %x %x %v", cur2, prev2, err)
+	}
+	if runtime.GOOS != "windows" {
+		if err := os.Chmod(filepath.Join(dir, VaultPreviousKekFile), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f := Default()
+		f.Server.DataDir = dir
+		if err := f.LoadKeys(nil); err == nil || !strings.Contains(err.Error(), "too open") {
+			t.Fatalf("a world-readable vault.kek.previous was accepted: %v", err)
+		}
+	}
+	if strings.Contains(e.String(), e.Vault.Kek) || strings.Contains(e.String(), hex.EncodeToString(cur)) {
+		t.Fatal("the configuration dump shows a vault key")
+	}
+	for _, bad := range []string{"abc", strings.Repeat("ab", 16), strings.Repeat("zz", 32)} {
+		g := Default()
+		g.Vault.Kek = bad
+		if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "Vault:Kek") {
+			t.Errorf("Vault:Kek %q accepted: %v", bad, err)
+		}
+		g = Default()
+		g.Vault.PreviousKeks = strings.Repeat("ab", 32) + "," + bad
+		if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "Vault:PreviousKeks") {
+			t.Errorf("Vault:PreviousKeks with %q accepted: %v", bad, err)
+		}
 	}
 }

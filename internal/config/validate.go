@@ -158,6 +158,19 @@ func (c *Config) Validate() error {
 	checkRange("Jwt:ExpirationMinutes", c.Jwt.ExpirationMinutes, 1, maxExpiration)
 	checkRange("Jwt:RefreshExpirationDays", c.Jwt.RefreshExpirationDays, 1, maxRefreshDays)
 
+	// Vault.
+	if c.Vault.Kek != "" {
+		if _, err := decodeKEK(c.Vault.Kek); err != nil {
+			add("Vault:Kek", "%v", err)
+		}
+	}
+	for _, k := range splitKeys(c.Vault.PreviousKeks) {
+		if _, err := decodeKEK(k); err != nil {
+			add("Vault:PreviousKeks", "every key %v", err)
+			break
+		}
+	}
+
 	// Log.
 	switch level := strings.ToLower(strings.TrimSpace(c.Log.Level)); level {
 	case "debug", "info", "warn", "error":
