@@ -33,6 +33,7 @@ import (
 	"github.com/komand-ai/komand/internal/store/sqlite"
 	"github.com/komand-ai/komand/internal/tenant"
 	"github.com/komand-ai/komand/internal/user"
+	"github.com/komand-ai/komand/internal/vault"
 )
 
 // SQLiteFile is the embedded database's file name inside the data dir.
@@ -51,6 +52,8 @@ type App struct {
 	Tenants  *tenant.Service
 	AuditLog *auditlog.Service
 	Memory   *agent.MemoryService
+	Vault    *vault.Vault
+	Secrets  *vault.Service // the credential vault's API
 	Sessions *session.Service
 	Limiter  ratelimit.Limiter
 
@@ -160,6 +163,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	a.Tenants = tenant.New(wst, a.Audit, now)
 	a.AuditLog = auditlog.New(wst, a.Authz)
 	a.Memory = agent.NewMemory(wst, wst, a.Authz, a.Audit, now)
+	kek, previous, err := cfg.Vault.KEKs()
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	ring, err := vault.NewKeyring(kek, previous...)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	a.Vault = vault.New(wst, ring, now)
+	a.Secrets = vault.NewService(wst, a.Vault, a.Authz, a.Audit, now)
 	tools := skill.NewBuiltins(a.Memory, a.Audit, log, now)
 	providers := o.Providers
 	if providers == nil {
@@ -209,7 +224,7 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 	cfg := a.Config
 	return gateway.New(gateway.Deps{
 		Auth: a.Auth, Agents: a.Agents, Users: a.Users, AuditLog: a.AuditLog,
-		Sessions: a.Sessions, Memory: a.Memory, Limiter: a.Limiter, Ready: a.Store.Ping,
+		Sessions: a.Sessions, Memory: a.Memory, Credentials: a.Secrets, Limiter: a.Limiter, Ready: a.Store.Ping,
 	}, gateway.Options{
 		Version:        version,
 		AllowedOrigin:  cfg.AllowedOrigin,

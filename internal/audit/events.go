@@ -45,6 +45,13 @@ const (
 	MemoryDeleted Action = "MemoryDeleted"
 )
 
+// Credential vault events (never the value).
+const (
+	CredentialCreated Action = "CredentialCreated"
+	CredentialUpdated Action = "CredentialUpdated" // renamed, retyped or value replaced
+	CredentialDeleted Action = "CredentialDeleted"
+)
+
 // Catalogue lists every action, specification events first.
 var Catalogue = []Action{
 	MessageReceived, MessageSent, ToolExecutionStarted, ToolExecutionCompleted,
@@ -54,6 +61,7 @@ var Catalogue = []Action{
 	TokenRefreshed, RefreshTokenReused, UserCreated, UserInvited,
 	UserInviteAccepted, UserRoleChanged, UserDeactivated, APIKeyCreated,
 	APIKeyRevoked, MemoryWritten, MemoryDeleted,
+	CredentialCreated, CredentialUpdated, CredentialDeleted,
 }
 
 // Known reports whether a is in the catalogue.

@@ -46,6 +46,12 @@ func (s *Server) routes() http.Handler {
 		{"PUT", "/api/agents/{agentId}/memory/{key}", s.authed(s.putMemory)},
 		{"DELETE", "/api/agents/{agentId}/memory/{key}", s.authed(s.deleteMemory)},
 
+		{"GET", "/api/credentials/", s.authed(s.listCredentials)},
+		{"POST", "/api/credentials/", s.authed(s.createCredential)},
+		{"GET", "/api/credentials/{credentialId}", s.authed(s.getCredential)},
+		{"PUT", "/api/credentials/{credentialId}", s.authed(s.updateCredential)},
+		{"DELETE", "/api/credentials/{credentialId}", s.authed(s.deleteCredential)},
+
 		{"POST", "/api/webchat/message", s.authed(s.webchatMessage)},
 		{"POST", "/api/webchat/message/stream", s.authed(s.webchatStream)},
 

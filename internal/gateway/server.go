@@ -27,6 +27,7 @@ import (
 	"github.com/komand-ai/komand/internal/ratelimit"
 	"github.com/komand-ai/komand/internal/store"
 	"github.com/komand-ai/komand/internal/user"
+	"github.com/komand-ai/komand/internal/vault"
 )
 
 // Authenticator is what the gateway needs from authentication.
@@ -39,13 +40,14 @@ type Authenticator interface {
 
 // Deps are the services behind the API.
 type Deps struct {
-	Auth     Authenticator
-	Agents   *agent.Service
-	Users    *user.Service
-	AuditLog *auditlog.Service
-	Sessions *session.Service
-	Memory   *agent.MemoryService
-	Limiter  ratelimit.Limiter
+	Auth        Authenticator
+	Agents      *agent.Service
+	Users       *user.Service
+	AuditLog    *auditlog.Service
+	Sessions    *session.Service
+	Memory      *agent.MemoryService
+	Credentials *vault.Service
+	Limiter     ratelimit.Limiter
 	// Ready reports whether the database answers.
 	Ready func(ctx context.Context) error
 }

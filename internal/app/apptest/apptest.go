@@ -45,13 +45,15 @@ type Env struct {
 }
 
 // Config returns the test configuration for kind: loopback, a temp data
-// dir, a random JWT key, generous rate limits.
+// dir, a random JWT key and vault KEK, generous rate limits.
 func Config(t testing.TB, kind string) config.Config {
 	cfg := config.Default()
 	cfg.Server.DataDir = t.TempDir()
 	var k [32]byte
 	_, _ = rand.Read(k[:])
 	cfg.Jwt.SecretKey = hex.EncodeToString(k[:])
+	_, _ = rand.Read(k[:])
+	cfg.Vault.Kek = hex.EncodeToString(k[:])
 	cfg.RateLimits.ApiPermitLimit = 100000
 	if kind == "postgres" {
 		cfg.ConnectionStrings.Komand = pgtest.FreshDSN(t)

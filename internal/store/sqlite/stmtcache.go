@@ -17,10 +17,11 @@ const maxCachedStmts = 256
 // database/sql keeps each *sql.Stmt prepared on every connection it has
 // been used on.
 type stmtCache struct {
-	db    *sql.DB
-	fixed bool // no preparing on a miss (see preparedCache)
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	db      *sql.DB
+	fixed   bool // no preparing on a miss (see preparedCache)
+	mu      sync.Mutex
+	stmts   map[string]*sql.Stmt
+	warming map[string]bool
 }
 
 // preparedCache is a cache holding exactly qs, prepared now; other queries
@@ -28,7 +29,7 @@ type stmtCache struct {
 // which a transaction asking for a statement holds, so preparing on a miss
 // would wait for itself.
 func preparedCache(ctx context.Context, db *sql.DB, qs ...string) (*stmtCache, error) {
-	c := &stmtCache{db: db, fixed: true, stmts: map[string]*sql.Stmt{}}
+	c := &stmtCache{db: db, fixed: true, stmts: map[string]*sql.Stmt{}, warming: map[string]bool{}}
 	for _, q := range qs {
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
@@ -41,7 +42,7 @@ func preparedCache(ctx context.Context, db *sql.DB, qs ...string) (*stmtCache, e
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, warming: map[string]bool{}}
 }
 
 func (c *stmtCache) stmt(ctx context.Context, q string) *sql.Stmt {
@@ -99,30 +100,54 @@ func (c *stmtCache) close() {
 	}
 }
 
+// cached returns q's statement if it is prepared, and otherwise starts
+// preparing it in the background and returns nil. A transaction must not
+// prepare on the pool itself: it holds one of the pool's connections, and
+// when every connection is held by a transaction waiting to prepare, none
+// is ever freed (found by a test starting 20 first reads at once).
+func (c *stmtCache) cached(q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.stmts[q]; st != nil || c.fixed {
+		return st
+	}
+	if !c.warming[q] {
+		c.warming[q] = true
+		go func() {
+			c.stmt(context.Background(), q)
+			c.mu.Lock()
+			delete(c.warming, q)
+			c.mu.Unlock()
+		}()
+	}
+	return nil
+}
+
 // txQuerier runs a transaction's queries through the cache's statements
 // (Tx.StmtContext reuses the statement already prepared on the
-// transaction's connection).
+// transaction's connection); a statement not prepared yet runs unprepared
+// on the transaction.
 type txQuerier struct {
 	tx    *sql.Tx
 	cache *stmtCache
 }
 
 func (t txQuerier) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st := t.cache.stmt(ctx, q); st != nil {
+	if st := t.cache.cached(q); st != nil {
 		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
 	return t.tx.ExecContext(ctx, q, args...)
 }
 
 func (t txQuerier) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := t.cache.stmt(ctx, q); st != nil {
+	if st := t.cache.cached(q); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
 	return t.tx.QueryContext(ctx, q, args...)
 }
 
 func (t txQuerier) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := t.cache.stmt(ctx, q); st != nil {
+	if st := t.cache.cached(q); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, q, args...)

@@ -1,0 +1,133 @@
+package gateway
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/vault"
+)
+
+// credentialResponse is a credential's metadata. There is deliberately no
+// value field: values are write-only.
+type credentialResponse struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Type       string     `json:"type"`
+	CreatedBy  string     `json:"createdBy"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	UpdatedAt  time.Time  `json:"updatedAt"`
+	LastUsedAt *time.Time `json:"lastUsedAt"`
+}
+
+func credentialJSON(c vault.Credential) credentialResponse {
+	return credentialResponse{ID: c.ID, Name: c.Name, Type: c.Type, CreatedBy: c.CreatedBy,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, LastUsedAt: c.LastUsedAt}
+}
+
+// credentialBody is the body of create and update. Every field is optional
+// in the decoding; the service says what is required.
+type credentialBody struct {
+	Name  opt[string] `json:"name"`
+	Type  opt[string] `json:"type"`
+	Value opt[string] `json:"value"`
+}
+
+func (b credentialBody) update() (vault.Update, error) {
+	var (
+		u   vault.Update
+		err error
+	)
+	if u.Name, err = b.Name.ptr("name"); err != nil {
+		return u, err
+	}
+	if u.Type, err = b.Type.ptr("type"); err != nil {
+		return u, err
+	}
+	u.Value, err = b.Value.ptr("value")
+	return u, err
+}
+
+func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	var b credentialBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	u, err := b.update()
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"name", u.Name}, {"type", u.Type}, {"value", u.Value}} {
+		if f.v == nil {
+			return apperr.Field(f.name, "is required")
+		}
+	}
+	c, err := s.deps.Credentials.Create(r.Context(), p, *u.Name, *u.Type, *u.Value)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, credentialJSON(c))
+}
+
+func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	pg, err := pagination(r)
+	if err != nil {
+		return err
+	}
+	cs, total, err := s.deps.Credentials.List(r.Context(), p, pg)
+	if err != nil {
+		return err
+	}
+	out := make([]credentialResponse, len(cs))
+	for i, c := range cs {
+		out[i] = credentialJSON(c)
+	}
+	return okList(w, out, total, pg)
+}
+
+func (s *Server) getCredential(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	id, err := pathUUID(r, "credentialId")
+	if err != nil {
+		return err
+	}
+	c, err := s.deps.Credentials.Get(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, credentialJSON(c))
+}
+
+func (s *Server) updateCredential(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	id, err := pathUUID(r, "credentialId")
+	if err != nil {
+		return err
+	}
+	var b credentialBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	u, err := b.update()
+	if err != nil {
+		return err
+	}
+	c, err := s.deps.Credentials.Update(r.Context(), p, id, u)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, credentialJSON(c))
+}
+
+func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	id, err := pathUUID(r, "credentialId")
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Credentials.Delete(r.Context(), p, id); err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, map[string]bool{"deleted": true})
+}
