@@ -217,6 +217,11 @@ func withApp(e *env, sf *storeFlags, f func(context.Context, *app.App) error) in
 	if err != nil {
 		return fail(e, err)
 	}
+	return runWithApp(e, a, f)
+}
+
+// runWithApp runs f on an open app and closes it.
+func runWithApp(e *env, a *app.App, f func(context.Context, *app.App) error) int {
 	// Entries written by this command share one request ID, so an auditor
 	// can tell which CLI invocation did what.
 	ctx := requestid.With(context.Background(), "cli-"+requestid.New())

@@ -70,6 +70,8 @@ func commands() []command {
 		{"users", "manage users (create)", users},
 		{"apikeys", "manage API keys (create)", apikeys},
 		{"audit", "audit trail tools (verify)", auditCmd},
+		{"credentials", "manage vault credentials (create)", credentialsCmd},
+		{"vault", "credential vault keys (rotate-kek)", vaultCmd},
 		{"healthcheck", "exit 0 when the server's /health answers", healthcheck},
 		{"version", "print the version", versionCmd},
 	}

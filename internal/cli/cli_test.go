@@ -36,6 +36,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 		{"tenants", "list", "--help"}, {"users", "--help"}, {"users", "create", "--help"},
 		{"apikeys", "--help"}, {"apikeys", "create", "--help"}, {"audit", "--help"},
 		{"audit", "verify", "--help"}, {"healthcheck", "--help"}, {"version", "--help"},
+		{"credentials", "--help"}, {"credentials", "create", "--help"}, {"vault", "--help"}, {"vault", "rotate-kek", "--help"},
 	}
 	for _, c := range cmds {
 		t.Run(strings.Join(c, "_"), func(t *testing.T) {

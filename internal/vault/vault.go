@@ -39,6 +39,9 @@ func New(st store.Vault, ring *Keyring, now func() time.Time) *Vault {
 	return &Vault{st: st, ring: ring, now: now, deks: map[dekRef]cipher.AEAD{}, current: map[string]int{}}
 }
 
+// CurrentKEKID is the ID of the KEK that wraps new data keys.
+func (v *Vault) CurrentKEKID() string { return v.ring.CurrentID() }
+
 // Seal encrypts a credential's value under the tenant's newest data key
 // (created on first use) and returns the key version and the ciphertext.
 func (v *Vault) Seal(ctx context.Context, tenantID, credentialID string, value []byte) (int, []byte, error) {
