@@ -388,6 +388,29 @@ type Vault interface {
 	// TouchCredential sets LastUsedAt.
 	TouchCredential(ctx context.Context, tenantID, id string, at time.Time) error
 	DeleteCredential(ctx context.Context, tenantID, id string) error
+
+	// GrantCredential lets one skill of one agent read a credential; an
+	// existing grant gives ErrConflict, an unknown credential or agent
+	// ErrNotFound. Grants go with their credential or agent.
+	GrantCredential(ctx context.Context, g CredentialGrant) error
+	// RevokeCredential removes a grant; an unknown one gives ErrNotFound.
+	RevokeCredential(ctx context.Context, tenantID, credentialID, agentID, skillID string) error
+	// CredentialGrants lists a credential's grants by agent and skill.
+	CredentialGrants(ctx context.Context, tenantID, credentialID string) ([]CredentialGrant, error)
+	// GrantedCredential returns the credential called name if skillID on
+	// agentID holds a grant for it, and ErrNotFound otherwise (whether the
+	// name exists or not).
+	GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (Credential, error)
+}
+
+// CredentialGrant lets one skill of one agent read one credential.
+type CredentialGrant struct {
+	TenantID     string
+	CredentialID string
+	AgentID      string
+	SkillID      string
+	CreatedBy    string
+	CreatedAt    time.Time
 }
 
 // AuditEntry is one record of the tamper-evident audit trail. Seq, PrevHash

@@ -158,8 +158,11 @@ func seedTenant(t testing.TB, s *Store, slug string) (store.Tenant, store.User) 
 	must(t, "PutMemory", err)
 	must(t, "CreateDataKey", s.CreateDataKey(ctx, store.DataKey{TenantID: tn.ID, Version: 1, KEKID: "kek",
 		Wrapped: []byte("w"), CreatedAt: tNow}))
-	must(t, "CreateCredential", s.CreateCredential(ctx, store.Credential{TenantID: tn.ID, ID: uuid.NewString(),
+	credID := uuid.NewString()
+	must(t, "CreateCredential", s.CreateCredential(ctx, store.Credential{TenantID: tn.ID, ID: credID,
 		Name: "c", Type: "api_key", KeyVersion: 1, Ciphertext: []byte("c"), CreatedAt: tNow, UpdatedAt: tNow}))
+	must(t, "GrantCredential", s.GrantCredential(ctx, store.CredentialGrant{TenantID: tn.ID, CredentialID: credID,
+		AgentID: "a-" + slug, SkillID: "s", CreatedAt: tNow}))
 	return tn, u
 }
 
@@ -171,7 +174,7 @@ func auditEntry(tenantID string) store.AuditEntry {
 // tenantTables are the tables under row-level security.
 var tenantTables = []string{"komand_users", "komand_api_keys", "komand_refresh_families",
 	"komand_refresh_tokens", "komand_agents", "komand_audit_log", "komand_audit_heads",
-	"komand_sessions", "komand_session_turns", "komand_agent_memory", "komand_vault_keys", "komand_credentials"}
+	"komand_sessions", "komand_session_turns", "komand_agent_memory", "komand_vault_keys", "komand_credentials", "komand_credential_grants"}
 
 // TestRowLevelSecurity checks the second wall on its own: raw SQL on a
 // komand_app connection, without any WHERE clause.

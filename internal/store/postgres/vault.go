@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -140,4 +141,72 @@ func (s *Store) DeleteCredential(ctx context.Context, tenantID, id string) error
 		return mustAffect(tx.Exec(ctx, `DELETE FROM komand_credentials WHERE tenant_id = $1 AND id = $2`, tenantID, id))
 	})
 	return wrapErr("delete credential", err)
+}
+
+// GrantCredential lets one skill of one agent read a credential.
+func (s *Store) GrantCredential(ctx context.Context, g store.CredentialGrant) error {
+	err := s.inTenant(ctx, g.TenantID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO komand_credential_grants
+			(tenant_id, credential_id, agent_id, skill_id, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			g.TenantID, g.CredentialID, g.AgentID, g.SkillID, g.CreatedBy, g.CreatedAt)
+		return err
+	})
+	return wrapErr("grant credential", err)
+}
+
+// RevokeCredential removes one grant.
+func (s *Store) RevokeCredential(ctx context.Context, tenantID, credentialID, agentID, skillID string) error {
+	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
+		return mustAffect(tx.Exec(ctx, `DELETE FROM komand_credential_grants
+			WHERE tenant_id = $1 AND credential_id = $2 AND agent_id = $3 AND skill_id = $4`,
+			tenantID, credentialID, agentID, skillID))
+	})
+	return wrapErr("revoke credential", err)
+}
+
+// CredentialGrants lists a credential's grants.
+func (s *Store) CredentialGrants(ctx context.Context, tenantID, credentialID string) ([]store.CredentialGrant, error) {
+	out := []store.CredentialGrant{}
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT tenant_id, credential_id, agent_id, skill_id, created_by, created_at
+			FROM komand_credential_grants WHERE tenant_id = $1 AND credential_id = $2
+			ORDER BY agent_id COLLATE "C", skill_id COLLATE "C"`, tenantID, credentialID).
+			Query(appendRows(&out, func(r pgx.Row) (store.CredentialGrant, error) {
+				var g store.CredentialGrant
+				err := r.Scan(&g.TenantID, &g.CredentialID, &g.AgentID, &g.SkillID, &g.CreatedBy, &g.CreatedAt)
+				g.CreatedAt = utc(g.CreatedAt)
+				return g, err
+			}))
+	})
+	if err != nil {
+		return nil, wrapErr("credential grants", err)
+	}
+	return out, nil
+}
+
+// GrantedCredential returns a credential by name if the skill of the agent
+// holds a grant for it.
+func (s *Store) GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (store.Credential, error) {
+	var c store.Credential
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+prefixed("c.", credentialCols)+`
+			FROM komand_credentials c JOIN komand_credential_grants g
+			  ON g.tenant_id = c.tenant_id AND g.credential_id = c.id
+			WHERE c.tenant_id = $1 AND c.name = $2 AND g.agent_id = $3 AND g.skill_id = $4`,
+			tenantID, name, agentID, skillID).
+			QueryRow(func(row pgx.Row) (err error) {
+				c, err = scanCredential(row)
+				return err
+			})
+	})
+	return c, wrapErr("granted credential", err)
+}
+
+// prefixed qualifies every column of a column list.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = p + parts[i]
+	}
+	return strings.Join(parts, ", ")
 }

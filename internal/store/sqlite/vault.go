@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/komand-ai/komand/internal/store"
@@ -133,4 +134,78 @@ func (s *Store) DeleteCredential(ctx context.Context, tenantID, id string) error
 	return s.write(ctx, "delete credential", func(tx txQuerier) error {
 		return mustAffect(tx.ExecContext(ctx, `DELETE FROM komand_credentials WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	})
+}
+
+// GrantCredential lets one skill of one agent read a credential.
+func (s *Store) GrantCredential(ctx context.Context, g store.CredentialGrant) error {
+	return s.write(ctx, "grant credential", func(tx txQuerier) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM komand_credentials WHERE tenant_id = ? AND id = ?`,
+			g.TenantID, g.CredentialID).Scan(&one); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM komand_agents WHERE tenant_id = ? AND agent_id = ?`,
+			g.TenantID, g.AgentID).Scan(&one); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO komand_credential_grants
+			(tenant_id, credential_id, agent_id, skill_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			g.TenantID, g.CredentialID, g.AgentID, g.SkillID, g.CreatedBy, micros(g.CreatedAt))
+		return err
+	})
+}
+
+// RevokeCredential removes one grant.
+func (s *Store) RevokeCredential(ctx context.Context, tenantID, credentialID, agentID, skillID string) error {
+	return s.write(ctx, "revoke credential", func(tx txQuerier) error {
+		return mustAffect(tx.ExecContext(ctx, `DELETE FROM komand_credential_grants
+			WHERE tenant_id = ? AND credential_id = ? AND agent_id = ? AND skill_id = ?`,
+			tenantID, credentialID, agentID, skillID))
+	})
+}
+
+// CredentialGrants lists a credential's grants.
+func (s *Store) CredentialGrants(ctx context.Context, tenantID, credentialID string) ([]store.CredentialGrant, error) {
+	out := []store.CredentialGrant{}
+	err := s.read(ctx, "credential grants", func(tx querier) error {
+		rows, err := tx.QueryContext(ctx, `SELECT tenant_id, credential_id, agent_id, skill_id, created_by, created_at
+			FROM komand_credential_grants WHERE tenant_id = ? AND credential_id = ? ORDER BY agent_id, skill_id`,
+			tenantID, credentialID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				g       store.CredentialGrant
+				created int64
+			)
+			if err := rows.Scan(&g.TenantID, &g.CredentialID, &g.AgentID, &g.SkillID, &g.CreatedBy, &created); err != nil {
+				return err
+			}
+			g.CreatedAt = fromMicros(created)
+			out = append(out, g)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// GrantedCredential returns a credential by name if the skill of the agent
+// holds a grant for it.
+func (s *Store) GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (store.Credential, error) {
+	c, err := scanCredential(s.rq.QueryRowContext(ctx, `SELECT `+prefixed("c.", credentialCols)+`
+		FROM komand_credentials c JOIN komand_credential_grants g
+		  ON g.tenant_id = c.tenant_id AND g.credential_id = c.id
+		WHERE c.tenant_id = ? AND c.name = ? AND g.agent_id = ? AND g.skill_id = ?`, tenantID, name, agentID, skillID))
+	return c, wrap("granted credential", err)
+}
+
+// prefixed qualifies every column of a column list.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = p + parts[i]
+	}
+	return strings.Join(parts, ", ")
 }

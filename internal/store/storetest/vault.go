@@ -14,6 +14,7 @@ var vaultTests = []test{
 	{"CredentialRoundTrip", testCredentialRoundTrip},
 	{"CredentialNamesAndList", testCredentialList},
 	{"CredentialTenancy", testCredentialTenancy},
+	{"Grants", testCredentialGrants},
 }
 
 func mkDataKey(t *testing.T, s store.Store, tenantID string, version int, kek string) store.DataKey {
@@ -153,5 +154,70 @@ func testCredentialTenancy(t *testing.T, s store.Store) {
 		Ciphertext: []byte("x"), CreatedAt: t0, UpdatedAt: t0}
 	if err := s.CreateCredential(ctx, cross); err == nil {
 		t.Fatal("a credential of A was stored under B's data key version")
+	}
+}
+
+func testCredentialGrants(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkTenant(t, s, "alpha"), mkTenant(t, s, "beta")
+	mkDataKey(t, s, a.ID, 1, "kek")
+	mkDataKey(t, s, b.ID, 1, "kek")
+	mkAgent(t, s, a.ID, "sales", "")
+	mkAgent(t, s, a.ID, "support", "")
+	mkAgent(t, s, b.ID, "sales", "")
+	c := mkCredential(t, s, a.ID, "stripe", 1)
+	other := mkCredential(t, s, a.ID, "hubspot", 1)
+	bc := mkCredential(t, s, b.ID, "stripe", 1)
+	grant := func(tenant, cred, agent, skill string) error {
+		return s.GrantCredential(ctx, store.CredentialGrant{TenantID: tenant, CredentialID: cred, AgentID: agent,
+			SkillID: skill, CreatedBy: "u", CreatedAt: t0})
+	}
+	isErr(t, "grant", grant(a.ID, c.ID, "sales", "billing"), nil)
+	isErr(t, "grant again", grant(a.ID, c.ID, "sales", "billing"), store.ErrConflict)
+	isErr(t, "grant to an unknown agent", grant(a.ID, c.ID, "ghost", "billing"), store.ErrNotFound)
+	isErr(t, "grant of an unknown credential", grant(a.ID, newID(), "sales", "billing"), store.ErrNotFound)
+	isErr(t, "grant of A's credential in B", grant(b.ID, c.ID, "sales", "billing"), store.ErrNotFound)
+
+	got, err := s.GrantedCredential(ctx, a.ID, "sales", "billing", "stripe")
+	isErr(t, "GrantedCredential", err, nil)
+	equal(t, "GrantedCredential", got, c)
+	for _, q := range []struct{ tenant, agent, skill, name string }{
+		{a.ID, "sales", "other-skill", "stripe"},  // another skill of the agent
+		{a.ID, "support", "billing", "stripe"},    // the skill on another agent
+		{a.ID, "sales", "billing", "hubspot"},     // another credential
+		{a.ID, "sales", "billing", "nonexistent"}, // no such name
+		{b.ID, "sales", "billing", "stripe"},      // same names in another tenant
+	} {
+		_, err := s.GrantedCredential(ctx, q.tenant, q.agent, q.skill, q.name)
+		isErr(t, "GrantedCredential without a grant", err, store.ErrNotFound)
+	}
+	isErr(t, "grant B", grant(b.ID, bc.ID, "sales", "billing"), nil)
+	if got, _ := s.GrantedCredential(ctx, b.ID, "sales", "billing", "stripe"); got.ID != bc.ID {
+		t.Fatalf("B's grant resolved to %s, want B's credential", got.ID)
+	}
+	isErr(t, "second grant", grant(a.ID, c.ID, "support", "billing"), nil)
+	gs, err := s.CredentialGrants(ctx, a.ID, c.ID)
+	isErr(t, "CredentialGrants", err, nil)
+	if len(gs) != 2 || gs[0].AgentID != "sales" || gs[1].AgentID != "support" || gs[0].CreatedAt != t0 {
+		t.Fatalf("grants: %+v", gs)
+	}
+	if gs, _ := s.CredentialGrants(ctx, b.ID, c.ID); len(gs) != 0 {
+		t.Fatalf("B sees A's grants: %+v", gs)
+	}
+	isErr(t, "revoke from B", s.RevokeCredential(ctx, b.ID, c.ID, "sales", "billing"), store.ErrNotFound)
+	isErr(t, "revoke", s.RevokeCredential(ctx, a.ID, c.ID, "sales", "billing"), nil)
+	isErr(t, "revoke again", s.RevokeCredential(ctx, a.ID, c.ID, "sales", "billing"), store.ErrNotFound)
+	_, err = s.GrantedCredential(ctx, a.ID, "sales", "billing", "stripe")
+	isErr(t, "after revoke", err, store.ErrNotFound)
+
+	// Grants go with their agent and with their credential.
+	isErr(t, "grant other", grant(a.ID, other.ID, "support", "crm"), nil)
+	isErr(t, "DeleteAgent", s.DeleteAgent(ctx, a.ID, "support"), nil)
+	if gs, _ := s.CredentialGrants(ctx, a.ID, other.ID); len(gs) != 0 {
+		t.Fatalf("grants survived their agent: %+v", gs)
+	}
+	isErr(t, "DeleteCredential with grants", s.DeleteCredential(ctx, b.ID, bc.ID), nil)
+	if gs, _ := s.CredentialGrants(ctx, b.ID, bc.ID); len(gs) != 0 {
+		t.Fatalf("grants survived their credential: %+v", gs)
 	}
 }

@@ -24,3 +24,19 @@ CREATE TABLE komand_credentials (
 ) STRICT;
 
 CREATE UNIQUE INDEX komand_credentials_name ON komand_credentials (tenant_id, name);
+-- A grant names its credential with its tenant, so it cannot point across tenants.
+CREATE UNIQUE INDEX komand_credentials_tenant_id ON komand_credentials (tenant_id, id);
+
+CREATE TABLE komand_credential_grants (
+    tenant_id     TEXT    NOT NULL,
+    credential_id TEXT    NOT NULL,
+    agent_id      TEXT    NOT NULL,
+    skill_id      TEXT    NOT NULL CHECK (skill_id <> ''),
+    created_by    TEXT    NOT NULL DEFAULT '',
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, credential_id, agent_id, skill_id),
+    FOREIGN KEY (tenant_id, credential_id) REFERENCES komand_credentials (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, agent_id) REFERENCES komand_agents (tenant_id, agent_id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX komand_credential_grants_agent ON komand_credential_grants (tenant_id, agent_id, skill_id);
