@@ -10,13 +10,18 @@ import (
 	"errors"
 	"fmt"
 	"github.com/komand-ai/komand/internal/llm"
+	"github.com/komand-ai/komand/internal/logging"
 	"github.com/komand-ai/komand/internal/session"
 	"github.com/komand-ai/komand/internal/skill"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/redis/go-redis/v9"
 
@@ -75,6 +80,40 @@ type Options struct {
 	// Providers are the model providers by name ("anthropic", "openai");
 	// an agent whose provider is absent answers that none is configured.
 	Providers map[string]llm.Provider
+	// Secrets is the set of secret values the logger redacts (see
+	// LogSecrets); credential values join it as the vault sees them.
+	Secrets *logging.Secrets
+}
+
+// LogSecrets returns the platform's secrets from cfg (JWT key, vault
+// KEKs, provider keys, database and Redis passwords) as a set for
+// logging.NewRedacting, so that none of them can reach a log line.
+func LogSecrets(cfg config.Config) *logging.Secrets {
+	s := logging.NewSecrets()
+	for _, v := range []string{cfg.Jwt.SecretKey, cfg.Vault.Kek, cfg.Providers.Anthropic.ApiKey, cfg.Providers.OpenAI.ApiKey,
+		dsnPassword(cfg.ConnectionStrings.Komand), dsnPassword(cfg.ConnectionStrings.Redis)} {
+		s.Add(v)
+	}
+	for _, v := range strings.FieldsFunc(cfg.Vault.PreviousKeks, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		s.Add(v)
+	}
+	return s
+}
+
+// dsnPasswordRe finds password=… in a keyword/value connection string.
+var dsnPasswordRe = regexp.MustCompile(`(?i)(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+// dsnPassword returns the password of a URL or keyword/value DSN.
+func dsnPassword(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			return p
+		}
+	}
+	if m := dsnPasswordRe.FindStringSubmatch(dsn); m != nil {
+		return strings.Trim(m[1], "'")
+	}
+	return ""
 }
 
 // OpenStore opens the store the configuration names: PostgreSQL when
@@ -174,8 +213,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		return nil, err
 	}
 	a.Vault = vault.New(wst, ring, now)
-	a.Secrets = vault.NewService(wst, a.Vault, a.Authz, a.Audit, now)
-	tools := skill.NewBuiltins(a.Memory, a.Audit, log, now)
+	a.Secrets = vault.NewService(wst, a.Vault, a.Authz, a.Audit, o.Secrets, now)
+	tools := skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, log, now)
 	providers := o.Providers
 	if providers == nil {
 		providers = Providers(cfg)

@@ -50,6 +50,9 @@ const (
 	CredentialCreated Action = "CredentialCreated"
 	CredentialUpdated Action = "CredentialUpdated" // renamed, retyped or value replaced
 	CredentialDeleted Action = "CredentialDeleted"
+	CredentialGranted Action = "CredentialGranted" // a skill of an agent may now read it
+	CredentialRevoked Action = "CredentialRevoked"
+	CredentialRead    Action = "CredentialRead" // a skill read it at run time (skill, agent, session; never the value)
 )
 
 // Catalogue lists every action, specification events first.
@@ -61,7 +64,8 @@ var Catalogue = []Action{
 	TokenRefreshed, RefreshTokenReused, UserCreated, UserInvited,
 	UserInviteAccepted, UserRoleChanged, UserDeactivated, APIKeyCreated,
 	APIKeyRevoked, MemoryWritten, MemoryDeleted,
-	CredentialCreated, CredentialUpdated, CredentialDeleted,
+	CredentialCreated, CredentialUpdated, CredentialDeleted, CredentialGranted,
+	CredentialRevoked, CredentialRead,
 }
 
 // Known reports whether a is in the catalogue.

@@ -34,7 +34,8 @@ func serve(e *env, args []string) int {
 			return fail(e, err)
 		}
 	}
-	log := logging.New(e.stderr, cfg.Log.Level, cfg.Log.Format)
+	secrets := app.LogSecrets(cfg)
+	log := logging.NewRedacting(e.stderr, cfg.Log.Level, cfg.Log.Format, secrets)
 	gcPercent, gcSet := app.TuneGC(e.environ)
 
 	ctx := e.ctx
@@ -44,7 +45,7 @@ func serve(e *env, args []string) int {
 		defer stop()
 	}
 
-	a, err := app.New(ctx, cfg, log, app.Options{})
+	a, err := app.New(ctx, cfg, log, app.Options{Secrets: secrets})
 	if err != nil {
 		return fail(e, err)
 	}

@@ -134,6 +134,39 @@ func TestCredentialsAPI(t *testing.T) {
 				t.Fatal("A's credential changed after B's requests")
 			}
 
+			// Grants: to a skill of an agent of the tenant, listed on the
+			// credential, each refused case a clear error.
+			grants := "/api/credentials/" + c.ID + "/grants"
+			if r := w.env.Do("POST", grants, admin, map[string]any{"agentId": w.agent, "skillId": "billing.charge"}); r.Status != 201 {
+				t.Fatalf("grant: %d %s", r.Status, r.Body)
+			}
+			expectError(t, w.env.Do("POST", grants, admin, map[string]any{"agentId": w.agent, "skillId": "billing.charge"}), 409, "conflict")
+			expectError(t, w.env.Do("POST", grants, admin, map[string]any{"agentId": "ghost", "skillId": "s"}), 404, "not_found")
+			expectError(t, w.env.Do("POST", grants, admin, map[string]any{"agentId": w.agent, "skillId": "../../x"}), 400, "validation_failed")
+			expectError(t, w.env.Do("POST", grants, admin, map[string]any{"agentId": w.agent}), 400, "validation_failed")
+			expectError(t, w.env.Do("POST", grants, w.keys["a/operator"], map[string]any{"agentId": w.agent, "skillId": "s"}), 403, "forbidden")
+			expectError(t, w.env.Do("POST", grants, other, map[string]any{"agentId": w.agent, "skillId": "s"}), 404, "not_found")
+			r = w.env.Do("GET", "/api/credentials/"+c.ID, admin, nil)
+			withGrants := decodeData[struct {
+				Grants []struct {
+					AgentID string `json:"agentId"`
+					SkillID string `json:"skillId"`
+				} `json:"grants"`
+			}](t, r)
+			if len(withGrants.Grants) != 1 || withGrants.Grants[0].AgentID != w.agent || withGrants.Grants[0].SkillID != "billing.charge" {
+				t.Fatalf("grants on the credential: %s", r.Data)
+			}
+			expectError(t, w.env.Do("DELETE", grants+"/"+w.agent+"/other-skill", admin, nil), 404, "not_found")
+			expectError(t, w.env.Do("DELETE", grants+"/"+w.agent+"/billing.charge", other, nil), 404, "not_found")
+			if r := w.env.Do("DELETE", grants+"/"+w.agent+"/billing.charge", admin, nil); r.Status != 200 {
+				t.Fatalf("revoke: %d %s", r.Status, r.Body)
+			}
+			for _, a := range []string{audit.CredentialGranted, audit.CredentialRevoked} {
+				if n := auditCount(t, w, w.tenA, a); n < 1 {
+					t.Fatalf("%s not recorded", a)
+				}
+			}
+
 			// A's ciphertext copied onto a credential of B does not
 			// decrypt as B's.
 			if _, err := w.env.App.Vault.Open(t.Context(), w.tenB, c.ID, row.KeyVersion, row.Ciphertext); err == nil {

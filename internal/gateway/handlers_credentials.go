@@ -21,6 +21,17 @@ type credentialResponse struct {
 	LastUsedAt *time.Time `json:"lastUsedAt"`
 }
 
+type grantResponse struct {
+	AgentID   string    `json:"agentId"`
+	SkillID   string    `json:"skillId"`
+	CreatedBy string    `json:"createdBy"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func grantJSON(g vault.Grant) grantResponse {
+	return grantResponse{AgentID: g.AgentID, SkillID: g.SkillID, CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt}
+}
+
 func credentialJSON(c vault.Credential) credentialResponse {
 	return credentialResponse{ID: c.ID, Name: c.Name, Type: c.Type, CreatedBy: c.CreatedBy,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, LastUsedAt: c.LastUsedAt}
@@ -98,7 +109,48 @@ func (s *Server) getCredential(w http.ResponseWriter, r *http.Request, p authz.P
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, credentialJSON(c))
+	gs, err := s.deps.Credentials.Grants(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		credentialResponse
+		Grants []grantResponse `json:"grants"`
+	}{credentialJSON(c), make([]grantResponse, len(gs))}
+	for i, g := range gs {
+		out.Grants[i] = grantJSON(g)
+	}
+	return ok(w, http.StatusOK, out)
+}
+
+func (s *Server) grantCredential(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	id, err := pathUUID(r, "credentialId")
+	if err != nil {
+		return err
+	}
+	var b struct {
+		AgentID string `json:"agentId"`
+		SkillID string `json:"skillId"`
+	}
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	g, err := s.deps.Credentials.Grant(r.Context(), p, id, b.AgentID, b.SkillID)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, grantJSON(g))
+}
+
+func (s *Server) revokeCredential(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	id, err := pathUUID(r, "credentialId")
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Credentials.Revoke(r.Context(), p, id, r.PathValue("agentId"), r.PathValue("skillId")); err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, map[string]bool{"revoked": true})
 }
 
 func (s *Server) updateCredential(w http.ResponseWriter, r *http.Request, p authz.Principal) error {

@@ -51,6 +51,8 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/api/credentials/{credentialId}", s.authed(s.getCredential)},
 		{"PUT", "/api/credentials/{credentialId}", s.authed(s.updateCredential)},
 		{"DELETE", "/api/credentials/{credentialId}", s.authed(s.deleteCredential)},
+		{"POST", "/api/credentials/{credentialId}/grants", s.authed(s.grantCredential)},
+		{"DELETE", "/api/credentials/{credentialId}/grants/{agentId}/{skillId}", s.authed(s.revokeCredential)},
 
 		{"POST", "/api/webchat/message", s.authed(s.webchatMessage)},
 		{"POST", "/api/webchat/message/stream", s.authed(s.webchatStream)},

@@ -14,9 +14,25 @@ import (
 )
 
 // New returns a logger writing to w at level ("debug", "info", "warn",
-// "error") in format ("json" or "text").
+// "error") in format ("json" or "text"). Attributes whose key names a
+// secret (password, token, secret, api_key, authorization, …) are
+// replaced by [Redaction].
 func New(w io.Writer, level, format string) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: ParseLevel(level)}
+	return NewRedacting(w, level, format, nil)
+}
+
+// NewRedacting is New with every value in secrets (which may be nil)
+// replaced in the output, including values added after the logger is built.
+func NewRedacting(w io.Writer, level, format string, secrets *Secrets) *slog.Logger {
+	if secrets != nil {
+		w = secrets.Writer(w)
+	}
+	opts := &slog.HandlerOptions{Level: ParseLevel(level), ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if sensitiveKey(a.Key) {
+			return slog.String(a.Key, Redaction)
+		}
+		return a
+	}}
 	var h slog.Handler
 	if strings.EqualFold(format, "text") {
 		h = slog.NewTextHandler(w, opts)

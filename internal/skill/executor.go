@@ -72,7 +72,7 @@ func failf(format string, args ...any) error { return &toolError{msg: fmt.Sprint
 // builtin is one built-in tool.
 type builtin struct {
 	def llm.Tool
-	run func(ctx context.Context, inv Invocation, args json.RawMessage) (any, error)
+	run func(ctx context.Context, sc *Context, inv Invocation, args json.RawMessage) (any, error)
 }
 
 // Builtins is the Executor of the platform's built-in tools.
@@ -80,20 +80,23 @@ type Builtins struct {
 	tools map[string]builtin
 	order []string
 	audit audit.Recorder
+	creds CredentialSource
 	log   *slog.Logger
 	now   func() time.Time
 }
 
-// NewBuiltins returns the built-in tools over the agents' memory.
-func NewBuiltins(mem *agent.MemoryService, rec audit.Recorder, log *slog.Logger, now func() time.Time) *Builtins {
+// NewBuiltins returns the built-in tools over the agents' memory; creds
+// (may be nil) serves their SkillContext.GetCredential, with the tool's
+// name as the skill ID of grants.
+func NewBuiltins(mem *agent.MemoryService, rec audit.Recorder, creds CredentialSource, log *slog.Logger, now func() time.Time) *Builtins {
 	if now == nil {
 		now = time.Now
 	}
-	b := &Builtins{tools: map[string]builtin{}, audit: rec, log: log, now: now}
+	b := &Builtins{tools: map[string]builtin{}, audit: rec, creds: creds, log: log, now: now}
 	b.add(builtin{
 		def: llm.Tool{Name: "current_time", Description: "The current date and time (UTC, or the IANA time zone given).",
 			InputSchema: json.RawMessage(`{"type":"object","properties":{"timezone":{"type":"string","description":"IANA time zone, e.g. Europe/Berlin"}},"additionalProperties":false}`)},
-		run: func(ctx context.Context, inv Invocation, args json.RawMessage) (any, error) {
+		run: func(ctx context.Context, _ *Context, inv Invocation, args json.RawMessage) (any, error) {
 			var in struct {
 				Timezone string `json:"timezone"`
 			}
@@ -115,7 +118,7 @@ func NewBuiltins(mem *agent.MemoryService, rec audit.Recorder, log *slog.Logger,
 	b.add(builtin{
 		def: llm.Tool{Name: "memory_store", Description: "Remember a value under a key in this agent's long-term memory (replaces an existing value).",
 			InputSchema: json.RawMessage(`{"type":"object","properties":{"key":{"type":"string","maxLength":256},"value":{"type":"string"}},"required":["key","value"],"additionalProperties":false}`)},
-		run: func(ctx context.Context, inv Invocation, args json.RawMessage) (any, error) {
+		run: func(ctx context.Context, _ *Context, inv Invocation, args json.RawMessage) (any, error) {
 			var in struct {
 				Key   *string `json:"key"`
 				Value *string `json:"value"`
@@ -136,7 +139,7 @@ func NewBuiltins(mem *agent.MemoryService, rec audit.Recorder, log *slog.Logger,
 	b.add(builtin{
 		def: llm.Tool{Name: "memory_recall", Description: "Read the value stored under a key in this agent's long-term memory.",
 			InputSchema: json.RawMessage(`{"type":"object","properties":{"key":{"type":"string","maxLength":256}},"required":["key"],"additionalProperties":false}`)},
-		run: func(ctx context.Context, inv Invocation, args json.RawMessage) (any, error) {
+		run: func(ctx context.Context, _ *Context, inv Invocation, args json.RawMessage) (any, error) {
 			var in struct {
 				Key *string `json:"key"`
 			}
@@ -217,17 +220,18 @@ func (b *Builtins) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (
 		out any
 		err error
 	)
+	sc := NewContext(inv, name, b.creds)
 	if !ok {
 		err = failf("unknown tool")
 	} else {
-		out, err = t.run(ctx, inv, call.Arguments)
+		out, err = t.run(ctx, sc, inv, call.Arguments)
 	}
 	details := map[string]any{"durationMs": b.now().Sub(start).Milliseconds()}
 	for k, v := range base {
 		details[k] = v
 	}
 	if err != nil {
-		msg := publicToolError(err)
+		msg := string(sc.Scrub([]byte(publicToolError(err))))
 		details["error"] = msg
 		if aerr := b.record(ctx, audit.ToolExecutionFailed, inv, name, details, false); aerr != nil {
 			return Result{}, aerr
@@ -242,6 +246,8 @@ func (b *Builtins) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (
 	if merr != nil {
 		return Result{}, merr
 	}
+	// Whatever credential the run read never reaches the model.
+	o = sc.Scrub(o)
 	details["outputBytes"] = len(o)
 	if err := b.record(ctx, audit.ToolExecutionCompleted, inv, name, details, false); err != nil {
 		return Result{}, err

@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/logging"
 	"github.com/komand-ai/komand/internal/store"
 	"github.com/komand-ai/komand/internal/validate"
 )
@@ -58,15 +60,17 @@ type Service struct {
 	vault *Vault
 	authz *authz.Authorizer
 	audit audit.Recorder
+	known *logging.Secrets
 	now   func() time.Time
 }
 
-// NewService returns the credential service.
-func NewService(st store.Vault, v *Vault, az *authz.Authorizer, rec audit.Recorder, now func() time.Time) *Service {
+// NewService returns the credential service. Every value it stores or
+// hands out joins known (may be nil), the set the logger redacts.
+func NewService(st store.Vault, v *Vault, az *authz.Authorizer, rec audit.Recorder, known *logging.Secrets, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, vault: v, authz: az, audit: rec, now: now}
+	return &Service{st: st, vault: v, authz: az, audit: rec, known: known, now: now}
 }
 
 func checkName(name string) error {
@@ -109,6 +113,7 @@ func (s *Service) Create(ctx context.Context, p authz.Principal, name, typ, valu
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return Credential{}, err
 	}
+	s.known.Add(value)
 	now := s.now().UTC().Truncate(time.Microsecond)
 	c := store.Credential{TenantID: p.TenantID, ID: uuid.NewString(), Name: name, Type: typ,
 		CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
@@ -210,6 +215,7 @@ func (s *Service) Update(ctx context.Context, p authz.Principal, id string, in U
 		c.Type = *in.Type
 	}
 	if in.Value != nil {
+		s.known.Add(*in.Value)
 		changed["valueReplaced"] = true
 		if c.KeyVersion, c.Ciphertext, err = s.vault.Seal(ctx, p.TenantID, c.ID, []byte(*in.Value)); err != nil {
 			return Credential{}, err
@@ -267,4 +273,162 @@ func (s *Service) record(ctx context.Context, p authz.Principal, action audit.Ac
 
 func (s *Service) failed(ctx context.Context, p authz.Principal, action audit.Action, c store.Credential) {
 	_ = s.record(context.WithoutCancel(ctx), p, action, c, map[string]any{"outcome": "failed"})
+}
+
+// Grant is one (agent, skill) pair that may read a credential.
+type Grant struct {
+	AgentID   string
+	SkillID   string
+	CreatedBy string
+	CreatedAt time.Time
+}
+
+// MaxSkillIDLen bounds a skill ID in a grant.
+const MaxSkillIDLen = 128
+
+var skillIDRe = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$`)
+
+func checkSkillID(id string) error {
+	if err := validate.Required("skillId", id); err != nil {
+		return err
+	}
+	if len(id) > MaxSkillIDLen || !skillIDRe.MatchString(id) {
+		return apperr.Field("skillId", "must be lowercase letters, digits, '.', '_' or '-' (at most 128)")
+	}
+	return nil
+}
+
+// Grants lists who may read a credential.
+func (s *Service) Grants(ctx context.Context, p authz.Principal, id string) ([]Grant, error) {
+	if err := s.authz.Check(ctx, p, authz.Read, authz.Credentials, authz.Target{ID: id}); err != nil {
+		return nil, err
+	}
+	if _, err := s.get(ctx, p.TenantID, id); err != nil {
+		return nil, err
+	}
+	gs, err := s.st.CredentialGrants(ctx, p.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Grant, len(gs))
+	for i, g := range gs {
+		out[i] = Grant{AgentID: g.AgentID, SkillID: g.SkillID, CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt}
+	}
+	return out, nil
+}
+
+// Grant lets skillID on agentID read the credential.
+func (s *Service) Grant(ctx context.Context, p authz.Principal, id, agentID, skillID string) (Grant, error) {
+	if err := validate.First(validate.Slug("agentId", agentID, validate.MaxIDLen), checkSkillID(skillID)); err != nil {
+		return Grant{}, err
+	}
+	if err := s.authz.Check(ctx, p, authz.Update, authz.Credentials, authz.Target{ID: id, AgentID: agentID, SkillID: skillID}); err != nil {
+		return Grant{}, err
+	}
+	c, err := s.get(ctx, p.TenantID, id)
+	if err != nil {
+		return Grant{}, err
+	}
+	g := store.CredentialGrant{TenantID: p.TenantID, CredentialID: id, AgentID: agentID, SkillID: skillID,
+		CreatedBy: p.UserID, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+	extra := map[string]any{"agentId": agentID, "skillId": skillID}
+	if err := s.record(ctx, p, audit.CredentialGranted, c, extra); err != nil {
+		return Grant{}, err
+	}
+	if err := s.st.GrantCredential(ctx, g); err != nil {
+		extra["outcome"] = "failed"
+		_ = s.record(context.WithoutCancel(ctx), p, audit.CredentialGranted, c, extra)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			return Grant{}, apperr.New(apperr.Conflict, "this skill of this agent already holds a grant")
+		case errors.Is(err, store.ErrNotFound):
+			return Grant{}, apperr.New(apperr.NotFound, "agent not found")
+		}
+		return Grant{}, err
+	}
+	return Grant{AgentID: agentID, SkillID: skillID, CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt}, nil
+}
+
+// Revoke removes a grant.
+func (s *Service) Revoke(ctx context.Context, p authz.Principal, id, agentID, skillID string) error {
+	if err := validate.First(validate.Slug("agentId", agentID, validate.MaxIDLen), checkSkillID(skillID)); err != nil {
+		return err
+	}
+	if err := s.authz.Check(ctx, p, authz.Update, authz.Credentials, authz.Target{ID: id, AgentID: agentID, SkillID: skillID}); err != nil {
+		return err
+	}
+	c, err := s.get(ctx, p.TenantID, id)
+	if err != nil {
+		return err
+	}
+	extra := map[string]any{"agentId": agentID, "skillId": skillID}
+	if err := s.record(ctx, p, audit.CredentialRevoked, c, extra); err != nil {
+		return err
+	}
+	if err := s.st.RevokeCredential(ctx, p.TenantID, id, agentID, skillID); err != nil {
+		extra["outcome"] = "failed"
+		_ = s.record(context.WithoutCancel(ctx), p, audit.CredentialRevoked, c, extra)
+		if errors.Is(err, store.ErrNotFound) {
+			return apperr.New(apperr.NotFound, "grant not found")
+		}
+		return err
+	}
+	return nil
+}
+
+// Use says who reads a credential at run time: a skill of an agent, in a
+// session, for a user's message.
+type Use struct {
+	TenantID  string
+	UserID    string
+	AgentID   string
+	SkillID   string
+	SessionID string
+}
+
+// ErrNotGranted is what a skill gets for a credential it may not read,
+// whether or not the name exists: it learns nothing about other names.
+var ErrNotGranted = apperr.New(apperr.Forbidden, "credential not available to this skill")
+
+// Resolve returns the value of the credential called name for u's skill,
+// if that skill on that agent holds a grant. A read is audited
+// (CredentialRead, with the skill, agent and session) before the value is
+// returned; a refused read records PermissionDenied. This is
+// SkillContext.GetCredential's back end: a skill never reaches the vault
+// itself.
+func (s *Service) Resolve(ctx context.Context, u Use, name string) (string, error) {
+	p := authz.Principal{TenantID: u.TenantID, UserID: u.UserID}
+	target := authz.Target{AgentID: u.AgentID, SessionID: u.SessionID, SkillID: u.SkillID}
+	deny := func(reason string) error {
+		if err := s.authz.Deny(ctx, p, authz.Read, authz.Credentials, target, reason); err != nil && !errors.Is(err, authz.ErrDenied) {
+			return err
+		}
+		return ErrNotGranted
+	}
+	if checkName(name) != nil || u.TenantID == "" || u.AgentID == "" || u.SkillID == "" {
+		return "", deny("credential request without a valid name, agent or skill")
+	}
+	c, err := s.st.GrantedCredential(ctx, u.TenantID, u.AgentID, u.SkillID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", deny("the skill holds no grant for credential " + name)
+	}
+	if err != nil {
+		return "", err
+	}
+	v, err := s.vault.Open(ctx, u.TenantID, c.ID, c.KeyVersion, c.Ciphertext)
+	if err != nil {
+		return "", fmt.Errorf("vault: credential %s of tenant %s: %w", c.ID, u.TenantID, err)
+	}
+	value := string(v)
+	s.known.Add(value)
+	if err := s.audit.Record(ctx, audit.Event{TenantID: u.TenantID, Action: audit.CredentialRead, ActorID: u.UserID,
+		AgentID: u.AgentID, SessionID: u.SessionID, SkillID: u.SkillID,
+		Details: map[string]any{"credentialId": c.ID, "name": c.Name}}); err != nil {
+		return "", err
+	}
+	if err := s.st.TouchCredential(context.WithoutCancel(ctx), u.TenantID, c.ID, s.now().UTC().Truncate(time.Microsecond)); err != nil {
+		// The read is recorded; a missed last-used time is not worth failing the skill.
+		_ = err
+	}
+	return value, nil
 }

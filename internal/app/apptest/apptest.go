@@ -92,7 +92,10 @@ func Start(t testing.TB, cfg config.Config, o app.Options) *Env {
 		t.Fatalf("config: %v", err)
 	}
 	logs := &syncBuffer{}
-	log := logging.New(logs, "debug", "json")
+	if o.Secrets == nil {
+		o.Secrets = app.LogSecrets(cfg)
+	}
+	log := logging.NewRedacting(logs, "debug", "json", o.Secrets)
 	a, err := app.New(context.Background(), cfg, log, o)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
