@@ -44,7 +44,7 @@ func (c *Context) GetCredential(ctx context.Context, name string) (string, error
 		return "", vault.ErrNotGranted
 	}
 	v, err := c.creds.Resolve(ctx, vault.Use{TenantID: c.inv.TenantID, UserID: c.inv.UserID,
-		AgentID: c.inv.AgentID, SkillID: c.skillID, SessionID: c.inv.SessionID}, name)
+		AgentID: c.inv.AgentID, SkillID: c.skillID, SessionID: c.inv.SessionID, Audit: c.inv.Audit}, name)
 	if err != nil {
 		return "", err
 	}

@@ -350,6 +350,15 @@ type DataKey struct {
 	CreatedAt time.Time
 }
 
+// DataKeyRewrap is a new wrapping for one data key version.
+type DataKeyRewrap struct {
+	TenantID string
+	Version  int
+	OldKEKID string
+	NewKEKID string
+	Wrapped  []byte
+}
+
 // Credential is a vault entry: metadata and the value's ciphertext under
 // the tenant's data key KeyVersion. Names are unique per tenant.
 type Credential struct {
@@ -372,9 +381,10 @@ type Vault interface {
 	CreateDataKey(ctx context.Context, k DataKey) error
 	// DataKeys returns the tenant's key versions, newest first.
 	DataKeys(ctx context.Context, tenantID string) ([]DataKey, error)
-	// RewrapDataKey replaces the wrapping of one version, if it is still
-	// wrapped by oldKEKID (ErrConflict otherwise: someone rewrapped it).
-	RewrapDataKey(ctx context.Context, tenantID string, version int, oldKEKID, newKEKID string, wrapped []byte) error
+	// RewrapDataKeys replaces the wrapping of each key version that is
+	// still wrapped by its OldKEKID (others were re-wrapped meanwhile and
+	// are skipped), in one transaction, and reports how many it replaced.
+	RewrapDataKeys(ctx context.Context, rs []DataKeyRewrap) (int, error)
 
 	// CreateCredential stores c; a taken name gives ErrConflict.
 	CreateCredential(ctx context.Context, c Credential) error

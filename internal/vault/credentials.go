@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -62,7 +63,34 @@ type Service struct {
 	audit audit.Recorder
 	known *logging.Secrets
 	now   func() time.Time
+
+	// grants caches resolved grants (the credential row a skill of an
+	// agent may read under a name) for grantTTL, so a warm GetCredential
+	// reads nothing from the database; any change to the tenant's
+	// credentials or grants in this process drops the tenant's entries,
+	// and other replicas see the change within grantTTL.
+	mu      sync.Mutex
+	grants  map[grantKey]cachedGrant
+	touched map[string]time.Time // credential ID → last recorded use
 }
+
+type grantKey struct{ tenant, agent, skill, name string }
+
+type cachedGrant struct {
+	c       store.Credential
+	expires time.Time
+}
+
+// grantTTL bounds how long another replica may still hand out a revoked
+// or replaced credential.
+const grantTTL = 5 * time.Second
+
+// touchEvery is how often a credential's last use is written: at most
+// once a minute per credential.
+const touchEvery = time.Minute
+
+// maxCachedGrants bounds the cache; past it, it is emptied.
+const maxCachedGrants = 10000
 
 // NewService returns the credential service. Every value it stores or
 // hands out joins known (may be nil), the set the logger redacts.
@@ -70,7 +98,20 @@ func NewService(st store.Vault, v *Vault, az *authz.Authorizer, rec audit.Record
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, vault: v, authz: az, audit: rec, known: known, now: now}
+	return &Service{st: st, vault: v, authz: az, audit: rec, known: known, now: now,
+		grants: map[grantKey]cachedGrant{}, touched: map[string]time.Time{}}
+}
+
+// forget drops the tenant's cached grants (after any change to its
+// credentials or grants).
+func (s *Service) forget(tenantID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.grants {
+		if k.tenant == tenantID {
+			delete(s.grants, k)
+		}
+	}
 }
 
 func checkName(name string) error {
@@ -225,6 +266,7 @@ func (s *Service) Update(ctx context.Context, p authz.Principal, id string, in U
 	if err := s.record(ctx, p, audit.CredentialUpdated, c, changed); err != nil {
 		return Credential{}, err
 	}
+	defer s.forget(p.TenantID)
 	if err := s.st.UpdateCredential(ctx, c); err != nil {
 		s.failed(ctx, p, audit.CredentialUpdated, c)
 		switch {
@@ -250,6 +292,7 @@ func (s *Service) Delete(ctx context.Context, p authz.Principal, id string) erro
 	if err := s.record(ctx, p, audit.CredentialDeleted, c, nil); err != nil {
 		return err
 	}
+	defer s.forget(p.TenantID)
 	if err := s.st.DeleteCredential(ctx, p.TenantID, id); err != nil {
 		s.failed(ctx, p, audit.CredentialDeleted, c)
 		if errors.Is(err, store.ErrNotFound) {
@@ -335,6 +378,7 @@ func (s *Service) Grant(ctx context.Context, p authz.Principal, id, agentID, ski
 	if err := s.record(ctx, p, audit.CredentialGranted, c, extra); err != nil {
 		return Grant{}, err
 	}
+	defer s.forget(p.TenantID)
 	if err := s.st.GrantCredential(ctx, g); err != nil {
 		extra["outcome"] = "failed"
 		_ = s.record(context.WithoutCancel(ctx), p, audit.CredentialGranted, c, extra)
@@ -365,6 +409,7 @@ func (s *Service) Revoke(ctx context.Context, p authz.Principal, id, agentID, sk
 	if err := s.record(ctx, p, audit.CredentialRevoked, c, extra); err != nil {
 		return err
 	}
+	defer s.forget(p.TenantID)
 	if err := s.st.RevokeCredential(ctx, p.TenantID, id, agentID, skillID); err != nil {
 		extra["outcome"] = "failed"
 		_ = s.record(context.WithoutCancel(ctx), p, audit.CredentialRevoked, c, extra)
@@ -377,13 +422,16 @@ func (s *Service) Revoke(ctx context.Context, p authz.Principal, id, agentID, sk
 }
 
 // Use says who reads a credential at run time: a skill of an agent, in a
-// session, for a user's message.
+// session, for a user's message. Audit, when set, is the turn's audit
+// group: the read's entry joins it (durable before the turn replies)
+// instead of being awaited on its own.
 type Use struct {
 	TenantID  string
 	UserID    string
 	AgentID   string
 	SkillID   string
 	SessionID string
+	Audit     *audit.Group
 }
 
 // ErrNotGranted is what a skill gets for a credential it may not read,
@@ -391,11 +439,10 @@ type Use struct {
 var ErrNotGranted = apperr.New(apperr.Forbidden, "credential not available to this skill")
 
 // Resolve returns the value of the credential called name for u's skill,
-// if that skill on that agent holds a grant. A read is audited
-// (CredentialRead, with the skill, agent and session) before the value is
-// returned; a refused read records PermissionDenied. This is
-// SkillContext.GetCredential's back end: a skill never reaches the vault
-// itself.
+// if that skill on that agent holds a grant. Every read is audited
+// (CredentialRead, with the skill, agent and session); a refused read
+// records PermissionDenied. This is SkillContext.GetCredential's back end:
+// a skill never reaches the vault itself.
 func (s *Service) Resolve(ctx context.Context, u Use, name string) (string, error) {
 	p := authz.Principal{TenantID: u.TenantID, UserID: u.UserID}
 	target := authz.Target{AgentID: u.AgentID, SessionID: u.SessionID, SkillID: u.SkillID}
@@ -408,7 +455,7 @@ func (s *Service) Resolve(ctx context.Context, u Use, name string) (string, erro
 	if checkName(name) != nil || u.TenantID == "" || u.AgentID == "" || u.SkillID == "" {
 		return "", deny("credential request without a valid name, agent or skill")
 	}
-	c, err := s.st.GrantedCredential(ctx, u.TenantID, u.AgentID, u.SkillID, name)
+	c, err := s.granted(ctx, grantKey{u.TenantID, u.AgentID, u.SkillID, name})
 	if errors.Is(err, store.ErrNotFound) {
 		return "", deny("the skill holds no grant for credential " + name)
 	}
@@ -421,14 +468,59 @@ func (s *Service) Resolve(ctx context.Context, u Use, name string) (string, erro
 	}
 	value := string(v)
 	s.known.Add(value)
-	if err := s.audit.Record(ctx, audit.Event{TenantID: u.TenantID, Action: audit.CredentialRead, ActorID: u.UserID,
+	ev := audit.Event{TenantID: u.TenantID, Action: audit.CredentialRead, ActorID: u.UserID,
 		AgentID: u.AgentID, SessionID: u.SessionID, SkillID: u.SkillID,
-		Details: map[string]any{"credentialId": c.ID, "name": c.Name}}); err != nil {
+		Details: map[string]any{"credentialId": c.ID, "name": c.Name}}
+	if u.Audit != nil {
+		err = u.Audit.Add(ctx, ev)
+	} else {
+		err = s.audit.Record(ctx, ev)
+	}
+	if err != nil {
 		return "", err
 	}
-	if err := s.st.TouchCredential(context.WithoutCancel(ctx), u.TenantID, c.ID, s.now().UTC().Truncate(time.Microsecond)); err != nil {
-		// The read is recorded; a missed last-used time is not worth failing the skill.
-		_ = err
-	}
+	s.touch(ctx, u.TenantID, c.ID)
 	return value, nil
+}
+
+// granted returns the credential a grant key resolves to, from the cache
+// when fresh.
+func (s *Service) granted(ctx context.Context, k grantKey) (store.Credential, error) {
+	now := s.now()
+	s.mu.Lock()
+	g, ok := s.grants[k]
+	s.mu.Unlock()
+	if ok && now.Before(g.expires) {
+		return g.c, nil
+	}
+	c, err := s.st.GrantedCredential(ctx, k.tenant, k.agent, k.skill, k.name)
+	if err != nil {
+		return store.Credential{}, err
+	}
+	s.mu.Lock()
+	if len(s.grants) >= maxCachedGrants {
+		clear(s.grants)
+	}
+	s.grants[k] = cachedGrant{c: c, expires: now.Add(grantTTL)}
+	s.mu.Unlock()
+	return c, nil
+}
+
+// touch records a credential's last use, at most once per touchEvery per
+// credential in this process; a failure is not worth failing the skill
+// (the read itself is audited).
+func (s *Service) touch(ctx context.Context, tenantID, id string) {
+	now := s.now()
+	s.mu.Lock()
+	last, ok := s.touched[id]
+	if ok && now.Sub(last) < touchEvery {
+		s.mu.Unlock()
+		return
+	}
+	if len(s.touched) >= maxCachedGrants {
+		clear(s.touched)
+	}
+	s.touched[id] = now
+	s.mu.Unlock()
+	_ = s.st.TouchCredential(context.WithoutCancel(ctx), tenantID, id, now.UTC().Truncate(time.Microsecond))
 }

@@ -177,9 +177,21 @@ func (v *Vault) createFirst(ctx context.Context, tenantID string) error {
 // wrapped by the current KEK, and reports how many it re-wrapped.
 // Credentials' ciphertexts are not touched. It can run while servers are
 // serving: a key re-wrapped under their feet is still in their cache, and
-// their keyring holds the new KEK (configure it everywhere first).
+// their keyring holds the new KEK (configure it everywhere first). Writes
+// go in transactions of rotateBatch keys; a key re-wrapped concurrently by
+// another run is skipped.
 func (v *Vault) RotateKEK(ctx context.Context, tenantIDs []string) (int, error) {
 	n := 0
+	batch := make([]store.DataKeyRewrap, 0, rotateBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		k, err := v.st.RewrapDataKeys(ctx, batch)
+		n += k
+		batch = batch[:0]
+		return err
+	}
 	for _, t := range tenantIDs {
 		ks, err := v.st.DataKeys(ctx, t)
 		if err != nil {
@@ -198,15 +210,16 @@ func (v *Vault) RotateKEK(ctx context.Context, tenantIDs []string) (int, error) 
 			if err != nil {
 				return n, err
 			}
-			err = v.st.RewrapDataKey(ctx, t, k.Version, k.KEKID, kekID, wrapped)
-			if errors.Is(err, store.ErrConflict) {
-				continue // rewrapped concurrently by another run
+			batch = append(batch, store.DataKeyRewrap{TenantID: t, Version: k.Version, OldKEKID: k.KEKID, NewKEKID: kekID, Wrapped: wrapped})
+			if len(batch) == rotateBatch {
+				if err := flush(); err != nil {
+					return n, err
+				}
 			}
-			if err != nil {
-				return n, err
-			}
-			n++
 		}
 	}
-	return n, nil
+	return n, flush()
 }
+
+// rotateBatch is the number of data keys re-wrapped per transaction.
+const rotateBatch = 500

@@ -2,11 +2,11 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/komand-ai/komand/internal/store"
 )
@@ -40,17 +40,29 @@ func (s *Store) DataKeys(ctx context.Context, tenantID string) ([]store.DataKey,
 	return out, nil
 }
 
-// RewrapDataKey replaces one version's wrapping if it is still oldKEKID's.
-func (s *Store) RewrapDataKey(ctx context.Context, tenantID string, version int, oldKEKID, newKEKID string, wrapped []byte) error {
-	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
-		err := mustAffect(tx.Exec(ctx, `UPDATE komand_vault_keys SET kek_id = $4, wrapped = $5
-			WHERE tenant_id = $1 AND version = $2 AND kek_id = $3`, tenantID, version, oldKEKID, newKEKID, wrapped))
-		if errors.Is(err, store.ErrNotFound) {
-			return store.ErrConflict
+// RewrapDataKeys replaces the wrapping of the versions still under their
+// old KEK, in one transaction and one round trip: each UPDATE is preceded
+// by setting its tenant (rotation crosses tenants; RLS applies to each).
+func (s *Store) RewrapDataKeys(ctx context.Context, rs []store.DataKeyRewrap) (int, error) {
+	n := 0
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		n = 0
+		b := &pgx.Batch{}
+		for _, r := range rs {
+			b.Queue(setTenantSQL, r.TenantID)
+			b.Queue(`UPDATE komand_vault_keys SET kek_id = $4, wrapped = $5
+				WHERE tenant_id = $1 AND version = $2 AND kek_id = $3`, r.TenantID, r.Version, r.OldKEKID, r.NewKEKID, r.Wrapped).
+				Exec(func(tag pgconn.CommandTag) error {
+					n += int(tag.RowsAffected())
+					return nil
+				})
 		}
-		return err
+		return tx.SendBatch(ctx, b).Close()
 	})
-	return wrapErr("rewrap data key", err)
+	if err != nil {
+		return 0, wrapErr("rewrap data keys", err)
+	}
+	return n, nil
 }
 
 const credentialCols = "tenant_id, id, name, type, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"

@@ -44,19 +44,30 @@ func (s *Store) DataKeys(ctx context.Context, tenantID string) ([]store.DataKey,
 	return out, err
 }
 
-// RewrapDataKey replaces one version's wrapping if it is still oldKEKID's.
-func (s *Store) RewrapDataKey(ctx context.Context, tenantID string, version int, oldKEKID, newKEKID string, wrapped []byte) error {
-	return s.write(ctx, "rewrap data key", func(tx txQuerier) error {
-		res, err := tx.ExecContext(ctx, `UPDATE komand_vault_keys SET kek_id = ?, wrapped = ?
-			WHERE tenant_id = ? AND version = ? AND kek_id = ?`, newKEKID, wrapped, tenantID, version, oldKEKID)
-		if err := mustAffect(res, err); err != nil {
-			if err == store.ErrNotFound {
-				return store.ErrConflict
+// RewrapDataKeys replaces the wrapping of the versions still under their
+// old KEK, in one transaction.
+func (s *Store) RewrapDataKeys(ctx context.Context, rs []store.DataKeyRewrap) (int, error) {
+	n := 0
+	err := s.write(ctx, "rewrap data keys", func(tx txQuerier) error {
+		n = 0
+		for _, r := range rs {
+			res, err := tx.ExecContext(ctx, `UPDATE komand_vault_keys SET kek_id = ?, wrapped = ?
+				WHERE tenant_id = ? AND version = ? AND kek_id = ?`, r.NewKEKID, r.Wrapped, r.TenantID, r.Version, r.OldKEKID)
+			if err != nil {
+				return err
 			}
-			return err
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += int(k)
 		}
 		return nil
 	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 const credentialCols = "tenant_id, id, name, type, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"

@@ -51,9 +51,19 @@ func testDataKeys(t *testing.T, s store.Store) {
 	isErr(t, "DataKeys", err, nil)
 	equal(t, "DataKeys newest first", ks, []store.DataKey{k2, k1})
 
-	isErr(t, "Rewrap", s.RewrapDataKey(ctx, a.ID, 1, "kek-a", "kek-b", []byte("rewrapped")), nil)
-	isErr(t, "Rewrap from a stale KEK", s.RewrapDataKey(ctx, a.ID, 1, "kek-a", "kek-c", []byte("x")), store.ErrConflict)
-	isErr(t, "Rewrap of another tenant's key", s.RewrapDataKey(ctx, b.ID, 2, "kek-a", "kek-b", []byte("x")), store.ErrConflict)
+	n, err := s.RewrapDataKeys(ctx, []store.DataKeyRewrap{
+		{TenantID: a.ID, Version: 1, OldKEKID: "kek-a", NewKEKID: "kek-b", Wrapped: []byte("rewrapped")},
+		{TenantID: a.ID, Version: 1, OldKEKID: "kek-a", NewKEKID: "kek-c", Wrapped: []byte("x")}, // stale: skipped
+		{TenantID: b.ID, Version: 2, OldKEKID: "kek-a", NewKEKID: "kek-b", Wrapped: []byte("x")}, // B has no version 2
+		{TenantID: a.ID, Version: 9, OldKEKID: "kek-a", NewKEKID: "kek-b", Wrapped: []byte("x")}, // no such version
+	})
+	isErr(t, "RewrapDataKeys", err, nil)
+	if n != 1 {
+		t.Fatalf("RewrapDataKeys replaced %d, want 1", n)
+	}
+	if n, err := s.RewrapDataKeys(ctx, nil); err != nil || n != 0 {
+		t.Fatalf("RewrapDataKeys(nil): %d %v", n, err)
+	}
 	ks, _ = s.DataKeys(ctx, a.ID)
 	if ks[1].KEKID != "kek-b" || !bytes.Equal(ks[1].Wrapped, []byte("rewrapped")) || ks[0].KEKID != "kek-a" {
 		t.Fatalf("after rewrap: %+v", ks)
