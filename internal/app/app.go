@@ -15,10 +15,8 @@ import (
 	"github.com/komand-ai/komand/internal/skill"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -91,7 +89,7 @@ type Options struct {
 func LogSecrets(cfg config.Config) *logging.Secrets {
 	s := logging.NewSecrets()
 	for _, v := range []string{cfg.Jwt.SecretKey, cfg.Vault.Kek, cfg.Providers.Anthropic.ApiKey, cfg.Providers.OpenAI.ApiKey,
-		dsnPassword(cfg.ConnectionStrings.Komand), dsnPassword(cfg.ConnectionStrings.Redis)} {
+		config.DSNPassword(cfg.ConnectionStrings.Komand), config.DSNPassword(cfg.ConnectionStrings.Redis)} {
 		s.Add(v)
 	}
 	for _, v := range strings.FieldsFunc(cfg.Vault.PreviousKeks, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
@@ -100,21 +98,7 @@ func LogSecrets(cfg config.Config) *logging.Secrets {
 	return s
 }
 
-// dsnPasswordRe finds password=… in a keyword/value connection string.
-var dsnPasswordRe = regexp.MustCompile(`(?i)(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
 
-// dsnPassword returns the password of a URL or keyword/value DSN.
-func dsnPassword(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok {
-			return p
-		}
-	}
-	if m := dsnPasswordRe.FindStringSubmatch(dsn); m != nil {
-		return strings.Trim(m[1], "'")
-	}
-	return ""
-}
 
 // OpenStore opens the store the configuration names: PostgreSQL when
 // ConnectionStrings.Komand is set, otherwise SQLite in the data dir.

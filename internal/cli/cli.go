@@ -70,6 +70,7 @@ func commands() []command {
 		{"users", "manage users (create)", users},
 		{"apikeys", "manage API keys (create)", apikeys},
 		{"audit", "audit trail tools (verify)", auditCmd},
+		{"config", "configuration tools (check: plaintext secrets, key file permissions)", configCmd},
 		{"credentials", "manage vault credentials (create)", credentialsCmd},
 		{"vault", "credential vault keys (rotate-kek)", vaultCmd},
 		{"healthcheck", "exit 0 when the server's /health answers", healthcheck},

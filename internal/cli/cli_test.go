@@ -37,6 +37,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 		{"apikeys", "--help"}, {"apikeys", "create", "--help"}, {"audit", "--help"},
 		{"audit", "verify", "--help"}, {"healthcheck", "--help"}, {"version", "--help"},
 		{"credentials", "--help"}, {"credentials", "create", "--help"}, {"vault", "--help"}, {"vault", "rotate-kek", "--help"},
+		{"config", "--help"}, {"config", "check", "--help"},
 	}
 	for _, c := range cmds {
 		t.Run(strings.Join(c, "_"), func(t *testing.T) {

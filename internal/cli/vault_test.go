@@ -134,3 +134,46 @@ func TestCredentialsCreateAndRotateKEK(t *testing.T) {
 		t.Fatalf("rotation without the wrapping KEK: %d %q", code, errb)
 	}
 }
+
+// TestConfigCheck: secrets in the file are reported (exit 1) with the
+// variable to use instead; a DSN without a password and non-secret
+// settings are not; key files readable by others are reported.
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	clean := filepath.Join(dir, "clean.json")
+	os.WriteFile(clean, []byte(`{"Server": {"Addr": "127.0.0.1:5001"}, "ConnectionStrings": {"Komand": "postgres://komand@db/komand"}}`), 0o600)
+	dirty := filepath.Join(dir, "dirty.json")
+	os.WriteFile(dirty, []byte(`{"Jwt": {"SecretKey": "`+strings.Repeat("j", 40)+`"},
+		"ConnectionStrings": {"Komand": "postgres://komand:hunter2@db/komand"},
+		"Providers": {"OpenAI": {"ApiKey": "sk-proj-abc"}},
+		"Vault": {"Kek": "`+strings.Repeat("ab", 32)+`"}}`), 0o644)
+
+	e, out, _ := testEnv(t, "")
+	e.environ = nil
+	if code := run(e, []string{"config", "check", "--config", clean, "--data-dir", dir}); code != 0 || !strings.Contains(out.String(), "ok: no plaintext secrets") {
+		t.Fatalf("clean: %d %q", code, out)
+	}
+	e, out, _ = testEnv(t, "")
+	e.environ = nil
+	code := run(e, []string{"config", "check", "--config", dirty, "--data-dir", dir})
+	got := out.String()
+	for _, want := range []string{"Jwt:SecretKey", "Jwt__SecretKey_FILE", "ConnectionStrings:Komand", "Providers:OpenAI:ApiKey", "Vault:Kek", "0644"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+	for _, leak := range []string{"hunter2", "sk-proj-abc", strings.Repeat("ab", 32)} {
+		if strings.Contains(got, leak) {
+			t.Fatalf("the report prints a secret: %s", got)
+		}
+	}
+	if code != exitFail {
+		t.Fatalf("dirty: exit %d", code)
+	}
+	os.WriteFile(filepath.Join(dir, "vault.kek"), []byte(strings.Repeat("cd", 32)+"\n"), 0o644)
+	e, out, _ = testEnv(t, "")
+	e.environ = nil
+	if code := run(e, []string{"config", "check", "--config", clean, "--data-dir", dir}); code != exitFail || !strings.Contains(out.String(), "chmod 600") {
+		t.Fatalf("open key file: %d %q", code, out)
+	}
+}
