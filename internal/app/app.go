@@ -98,8 +98,6 @@ func LogSecrets(cfg config.Config) *logging.Secrets {
 	return s
 }
 
-
-
 // OpenStore opens the store the configuration names: PostgreSQL when
 // ConnectionStrings.Komand is set, otherwise SQLite in the data dir.
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
