@@ -196,6 +196,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	}
 	a.Vault = vault.New(wst, ring, now)
 	a.Secrets = vault.NewService(wst, a.Vault, a.Authz, a.Audit, o.Secrets, now)
+	a.Secrets.SetLogger(log)
 	tools := skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, log, now)
 	providers := o.Providers
 	if providers == nil {
@@ -263,6 +264,9 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 // store and Redis client.
 func (a *App) Close() error {
 	var errs []error
+	if a.Secrets != nil {
+		a.Secrets.Wait()
+	}
 	if a.Audit != nil {
 		errs = append(errs, a.Audit.Close())
 	}

@@ -53,6 +53,7 @@ const (
 	CredentialGranted Action = "CredentialGranted" // a skill of an agent may now read it
 	CredentialRevoked Action = "CredentialRevoked"
 	CredentialRead    Action = "CredentialRead" // a skill read it at run time (skill, agent, session; never the value)
+	DataKeyRotated    Action = "DataKeyRotated" // a tenant's new data key; then its credentials are re-encrypted
 )
 
 // Catalogue lists every action, specification events first.
@@ -65,7 +66,7 @@ var Catalogue = []Action{
 	UserInviteAccepted, UserRoleChanged, UserDeactivated, APIKeyCreated,
 	APIKeyRevoked, MemoryWritten, MemoryDeleted,
 	CredentialCreated, CredentialUpdated, CredentialDeleted, CredentialGranted,
-	CredentialRevoked, CredentialRead,
+	CredentialRevoked, CredentialRead, DataKeyRotated,
 }
 
 // Known reports whether a is in the catalogue.

@@ -173,6 +173,25 @@ func TestCredentialsAPI(t *testing.T) {
 				t.Fatal("A's ciphertext decrypted as tenant B")
 			}
 
+			// Data-key rotation: 202, the credential moves to the new key
+			// in the background and keeps its value.
+			expectError(t, w.env.Do("POST", "/api/vault/rotate-data-key", w.keys["a/operator"], nil), 403, "forbidden")
+			r = w.env.Do("POST", "/api/vault/rotate-data-key", admin, nil)
+			if r.Status != 202 {
+				t.Fatalf("rotate: %d %s", r.Status, r.Body)
+			}
+			w.env.App.Secrets.Wait()
+			moved, _ := w.env.App.Store.GetCredential(t.Context(), w.tenA, c.ID)
+			if moved.KeyVersion != row.KeyVersion+1 {
+				t.Fatalf("after rotation the credential is on key %d, want %d", moved.KeyVersion, row.KeyVersion+1)
+			}
+			if v, err := w.env.App.Vault.Open(t.Context(), w.tenA, c.ID, moved.KeyVersion, moved.Ciphertext); err != nil || string(v) != replaced {
+				t.Fatalf("after rotation: %v", err)
+			}
+			if n := auditCount(t, w, w.tenA, audit.DataKeyRotated); n != 2 {
+				t.Fatalf("DataKeyRotated entries: %d, want 2 (created, re-encrypted)", n)
+			}
+
 			// Audit: created, updated, then deleted; no value anywhere in it.
 			if r := w.env.Do("DELETE", "/api/credentials/"+c.ID, admin, nil); r.Status != 200 {
 				t.Fatalf("delete: %d %s", r.Status, r.Body)

@@ -183,3 +183,11 @@ func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request, p auth
 	}
 	return ok(w, http.StatusOK, map[string]bool{"deleted": true})
 }
+
+func (s *Server) rotateDataKey(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	v, err := s.deps.Credentials.RotateDataKey(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusAccepted, map[string]any{"version": v, "reencryption": "started"})
+}

@@ -52,6 +52,7 @@ func (s *Server) routes() http.Handler {
 		{"PUT", "/api/credentials/{credentialId}", s.authed(s.updateCredential)},
 		{"DELETE", "/api/credentials/{credentialId}", s.authed(s.deleteCredential)},
 		{"POST", "/api/credentials/{credentialId}/grants", s.authed(s.grantCredential)},
+		{"POST", "/api/vault/rotate-data-key", s.authed(s.rotateDataKey)},
 		{"DELETE", "/api/credentials/{credentialId}/grants/{agentId}/{skillId}", s.authed(s.revokeCredential)},
 
 		{"POST", "/api/webchat/message", s.authed(s.webchatMessage)},

@@ -395,6 +395,13 @@ type Vault interface {
 	// UpdateCredential replaces Name, Type, KeyVersion, Ciphertext and
 	// UpdatedAt; a taken name gives ErrConflict.
 	UpdateCredential(ctx context.Context, c Credential) error
+	// ReencryptCredential replaces a credential's ciphertext and key
+	// version if it is still under oldVersion (ErrConflict otherwise: its
+	// value was replaced meanwhile); UpdatedAt is not changed.
+	ReencryptCredential(ctx context.Context, tenantID, id string, oldVersion, newVersion int, ciphertext []byte) error
+	// CredentialsBelowVersion returns up to limit credentials of the
+	// tenant whose key version is below version, by ID.
+	CredentialsBelowVersion(ctx context.Context, tenantID string, version, limit int) ([]Credential, error)
 	// TouchCredential sets LastUsedAt.
 	TouchCredential(ctx context.Context, tenantID, id string, at time.Time) error
 	DeleteCredential(ctx context.Context, tenantID, id string) error

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"log/slog"
 	"errors"
 	"fmt"
 	"regexp"
@@ -72,6 +73,9 @@ type Service struct {
 	mu      sync.Mutex
 	grants  map[grantKey]cachedGrant
 	touched map[string]time.Time // credential ID → last recorded use
+
+	background sync.WaitGroup // re-encryptions after a data-key rotation
+	log        *slog.Logger
 }
 
 type grantKey struct{ tenant, agent, skill, name string }
@@ -524,3 +528,46 @@ func (s *Service) touch(ctx context.Context, tenantID, id string) {
 	s.mu.Unlock()
 	_ = s.st.TouchCredential(context.WithoutCancel(ctx), tenantID, id, now.UTC().Truncate(time.Microsecond))
 }
+
+// RotateDataKey gives the tenant a new data key (DataKeyRotated) and
+// re-encrypts its credentials under it in the background; Wait waits for
+// that. It returns the new key version. Credentials stay readable
+// throughout (older keys are kept), and a re-encryption cut short (a
+// restart) is finished by the next rotation.
+func (s *Service) RotateDataKey(ctx context.Context, p authz.Principal) (int, error) {
+	if err := s.authz.Check(ctx, p, authz.Update, authz.Credentials, authz.Target{}); err != nil {
+		return 0, err
+	}
+	version, err := s.vault.RotateDataKey(ctx, p.TenantID)
+	if err != nil {
+		return 0, err
+	}
+	details := map[string]any{"version": version, "phase": "created"}
+	if err := s.audit.Record(ctx, audit.Event{TenantID: p.TenantID, Action: audit.DataKeyRotated, ActorID: p.UserID, Details: details}); err != nil {
+		return 0, err
+	}
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Minute)
+		defer cancel()
+		n, err := s.vault.Reencrypt(bctx, p.TenantID)
+		outcome := "done"
+		if err != nil {
+			outcome = "failed"
+			if s.log != nil {
+				s.log.ErrorContext(bctx, "re-encrypting credentials after a data-key rotation", "tenant", p.TenantID, "err", err)
+			}
+		}
+		_ = s.audit.Record(bctx, audit.Event{TenantID: p.TenantID, Action: audit.DataKeyRotated, ActorID: p.UserID,
+			Details: map[string]any{"version": version, "phase": "reencrypted", "credentials": n, "outcome": outcome}})
+	}()
+	return version, nil
+}
+
+// Wait waits for background re-encryptions to finish (the app calls it
+// before closing the audit writer and the store).
+func (s *Service) Wait() { s.background.Wait() }
+
+// SetLogger sets the logger of background work.
+func (s *Service) SetLogger(l *slog.Logger) { s.log = l }

@@ -20,11 +20,16 @@ type Vault struct {
 	ring *Keyring
 	now  func() time.Time
 
-	mu      sync.RWMutex
-	deks    map[dekRef]cipher.AEAD
-	current map[string]int // tenant → newest version
-	create  sync.Mutex     // serialises first-key creation in this process
+	mu       sync.RWMutex
+	deks     map[dekRef]cipher.AEAD
+	current  map[string]int       // tenant → newest version
+	loadedAt map[string]time.Time // tenant → when its keys were read
+	create   sync.Mutex           // serialises key creation in this process
 }
+
+// currentTTL is how long this process seals with the newest data key it
+// knows before it looks again (another replica may have rotated).
+const currentTTL = time.Minute
 
 type dekRef struct {
 	tenant  string
@@ -36,7 +41,7 @@ func New(st store.Vault, ring *Keyring, now func() time.Time) *Vault {
 	if now == nil {
 		now = time.Now
 	}
-	return &Vault{st: st, ring: ring, now: now, deks: map[dekRef]cipher.AEAD{}, current: map[string]int{}}
+	return &Vault{st: st, ring: ring, now: now, deks: map[dekRef]cipher.AEAD{}, current: map[string]int{}, loadedAt: map[string]time.Time{}}
 }
 
 // CurrentKEKID is the ID of the KEK that wraps new data keys.
@@ -69,8 +74,9 @@ func (v *Vault) currentKey(ctx context.Context, tenantID string) (int, cipher.AE
 	v.mu.RLock()
 	version, ok := v.current[tenantID]
 	a := v.deks[dekRef{tenantID, version}]
+	fresh := v.now().Sub(v.loadedAt[tenantID]) < currentTTL
 	v.mu.RUnlock()
-	if ok && a != nil {
+	if ok && a != nil && fresh {
 		return version, a, nil
 	}
 	if err := v.load(ctx, tenantID); err != nil {
@@ -141,7 +147,99 @@ func (v *Vault) load(ctx context.Context, tenantID string) error {
 	if len(ks) > 0 {
 		v.current[tenantID] = ks[0].Version // newest first
 	}
+	v.loadedAt[tenantID] = v.now()
 	return nil
+}
+
+// RotateDataKey creates the tenant's next data key version, wrapped by the
+// current KEK, and makes it the key new values are sealed with in this
+// process (other replicas pick it up within currentTTL). Existing
+// ciphertexts stay readable; Reencrypt moves them to it.
+func (v *Vault) RotateDataKey(ctx context.Context, tenantID string) (int, error) {
+	v.create.Lock()
+	defer v.create.Unlock()
+	for attempt := 0; attempt < 3; attempt++ {
+		ks, err := v.st.DataKeys(ctx, tenantID)
+		if err != nil {
+			return 0, err
+		}
+		next := 1
+		if len(ks) > 0 {
+			next = ks[0].Version + 1
+		}
+		dek := make([]byte, KeySize)
+		if _, err := rand.Read(dek); err != nil {
+			return 0, fmt.Errorf("vault: data key: %w", err)
+		}
+		kekID, wrapped, err := v.ring.wrap(tenantID, next, dek)
+		clear(dek)
+		if err != nil {
+			return 0, err
+		}
+		err = v.st.CreateDataKey(ctx, store.DataKey{TenantID: tenantID, Version: next, KEKID: kekID, Wrapped: wrapped,
+			CreatedAt: v.now().UTC().Truncate(time.Microsecond)})
+		if errors.Is(err, store.ErrConflict) {
+			continue // another replica rotated at the same moment: take the next number
+		}
+		if err != nil {
+			return 0, err
+		}
+		return next, v.load(ctx, tenantID)
+	}
+	return 0, errors.New("vault: data key rotation kept conflicting; try again")
+}
+
+// Reencrypt moves every credential of the tenant that is under an older
+// data key to the newest one, and reports how many it moved. A credential
+// whose value is replaced meanwhile is skipped (the replacement is sealed
+// with the newest key). It can be interrupted and run again.
+func (v *Vault) Reencrypt(ctx context.Context, tenantID string) (int, error) {
+	if err := v.load(ctx, tenantID); err != nil {
+		return 0, err
+	}
+	v.mu.RLock()
+	newest, ok := v.current[tenantID]
+	v.mu.RUnlock()
+	if !ok {
+		return 0, nil
+	}
+	n := 0
+	for {
+		cs, err := v.st.CredentialsBelowVersion(ctx, tenantID, newest, 100)
+		if err != nil || len(cs) == 0 {
+			return n, err
+		}
+		moved := 0
+		for _, c := range cs {
+			pt, err := v.Open(ctx, tenantID, c.ID, c.KeyVersion, c.Ciphertext)
+			if err != nil {
+				return n, fmt.Errorf("vault: credential %s: %w", c.ID, err)
+			}
+			a, err := v.key(ctx, tenantID, newest)
+			if err != nil {
+				clear(pt)
+				return n, err
+			}
+			ct, err := seal(a, pt, credentialAD(tenantID, c.ID, newest))
+			clear(pt)
+			if err != nil {
+				return n, err
+			}
+			err = v.st.ReencryptCredential(ctx, tenantID, c.ID, c.KeyVersion, newest, ct)
+			if errors.Is(err, store.ErrConflict) {
+				continue
+			}
+			if err != nil {
+				return n, err
+			}
+			n++
+			moved++
+		}
+		if moved == 0 {
+			// Everything left changed under us; the next run picks it up.
+			return n, nil
+		}
+	}
 }
 
 // createFirst creates the tenant's first data key. Another process may

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -217,5 +218,73 @@ func TestFirstKeyRace(t *testing.T) {
 	}
 	if ks, _ := st.DataKeys(ctx, tn); len(ks) != 1 {
 		t.Fatalf("%d data keys after the race, want 1", len(ks))
+	}
+}
+
+// TestDataKeyRotation: after a rotation new values use the new key, the
+// re-encryption moves every old credential to it (same values), a value
+// replaced meanwhile is not overwritten, and old ciphertexts are rejected
+// under the new version.
+func TestDataKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	tn := uuid.NewString()
+	st := openStore(t, tn)
+	ring, _ := NewKeyring(randomKey(t))
+	v := New(st, ring, nil)
+	ids := map[string]string{}
+	for i := range 250 {
+		id := uuid.NewString()
+		val := "value-" + id
+		ver, ct, err := v.Seal(ctx, tn, id, []byte(val))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateCredential(ctx, store.Credential{TenantID: tn, ID: id, Name: "c" + strconv.Itoa(i), Type: "api_key",
+			KeyVersion: ver, Ciphertext: ct, CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		ids[id] = val
+	}
+	next, err := v.RotateDataKey(ctx, tn)
+	if err != nil || next != 2 {
+		t.Fatalf("RotateDataKey: %d %v", next, err)
+	}
+	if ver, _, _ := v.Seal(ctx, tn, uuid.NewString(), []byte("x")); ver != 2 {
+		t.Fatalf("new values sealed with version %d, want 2", ver)
+	}
+	n, err := v.Reencrypt(ctx, tn)
+	if err != nil || n != 250 {
+		t.Fatalf("Reencrypt: %d %v", n, err)
+	}
+	if left, _ := st.CredentialsBelowVersion(ctx, tn, 2, 10); len(left) != 0 {
+		t.Fatalf("%d credentials left on the old key", len(left))
+	}
+	fresh := New(st, ring, nil)
+	for id, val := range ids {
+		c, _ := st.GetCredential(ctx, tn, id)
+		got, err := fresh.Open(ctx, tn, id, c.KeyVersion, c.Ciphertext)
+		if err != nil || string(got) != val || c.KeyVersion != 2 {
+			t.Fatalf("after re-encryption: %q %v (version %d)", got, err, c.KeyVersion)
+		}
+		if _, err := fresh.Open(ctx, tn, id, 1, c.Ciphertext); err == nil {
+			t.Fatal("a version-2 ciphertext opened as version 1")
+		}
+	}
+	if n, _ := v.Reencrypt(ctx, tn); n != 0 {
+		t.Fatalf("second pass moved %d", n)
+	}
+	// A replacement racing with the pass wins: the store refuses to
+	// overwrite a credential whose version changed.
+	var some string
+	for id := range ids {
+		some = id
+		break
+	}
+	c, _ := st.GetCredential(ctx, tn, some)
+	if err := st.ReencryptCredential(ctx, tn, some, 1, 2, []byte("stale")); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("re-encrypting a credential no longer on version 1: %v", err)
+	}
+	if got, _ := st.GetCredential(ctx, tn, some); !bytes.Equal(got.Ciphertext, c.Ciphertext) {
+		t.Fatal("a stale re-encryption overwrote the credential")
 	}
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -221,4 +222,31 @@ func prefixed(p, cols string) string {
 		parts[i] = p + parts[i]
 	}
 	return strings.Join(parts, ", ")
+}
+
+// ReencryptCredential moves a credential to another data key version.
+func (s *Store) ReencryptCredential(ctx context.Context, tenantID, id string, oldVersion, newVersion int, ciphertext []byte) error {
+	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
+		err := mustAffect(tx.Exec(ctx, `UPDATE komand_credentials SET key_version = $4, ciphertext = $5
+			WHERE tenant_id = $1 AND id = $2 AND key_version = $3`, tenantID, id, oldVersion, newVersion, ciphertext))
+		if errors.Is(err, store.ErrNotFound) {
+			return store.ErrConflict
+		}
+		return err
+	})
+	return wrapErr("reencrypt credential", err)
+}
+
+// CredentialsBelowVersion lists credentials still under older data keys.
+func (s *Store) CredentialsBelowVersion(ctx context.Context, tenantID string, version, limit int) ([]store.Credential, error) {
+	out := []store.Credential{}
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+credentialCols+` FROM komand_credentials
+			WHERE tenant_id = $1 AND key_version < $2 ORDER BY id COLLATE "C" LIMIT $3`, tenantID, version, limit).
+			Query(appendRows(&out, scanCredential))
+	})
+	if err != nil {
+		return nil, wrapErr("credentials below version", err)
+	}
+	return out, nil
 }

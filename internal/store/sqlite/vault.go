@@ -220,3 +220,37 @@ func prefixed(p, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// ReencryptCredential moves a credential to another data key version.
+func (s *Store) ReencryptCredential(ctx context.Context, tenantID, id string, oldVersion, newVersion int, ciphertext []byte) error {
+	return s.write(ctx, "reencrypt credential", func(tx txQuerier) error {
+		err := mustAffect(tx.ExecContext(ctx, `UPDATE komand_credentials SET key_version = ?, ciphertext = ?
+			WHERE tenant_id = ? AND id = ? AND key_version = ?`, newVersion, ciphertext, tenantID, id, oldVersion))
+		if err == store.ErrNotFound {
+			return store.ErrConflict
+		}
+		return err
+	})
+}
+
+// CredentialsBelowVersion lists credentials still under older data keys.
+func (s *Store) CredentialsBelowVersion(ctx context.Context, tenantID string, version, limit int) ([]store.Credential, error) {
+	out := []store.Credential{}
+	err := s.read(ctx, "credentials below version", func(tx querier) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+credentialCols+` FROM komand_credentials
+			WHERE tenant_id = ? AND key_version < ? ORDER BY id LIMIT ?`, tenantID, version, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			c, err := scanCredential(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	return out, err
+}

@@ -15,6 +15,7 @@ var vaultTests = []test{
 	{"CredentialNamesAndList", testCredentialList},
 	{"CredentialTenancy", testCredentialTenancy},
 	{"Grants", testCredentialGrants},
+	{"Reencrypt", testCredentialReencrypt},
 }
 
 func mkDataKey(t *testing.T, s store.Store, tenantID string, version int, kek string) store.DataKey {
@@ -229,5 +230,37 @@ func testCredentialGrants(t *testing.T, s store.Store) {
 	isErr(t, "DeleteCredential with grants", s.DeleteCredential(ctx, b.ID, bc.ID), nil)
 	if gs, _ := s.CredentialGrants(ctx, b.ID, bc.ID); len(gs) != 0 {
 		t.Fatalf("grants survived their credential: %+v", gs)
+	}
+}
+
+func testCredentialReencrypt(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkTenant(t, s, "alpha"), mkTenant(t, s, "beta")
+	mkDataKey(t, s, a.ID, 1, "kek")
+	mkDataKey(t, s, a.ID, 2, "kek")
+	mkDataKey(t, s, b.ID, 1, "kek")
+	var old []store.Credential
+	for _, n := range []string{"x", "y", "z"} {
+		old = append(old, mkCredential(t, s, a.ID, n, 1))
+	}
+	mkCredential(t, s, b.ID, "x", 1)
+	cs, err := s.CredentialsBelowVersion(ctx, a.ID, 2, 2)
+	isErr(t, "CredentialsBelowVersion", err, nil)
+	if len(cs) != 2 {
+		t.Fatalf("below version: %d, want the limit of 2", len(cs))
+	}
+	isErr(t, "Reencrypt", s.ReencryptCredential(ctx, a.ID, old[0].ID, 1, 2, []byte("new")), nil)
+	isErr(t, "Reencrypt from a stale version", s.ReencryptCredential(ctx, a.ID, old[0].ID, 1, 2, []byte("x")), store.ErrConflict)
+	isErr(t, "Reencrypt another tenant's", s.ReencryptCredential(ctx, b.ID, old[1].ID, 1, 2, []byte("x")), store.ErrConflict)
+	got, _ := s.GetCredential(ctx, a.ID, old[0].ID)
+	if got.KeyVersion != 2 || string(got.Ciphertext) != "new" || got.UpdatedAt != old[0].UpdatedAt {
+		t.Fatalf("after reencrypt: %+v", got)
+	}
+	cs, _ = s.CredentialsBelowVersion(ctx, a.ID, 2, 10)
+	if len(cs) != 2 {
+		t.Fatalf("below version after one move: %d, want 2", len(cs))
+	}
+	if cs, _ := s.CredentialsBelowVersion(ctx, b.ID, 2, 10); len(cs) != 1 {
+		t.Fatalf("B below version: %d", len(cs))
 	}
 }
