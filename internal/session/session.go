@@ -173,16 +173,11 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 	}
 	key := m.SessionKey()
 
-	unlock, err := s.locks.lock(ctx, p.TenantID+"\x00"+key)
+	unlock, err := s.lockKey(ctx, p.TenantID, key)
 	if err != nil {
-		return channel.Reply{}, apperr.Wrap(err, apperr.Unavailable, "the session is busy; try again")
+		return channel.Reply{}, err
 	}
 	defer unlock()
-	dbUnlock, err := s.st.LockSession(ctx, p.TenantID, key)
-	if err != nil {
-		return channel.Reply{}, apperr.Wrap(err, apperr.Unavailable, "the session is busy; try again")
-	}
-	defer dbUnlock()
 
 	se, err := s.session(ctx, p, m, sessionID, now)
 	if err != nil {
@@ -410,9 +405,9 @@ func (s *Service) End(ctx context.Context, p authz.Principal, id string) (store.
 	if se.EndedAt != nil {
 		return store.Session{}, apperr.New(apperr.Conflict, "the session has already ended")
 	}
-	unlock, err := s.locks.lock(ctx, p.TenantID+"\x00"+se.Key)
+	unlock, err := s.lockKey(ctx, p.TenantID, se.Key)
 	if err != nil {
-		return store.Session{}, apperr.Wrap(err, apperr.Unavailable, "the session is busy; try again")
+		return store.Session{}, err
 	}
 	defer unlock()
 	if err := s.record(ctx, p, audit.SessionEnded, se, map[string]any{"reason": "ended"}); err != nil {
@@ -445,22 +440,70 @@ func (s *Service) ExpireIdle(ctx context.Context) (int, error) {
 			if err != nil {
 				return n, err
 			}
+			ended := 0
 			for _, se := range idle {
-				if err := s.audit.Record(ctx, audit.Event{TenantID: t.ID, Action: audit.SessionEnded,
-					AgentID: se.AgentID, SessionID: se.ID, Details: map[string]any{"reason": "idle"}}); err != nil {
+				ok, err := s.expire(ctx, se, cutoff, now)
+				if err != nil {
 					return n, err
 				}
-				if _, err := s.st.EndSession(ctx, t.ID, se.ID, now, "idle"); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return n, err
+				if ok {
+					ended++
 				}
-				n++
 			}
-			if len(idle) < 100 {
+			n += ended
+			if len(idle) < 100 || ended == 0 {
 				break
 			}
 		}
 	}
 	return n, nil
+}
+
+// expire ends one idle session under its key's locks, after checking that
+// no message arrived while it waited for them.
+func (s *Service) expire(ctx context.Context, se store.Session, cutoff, now time.Time) (bool, error) {
+	unlock, err := s.lockKey(ctx, se.TenantID, se.Key)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	cur, err := s.st.GetSession(ctx, se.TenantID, se.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if cur.EndedAt != nil || !cur.LastMessageAt.Before(cutoff) {
+		return false, nil
+	}
+	if err := s.audit.Record(ctx, audit.Event{TenantID: se.TenantID, Action: audit.SessionEnded,
+		AgentID: se.AgentID, SessionID: se.ID, Details: map[string]any{"reason": "idle"}}); err != nil {
+		return false, err
+	}
+	if _, err := s.st.EndSession(ctx, se.TenantID, se.ID, now, "idle"); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// lockKey takes a session key's locks: the FIFO lock of this process, then
+// the store's (a PostgreSQL advisory lock, shared by every replica). Every
+// change to a session (a message, an end, an idle expiry) holds them.
+func (s *Service) lockKey(ctx context.Context, tenantID, key string) (func(), error) {
+	unlock, err := s.locks.lock(ctx, tenantID+"\x00"+key)
+	if err != nil {
+		return nil, apperr.Wrap(err, apperr.Unavailable, "the session is busy; try again")
+	}
+	dbUnlock, err := s.st.LockSession(ctx, tenantID, key)
+	if err != nil {
+		unlock()
+		return nil, apperr.Wrap(err, apperr.Unavailable, "the session is busy; try again")
+	}
+	return func() { dbUnlock(); unlock() }, nil
 }
 
 // RunExpiry calls ExpireIdle every interval until ctx ends.
