@@ -163,6 +163,9 @@ func seedTenant(t testing.TB, s *Store, slug string) (store.Tenant, store.User) 
 		Name: "c", Type: "api_key", KeyVersion: 1, Ciphertext: []byte("c"), CreatedAt: tNow, UpdatedAt: tNow}))
 	must(t, "GrantCredential", s.GrantCredential(ctx, store.CredentialGrant{TenantID: tn.ID, CredentialID: credID,
 		AgentID: "a-" + slug, SkillID: "s", CreatedAt: tNow}))
+	must(t, "CreateChannelAccount", s.CreateChannelAccount(ctx, store.ChannelAccount{TenantID: tn.ID, ID: uuid.NewString(),
+		Channel: "Webhook", AccountID: "default", AgentID: "a-" + slug, CreatedAt: tNow, UpdatedAt: tNow}))
+	must(t, "MarkWebhookSeen", s.MarkWebhookSeen(ctx, tn.ID, "default", "sig", tNow, tNow.Add(time.Hour)))
 	return tn, u
 }
 
@@ -174,7 +177,8 @@ func auditEntry(tenantID string) store.AuditEntry {
 // tenantTables are the tables under row-level security.
 var tenantTables = []string{"komand_users", "komand_api_keys", "komand_refresh_families",
 	"komand_refresh_tokens", "komand_agents", "komand_audit_log", "komand_audit_heads",
-	"komand_sessions", "komand_session_turns", "komand_agent_memory", "komand_vault_keys", "komand_credentials", "komand_credential_grants"}
+	"komand_sessions", "komand_session_turns", "komand_agent_memory", "komand_vault_keys", "komand_credentials", "komand_credential_grants",
+	"komand_channel_accounts", "komand_webhook_seen"}
 
 // TestRowLevelSecurity checks the second wall on its own: raw SQL on a
 // komand_app connection, without any WHERE clause.
@@ -245,6 +249,10 @@ func TestRowLevelSecurity(t *testing.T) {
 			updated_at) VALUES ($1, 'a-beta', 'evil', 'v', now(), now())`},
 		{"komand_vault_keys", `INSERT INTO komand_vault_keys (tenant_id, version, kek_id, wrapped, created_at)
 			VALUES ($1, 99, 'evil', 'w', now())`},
+		{"komand_channel_accounts", `INSERT INTO komand_channel_accounts (id, tenant_id, channel, account_id, agent_id,
+			created_at, updated_at) VALUES ('evil', $1, 'Webhook', 'evil', 'a-beta', now(), now())`},
+		{"komand_webhook_seen", `INSERT INTO komand_webhook_seen (tenant_id, account_id, signature, expires_at)
+			VALUES ($1, 'evil', 'evil', now())`},
 		{"komand_credentials", `INSERT INTO komand_credentials (id, tenant_id, name, type, key_version, ciphertext,
 			created_at, updated_at) VALUES ('evil', $1, 'evil', 'api_key', 1, 'c', now(), now())`},
 	}

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions", sessionTests},
 		{"Memory", memoryTests},
 		{"Vault", vaultTests},
+		{"Channels", channelTests},
 		{"Audit", auditTests},
 		{"Isolation", isolationTests},
 		{"Concurrency", concurrencyTests},
