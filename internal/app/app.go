@@ -28,6 +28,7 @@ import (
 	"github.com/komand-ai/komand/internal/auditlog"
 	"github.com/komand-ai/komand/internal/authn"
 	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/channel"
 	"github.com/komand-ai/komand/internal/config"
 	"github.com/komand-ai/komand/internal/gateway"
 	"github.com/komand-ai/komand/internal/ratelimit"
@@ -58,6 +59,7 @@ type App struct {
 	Vault    *vault.Vault
 	Secrets  *vault.Service // the credential vault's API
 	Sessions *session.Service
+	Channels *channel.Service
 	Limiter  ratelimit.Limiter
 
 	redis *redis.Client
@@ -209,6 +211,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		ChatLimit: cfg.RateLimits.ChatPermitLimit, ChatWindow: cfg.RateLimits.ChatWindow(),
 		IdleTimeout: cfg.Agents.SessionIdleTimeout, Now: now, Logger: log,
 	})
+	a.Channels = channel.NewService(wst, a.Secrets, a.Authz, a.Audit,
+		func(ctx context.Context, p authz.Principal, m channel.InboundMessage) (channel.Reply, error) {
+			return a.Sessions.Handle(ctx, p, m, "", session.Hooks{})
+		}, log, now)
 	return a, nil
 }
 
@@ -246,7 +252,7 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 	cfg := a.Config
 	return gateway.New(gateway.Deps{
 		Auth: a.Auth, Agents: a.Agents, Users: a.Users, AuditLog: a.AuditLog,
-		Sessions: a.Sessions, Memory: a.Memory, Credentials: a.Secrets, Limiter: a.Limiter, Ready: a.Store.Ping,
+		Sessions: a.Sessions, Memory: a.Memory, Credentials: a.Secrets, Channels: a.Channels, Limiter: a.Limiter, Ready: a.Store.Ping,
 	}, gateway.Options{
 		Version:        version,
 		AllowedOrigin:  cfg.AllowedOrigin,

@@ -56,6 +56,13 @@ const (
 	DataKeyRotated    Action = "DataKeyRotated" // a tenant's new data key; then its credentials are re-encrypted
 )
 
+// Channel events.
+const (
+	ChannelAccountCreated Action = "ChannelAccountCreated"
+	ChannelAccountDeleted Action = "ChannelAccountDeleted"
+	WebhookRejected       Action = "WebhookRejected" // bad, stale or replayed signature: never reaches an agent
+)
+
 // Catalogue lists every action, specification events first.
 var Catalogue = []Action{
 	MessageReceived, MessageSent, ToolExecutionStarted, ToolExecutionCompleted,
@@ -66,7 +73,8 @@ var Catalogue = []Action{
 	UserInviteAccepted, UserRoleChanged, UserDeactivated, APIKeyCreated,
 	APIKeyRevoked, MemoryWritten, MemoryDeleted,
 	CredentialCreated, CredentialUpdated, CredentialDeleted, CredentialGranted,
-	CredentialRevoked, CredentialRead, DataKeyRotated,
+	CredentialRevoked, CredentialRead, DataKeyRotated, ChannelAccountCreated,
+	ChannelAccountDeleted, WebhookRejected,
 }
 
 // Known reports whether a is in the catalogue.

@@ -55,6 +55,12 @@ func (s *Server) routes() http.Handler {
 		{"POST", "/api/vault/rotate-data-key", s.authed(s.rotateDataKey)},
 		{"DELETE", "/api/credentials/{credentialId}/grants/{agentId}/{skillId}", s.authed(s.revokeCredential)},
 
+		{"GET", "/api/channels/accounts/", s.authed(s.listChannelAccounts)},
+		{"POST", "/api/channels/accounts/", s.authed(s.createChannelAccount)},
+		{"GET", "/api/channels/accounts/{accountId}", s.authed(s.getChannelAccount)},
+		{"DELETE", "/api/channels/accounts/{accountId}", s.authed(s.deleteChannelAccount)},
+		{"POST", "/hooks/webhook/{accountId}", s.public(s.receiveWebhook)},
+
 		{"POST", "/api/webchat/message", s.authed(s.webchatMessage)},
 		{"POST", "/api/webchat/message/stream", s.authed(s.webchatStream)},
 

@@ -24,6 +24,7 @@ import (
 	"github.com/komand-ai/komand/internal/auditlog"
 	"github.com/komand-ai/komand/internal/authn"
 	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/channel"
 	"github.com/komand-ai/komand/internal/ratelimit"
 	"github.com/komand-ai/komand/internal/store"
 	"github.com/komand-ai/komand/internal/user"
@@ -47,6 +48,7 @@ type Deps struct {
 	Sessions    *session.Service
 	Memory      *agent.MemoryService
 	Credentials *vault.Service
+	Channels    *channel.Service
 	Limiter     ratelimit.Limiter
 	// Ready reports whether the database answers.
 	Ready func(ctx context.Context) error

@@ -300,7 +300,10 @@ func (s *Service) session(ctx context.Context, p authz.Principal, m channel.Inbo
 		return store.Session{}, err
 	}
 
-	agentID := DefaultAgentID
+	agentID, err := s.boundAgent(ctx, p.TenantID, m)
+	if err != nil {
+		return store.Session{}, err
+	}
 	ag, err := s.st.GetAgent(ctx, p.TenantID, agentID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, apperr.New(apperr.NotFound,
@@ -336,6 +339,22 @@ func (s *Service) session(ctx context.Context, p authz.Principal, m channel.Inbo
 		return store.Session{}, err
 	}
 	return se, nil
+}
+
+// boundAgent is the agent a new session of m's channel account is bound
+// to: the account's configured agent, or, for a WebChat account that is
+// not configured, the agent "default".
+func (s *Service) boundAgent(ctx context.Context, tenantID string, m channel.InboundMessage) (string, error) {
+	a, err := s.st.ChannelAccountByKey(ctx, tenantID, m.Channel, m.ChannelAccountID)
+	switch {
+	case err == nil:
+		return a.AgentID, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return "", err
+	case m.Channel == channel.WebChat:
+		return DefaultAgentID, nil
+	}
+	return "", apperr.New(apperr.NotFound, "no agent is bound to this channel account")
 }
 
 func (s *Service) record(ctx context.Context, p authz.Principal, action audit.Action, se store.Session, details map[string]any) error {

@@ -571,3 +571,30 @@ func (s *Service) Wait() { s.background.Wait() }
 
 // SetLogger sets the logger of background work.
 func (s *Service) SetLogger(l *slog.Logger) { s.log = l }
+
+// PlatformSecret returns the value of one credential for the platform's own
+// use (a channel account's signing secret), not for a skill: no grant is
+// involved, and the caller names the credential by ID from its own
+// configuration. The value joins the logger's redaction set.
+func (s *Service) PlatformSecret(ctx context.Context, tenantID, credentialID string) (string, error) {
+	c, err := s.get(ctx, tenantID, credentialID)
+	if err != nil {
+		return "", err
+	}
+	v, err := s.vault.Open(ctx, tenantID, c.ID, c.KeyVersion, c.Ciphertext)
+	if err != nil {
+		return "", fmt.Errorf("vault: credential %s of tenant %s: %w", c.ID, tenantID, err)
+	}
+	s.known.Add(string(v))
+	return string(v), nil
+}
+
+// Exists reports whether the tenant has the credential (for references
+// from configuration, such as a channel account's secret).
+func (s *Service) Exists(ctx context.Context, tenantID, credentialID string) (bool, error) {
+	_, err := s.get(ctx, tenantID, credentialID)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}

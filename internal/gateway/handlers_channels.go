@@ -1,0 +1,111 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/channel"
+	"github.com/komand-ai/komand/internal/store"
+)
+
+type channelAccountResponse struct {
+	ID                 string    `json:"id"`
+	Channel            string    `json:"channel"`
+	AccountID          string    `json:"accountId"`
+	AgentID            string    `json:"agentId"`
+	SecretCredentialID string    `json:"secretCredentialId"`
+	WebhookPath        string    `json:"webhookPath"`
+	CreatedBy          string    `json:"createdBy"`
+	CreatedAt          time.Time `json:"createdAt"`
+}
+
+func channelAccountJSON(a store.ChannelAccount) channelAccountResponse {
+	return channelAccountResponse{ID: a.ID, Channel: a.Channel, AccountID: a.AccountID, AgentID: a.AgentID,
+		SecretCredentialID: a.SecretCredentialID, WebhookPath: "/hooks/webhook/" + a.ID, CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt}
+}
+
+func (s *Server) createChannelAccount(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	var b struct {
+		Channel            string `json:"channel"`
+		AccountID          string `json:"accountId"`
+		AgentID            string `json:"agentId"`
+		SecretCredentialID string `json:"secretCredentialId"`
+	}
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	a, err := s.deps.Channels.CreateAccount(r.Context(), p, channel.AccountInput{Channel: b.Channel, AccountID: b.AccountID,
+		AgentID: b.AgentID, SecretCredentialID: b.SecretCredentialID})
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, channelAccountJSON(a))
+}
+
+func (s *Server) listChannelAccounts(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	pg, err := pagination(r)
+	if err != nil {
+		return err
+	}
+	as, total, err := s.deps.Channels.ListAccounts(r.Context(), p, pg)
+	if err != nil {
+		return err
+	}
+	out := make([]channelAccountResponse, len(as))
+	for i, a := range as {
+		out[i] = channelAccountJSON(a)
+	}
+	return okList(w, out, total, pg)
+}
+
+func (s *Server) getChannelAccount(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	id, err := pathUUID(r, "accountId")
+	if err != nil {
+		return err
+	}
+	a, err := s.deps.Channels.GetAccount(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, channelAccountJSON(a))
+}
+
+func (s *Server) deleteChannelAccount(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	id, err := pathUUID(r, "accountId")
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Channels.DeleteAccount(r.Context(), p, id); err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, map[string]bool{"deleted": true})
+}
+
+// receiveWebhook is a signed generic-webhook delivery: no bearer
+// credential, the signature is the authentication. The body is read raw,
+// because the signature covers its exact bytes.
+func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) error {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return apperr.New(apperr.UnsupportedMedia, "Content-Type must be application/json")
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return apperr.Wrap(err, apperr.TooLarge, "request body is too large")
+		}
+		return apperr.Wrap(err, apperr.Invalid, "request body could not be read")
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(turnDeadline))
+	reply, err := s.deps.Channels.ReceiveWebhook(r.Context(), channel.Delivery{AccountID: r.PathValue("accountId"),
+		Timestamp: r.Header.Get(channel.TimestampHeader), Signature: r.Header.Get(channel.SignatureHeader), Body: body})
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, webchatResponse{SessionID: reply.SessionID, Text: reply.Text, Timestamp: reply.Timestamp})
+}

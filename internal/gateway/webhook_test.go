@@ -1,0 +1,145 @@
+package gateway_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/komand-ai/komand/internal/app/apptest"
+	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/channel"
+	"github.com/komand-ai/komand/internal/store"
+)
+
+// deliver posts a signed generic-webhook delivery.
+func deliver(w *world, path, ts, sig, body string) *apptest.Response {
+	h := []string{}
+	if ts != "" {
+		h = append(h, channel.TimestampHeader, ts)
+	}
+	if sig != "" {
+		h = append(h, channel.SignatureHeader, sig)
+	}
+	return w.env.Do(http.MethodPost, path, "", body, h...)
+}
+
+func TestSignedWebhook(t *testing.T) {
+	for _, kind := range apptest.Kinds() {
+		t.Run(kind, func(t *testing.T) {
+			w := newWorld(t, kind)
+			admin := w.keys["a/admin"]
+			secret := "whsec_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+			r := w.env.Do("POST", "/api/credentials/", admin, map[string]any{"name": "crm-hook", "type": "token", "value": secret})
+			if r.Status != 201 {
+				t.Fatalf("credential: %d %s", r.Status, r.Body)
+			}
+			credID := decodeData[credentialView](t, r).ID
+			if r := w.env.Do("POST", "/api/agents/", admin, map[string]any{"agentId": "crm-bot", "name": "CRM",
+				"allowedChannels": []string{"Webhook"}}); r.Status != 201 {
+				t.Fatalf("agent: %d %s", r.Status, r.Body)
+			}
+
+			// Account API: validation, RBAC, tenancy.
+			acct := map[string]any{"channel": "Webhook", "accountId": "crm", "agentId": "crm-bot", "secretCredentialId": credID}
+			expectError(t, w.env.Do("POST", "/api/channels/accounts/", w.keys["a/operator"], acct), 403, "forbidden")
+			expectError(t, w.env.Do("POST", "/api/channels/accounts/", admin, map[string]any{"channel": "Fax", "accountId": "crm",
+				"agentId": "crm-bot", "secretCredentialId": credID}), 400, "validation_failed")
+			expectError(t, w.env.Do("POST", "/api/channels/accounts/", admin, map[string]any{"channel": "Webhook", "accountId": "crm",
+				"agentId": "crm-bot", "secretCredentialId": uuid.NewString()}), 404, "not_found")
+			expectError(t, w.env.Do("POST", "/api/channels/accounts/", w.keys["b/admin"], acct), 404, "not_found") // A's credential, B's tenant
+			r = w.env.Do("POST", "/api/channels/accounts/", admin, acct)
+			if r.Status != 201 {
+				t.Fatalf("account: %d %s", r.Status, r.Body)
+			}
+			noSecret(t, "the account response", r.Body, secret)
+			view := decodeData[struct {
+				ID          string `json:"id"`
+				WebhookPath string `json:"webhookPath"`
+			}](t, r)
+			expectError(t, w.env.Do("POST", "/api/channels/accounts/", admin, acct), 409, "conflict")
+			if r := w.env.Do("GET", "/api/channels/accounts/", w.keys["a/viewer"], nil); r.Status != 200 || r.Meta.Total != 1 {
+				t.Fatalf("viewer list: %d %s", r.Status, r.Body)
+			}
+			expectError(t, w.env.Do("GET", "/api/channels/accounts/"+view.ID, w.keys["b/admin"], nil), 404, "not_found")
+
+			// A valid delivery reaches the account's agent.
+			body := `{"senderId":"customer-1","text":"/memory set plan gold","displayName":"Ada"}`
+			ts := strconv.FormatInt(time.Now().Unix(), 10)
+			sig := channel.Sign([]byte(secret), ts, []byte(body))
+			r = deliver(w, view.WebhookPath, ts, sig, body)
+			if r.Status != 200 {
+				t.Fatalf("delivery: %d %s", r.Status, r.Body)
+			}
+			reply := decodeData[chatReply](t, r)
+			se, err := w.env.App.Store.GetSession(t.Context(), w.tenA, reply.SessionID)
+			if err != nil || se.Key != "Webhook:crm:customer-1" || se.AgentID != "crm-bot" {
+				t.Fatalf("session: %+v %v", se, err)
+			}
+			if m, err := w.env.App.Store.GetMemory(t.Context(), w.tenA, "crm-bot", "plan"); err != nil || m.Value != "gold" {
+				t.Fatalf("the agent did not act on the delivery: %+v %v", m, err)
+			}
+
+			// Refused deliveries: 401, audited, never reach an agent.
+			stale := strconv.FormatInt(time.Now().Add(-6*time.Minute).Unix(), 10)
+			future := strconv.FormatInt(time.Now().Add(6*time.Minute).Unix(), 10)
+			other := `{"senderId":"customer-2","text":"/memory set plan free"}`
+			for name, d := range map[string][3]string{
+				"replay":           {ts, sig, body},
+				"wrong secret":     {ts, channel.Sign([]byte("guess"), ts, []byte(other)), other},
+				"tampered body":    {ts, sig, strings.Replace(body, "gold", "free", 1)},
+				"stale":            {stale, channel.Sign([]byte(secret), stale, []byte(other)), other},
+				"future":           {future, channel.Sign([]byte(secret), future, []byte(other)), other},
+				"no signature":     {ts, "", other},
+				"no timestamp":     {"", channel.Sign([]byte(secret), ts, []byte(other)), other},
+				"garbage":          {"yesterday", "v1=zz", other},
+				"signature as hex": {ts, strings.TrimPrefix(channel.Sign([]byte(secret), ts, []byte(other)), "v1="), other},
+			} {
+				r := deliver(w, view.WebhookPath, d[0], d[1], d[2])
+				if r.Status != 401 || r.Code != "unauthorized" {
+					t.Fatalf("%s: %d %s", name, r.Status, r.Body)
+				}
+				noSecret(t, name, r.Body, secret)
+			}
+			if n := auditCount(t, w, w.tenA, audit.WebhookRejected); n != 9 {
+				t.Fatalf("WebhookRejected entries: %d, want 9", n)
+			}
+			for _, path := range []string{"/hooks/webhook/" + uuid.NewString(), "/hooks/webhook/not-an-id", "/hooks/webhook/..%2F..%2Fetc"} {
+				if r := deliver(w, path, ts, sig, body); r.Status != 401 && r.Status != 404 {
+					t.Fatalf("%s: %d %s", path, r.Status, r.Body)
+				}
+			}
+			if m, _ := w.env.App.Store.GetMemory(t.Context(), w.tenA, "crm-bot", "plan"); m.Value != "gold" {
+				t.Fatalf("a refused delivery changed the agent's memory: %q", m.Value)
+			}
+			if _, n, _ := w.env.App.Store.ListSessions(t.Context(), w.tenA, store.SessionFilter{}, store.Page{Page: 1, PageSize: 10}); n != 1 {
+				t.Fatalf("%d sessions, want 1 (refused deliveries start none)", n)
+			}
+			if n := auditCount(t, w, w.tenA, audit.MessageReceived); n != 1 {
+				t.Fatalf("MessageReceived entries: %d, want 1", n)
+			}
+			// Well signed but malformed: 400; wrong media type: 415.
+			bad := `{"senderId":"c","text":"hi","admin":true}`
+			expectError(t, deliver(w, view.WebhookPath, ts, channel.Sign([]byte(secret), ts, []byte(bad)), bad), 400, "validation_failed")
+			r = w.env.Do(http.MethodPost, view.WebhookPath, "", []byte(body), "Content-Type", "text/plain",
+				channel.TimestampHeader, ts, channel.SignatureHeader, sig)
+			if r.Status != 415 {
+				t.Fatalf("text/plain: %d", r.Status)
+			}
+			noSecret(t, "the logs", []byte(w.env.Logs()), secret)
+
+			// Deleting the account stops its webhook.
+			if r := w.env.Do("DELETE", "/api/channels/accounts/"+view.ID, admin, nil); r.Status != 200 {
+				t.Fatalf("delete: %d", r.Status)
+			}
+			fresh := strconv.FormatInt(time.Now().Unix(), 10)
+			b2 := `{"senderId":"customer-3","text":"hello"}`
+			if r := deliver(w, view.WebhookPath, fresh, channel.Sign([]byte(secret), fresh, []byte(b2)), b2); r.Status != 401 {
+				t.Fatalf("delivery to a deleted account: %d", r.Status)
+			}
+		})
+	}
+}
