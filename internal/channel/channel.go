@@ -1,9 +1,10 @@
-// Package channel defines what every channel adapter produces and consumes:
-// an InboundMessage (product.md, Concepts) from a platform's payload, and a
-// Reply sent back. WebChat, the first channel, is the HTTP API itself
-// (gateway: POST /api/webchat/message); the platform adapters (signed
-// webhooks, Slack, Telegram) will add an adapter interface here when they
-// land.
+// Package channel is where messages come from: the InboundMessage
+// (product.md, Concepts) every channel produces and the Reply sent back;
+// channel accounts (a platform account bound to an agent, its signing
+// secret in the vault); and the signed generic webhook (webhook.go:
+// HMAC-SHA256 over timestamp and body, a 5-minute window, each signature
+// accepted once). WebChat is the HTTP API itself (gateway: POST
+// /api/webchat/message). Slack and Telegram adapters are to come.
 package channel
 
 import "time"
