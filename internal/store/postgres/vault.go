@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -66,7 +65,10 @@ func (s *Store) RewrapDataKeys(ctx context.Context, rs []store.DataKeyRewrap) (i
 	return n, nil
 }
 
-const credentialCols = "tenant_id, id, name, type, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"
+const (
+	credentialCols  = "tenant_id, id, name, type, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"
+	credentialColsC = "c.tenant_id, c.id, c.name, c.type, c.key_version, c.ciphertext, c.created_by, c.created_at, c.updated_at, c.last_used_at"
+)
 
 func scanCredential(r pgx.Row) (store.Credential, error) {
 	var c store.Credential
@@ -202,7 +204,7 @@ func (s *Store) CredentialGrants(ctx context.Context, tenantID, credentialID str
 func (s *Store) GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (store.Credential, error) {
 	var c store.Credential
 	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT `+prefixed("c.", credentialCols)+`
+		b.Queue(`SELECT `+credentialColsC+`
 			FROM komand_credentials c JOIN komand_credential_grants g
 			  ON g.tenant_id = c.tenant_id AND g.credential_id = c.id
 			WHERE c.tenant_id = $1 AND c.name = $2 AND g.agent_id = $3 AND g.skill_id = $4`,
@@ -213,15 +215,6 @@ func (s *Store) GrantedCredential(ctx context.Context, tenantID, agentID, skillI
 			})
 	})
 	return c, wrapErr("granted credential", err)
-}
-
-// prefixed qualifies every column of a column list.
-func prefixed(p, cols string) string {
-	parts := strings.Split(cols, ", ")
-	for i := range parts {
-		parts[i] = p + parts[i]
-	}
-	return strings.Join(parts, ", ")
 }
 
 // ReencryptCredential moves a credential to another data key version.

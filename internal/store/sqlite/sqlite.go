@@ -293,6 +293,30 @@ func qualify(alias, cols string) string {
 // transaction (so both see the same snapshot) and scans the rows. args are
 // the WHERE clause's; pageSQL gets LIMIT and OFFSET appended as its last two
 // parameters.
+// selectAll runs one query on the reader pool and scans every row.
+func selectAll[T any](ctx context.Context, s *Store, op, q string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	out := []T{}
+	err := s.read(ctx, op, func(tx querier) error {
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func listPage[T any](ctx context.Context, s *Store, op, countSQL, pageSQL string, args []any, p store.Page, scan func(scanner) (T, error)) ([]T, int, error) {
 	limit, offset := limitOffset(p)
 	out := []T{}

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"time"
 
 	"github.com/komand-ai/komand/internal/store"
@@ -20,28 +19,17 @@ func (s *Store) CreateDataKey(ctx context.Context, k store.DataKey) error {
 
 // DataKeys returns a tenant's data keys, newest first.
 func (s *Store) DataKeys(ctx context.Context, tenantID string) ([]store.DataKey, error) {
-	out := []store.DataKey{}
-	err := s.read(ctx, "data keys", func(tx querier) error {
-		rows, err := tx.QueryContext(ctx, `SELECT tenant_id, version, kek_id, wrapped, created_at
-			FROM komand_vault_keys WHERE tenant_id = ? ORDER BY version DESC`, tenantID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+	return selectAll(ctx, s, "data keys", `SELECT tenant_id, version, kek_id, wrapped, created_at
+		FROM komand_vault_keys WHERE tenant_id = ? ORDER BY version DESC`, []any{tenantID},
+		func(sc scanner) (store.DataKey, error) {
 			var (
 				k       store.DataKey
 				created int64
 			)
-			if err := rows.Scan(&k.TenantID, &k.Version, &k.KEKID, &k.Wrapped, &created); err != nil {
-				return err
-			}
+			err := sc.Scan(&k.TenantID, &k.Version, &k.KEKID, &k.Wrapped, &created)
 			k.CreatedAt = fromMicros(created)
-			out = append(out, k)
-		}
-		return rows.Err()
-	})
-	return out, err
+			return k, err
+		})
 }
 
 // RewrapDataKeys replaces the wrapping of the versions still under their
@@ -70,7 +58,10 @@ func (s *Store) RewrapDataKeys(ctx context.Context, rs []store.DataKeyRewrap) (i
 	return n, nil
 }
 
-const credentialCols = "tenant_id, id, name, type, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"
+const (
+	credentialCols  = "tenant_id, id, name, type, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"
+	credentialColsC = "c.tenant_id, c.id, c.name, c.type, c.key_version, c.ciphertext, c.created_by, c.created_at, c.updated_at, c.last_used_at"
+)
 
 func scanCredential(sc scanner) (store.Credential, error) {
 	var (
@@ -177,48 +168,27 @@ func (s *Store) RevokeCredential(ctx context.Context, tenantID, credentialID, ag
 
 // CredentialGrants lists a credential's grants.
 func (s *Store) CredentialGrants(ctx context.Context, tenantID, credentialID string) ([]store.CredentialGrant, error) {
-	out := []store.CredentialGrant{}
-	err := s.read(ctx, "credential grants", func(tx querier) error {
-		rows, err := tx.QueryContext(ctx, `SELECT tenant_id, credential_id, agent_id, skill_id, created_by, created_at
-			FROM komand_credential_grants WHERE tenant_id = ? AND credential_id = ? ORDER BY agent_id, skill_id`,
-			tenantID, credentialID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+	return selectAll(ctx, s, "credential grants", `SELECT tenant_id, credential_id, agent_id, skill_id, created_by, created_at
+		FROM komand_credential_grants WHERE tenant_id = ? AND credential_id = ? ORDER BY agent_id, skill_id`,
+		[]any{tenantID, credentialID}, func(sc scanner) (store.CredentialGrant, error) {
 			var (
 				g       store.CredentialGrant
 				created int64
 			)
-			if err := rows.Scan(&g.TenantID, &g.CredentialID, &g.AgentID, &g.SkillID, &g.CreatedBy, &created); err != nil {
-				return err
-			}
+			err := sc.Scan(&g.TenantID, &g.CredentialID, &g.AgentID, &g.SkillID, &g.CreatedBy, &created)
 			g.CreatedAt = fromMicros(created)
-			out = append(out, g)
-		}
-		return rows.Err()
-	})
-	return out, err
+			return g, err
+		})
 }
 
 // GrantedCredential returns a credential by name if the skill of the agent
 // holds a grant for it.
 func (s *Store) GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (store.Credential, error) {
-	c, err := scanCredential(s.rq.QueryRowContext(ctx, `SELECT `+prefixed("c.", credentialCols)+`
+	c, err := scanCredential(s.rq.QueryRowContext(ctx, `SELECT `+credentialColsC+`
 		FROM komand_credentials c JOIN komand_credential_grants g
 		  ON g.tenant_id = c.tenant_id AND g.credential_id = c.id
 		WHERE c.tenant_id = ? AND c.name = ? AND g.agent_id = ? AND g.skill_id = ?`, tenantID, name, agentID, skillID))
 	return c, wrap("granted credential", err)
-}
-
-// prefixed qualifies every column of a column list.
-func prefixed(p, cols string) string {
-	parts := strings.Split(cols, ", ")
-	for i := range parts {
-		parts[i] = p + parts[i]
-	}
-	return strings.Join(parts, ", ")
 }
 
 // ReencryptCredential moves a credential to another data key version.
@@ -235,22 +205,6 @@ func (s *Store) ReencryptCredential(ctx context.Context, tenantID, id string, ol
 
 // CredentialsBelowVersion lists credentials still under older data keys.
 func (s *Store) CredentialsBelowVersion(ctx context.Context, tenantID string, version, limit int) ([]store.Credential, error) {
-	out := []store.Credential{}
-	err := s.read(ctx, "credentials below version", func(tx querier) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+credentialCols+` FROM komand_credentials
-			WHERE tenant_id = ? AND key_version < ? ORDER BY id LIMIT ?`, tenantID, version, limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			c, err := scanCredential(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, c)
-		}
-		return rows.Err()
-	})
-	return out, err
+	return selectAll(ctx, s, "credentials below version", `SELECT `+credentialCols+` FROM komand_credentials
+		WHERE tenant_id = ? AND key_version < ? ORDER BY id LIMIT ?`, []any{tenantID, version, limit}, scanCredential)
 }
