@@ -214,7 +214,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	a.Channels = channel.NewService(wst, a.Secrets, a.Authz, a.Audit,
 		func(ctx context.Context, p authz.Principal, m channel.InboundMessage) (channel.Reply, error) {
 			return a.Sessions.Handle(ctx, p, m, "", session.Hooks{})
-		}, log, now)
+		}, log, now, channel.Options{TelegramAPI: cfg.Channels.Telegram.ApiBaseUrl})
 	return a, nil
 }
 
@@ -270,6 +270,9 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 // store and Redis client.
 func (a *App) Close() error {
 	var errs []error
+	if a.Channels != nil {
+		a.Channels.Wait()
+	}
 	if a.Secrets != nil {
 		a.Secrets.Wait()
 	}

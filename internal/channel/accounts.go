@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,7 +22,7 @@ import (
 )
 
 // AccountChannels are the channels whose accounts can be configured.
-var AccountChannels = []string{Webhook}
+var AccountChannels = []string{Webhook, Telegram}
 
 // Secrets reads a channel account's signing secret from the vault.
 type Secrets interface {
@@ -42,18 +45,38 @@ type Service struct {
 	dispatch Dispatch
 	now      func() time.Time
 	log      *slog.Logger
+
+	client       *http.Client
+	telegramBase string
+	background   sync.WaitGroup // messages being answered asynchronously
+}
+
+// Options configure the outbound side of the adapters.
+type Options struct {
+	Client      *http.Client // default: 30 s timeout
+	TelegramAPI string       // default https://api.telegram.org
 }
 
 // NewService returns the channel service.
-func NewService(st store.Channels, secrets Secrets, az *authz.Authorizer, rec audit.Recorder, dispatch Dispatch, log *slog.Logger, now func() time.Time) *Service {
+func NewService(st store.Channels, secrets Secrets, az *authz.Authorizer, rec audit.Recorder, dispatch Dispatch, log *slog.Logger, now func() time.Time, o Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{st: st, secrets: secrets, authz: az, audit: rec, dispatch: dispatch, now: now, log: log}
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if o.TelegramAPI == "" {
+		o.TelegramAPI = "https://api.telegram.org"
+	}
+	return &Service{st: st, secrets: secrets, authz: az, audit: rec, dispatch: dispatch, now: now, log: log,
+		client: o.Client, telegramBase: strings.TrimRight(o.TelegramAPI, "/")}
 }
+
+// Wait waits for messages being answered in the background.
+func (s *Service) Wait() { s.background.Wait() }
 
 // AccountInput is a new channel account.
 type AccountInput struct {
@@ -61,6 +84,7 @@ type AccountInput struct {
 	AccountID          string
 	AgentID            string
 	SecretCredentialID string
+	TokenCredentialID  string // Telegram: the bot token
 }
 
 // ErrAccountNotFound is an account the caller cannot see.
@@ -77,21 +101,30 @@ func (s *Service) CreateAccount(ctx context.Context, p authz.Principal, in Accou
 		validate.UUID("secretCredentialId", in.SecretCredentialID),
 	}
 	if !slices.Contains(AccountChannels, in.Channel) {
-		errs = append([]error{apperr.Field("channel", "must be Webhook")}, errs...)
+		errs = append([]error{apperr.Field("channel", "must be Webhook or Telegram")}, errs...)
+	}
+	if in.Channel == Telegram || in.TokenCredentialID != "" {
+		errs = append(errs, validate.UUID("tokenCredentialId", in.TokenCredentialID))
 	}
 	if err := validate.First(errs...); err != nil {
 		return store.ChannelAccount{}, err
 	}
-	ok, err := s.secrets.Exists(ctx, p.TenantID, in.SecretCredentialID)
-	if err != nil {
-		return store.ChannelAccount{}, err
-	}
-	if !ok {
-		return store.ChannelAccount{}, apperr.New(apperr.NotFound, "secret credential not found")
+	for _, c := range []struct{ id, what string }{{in.SecretCredentialID, "secret"}, {in.TokenCredentialID, "token"}} {
+		if c.id == "" {
+			continue
+		}
+		ok, err := s.secrets.Exists(ctx, p.TenantID, c.id)
+		if err != nil {
+			return store.ChannelAccount{}, err
+		}
+		if !ok {
+			return store.ChannelAccount{}, apperr.New(apperr.NotFound, c.what+" credential not found")
+		}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	a := store.ChannelAccount{TenantID: p.TenantID, ID: uuid.NewString(), Channel: in.Channel, AccountID: in.AccountID,
-		AgentID: in.AgentID, SecretCredentialID: in.SecretCredentialID, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
+		AgentID: in.AgentID, SecretCredentialID: in.SecretCredentialID, TokenCredentialID: in.TokenCredentialID,
+		CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
 	if err := s.record(ctx, p, audit.ChannelAccountCreated, a, nil); err != nil {
 		return store.ChannelAccount{}, err
 	}
@@ -194,24 +227,11 @@ type Delivery struct {
 // already received, gets ErrUnauthorized and never reaches an agent; for a
 // known account the refusal is audited (WebhookRejected, with the reason).
 func (s *Service) ReceiveWebhook(ctx context.Context, d Delivery) (Reply, error) {
-	if validate.UUID("account", d.AccountID) != nil {
-		return Reply{}, ErrUnauthorized
-	}
-	tenantID, err := s.st.TenantIDByChannelAccount(ctx, d.AccountID)
-	if errors.Is(err, store.ErrNotFound) {
-		s.log.InfoContext(ctx, "webhook for an unknown channel account", "account", d.AccountID)
-		return Reply{}, ErrUnauthorized
-	}
+	a, err := s.account(ctx, d.AccountID, Webhook)
 	if err != nil {
 		return Reply{}, err
 	}
-	a, err := s.st.GetChannelAccount(ctx, tenantID, d.AccountID)
-	if err != nil {
-		return Reply{}, err
-	}
-	if a.Channel != Webhook {
-		return Reply{}, s.reject(ctx, a, "not a webhook account")
-	}
+	tenantID := a.TenantID
 	secret, err := s.secrets.PlatformSecret(ctx, tenantID, a.SecretCredentialID)
 	if err != nil {
 		s.log.ErrorContext(ctx, "webhook signing secret unavailable", "account", a.ID, "err", err)
@@ -236,6 +256,30 @@ func (s *Service) ReceiveWebhook(ctx context.Context, d Delivery) (Reply, error)
 		SenderDisplayName: b.DisplayName, Text: b.Text, Metadata: b.Metadata}
 	p := authz.Principal{TenantID: tenantID, UserID: "channel:" + a.ID, Role: authz.Operator}
 	return s.dispatch(ctx, p, m)
+}
+
+// account finds the channel account an inbound URL names, across tenants;
+// an unknown account, or one of another channel, is ErrUnauthorized.
+func (s *Service) account(ctx context.Context, id, ch string) (store.ChannelAccount, error) {
+	if validate.UUID("account", id) != nil {
+		return store.ChannelAccount{}, ErrUnauthorized
+	}
+	tenantID, err := s.st.TenantIDByChannelAccount(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		s.log.InfoContext(ctx, "delivery for an unknown channel account", "account", id, "channel", ch)
+		return store.ChannelAccount{}, ErrUnauthorized
+	}
+	if err != nil {
+		return store.ChannelAccount{}, err
+	}
+	a, err := s.st.GetChannelAccount(ctx, tenantID, id)
+	if err != nil {
+		return store.ChannelAccount{}, err
+	}
+	if a.Channel != ch {
+		return store.ChannelAccount{}, s.reject(ctx, a, "delivery for a "+ch+" account that is a "+a.Channel+" account")
+	}
+	return a, nil
 }
 
 // reject records a refused delivery and returns ErrUnauthorized.

@@ -4,7 +4,8 @@
 // secret in the vault); and the signed generic webhook (webhook.go:
 // HMAC-SHA256 over timestamp and body, a 5-minute window, each signature
 // accepted once). WebChat is the HTTP API itself (gateway: POST
-// /api/webchat/message). Slack and Telegram adapters are to come.
+// /api/webchat/message). Telegram (telegram.go) verifies the Bot API's
+// secret-token header and answers through sendMessage. Slack is to come.
 package channel
 
 import "time"

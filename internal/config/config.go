@@ -46,6 +46,7 @@ type Config struct {
 	RateLimits        RateLimitsConfig
 	Agents            AgentsConfig
 	Providers         ProvidersConfig
+	Channels          ChannelsConfig
 	Jwt               JwtConfig
 	Vault             VaultConfig
 	Log               LogConfig
@@ -123,6 +124,20 @@ type AgentsConfig struct {
 	TurnTimeout        time.Duration // wall time of one turn; default 2m
 	SessionIdleTimeout time.Duration // a session with no message for this long ends; default 24h, 0 never
 }
+
+// ChannelsConfig is the Channels section: where the platform adapters send
+// their replies (a local server in tests, a proxy in locked-down networks).
+type ChannelsConfig struct {
+	Telegram ChannelAPIConfig
+}
+
+// ChannelAPIConfig is one platform's outbound API.
+type ChannelAPIConfig struct {
+	ApiBaseUrl string // default https://api.telegram.org for Telegram
+}
+
+// DefaultTelegramAPI is the Telegram Bot API's base URL.
+const DefaultTelegramAPI = "https://api.telegram.org"
 
 // ProvidersConfig is the Providers section: model providers. Keys come
 // only from here (environment, _FILE or the file), never from an agent.

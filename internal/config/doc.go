@@ -71,6 +71,7 @@
 //	Providers:Anthropic:ApiKey    Providers__Anthropic__ApiKey       ""               yes (_FILE)
 //	Providers:OpenAI:BaseUrl      Providers__OpenAI__BaseUrl         "" (https://api.openai.com/v1 with a key)
 //	Providers:OpenAI:ApiKey       Providers__OpenAI__ApiKey          ""               yes (_FILE)
+//	Channels:Telegram:ApiBaseUrl  Channels__Telegram__ApiBaseUrl     https://api.telegram.org
 //	Jwt:SecretKey                 Jwt__SecretKey                     DataDir/jwt.key  yes (_FILE)
 //	Jwt:Issuer                    Jwt__Issuer                        komand.ai
 //	Jwt:Audience                  Jwt__Audience                      komand.ai

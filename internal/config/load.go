@@ -121,6 +121,8 @@ var settings = []setting{
 	{"Providers", "OpenAI:BaseUrl", kindString, false, func(c *Config) any { return &c.Providers.OpenAI.BaseUrl }},
 	{"Providers", "OpenAI:ApiKey", kindString, true, func(c *Config) any { return &c.Providers.OpenAI.ApiKey }},
 
+	{"Channels", "Telegram:ApiBaseUrl", kindString, false, func(c *Config) any { return &c.Channels.Telegram.ApiBaseUrl }},
+
 	{"Jwt", "SecretKey", kindString, true, func(c *Config) any { return &c.Jwt.SecretKey }},
 	{"Jwt", "Issuer", kindString, false, func(c *Config) any { return &c.Jwt.Issuer }},
 	{"Jwt", "Audience", kindString, false, func(c *Config) any { return &c.Jwt.Audience }},

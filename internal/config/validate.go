@@ -101,13 +101,14 @@ func (c *Config) Validate() error {
 	if d := c.Agents.SessionIdleTimeout; d < 0 || (d > 0 && d < time.Minute) {
 		add("Agents:SessionIdleTimeout", "must be 0 (never) or at least 1m, got %v", d)
 	}
-	for name, u := range map[string]string{"Anthropic": c.Providers.Anthropic.BaseUrl, "OpenAI": c.Providers.OpenAI.BaseUrl} {
+	for key, u := range map[string]string{"Providers:Anthropic:BaseUrl": c.Providers.Anthropic.BaseUrl,
+		"Providers:OpenAI:BaseUrl": c.Providers.OpenAI.BaseUrl, "Channels:Telegram:ApiBaseUrl": c.Channels.Telegram.ApiBaseUrl} {
 		if u == "" {
 			continue
 		}
 		pu, err := url.Parse(u)
 		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || pu.User != nil || pu.RawQuery != "" {
-			add("Providers:"+name+":BaseUrl", "must be an http(s) URL without credentials or query")
+			add(key, "must be an http(s) URL without credentials or query")
 		}
 	}
 	if d := c.Server.ShutdownTimeout; d <= 0 || d > maxShutdownTimeout {

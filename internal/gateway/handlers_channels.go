@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/komand-ai/komand/internal/apperr"
@@ -19,6 +20,7 @@ type channelAccountResponse struct {
 	AccountID          string    `json:"accountId"`
 	AgentID            string    `json:"agentId"`
 	SecretCredentialID string    `json:"secretCredentialId"`
+	TokenCredentialID  string    `json:"tokenCredentialId,omitempty"`
 	WebhookPath        string    `json:"webhookPath"`
 	CreatedBy          string    `json:"createdBy"`
 	CreatedAt          time.Time `json:"createdAt"`
@@ -26,7 +28,8 @@ type channelAccountResponse struct {
 
 func channelAccountJSON(a store.ChannelAccount) channelAccountResponse {
 	return channelAccountResponse{ID: a.ID, Channel: a.Channel, AccountID: a.AccountID, AgentID: a.AgentID,
-		SecretCredentialID: a.SecretCredentialID, WebhookPath: "/hooks/webhook/" + a.ID, CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt}
+		SecretCredentialID: a.SecretCredentialID, TokenCredentialID: a.TokenCredentialID,
+		WebhookPath: "/hooks/" + strings.ToLower(a.Channel) + "/" + a.ID, CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt}
 }
 
 func (s *Server) createChannelAccount(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
@@ -35,12 +38,13 @@ func (s *Server) createChannelAccount(w http.ResponseWriter, r *http.Request, p 
 		AccountID          string `json:"accountId"`
 		AgentID            string `json:"agentId"`
 		SecretCredentialID string `json:"secretCredentialId"`
+		TokenCredentialID  string `json:"tokenCredentialId"`
 	}
 	if err := decode(r, &b); err != nil {
 		return err
 	}
 	a, err := s.deps.Channels.CreateAccount(r.Context(), p, channel.AccountInput{Channel: b.Channel, AccountID: b.AccountID,
-		AgentID: b.AgentID, SecretCredentialID: b.SecretCredentialID})
+		AgentID: b.AgentID, SecretCredentialID: b.SecretCredentialID, TokenCredentialID: b.TokenCredentialID})
 	if err != nil {
 		return err
 	}
@@ -86,20 +90,44 @@ func (s *Server) deleteChannelAccount(w http.ResponseWriter, r *http.Request, p 
 	return ok(w, http.StatusOK, map[string]bool{"deleted": true})
 }
 
-// receiveWebhook is a signed generic-webhook delivery: no bearer
-// credential, the signature is the authentication. The body is read raw,
-// because the signature covers its exact bytes.
-func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) error {
+// readRaw reads a delivery's body as JSON bytes (a signature or secret
+// covers them as they are).
+func readRaw(r *http.Request) ([]byte, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return apperr.New(apperr.UnsupportedMedia, "Content-Type must be application/json")
+		return nil, apperr.New(apperr.UnsupportedMedia, "Content-Type must be application/json")
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return apperr.Wrap(err, apperr.TooLarge, "request body is too large")
+			return nil, apperr.Wrap(err, apperr.TooLarge, "request body is too large")
 		}
-		return apperr.Wrap(err, apperr.Invalid, "request body could not be read")
+		return nil, apperr.Wrap(err, apperr.Invalid, "request body could not be read")
+	}
+	return body, nil
+}
+
+// receiveTelegram is a Telegram Bot API webhook delivery; it is answered
+// at once and the reply is sent with sendMessage.
+func (s *Server) receiveTelegram(w http.ResponseWriter, r *http.Request) error {
+	body, err := readRaw(r)
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Channels.ReceiveTelegram(r.Context(), channel.TelegramDelivery{AccountID: r.PathValue("accountId"),
+		Secret: r.Header.Get(channel.TelegramSecretHeader), Body: body}); err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, map[string]bool{"accepted": true})
+}
+
+// receiveWebhook is a signed generic-webhook delivery: no bearer
+// credential, the signature is the authentication. The body is read raw,
+// because the signature covers its exact bytes.
+func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) error {
+	body, err := readRaw(r)
+	if err != nil {
+		return err
 	}
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(turnDeadline))
 	reply, err := s.deps.Channels.ReceiveWebhook(r.Context(), channel.Delivery{AccountID: r.PathValue("accountId"),

@@ -60,6 +60,7 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/api/channels/accounts/{accountId}", s.authed(s.getChannelAccount)},
 		{"DELETE", "/api/channels/accounts/{accountId}", s.authed(s.deleteChannelAccount)},
 		{"POST", "/hooks/webhook/{accountId}", s.public(s.receiveWebhook)},
+		{"POST", "/hooks/telegram/{accountId}", s.public(s.receiveTelegram)},
 
 		{"POST", "/api/webchat/message", s.authed(s.webchatMessage)},
 		{"POST", "/api/webchat/message/stream", s.authed(s.webchatStream)},

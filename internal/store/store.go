@@ -440,7 +440,8 @@ type ChannelAccount struct {
 	Channel            string
 	AccountID          string
 	AgentID            string
-	SecretCredentialID string
+	SecretCredentialID string // verifies inbound deliveries
+	TokenCredentialID  string // authenticates outbound calls (Telegram's bot token); may be empty
 	CreatedBy          string
 	CreatedAt          time.Time
 	UpdatedAt          time.Time

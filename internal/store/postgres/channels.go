@@ -9,11 +9,11 @@ import (
 	"github.com/komand-ai/komand/internal/store"
 )
 
-const channelAccountCols = "tenant_id, id, channel, account_id, agent_id, secret_credential_id, created_by, created_at, updated_at"
+const channelAccountCols = "tenant_id, id, channel, account_id, agent_id, secret_credential_id, token_credential_id, created_by, created_at, updated_at"
 
 func scanChannelAccount(r pgx.Row) (store.ChannelAccount, error) {
 	var a store.ChannelAccount
-	if err := r.Scan(&a.TenantID, &a.ID, &a.Channel, &a.AccountID, &a.AgentID, &a.SecretCredentialID, &a.CreatedBy,
+	if err := r.Scan(&a.TenantID, &a.ID, &a.Channel, &a.AccountID, &a.AgentID, &a.SecretCredentialID, &a.TokenCredentialID, &a.CreatedBy,
 		&a.CreatedAt, &a.UpdatedAt); err != nil {
 		return store.ChannelAccount{}, err
 	}
@@ -25,8 +25,8 @@ func scanChannelAccount(r pgx.Row) (store.ChannelAccount, error) {
 func (s *Store) CreateChannelAccount(ctx context.Context, a store.ChannelAccount) error {
 	err := s.inTenant(ctx, a.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO komand_channel_accounts (`+channelAccountCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, a.TenantID, a.ID, a.Channel, a.AccountID, a.AgentID,
-			a.SecretCredentialID, a.CreatedBy, a.CreatedAt, a.UpdatedAt)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, a.TenantID, a.ID, a.Channel, a.AccountID, a.AgentID,
+			a.SecretCredentialID, a.TokenCredentialID, a.CreatedBy, a.CreatedAt, a.UpdatedAt)
 		return err
 	})
 	return wrapErr("create channel account", err)

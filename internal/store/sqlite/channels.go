@@ -7,14 +7,14 @@ import (
 	"github.com/komand-ai/komand/internal/store"
 )
 
-const channelAccountCols = "tenant_id, id, channel, account_id, agent_id, secret_credential_id, created_by, created_at, updated_at"
+const channelAccountCols = "tenant_id, id, channel, account_id, agent_id, secret_credential_id, token_credential_id, created_by, created_at, updated_at"
 
 func scanChannelAccount(sc scanner) (store.ChannelAccount, error) {
 	var (
 		a                store.ChannelAccount
 		created, updated int64
 	)
-	if err := sc.Scan(&a.TenantID, &a.ID, &a.Channel, &a.AccountID, &a.AgentID, &a.SecretCredentialID, &a.CreatedBy,
+	if err := sc.Scan(&a.TenantID, &a.ID, &a.Channel, &a.AccountID, &a.AgentID, &a.SecretCredentialID, &a.TokenCredentialID, &a.CreatedBy,
 		&created, &updated); err != nil {
 		return store.ChannelAccount{}, err
 	}
@@ -31,8 +31,8 @@ func (s *Store) CreateChannelAccount(ctx context.Context, a store.ChannelAccount
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO komand_channel_accounts (`+channelAccountCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.TenantID, a.ID, a.Channel, a.AccountID, a.AgentID,
-			a.SecretCredentialID, a.CreatedBy, micros(a.CreatedAt), micros(a.UpdatedAt))
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.TenantID, a.ID, a.Channel, a.AccountID, a.AgentID,
+			a.SecretCredentialID, a.TokenCredentialID, a.CreatedBy, micros(a.CreatedAt), micros(a.UpdatedAt))
 		return err
 	})
 }

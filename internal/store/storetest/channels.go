@@ -19,7 +19,7 @@ func testChannelAccounts(t *testing.T, s store.Store) {
 	mkAgent(t, s, a.ID, "sales", "")
 	mkAgent(t, s, b.ID, "sales", "")
 	acct := store.ChannelAccount{TenantID: a.ID, ID: newID(), Channel: "Webhook", AccountID: "crm", AgentID: "sales",
-		SecretCredentialID: newID(), CreatedBy: newID(), CreatedAt: t0, UpdatedAt: t0.In(east)}
+		SecretCredentialID: newID(), TokenCredentialID: newID(), CreatedBy: newID(), CreatedAt: t0, UpdatedAt: t0.In(east)}
 	isErr(t, "create", s.CreateChannelAccount(ctx, acct), nil)
 	acct.UpdatedAt = norm(acct.UpdatedAt)
 	got, err := s.GetChannelAccount(ctx, a.ID, acct.ID)

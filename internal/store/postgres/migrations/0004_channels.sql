@@ -9,6 +9,7 @@ CREATE TABLE komand_channel_accounts (
     account_id           text        NOT NULL CHECK (account_id <> ''),
     agent_id             text        NOT NULL,
     secret_credential_id text        NOT NULL DEFAULT '',
+    token_credential_id  text        NOT NULL DEFAULT '',
     created_by           text        NOT NULL DEFAULT '',
     created_at           timestamptz NOT NULL,
     updated_at           timestamptz NOT NULL,

@@ -9,6 +9,7 @@ CREATE TABLE komand_channel_accounts (
     account_id           TEXT    NOT NULL CHECK (account_id <> ''),
     agent_id             TEXT    NOT NULL,
     secret_credential_id TEXT    NOT NULL DEFAULT '',
+    token_credential_id  TEXT    NOT NULL DEFAULT '',
     created_by           TEXT    NOT NULL DEFAULT '',
     created_at           INTEGER NOT NULL,
     updated_at           INTEGER NOT NULL,

@@ -1,0 +1,156 @@
+package channel
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/store"
+)
+
+// Telegram is the Telegram channel's name.
+const Telegram = "Telegram"
+
+// TelegramSecretHeader carries the secret_token given to setWebhook.
+const TelegramSecretHeader = "X-Telegram-Bot-Api-Secret-Token"
+
+// telegramMaxAge is the oldest message accepted: Telegram keeps undelivered
+// updates for 24 hours; an older one is a replay.
+const telegramMaxAge = 24 * time.Hour
+
+// tgUpdate is the part of a Telegram Update Komand reads (unknown fields
+// are ignored: the Bot API adds fields over time).
+type tgUpdate struct {
+	UpdateID int64 `json:"update_id"`
+	Message  *struct {
+		MessageID int64  `json:"message_id"`
+		Date      int64  `json:"date"`
+		Text      string `json:"text"`
+		From      *struct {
+			ID        int64  `json:"id"`
+			FirstName string `json:"first_name"`
+			Username  string `json:"username"`
+		} `json:"from"`
+		Chat struct {
+			ID int64 `json:"id"`
+		} `json:"chat"`
+	} `json:"message"`
+}
+
+// TelegramDelivery is one Bot API webhook request.
+type TelegramDelivery struct {
+	AccountID string
+	Secret    string // the X-Telegram-Bot-Api-Secret-Token header
+	Body      []byte
+}
+
+// ReceiveTelegram verifies a Bot API webhook delivery (the secret token
+// set with setWebhook, compared in constant time; each update once; no
+// message older than 24 hours) and answers it: the message goes to the
+// account's agent in the background and the reply is sent with
+// sendMessage, so Telegram gets its 200 at once. A refused delivery gets
+// ErrUnauthorized and, for a known account, a WebhookRejected entry.
+func (s *Service) ReceiveTelegram(ctx context.Context, d TelegramDelivery) error {
+	a, err := s.account(ctx, d.AccountID, Telegram)
+	if err != nil {
+		return err
+	}
+	secret, err := s.secrets.PlatformSecret(ctx, a.TenantID, a.SecretCredentialID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "telegram secret token unavailable", "account", a.ID, "err", err)
+		return s.reject(ctx, a, "secret token unavailable")
+	}
+	if d.Secret == "" || subtle.ConstantTimeCompare([]byte(d.Secret), []byte(secret)) != 1 {
+		return s.reject(ctx, a, "secret token does not match")
+	}
+	var u tgUpdate
+	if err := json.Unmarshal(d.Body, &u); err != nil || u.UpdateID <= 0 {
+		return apperr.New(apperr.Invalid, "request body is not a Telegram update")
+	}
+	now := s.now()
+	if u.Message == nil || u.Message.From == nil || strings.TrimSpace(u.Message.Text) == "" {
+		return nil // not a text message (an edit, a sticker, a join): acknowledged, nothing to answer
+	}
+	if sent := time.Unix(u.Message.Date, 0); now.Sub(sent) > telegramMaxAge || sent.Sub(now) > ReplayWindow {
+		return s.reject(ctx, a, "message date outside the accepted window")
+	}
+	if err := s.st.MarkWebhookSeen(ctx, a.TenantID, a.ID, "update:"+strconv.FormatInt(u.UpdateID, 10), now, now.Add(telegramMaxAge+time.Hour)); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil // Telegram retries a delivery it did not see acknowledged: answered once already
+		}
+		return err
+	}
+	m := InboundMessage{MessageID: strconv.FormatInt(u.Message.MessageID, 10), Channel: Telegram, ChannelAccountID: a.AccountID,
+		SenderID: strconv.FormatInt(u.Message.From.ID, 10), SenderDisplayName: u.Message.From.FirstName, Text: u.Message.Text,
+		Timestamp: time.Unix(u.Message.Date, 0).UTC(),
+		Metadata:  map[string]string{"chatId": strconv.FormatInt(u.Message.Chat.ID, 10)}}
+	chatID := u.Message.Chat.ID
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		p := authz.Principal{TenantID: a.TenantID, UserID: "channel:" + a.ID, Role: authz.Operator}
+		reply, err := s.dispatch(bctx, p, m)
+		text := ""
+		switch {
+		case err == nil:
+			text = reply.Text
+		default:
+			// The user gets the same plain message the API would give.
+			text = publicText(err)
+		}
+		if err := s.telegramSend(bctx, a, chatID, text); err != nil {
+			s.log.ErrorContext(bctx, "telegram sendMessage", "account", a.ID, "err", err)
+		}
+	}()
+	return nil
+}
+
+// publicText is the message of an error that is safe to show a user.
+func publicText(err error) string {
+	if e, ok := apperr.As(err); ok && e.Kind != apperr.Internal {
+		return e.Message
+	}
+	return "Sorry, something went wrong. Please try again."
+}
+
+// telegramSend calls the Bot API's sendMessage with the account's bot
+// token. Errors never carry the URL (it holds the token) or the API's body.
+func (s *Service) telegramSend(ctx context.Context, a store.ChannelAccount, chatID int64, text string) error {
+	token, err := s.secrets.PlatformSecret(ctx, a.TenantID, a.TokenCredentialID)
+	if err != nil {
+		return fmt.Errorf("telegram: bot token unavailable: %w", err)
+	}
+	if len(text) > 4096 {
+		text = text[:4096] // the Bot API's limit
+	}
+	body, _ := json.Marshal(map[string]any{"chat_id": chatID, "text": text})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.telegramBase+"/bot"+token+"/sendMessage", bytes.NewReader(body))
+	if err != nil {
+		return errors.New("telegram: bad request")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return errors.New("telegram: sendMessage: the Bot API could not be reached")
+	}
+	defer resp.Body.Close()
+	var out struct {
+		OK bool `json:"ok"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil || !out.OK {
+		return fmt.Errorf("telegram: sendMessage: status %d", resp.StatusCode)
+	}
+	return nil
+}
