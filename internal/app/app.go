@@ -214,7 +214,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	a.Channels = channel.NewService(wst, a.Secrets, a.Authz, a.Audit,
 		func(ctx context.Context, p authz.Principal, m channel.InboundMessage) (channel.Reply, error) {
 			return a.Sessions.Handle(ctx, p, m, "", session.Hooks{})
-		}, log, now, channel.Options{TelegramAPI: cfg.Channels.Telegram.ApiBaseUrl})
+		}, log, now, channel.Options{
+			TelegramAPI: cfg.Channels.Telegram.ApiBaseUrl, SlackAPI: cfg.Channels.Slack.ApiBaseUrl})
 	return a, nil
 }
 

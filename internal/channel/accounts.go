@@ -22,7 +22,7 @@ import (
 )
 
 // AccountChannels are the channels whose accounts can be configured.
-var AccountChannels = []string{Webhook, Telegram}
+var AccountChannels = []string{Webhook, Telegram, Slack}
 
 // Secrets reads a channel account's signing secret from the vault.
 type Secrets interface {
@@ -48,6 +48,7 @@ type Service struct {
 
 	client       *http.Client
 	telegramBase string
+	slackBase    string
 	background   sync.WaitGroup // messages being answered asynchronously
 }
 
@@ -55,6 +56,7 @@ type Service struct {
 type Options struct {
 	Client      *http.Client // default: 30 s timeout
 	TelegramAPI string       // default https://api.telegram.org
+	SlackAPI    string       // default https://slack.com
 }
 
 // NewService returns the channel service.
@@ -71,8 +73,11 @@ func NewService(st store.Channels, secrets Secrets, az *authz.Authorizer, rec au
 	if o.TelegramAPI == "" {
 		o.TelegramAPI = "https://api.telegram.org"
 	}
+	if o.SlackAPI == "" {
+		o.SlackAPI = "https://slack.com"
+	}
 	return &Service{st: st, secrets: secrets, authz: az, audit: rec, dispatch: dispatch, now: now, log: log,
-		client: o.Client, telegramBase: strings.TrimRight(o.TelegramAPI, "/")}
+		client: o.Client, telegramBase: strings.TrimRight(o.TelegramAPI, "/"), slackBase: strings.TrimRight(o.SlackAPI, "/")}
 }
 
 // Wait waits for messages being answered in the background.
@@ -101,9 +106,9 @@ func (s *Service) CreateAccount(ctx context.Context, p authz.Principal, in Accou
 		validate.UUID("secretCredentialId", in.SecretCredentialID),
 	}
 	if !slices.Contains(AccountChannels, in.Channel) {
-		errs = append([]error{apperr.Field("channel", "must be Webhook or Telegram")}, errs...)
+		errs = append([]error{apperr.Field("channel", "must be Webhook, Telegram or Slack")}, errs...)
 	}
-	if in.Channel == Telegram || in.TokenCredentialID != "" {
+	if in.Channel == Telegram || in.Channel == Slack || in.TokenCredentialID != "" {
 		errs = append(errs, validate.UUID("tokenCredentialId", in.TokenCredentialID))
 	}
 	if err := validate.First(errs...); err != nil {

@@ -5,7 +5,8 @@
 // HMAC-SHA256 over timestamp and body, a 5-minute window, each signature
 // accepted once). WebChat is the HTTP API itself (gateway: POST
 // /api/webchat/message). Telegram (telegram.go) verifies the Bot API's
-// secret-token header and answers through sendMessage. Slack is to come.
+// secret-token header and answers through sendMessage; Slack (slack.go)
+// verifies v0 request signatures and answers through chat.postMessage.
 package channel
 
 import "time"

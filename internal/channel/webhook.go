@@ -35,16 +35,24 @@ var (
 // Sign returns the v1 signature of a delivery: HMAC-SHA256 with the
 // account's secret over "v1:" + timestamp + ":" + body, hex-encoded, with
 // the "v1=" prefix. Senders compute the same.
-func Sign(secret []byte, timestamp string, body []byte) string {
+func Sign(secret []byte, timestamp string, body []byte) string { return sign("v1", secret, timestamp, body) }
+
+// sign is the scheme Komand's webhook shares with Slack's request signing
+// (version "v0"): HMAC-SHA256 over version:timestamp:body.
+func sign(version string, secret []byte, timestamp string, body []byte) string {
 	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("v1:" + timestamp + ":"))
+	m.Write([]byte(version + ":" + timestamp + ":"))
 	m.Write(body)
-	return "v1=" + hex.EncodeToString(m.Sum(nil))
+	return version + "=" + hex.EncodeToString(m.Sum(nil))
 }
 
 // Verify checks a delivery's timestamp (within ReplayWindow of now) and
 // signature (constant-time), and returns the timestamp.
 func Verify(secret []byte, timestamp, signature string, body []byte, now time.Time) (time.Time, error) {
+	return verify("v1", secret, timestamp, signature, body, now)
+}
+
+func verify(version string, secret []byte, timestamp, signature string, body []byte, now time.Time) (time.Time, error) {
 	if timestamp == "" || signature == "" || len(timestamp) > 20 || len(signature) > 200 {
 		return time.Time{}, ErrNoSignature
 	}
@@ -56,7 +64,7 @@ func Verify(secret []byte, timestamp, signature string, body []byte, now time.Ti
 	if d := now.Sub(ts); d > ReplayWindow || d < -ReplayWindow {
 		return time.Time{}, ErrStale
 	}
-	want := Sign(secret, timestamp, body)
+	want := sign(version, secret, timestamp, body)
 	// Several signatures may be sent (secret rotation): "v1=…,v1=…".
 	for _, got := range strings.Split(signature, ",") {
 		if hmac.Equal([]byte(strings.TrimSpace(got)), []byte(want)) {

@@ -129,11 +129,12 @@ type AgentsConfig struct {
 // their replies (a local server in tests, a proxy in locked-down networks).
 type ChannelsConfig struct {
 	Telegram ChannelAPIConfig
+	Slack    ChannelAPIConfig
 }
 
 // ChannelAPIConfig is one platform's outbound API.
 type ChannelAPIConfig struct {
-	ApiBaseUrl string // default https://api.telegram.org for Telegram
+	ApiBaseUrl string // default https://api.telegram.org for Telegram, https://slack.com for Slack
 }
 
 // DefaultTelegramAPI is the Telegram Bot API's base URL.

@@ -72,6 +72,7 @@
 //	Providers:OpenAI:BaseUrl      Providers__OpenAI__BaseUrl         "" (https://api.openai.com/v1 with a key)
 //	Providers:OpenAI:ApiKey       Providers__OpenAI__ApiKey          ""               yes (_FILE)
 //	Channels:Telegram:ApiBaseUrl  Channels__Telegram__ApiBaseUrl     https://api.telegram.org
+//	Channels:Slack:ApiBaseUrl     Channels__Slack__ApiBaseUrl        https://slack.com
 //	Jwt:SecretKey                 Jwt__SecretKey                     DataDir/jwt.key  yes (_FILE)
 //	Jwt:Issuer                    Jwt__Issuer                        komand.ai
 //	Jwt:Audience                  Jwt__Audience                      komand.ai

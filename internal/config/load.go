@@ -122,6 +122,7 @@ var settings = []setting{
 	{"Providers", "OpenAI:ApiKey", kindString, true, func(c *Config) any { return &c.Providers.OpenAI.ApiKey }},
 
 	{"Channels", "Telegram:ApiBaseUrl", kindString, false, func(c *Config) any { return &c.Channels.Telegram.ApiBaseUrl }},
+	{"Channels", "Slack:ApiBaseUrl", kindString, false, func(c *Config) any { return &c.Channels.Slack.ApiBaseUrl }},
 
 	{"Jwt", "SecretKey", kindString, true, func(c *Config) any { return &c.Jwt.SecretKey }},
 	{"Jwt", "Issuer", kindString, false, func(c *Config) any { return &c.Jwt.Issuer }},

@@ -102,7 +102,8 @@ func (c *Config) Validate() error {
 		add("Agents:SessionIdleTimeout", "must be 0 (never) or at least 1m, got %v", d)
 	}
 	for key, u := range map[string]string{"Providers:Anthropic:BaseUrl": c.Providers.Anthropic.BaseUrl,
-		"Providers:OpenAI:BaseUrl": c.Providers.OpenAI.BaseUrl, "Channels:Telegram:ApiBaseUrl": c.Channels.Telegram.ApiBaseUrl} {
+		"Providers:OpenAI:BaseUrl": c.Providers.OpenAI.BaseUrl, "Channels:Telegram:ApiBaseUrl": c.Channels.Telegram.ApiBaseUrl,
+		"Channels:Slack:ApiBaseUrl": c.Channels.Slack.ApiBaseUrl} {
 		if u == "" {
 			continue
 		}

@@ -121,6 +121,27 @@ func (s *Server) receiveTelegram(w http.ResponseWriter, r *http.Request) error {
 	return ok(w, http.StatusOK, map[string]bool{"accepted": true})
 }
 
+// receiveSlack is a Slack Events API request. url_verification is answered
+// with the bare challenge, as Slack requires; everything else with 200.
+func (s *Server) receiveSlack(w http.ResponseWriter, r *http.Request) error {
+	body, err := readRaw(r)
+	if err != nil {
+		return err
+	}
+	challenge, err := s.deps.Channels.ReceiveSlack(r.Context(), channel.SlackDelivery{AccountID: r.PathValue("accountId"),
+		Timestamp: r.Header.Get(channel.SlackTimestampHeader), Signature: r.Header.Get(channel.SlackSignatureHeader), Body: body})
+	if err != nil {
+		return err
+	}
+	if challenge != "" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, challenge)
+		return nil
+	}
+	return ok(w, http.StatusOK, map[string]bool{"accepted": true})
+}
+
 // receiveWebhook is a signed generic-webhook delivery: no bearer
 // credential, the signature is the authentication. The body is read raw,
 // because the signature covers its exact bytes.

@@ -61,6 +61,7 @@ func (s *Server) routes() http.Handler {
 		{"DELETE", "/api/channels/accounts/{accountId}", s.authed(s.deleteChannelAccount)},
 		{"POST", "/hooks/webhook/{accountId}", s.public(s.receiveWebhook)},
 		{"POST", "/hooks/telegram/{accountId}", s.public(s.receiveTelegram)},
+		{"POST", "/hooks/slack/{accountId}", s.public(s.receiveSlack)},
 
 		{"POST", "/api/webchat/message", s.authed(s.webchatMessage)},
 		{"POST", "/api/webchat/message/stream", s.authed(s.webchatStream)},

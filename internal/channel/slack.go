@@ -1,0 +1,167 @@
+package channel
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/store"
+)
+
+// Slack is the Slack channel's name.
+const Slack = "Slack"
+
+// Headers of a Slack Events API request.
+const (
+	SlackTimestampHeader = "X-Slack-Request-Timestamp"
+	SlackSignatureHeader = "X-Slack-Signature" // "v0=" + hex HMAC-SHA256
+)
+
+// SlackSign is Slack's request signature: HMAC-SHA256 with the app's
+// signing secret over "v0:" + timestamp + ":" + body, "v0=" + hex.
+func SlackSign(secret []byte, timestamp string, body []byte) string {
+	return sign("v0", secret, timestamp, body)
+}
+
+// slackEnvelope is the part of an Events API request Komand reads.
+type slackEnvelope struct {
+	Type      string `json:"type"`
+	Challenge string `json:"challenge"`
+	EventID   string `json:"event_id"`
+	Event     *struct {
+		Type     string `json:"type"`
+		Subtype  string `json:"subtype"`
+		BotID    string `json:"bot_id"`
+		User     string `json:"user"`
+		Text     string `json:"text"`
+		Channel  string `json:"channel"`
+		TS       string `json:"ts"`
+		ThreadTS string `json:"thread_ts"`
+	} `json:"event"`
+}
+
+// SlackDelivery is one Events API request.
+type SlackDelivery struct {
+	AccountID string
+	Timestamp string
+	Signature string
+	Body      []byte
+}
+
+// ReceiveSlack verifies an Events API request (v0 signature with the
+// signing secret, 5-minute window, each signature once) and answers it:
+// url_verification returns the challenge; a user's message or mention
+// goes to the account's agent in the background (Slack wants its 200
+// within 3 seconds) and the reply is posted with chat.postMessage, in the
+// message's thread. Each event ID is handled once (Slack retries), and
+// messages from bots (including this one) are ignored. A refused request
+// gets ErrUnauthorized and a WebhookRejected entry.
+func (s *Service) ReceiveSlack(ctx context.Context, d SlackDelivery) (challenge string, err error) {
+	a, err := s.account(ctx, d.AccountID, Slack)
+	if err != nil {
+		return "", err
+	}
+	secret, err := s.secrets.PlatformSecret(ctx, a.TenantID, a.SecretCredentialID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "slack signing secret unavailable", "account", a.ID, "err", err)
+		return "", s.reject(ctx, a, "signing secret unavailable")
+	}
+	now := s.now()
+	ts, err := verify("v0", []byte(secret), d.Timestamp, d.Signature, d.Body, now)
+	if err != nil {
+		return "", s.reject(ctx, a, err.Error())
+	}
+	if err := s.st.MarkWebhookSeen(ctx, a.TenantID, a.ID, d.Signature, now, ts.Add(ReplayWindow)); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return "", s.reject(ctx, a, "replayed delivery")
+		}
+		return "", err
+	}
+	var env slackEnvelope
+	if err := json.Unmarshal(d.Body, &env); err != nil {
+		return "", apperr.New(apperr.Invalid, "request body is not a Slack event")
+	}
+	switch env.Type {
+	case "url_verification":
+		if env.Challenge == "" || len(env.Challenge) > 512 {
+			return "", apperr.New(apperr.Invalid, "url_verification without a challenge")
+		}
+		return env.Challenge, nil
+	case "event_callback":
+	default:
+		return "", nil // other request types: acknowledged
+	}
+	e := env.Event
+	if e == nil || (e.Type != "message" && e.Type != "app_mention") || e.BotID != "" || e.Subtype != "" || e.User == "" || e.Text == "" {
+		return "", nil // not a user's text message: acknowledged, nothing to answer
+	}
+	if env.EventID != "" {
+		if err := s.st.MarkWebhookSeen(ctx, a.TenantID, a.ID, "event:"+env.EventID, now, now.Add(time.Hour)); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return "", nil // Slack's retry of an event already being answered
+			}
+			return "", err
+		}
+	}
+	thread := e.ThreadTS
+	if thread == "" {
+		thread = e.TS
+	}
+	m := InboundMessage{MessageID: env.EventID, Channel: Slack, ChannelAccountID: a.AccountID, SenderID: e.User, Text: e.Text,
+		Metadata: map[string]string{"slackChannel": e.Channel, "threadTs": thread}}
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		p := authz.Principal{TenantID: a.TenantID, UserID: "channel:" + a.ID, Role: authz.Operator}
+		reply, err := s.dispatch(bctx, p, m)
+		text := reply.Text
+		if err != nil {
+			text = publicText(err)
+		}
+		if err := s.slackPost(bctx, a, e.Channel, thread, text); err != nil {
+			s.log.ErrorContext(bctx, "slack chat.postMessage", "account", a.ID, "err", err)
+		}
+	}()
+	return "", nil
+}
+
+// slackPost calls chat.postMessage with the account's bot token. Errors
+// never carry the token or Slack's body.
+func (s *Service) slackPost(ctx context.Context, a store.ChannelAccount, channelID, thread, text string) error {
+	token, err := s.secrets.PlatformSecret(ctx, a.TenantID, a.TokenCredentialID)
+	if err != nil {
+		return fmt.Errorf("slack: bot token unavailable: %w", err)
+	}
+	if len(text) > 40000 {
+		text = text[:40000] // chat.postMessage's limit
+	}
+	body, _ := json.Marshal(map[string]any{"channel": channelID, "text": text, "thread_ts": thread})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.slackBase+"/api/chat.postMessage", bytes.NewReader(body))
+	if err != nil {
+		return errors.New("slack: bad request")
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return errors.New("slack: chat.postMessage: the Web API could not be reached")
+	}
+	defer resp.Body.Close()
+	var out struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil || !out.OK {
+		return fmt.Errorf("slack: chat.postMessage: status %d, error %.64q", resp.StatusCode, out.Error)
+	}
+	return nil
+}
