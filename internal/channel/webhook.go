@@ -35,7 +35,9 @@ var (
 // Sign returns the v1 signature of a delivery: HMAC-SHA256 with the
 // account's secret over "v1:" + timestamp + ":" + body, hex-encoded, with
 // the "v1=" prefix. Senders compute the same.
-func Sign(secret []byte, timestamp string, body []byte) string { return sign("v1", secret, timestamp, body) }
+func Sign(secret []byte, timestamp string, body []byte) string {
+	return sign("v1", secret, timestamp, body)
+}
 
 // sign is the scheme Komand's webhook shares with Slack's request signing
 // (version "v0"): HMAC-SHA256 over version:timestamp:body.

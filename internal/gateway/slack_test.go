@@ -81,7 +81,9 @@ func TestSlackAdapter(t *testing.T) {
 				return w.env.Do("POST", path, "", body, channel.SlackTimestampHeader, ts, channel.SlackSignatureHeader, sig)
 			}
 			now := strconv.FormatInt(time.Now().Unix(), 10)
-			signed := func(body string) *apptest.Response { return send(now, channel.SlackSign([]byte(signing), now, []byte(body)), body) }
+			signed := func(body string) *apptest.Response {
+				return send(now, channel.SlackSign([]byte(signing), now, []byte(body)), body)
+			}
 
 			// URL verification answers the bare challenge.
 			r = signed(`{"token":"legacy","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`)

@@ -22,6 +22,8 @@ type stmtCache struct {
 	mu      sync.Mutex
 	stmts   map[string]*sql.Stmt
 	warming map[string]bool
+	closed  bool
+	warmers sync.WaitGroup // background prepares, waited for by close
 }
 
 // preparedCache is a cache holding exactly qs, prepared now; other queries
@@ -58,6 +60,10 @@ func (c *stmtCache) stmt(ctx context.Context, q string) *sql.Stmt {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		st.Close()
+		return nil
+	}
 	if prev := c.stmts[q]; prev != nil {
 		st.Close()
 		return prev
@@ -93,6 +99,10 @@ func (c *stmtCache) QueryRowContext(ctx context.Context, q string, args ...any) 
 
 func (c *stmtCache) close() {
 	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.warmers.Wait()
+	c.mu.Lock()
 	defer c.mu.Unlock()
 	for q, st := range c.stmts {
 		st.Close()
@@ -108,12 +118,14 @@ func (c *stmtCache) close() {
 func (c *stmtCache) cached(q string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st := c.stmts[q]; st != nil || c.fixed {
+	if st := c.stmts[q]; st != nil || c.fixed || c.closed {
 		return st
 	}
 	if !c.warming[q] {
 		c.warming[q] = true
+		c.warmers.Add(1)
 		go func() {
+			defer c.warmers.Done()
 			c.stmt(context.Background(), q)
 			c.mu.Lock()
 			delete(c.warming, q)
