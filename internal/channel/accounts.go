@@ -247,10 +247,7 @@ func (s *Service) ReceiveWebhook(ctx context.Context, d Delivery) (Reply, error)
 	if err != nil {
 		return Reply{}, s.reject(ctx, a, err.Error())
 	}
-	if err := s.st.MarkWebhookSeen(ctx, tenantID, a.ID, d.Signature, now, ts.Add(ReplayWindow)); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return Reply{}, s.reject(ctx, a, "replayed delivery")
-		}
+	if err := s.markSeen(ctx, a, ReplayKey(d.Timestamp, d.Body), now, ts.Add(replayRetention)); err != nil {
 		return Reply{}, err
 	}
 	var b webhookBody
@@ -285,6 +282,17 @@ func (s *Service) account(ctx context.Context, id, ch string) (store.ChannelAcco
 		return store.ChannelAccount{}, s.reject(ctx, a, "delivery for a "+ch+" account that is a "+a.Channel+" account")
 	}
 	return a, nil
+}
+
+// markSeen records a delivery once per signing secret (not per account:
+// two accounts sharing a secret would otherwise accept each other's
+// deliveries), and turns a repeat into a recorded refusal.
+func (s *Service) markSeen(ctx context.Context, a store.ChannelAccount, key string, now, until time.Time) error {
+	err := s.st.MarkWebhookSeen(ctx, a.TenantID, "secret:"+a.SecretCredentialID, key, now, until)
+	if errors.Is(err, store.ErrConflict) {
+		return s.reject(ctx, a, "replayed delivery")
+	}
+	return err
 }
 
 // reject records a refused delivery and returns ErrUnauthorized.

@@ -78,10 +78,7 @@ func (s *Service) ReceiveSlack(ctx context.Context, d SlackDelivery) (challenge 
 	if err != nil {
 		return "", s.reject(ctx, a, err.Error())
 	}
-	if err := s.st.MarkWebhookSeen(ctx, a.TenantID, a.ID, d.Signature, now, ts.Add(ReplayWindow)); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return "", s.reject(ctx, a, "replayed delivery")
-		}
+	if err := s.markSeen(ctx, a, ReplayKey(d.Timestamp, d.Body), now, ts.Add(replayRetention)); err != nil {
 		return "", err
 	}
 	var env slackEnvelope

@@ -48,6 +48,25 @@ func sign(version string, secret []byte, timestamp string, body []byte) string {
 	return version + "=" + hex.EncodeToString(m.Sum(nil))
 }
 
+// ReplayKey names a delivery for replay protection: SHA-256 over its
+// timestamp and body, whatever the signature header held (a header with
+// extra or repeated entries is the same delivery).
+func ReplayKey(timestamp string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(timestamp + ":"))
+	h.Write(body)
+	return "d:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// replayRetention is how long a delivery is remembered after its
+// timestamp: twice the window, so a replica whose clock runs ahead does not
+// forget a delivery another, behind, would still accept.
+const replayRetention = 2 * ReplayWindow
+
+// maxSignatures bounds the entries of a signature header (a current and a
+// next secret during rotation).
+const maxSignatures = 2
+
 // Verify checks a delivery's timestamp (within ReplayWindow of now) and
 // signature (constant-time), and returns the timestamp.
 func Verify(secret []byte, timestamp, signature string, body []byte, now time.Time) (time.Time, error) {
@@ -67,8 +86,12 @@ func verify(version string, secret []byte, timestamp, signature string, body []b
 		return time.Time{}, ErrStale
 	}
 	want := sign(version, secret, timestamp, body)
-	// Several signatures may be sent (secret rotation): "v1=…,v1=…".
-	for _, got := range strings.Split(signature, ",") {
+	// Up to two signatures may be sent (secret rotation): "v1=…,v1=…".
+	parts := strings.Split(signature, ",")
+	if len(parts) > maxSignatures {
+		return time.Time{}, ErrBadSignature
+	}
+	for _, got := range parts {
 		if hmac.Equal([]byte(strings.TrimSpace(got)), []byte(want)) {
 			return ts, nil
 		}

@@ -88,15 +88,18 @@ func TestSignedWebhook(t *testing.T) {
 			future := strconv.FormatInt(time.Now().Add(6*time.Minute).Unix(), 10)
 			other := `{"senderId":"customer-2","text":"/memory set plan free"}`
 			for name, d := range map[string][3]string{
-				"replay":           {ts, sig, body},
-				"wrong secret":     {ts, channel.Sign([]byte("guess"), ts, []byte(other)), other},
-				"tampered body":    {ts, sig, strings.Replace(body, "gold", "free", 1)},
-				"stale":            {stale, channel.Sign([]byte(secret), stale, []byte(other)), other},
-				"future":           {future, channel.Sign([]byte(secret), future, []byte(other)), other},
-				"no signature":     {ts, "", other},
-				"no timestamp":     {"", channel.Sign([]byte(secret), ts, []byte(other)), other},
-				"garbage":          {"yesterday", "v1=zz", other},
-				"signature as hex": {ts, strings.TrimPrefix(channel.Sign([]byte(secret), ts, []byte(other)), "v1="), other},
+				"replay":                 {ts, sig, body},
+				"replay, trailing comma": {ts, sig + ",", body},
+				"replay, extra entry":    {ts, sig + ",v1=00", body},
+				"replay, doubled":        {ts, sig + "," + sig, body},
+				"wrong secret":           {ts, channel.Sign([]byte("guess"), ts, []byte(other)), other},
+				"tampered body":          {ts, sig, strings.Replace(body, "gold", "free", 1)},
+				"stale":                  {stale, channel.Sign([]byte(secret), stale, []byte(other)), other},
+				"future":                 {future, channel.Sign([]byte(secret), future, []byte(other)), other},
+				"no signature":           {ts, "", other},
+				"no timestamp":           {"", channel.Sign([]byte(secret), ts, []byte(other)), other},
+				"garbage":                {"yesterday", "v1=zz", other},
+				"signature as hex":       {ts, strings.TrimPrefix(channel.Sign([]byte(secret), ts, []byte(other)), "v1="), other},
 			} {
 				r := deliver(w, view.WebhookPath, d[0], d[1], d[2])
 				if r.Status != 401 || r.Code != "unauthorized" {
@@ -104,8 +107,29 @@ func TestSignedWebhook(t *testing.T) {
 				}
 				noSecret(t, name, r.Body, secret)
 			}
-			if n := auditCount(t, w, w.tenA, audit.WebhookRejected); n != 9 {
-				t.Fatalf("WebhookRejected entries: %d, want 9", n)
+			if n := auditCount(t, w, w.tenA, audit.WebhookRejected); n != 12 {
+				t.Fatalf("WebhookRejected entries: %d, want 12", n)
+			}
+			// A second account with the same signing secret does not accept
+			// the first one's delivery again.
+			if r := w.env.Do("POST", "/api/agents/", admin, map[string]any{"agentId": "other-bot", "name": "O",
+				"allowedChannels": []string{"Webhook"}}); r.Status != 201 {
+				t.Fatalf("agent: %d", r.Status)
+			}
+			r = w.env.Do("POST", "/api/channels/accounts/", admin, map[string]any{"channel": "Webhook", "accountId": "crm-2",
+				"agentId": "other-bot", "secretCredentialId": credID})
+			if r.Status != 201 {
+				t.Fatalf("second account: %d %s", r.Status, r.Body)
+			}
+			second := decodeData[struct {
+				WebhookPath string `json:"webhookPath"`
+			}](t, r).WebhookPath
+			if r := deliver(w, second, ts, sig, body); r.Status != 401 {
+				t.Fatalf("a delivery replayed to another account with the same secret: %d %s", r.Status, r.Body)
+			}
+			three := channel.Sign([]byte(secret), ts, []byte(other))
+			if r := deliver(w, view.WebhookPath, ts, three+","+three+","+three, other); r.Status != 401 {
+				t.Fatalf("three signatures: %d", r.Status)
 			}
 			for _, path := range []string{"/hooks/webhook/" + uuid.NewString(), "/hooks/webhook/not-an-id", "/hooks/webhook/..%2F..%2Fetc"} {
 				if r := deliver(w, path, ts, sig, body); r.Status != 401 && r.Status != 404 {
