@@ -92,10 +92,10 @@ func LogSecrets(cfg config.Config) *logging.Secrets {
 	s := logging.NewSecrets()
 	for _, v := range []string{cfg.Jwt.SecretKey, cfg.Vault.Kek, cfg.Providers.Anthropic.ApiKey, cfg.Providers.OpenAI.ApiKey,
 		config.DSNPassword(cfg.ConnectionStrings.Komand), config.DSNPassword(cfg.ConnectionStrings.Redis)} {
-		s.Add(v)
+		s.Pin(v)
 	}
 	for _, v := range strings.FieldsFunc(cfg.Vault.PreviousKeks, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
-		s.Add(v)
+		s.Pin(v)
 	}
 	return s
 }
@@ -275,7 +275,7 @@ func (a *App) Close() error {
 		a.Channels.Wait()
 	}
 	if a.Secrets != nil {
-		a.Secrets.Wait()
+		a.Secrets.Close()
 	}
 	if a.Audit != nil {
 		errs = append(errs, a.Audit.Close())

@@ -188,8 +188,8 @@ func TestCredentialsAPI(t *testing.T) {
 			if v, err := w.env.App.Vault.Open(t.Context(), w.tenA, c.ID, moved.KeyVersion, moved.Ciphertext); err != nil || string(v) != replaced {
 				t.Fatalf("after rotation: %v", err)
 			}
-			if n := auditCount(t, w, w.tenA, audit.DataKeyRotated); n != 2 {
-				t.Fatalf("DataKeyRotated entries: %d, want 2 (created, re-encrypted)", n)
+			if n := auditCount(t, w, w.tenA, audit.DataKeyRotated); n != 3 {
+				t.Fatalf("DataKeyRotated entries: %d, want 3 (requested, created, re-encrypted)", n)
 			}
 
 			// Audit: created, updated, then deleted; no value anywhere in it.

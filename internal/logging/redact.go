@@ -32,8 +32,8 @@ const maxSecrets = 4096
 type Secrets struct {
 	mu     sync.RWMutex
 	byHead map[uint64][][]byte
-	order  [][]byte // insertion order, for eviction
-	n      int
+	order  [][]byte // evictable entries in insertion order
+	n      int      // evictable entries
 }
 
 // NewSecrets returns an empty set.
@@ -42,8 +42,15 @@ func NewSecrets() *Secrets { return &Secrets{byHead: map[uint64][][]byte{}} }
 func head(b []byte) uint64 { return binary.LittleEndian.Uint64(b[:8]) }
 
 // Add remembers value (and its quoted forms); values shorter than
-// MinSecretLen are ignored. A nil *Secrets ignores everything.
-func (s *Secrets) Add(value string) {
+// MinSecretLen are ignored. A nil *Secrets ignores everything. Past
+// maxSecrets entries the oldest added values are forgotten.
+func (s *Secrets) Add(value string) { s.add(value, false) }
+
+// Pin remembers value for good: the platform's own keys, which no number
+// of credential values may push out.
+func (s *Secrets) Pin(value string) { s.add(value, true) }
+
+func (s *Secrets) add(value string, pinned bool) {
 	if s == nil || len(value) < MinSecretLen {
 		return
 	}
@@ -65,8 +72,10 @@ func (s *Secrets) Add(value string) {
 			continue
 		}
 		s.byHead[h] = append(s.byHead[h], b)
-		s.order = append(s.order, b)
-		s.n++
+		if !pinned {
+			s.order = append(s.order, b)
+			s.n++
+		}
 	}
 	for s.n > maxSecrets {
 		old := s.order[0]

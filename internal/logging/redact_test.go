@@ -62,6 +62,7 @@ func TestSensitiveKeys(t *testing.T) {
 
 func TestSecretsBounded(t *testing.T) {
 	s := NewSecrets()
+	s.Pin("platform-jwt-key-0123456789")
 	for i := range maxSecrets + 100 {
 		s.Add(fmt.Sprintf("secret-value-%06d", i))
 	}
@@ -71,6 +72,9 @@ func TestSecretsBounded(t *testing.T) {
 	newest := fmt.Sprintf("secret-value-%06d", maxSecrets+99)
 	if got := string(s.Redact([]byte("x " + newest + " y"))); got != "x "+Redaction+" y" {
 		t.Fatalf("newest not redacted: %q", got)
+	}
+	if got := string(s.Redact([]byte("key platform-jwt-key-0123456789"))); got != "key "+Redaction {
+		t.Fatalf("a pinned platform secret was evicted by credential values: %q", got)
 	}
 }
 

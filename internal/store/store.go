@@ -393,13 +393,16 @@ type Vault interface {
 	GetCredentialByName(ctx context.Context, tenantID, name string) (Credential, error)
 	// ListCredentials returns one page ordered by name, and the total.
 	ListCredentials(ctx context.Context, tenantID string, p Page) ([]Credential, int, error)
-	// UpdateCredential replaces Name, Type, KeyVersion, Ciphertext and
-	// UpdatedAt; a taken name gives ErrConflict.
-	UpdateCredential(ctx context.Context, c Credential) error
+	// UpdateCredential replaces Name, Type and UpdatedAt, and, when
+	// replaceValue is set, KeyVersion and Ciphertext (a rename never
+	// writes the value back, so it cannot undo a concurrent replacement);
+	// a taken name gives ErrConflict.
+	UpdateCredential(ctx context.Context, c Credential, replaceValue bool) error
 	// ReencryptCredential replaces a credential's ciphertext and key
-	// version if it is still under oldVersion (ErrConflict otherwise: its
-	// value was replaced meanwhile); UpdatedAt is not changed.
-	ReencryptCredential(ctx context.Context, tenantID, id string, oldVersion, newVersion int, ciphertext []byte) error
+	// version if it still holds exactly oldCiphertext (ErrConflict
+	// otherwise: its value was replaced meanwhile, under whatever key);
+	// UpdatedAt is not changed.
+	ReencryptCredential(ctx context.Context, tenantID, id string, oldCiphertext []byte, newVersion int, ciphertext []byte) error
 	// CredentialsBelowVersion returns up to limit credentials of the
 	// tenant whose key version is below version, by ID.
 	CredentialsBelowVersion(ctx context.Context, tenantID string, version, limit int) ([]Credential, error)

@@ -72,9 +72,12 @@ type Service struct {
 	// and other replicas see the change within grantTTL.
 	mu      sync.Mutex
 	grants  map[grantKey]cachedGrant
+	gen     map[string]uint64    // tenant → changes seen; a read racing a change does not cache
 	touched map[string]time.Time // credential ID → last recorded use
 
-	background sync.WaitGroup // re-encryptions after a data-key rotation
+	background sync.WaitGroup  // re-encryptions after a data-key rotation
+	stop       context.Context // cancelled by Close
+	cancel     context.CancelFunc
 	log        *slog.Logger
 }
 
@@ -102,8 +105,10 @@ func NewService(st store.Vault, v *Vault, az *authz.Authorizer, rec audit.Record
 	if now == nil {
 		now = time.Now
 	}
+	stop, cancel := context.WithCancel(context.Background())
 	return &Service{st: st, vault: v, authz: az, audit: rec, known: known, now: now,
-		grants: map[grantKey]cachedGrant{}, touched: map[string]time.Time{}}
+		grants: map[grantKey]cachedGrant{}, gen: map[string]uint64{}, touched: map[string]time.Time{},
+		stop: stop, cancel: cancel}
 }
 
 // forget drops the tenant's cached grants (after any change to its
@@ -111,6 +116,7 @@ func NewService(st store.Vault, v *Vault, az *authz.Authorizer, rec audit.Record
 func (s *Service) forget(tenantID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen[tenantID]++
 	for k := range s.grants {
 		if k.tenant == tenantID {
 			delete(s.grants, k)
@@ -270,8 +276,9 @@ func (s *Service) Update(ctx context.Context, p authz.Principal, id string, in U
 	if err := s.record(ctx, p, audit.CredentialUpdated, c, changed); err != nil {
 		return Credential{}, err
 	}
+	s.forget(p.TenantID)
 	defer s.forget(p.TenantID)
-	if err := s.st.UpdateCredential(ctx, c); err != nil {
+	if err := s.st.UpdateCredential(ctx, c, in.Value != nil); err != nil {
 		s.failed(ctx, p, audit.CredentialUpdated, c)
 		switch {
 		case errors.Is(err, store.ErrConflict):
@@ -296,6 +303,7 @@ func (s *Service) Delete(ctx context.Context, p authz.Principal, id string) erro
 	if err := s.record(ctx, p, audit.CredentialDeleted, c, nil); err != nil {
 		return err
 	}
+	s.forget(p.TenantID)
 	defer s.forget(p.TenantID)
 	if err := s.st.DeleteCredential(ctx, p.TenantID, id); err != nil {
 		s.failed(ctx, p, audit.CredentialDeleted, c)
@@ -382,6 +390,7 @@ func (s *Service) Grant(ctx context.Context, p authz.Principal, id, agentID, ski
 	if err := s.record(ctx, p, audit.CredentialGranted, c, extra); err != nil {
 		return Grant{}, err
 	}
+	s.forget(p.TenantID)
 	defer s.forget(p.TenantID)
 	if err := s.st.GrantCredential(ctx, g); err != nil {
 		extra["outcome"] = "failed"
@@ -413,6 +422,7 @@ func (s *Service) Revoke(ctx context.Context, p authz.Principal, id, agentID, sk
 	if err := s.record(ctx, p, audit.CredentialRevoked, c, extra); err != nil {
 		return err
 	}
+	s.forget(p.TenantID)
 	defer s.forget(p.TenantID)
 	if err := s.st.RevokeCredential(ctx, p.TenantID, id, agentID, skillID); err != nil {
 		extra["outcome"] = "failed"
@@ -493,6 +503,7 @@ func (s *Service) granted(ctx context.Context, k grantKey) (store.Credential, er
 	now := s.now()
 	s.mu.Lock()
 	g, ok := s.grants[k]
+	gen := s.gen[k.tenant]
 	s.mu.Unlock()
 	if ok && now.Before(g.expires) {
 		return g.c, nil
@@ -502,10 +513,14 @@ func (s *Service) granted(ctx context.Context, k grantKey) (store.Credential, er
 		return store.Credential{}, err
 	}
 	s.mu.Lock()
-	if len(s.grants) >= maxCachedGrants {
-		clear(s.grants)
+	// A change (revoke, delete, replace) made while the row was being read
+	// may postdate it: cache only what no change has overtaken.
+	if s.gen[k.tenant] == gen {
+		if len(s.grants) >= maxCachedGrants {
+			clear(s.grants)
+		}
+		s.grants[k] = cachedGrant{c: c, expires: now.Add(grantTTL)}
 	}
-	s.grants[k] = cachedGrant{c: c, expires: now.Add(grantTTL)}
 	s.mu.Unlock()
 	return c, nil
 }
@@ -538,12 +553,18 @@ func (s *Service) RotateDataKey(ctx context.Context, p authz.Principal) (int, er
 	if err := s.authz.Check(ctx, p, authz.Update, authz.Credentials, authz.Target{}); err != nil {
 		return 0, err
 	}
-	version, err := s.vault.RotateDataKey(ctx, p.TenantID)
-	if err != nil {
+	rec := func(ctx context.Context, details map[string]any) error {
+		return s.audit.Record(ctx, audit.Event{TenantID: p.TenantID, Action: audit.DataKeyRotated, ActorID: p.UserID, Details: details})
+	}
+	if err := rec(ctx, map[string]any{"phase": "requested"}); err != nil {
 		return 0, err
 	}
-	details := map[string]any{"version": version, "phase": "created"}
-	if err := s.audit.Record(ctx, audit.Event{TenantID: p.TenantID, Action: audit.DataKeyRotated, ActorID: p.UserID, Details: details}); err != nil {
+	version, err := s.vault.RotateDataKey(ctx, p.TenantID)
+	if err != nil {
+		_ = rec(context.WithoutCancel(ctx), map[string]any{"phase": "requested", "outcome": "failed"})
+		return 0, err
+	}
+	if err := rec(ctx, map[string]any{"version": version, "phase": "created"}); err != nil {
 		return 0, err
 	}
 	s.background.Add(1)
@@ -551,7 +572,9 @@ func (s *Service) RotateDataKey(ctx context.Context, p authz.Principal) (int, er
 		defer s.background.Done()
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Minute)
 		defer cancel()
-		n, err := s.vault.Reencrypt(bctx, p.TenantID)
+		stop := context.AfterFunc(s.stop, cancel) // shutdown interrupts the pass; the next rotation finishes it
+		defer stop()
+		n, err := s.vault.Reencrypt(bctx, p.TenantID, version)
 		outcome := "done"
 		if err != nil {
 			outcome = "failed"
@@ -559,15 +582,21 @@ func (s *Service) RotateDataKey(ctx context.Context, p authz.Principal) (int, er
 				s.log.ErrorContext(bctx, "re-encrypting credentials after a data-key rotation", "tenant", p.TenantID, "err", err)
 			}
 		}
-		_ = s.audit.Record(bctx, audit.Event{TenantID: p.TenantID, Action: audit.DataKeyRotated, ActorID: p.UserID,
+		_ = s.audit.Record(context.WithoutCancel(bctx), audit.Event{TenantID: p.TenantID, Action: audit.DataKeyRotated, ActorID: p.UserID,
 			Details: map[string]any{"version": version, "phase": "reencrypted", "credentials": n, "outcome": outcome}})
 	}()
 	return version, nil
 }
 
-// Wait waits for background re-encryptions to finish (the app calls it
-// before closing the audit writer and the store).
+// Wait waits for background re-encryptions to finish.
 func (s *Service) Wait() { s.background.Wait() }
+
+// Close interrupts background re-encryptions and waits for them (the app
+// calls it before closing the audit writer and the store).
+func (s *Service) Close() {
+	s.cancel()
+	s.background.Wait()
+}
 
 // SetLogger sets the logger of background work.
 func (s *Service) SetLogger(l *slog.Logger) { s.log = l }

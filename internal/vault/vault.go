@@ -128,6 +128,19 @@ func (v *Vault) load(ctx context.Context, tenantID string) error {
 	}
 	unwrapped := make(map[dekRef]cipher.AEAD, len(ks))
 	for _, k := range ks {
+		if !v.ring.Has(k.KEKID) {
+			// Re-wrapped under a KEK this process does not hold yet (a
+			// rotation with the generated key file, before this server's
+			// restart): a key already cached stays usable, others are not
+			// loaded, and nothing else of the tenant is affected.
+			v.mu.RLock()
+			cached := v.deks[dekRef{tenantID, k.Version}]
+			v.mu.RUnlock()
+			if cached != nil {
+				unwrapped[dekRef{tenantID, k.Version}] = cached
+			}
+			continue
+		}
 		dek, err := v.ring.unwrap(tenantID, k.Version, k.KEKID, k.Wrapped)
 		if err != nil {
 			return err
@@ -144,8 +157,12 @@ func (v *Vault) load(ctx context.Context, tenantID string) error {
 	for ref, a := range unwrapped {
 		v.deks[ref] = a
 	}
-	if len(ks) > 0 {
-		v.current[tenantID] = ks[0].Version // newest first
+	// Only ever raise the current version: a slow load that read the keys
+	// before a rotation must not lower it.
+	for ref := range unwrapped {
+		if ref.version > v.current[tenantID] {
+			v.current[tenantID] = ref.version
+		}
 	}
 	v.loadedAt[tenantID] = v.now()
 	return nil
@@ -189,20 +206,11 @@ func (v *Vault) RotateDataKey(ctx context.Context, tenantID string) (int, error)
 	return 0, errors.New("vault: data key rotation kept conflicting; try again")
 }
 
-// Reencrypt moves every credential of the tenant that is under an older
-// data key to the newest one, and reports how many it moved. A credential
-// whose value is replaced meanwhile is skipped (the replacement is sealed
-// with the newest key). It can be interrupted and run again.
-func (v *Vault) Reencrypt(ctx context.Context, tenantID string) (int, error) {
-	if err := v.load(ctx, tenantID); err != nil {
-		return 0, err
-	}
-	v.mu.RLock()
-	newest, ok := v.current[tenantID]
-	v.mu.RUnlock()
-	if !ok {
-		return 0, nil
-	}
+// Reencrypt moves every credential of the tenant that is under a data key
+// older than newest to newest, and reports how many it moved. A credential
+// whose value is replaced meanwhile is skipped (the store compares the
+// ciphertext it read). It can be interrupted and run again.
+func (v *Vault) Reencrypt(ctx context.Context, tenantID string, newest int) (int, error) {
 	n := 0
 	for {
 		cs, err := v.st.CredentialsBelowVersion(ctx, tenantID, newest, 100)
@@ -225,7 +233,7 @@ func (v *Vault) Reencrypt(ctx context.Context, tenantID string) (int, error) {
 			if err != nil {
 				return n, err
 			}
-			err = v.st.ReencryptCredential(ctx, tenantID, c.ID, c.KeyVersion, newest, ct)
+			err = v.st.ReencryptCredential(ctx, tenantID, c.ID, c.Ciphertext, newest, ct)
 			if errors.Is(err, store.ErrConflict) {
 				continue
 			}

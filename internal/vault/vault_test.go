@@ -252,7 +252,7 @@ func TestDataKeyRotation(t *testing.T) {
 	if ver, _, _ := v.Seal(ctx, tn, uuid.NewString(), []byte("x")); ver != 2 {
 		t.Fatalf("new values sealed with version %d, want 2", ver)
 	}
-	n, err := v.Reencrypt(ctx, tn)
+	n, err := v.Reencrypt(ctx, tn, next)
 	if err != nil || n != 250 {
 		t.Fatalf("Reencrypt: %d %v", n, err)
 	}
@@ -270,7 +270,7 @@ func TestDataKeyRotation(t *testing.T) {
 			t.Fatal("a version-2 ciphertext opened as version 1")
 		}
 	}
-	if n, _ := v.Reencrypt(ctx, tn); n != 0 {
+	if n, _ := v.Reencrypt(ctx, tn, next); n != 0 {
 		t.Fatalf("second pass moved %d", n)
 	}
 	// A replacement racing with the pass wins: the store refuses to
@@ -281,7 +281,7 @@ func TestDataKeyRotation(t *testing.T) {
 		break
 	}
 	c, _ := st.GetCredential(ctx, tn, some)
-	if err := st.ReencryptCredential(ctx, tn, some, 1, 2, []byte("stale")); !errors.Is(err, store.ErrConflict) {
+	if err := st.ReencryptCredential(ctx, tn, some, []byte("an older ciphertext"), 2, []byte("stale")); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("re-encrypting a credential no longer on version 1: %v", err)
 	}
 	if got, _ := st.GetCredential(ctx, tn, some); !bytes.Equal(got.Ciphertext, c.Ciphertext) {

@@ -131,9 +131,14 @@ func (s *Store) ListCredentials(ctx context.Context, tenantID string, p store.Pa
 	return out, total, nil
 }
 
-// UpdateCredential replaces a credential's name, type and value.
-func (s *Store) UpdateCredential(ctx context.Context, c store.Credential) error {
+// UpdateCredential replaces a credential's name and type, and its value
+// when replaceValue is set.
+func (s *Store) UpdateCredential(ctx context.Context, c store.Credential, replaceValue bool) error {
 	err := s.inTenant(ctx, c.TenantID, func(tx pgx.Tx) error {
+		if !replaceValue {
+			return mustAffect(tx.Exec(ctx, `UPDATE komand_credentials SET name = $3, type = $4, updated_at = $5
+				WHERE tenant_id = $1 AND id = $2`, c.TenantID, c.ID, c.Name, c.Type, c.UpdatedAt))
+		}
 		return mustAffect(tx.Exec(ctx, `UPDATE komand_credentials
 			SET name = $3, type = $4, key_version = $5, ciphertext = $6, updated_at = $7
 			WHERE tenant_id = $1 AND id = $2`, c.TenantID, c.ID, c.Name, c.Type, c.KeyVersion, c.Ciphertext, c.UpdatedAt))
@@ -218,10 +223,10 @@ func (s *Store) GrantedCredential(ctx context.Context, tenantID, agentID, skillI
 }
 
 // ReencryptCredential moves a credential to another data key version.
-func (s *Store) ReencryptCredential(ctx context.Context, tenantID, id string, oldVersion, newVersion int, ciphertext []byte) error {
+func (s *Store) ReencryptCredential(ctx context.Context, tenantID, id string, oldCiphertext []byte, newVersion int, ciphertext []byte) error {
 	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
 		err := mustAffect(tx.Exec(ctx, `UPDATE komand_credentials SET key_version = $4, ciphertext = $5
-			WHERE tenant_id = $1 AND id = $2 AND key_version = $3`, tenantID, id, oldVersion, newVersion, ciphertext))
+			WHERE tenant_id = $1 AND id = $2 AND ciphertext = $3`, tenantID, id, oldCiphertext, newVersion, ciphertext))
 		if errors.Is(err, store.ErrNotFound) {
 			return store.ErrConflict
 		}

@@ -113,9 +113,14 @@ func (s *Store) ListCredentials(ctx context.Context, tenantID string, p store.Pa
 		 ORDER BY name LIMIT ? OFFSET ?`, []any{tenantID}, p, scanCredential)
 }
 
-// UpdateCredential replaces a credential's name, type and value.
-func (s *Store) UpdateCredential(ctx context.Context, c store.Credential) error {
+// UpdateCredential replaces a credential's name and type, and its value
+// when replaceValue is set.
+func (s *Store) UpdateCredential(ctx context.Context, c store.Credential, replaceValue bool) error {
 	return s.write(ctx, "update credential", func(tx txQuerier) error {
+		if !replaceValue {
+			return mustAffect(tx.ExecContext(ctx, `UPDATE komand_credentials SET name = ?, type = ?, updated_at = ?
+				WHERE tenant_id = ? AND id = ?`, c.Name, c.Type, micros(c.UpdatedAt), c.TenantID, c.ID))
+		}
 		return mustAffect(tx.ExecContext(ctx, `UPDATE komand_credentials
 			SET name = ?, type = ?, key_version = ?, ciphertext = ?, updated_at = ?
 			WHERE tenant_id = ? AND id = ?`, c.Name, c.Type, c.KeyVersion, c.Ciphertext, micros(c.UpdatedAt),
@@ -192,10 +197,10 @@ func (s *Store) GrantedCredential(ctx context.Context, tenantID, agentID, skillI
 }
 
 // ReencryptCredential moves a credential to another data key version.
-func (s *Store) ReencryptCredential(ctx context.Context, tenantID, id string, oldVersion, newVersion int, ciphertext []byte) error {
+func (s *Store) ReencryptCredential(ctx context.Context, tenantID, id string, oldCiphertext []byte, newVersion int, ciphertext []byte) error {
 	return s.write(ctx, "reencrypt credential", func(tx txQuerier) error {
 		err := mustAffect(tx.ExecContext(ctx, `UPDATE komand_credentials SET key_version = ?, ciphertext = ?
-			WHERE tenant_id = ? AND id = ? AND key_version = ?`, newVersion, ciphertext, tenantID, id, oldVersion))
+			WHERE tenant_id = ? AND id = ? AND ciphertext = ?`, newVersion, ciphertext, tenantID, id, oldCiphertext))
 		if err == store.ErrNotFound {
 			return store.ErrConflict
 		}

@@ -89,7 +89,7 @@ func testCredentialRoundTrip(t *testing.T, s store.Store) {
 	equal(t, "GetCredentialByName", got, c)
 
 	c.Name, c.Type, c.KeyVersion, c.Ciphertext, c.UpdatedAt = "stripe-live", "token", 2, []byte("new"), t0.Add(time.Hour).In(east)
-	isErr(t, "UpdateCredential", s.UpdateCredential(ctx, c), nil)
+	isErr(t, "UpdateCredential", s.UpdateCredential(ctx, c, true), nil)
 	used := t0.Add(2 * time.Hour)
 	isErr(t, "TouchCredential", s.TouchCredential(ctx, a.ID, c.ID, used), nil)
 	got, _ = s.GetCredential(ctx, a.ID, c.ID)
@@ -107,7 +107,7 @@ func testCredentialRoundTrip(t *testing.T, s store.Store) {
 	isErr(t, "DeleteCredential again", s.DeleteCredential(ctx, a.ID, c.ID), store.ErrNotFound)
 	_, err = s.GetCredential(ctx, a.ID, c.ID)
 	isErr(t, "GetCredential deleted", err, store.ErrNotFound)
-	isErr(t, "UpdateCredential deleted", s.UpdateCredential(ctx, c), store.ErrNotFound)
+	isErr(t, "UpdateCredential deleted", s.UpdateCredential(ctx, c, true), store.ErrNotFound)
 	isErr(t, "TouchCredential deleted", s.TouchCredential(ctx, a.ID, c.ID, used), store.ErrNotFound)
 }
 
@@ -124,7 +124,7 @@ func testCredentialList(t *testing.T, s store.Store) {
 	isErr(t, "CreateCredential duplicate name", s.CreateCredential(ctx, dup), store.ErrConflict)
 	other := want[1]
 	other.Name = "c-3"
-	isErr(t, "UpdateCredential to a taken name", s.UpdateCredential(ctx, other), store.ErrConflict)
+	isErr(t, "UpdateCredential to a taken name", s.UpdateCredential(ctx, other, false), store.ErrConflict)
 
 	page, total, err := s.ListCredentials(ctx, a.ID, store.Page{Page: 1, PageSize: 2})
 	isErr(t, "ListCredentials", err, nil)
@@ -149,7 +149,7 @@ func testCredentialTenancy(t *testing.T, s store.Store) {
 	isErr(t, "B gets A's credential", err, store.ErrNotFound)
 	moved := c
 	moved.TenantID = b.ID
-	isErr(t, "B updates A's credential", s.UpdateCredential(ctx, moved), store.ErrNotFound)
+	isErr(t, "B updates A's credential", s.UpdateCredential(ctx, moved, true), store.ErrNotFound)
 	isErr(t, "B touches A's credential", s.TouchCredential(ctx, b.ID, c.ID, t0), store.ErrNotFound)
 	isErr(t, "B deletes A's credential", s.DeleteCredential(ctx, b.ID, c.ID), store.ErrNotFound)
 	list, total, _ := s.ListCredentials(ctx, b.ID, store.Page{Page: 1, PageSize: 10})
@@ -249,9 +249,22 @@ func testCredentialReencrypt(t *testing.T, s store.Store) {
 	if len(cs) != 2 {
 		t.Fatalf("below version: %d, want the limit of 2", len(cs))
 	}
-	isErr(t, "Reencrypt", s.ReencryptCredential(ctx, a.ID, old[0].ID, 1, 2, []byte("new")), nil)
-	isErr(t, "Reencrypt from a stale version", s.ReencryptCredential(ctx, a.ID, old[0].ID, 1, 2, []byte("x")), store.ErrConflict)
-	isErr(t, "Reencrypt another tenant's", s.ReencryptCredential(ctx, b.ID, old[1].ID, 1, 2, []byte("x")), store.ErrConflict)
+	isErr(t, "Reencrypt", s.ReencryptCredential(ctx, a.ID, old[0].ID, old[0].Ciphertext, 2, []byte("new")), nil)
+	isErr(t, "Reencrypt from a stale ciphertext", s.ReencryptCredential(ctx, a.ID, old[0].ID, old[0].Ciphertext, 2, []byte("x")), store.ErrConflict)
+	isErr(t, "Reencrypt another tenant's", s.ReencryptCredential(ctx, b.ID, old[1].ID, old[1].Ciphertext, 2, []byte("x")), store.ErrConflict)
+	// A value replaced under the old key version (a replica that has not
+	// seen the rotation) is not overwritten by the pass's stale read.
+	replaced := old[1]
+	replaced.Ciphertext, replaced.UpdatedAt = []byte("replaced under v1"), t0.Add(time.Hour)
+	isErr(t, "replace", s.UpdateCredential(ctx, replaced, true), nil)
+	isErr(t, "Reencrypt of a replaced value", s.ReencryptCredential(ctx, a.ID, old[1].ID, old[1].Ciphertext, 2, []byte("stale A")), store.ErrConflict)
+	// A rename does not write the value back.
+	renamed := old[2]
+	renamed.Name, renamed.Ciphertext = "renamed", []byte("must not be written")
+	isErr(t, "rename", s.UpdateCredential(ctx, renamed, false), nil)
+	if got, _ := s.GetCredential(ctx, a.ID, old[2].ID); got.Name != "renamed" || string(got.Ciphertext) != string(old[2].Ciphertext) {
+		t.Fatalf("a rename changed the value: %+v", got)
+	}
 	got, _ := s.GetCredential(ctx, a.ID, old[0].ID)
 	if got.KeyVersion != 2 || string(got.Ciphertext) != "new" || got.UpdatedAt != old[0].UpdatedAt {
 		t.Fatalf("after reencrypt: %+v", got)
