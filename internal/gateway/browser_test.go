@@ -1,0 +1,98 @@
+package gateway_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/komand-ai/komand/internal/app/apptest"
+	"github.com/komand-ai/komand/internal/session"
+)
+
+// chromiumEnv names the Chromium binary for the browser tests; CI (.ci/run)
+// installs Debian's chromium and sets it.
+const chromiumEnv = "KOMAND_TEST_CHROMIUM"
+
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	bin := os.Getenv(chromiumEnv)
+	if bin == "" {
+		t.Skip(chromiumEnv + " is not set; set it to a Chromium binary (apt-get install chromium; /usr/bin/chromium) to run the browser tests")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel3)
+	return ctx
+}
+
+// TestChatPageInBrowser drives the embedded /chat page in headless
+// Chromium: sign in with an API key, send a message, see the agent's
+// answer streamed back; markup in a message stays text (no element is
+// created from it), and the credential is not kept beyond sessionStorage.
+func TestChatPageInBrowser(t *testing.T) {
+	ctx := browser(t)
+	env := apptest.New(t, "sqlite", nil)
+	tn := env.Tenant("acme")
+	key := env.APIKey(tn, env.User(tn, "op@example.com", "operator"))
+	admin := env.APIKey(tn, env.User(tn, "admin@example.com", "admin"))
+	if r := env.Do("POST", "/api/agents/", admin, map[string]any{"agentId": "default", "name": "Front desk",
+		"allowedChannels": []string{"WebChat"}}); r.Status != 201 {
+		t.Fatalf("agent: %d %s", r.Status, r.Body)
+	}
+	hostile := `<img src=x onerror="document.title='pwned'">`
+	fail := func(step string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("browser, %s: %v\nserver log:\n%s", step, err, env.Logs())
+		}
+	}
+	fail("sign in and send", chromedp.Do(ctx,
+		chromedp.Navigate(env.Server.URL+"/chat"),
+		chromedp.WaitVisible(chromedp.CSS("#login")),
+		chromedp.SendKeys(chromedp.CSS("#token"), key),
+		chromedp.SendKeys(chromedp.CSS("#sender"), "ada"),
+		chromedp.Click(chromedp.CSS("#login button")),
+		chromedp.WaitVisible(chromedp.CSS("#composer")),
+		chromedp.SendKeys(chromedp.CSS("#text"), "Hello there"),
+		chromedp.Click(chromedp.CSS("#composer button")),
+		chromedp.Poll[chromedp.Void](`(() => { const a = document.querySelectorAll('#messages li.agent'); return a.length > 0 && a[a.length-1].textContent.length > 0 })()`),
+	))
+	answer, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#messages li.agent")))
+	fail("read the answer", err)
+	fail("send markup", chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#text"), hostile),
+		chromedp.Click(chromedp.CSS("#composer button")),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#messages li.agent').length >= 2`),
+	))
+	echoed, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelectorAll('#messages li.user')[1].textContent`))
+	fail("read the echo", err)
+	imgs, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#messages img').length`))
+	fail("count images", err)
+	title, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.title`))
+	fail("title", err)
+	local, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(localStorage)`))
+	fail("localStorage", err)
+	if !strings.Contains(answer, strings.Split(session.NoProviderReply, ".")[0]) {
+		t.Fatalf("the agent's answer in the page: %q", answer)
+	}
+	if echoed != hostile || imgs != 0 || title == "pwned" {
+		t.Fatalf("markup in a message was rendered: text %q, %d img elements, title %q", echoed, imgs, title)
+	}
+	if strings.Contains(local, key) {
+		t.Fatal("the API key was written to localStorage")
+	}
+	// The turns the page sent are in the session's history.
+	r := env.Do("GET", "/api/sessions/?status=active", admin, nil)
+	if r.Status != 200 || r.Meta.Total != 1 {
+		t.Fatalf("sessions after the browser chat: %d %s", r.Status, r.Body)
+	}
+}
