@@ -199,6 +199,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	a.Vault = vault.New(wst, ring, now)
 	a.Secrets = vault.NewService(wst, a.Vault, a.Authz, a.Audit, o.Secrets, now)
 	a.Secrets.SetLogger(log)
+	if h := cfg.SecretManagers.HashiCorpVault; h.Address != "" {
+		hc, err := vault.NewHashiCorp(vault.HashiCorpOptions{Address: h.Address, Token: h.Token, RoleID: h.RoleId, SecretID: h.SecretId, Now: now})
+		if err != nil {
+			_ = a.Close()
+			return nil, err
+		}
+		a.Secrets.SetExternal(vault.SourceHashiCorpVault, hc)
+	}
 	tools := skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, log, now)
 	providers := o.Providers
 	if providers == nil {

@@ -49,6 +49,7 @@ type Config struct {
 	Channels          ChannelsConfig
 	Jwt               JwtConfig
 	Vault             VaultConfig
+	SecretManagers    SecretManagersConfig
 	Log               LogConfig
 }
 
@@ -182,6 +183,21 @@ type VaultConfig struct {
 	// `komand vault rotate-kek` has re-wrapped them: hex keys separated
 	// by commas or whitespace (one per line in a _FILE).
 	PreviousKeks string
+}
+
+// SecretManagersConfig is the SecretManagers section: external secret
+// managers a credential may reference instead of storing its value.
+type SecretManagersConfig struct {
+	HashiCorpVault HashiCorpVaultConfig
+}
+
+// HashiCorpVaultConfig reaches a HashiCorp Vault server (KV version 2).
+// Authenticate with Token, or with AppRole (RoleId and SecretId).
+type HashiCorpVaultConfig struct {
+	Address  string // e.g. https://vault.internal:8200; empty disables
+	Token    string // a secret
+	RoleId   string
+	SecretId string // a secret
 }
 
 // KEKs returns the decoded current and previous KEKs. Call it after
@@ -346,6 +362,11 @@ func (c Config) Redacted() Config {
 	}
 	if r.Vault.PreviousKeks != "" {
 		r.Vault.PreviousKeks = Redaction
+	}
+	for _, p := range []*string{&r.SecretManagers.HashiCorpVault.Token, &r.SecretManagers.HashiCorpVault.SecretId} {
+		if *p != "" {
+			*p = Redaction
+		}
 	}
 	for _, p := range []*ProviderConfig{&r.Providers.Anthropic, &r.Providers.OpenAI} {
 		if p.ApiKey != "" {

@@ -79,6 +79,10 @@
 //	Jwt:ExpirationMinutes         Jwt__ExpirationMinutes             60
 //	Jwt:RefreshExpirationDays     Jwt__RefreshExpirationDays         7
 //	Vault:Kek                     Vault__Kek                         DataDir/vault.kek yes (_FILE)
+//	SecretManagers:HashiCorpVault:Address  SecretManagers__HashiCorpVault__Address  ""
+//	SecretManagers:HashiCorpVault:Token    SecretManagers__HashiCorpVault__Token    ""  yes (_FILE)
+//	SecretManagers:HashiCorpVault:RoleId   SecretManagers__HashiCorpVault__RoleId   ""
+//	SecretManagers:HashiCorpVault:SecretId SecretManagers__HashiCorpVault__SecretId ""  yes (_FILE)
 //	Vault:PreviousKeks            Vault__PreviousKeks                DataDir/vault.kek.previous yes (_FILE)
 //	Log:Level                     Log__Level                         info
 //	Log:Format                    Log__Format                        json

@@ -133,6 +133,11 @@ var settings = []setting{
 	{"Vault", "Kek", kindString, true, func(c *Config) any { return &c.Vault.Kek }},
 	{"Vault", "PreviousKeks", kindString, true, func(c *Config) any { return &c.Vault.PreviousKeks }},
 
+	{"SecretManagers", "HashiCorpVault:Address", kindString, false, func(c *Config) any { return &c.SecretManagers.HashiCorpVault.Address }},
+	{"SecretManagers", "HashiCorpVault:Token", kindString, true, func(c *Config) any { return &c.SecretManagers.HashiCorpVault.Token }},
+	{"SecretManagers", "HashiCorpVault:RoleId", kindString, false, func(c *Config) any { return &c.SecretManagers.HashiCorpVault.RoleId }},
+	{"SecretManagers", "HashiCorpVault:SecretId", kindString, true, func(c *Config) any { return &c.SecretManagers.HashiCorpVault.SecretId }},
+
 	{"Log", "Level", kindString, false, func(c *Config) any { return &c.Log.Level }},
 	{"Log", "Format", kindString, false, func(c *Config) any { return &c.Log.Format }},
 }

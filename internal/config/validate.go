@@ -103,7 +103,7 @@ func (c *Config) Validate() error {
 	}
 	for key, u := range map[string]string{"Providers:Anthropic:BaseUrl": c.Providers.Anthropic.BaseUrl,
 		"Providers:OpenAI:BaseUrl": c.Providers.OpenAI.BaseUrl, "Channels:Telegram:ApiBaseUrl": c.Channels.Telegram.ApiBaseUrl,
-		"Channels:Slack:ApiBaseUrl": c.Channels.Slack.ApiBaseUrl} {
+		"Channels:Slack:ApiBaseUrl": c.Channels.Slack.ApiBaseUrl, "SecretManagers:HashiCorpVault:Address": c.SecretManagers.HashiCorpVault.Address} {
 		if u == "" {
 			continue
 		}
@@ -159,6 +159,10 @@ func (c *Config) Validate() error {
 	}
 	checkRange("Jwt:ExpirationMinutes", c.Jwt.ExpirationMinutes, 1, maxExpiration)
 	checkRange("Jwt:RefreshExpirationDays", c.Jwt.RefreshExpirationDays, 1, maxRefreshDays)
+
+	if h := c.SecretManagers.HashiCorpVault; h.Address != "" && h.Token == "" && (h.RoleId == "" || h.SecretId == "") {
+		add("SecretManagers:HashiCorpVault", "needs Token, or RoleId and SecretId, with Address")
+	}
 
 	// Vault.
 	if c.Vault.Kek != "" {

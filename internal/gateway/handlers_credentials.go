@@ -15,6 +15,7 @@ type credentialResponse struct {
 	ID         string     `json:"id"`
 	Name       string     `json:"name"`
 	Type       string     `json:"type"`
+	Source     string     `json:"source,omitempty"`
 	CreatedBy  string     `json:"createdBy"`
 	CreatedAt  time.Time  `json:"createdAt"`
 	UpdatedAt  time.Time  `json:"updatedAt"`
@@ -33,16 +34,18 @@ func grantJSON(g vault.Grant) grantResponse {
 }
 
 func credentialJSON(c vault.Credential) credentialResponse {
-	return credentialResponse{ID: c.ID, Name: c.Name, Type: c.Type, CreatedBy: c.CreatedBy,
+	return credentialResponse{ID: c.ID, Name: c.Name, Type: c.Type, Source: c.Source, CreatedBy: c.CreatedBy,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, LastUsedAt: c.LastUsedAt}
 }
 
 // credentialBody is the body of create and update. Every field is optional
 // in the decoding; the service says what is required.
 type credentialBody struct {
-	Name  opt[string] `json:"name"`
-	Type  opt[string] `json:"type"`
-	Value opt[string] `json:"value"`
+	Name      opt[string]      `json:"name"`
+	Type      opt[string]      `json:"type"`
+	Value     opt[string]      `json:"value"`
+	Source    opt[string]      `json:"source"`
+	Reference *vault.Reference `json:"reference"`
 }
 
 func (b credentialBody) update() (vault.Update, error) {
@@ -68,6 +71,17 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, p auth
 	u, err := b.update()
 	if err != nil {
 		return err
+	}
+	if b.Source.set || b.Reference != nil {
+		// A reference to an external secret manager instead of a value.
+		if u.Value != nil || !b.Source.set || b.Source.null || b.Reference == nil || u.Name == nil || u.Type == nil {
+			return apperr.New(apperr.Invalid, "a reference needs name, type, source and reference, and no value")
+		}
+		c, err := s.deps.Credentials.CreateReference(r.Context(), p, *u.Name, *u.Type, b.Source.v, *b.Reference)
+		if err != nil {
+			return err
+		}
+		return ok(w, http.StatusCreated, credentialJSON(c))
 	}
 	for _, f := range []struct {
 		name string
@@ -161,6 +175,9 @@ func (s *Server) updateCredential(w http.ResponseWriter, r *http.Request, p auth
 	var b credentialBody
 	if err := decode(r, &b); err != nil {
 		return err
+	}
+	if b.Source.set || b.Reference != nil {
+		return apperr.New(apperr.Invalid, "source and reference cannot be changed; create a new credential")
 	}
 	u, err := b.update()
 	if err != nil {

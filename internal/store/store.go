@@ -363,10 +363,13 @@ type DataKeyRewrap struct {
 // Credential is a vault entry: metadata and the value's ciphertext under
 // the tenant's data key KeyVersion. Names are unique per tenant.
 type Credential struct {
-	TenantID   string
-	ID         string
-	Name       string
-	Type       string
+	TenantID string
+	ID       string
+	Name     string
+	Type     string
+	// Source is "" for a value stored here, or the external secret
+	// manager holding it (then Ciphertext seals the reference).
+	Source     string
 	KeyVersion int
 	Ciphertext []byte
 	CreatedBy  string

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +39,7 @@ type Credential struct {
 	ID         string
 	Name       string
 	Type       string
+	Source     string // "" (stored here) or the external secret manager
 	CreatedBy  string
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
@@ -45,7 +47,7 @@ type Credential struct {
 }
 
 func metadata(c store.Credential) Credential {
-	return Credential{ID: c.ID, Name: c.Name, Type: c.Type, CreatedBy: c.CreatedBy,
+	return Credential{ID: c.ID, Name: c.Name, Type: c.Type, Source: c.Source, CreatedBy: c.CreatedBy,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, LastUsedAt: c.LastUsedAt}
 }
 
@@ -74,6 +76,8 @@ type Service struct {
 	grants  map[grantKey]cachedGrant
 	gen     map[string]uint64    // tenant → changes seen; a read racing a change does not cache
 	touched map[string]time.Time // credential ID → last recorded use
+
+	external map[string]ExternalSource // by Source
 
 	background sync.WaitGroup  // re-encryptions after a data-key rotation
 	stop       context.Context // cancelled by Close
@@ -159,20 +163,30 @@ func (s *Service) Create(ctx context.Context, p authz.Principal, name, typ, valu
 	if err := validate.First(checkName(name), checkType(typ), checkValue(value)); err != nil {
 		return Credential{}, err
 	}
+	s.known.Add(value)
+	return s.create(ctx, p, name, typ, "", []byte(value))
+}
+
+// create seals plain (a value, or a sealed reference's JSON) and stores
+// the credential.
+func (s *Service) create(ctx context.Context, p authz.Principal, name, typ, source string, plain []byte) (Credential, error) {
 	if _, err := s.st.GetCredentialByName(ctx, p.TenantID, name); err == nil {
 		return Credential{}, errNameTaken
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return Credential{}, err
 	}
-	s.known.Add(value)
 	now := s.now().UTC().Truncate(time.Microsecond)
-	c := store.Credential{TenantID: p.TenantID, ID: uuid.NewString(), Name: name, Type: typ,
+	c := store.Credential{TenantID: p.TenantID, ID: uuid.NewString(), Name: name, Type: typ, Source: source,
 		CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
 	var err error
-	if c.KeyVersion, c.Ciphertext, err = s.vault.Seal(ctx, p.TenantID, c.ID, []byte(value)); err != nil {
+	if c.KeyVersion, c.Ciphertext, err = s.vault.Seal(ctx, p.TenantID, c.ID, plain); err != nil {
 		return Credential{}, err
 	}
-	if err := s.record(ctx, p, audit.CredentialCreated, c, nil); err != nil {
+	extra := map[string]any{}
+	if source != "" {
+		extra["source"] = source
+	}
+	if err := s.record(ctx, p, audit.CredentialCreated, c, extra); err != nil {
 		return Credential{}, err
 	}
 	if err := s.st.CreateCredential(ctx, c); err != nil {
@@ -255,6 +269,9 @@ func (s *Service) Update(ctx context.Context, p authz.Principal, id string, in U
 	c, err := s.get(ctx, p.TenantID, id)
 	if err != nil {
 		return Credential{}, err
+	}
+	if c.Source != "" && in.Value != nil {
+		return Credential{}, apperr.New(apperr.Invalid, "this credential references an external secret manager; change the value there")
 	}
 	changed := map[string]any{}
 	if in.Name != nil && *in.Name != c.Name {
@@ -476,12 +493,10 @@ func (s *Service) Resolve(ctx context.Context, u Use, name string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	v, err := s.vault.Open(ctx, u.TenantID, c.ID, c.KeyVersion, c.Ciphertext)
+	value, err := s.value(ctx, c)
 	if err != nil {
-		return "", fmt.Errorf("vault: credential %s of tenant %s: %w", c.ID, u.TenantID, err)
+		return "", err
 	}
-	value := string(v)
-	s.known.Add(value)
 	ev := audit.Event{TenantID: u.TenantID, Action: audit.CredentialRead, ActorID: u.UserID,
 		AgentID: u.AgentID, SessionID: u.SessionID, SkillID: u.SkillID,
 		Details: map[string]any{"credentialId": c.ID, "name": c.Name}}
@@ -588,6 +603,34 @@ func (s *Service) RotateDataKey(ctx context.Context, p authz.Principal) (int, er
 	return version, nil
 }
 
+// SetExternal registers the external secret manager serving source.
+func (s *Service) SetExternal(source string, e ExternalSource) {
+	if s.external == nil {
+		s.external = map[string]ExternalSource{}
+	}
+	s.external[source] = e
+}
+
+// CreateReference stores a credential whose value stays in an external
+// secret manager: the reference is sealed like a value, and resolved at
+// run time (with the manager's short cache).
+func (s *Service) CreateReference(ctx context.Context, p authz.Principal, name, typ, source string, ref Reference) (Credential, error) {
+	if err := s.authz.Check(ctx, p, authz.Create, authz.Credentials, authz.Target{}); err != nil {
+		return Credential{}, err
+	}
+	if err := validate.First(checkName(name), checkType(typ)); err != nil {
+		return Credential{}, err
+	}
+	if _, ok := s.external[source]; !ok {
+		return Credential{}, apperr.Field("source", "must be a configured external secret manager (hashicorp_vault)")
+	}
+	if err := ref.check(); err != nil {
+		return Credential{}, apperr.New(apperr.Invalid, err.Error())
+	}
+	raw, _ := json.Marshal(ref)
+	return s.create(ctx, p, name, typ, source, raw)
+}
+
 // Wait waits for background re-encryptions to finish.
 func (s *Service) Wait() { s.background.Wait() }
 
@@ -610,12 +653,32 @@ func (s *Service) PlatformSecret(ctx context.Context, tenantID, credentialID str
 	if err != nil {
 		return "", err
 	}
-	v, err := s.vault.Open(ctx, tenantID, c.ID, c.KeyVersion, c.Ciphertext)
+	return s.value(ctx, c)
+}
+
+// value decrypts a credential, and for a reference fetches the value from
+// its secret manager; the value joins the logger's redaction set.
+func (s *Service) value(ctx context.Context, c store.Credential) (string, error) {
+	v, err := s.vault.Open(ctx, c.TenantID, c.ID, c.KeyVersion, c.Ciphertext)
 	if err != nil {
-		return "", fmt.Errorf("vault: credential %s of tenant %s: %w", c.ID, tenantID, err)
+		return "", fmt.Errorf("vault: credential %s of tenant %s: %w", c.ID, c.TenantID, err)
 	}
-	s.known.Add(string(v))
-	return string(v), nil
+	value := string(v)
+	if c.Source != "" {
+		ext, ok := s.external[c.Source]
+		if !ok {
+			return "", fmt.Errorf("vault: credential %s references %s, which is not configured", c.ID, c.Source)
+		}
+		var ref Reference
+		if err := json.Unmarshal(v, &ref); err != nil {
+			return "", fmt.Errorf("vault: credential %s: bad reference", c.ID)
+		}
+		if value, err = ext.Fetch(ctx, ref); err != nil {
+			return "", fmt.Errorf("vault: credential %s: %w", c.ID, err)
+		}
+	}
+	s.known.Add(value)
+	return value, nil
 }
 
 // Exists reports whether the tenant has the credential (for references

@@ -66,13 +66,13 @@ func (s *Store) RewrapDataKeys(ctx context.Context, rs []store.DataKeyRewrap) (i
 }
 
 const (
-	credentialCols  = "tenant_id, id, name, type, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"
-	credentialColsC = "c.tenant_id, c.id, c.name, c.type, c.key_version, c.ciphertext, c.created_by, c.created_at, c.updated_at, c.last_used_at"
+	credentialCols  = "tenant_id, id, name, type, source, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"
+	credentialColsC = "c.tenant_id, c.id, c.name, c.type, c.source, c.key_version, c.ciphertext, c.created_by, c.created_at, c.updated_at, c.last_used_at"
 )
 
 func scanCredential(r pgx.Row) (store.Credential, error) {
 	var c store.Credential
-	if err := r.Scan(&c.TenantID, &c.ID, &c.Name, &c.Type, &c.KeyVersion, &c.Ciphertext, &c.CreatedBy,
+	if err := r.Scan(&c.TenantID, &c.ID, &c.Name, &c.Type, &c.Source, &c.KeyVersion, &c.Ciphertext, &c.CreatedBy,
 		&c.CreatedAt, &c.UpdatedAt, &c.LastUsedAt); err != nil {
 		return store.Credential{}, err
 	}
@@ -84,7 +84,7 @@ func scanCredential(r pgx.Row) (store.Credential, error) {
 func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
 	err := s.inTenant(ctx, c.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO komand_credentials (`+credentialCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)`, c.TenantID, c.ID, c.Name, c.Type, c.KeyVersion,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)`, c.TenantID, c.ID, c.Name, c.Type, c.Source, c.KeyVersion,
 			c.Ciphertext, c.CreatedBy, c.CreatedAt, c.UpdatedAt)
 		return err
 	})

@@ -59,8 +59,8 @@ func (s *Store) RewrapDataKeys(ctx context.Context, rs []store.DataKeyRewrap) (i
 }
 
 const (
-	credentialCols  = "tenant_id, id, name, type, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"
-	credentialColsC = "c.tenant_id, c.id, c.name, c.type, c.key_version, c.ciphertext, c.created_by, c.created_at, c.updated_at, c.last_used_at"
+	credentialCols  = "tenant_id, id, name, type, source, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"
+	credentialColsC = "c.tenant_id, c.id, c.name, c.type, c.source, c.key_version, c.ciphertext, c.created_by, c.created_at, c.updated_at, c.last_used_at"
 )
 
 func scanCredential(sc scanner) (store.Credential, error) {
@@ -69,7 +69,7 @@ func scanCredential(sc scanner) (store.Credential, error) {
 		created, updated int64
 		used             sql.NullInt64
 	)
-	if err := sc.Scan(&c.TenantID, &c.ID, &c.Name, &c.Type, &c.KeyVersion, &c.Ciphertext, &c.CreatedBy,
+	if err := sc.Scan(&c.TenantID, &c.ID, &c.Name, &c.Type, &c.Source, &c.KeyVersion, &c.Ciphertext, &c.CreatedBy,
 		&created, &updated, &used); err != nil {
 		return store.Credential{}, err
 	}
@@ -85,7 +85,7 @@ func scanCredential(sc scanner) (store.Credential, error) {
 func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
 	return s.write(ctx, "create credential", func(tx txQuerier) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO komand_credentials (`+credentialCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`, c.TenantID, c.ID, c.Name, c.Type, c.KeyVersion,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`, c.TenantID, c.ID, c.Name, c.Type, c.Source, c.KeyVersion,
 			c.Ciphertext, c.CreatedBy, micros(c.CreatedAt), micros(c.UpdatedAt))
 		return err
 	})

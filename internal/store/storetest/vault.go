@@ -28,7 +28,7 @@ func mkDataKey(t *testing.T, s store.Store, tenantID string, version int, kek st
 
 func mkCredential(t *testing.T, s store.Store, tenantID, name string, version int) store.Credential {
 	t.Helper()
-	c := store.Credential{TenantID: tenantID, ID: newID(), Name: name, Type: "api_key", KeyVersion: version,
+	c := store.Credential{TenantID: tenantID, ID: newID(), Name: name, Type: "api_key", Source: "hashicorp_vault", KeyVersion: version,
 		Ciphertext: []byte("\x01ciphertext\x00" + name), CreatedBy: newID(), CreatedAt: t0, UpdatedAt: t0}
 	isErr(t, "CreateCredential "+name, s.CreateCredential(t.Context(), c), nil)
 	return c

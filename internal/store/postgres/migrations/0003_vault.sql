@@ -14,6 +14,7 @@ CREATE TABLE komand_credentials (
     tenant_id    text        NOT NULL REFERENCES komand_tenants (id),
     name         text        NOT NULL CHECK (name <> ''),
     type         text        NOT NULL,
+    source       text        NOT NULL DEFAULT '',
     key_version  integer     NOT NULL,
     ciphertext   bytea       NOT NULL,
     created_by   text        NOT NULL DEFAULT '',

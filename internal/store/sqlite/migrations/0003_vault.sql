@@ -14,6 +14,7 @@ CREATE TABLE komand_credentials (
     tenant_id    TEXT    NOT NULL REFERENCES komand_tenants (id),
     name         TEXT    NOT NULL CHECK (name <> ''),
     type         TEXT    NOT NULL,
+    source       TEXT    NOT NULL DEFAULT '',
     key_version  INTEGER NOT NULL,
     ciphertext   BLOB    NOT NULL,
     created_by   TEXT    NOT NULL DEFAULT '',
