@@ -17,9 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/redis/go-redis/v9"
 
@@ -94,7 +92,7 @@ func LogSecrets(cfg config.Config) *logging.Secrets {
 		config.DSNPassword(cfg.ConnectionStrings.Komand), config.DSNPassword(cfg.ConnectionStrings.Redis)} {
 		s.Pin(v)
 	}
-	for _, v := range strings.FieldsFunc(cfg.Vault.PreviousKeks, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+	for _, v := range cfg.Vault.PreviousKEKList() {
 		s.Pin(v)
 	}
 	return s

@@ -30,10 +30,7 @@ func configCheck(e *env, args []string) int {
 		fl.Usage()
 		return exitUsage
 	}
-	file := sf.configFile
-	if file == "" {
-		file = lookupEnv(e.environ, "KOMAND_CONFIG")
-	}
+	file := config.LoadOptions{File: sf.configFile, Env: e.environ}.FilePath()
 	var findings []config.Finding
 	if file != "" {
 		f, err := config.CheckFile(file)
@@ -77,14 +74,4 @@ func configCheck(e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "ok: no plaintext secrets in %s\n", file)
 	}
 	return exitOK
-}
-
-func lookupEnv(environ []string, name string) string {
-	v := ""
-	for _, kv := range environ {
-		if len(kv) > len(name) && kv[:len(name)+1] == name+"=" {
-			v = kv[len(name)+1:]
-		}
-	}
-	return v
 }

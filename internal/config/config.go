@@ -216,6 +216,9 @@ func (v VaultConfig) KEKs() (current []byte, previous [][]byte, err error) {
 	return current, previous, nil
 }
 
+// PreviousKEKList returns PreviousKeks split into its hex keys.
+func (v VaultConfig) PreviousKEKList() []string { return splitKeys(v.PreviousKeks) }
+
 // kekSize is the size of a vault KEK (AES-256).
 const kekSize = 32
 

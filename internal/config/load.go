@@ -28,6 +28,15 @@ type LoadOptions struct {
 	Env []string
 }
 
+// FilePath is the configuration file Load reads: File, or else the
+// KOMAND_CONFIG variable of Env, or "" for none.
+func (o LoadOptions) FilePath() string {
+	if o.File != "" {
+		return o.File
+	}
+	return strings.TrimSpace(envMap(o.Env)["KOMAND_CONFIG"])
+}
+
 // Load builds a Config from, in increasing order of precedence, [Default],
 // the JSON file (if any) and the environment variables. It reports every
 // problem it finds (errors.Join): unknown keys in the file, values of the
@@ -39,11 +48,7 @@ func Load(opts LoadOptions) (Config, error) {
 	cfg := Default()
 	env := envMap(opts.Env)
 
-	path := opts.File
-	if path == "" {
-		path = strings.TrimSpace(env["KOMAND_CONFIG"])
-	}
-	if path != "" {
+	if path := opts.FilePath(); path != "" {
 		if err := cfg.loadFile(path); err != nil {
 			return Config{}, err
 		}

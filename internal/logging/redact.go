@@ -54,11 +54,7 @@ func (s *Secrets) add(value string, pinned bool) {
 	if s == nil || len(value) < MinSecretLen {
 		return
 	}
-	q := strconv.Quote(value)
-	q = q[1 : len(q)-1]
-	// Raw, as a JSON string (slog does not escape HTML), Go-quoted (the
-	// text handler, %q), and a %q-formatted value inside a JSON line.
-	forms := []string{value, jsonString(value), q, jsonString(q)}
+	forms := EncodedForms(value)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range forms {
@@ -95,6 +91,29 @@ func (s *Secrets) add(value string, pinned bool) {
 		}
 		s.n--
 	}
+}
+
+// EncodedForms are the ways a secret value can appear in output: raw, as
+// a JSON string with and without HTML escaping (encoding/json escapes <, >
+// and &; slog does not), Go-quoted (the text handler, %q), and a
+// %q-formatted value inside a JSON string. Skills' output scrubbing uses
+// the same list.
+func EncodedForms(value string) []string {
+	q := strconv.Quote(value)
+	q = q[1 : len(q)-1]
+	html, _ := json.Marshal(value)
+	forms := []string{value, jsonString(value), string(html[1 : len(html)-1]), q, jsonString(q)}
+	out := forms[:0]
+	for i, f := range forms {
+		dup := false
+		for _, g := range forms[:i] {
+			dup = dup || f == g
+		}
+		if !dup {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // jsonString is s as encoded inside a JSON string by slog's JSON handler.

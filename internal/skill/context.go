@@ -3,10 +3,9 @@ package skill
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"strconv"
 	"sync"
 
+	"github.com/komand-ai/komand/internal/logging"
 	"github.com/komand-ai/komand/internal/vault"
 )
 
@@ -62,8 +61,8 @@ const minScrubLen = 4
 // Scrubbed is what a credential value becomes in a skill's output.
 const Scrubbed = "[REDACTED]"
 
-// Scrub replaces every credential value this run read, raw and in its
-// JSON-escaped forms, in out (the run's JSON output).
+// Scrub replaces every credential value this run read, in each of its
+// encoded forms (logging.EncodedForms), in out (the run's JSON output).
 func (c *Context) Scrub(out []byte) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -71,29 +70,9 @@ func (c *Context) Scrub(out []byte) []byte {
 		if len(v) < minScrubLen {
 			continue
 		}
-		for _, form := range scrubForms(v) {
+		for _, form := range logging.EncodedForms(v) {
 			out = bytes.ReplaceAll(out, []byte(form), []byte(Scrubbed))
 		}
 	}
 	return out
-}
-
-// scrubForms are the ways a value can appear in JSON output: raw, escaped
-// as encoding/json escapes it (with and without HTML escaping), and as a
-// Go-quoted string.
-func scrubForms(v string) []string {
-	forms := []string{v}
-	if j, err := json.Marshal(v); err == nil {
-		forms = append(forms, string(j[1:len(j)-1]))
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if enc.Encode(v) == nil {
-		j := bytes.TrimSpace(b.Bytes())
-		forms = append(forms, string(j[1:len(j)-1]))
-	}
-	q := strconv.Quote(v)
-	forms = append(forms, q[1:len(q)-1])
-	return forms
 }

@@ -289,27 +289,30 @@ func qualify(alias, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
-// listPage runs a listing's count and one page of it in one read
-// transaction (so both see the same snapshot) and scans the rows. args are
-// the WHERE clause's; pageSQL gets LIMIT and OFFSET appended as its last two
-// parameters.
+// scanRows runs q in tx and scans every row.
+func scanRows[T any](ctx context.Context, tx querier, q string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // selectAll runs one query on the reader pool and scans every row.
 func selectAll[T any](ctx context.Context, s *Store, op, q string, args []any, scan func(scanner) (T, error)) ([]T, error) {
-	out := []T{}
-	err := s.read(ctx, op, func(tx querier) error {
-		rows, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			v, err := scan(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, v)
-		}
-		return rows.Err()
+	var out []T
+	err := s.read(ctx, op, func(tx querier) (err error) {
+		out, err = scanRows(ctx, tx, q, args, scan)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -317,28 +320,23 @@ func selectAll[T any](ctx context.Context, s *Store, op, q string, args []any, s
 	return out, nil
 }
 
+// listPage runs a listing's count and one page of it in one read
+// transaction (so both see the same snapshot) and scans the rows. args are
+// the WHERE clause's; pageSQL gets LIMIT and OFFSET appended as its last two
+// parameters.
 func listPage[T any](ctx context.Context, s *Store, op, countSQL, pageSQL string, args []any, p store.Page, scan func(scanner) (T, error)) ([]T, int, error) {
 	limit, offset := limitOffset(p)
-	out := []T{}
-	var total int
-	err := s.read(ctx, op, func(tx querier) error {
+	var (
+		out   []T
+		total int
+	)
+	err := s.read(ctx, op, func(tx querier) (err error) {
 		if err := tx.QueryRowContext(ctx, countSQL, args...).Scan(&total); err != nil {
 			return err
 		}
 		pageArgs := append(append(make([]any, 0, len(args)+2), args...), limit, offset)
-		rows, err := tx.QueryContext(ctx, pageSQL, pageArgs...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			v, err := scan(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, v)
-		}
-		return rows.Err()
+		out, err = scanRows(ctx, tx, pageSQL, pageArgs, scan)
+		return err
 	})
 	if err != nil {
 		return nil, 0, err

@@ -58,10 +58,7 @@ func (s *Store) RewrapDataKeys(ctx context.Context, rs []store.DataKeyRewrap) (i
 	return n, nil
 }
 
-const (
-	credentialCols  = "tenant_id, id, name, type, source, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"
-	credentialColsC = "c.tenant_id, c.id, c.name, c.type, c.source, c.key_version, c.ciphertext, c.created_by, c.created_at, c.updated_at, c.last_used_at"
-)
+const credentialCols = "tenant_id, id, name, type, source, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"
 
 func scanCredential(sc scanner) (store.Credential, error) {
 	var (
@@ -189,7 +186,7 @@ func (s *Store) CredentialGrants(ctx context.Context, tenantID, credentialID str
 // GrantedCredential returns a credential by name if the skill of the agent
 // holds a grant for it.
 func (s *Store) GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (store.Credential, error) {
-	c, err := scanCredential(s.rq.QueryRowContext(ctx, `SELECT `+credentialColsC+`
+	c, err := scanCredential(s.rq.QueryRowContext(ctx, `SELECT `+qualify("c", credentialCols)+`
 		FROM komand_credentials c JOIN komand_credential_grants g
 		  ON g.tenant_id = c.tenant_id AND g.credential_id = c.id
 		WHERE c.tenant_id = ? AND c.name = ? AND g.agent_id = ? AND g.skill_id = ?`, tenantID, name, agentID, skillID))
