@@ -1,9 +1,12 @@
 package skill
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,5 +162,41 @@ func TestGetCredentialGrantedAndScrubbed(t *testing.T) {
 	}
 	if res, _ := vw.b.Run(ctx, inv, llm.ToolCall{ID: "c3", Name: "charge", Arguments: json.RawMessage(`{"name":"stripe"}`)}); !res.IsError {
 		t.Fatalf("a revoked grant still reads: %s", res.Output)
+	}
+}
+
+// TestFailedToolScrubsShortValues: a tool that fails with a credential
+// value in its error (one shorter than the log redactor's 8-byte minimum)
+// leaks it neither to the model nor to the log.
+func TestFailedToolScrubsShortValues(t *testing.T) {
+	vw := newVaultWorld(t)
+	ctx := context.Background()
+	var logs bytes.Buffer
+	vw.b.log = slog.New(slog.NewJSONHandler(&logs, nil))
+	pin := "73x9q1"
+	c, err := vw.creds.Create(ctx, vw.admin, "pin", "password", pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vw.creds.Grant(ctx, vw.admin, c.ID, "sales", "leaky"); err != nil {
+		t.Fatal(err)
+	}
+	vw.b.add(builtin{def: llm.Tool{Name: "leaky"}, run: func(ctx context.Context, sc *Context, inv Invocation, args json.RawMessage) (any, error) {
+		v, err := sc.GetCredential(ctx, "pin")
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("upstream refused pin %s", v)
+	}})
+	inv := Invocation{TenantID: vw.tenant, UserID: vw.admin.UserID, AgentID: "sales", SessionID: uuid.NewString(), Via: "model"}
+	res, err := vw.b.Run(ctx, inv, llm.ToolCall{ID: "c1", Name: "leaky", Arguments: json.RawMessage(`{}`)})
+	if err != nil || !res.IsError {
+		t.Fatalf("run: %s %v", res.Output, err)
+	}
+	if strings.Contains(string(res.Output), pin) || strings.Contains(logs.String(), pin) {
+		t.Fatalf("the value leaked: output %s, log %s", res.Output, logs.String())
+	}
+	if !strings.Contains(logs.String(), Scrubbed) {
+		t.Fatalf("the log line lost its scrubbed detail: %s", logs.String())
 	}
 }

@@ -237,7 +237,8 @@ func (b *Builtins) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (
 			return Result{}, aerr
 		}
 		if b.log != nil {
-			b.log.InfoContext(ctx, "tool failed", "tool", name, "agent", inv.AgentID, "err", err)
+			// Scrubbed too: a credential value shorter than the log redactor's minimum would pass it.
+			b.log.InfoContext(ctx, "tool failed", "tool", name, "agent", inv.AgentID, "err", string(sc.Scrub([]byte(err.Error()))))
 		}
 		o, _ := json.Marshal(map[string]string{"error": msg})
 		return Result{Output: o, IsError: true}, nil
