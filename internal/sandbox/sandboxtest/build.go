@@ -1,0 +1,121 @@
+// Package sandboxtest builds real WebAssembly skill modules for tests: Go
+// guests with the standard toolchain (GOOS=wasip1 GOARCH=wasm) and C
+// guests with clang and wasi-libc when they are installed.
+package sandboxtest
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	mu    sync.Mutex
+	built = map[string][]byte{}
+)
+
+// ModuleRoot is the repository's root directory.
+func ModuleRoot(tb testing.TB) string {
+	tb.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		tb.Fatalf("go env GOMOD: %v", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// BuildGo builds the Go package at pkg (relative to the module root, e.g.
+// "./internal/sandbox/testdata/hostile") for wasip1 and returns the
+// module. Builds are shared within a test process.
+func BuildGo(tb testing.TB, pkg string) []byte {
+	tb.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if b, ok := built[pkg]; ok {
+		return b
+	}
+	dir, err := os.MkdirTemp("", "komand-wasm-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "skill.wasm")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	cmd.Dir = ModuleRoot(tb)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		tb.Fatalf("building %s for wasip1: %v\n%s", pkg, err, stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	built[pkg] = b
+	return b
+}
+
+// Clang returns the clang binary that can build wasm32-wasi modules, or ""
+// when this machine has none (install clang, lld, wasi-libc and
+// libclang-rt-dev-wasm32 from Debian).
+func Clang() string {
+	for _, c := range []string{"clang", "clang-16", "clang-15", "clang-14"} {
+		if p, err := exec.LookPath(c); err == nil {
+			if _, err := os.Stat("/usr/lib/wasm32-wasi/libc.a"); err == nil {
+				return p
+			}
+			if _, err := os.Stat("/usr/share/wasi-sysroot"); err == nil {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// BuildC builds the C source file src (relative to the module root) as a
+// wasm32-wasi command. It fails the test when clang is missing: callers
+// decide whether to skip first (KOMAND_TEST_REQUIRE_CLANG makes CI fail
+// instead of skipping).
+func BuildC(tb testing.TB, src string) []byte {
+	tb.Helper()
+	clang := Clang()
+	if clang == "" {
+		if os.Getenv("KOMAND_TEST_REQUIRE_CLANG") != "" {
+			tb.Fatal("clang with wasi-libc is required (KOMAND_TEST_REQUIRE_CLANG) but not installed")
+		}
+		tb.Skip("clang with wasi-libc not installed (apt-get install clang lld wasi-libc libclang-rt-dev-wasm32)")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if b, ok := built[src]; ok {
+		return b
+	}
+	dir, err := os.MkdirTemp("", "komand-wasm-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "skill.wasm")
+	args := []string{"--target=wasm32-wasi", "-O2", "-Wl,--strip-all", "-o", out, src}
+	if _, err := os.Stat("/usr/share/wasi-sysroot"); err == nil {
+		args = append([]string{"--sysroot=/usr/share/wasi-sysroot"}, args...)
+	}
+	cmd := exec.Command(clang, args...)
+	cmd.Dir = ModuleRoot(tb)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		tb.Fatalf("building %s: %v\n%s", src, err, stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	built[src] = b
+	return b
+}

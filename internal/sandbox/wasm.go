@@ -1,0 +1,470 @@
+// Package sandbox runs skill code where it can do only what it declared and
+// was granted (security.md, "Skill Sandboxing"). The primary runtime is
+// WebAssembly on wazero; see WASM. A skill module is a plain WASI command
+// (wasip1): it reads its JSON input on standard input, writes its JSON
+// output on standard output and exits 0; a non-zero exit is a failure,
+// with an optional {"error": "..."} on standard output as its message. It
+// may import platform services from the host module "komand" (see
+// host.go for the ABI); nothing else is importable.
+//
+// Each rule of the table in security.md and where it is enforced:
+//
+//   - File system: each execution gets a fresh instance whose only file
+//     system is a new, empty temporary directory mounted at /tmp, removed
+//     afterwards. No host path is reachable ("/etc/passwd" and "../" do not
+//     exist for the guest).
+//   - Network: WASI gives the guest no sockets (wazero preopens none), so
+//     there is no ambient network and no DNS. The only way out is the host
+//     function http_request, served by Egress, only for a skill granted
+//     network:outbound and only to its granted hosts.
+//   - CPU / memory: linear memory is capped per execution by the skill's
+//     declared limit (at most the platform maximum) through wazero's memory
+//     allocator hook; a grow past it fails and is reported as "memory".
+//     Concurrent executions are bounded (MaxConcurrent). wazero has no
+//     instruction metering (no fuel), so the work budget is wall time:
+//     the compiler inserts context checks at loop headers and function
+//     entries (WithCloseOnContextDone), so even a tight loop stops.
+//   - Timeout: the execution context's deadline (default 30 s, at most 30
+//     minutes) closes the instance.
+//   - Output: standard output and standard error are capped; a skill that
+//     writes past the cap is stopped ("output_limit").
+//   - No host environment variables, real clocks, crypto-random source.
+//
+// Modules are compiled once (Compile) and cached in memory and, when a
+// cache directory is configured, on disk, so a restart does not recompile
+// either.
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// Platform limits.
+const (
+	DefaultTimeout   = 30 * time.Second
+	MaxTimeout       = 30 * time.Minute
+	DefaultMemory    = 64 << 20
+	DefaultMaxMemory = 1 << 30 // platform maximum per execution
+	DefaultMaxStdout = 1 << 20
+	DefaultMaxStderr = 64 << 10
+	MaxModuleBytes   = 64 << 20
+	wasmPageSize     = 65536
+)
+
+// Reason says why an execution failed; it goes to the audit entry.
+type Reason string
+
+// Failure reasons.
+const (
+	ReasonTimeout       Reason = "timeout"
+	ReasonMemory        Reason = "memory"
+	ReasonOutputLimit   Reason = "output_limit"
+	ReasonCrash         Reason = "crash"
+	ReasonExit          Reason = "exit"
+	ReasonCanceled      Reason = "canceled"
+	ReasonInvalidModule Reason = "invalid_module"
+	ReasonBusy          Reason = "busy"
+)
+
+// Options configure the WASM runtime.
+type Options struct {
+	// CacheDir, when set, keeps compiled code on disk across restarts.
+	CacheDir string
+	// TempDir is where per-execution directories are made (default os.TempDir()).
+	TempDir string
+	// MaxMemory is the platform maximum of linear memory per execution.
+	MaxMemory uint64
+	// MaxConcurrent bounds executions running at once (default 64).
+	MaxConcurrent int
+	// Egress serves http_request (nil: every request refused).
+	Egress *Egress
+}
+
+// WASM is the WebAssembly runtime. It is safe for concurrent use.
+type WASM struct {
+	rt        wazero.Runtime
+	cache     wazero.CompilationCache
+	tempDir   string
+	maxMemory uint64
+	sem       chan struct{}
+	egress    *Egress
+
+	mu       sync.Mutex
+	compiled map[string]*Module
+}
+
+// Module is a compiled skill module.
+type Module struct {
+	Digest   string // "sha256:<hex>" of the module bytes
+	compiled wazero.CompiledModule
+	minPages uint32
+}
+
+// NewWASM starts the runtime.
+func NewWASM(ctx context.Context, o Options) (*WASM, error) {
+	if o.MaxMemory == 0 {
+		o.MaxMemory = DefaultMaxMemory
+	}
+	if o.MaxMemory > 4<<30 {
+		o.MaxMemory = 4 << 30
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = 64
+	}
+	if o.TempDir == "" {
+		o.TempDir = os.TempDir()
+	}
+	var cache wazero.CompilationCache
+	if o.CacheDir != "" {
+		if err := os.MkdirAll(o.CacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("sandbox: cache dir: %w", err)
+		}
+		c, err := wazero.NewCompilationCacheWithDir(o.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: cache dir: %w", err)
+		}
+		cache = c
+	} else {
+		cache = wazero.NewCompilationCache()
+	}
+	// Memory is limited per execution by capAllocator (the runtime's own
+	// page limit stays at wasm32's 4 GiB, so every refusal goes through
+	// the allocator and is reported as "memory").
+	cfg := wazero.NewRuntimeConfig().
+		WithCompilationCache(cache).
+		WithCloseOnContextDone(true).
+		WithCoreFeatures(api.CoreFeaturesV2)
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	w := &WASM{rt: rt, cache: cache, tempDir: o.TempDir, maxMemory: o.MaxMemory,
+		sem: make(chan struct{}, o.MaxConcurrent), egress: o.Egress, compiled: map[string]*Module{}}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("sandbox: wasi: %w", err)
+	}
+	if err := w.instantiateHost(ctx); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("sandbox: host module: %w", err)
+	}
+	return w, nil
+}
+
+// Close releases the runtime (compiled code stays in the disk cache).
+func (w *WASM) Close(ctx context.Context) error {
+	err := w.rt.Close(ctx)
+	if cerr := w.cache.Close(ctx); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Digest is the identity of module bytes.
+func Digest(module []byte) string {
+	sum := sha256.Sum256(module)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// ErrInvalidModule is a module the runtime will not run; the message says
+// why and is safe to show the skill's publisher.
+type ErrInvalidModule struct{ Reason string }
+
+func (e *ErrInvalidModule) Error() string { return "invalid skill module: " + e.Reason }
+
+// Compile compiles module (or returns the cached compilation). It is
+// called when a skill is registered or installed and at start-up, never
+// on the request path.
+func (w *WASM) Compile(ctx context.Context, module []byte) (*Module, error) {
+	d := Digest(module)
+	w.mu.Lock()
+	m, ok := w.compiled[d]
+	w.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	if len(module) > MaxModuleBytes {
+		return nil, &ErrInvalidModule{Reason: "module too large"}
+	}
+	cm, err := w.rt.CompileModule(ctx, module)
+	if err != nil {
+		return nil, &ErrInvalidModule{Reason: "not a valid WebAssembly module"}
+	}
+	fail := func(reason string) (*Module, error) {
+		cm.Close(ctx)
+		return nil, &ErrInvalidModule{Reason: reason}
+	}
+	for _, imp := range cm.ImportedFunctions() {
+		mod, name, _ := imp.Import()
+		switch mod {
+		case wasi_snapshot_preview1.ModuleName:
+		case hostModule:
+			if !hostFuncs[name] {
+				return fail(fmt.Sprintf("imports unknown platform function %q", truncateRunes(name, 64)))
+			}
+		default:
+			return fail(fmt.Sprintf("imports from %q (only %s and %s are provided)", truncateRunes(mod, 64), wasi_snapshot_preview1.ModuleName, hostModule))
+		}
+	}
+	if len(cm.ImportedMemories()) > 0 {
+		return fail("imports memory")
+	}
+	if _, ok := cm.ExportedFunctions()["_start"]; !ok {
+		return fail("not a WASI command (no _start export)")
+	}
+	var minPages uint32
+	for _, md := range cm.ExportedMemories() {
+		if md.Min() > minPages {
+			minPages = md.Min()
+		}
+	}
+	m = &Module{Digest: d, compiled: cm, minPages: minPages}
+	w.mu.Lock()
+	if prev, ok := w.compiled[d]; ok {
+		w.mu.Unlock()
+		cm.Close(ctx)
+		return prev, nil
+	}
+	w.compiled[d] = m
+	w.mu.Unlock()
+	return m, nil
+}
+
+// Exec is one execution's input, limits and grants.
+type Exec struct {
+	Input []byte
+	// Timeout, default DefaultTimeout, at most MaxTimeout.
+	Timeout time.Duration
+	// MemoryBytes is the declared limit (default DefaultMemory), at most the
+	// platform maximum.
+	MemoryBytes uint64
+	MaxStdout   int
+	MaxStderr   int
+	// AllowedHosts are the granted network:outbound hosts; empty means no
+	// network at all.
+	AllowedHosts []string
+	// Config is what the host function config returns.
+	Config map[string]string
+	// Host serves credentials, declared tools and logs (nil: all refused).
+	Host Host
+}
+
+// Outcome is what happened. Output is standard output (when the run
+// succeeded or failed with a message); Reason is empty on success.
+type Outcome struct {
+	Output     []byte
+	Stderr     []byte
+	ExitCode   uint32
+	Reason     Reason
+	Message    string // for a failure: a safe, short explanation
+	Duration   time.Duration
+	PeakMemory uint64
+	HostCalls  int
+	Network    []NetworkCall
+}
+
+// Failed says whether the execution failed.
+func (o *Outcome) Failed() bool { return o.Reason != "" }
+
+// Run executes m once, in a fresh instance.
+func (w *WASM) Run(ctx context.Context, m *Module, ex Exec) Outcome {
+	start := time.Now()
+	out := w.run(ctx, m, ex)
+	out.Duration = time.Since(start)
+	return out
+}
+
+func (w *WASM) run(ctx context.Context, m *Module, ex Exec) (out Outcome) {
+	timeout := ex.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if timeout > MaxTimeout {
+		timeout = MaxTimeout
+	}
+	memLimit := ex.MemoryBytes
+	if memLimit == 0 {
+		memLimit = DefaultMemory
+	}
+	if memLimit > w.maxMemory {
+		memLimit = w.maxMemory
+	}
+	maxOut, maxErr := ex.MaxStdout, ex.MaxStderr
+	if maxOut <= 0 {
+		maxOut = DefaultMaxStdout
+	}
+	if maxErr <= 0 {
+		maxErr = DefaultMaxStderr
+	}
+	if uint64(m.minPages)*wasmPageSize > memLimit {
+		return Outcome{Reason: ReasonMemory, Message: "the module needs more memory than its limit"}
+	}
+
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
+	defer cancel()
+	select {
+	case w.sem <- struct{}{}:
+		defer func() { <-w.sem }()
+	case <-ctx.Done():
+		return Outcome{Reason: ReasonBusy, Message: "the sandbox is busy"}
+	}
+
+	dir, err := os.MkdirTemp(w.tempDir, "komand-skill-")
+	if err != nil {
+		return Outcome{Reason: ReasonCrash, Message: "the sandbox could not start"}
+	}
+	defer os.RemoveAll(dir)
+
+	st := &execState{ex: ex, egress: w.egress}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	stdout := &cappedWriter{max: maxOut, onOverflow: func() { stop(errOutputLimit) }}
+	stderr := &cappedWriter{max: maxErr, drop: true}
+	mem := &capAllocator{limit: memLimit}
+	ctx = experimental.WithMemoryAllocator(ctx, mem)
+	ctx = context.WithValue(ctx, execKey{}, st)
+
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithArgs("skill").
+		WithStdin(bytes.NewReader(ex.Input)).
+		WithStdout(stdout).
+		WithStderr(stderr).
+		WithFSConfig(wazero.NewFSConfig().WithDirMount(dir, "/tmp")).
+		WithRandSource(rand.Reader).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithNanosleep(func(ns int64) {
+			t := time.NewTimer(time.Duration(ns))
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+		}).
+		WithStartFunctions("_start")
+
+	mod, runErr := w.rt.InstantiateModule(ctx, m.compiled, cfg)
+	if mod != nil {
+		mod.Close(context.WithoutCancel(ctx))
+	}
+	out = Outcome{Output: stdout.bytes(), Stderr: stderr.bytes(), PeakMemory: mem.peak.Load(),
+		HostCalls: int(st.calls.Load()), Network: st.network}
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, errOutputLimit) || stdout.overflow:
+		out.Reason, out.Message = ReasonOutputLimit, fmt.Sprintf("the skill wrote more than %d bytes of output", maxOut)
+		out.Output = nil
+	case mem.refused.Load() && runErr != nil:
+		out.Reason, out.Message = ReasonMemory, fmt.Sprintf("the skill exceeded its memory limit (%d MiB)", memLimit>>20)
+	case errors.Is(cause, errTimeout):
+		out.Reason, out.Message = ReasonTimeout, fmt.Sprintf("the skill did not finish within %s", timeout)
+	case cause != nil:
+		out.Reason, out.Message = ReasonCanceled, "the execution was canceled"
+	case runErr != nil:
+		var ee *sys.ExitError
+		if errors.As(runErr, &ee) {
+			out.ExitCode = ee.ExitCode()
+			out.Reason, out.Message = ReasonExit, fmt.Sprintf("the skill exited with status %d", ee.ExitCode())
+		} else {
+			out.Reason, out.Message = ReasonCrash, "the skill crashed"
+		}
+	}
+	if out.Failed() && out.Reason != ReasonExit {
+		out.Output = nil
+	}
+	return out
+}
+
+var (
+	errTimeout     = errors.New("sandbox: timeout")
+	errOutputLimit = errors.New("sandbox: output limit")
+)
+
+// capAllocator backs one instance's linear memory and refuses to grow it
+// past limit.
+type capAllocator struct {
+	limit   uint64
+	refused atomic.Bool
+	peak    atomic.Uint64
+}
+
+func (a *capAllocator) Allocate(capacity, max uint64) experimental.LinearMemory {
+	return &capMemory{a: a}
+}
+
+type capMemory struct {
+	a   *capAllocator
+	buf []byte
+}
+
+func (m *capMemory) Reallocate(size uint64) []byte {
+	if size > m.a.limit {
+		m.a.refused.Store(true)
+		return nil
+	}
+	if size <= uint64(cap(m.buf)) {
+		m.buf = m.buf[:size]
+	} else {
+		// Grow geometrically (bounded by the limit) so a module growing
+		// page by page does not copy its memory each time.
+		c := max(size, min(uint64(cap(m.buf))*2, m.a.limit))
+		nb := make([]byte, size, c)
+		copy(nb, m.buf)
+		m.buf = nb
+	}
+	if size > m.a.peak.Load() {
+		m.a.peak.Store(size)
+	}
+	return m.buf
+}
+
+func (m *capMemory) Free() { m.buf = nil }
+
+// cappedWriter keeps at most max bytes; past that it either drops the rest
+// (stderr) or reports an overflow (stdout), which stops the execution.
+type cappedWriter struct {
+	mu         sync.Mutex
+	buf        []byte
+	max        int
+	drop       bool
+	overflow   bool
+	onOverflow func()
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.buf)+len(p) > c.max {
+		if c.drop {
+			c.buf = append(c.buf, p[:c.max-len(c.buf)]...)
+			return len(p), nil
+		}
+		c.overflow = true
+		if c.onOverflow != nil {
+			c.onOverflow()
+		}
+		return 0, errOutputLimit
+	}
+	c.buf = append(c.buf, p...)
+	return len(p), nil
+}
+
+func (c *cappedWriter) bytes() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf
+}

@@ -1,0 +1,451 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/komand-ai/komand/internal/sandbox"
+	"github.com/komand-ai/komand/internal/sandbox/sandboxtest"
+)
+
+const hostilePkg = "./internal/sandbox/testdata/hostile"
+
+type hostileOut struct {
+	OK   bool   `json:"ok"`
+	Data string `json:"data"`
+	Err  string `json:"err"`
+}
+
+// fixture is a runtime with the hostile module compiled.
+type fixture struct {
+	w       *sandbox.WASM
+	mod     *sandbox.Module
+	tempDir string
+}
+
+// sharedCache keeps compiled code across the fixtures of this package.
+var sharedCache = sync.OnceValue(func() string {
+	d, err := os.MkdirTemp("", "komand-wasm-cache-")
+	if err != nil {
+		panic(err)
+	}
+	return d
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	os.RemoveAll(sharedCache())
+	os.Exit(code)
+}
+
+func newFixture(t *testing.T, egress *sandbox.Egress) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	tmp := t.TempDir()
+	w, err := sandbox.NewWASM(ctx, sandbox.Options{CacheDir: sharedCache(), TempDir: tmp, Egress: egress, MaxMemory: 512 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close(ctx) })
+	mod, err := w.Compile(ctx, sandboxtest.BuildGo(t, hostilePkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{w: w, mod: mod, tempDir: tmp}
+}
+
+func (f *fixture) run(t *testing.T, ex sandbox.Exec, mode, arg string, n int64) (sandbox.Outcome, hostileOut) {
+	t.Helper()
+	in, _ := json.Marshal(map[string]any{"mode": mode, "arg": arg, "bytes": n})
+	ex.Input = in
+	out := f.w.Run(context.Background(), f.mod, ex)
+	var h hostileOut
+	if !out.Failed() {
+		if err := json.Unmarshal(out.Output, &h); err != nil {
+			t.Fatalf("%s: output %q is not JSON: %v", mode, out.Output, err)
+		}
+	}
+	// Whatever it did, the per-execution directory is gone afterwards.
+	if es, _ := os.ReadDir(f.tempDir); len(es) != 0 {
+		t.Fatalf("%s: %d per-execution directories left behind", mode, len(es))
+	}
+	return out, h
+}
+
+func TestEchoAndTempDir(t *testing.T) {
+	f := newFixture(t, nil)
+	out, h := f.run(t, sandbox.Exec{}, "echo", "héllo", 0)
+	if out.Failed() || !h.OK || h.Data != "héllo" {
+		t.Fatalf("echo: %+v %+v", out, h)
+	}
+	if out.PeakMemory == 0 {
+		t.Fatal("peak memory not measured")
+	}
+	// The temp directory is writable...
+	if out, h := f.run(t, sandbox.Exec{}, "write", "/tmp/x", 0); out.Failed() || !h.OK {
+		t.Fatalf("write /tmp: %+v %+v", out, h)
+	}
+	// ...and it is fresh each time: the file written before is gone.
+	if _, h := f.run(t, sandbox.Exec{}, "read", "/tmp/x", 0); h.OK {
+		t.Fatal("a file from a previous execution was visible")
+	}
+}
+
+func TestFileSystemConfined(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, p := range []string{"/etc/passwd", "/tmp/../etc/passwd", "../etc/passwd", "../../../../../../etc/passwd",
+		"/proc/self/environ", "/tmp/../../root/.ssh/id_rsa", ".env", "/.env"} {
+		out, h := f.run(t, sandbox.Exec{}, "read", p, 0)
+		if out.Failed() || h.OK || strings.Contains(h.Data, "root:") {
+			t.Fatalf("read %q: %+v %+v", p, out, h)
+		}
+	}
+	for _, p := range []string{"/etc/komand-pwned", "/komand-pwned", "/tmp/../komand-pwned"} {
+		if _, h := f.run(t, sandbox.Exec{}, "write", p, 0); h.OK {
+			t.Fatalf("write %q succeeded", p)
+		}
+	}
+	if _, err := os.Stat("/komand-pwned"); err == nil {
+		t.Fatal("the guest wrote to the host's root")
+	}
+	_, h := f.run(t, sandbox.Exec{}, "list", "/", 0)
+	if strings.Contains(h.Data, "etc") || strings.Contains(h.Data, "root") {
+		t.Fatalf("guest sees host directories: %q", h.Data)
+	}
+}
+
+func TestNoEnvironmentNoSockets(t *testing.T) {
+	t.Setenv("KOMAND_TEST_SECRET_ENV", "s3cr3t-env-value")
+	f := newFixture(t, nil)
+	if _, h := f.run(t, sandbox.Exec{}, "env", "", 0); h.OK || strings.Contains(h.Data, "s3cr3t") {
+		t.Fatalf("guest saw the host environment: %q", h.Data)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	if _, h := f.run(t, sandbox.Exec{}, "socket", ln.Addr().String(), 0); h.OK {
+		t.Fatal("guest opened a socket")
+	}
+	if _, h := f.run(t, sandbox.Exec{}, "dns", "localhost", 0); h.OK {
+		t.Fatalf("guest resolved a name: %q", h.Data)
+	}
+	select {
+	case <-accepted:
+		t.Fatal("the host listener got a connection from the guest")
+	default:
+	}
+}
+
+func TestLimits(t *testing.T) {
+	f := newFixture(t, nil)
+	cases := []struct {
+		name   string
+		ex     sandbox.Exec
+		mode   string
+		n      int64
+		reason sandbox.Reason
+	}{
+		{"allocate 4 GiB", sandbox.Exec{MemoryBytes: 128 << 20}, "alloc", 4 << 30, sandbox.ReasonMemory},
+		{"above the platform maximum", sandbox.Exec{MemoryBytes: 8 << 30}, "alloc", 1 << 30, sandbox.ReasonMemory},
+		{"spin forever", sandbox.Exec{Timeout: 300 * time.Millisecond}, "spin", 0, sandbox.ReasonTimeout},
+		{"sleep forever", sandbox.Exec{Timeout: 300 * time.Millisecond}, "sleep", 0, sandbox.ReasonTimeout},
+		{"100 MB to stdout", sandbox.Exec{}, "stdout", 100 << 20, sandbox.ReasonOutputLimit},
+		{"exit 3", sandbox.Exec{}, "exit", 0, sandbox.ReasonExit},
+		{"panic", sandbox.Exec{}, "panic", 0, sandbox.ReasonExit},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _ := f.run(t, tc.ex, tc.mode, "", tc.n)
+			if out.Reason != tc.reason {
+				t.Fatalf("reason %q (%s), want %q", out.Reason, out.Message, tc.reason)
+			}
+			if out.Message == "" {
+				t.Fatal("no message")
+			}
+			if tc.reason == sandbox.ReasonMemory && out.PeakMemory > 512<<20 {
+				t.Fatalf("peak memory %d beyond the platform maximum", out.PeakMemory)
+			}
+		})
+	}
+	// Within its limit an allocation succeeds (the limit is not just "fail").
+	if out, h := f.run(t, sandbox.Exec{MemoryBytes: 256 << 20}, "alloc", "", 64<<20); out.Failed() || !h.OK {
+		t.Fatalf("allocation within the limit: %+v", out)
+	}
+	// A failed skill's own message is kept (exit 1 with {"error": ...}).
+	out, _ := f.run(t, sandbox.Exec{}, "fail", "", 0)
+	if out.Reason != sandbox.ReasonExit || out.ExitCode != 1 || !strings.Contains(string(out.Output), "error") {
+		t.Fatalf("fail: %+v %q", out, out.Output)
+	}
+	// stderr past its cap is dropped, not fatal.
+	out, _ = f.run(t, sandbox.Exec{MaxStderr: 1024}, "stderr", "", 8<<20)
+	if out.Failed() || len(out.Stderr) != 1024 {
+		t.Fatalf("stderr: failed=%v len=%d", out.Failed(), len(out.Stderr))
+	}
+}
+
+func TestHostCanceledContext(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	in, _ := json.Marshal(map[string]any{"mode": "spin"})
+	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
+	out := f.w.Run(ctx, f.mod, sandbox.Exec{Input: in})
+	if out.Reason != sandbox.ReasonCanceled {
+		t.Fatalf("reason %q", out.Reason)
+	}
+}
+
+// testHost grants one credential and one tool.
+type testHost struct {
+	mu    sync.Mutex
+	creds map[string]string
+	logs  []string
+	tools []string
+}
+
+func (h *testHost) Credential(ctx context.Context, name string) (string, error) {
+	if v, ok := h.creds[name]; ok {
+		return v, nil
+	}
+	return "", sandbox.Denied("credential not available to this skill")
+}
+
+func (h *testHost) Tool(ctx context.Context, name string, args []byte) ([]byte, error) {
+	h.mu.Lock()
+	h.tools = append(h.tools, name)
+	h.mu.Unlock()
+	if name != "database" {
+		return nil, sandbox.Denied("tool not declared by this skill")
+	}
+	return []byte(`{"rows":[]}`), nil
+}
+
+func (h *testHost) Log(ctx context.Context, level int, msg string) {
+	h.mu.Lock()
+	h.logs = append(h.logs, msg)
+	h.mu.Unlock()
+}
+
+func TestHostFunctions(t *testing.T) {
+	f := newFixture(t, nil)
+	host := &testHost{creds: map[string]string{"api-key": "granted-value-123"}}
+	ex := sandbox.Exec{Host: host, Config: map[string]string{"region": "eu"}}
+	if _, h := f.run(t, ex, "credential", "api-key", 0); !h.OK || h.Data != "granted-value-123" {
+		t.Fatalf("granted credential: %+v", h)
+	}
+	_, h := f.run(t, ex, "credential", "other-skills-key", 0)
+	if h.OK || h.Data != "" || !strings.Contains(h.Err, "denied") {
+		t.Fatalf("other credential: %+v", h)
+	}
+	// No host at all: nothing granted.
+	if _, h := f.run(t, sandbox.Exec{}, "credential", "api-key", 0); h.OK {
+		t.Fatal("credential without a host")
+	}
+	if _, h := f.run(t, ex, "config", "region", 0); !h.OK || h.Data != "eu" {
+		t.Fatalf("config: %+v", h)
+	}
+	if _, h := f.run(t, ex, "config", "missing", 0); h.OK {
+		t.Fatalf("missing config: %+v", h)
+	}
+	if _, h := f.run(t, ex, "tool", "database", 0); !h.OK {
+		t.Fatalf("declared tool: %+v", h)
+	}
+	if _, h := f.run(t, ex, "tool", "shell", 0); h.OK {
+		t.Fatalf("undeclared tool: %+v", h)
+	}
+	out, _ := f.run(t, ex, "log", "hello", 0)
+	if out.Failed() || len(host.logs) != 100 || !strings.HasPrefix(host.logs[0], "line 0 hello") {
+		t.Fatalf("log: %d lines", len(host.logs))
+	}
+	if out.HostCalls < 100 {
+		t.Fatalf("host calls %d", out.HostCalls)
+	}
+}
+
+func TestInvalidModules(t *testing.T) {
+	ctx := context.Background()
+	w, err := sandbox.NewWASM(ctx, sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(ctx)
+	importsEnv := []byte{0, 'a', 's', 'm', 1, 0, 0, 0,
+		1, 4, 1, 0x60, 0, 0, // type section: () -> ()
+		2, 9, 1, 3, 'e', 'n', 'v', 1, 'f', 0, 0, // import env.f
+	}
+	importsUnknownHost := []byte{0, 'a', 's', 'm', 1, 0, 0, 0,
+		1, 4, 1, 0x60, 0, 0,
+		2, 14, 1, 6, 'k', 'o', 'm', 'a', 'n', 'd', 4, 'e', 'x', 'e', 'c', 0, 0,
+	}
+	for name, mod := range map[string][]byte{
+		"garbage":               []byte("#!/bin/sh\ncat /etc/passwd\n"),
+		"empty module":          {0, 'a', 's', 'm', 1, 0, 0, 0},
+		"imports env":           importsEnv,
+		"unknown host function": importsUnknownHost,
+	} {
+		_, err := w.Compile(ctx, mod)
+		var ie *sandbox.ErrInvalidModule
+		if !errors.As(err, &ie) {
+			t.Fatalf("%s: err %v", name, err)
+		}
+	}
+}
+
+func TestCompileCache(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	mod := sandboxtest.BuildGo(t, hostilePkg)
+	w, err := sandbox.NewWASM(ctx, sandbox.Options{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := w.Compile(ctx, mod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := w.Compile(ctx, mod)
+	if a != b || a.Digest != sandbox.Digest(mod) {
+		t.Fatal("second compile did not use the in-memory cache")
+	}
+	w.Close(ctx)
+	var files int
+	walk(t, dir, &files)
+	if files == 0 {
+		t.Fatal("nothing in the disk cache")
+	}
+}
+
+func walk(t *testing.T, dir string, n *int) {
+	es, _ := os.ReadDir(dir)
+	for _, e := range es {
+		if e.IsDir() {
+			walk(t, dir+"/"+e.Name(), n)
+		} else {
+			*n++
+		}
+	}
+}
+
+func TestConcurrentExecutions(t *testing.T) {
+	f := newFixture(t, nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in, _ := json.Marshal(map[string]any{"mode": "echo", "arg": fmt.Sprint(i)})
+			out := f.w.Run(context.Background(), f.mod, sandbox.Exec{Input: in})
+			var h hostileOut
+			if out.Failed() || json.Unmarshal(out.Output, &h) != nil || h.Data != fmt.Sprint(i) {
+				errs <- fmt.Errorf("execution %d: %+v", i, out)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestNetwork(t *testing.T) {
+	var authSeen string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/echo-auth":
+			authSeen = r.Header.Get("Authorization")
+			fmt.Fprintf(w, "you sent %s", r.Header.Get("Authorization"))
+		case "/to-metadata":
+			http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
+		case "/to-other":
+			http.Redirect(w, r, "http://evil.example/", http.StatusFound)
+		case "/big":
+			w.Write([]byte(strings.Repeat("x", 3<<20)))
+		default:
+			w.Write([]byte("hello from api"))
+		}
+	}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	loopback := fmt.Sprintf("127.0.0.1:%d", port)
+
+	// The deployment that opened 127.0.0.1 on purpose (an internal API).
+	open := newFixture(t, sandbox.NewEgress(sandbox.EgressOptions{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}))
+	// The default: no private address at all.
+	closed := newFixture(t, sandbox.NewEgress(sandbox.EgressOptions{}))
+
+	host := &testHost{creds: map[string]string{"api-key": "sk-live-abcdef123456"}}
+	granted := sandbox.Exec{AllowedHosts: []string{"127.0.0.1", "169.254.169.254", "localhost"}, Host: host}
+
+	out, h := open.run(t, granted, "fetch", "http://"+loopback+"/", 0)
+	if !h.OK || h.Data != "hello from api" || len(out.Network) != 1 || out.Network[0].Status != 200 {
+		t.Fatalf("allowed fetch: %+v %+v", h, out.Network)
+	}
+	// Credentials by reference: the server got the key, the module did not.
+	_, h = open.run(t, granted, "fetch-auth", "http://"+loopback+"/echo-auth", 0)
+	if authSeen != "Bearer sk-live-abcdef123456" || strings.Contains(h.Data, "sk-live") || !strings.Contains(h.Data, "[REDACTED]") {
+		t.Fatalf("auth by reference: server saw %q, module saw %q", authSeen, h.Data)
+	}
+	// The response size is capped.
+	big := granted
+	big.MaxStdout = 4 << 20
+	if _, h := open.run(t, big, "fetch", "http://"+loopback+"/big", 0); !h.OK || len(h.Data) != 1<<20 {
+		t.Fatalf("big response: ok=%v len=%d err=%s", h.OK, len(h.Data), h.Err)
+	}
+
+	refused := []struct {
+		name string
+		f    *fixture
+		ex   sandbox.Exec
+		url  string
+	}{
+		{"no network permission", open, sandbox.Exec{Host: host}, "http://" + loopback + "/"},
+		{"host not on the allowlist", open, sandbox.Exec{AllowedHosts: []string{"api.example.com"}}, "http://" + loopback + "/"},
+		{"loopback (default egress)", closed, granted, "http://127.0.0.1:5000/"},
+		{"loopback test server (default egress)", closed, granted, "http://" + loopback + "/"},
+		{"localhost name", closed, granted, fmt.Sprintf("http://localhost:%d/", port)},
+		{"metadata", open, granted, "http://169.254.169.254/latest/meta-data/"},
+		{"redirect to metadata", open, granted, "http://" + loopback + "/to-metadata"},
+		{"redirect off the allowlist", open, granted, "http://" + loopback + "/to-other"},
+		{"file scheme", open, granted, "file:///etc/passwd"},
+		{"credentials in URL", open, granted, "http://user:pw@127.0.0.1:" + fmt.Sprint(port) + "/"},
+		{"IPv6 loopback", closed, sandbox.Exec{AllowedHosts: []string{"::1"}}, "http://[::1]:5000/"},
+		{"IPv4-mapped loopback", closed, sandbox.Exec{AllowedHosts: []string{"::ffff:127.0.0.1"}}, "http://[::ffff:127.0.0.1]:5000/"},
+	}
+	for _, tc := range refused {
+		out, h := tc.f.run(t, tc.ex, "fetch", tc.url, 0)
+		if h.OK || strings.Contains(h.Data, "hello") {
+			t.Fatalf("%s: fetched %q", tc.name, h.Data)
+		}
+		if !strings.Contains(h.Err, "denied") && !strings.Contains(h.Err, "refused") {
+			t.Fatalf("%s: error %q", tc.name, h.Err)
+		}
+		var denied bool
+		for _, c := range out.Network {
+			denied = denied || c.Denied != ""
+		}
+		if !denied {
+			t.Fatalf("%s: no denied call recorded: %+v", tc.name, out.Network)
+		}
+	}
+}
