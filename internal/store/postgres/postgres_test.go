@@ -166,6 +166,12 @@ func seedTenant(t testing.TB, s *Store, slug string) (store.Tenant, store.User) 
 	must(t, "CreateChannelAccount", s.CreateChannelAccount(ctx, store.ChannelAccount{TenantID: tn.ID, ID: uuid.NewString(),
 		Channel: "Webhook", AccountID: "default", AgentID: "a-" + slug, CreatedAt: tNow, UpdatedAt: tNow}))
 	must(t, "MarkWebhookSeen", s.MarkWebhookSeen(ctx, tn.ID, "default", "sig", tNow, tNow.Add(time.Hour)))
+	must(t, "CreateSkill", s.CreateSkill(ctx, store.Skill{TenantID: tn.ID, SkillID: "s", Version: "1.0.0", VersionKey: "1",
+		Contract: []byte("{}"), Module: []byte("m"), CreatedAt: tNow}, 10, 10))
+	_, err = s.PutSkillInstall(ctx, store.SkillInstall{TenantID: tn.ID, AgentID: "a-" + slug, SkillID: "s", Version: "1.0.0",
+		Granted: []byte("[]"), Config: []byte("{}"), InstalledAt: tNow, UpdatedAt: tNow})
+	must(t, "PutSkillInstall", err)
+	must(t, "PutSkillPolicy", s.PutSkillPolicy(ctx, store.SkillPolicy{TenantID: tn.ID, UpdatedAt: tNow}))
 	return tn, u
 }
 
@@ -178,7 +184,7 @@ func auditEntry(tenantID string) store.AuditEntry {
 var tenantTables = []string{"komand_users", "komand_api_keys", "komand_refresh_families",
 	"komand_refresh_tokens", "komand_agents", "komand_audit_log", "komand_audit_heads",
 	"komand_sessions", "komand_session_turns", "komand_agent_memory", "komand_vault_keys", "komand_credentials", "komand_credential_grants",
-	"komand_channel_accounts", "komand_webhook_seen"}
+	"komand_channel_accounts", "komand_webhook_seen", "komand_skills", "komand_skill_installs", "komand_skill_policy"}
 
 // TestRowLevelSecurity checks the second wall on its own: raw SQL on a
 // komand_app connection, without any WHERE clause.
@@ -253,6 +259,13 @@ func TestRowLevelSecurity(t *testing.T) {
 			created_at, updated_at) VALUES ('evil', $1, 'Webhook', 'evil', 'a-beta', now(), now())`},
 		{"komand_webhook_seen", `INSERT INTO komand_webhook_seen (tenant_id, account_id, signature, expires_at)
 			VALUES ($1, 'evil', 'evil', now())`},
+		{"komand_skills", `INSERT INTO komand_skills (tenant_id, skill_id, version, version_key, name, description,
+			publisher_id, contract, module, module_digest, signature_hash, is_verified, created_at)
+			VALUES ($1, 'evil', '6.6.6', 'k', 'n', 'd', 'p', '{}', 'm', 'd', 'h', true, now())`},
+		{"komand_skill_installs", `INSERT INTO komand_skill_installs (tenant_id, agent_id, skill_id, version, granted,
+			installed_at, updated_at) VALUES ($1, 'a-beta', 's', '1.0.0', '[]', now(), now())`},
+		{"komand_skill_policy", `INSERT INTO komand_skill_policy (tenant_id, allow_unsigned, updated_at)
+			VALUES ($1, true, now()) ON CONFLICT (tenant_id) DO UPDATE SET allow_unsigned = true`},
 		{"komand_credentials", `INSERT INTO komand_credentials (id, tenant_id, name, type, key_version, ciphertext,
 			created_at, updated_at) VALUES ('evil', $1, 'evil', 'api_key', 1, 'c', now(), now())`},
 	}
