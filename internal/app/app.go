@@ -30,6 +30,7 @@ import (
 	"github.com/komand-ai/komand/internal/config"
 	"github.com/komand-ai/komand/internal/gateway"
 	"github.com/komand-ai/komand/internal/ratelimit"
+	"github.com/komand-ai/komand/internal/sandbox"
 	"github.com/komand-ai/komand/internal/store"
 	"github.com/komand-ai/komand/internal/store/postgres"
 	"github.com/komand-ai/komand/internal/store/sqlite"
@@ -58,6 +59,9 @@ type App struct {
 	Secrets  *vault.Service // the credential vault's API
 	Sessions *session.Service
 	Channels *channel.Service
+	Skills   *skill.Registry
+	Tools    *skill.Runtime
+	WASM     *sandbox.WASM
 	Limiter  ratelimit.Limiter
 
 	redis *redis.Client
@@ -205,7 +209,30 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		}
 		a.Secrets.SetExternal(vault.SourceHashiCorpVault, hc)
 	}
-	tools := skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, log, now)
+	trusted, err := skill.ParseTrustedKeys(cfg.Skills.TrustedPublishers)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	allowPrivate, err := cfg.EgressAllowPrefixes()
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	cacheDir := cfg.Sandbox.CacheDir
+	if cacheDir == "" {
+		cacheDir = filepath.Join(cfg.Server.DataDir, "wasm-cache")
+	}
+	a.WASM, err = sandbox.NewWASM(context.Background(), sandbox.Options{CacheDir: cacheDir,
+		MaxMemory: uint64(cfg.Sandbox.MaxMemoryMb) << 20, MaxConcurrent: cfg.Sandbox.MaxConcurrent,
+		Egress: sandbox.NewEgress(sandbox.EgressOptions{AllowPrivate: allowPrivate})})
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	a.Skills = skill.NewRegistry(wst, a.Authz, a.Audit, a.WASM, trusted, log, now)
+	a.Tools = skill.NewRuntime(skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, log, now), wst, a.WASM, a.Audit, a.Authz, a.Secrets, log, now)
+	tools := a.Tools
 	providers := o.Providers
 	if providers == nil {
 		providers = Providers(cfg)
@@ -259,7 +286,7 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 	cfg := a.Config
 	return gateway.New(gateway.Deps{
 		Auth: a.Auth, Agents: a.Agents, Users: a.Users, AuditLog: a.AuditLog,
-		Sessions: a.Sessions, Memory: a.Memory, Credentials: a.Secrets, Channels: a.Channels, Limiter: a.Limiter, Ready: a.Store.Ping,
+		Sessions: a.Sessions, Memory: a.Memory, Credentials: a.Secrets, Channels: a.Channels, Skills: a.Skills, Limiter: a.Limiter, Ready: a.Store.Ping,
 	}, gateway.Options{
 		Version:        version,
 		AllowedOrigin:  cfg.AllowedOrigin,
@@ -285,6 +312,9 @@ func (a *App) Close() error {
 	}
 	if a.Audit != nil {
 		errs = append(errs, a.Audit.Close())
+	}
+	if a.WASM != nil {
+		errs = append(errs, a.WASM.Close(context.Background()))
 	}
 	if a.redis != nil {
 		errs = append(errs, a.redis.Close())

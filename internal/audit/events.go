@@ -56,6 +56,14 @@ const (
 	DataKeyRotated    Action = "DataKeyRotated" // a tenant's new data key; then its credentials are re-encrypted
 )
 
+// Skill registry events.
+const (
+	SkillRegistered    Action = "SkillRegistered"    // a skill version added to the tenant's registry
+	SkillRejected      Action = "SkillRejected"      // a package refused: bad or missing signature
+	SkillDeleted       Action = "SkillDeleted"       // a version (or every version) removed
+	SkillPolicyChanged Action = "SkillPolicyChanged" // the tenant allowed or refused unsigned skills
+)
+
 // Channel events.
 const (
 	ChannelAccountCreated Action = "ChannelAccountCreated"
@@ -75,6 +83,7 @@ var Catalogue = []Action{
 	CredentialCreated, CredentialUpdated, CredentialDeleted, CredentialGranted,
 	CredentialRevoked, CredentialRead, DataKeyRotated, ChannelAccountCreated,
 	ChannelAccountDeleted, WebhookRejected,
+	SkillRegistered, SkillRejected, SkillDeleted, SkillPolicyChanged,
 }
 
 // Known reports whether a is in the catalogue.

@@ -47,6 +47,8 @@ type Config struct {
 	Agents            AgentsConfig
 	Providers         ProvidersConfig
 	Channels          ChannelsConfig
+	Skills            SkillsConfig
+	Sandbox           SandboxConfig
 	Jwt               JwtConfig
 	Vault             VaultConfig
 	SecretManagers    SecretManagersConfig
@@ -124,6 +126,25 @@ type AgentsConfig struct {
 	MaxToolIterations  int           // model calls per turn; default 10
 	TurnTimeout        time.Duration // wall time of one turn; default 2m
 	SessionIdleTimeout time.Duration // a session with no message for this long ends; default 24h, 0 never
+}
+
+// SkillsConfig is the Skills section: the skill registry's trust.
+type SkillsConfig struct {
+	// TrustedPublishers are the publisher keys whose signatures make a
+	// skill verified: "publisherId=<base64 Ed25519 public key>", comma
+	// separated (komand skill keygen prints one).
+	TrustedPublishers string
+}
+
+// SandboxConfig is the Sandbox section: the WASM runtime's platform limits.
+type SandboxConfig struct {
+	CacheDir      string // compiled-module cache; default DataDir/wasm-cache
+	MaxMemoryMb   int    // platform maximum per execution; default 1024 (16–4096)
+	MaxConcurrent int    // executions at once; default 64
+	// EgressAllowPrivate opens private address ranges (CIDRs) to skills'
+	// brokered HTTP, for an internal API. Loopback, link-local and cloud
+	// metadata addresses stay refused unless listed; metadata always.
+	EgressAllowPrivate []string
 }
 
 // ChannelsConfig is the Channels section: where the platform adapters send
@@ -287,6 +308,7 @@ func Default() Config {
 			TurnTimeout:        2 * time.Minute,
 			SessionIdleTimeout: 24 * time.Hour,
 		},
+		Sandbox: SandboxConfig{MaxMemoryMb: 1024, MaxConcurrent: 64},
 		Jwt: JwtConfig{
 			Issuer:                "komand.ai",
 			Audience:              "komand.ai",
@@ -305,6 +327,23 @@ func Default() Config {
 // rules.
 func (c Config) IsDevelopment() bool {
 	return strings.EqualFold(strings.TrimSpace(c.Environment), Development)
+}
+
+// EgressAllowPrefixes parses Sandbox.EgressAllowPrivate.
+func (c Config) EgressAllowPrefixes() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(c.Sandbox.EgressAllowPrivate))
+	for _, s := range c.Sandbox.EgressAllowPrivate {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			a, aerr := netip.ParseAddr(strings.TrimSpace(s))
+			if aerr != nil {
+				return nil, fmt.Errorf("Sandbox:EgressAllowPrivate: %q is not an IP address or CIDR prefix", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // TrustedProxyPrefixes parses Server.TrustedProxies. A bare IP address
@@ -355,6 +394,7 @@ func (c Config) Redacted() Config {
 	r := c
 	r.Server.TrustedProxies = cloneStrings(c.Server.TrustedProxies)
 	r.Cors.AllowedOrigins = cloneStrings(c.Cors.AllowedOrigins)
+	r.Sandbox.EgressAllowPrivate = cloneStrings(c.Sandbox.EgressAllowPrivate)
 	r.ConnectionStrings.Komand = redactURL(c.ConnectionStrings.Komand)
 	r.ConnectionStrings.Redis = redactURL(c.ConnectionStrings.Redis)
 	if r.Jwt.SecretKey != "" {

@@ -73,6 +73,11 @@
 //	Providers:OpenAI:ApiKey       Providers__OpenAI__ApiKey          ""               yes (_FILE)
 //	Channels:Telegram:ApiBaseUrl  Channels__Telegram__ApiBaseUrl     https://api.telegram.org
 //	Channels:Slack:ApiBaseUrl     Channels__Slack__ApiBaseUrl        https://slack.com
+//	Skills:TrustedPublishers      Skills__TrustedPublishers          "" (publisherId=<base64 Ed25519 key>,…)
+//	Sandbox:CacheDir              Sandbox__CacheDir                  DataDir/wasm-cache
+//	Sandbox:MaxMemoryMb           Sandbox__MaxMemoryMb               1024 (16–4096)
+//	Sandbox:MaxConcurrent         Sandbox__MaxConcurrent             64
+//	Sandbox:EgressAllowPrivate    Sandbox__EgressAllowPrivate (list) none
 //	Jwt:SecretKey                 Jwt__SecretKey                     DataDir/jwt.key  yes (_FILE)
 //	Jwt:Issuer                    Jwt__Issuer                        komand.ai
 //	Jwt:Audience                  Jwt__Audience                      komand.ai

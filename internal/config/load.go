@@ -129,6 +129,13 @@ var settings = []setting{
 	{"Channels", "Telegram:ApiBaseUrl", kindString, false, func(c *Config) any { return &c.Channels.Telegram.ApiBaseUrl }},
 	{"Channels", "Slack:ApiBaseUrl", kindString, false, func(c *Config) any { return &c.Channels.Slack.ApiBaseUrl }},
 
+	{"Skills", "TrustedPublishers", kindString, false, func(c *Config) any { return &c.Skills.TrustedPublishers }},
+
+	{"Sandbox", "CacheDir", kindString, false, func(c *Config) any { return &c.Sandbox.CacheDir }},
+	{"Sandbox", "MaxMemoryMb", kindInt, false, func(c *Config) any { return &c.Sandbox.MaxMemoryMb }},
+	{"Sandbox", "MaxConcurrent", kindInt, false, func(c *Config) any { return &c.Sandbox.MaxConcurrent }},
+	{"Sandbox", "EgressAllowPrivate", kindList, false, func(c *Config) any { return &c.Sandbox.EgressAllowPrivate }},
+
 	{"Jwt", "SecretKey", kindString, true, func(c *Config) any { return &c.Jwt.SecretKey }},
 	{"Jwt", "Issuer", kindString, false, func(c *Config) any { return &c.Jwt.Issuer }},
 	{"Jwt", "Audience", kindString, false, func(c *Config) any { return &c.Jwt.Audience }},

@@ -92,6 +92,15 @@ func (c *Config) Validate() error {
 	if n := c.Server.MaxBodyBytes; n < minMaxBodyBytes || n > maxMaxBodyBytes {
 		add("Server:MaxBodyBytes", "must be between %d (1 KiB) and %d (64 MiB), got %d", minMaxBodyBytes, maxMaxBodyBytes, n)
 	}
+	if n := c.Sandbox.MaxMemoryMb; n < 16 || n > 4096 {
+		add("Sandbox:MaxMemoryMb", "must be between 16 and 4096, got %d", n)
+	}
+	if n := c.Sandbox.MaxConcurrent; n < 1 || n > 4096 {
+		add("Sandbox:MaxConcurrent", "must be between 1 and 4096, got %d", n)
+	}
+	if _, err := c.EgressAllowPrefixes(); err != nil {
+		errs = append(errs, err)
+	}
 	if n := c.Agents.MaxToolIterations; n < 1 || n > 100 {
 		add("Agents:MaxToolIterations", "must be between 1 and 100, got %d", n)
 	}

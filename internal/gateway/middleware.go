@@ -96,7 +96,11 @@ func (s *Server) outer(next http.Handler) http.Handler {
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBodyBytes)
+			limit := s.opts.MaxBodyBytes
+			if r.Method == http.MethodPost && strings.TrimSuffix(r.URL.Path, "/") == skillPackagePath {
+				limit = s.opts.MaxSkillPackageBytes
+			}
+			r.Body = http.MaxBytesReader(sw, r.Body, limit)
 		}
 		next.ServeHTTP(sw, r)
 	})

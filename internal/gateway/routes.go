@@ -46,6 +46,18 @@ func (s *Server) routes() http.Handler {
 		{"PUT", "/api/agents/{agentId}/memory/{key}", s.authed(s.putMemory)},
 		{"DELETE", "/api/agents/{agentId}/memory/{key}", s.authed(s.deleteMemory)},
 
+		{"GET", "/api/skills/", s.authed(s.listSkills)},
+		{"POST", "/api/skills/", s.authed(s.registerSkill)},
+		{"GET", "/api/skills/{skillId}", s.authed(s.getSkill)},
+		{"DELETE", "/api/skills/{skillId}", s.authed(s.deleteSkill)},
+		{"GET", "/api/skills/{skillId}/versions", s.authed(s.skillVersions)},
+		{"GET", "/api/tenant/skill-policy", s.authed(s.getSkillPolicy)},
+		{"PUT", "/api/tenant/skill-policy", s.authed(s.putSkillPolicy)},
+		{"GET", "/api/agents/{agentId}/skills/", s.authed(s.listAgentSkills)},
+		{"GET", "/api/agents/{agentId}/skills/{skillId}/consent", s.authed(s.skillConsent)},
+		{"PUT", "/api/agents/{agentId}/skills/{skillId}", s.authed(s.installSkill)},
+		{"DELETE", "/api/agents/{agentId}/skills/{skillId}", s.authed(s.uninstallSkill)},
+
 		{"GET", "/api/credentials/", s.authed(s.listCredentials)},
 		{"POST", "/api/credentials/", s.authed(s.createCredential)},
 		{"GET", "/api/credentials/{credentialId}", s.authed(s.getCredential)},

@@ -26,6 +26,7 @@ import (
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/channel"
 	"github.com/komand-ai/komand/internal/ratelimit"
+	"github.com/komand-ai/komand/internal/skill"
 	"github.com/komand-ai/komand/internal/store"
 	"github.com/komand-ai/komand/internal/user"
 	"github.com/komand-ai/komand/internal/vault"
@@ -49,6 +50,7 @@ type Deps struct {
 	Memory      *agent.MemoryService
 	Credentials *vault.Service
 	Channels    *channel.Service
+	Skills      *skill.Registry
 	Limiter     ratelimit.Limiter
 	// Ready reports whether the database answers.
 	Ready func(ctx context.Context) error
@@ -60,9 +62,12 @@ type Options struct {
 	AllowedOrigin  func(origin string) bool
 	TrustedProxies []netip.Prefix
 	MaxBodyBytes   int64
-	APILimit       int
-	APIWindow      time.Duration
-	AccessLog      bool
+	// MaxSkillPackageBytes is the body limit of POST /api/skills/
+	// (default 96 MiB: a 64 MiB module in base64).
+	MaxSkillPackageBytes int64
+	APILimit             int
+	APIWindow            time.Duration
+	AccessLog            bool
 	// FrameAncestors are the origins that may frame the chat page
 	// (Cors__AllowedOrigins).
 	FrameAncestors []string
@@ -85,6 +90,9 @@ type Server struct {
 
 // New builds the server and its route table.
 func New(deps Deps, opts Options, log *slog.Logger) *Server {
+	if opts.MaxSkillPackageBytes <= 0 {
+		opts.MaxSkillPackageBytes = 96 << 20
+	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}

@@ -95,7 +95,8 @@ func (r *Runner) turn(ctx context.Context, role, text string) store.Turn {
 // Turn answers one message.
 func (r *Runner) Turn(ctx context.Context, in TurnInput) (TurnOutput, error) {
 	inv := skill.Invocation{TenantID: in.Principal.TenantID, UserID: in.Principal.UserID,
-		AgentID: in.Agent.AgentID, SessionID: in.Session.ID, Via: "command", Audit: in.Audit}
+		AgentID: in.Agent.AgentID, SessionID: in.Session.ID, Via: "command", Audit: in.Audit,
+		EnabledSkillIDs: in.Agent.EnabledSkillIDs}
 	if strings.HasPrefix(in.Text, "/") {
 		if out, ok, err := r.command(ctx, inv, in.Text); ok || err != nil {
 			return out, err

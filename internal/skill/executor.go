@@ -37,6 +37,9 @@ type Invocation struct {
 	AgentID   string
 	SessionID string
 	Via       string // "model" or "command"
+	// EnabledSkillIDs is the agent's enabledSkillIds: registry skills
+	// outside it are not offered and do not run.
+	EnabledSkillIDs []string
 	// Audit, when set, is the turn's audit group: the start of a run is
 	// recorded through it and awaited (with everything the turn added
 	// before), its outcome added without waiting; the turn waits for the
@@ -269,17 +272,27 @@ func publicToolError(err error) string {
 	return "the tool failed"
 }
 
-// record writes one tool event. await says the entry must be durable before
-// Run goes on (the start, before the tool runs); the outcome may be left
-// to the turn's audit group.
+// Has says whether name is a built-in tool.
+func (b *Builtins) Has(name string) bool {
+	_, ok := b.tools[name]
+	return ok
+}
+
 func (b *Builtins) record(ctx context.Context, action audit.Action, inv Invocation, tool string, details map[string]any, await bool) error {
+	return recordTool(ctx, b.audit, action, inv, tool, details, await)
+}
+
+// recordTool writes one tool event. await says the entry must be durable
+// before Run goes on (the start, before the tool runs); the outcome may be
+// left to the turn's audit group.
+func recordTool(ctx context.Context, rec audit.Recorder, action audit.Action, inv Invocation, tool string, details map[string]any, await bool) error {
 	ev := audit.Event{
 		TenantID: inv.TenantID, Action: action, ActorID: inv.UserID, AgentID: inv.AgentID,
 		SessionID: inv.SessionID, SkillID: tool, Details: details,
 	}
 	switch {
 	case inv.Audit == nil:
-		return b.audit.Record(ctx, ev)
+		return rec.Record(ctx, ev)
 	case await:
 		return inv.Audit.Record(ctx, ev)
 	default:
