@@ -449,3 +449,31 @@ func TestNetwork(t *testing.T) {
 		}
 	}
 }
+
+// TestCGuest runs the C example (clang + wasi-libc): the ABI works without
+// the Go SDK, host calls included.
+func TestCGuest(t *testing.T) {
+	mod := sandboxtest.BuildC(t, "examples/skills/word-count/main.c")
+	ctx := context.Background()
+	w, err := sandbox.NewWASM(ctx, sandbox.Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(ctx)
+	m, err := w.Compile(ctx, mod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := w.Run(ctx, m, sandbox.Exec{Input: []byte(`{"text":"one two  three\nfour","calls":50}`), Config: map[string]string{"k": "v"}, MemoryBytes: 16 << 20})
+	if out.Failed() || string(out.Output) != `{"words":4}` {
+		t.Fatalf("%+v %q", out, out.Output)
+	}
+	if out.HostCalls != 100 { // 50 config + 50 result
+		t.Fatalf("host calls %d, want 100", out.HostCalls)
+	}
+	// Its memory limit holds for C too: the module's initial memory is
+	// larger than 64 KiB, so a 64 KiB limit refuses it.
+	if out := w.Run(ctx, m, sandbox.Exec{Input: []byte(`{"text":"x"}`), MemoryBytes: 64 << 10}); out.Reason != sandbox.ReasonMemory {
+		t.Fatalf("tiny memory limit: %+v", out)
+	}
+}

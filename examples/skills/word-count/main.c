@@ -26,10 +26,11 @@ int main(void) {
 	if (p && (p = strchr(p + 6, ':')) && (p = strchr(p, '"'))) {
 		int in_word = 0;
 		for (p++; *p && *p != '"'; p++) {
-			if (*p == '\\' && p[1]) {
-				p++;
-			}
 			int space = (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r');
+			if (*p == '\\' && p[1]) {
+				p++; /* an escape: \n, \t and \r are spaces, anything else a character */
+				space = (*p == 'n' || *p == 't' || *p == 'r');
+			}
 			if (!space && !in_word) {
 				words++;
 			}
