@@ -73,6 +73,7 @@ func commands() []command {
 		{"config", "configuration tools (check: plaintext secrets, key file permissions)", configCmd},
 		{"credentials", "manage vault credentials (create)", credentialsCmd},
 		{"vault", "credential vault keys (rotate-kek)", vaultCmd},
+		{"skill", "skills (keygen, pack, sign, verify, run, register, search, info, install)", skillCmd},
 		{"healthcheck", "exit 0 when the server's /health answers", healthcheck},
 		{"version", "print the version", versionCmd},
 	}

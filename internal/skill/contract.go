@@ -50,6 +50,15 @@ type Permission struct {
 	Scope    *string `json:"scope"`
 }
 
+// ParsePermission reads the string form and validates it.
+func ParsePermission(s string) (Permission, error) {
+	var p Permission
+	if err := p.UnmarshalJSON([]byte(strconv.Quote(s))); err != nil {
+		return p, invalid("%s", err.Error())
+	}
+	return p, p.normalise()
+}
+
 // String is the permission's string form.
 func (p Permission) String() string {
 	s := p.Resource + ":" + p.Access

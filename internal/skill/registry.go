@@ -339,6 +339,12 @@ func decodePerms(b []byte) []Permission {
 	return ps
 }
 
+// Missing lists, as strings, the permissions of want that have lacks.
+func Missing(want, have []Permission) []string {
+	m, _ := diff(want, have)
+	return permStrings(m)
+}
+
 func diff(want, have []Permission) (added, removed []Permission) {
 	added, removed = []Permission{}, []Permission{}
 	for _, w := range want {
