@@ -168,4 +168,3 @@ func BenchmarkThroughput(b *testing.B) {
 		})
 	}
 }
-
