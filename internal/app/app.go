@@ -28,6 +28,7 @@ import (
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/channel"
 	"github.com/komand-ai/komand/internal/config"
+	"github.com/komand-ai/komand/internal/crm"
 	"github.com/komand-ai/komand/internal/gateway"
 	"github.com/komand-ai/komand/internal/ratelimit"
 	"github.com/komand-ai/komand/internal/sandbox"
@@ -60,6 +61,7 @@ type App struct {
 	Sessions *session.Service
 	Channels *channel.Service
 	Skills   *skill.Registry
+	CRM      *crm.Service
 	Tools    *skill.Runtime
 	WASM     *sandbox.WASM
 	Limiter  ratelimit.Limiter
@@ -232,6 +234,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	}
 	a.Skills = skill.NewRegistry(wst, a.Authz, a.Audit, a.WASM, trusted, log, now)
 	a.Tools = skill.NewRuntime(skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, log, now), wst, a.WASM, a.Audit, a.Authz, a.Secrets, log, now)
+	a.CRM = crm.New(wst, a.Authz, a.Audit, now)
+	a.Tools.SetContacts(a.CRM)
 	tools := a.Tools
 	providers := o.Providers
 	if providers == nil {
@@ -286,7 +290,7 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 	cfg := a.Config
 	return gateway.New(gateway.Deps{
 		Auth: a.Auth, Agents: a.Agents, Users: a.Users, AuditLog: a.AuditLog,
-		Sessions: a.Sessions, Memory: a.Memory, Credentials: a.Secrets, Channels: a.Channels, Skills: a.Skills, Limiter: a.Limiter, Ready: a.Store.Ping,
+		Sessions: a.Sessions, Memory: a.Memory, Credentials: a.Secrets, Channels: a.Channels, Skills: a.Skills, CRM: a.CRM, Limiter: a.Limiter, Ready: a.Store.Ping,
 	}, gateway.Options{
 		Version:        version,
 		AllowedOrigin:  cfg.AllowedOrigin,

@@ -64,6 +64,13 @@ const (
 	SkillPolicyChanged Action = "SkillPolicyChanged" // the tenant allowed or refused unsigned skills
 )
 
+// CRM events (never the contact's fields).
+const (
+	ContactCreated Action = "ContactCreated"
+	ContactUpdated Action = "ContactUpdated"
+	ContactDeleted Action = "ContactDeleted"
+)
+
 // Channel events.
 const (
 	ChannelAccountCreated Action = "ChannelAccountCreated"
@@ -84,6 +91,7 @@ var Catalogue = []Action{
 	CredentialRevoked, CredentialRead, DataKeyRotated, ChannelAccountCreated,
 	ChannelAccountDeleted, WebhookRejected,
 	SkillRegistered, SkillRejected, SkillDeleted, SkillPolicyChanged,
+	ContactCreated, ContactUpdated, ContactDeleted,
 }
 
 // Known reports whether a is in the catalogue.

@@ -58,6 +58,12 @@ func (s *Server) routes() http.Handler {
 		{"PUT", "/api/agents/{agentId}/skills/{skillId}", s.authed(s.installSkill)},
 		{"DELETE", "/api/agents/{agentId}/skills/{skillId}", s.authed(s.uninstallSkill)},
 
+		{"GET", "/api/crm/contacts/", s.authed(s.listContacts)},
+		{"POST", "/api/crm/contacts/", s.authed(s.createContact)},
+		{"GET", "/api/crm/contacts/{contactId}", s.authed(s.getContact)},
+		{"PUT", "/api/crm/contacts/{contactId}", s.authed(s.updateContact)},
+		{"DELETE", "/api/crm/contacts/{contactId}", s.authed(s.deleteContact)},
+
 		{"GET", "/api/credentials/", s.authed(s.listCredentials)},
 		{"POST", "/api/credentials/", s.authed(s.createCredential)},
 		{"GET", "/api/credentials/{credentialId}", s.authed(s.getCredential)},

@@ -25,6 +25,7 @@ import (
 	"github.com/komand-ai/komand/internal/authn"
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/channel"
+	"github.com/komand-ai/komand/internal/crm"
 	"github.com/komand-ai/komand/internal/ratelimit"
 	"github.com/komand-ai/komand/internal/skill"
 	"github.com/komand-ai/komand/internal/store"
@@ -51,6 +52,7 @@ type Deps struct {
 	Credentials *vault.Service
 	Channels    *channel.Service
 	Skills      *skill.Registry
+	CRM         *crm.Service
 	Limiter     ratelimit.Limiter
 	// Ready reports whether the database answers.
 	Ready func(ctx context.Context) error

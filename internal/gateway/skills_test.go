@@ -92,6 +92,7 @@ func TestSkillsEndToEnd(t *testing.T) {
 	quoteWasm := sandboxtest.BuildGo(t, "./examples/skills/quote-builder")
 	fetchWasm := sandboxtest.BuildGo(t, "./examples/skills/web-fetch")
 	hostileWasm := sandboxtest.BuildGo(t, "./internal/sandbox/testdata/hostile")
+	crmWasm := sandboxtest.BuildGo(t, "./examples/skills/crm-contact-lookup")
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newSkillWorld(t, kind)
 		env := w.env
@@ -269,6 +270,35 @@ func TestSkillsEndToEnd(t *testing.T) {
 			t.Fatalf("network not in the audit details: %s", e)
 		}
 
+		// CRM lookup through the declared "database" tool: the tenant's
+		// contacts only.
+		for _, c := range []map[string]any{{"name": "Ada Lovelace", "email": "ada@analytical.example", "company": "Analytical"},
+			{"name": "Adam Smith", "company": "Wealth"}} {
+			if r := env.Do("POST", "/api/crm/contacts/", w.op, c); r.Status != 201 {
+				t.Fatalf("contact: %d %s", r.Status, r.Body)
+			}
+		}
+		globex := env.Tenant("globex")
+		gOp := env.APIKey(globex, env.User(globex, "op@globex.example", "operator"))
+		env.Do("POST", "/api/crm/contacts/", gOp, map[string]any{"name": "Ada Globex-Secret", "email": "ada@globex.example"})
+		lookup := pack(t, "examples/skills/crm-contact-lookup/skill.json", nil, crmWasm, w.priv)
+		if r := env.Do("POST", "/api/skills/", w.admin, lookup); r.Status != 201 {
+			t.Fatalf("register lookup: %d %s", r.Status, r.Body)
+		}
+		if r := env.Do("PUT", "/api/agents/default/skills/crm-contact-lookup", w.admin, map[string]any{"grantedPermissions": []string{"crm:read"}}); r.Status != 200 {
+			t.Fatalf("install lookup: %d %s", r.Status, r.Body)
+		}
+		w.fake.reset(toolReply("c6", "crm-contact-lookup", `{"query":"ada"}`), textReply("found"))
+		w.send(t, "who is ada?")
+		if m := lastToolMessage(t, w.fake.requests[1]); !strings.Contains(m, "Ada Lovelace") || strings.Contains(m, "Globex") || !strings.Contains(m, `"count":2`) {
+			t.Fatalf("lookup: %s", m)
+		}
+		// A contract that declares the tool without crm:read is refused.
+		noGrant := pack(t, "examples/skills/crm-contact-lookup/skill.json", func(c map[string]any) {
+			c["version"], c["requiredPermissions"] = "1.0.1", []string{}
+		}, crmWasm, w.priv)
+		expectError(t, env.Do("POST", "/api/skills/", w.admin, noGrant), 400, "validation_failed")
+
 		// Hostile skill: contained, each failure with its reason.
 		cr := env.Do("POST", "/api/credentials/", w.admin, map[string]any{"name": "api-key", "type": "api_key", "value": "sk-live-Zq8uP2mW9x"})
 		credID := decodeData[map[string]any](t, cr)["id"].(string)
@@ -300,6 +330,9 @@ func TestSkillsEndToEnd(t *testing.T) {
 		}
 		if m := probe("fetch", "http://127.0.0.1:5000/", 0); !strings.Contains(m, `"ok":false`) || !strings.Contains(m, "no network:outbound permission") {
 			t.Fatalf("fetch without permission: %s", m)
+		}
+		if m := probe("tool", "database", 0); !strings.Contains(m, `"ok":false`) || !strings.Contains(m, "not declared") {
+			t.Fatalf("undeclared database tool: %s", m)
 		}
 		if m := probe("credential", "someone-elses-key", 0); !strings.Contains(m, `"ok":false`) {
 			t.Fatalf("other credential: %s", m)
@@ -334,8 +367,7 @@ func TestSkillsEndToEnd(t *testing.T) {
 		}
 
 		// Another tenant sees nothing and installs nothing.
-		other2 := env.Tenant("globex")
-		gAdmin := env.APIKey(other2, env.User(other2, "admin@globex.example", "admin"))
+		gAdmin := env.APIKey(globex, env.User(globex, "admin@globex.example", "admin"))
 		expectError(t, env.Do("GET", "/api/skills/quote-builder", gAdmin, nil), 404, "not_found")
 		env.Do("POST", "/api/agents/", gAdmin, map[string]any{"agentId": "default", "name": "G"})
 		expectError(t, env.Do("PUT", "/api/agents/default/skills/quote-builder", gAdmin, map[string]any{"grantedPermissions": []string{}}), 404, "not_found")

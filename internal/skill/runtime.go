@@ -1,6 +1,7 @@
 package skill
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -44,6 +45,8 @@ type Runtime struct {
 	now      func() time.Time
 	screen   Screen
 
+	contacts ContactLookup
+
 	mu     sync.Mutex
 	loaded map[string]*loadedSkill // tenant/skill/version
 }
@@ -61,6 +64,14 @@ func NewRuntime(builtins *Builtins, st RegistryStore, wasm *sandbox.WASM, rec au
 	return &Runtime{builtins: builtins, st: st, wasm: wasm, audit: rec, authz: az, creds: creds, log: log, now: now,
 		loaded: map[string]*loadedSkill{}}
 }
+
+// ContactLookup is the CRM read path of the "database" platform tool.
+type ContactLookup interface {
+	Lookup(ctx context.Context, tenantID, query string, limit int) ([]store.Contact, error)
+}
+
+// SetContacts connects the "database" platform tool to the CRM.
+func (r *Runtime) SetContacts(c ContactLookup) { r.contacts = c }
 
 // SetScreen installs the output screen.
 func (r *Runtime) SetScreen(s Screen) { r.screen = s }
@@ -280,7 +291,48 @@ func (h *skillHost) Tool(ctx context.Context, name string, args []byte) ([]byte,
 	if !slices.ContainsFunc(h.grant, func(p Permission) bool { return p.covers(need) }) {
 		return nil, sandbox.Denied("tool not granted to this skill")
 	}
+	switch name {
+	case "database":
+		return h.database(ctx, args)
+	}
 	return nil, sandbox.NotFound("tool not available on this server")
+}
+
+// database serves the "database" platform tool: a read of the tenant's
+// CRM contacts. Args {"query": "...", "limit": 1-20}; the tenant is the
+// execution's.
+func (h *skillHost) database(ctx context.Context, args []byte) ([]byte, error) {
+	if h.r.contacts == nil {
+		return nil, sandbox.NotFound("tool not available on this server")
+	}
+	var in struct {
+		Query string `json:"query"`
+		Limit int    `json:"limit"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil || len(in.Query) > 200 || in.Limit < 0 || in.Limit > 20 {
+		return nil, sandbox.Invalid(`database takes {"query": "<at most 200 characters>", "limit": 1-20}`)
+	}
+	cs, err := h.r.contacts.Lookup(ctx, h.inv.TenantID, in.Query, in.Limit)
+	if err != nil {
+		return nil, err
+	}
+	type contact struct {
+		ID      string `json:"id"`
+		Name    string `json:"name"`
+		Email   string `json:"email,omitempty"`
+		Phone   string `json:"phone,omitempty"`
+		Company string `json:"company,omitempty"`
+		Notes   string `json:"notes,omitempty"`
+	}
+	out := struct {
+		Contacts []contact `json:"contacts"`
+	}{Contacts: []contact{}}
+	for _, c := range cs {
+		out.Contacts = append(out.Contacts, contact{c.ID, c.Name, c.Email, c.Phone, c.Company, c.Notes})
+	}
+	return json.Marshal(out)
 }
 
 func (h *skillHost) Log(ctx context.Context, level int, msg string) {

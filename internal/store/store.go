@@ -48,6 +48,7 @@ type Store interface {
 	Vault
 	Channels
 	Skills
+	CRM
 	Audit
 
 	// Ping reports whether the database answers.
@@ -565,6 +566,34 @@ type Skills interface {
 	// TenantID set, when none was stored).
 	GetSkillPolicy(ctx context.Context, tenantID string) (SkillPolicy, error)
 	PutSkillPolicy(ctx context.Context, p SkillPolicy) error
+}
+
+// Contact is one contact of the tenant's built-in CRM.
+type Contact struct {
+	TenantID  string
+	ID        string
+	Name      string
+	Email     string
+	Phone     string
+	Company   string
+	Notes     string
+	CreatedBy string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// CRM is the tenant's contacts table (what the "database" platform tool
+// reads for skills granted crm:read).
+type CRM interface {
+	// CreateContact stores c; past maxContacts gives ErrLimit.
+	CreateContact(ctx context.Context, c Contact, maxContacts int) error
+	GetContact(ctx context.Context, tenantID, id string) (Contact, error)
+	// ListContacts returns one page ordered by name then ID, matching
+	// query (case-insensitive substring of name, email or company; "" all),
+	// and the total.
+	ListContacts(ctx context.Context, tenantID, query string, p Page) ([]Contact, int, error)
+	UpdateContact(ctx context.Context, c Contact) error
+	DeleteContact(ctx context.Context, tenantID, id string) error
 }
 
 // AuditEntry is one record of the tamper-evident audit trail. Seq, PrevHash

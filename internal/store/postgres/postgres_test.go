@@ -172,6 +172,7 @@ func seedTenant(t testing.TB, s *Store, slug string) (store.Tenant, store.User) 
 		Granted: []byte("[]"), Config: []byte("{}"), InstalledAt: tNow, UpdatedAt: tNow})
 	must(t, "PutSkillInstall", err)
 	must(t, "PutSkillPolicy", s.PutSkillPolicy(ctx, store.SkillPolicy{TenantID: tn.ID, UpdatedAt: tNow}))
+	must(t, "CreateContact", s.CreateContact(ctx, store.Contact{TenantID: tn.ID, ID: uuid.NewString(), Name: "n", CreatedAt: tNow, UpdatedAt: tNow}, 10))
 	return tn, u
 }
 
@@ -184,7 +185,7 @@ func auditEntry(tenantID string) store.AuditEntry {
 var tenantTables = []string{"komand_users", "komand_api_keys", "komand_refresh_families",
 	"komand_refresh_tokens", "komand_agents", "komand_audit_log", "komand_audit_heads",
 	"komand_sessions", "komand_session_turns", "komand_agent_memory", "komand_vault_keys", "komand_credentials", "komand_credential_grants",
-	"komand_channel_accounts", "komand_webhook_seen", "komand_skills", "komand_skill_installs", "komand_skill_policy"}
+	"komand_channel_accounts", "komand_webhook_seen", "komand_skills", "komand_skill_installs", "komand_skill_policy", "komand_crm_contacts"}
 
 // TestRowLevelSecurity checks the second wall on its own: raw SQL on a
 // komand_app connection, without any WHERE clause.
@@ -266,6 +267,8 @@ func TestRowLevelSecurity(t *testing.T) {
 			installed_at, updated_at) VALUES ($1, 'a-beta', 's', '1.0.0', '[]', now(), now())`},
 		{"komand_skill_policy", `INSERT INTO komand_skill_policy (tenant_id, allow_unsigned, updated_at)
 			VALUES ($1, true, now()) ON CONFLICT (tenant_id) DO UPDATE SET allow_unsigned = true`},
+		{"komand_crm_contacts", `INSERT INTO komand_crm_contacts (tenant_id, id, name, created_at, updated_at)
+			VALUES ($1, 'evil', 'n', now(), now())`},
 		{"komand_credentials", `INSERT INTO komand_credentials (id, tenant_id, name, type, key_version, ciphertext,
 			created_at, updated_at) VALUES ('evil', $1, 'evil', 'api_key', 1, 'c', now(), now())`},
 	}

@@ -114,6 +114,8 @@ func (s *Store) ListSkills(ctx context.Context, tenantID string, f store.SkillFi
 	return out, total, nil
 }
 
+func itoa(n int) string { return strconv.Itoa(n) }
+
 // qualified prefixes each of cols with alias.
 func qualified(alias, cols string) string {
 	parts := strings.Split(cols, ", ")

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Vault", vaultTests},
 		{"Channels", channelTests},
 		{"Skills", skillTests},
+		{"CRM", crmTests},
 		{"Audit", auditTests},
 		{"Isolation", isolationTests},
 		{"Concurrency", concurrencyTests},
