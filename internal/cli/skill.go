@@ -88,8 +88,12 @@ func skillKeygen(e *env, args []string) int {
 		return fail(e, err)
 	}
 	pk := base64.StdEncoding.EncodeToString(pub)
-	fmt.Fprintf(e.stderr, "wrote private key %s (keep it secret); key ID %s\ntrust it on the server with:\n", *out, skill.KeyID(pub))
-	fmt.Fprintf(e.stdout, "Skills__TrustedPublishers=%s=%s\n", *publisher, pk)
+	line := fmt.Sprintf("Skills__TrustedPublishers=%s=%s\n", *publisher, pk)
+	if err := os.WriteFile(*out+".pub", []byte(line), 0o644); err != nil {
+		return fail(e, err)
+	}
+	fmt.Fprintf(e.stderr, "wrote private key %s (keep it secret) and %s.pub; key ID %s\ntrust it on the server with:\n", *out, *out, skill.KeyID(pub))
+	fmt.Fprint(e.stdout, line)
 	return exitOK
 }
 
