@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -167,4 +168,32 @@ func BenchmarkThroughput(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "exec/s")
 		})
 	}
+}
+
+// BenchmarkContainerStart: one execution of a static native program in the
+// bubblewrap sandbox (namespaces, seccomp, cgroup created and removed).
+func BenchmarkContainerStart(b *testing.B) {
+	tmp, err := os.MkdirTemp("", "komand-ctr-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	os.Chmod(tmp, 0o711)
+	c, err := sandbox.NewContainer(sandbox.ContainerOptions{TempDir: tmp})
+	if err != nil {
+		b.Skip(err)
+	}
+	prog := sandboxtest.BuildNative(b, "./internal/sandbox/testdata/hostile-native")
+	ds := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t := time.Now()
+		out := c.Run(context.Background(), prog, sandbox.Exec{Input: []byte(`{"mode":"echo","arg":"x"}`)}, sandbox.ContainerLimits{})
+		ds = append(ds, time.Since(t))
+		if out.Failed() {
+			b.Fatalf("%s: %s %s", out.Reason, out.Message, out.Stderr)
+		}
+	}
+	b.StopTimer()
+	percentiles(b, ds)
 }

@@ -139,46 +139,39 @@ func read(m api.Module, ptr, n uint32, limit int) ([]byte, bool) {
 	return append([]byte(nil), b...), true
 }
 
-// ret sets a successful result and returns its length.
-func (st *execState) ret(b []byte) uint64 {
-	if len(b) > maxHostResult {
-		return st.fail(codeLimit, "result too large")
-	}
-	st.mu.Lock()
-	st.pending = b
-	st.mu.Unlock()
-	return uint64(uint32(int32(len(b))))
-}
+// The platform services below are shared by both runtimes: the WASM host
+// functions and the container's broker socket call them. Each returns a
+// code (>= 0: success, the body is the result; < 0: an ABI error code, the
+// body is {"error": "..."}) and a body.
 
-// fail sets an error result and returns its code.
-func (st *execState) fail(code int, msg string) uint64 {
+func errBody(code int, msg string) (int, []byte) {
 	b, _ := json.Marshal(map[string]string{"error": msg})
-	st.mu.Lock()
-	st.pending = b
-	st.mu.Unlock()
-	return uint64(uint32(int32(code)))
+	return code, b
 }
 
-func (st *execState) failErr(err error) uint64 {
+func errFrom(err error) (int, []byte) {
 	var he *HostError
 	if errors.As(err, &he) {
-		return st.fail(he.Code, he.Msg)
+		return errBody(he.Code, he.Msg)
 	}
 	var de *ErrEgressDenied
 	if errors.As(err, &de) {
-		return st.fail(codeDenied, de.Error())
+		return errBody(codeDenied, de.Error())
 	}
-	return st.fail(codeFailed, "the platform call failed")
+	return errBody(codeFailed, "the platform call failed")
 }
 
-func errCode(code int) uint64 { return uint64(uint32(int32(code))) }
+func okBody(b []byte) (int, []byte) {
+	if len(b) > maxHostResult {
+		return errBody(codeLimit, "result too large")
+	}
+	return 0, b
+}
 
-func hostLog(ctx context.Context, m api.Module, stack []uint64) {
-	st := state(ctx)
-	if st == nil || st.ex.Host == nil {
+func (st *execState) log(ctx context.Context, level int, msg []byte) {
+	if st.ex.Host == nil {
 		return
 	}
-	level, ptr, n := int(int32(stack[0])), uint32(stack[1]), uint32(stack[2])
 	st.mu.Lock()
 	st.logs++
 	over := st.logs > maxLogLines
@@ -186,116 +179,72 @@ func hostLog(ctx context.Context, m api.Module, stack []uint64) {
 	if over {
 		return
 	}
-	if n > maxLogLine {
-		n = maxLogLine
+	if len(msg) > maxLogLine {
+		msg = msg[:maxLogLine]
 	}
-	b, ok := read(m, ptr, n, maxLogLine)
-	if !ok {
-		return
-	}
-	st.ex.Host.Log(ctx, min(max(level, 0), 3), strings.ToValidUTF8(string(b), "\uFFFD"))
+	st.ex.Host.Log(ctx, min(max(level, 0), 3), strings.ToValidUTF8(string(msg), "\uFFFD"))
 }
 
-func hostConfig(ctx context.Context, m api.Module, stack []uint64) {
-	st := state(ctx)
-	if st == nil {
-		stack[0] = errCode(codeLimit)
-		return
-	}
-	key, ok := read(m, uint32(stack[0]), uint32(stack[1]), 256)
-	if !ok {
-		stack[0] = st.fail(codeInvalid, "bad key")
-		return
-	}
+func (st *execState) config(key []byte) (int, []byte) {
 	v, found := st.ex.Config[string(key)]
 	if !found {
-		stack[0] = st.fail(codeNotFound, "no such configuration key")
-		return
+		return errBody(codeNotFound, "no such configuration key")
 	}
-	stack[0] = st.ret([]byte(v))
+	return okBody([]byte(v))
 }
 
-func hostCredential(ctx context.Context, m api.Module, stack []uint64) {
-	st := state(ctx)
-	if st == nil {
-		stack[0] = errCode(codeLimit)
-		return
-	}
-	name, ok := read(m, uint32(stack[0]), uint32(stack[1]), 256)
-	if !ok {
-		stack[0] = st.fail(codeInvalid, "bad credential name")
-		return
-	}
+func (st *execState) credential(ctx context.Context, name []byte) (int, []byte) {
 	if st.ex.Host == nil {
-		stack[0] = st.fail(codeDenied, "credential not available to this skill")
-		return
+		return errBody(codeDenied, "credential not available to this skill")
 	}
 	st.mu.Lock()
 	st.creds++
 	over := st.creds > maxCredentials
 	st.mu.Unlock()
 	if over {
-		stack[0] = st.fail(codeLimit, "too many credential reads")
-		return
+		return errBody(codeLimit, "too many credential reads")
 	}
 	v, err := st.ex.Host.Credential(ctx, string(name))
 	if err != nil {
-		stack[0] = st.failErr(err)
-		return
+		return errFrom(err)
 	}
-	stack[0] = st.ret([]byte(v))
+	return okBody([]byte(v))
 }
 
-func hostHTTP(ctx context.Context, m api.Module, stack []uint64) {
-	st := state(ctx)
-	if st == nil {
-		stack[0] = errCode(codeLimit)
-		return
-	}
-	raw, ok := read(m, uint32(stack[0]), uint32(stack[1]), maxHostArgs)
-	if !ok {
-		stack[0] = st.fail(codeInvalid, "bad request")
-		return
-	}
+func (st *execState) httpRequest(ctx context.Context, raw []byte) (int, []byte) {
 	var req HTTPRequest
 	if err := json.Unmarshal(raw, &req); err != nil {
-		stack[0] = st.fail(codeInvalid, "request must be JSON")
-		return
+		return errBody(codeInvalid, "request must be JSON")
 	}
 	st.mu.Lock()
 	st.httpCalls++
 	over := st.httpCalls > maxHTTPCalls
 	st.mu.Unlock()
 	if over {
-		stack[0] = st.fail(codeLimit, "too many network requests")
-		return
+		return errBody(codeLimit, "too many network requests")
 	}
 	if len(st.ex.AllowedHosts) == 0 || st.egress == nil {
 		st.mu.Lock()
 		st.network = append(st.network, NetworkCall{Method: req.Method, Host: hostOf(req.URL), Denied: "no network permission"})
 		st.mu.Unlock()
-		stack[0] = st.fail(codeDenied, "network request refused: the skill has no network:outbound permission")
-		return
+		return errBody(codeDenied, "network request refused: the skill has no network:outbound permission")
 	}
 	var auth *[2]string
 	var secret string
 	if req.Auth != nil {
 		if st.ex.Host == nil {
-			stack[0] = st.fail(codeDenied, "credential not available to this skill")
-			return
+			return errBody(codeDenied, "credential not available to this skill")
 		}
 		v, err := st.ex.Host.Credential(ctx, req.Auth.Credential)
 		if err != nil {
-			stack[0] = st.failErr(err)
-			return
+			return errFrom(err)
 		}
 		h := req.Auth.Header
 		if h == "" {
 			h = "Authorization"
 		}
 		if !httpHeaderAllowed(h) {
-			stack[0] = st.fail(codeInvalid, "header not allowed")
-			return
+			return errBody(codeInvalid, "header not allowed")
 		}
 		val := v
 		if req.Auth.Scheme != "" {
@@ -309,8 +258,7 @@ func hostHTTP(ctx context.Context, m api.Module, stack []uint64) {
 	st.network = append(st.network, calls...)
 	st.mu.Unlock()
 	if err != nil {
-		stack[0] = st.failErr(err)
-		return
+		return errFrom(err)
 	}
 	if secret != "" && len(secret) >= 4 {
 		// The module never sees a credential attached by reference, even
@@ -321,7 +269,85 @@ func hostHTTP(ctx context.Context, m api.Module, stack []uint64) {
 		}
 	}
 	b, _ := json.Marshal(resp)
-	stack[0] = st.ret(b)
+	return okBody(b)
+}
+
+func (st *execState) tool(ctx context.Context, name, args []byte) (int, []byte) {
+	if st.ex.Host == nil {
+		return errBody(codeDenied, "tool not declared by this skill")
+	}
+	out, err := st.ex.Host.Tool(ctx, string(name), args)
+	if err != nil {
+		return errFrom(err)
+	}
+	return okBody(out)
+}
+
+// reply makes a service result the pending result and returns the ABI's
+// return value (the length, or the error code).
+func (st *execState) reply(code int, body []byte) uint64 {
+	st.mu.Lock()
+	st.pending = body
+	st.mu.Unlock()
+	if code < 0 {
+		return errCode(code)
+	}
+	return errCode(len(body))
+}
+
+func errCode(code int) uint64 { return uint64(uint32(int32(code))) }
+
+func hostLog(ctx context.Context, m api.Module, stack []uint64) {
+	st := state(ctx)
+	if st == nil {
+		return
+	}
+	n := min(uint32(stack[2]), maxLogLine)
+	if b, ok := read(m, uint32(stack[1]), n, maxLogLine); ok {
+		st.log(ctx, int(int32(stack[0])), b)
+	}
+}
+
+func hostConfig(ctx context.Context, m api.Module, stack []uint64) {
+	st := state(ctx)
+	if st == nil {
+		stack[0] = errCode(codeLimit)
+		return
+	}
+	key, ok := read(m, uint32(stack[0]), uint32(stack[1]), 256)
+	if !ok {
+		stack[0] = st.reply(errBody(codeInvalid, "bad key"))
+		return
+	}
+	stack[0] = st.reply(st.config(key))
+}
+
+func hostCredential(ctx context.Context, m api.Module, stack []uint64) {
+	st := state(ctx)
+	if st == nil {
+		stack[0] = errCode(codeLimit)
+		return
+	}
+	name, ok := read(m, uint32(stack[0]), uint32(stack[1]), 256)
+	if !ok {
+		stack[0] = st.reply(errBody(codeInvalid, "bad credential name"))
+		return
+	}
+	stack[0] = st.reply(st.credential(ctx, name))
+}
+
+func hostHTTP(ctx context.Context, m api.Module, stack []uint64) {
+	st := state(ctx)
+	if st == nil {
+		stack[0] = errCode(codeLimit)
+		return
+	}
+	raw, ok := read(m, uint32(stack[0]), uint32(stack[1]), maxHostArgs)
+	if !ok {
+		stack[0] = st.reply(errBody(codeInvalid, "bad request"))
+		return
+	}
+	stack[0] = st.reply(st.httpRequest(ctx, raw))
 }
 
 func hostTool(ctx context.Context, m api.Module, stack []uint64) {
@@ -333,19 +359,10 @@ func hostTool(ctx context.Context, m api.Module, stack []uint64) {
 	name, ok1 := read(m, uint32(stack[0]), uint32(stack[1]), 64)
 	args, ok2 := read(m, uint32(stack[2]), uint32(stack[3]), maxHostArgs)
 	if !ok1 || !ok2 {
-		stack[0] = st.fail(codeInvalid, "bad tool call")
+		stack[0] = st.reply(errBody(codeInvalid, "bad tool call"))
 		return
 	}
-	if st.ex.Host == nil {
-		stack[0] = st.fail(codeDenied, "tool not declared by this skill")
-		return
-	}
-	out, err := st.ex.Host.Tool(ctx, string(name), args)
-	if err != nil {
-		stack[0] = st.failErr(err)
-		return
-	}
-	stack[0] = st.ret(out)
+	stack[0] = st.reply(st.tool(ctx, name, args))
 }
 
 func hostResult(ctx context.Context, m api.Module, stack []uint64) {

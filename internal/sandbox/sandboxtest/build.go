@@ -33,9 +33,14 @@ func ModuleRoot(tb testing.TB) string {
 // module. Builds are shared within a test process.
 func BuildGo(tb testing.TB, pkg string) []byte {
 	tb.Helper()
+	return buildGo(tb, pkg, "", "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+}
+
+func buildGo(tb testing.TB, pkg, keyPrefix string, env ...string) []byte {
+	tb.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	if b, ok := built[pkg]; ok {
+	if b, ok := built[keyPrefix+pkg]; ok {
 		return b
 	}
 	dir, err := os.MkdirTemp("", "komand-wasm-")
@@ -46,7 +51,7 @@ func BuildGo(tb testing.TB, pkg string) []byte {
 	out := filepath.Join(dir, "skill.wasm")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
 	cmd.Dir = ModuleRoot(tb)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -56,8 +61,15 @@ func BuildGo(tb testing.TB, pkg string) []byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	built[pkg] = b
+	built[keyPrefix+pkg] = b
 	return b
+}
+
+// BuildNative builds the Go package at pkg as a static Linux executable
+// (a container skill).
+func BuildNative(tb testing.TB, pkg string) []byte {
+	tb.Helper()
+	return buildGo(tb, pkg, "native:", "GOOS=linux", "CGO_ENABLED=0")
 }
 
 // Clang returns the clang binary that can build wasm32-wasi modules, or ""

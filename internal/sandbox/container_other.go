@@ -1,0 +1,41 @@
+//go:build !linux
+
+package sandbox
+
+import "context"
+
+// Container is the bubblewrap runtime; it exists on Linux only.
+type Container struct{}
+
+// ContainerOptions configure the container runtime.
+type ContainerOptions struct {
+	Bwrap         string
+	CgroupRoot    string
+	TempDir       string
+	MaxConcurrent int
+	Egress        *Egress
+}
+
+// ContainerLimits are a container execution's CPU and process limits.
+type ContainerLimits struct {
+	CPUs    float64
+	MaxPIDs int
+}
+
+// ErrContainerUnavailable says this host cannot run the container sandbox.
+type ErrContainerUnavailable struct{ Reason string }
+
+func (e *ErrContainerUnavailable) Error() string { return "container sandbox unavailable: " + e.Reason }
+
+// NewContainer reports that the container sandbox needs Linux.
+func NewContainer(o ContainerOptions) (*Container, error) {
+	return nil, &ErrContainerUnavailable{Reason: "needs Linux namespaces, seccomp and cgroups"}
+}
+
+// CgroupVersion is empty off Linux.
+func (c *Container) CgroupVersion() string { return "" }
+
+// Run never runs anything off Linux.
+func (c *Container) Run(ctx context.Context, program []byte, ex Exec, lim ContainerLimits) Outcome {
+	return Outcome{Reason: ReasonCrash, Message: "the container sandbox needs Linux"}
+}
