@@ -560,7 +560,9 @@ func (c *cgroupV2) create(id string, mem uint64, cpus float64, pids int) (string
 	return dir, nil
 }
 
-func (c *cgroupV2) procsFiles(dir string) []string { return []string{filepath.Join(dir, "cgroup.procs")} }
+func (c *cgroupV2) procsFiles(dir string) []string {
+	return []string{filepath.Join(dir, "cgroup.procs")}
+}
 
 func (c *cgroupV2) cgroupFD(dir string) (int, bool) {
 	fd, err := syscall.Open(dir, syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
@@ -625,4 +627,3 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
-
