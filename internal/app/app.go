@@ -225,15 +225,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	if cacheDir == "" {
 		cacheDir = filepath.Join(cfg.Server.DataDir, "wasm-cache")
 	}
-	a.WASM, err = sandbox.NewWASM(context.Background(), sandbox.Options{CacheDir: cacheDir,
-		MaxMemory: uint64(cfg.Sandbox.MaxMemoryMb) << 20, MaxConcurrent: cfg.Sandbox.MaxConcurrent,
-		Egress: sandbox.NewEgress(sandbox.EgressOptions{AllowPrivate: allowPrivate})})
+	egress := sandbox.NewEgress(sandbox.EgressOptions{AllowPrivate: allowPrivate})
+	a.WASM, err = sandbox.NewWASM(context.Background(), sandbox.Options{CacheDir: cacheDir, TempDir: cfg.Sandbox.TempDir,
+		MaxMemory: uint64(cfg.Sandbox.MaxMemoryMb) << 20, MaxConcurrent: cfg.Sandbox.MaxConcurrent, Egress: egress})
 	if err != nil {
 		_ = a.Close()
 		return nil, err
 	}
-	a.Skills = skill.NewRegistry(wst, a.Authz, a.Audit, a.WASM, trusted, log, now)
-	a.Tools = skill.NewRuntime(skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, log, now), wst, a.WASM, a.Audit, a.Authz, a.Secrets, log, now)
+	sb := skill.Sandboxes{WASM: a.WASM}
+	if cfg.Sandbox.Container != "" {
+		// Asked for explicitly, so a host that cannot provide it is a
+		// start-up error, never a silent fallback to no isolation.
+		if sb.Container, err = sandbox.NewContainer(sandbox.ContainerOptions{TempDir: cfg.Sandbox.TempDir,
+			MaxConcurrent: cfg.Sandbox.MaxConcurrent, Egress: egress}); err != nil {
+			_ = a.Close()
+			return nil, fmt.Errorf("Sandbox__Container=%s: %w", cfg.Sandbox.Container, err)
+		}
+		log.Info("container skills enabled", "backend", cfg.Sandbox.Container, "cgroups", sb.Container.CgroupVersion())
+	}
+	a.Skills = skill.NewRegistry(wst, a.Authz, a.Audit, sb, trusted, log, now)
+	a.Tools = skill.NewRuntime(skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, log, now), wst, sb, a.Audit, a.Authz, a.Secrets, log, now)
 	a.CRM = crm.New(wst, a.Authz, a.Audit, now)
 	a.Tools.SetContacts(a.CRM)
 	tools := a.Tools

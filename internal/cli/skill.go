@@ -165,7 +165,12 @@ func skillPack(e *env, args []string) int {
 		return fail(e, err)
 	}
 	defer w.Close(ctx)
-	if _, err := skill.Prepare(ctx, w, parsed, m, false); err != nil {
+	if parsed.Runtime == skill.RuntimeContainer {
+		err = skill.CheckProgram(m)
+	} else {
+		_, err = skill.Prepare(ctx, skill.Sandboxes{WASM: w}, parsed, m, false)
+	}
+	if err != nil {
 		return fail(e, err)
 	}
 	var compact bytes.Buffer
@@ -354,6 +359,9 @@ func skillRun(e *env, args []string) int {
 	c := skill.Contract{SkillID: strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0])),
 		InputSchema: json.RawMessage(`{"type":"object"}`), OutputSchema: json.RawMessage(`true`)}
 	module := raw
+	if skill.CheckProgram(raw) == nil {
+		c.Runtime = skill.RuntimeContainer // a bare native program or script
+	}
 	if p, perr := skill.DecodePackage(raw); perr == nil {
 		if c, err = skill.ParseContract(p.Contract); err != nil {
 			return fail(e, err)
@@ -370,12 +378,18 @@ func skillRun(e *env, args []string) int {
 		return fail(e, err)
 	}
 	defer w.Close(ctx)
-	prep, err := skill.Prepare(ctx, w, c, module, false)
+	sb := skill.Sandboxes{WASM: w}
+	if c.Runtime == skill.RuntimeContainer {
+		if sb.Container, err = sandbox.NewContainer(sandbox.ContainerOptions{Egress: sandbox.NewEgress(sandbox.EgressOptions{})}); err != nil {
+			return fail(e, err)
+		}
+	}
+	prep, err := skill.Prepare(ctx, sb, c, module, false)
 	if err != nil {
 		return fail(e, err)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
-	ex := prep.Execute(ctx, w, c.SkillID, json.RawMessage(*input), skill.RunOptions{Grant: grant, Config: config,
+	ex := prep.Execute(ctx, sb, c.SkillID, json.RawMessage(*input), skill.RunOptions{Grant: grant, Config: config,
 		Host: cliHost{log: log}, Timeout: *timeout, MemoryBytes: memBytes})
 	if len(ex.Stderr) > 0 {
 		fmt.Fprintf(e.stderr, "stderr: %s\n", ex.Stderr)

@@ -145,6 +145,13 @@ type SandboxConfig struct {
 	// brokered HTTP, for an internal API. Loopback, link-local and cloud
 	// metadata addresses stay refused unless listed; metadata always.
 	EgressAllowPrivate []string
+	// Container enables container skills: "" (off, the default) or
+	// "bubblewrap" (Debian's bubblewrap, cgroups v1 or v2; the server must
+	// run as root to create the cgroups).
+	Container string
+	// TempDir is where per-execution directories are made; default the
+	// system's. It must be reachable (o+x) by uid 65534 for containers.
+	TempDir string
 }
 
 // ChannelsConfig is the Channels section: where the platform adapters send

@@ -78,6 +78,8 @@
 //	Sandbox:MaxMemoryMb           Sandbox__MaxMemoryMb               1024 (16–4096)
 //	Sandbox:MaxConcurrent         Sandbox__MaxConcurrent             64
 //	Sandbox:EgressAllowPrivate    Sandbox__EgressAllowPrivate (list) none
+//	Sandbox:Container             Sandbox__Container                 "" (off) or bubblewrap
+//	Sandbox:TempDir               Sandbox__TempDir                   system temp dir
 //	Jwt:SecretKey                 Jwt__SecretKey                     DataDir/jwt.key  yes (_FILE)
 //	Jwt:Issuer                    Jwt__Issuer                        komand.ai
 //	Jwt:Audience                  Jwt__Audience                      komand.ai

@@ -135,6 +135,8 @@ var settings = []setting{
 	{"Sandbox", "MaxMemoryMb", kindInt, false, func(c *Config) any { return &c.Sandbox.MaxMemoryMb }},
 	{"Sandbox", "MaxConcurrent", kindInt, false, func(c *Config) any { return &c.Sandbox.MaxConcurrent }},
 	{"Sandbox", "EgressAllowPrivate", kindList, false, func(c *Config) any { return &c.Sandbox.EgressAllowPrivate }},
+	{"Sandbox", "Container", kindString, false, func(c *Config) any { return &c.Sandbox.Container }},
+	{"Sandbox", "TempDir", kindString, false, func(c *Config) any { return &c.Sandbox.TempDir }},
 
 	{"Jwt", "SecretKey", kindString, true, func(c *Config) any { return &c.Jwt.SecretKey }},
 	{"Jwt", "Issuer", kindString, false, func(c *Config) any { return &c.Jwt.Issuer }},

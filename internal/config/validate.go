@@ -98,6 +98,9 @@ func (c *Config) Validate() error {
 	if n := c.Sandbox.MaxConcurrent; n < 1 || n > 4096 {
 		add("Sandbox:MaxConcurrent", "must be between 1 and 4096, got %d", n)
 	}
+	if v := c.Sandbox.Container; v != "" && v != "bubblewrap" {
+		add("Sandbox:Container", "must be empty (off) or bubblewrap, got %q", v)
+	}
 	if _, err := c.EgressAllowPrefixes(); err != nil {
 		errs = append(errs, err)
 	}

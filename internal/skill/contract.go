@@ -31,13 +31,25 @@ type Contract struct {
 	RequiredPermissions []Permission    `json:"requiredPermissions"`
 	DeclaredToolAccess  []string        `json:"declaredToolAccess"`
 	Limits              Limits          `json:"limits"`
+	// Runtime is "wasm" (the default: the module is a WASI command) or
+	// "container" (the module is a native Linux executable or a script
+	// with a #! line, run in the bubblewrap sandbox).
+	Runtime string `json:"runtime,omitempty"`
 }
+
+// Runtimes of a skill.
+const (
+	RuntimeWASM      = "wasm"
+	RuntimeContainer = "container"
+)
 
 // Limits are the resources a skill declares it needs; the platform caps
 // them.
 type Limits struct {
-	TimeoutSeconds int `json:"timeoutSeconds,omitempty"` // default 30, max 1800
-	MemoryMB       int `json:"memoryMb,omitempty"`       // default 64, max the platform's
+	TimeoutSeconds int     `json:"timeoutSeconds,omitempty"` // default 30, max 1800
+	MemoryMB       int     `json:"memoryMb,omitempty"`       // default 64, max the platform's
+	CPUs           float64 `json:"cpus,omitempty"`           // container: default 1, max 4
+	MaxProcesses   int     `json:"maxProcesses,omitempty"`   // container: default 32, max 256
 }
 
 // Permission is one thing a skill asks to do: {resource, access, scope}.
@@ -233,6 +245,19 @@ func (c *Contract) validate() error {
 	}
 	if c.Limits.MemoryMB < 0 || c.Limits.MemoryMB > 4096 {
 		return invalid("limits.memoryMb must be between 1 and 4096")
+	}
+	if c.Limits.CPUs < 0 || c.Limits.CPUs > 4 {
+		return invalid("limits.cpus must be between 0.01 and 4")
+	}
+	if c.Limits.MaxProcesses < 0 || c.Limits.MaxProcesses > 256 {
+		return invalid("limits.maxProcesses must be between 1 and 256")
+	}
+	switch c.Runtime {
+	case "":
+		c.Runtime = RuntimeWASM
+	case RuntimeWASM, RuntimeContainer:
+	default:
+		return invalid("runtime must be wasm or container")
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/sandbox"
 )
 
@@ -24,11 +25,35 @@ type Prepared struct {
 	Contract Contract
 	Verified bool
 	in, out  *jsonschema.Schema
-	mod      *sandbox.Module
+	mod      *sandbox.Module // wasm
+	program  []byte          // container
 }
 
-// Prepare compiles c's schemas and module.
-func Prepare(ctx context.Context, wasm *sandbox.WASM, c Contract, module []byte, verified bool) (*Prepared, error) {
+// Sandboxes are the runtimes a skill may run in; Container is nil when the
+// deployment did not enable it (Sandbox__ContainerEnabled).
+type Sandboxes struct {
+	WASM      *sandbox.WASM
+	Container *sandbox.Container
+}
+
+// ErrContainerDisabled refuses container skills on a server without the
+// container runtime.
+var ErrContainerDisabled = apperr.New(apperr.Invalid, "container skills are not enabled on this server (Sandbox__ContainerEnabled)")
+
+// CheckProgram refuses a container program that is neither an ELF
+// executable nor a script with a #! line.
+func CheckProgram(b []byte) error {
+	if len(b) == 0 || len(b) > sandbox.MaxModuleBytes {
+		return apperr.New(apperr.Invalid, "the skill program is empty or too large")
+	}
+	if !bytes.HasPrefix(b, []byte("\x7fELF")) && !bytes.HasPrefix(b, []byte("#!/")) {
+		return apperr.New(apperr.Invalid, "a container skill is a Linux executable (ELF) or a script starting with #!/")
+	}
+	return nil
+}
+
+// Prepare compiles c's schemas and module (or checks its program).
+func Prepare(ctx context.Context, sb Sandboxes, c Contract, module []byte, verified bool) (*Prepared, error) {
 	p := &Prepared{Contract: c, Verified: verified}
 	var err error
 	if p.in, err = compileSchema(c.InputSchema); err != nil {
@@ -37,7 +62,21 @@ func Prepare(ctx context.Context, wasm *sandbox.WASM, c Contract, module []byte,
 	if p.out, err = compileSchema(c.OutputSchema); err != nil {
 		return nil, fmt.Errorf("outputSchema: %w", err)
 	}
-	if p.mod, err = wasm.Compile(ctx, module); err != nil {
+	if c.Runtime == RuntimeContainer {
+		if sb.Container == nil {
+			return nil, ErrContainerDisabled
+		}
+		if err := CheckProgram(module); err != nil {
+			return nil, err
+		}
+		p.program = module
+		return p, nil
+	}
+	if p.mod, err = sb.WASM.Compile(ctx, module); err != nil {
+		var ie *sandbox.ErrInvalidModule
+		if errors.As(err, &ie) {
+			return nil, apperr.New(apperr.Invalid, ie.Error())
+		}
 		return nil, err
 	}
 	return p, nil
@@ -72,7 +111,7 @@ type Execution struct {
 
 // Execute validates args, runs the module once in a fresh sandbox and
 // checks its output.
-func (p *Prepared) Execute(ctx context.Context, wasm *sandbox.WASM, skillID string, args json.RawMessage, o RunOptions) Execution {
+func (p *Prepared) Execute(ctx context.Context, sb Sandboxes, skillID string, args json.RawMessage, o RunOptions) Execution {
 	scrub := o.Scrub
 	if scrub == nil {
 		scrub = func(b []byte) []byte { return b }
@@ -101,8 +140,17 @@ func (p *Prepared) Execute(ctx context.Context, wasm *sandbox.WASM, skillID stri
 	if o.MemoryBytes > 0 {
 		memory = o.MemoryBytes
 	}
-	out := wasm.Run(ctx, p.mod, sandbox.Exec{Input: args, Timeout: timeout, MemoryBytes: memory,
-		AllowedHosts: AllowedHosts(o.Grant), Config: o.Config, Host: o.Host})
+	sx := sandbox.Exec{Input: args, Timeout: timeout, MemoryBytes: memory,
+		AllowedHosts: AllowedHosts(o.Grant), Config: o.Config, Host: o.Host}
+	var out sandbox.Outcome
+	if p.program != nil {
+		if sb.Container == nil {
+			return Execution{Reason: "crash", Message: "container skills are not enabled on this server"}
+		}
+		out = sb.Container.Run(ctx, p.program, sx, sandbox.ContainerLimits{CPUs: p.Contract.Limits.CPUs, MaxPIDs: p.Contract.Limits.MaxProcesses})
+	} else {
+		out = sb.WASM.Run(ctx, p.mod, sx)
+	}
 	ex := Execution{Sandbox: out, Usage: map[string]any{"durationMs": out.Duration.Milliseconds(), "peakMemoryBytes": out.PeakMemory,
 		"hostCalls": out.HostCalls, "network": networkDetails(out.Network)}}
 	if len(out.Stderr) > 0 {

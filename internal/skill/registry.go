@@ -50,7 +50,7 @@ type Registry struct {
 	st      RegistryStore
 	authz   *authz.Authorizer
 	audit   audit.Recorder
-	wasm    *sandbox.WASM
+	sb      Sandboxes
 	trusted TrustedKeys
 	log     *slog.Logger
 	now     func() time.Time
@@ -61,14 +61,14 @@ type Registry struct {
 }
 
 // NewRegistry returns the registry.
-func NewRegistry(st RegistryStore, az *authz.Authorizer, rec audit.Recorder, wasm *sandbox.WASM, trusted TrustedKeys, log *slog.Logger, now func() time.Time) *Registry {
+func NewRegistry(st RegistryStore, az *authz.Authorizer, rec audit.Recorder, sb Sandboxes, trusted TrustedKeys, log *slog.Logger, now func() time.Time) *Registry {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{st: st, authz: az, audit: rec, wasm: wasm, trusted: trusted, log: log, now: now}
+	return &Registry{st: st, authz: az, audit: rec, sb: sb, trusted: trusted, log: log, now: now}
 }
 
 // ErrSkillNotFound is a skill (or version) the caller's tenant does not have.
@@ -138,12 +138,8 @@ func (r *Registry) Register(ctx context.Context, p authz.Principal, raw []byte) 
 			return Skill{}, apperr.New(apperr.Invalid, "the package is not signed by a trusted publisher key, and this tenant does not allow unsigned skills")
 		}
 	}
-	if r.wasm != nil {
-		if _, err := r.wasm.Compile(ctx, pkg.Module); err != nil {
-			var ie *sandbox.ErrInvalidModule
-			if errors.As(err, &ie) {
-				return Skill{}, apperr.New(apperr.Invalid, ie.Error())
-			}
+	if r.sb.WASM != nil {
+		if _, err := Prepare(ctx, r.sb, c, pkg.Module, v.Verified); err != nil {
 			return Skill{}, err
 		}
 	}
@@ -522,13 +518,16 @@ func (r *Registry) Install(ctx context.Context, p authz.Principal, in InstallInp
 	cj, _ := json.Marshal(cfg)
 	rec := store.SkillInstall{TenantID: p.TenantID, AgentID: in.AgentID, SkillID: in.SkillID, Version: k.Version,
 		Granted: gj, Config: cj, InstalledBy: p.UserID, InstalledAt: now, UpdatedAt: now}
-	if r.wasm != nil {
+	if r.sb.WASM != nil {
 		// Compile now, not on the first call.
 		mod, err := r.st.SkillModule(ctx, p.TenantID, in.SkillID, k.Version)
 		if err != nil {
 			return Installation{}, nil, nil, err
 		}
-		if _, err := r.wasm.Compile(ctx, mod); err != nil {
+		if _, err := Prepare(ctx, r.sb, c, mod, k.IsVerified); err != nil {
+			if errors.Is(err, ErrContainerDisabled) {
+				return Installation{}, nil, nil, err
+			}
 			return Installation{}, nil, nil, apperr.New(apperr.Invalid, "the skill module does not compile on this server")
 		}
 	}

@@ -37,7 +37,7 @@ type Screen func(ctx context.Context, inv Invocation, skillID string, output []b
 type Runtime struct {
 	builtins *Builtins
 	st       RegistryStore
-	wasm     *sandbox.WASM
+	sb       Sandboxes
 	audit    audit.Recorder
 	authz    *authz.Authorizer
 	creds    CredentialSource
@@ -54,14 +54,14 @@ type Runtime struct {
 type loadedSkill = Prepared
 
 // NewRuntime returns the agent tool executor.
-func NewRuntime(builtins *Builtins, st RegistryStore, wasm *sandbox.WASM, rec audit.Recorder, az *authz.Authorizer, creds CredentialSource, log *slog.Logger, now func() time.Time) *Runtime {
+func NewRuntime(builtins *Builtins, st RegistryStore, sb Sandboxes, rec audit.Recorder, az *authz.Authorizer, creds CredentialSource, log *slog.Logger, now func() time.Time) *Runtime {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runtime{builtins: builtins, st: st, wasm: wasm, audit: rec, authz: az, creds: creds, log: log, now: now,
+	return &Runtime{builtins: builtins, st: st, sb: sb, audit: rec, authz: az, creds: creds, log: log, now: now,
 		loaded: map[string]*loadedSkill{}}
 }
 
@@ -110,7 +110,7 @@ func (r *Runtime) load(ctx context.Context, tenantID, skillID, version string) (
 	if err != nil {
 		return nil, err
 	}
-	if l, err = Prepare(ctx, r.wasm, c, mod, k.IsVerified); err != nil {
+	if l, err = Prepare(ctx, r.sb, c, mod, k.IsVerified); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
@@ -195,7 +195,7 @@ func (r *Runtime) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (R
 		return errorResult("this skill is not available to this agent"), nil
 	}
 	base := map[string]any{"tool": skillID, "version": in.Version, "callId": truncate(call.ID, 128), "via": inv.Via,
-		"runtime": "wasm", "verified": l.Verified}
+		"runtime": l.Contract.Runtime, "verified": l.Verified}
 	if err := recordTool(ctx, r.audit, audit.ToolExecutionStarted, inv, skillID, base, true); err != nil {
 		return Result{}, err
 	}
@@ -212,7 +212,7 @@ func (r *Runtime) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (R
 	grant := decodePerms(in.Granted)
 	cfg := map[string]string{}
 	_ = json.Unmarshal(in.Config, &cfg)
-	ex := l.Execute(ctx, r.wasm, skillID, call.Arguments, RunOptions{Grant: grant, Config: cfg, Scrub: sc.Scrub,
+	ex := l.Execute(ctx, r.sb, skillID, call.Arguments, RunOptions{Grant: grant, Config: cfg, Scrub: sc.Scrub,
 		Host: &skillHost{r: r, inv: inv, sc: sc, c: l.Contract, grant: grant, skillID: skillID},
 		Screen: func(out []byte) ([]byte, error) {
 			if r.screen == nil {
