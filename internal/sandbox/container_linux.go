@@ -260,17 +260,7 @@ func (c *Container) run(ctx context.Context, program []byte, ex Exec, lim Contai
 	c.cg.killAll(cgDir)
 	out := Outcome{Output: stdout.bytes(), Stderr: stderr.bytes(), PeakMemory: c.cg.peakMemory(cgDir),
 		HostCalls: int(st.calls.Load()), Network: st.network}
-	cause := context.Cause(ctx)
-	switch {
-	case stdout.overflow:
-		out.Reason, out.Message = ReasonOutputLimit, fmt.Sprintf("the skill wrote more than %d bytes of output", maxOut)
-	case c.cg.oomKilled(cgDir):
-		out.Reason, out.Message = ReasonMemory, fmt.Sprintf("the skill exceeded its memory limit (%d MiB)", mem>>20)
-	case errors.Is(cause, errTimeout):
-		out.Reason, out.Message = ReasonTimeout, fmt.Sprintf("the skill did not finish within %s", timeout)
-	case cause != nil:
-		out.Reason, out.Message = ReasonCanceled, "the execution was canceled"
-	case runErr != nil:
+	if !out.limited(context.Cause(ctx), stdout.overflow, c.cg.oomKilled(cgDir), maxOut, mem, timeout) && runErr != nil {
 		var ee *exec.ExitError
 		if errors.As(runErr, &ee) {
 			out.ExitCode = uint32(ee.ExitCode())

@@ -363,18 +363,7 @@ func (w *WASM) run(ctx context.Context, m *Module, ex Exec) (out Outcome) {
 	}
 	out = Outcome{Output: stdout.bytes(), Stderr: stderr.bytes(), PeakMemory: mem.peak.Load(),
 		HostCalls: int(st.calls.Load()), Network: st.network}
-	cause := context.Cause(ctx)
-	switch {
-	case errors.Is(cause, errOutputLimit) || stdout.overflow:
-		out.Reason, out.Message = ReasonOutputLimit, fmt.Sprintf("the skill wrote more than %d bytes of output", maxOut)
-		out.Output = nil
-	case mem.refused.Load() && runErr != nil:
-		out.Reason, out.Message = ReasonMemory, fmt.Sprintf("the skill exceeded its memory limit (%d MiB)", memLimit>>20)
-	case errors.Is(cause, errTimeout):
-		out.Reason, out.Message = ReasonTimeout, fmt.Sprintf("the skill did not finish within %s", timeout)
-	case cause != nil:
-		out.Reason, out.Message = ReasonCanceled, "the execution was canceled"
-	case runErr != nil:
+	if !out.limited(context.Cause(ctx), stdout.overflow, mem.refused.Load() && runErr != nil, maxOut, memLimit, timeout) && runErr != nil {
 		var ee *sys.ExitError
 		if errors.As(runErr, &ee) {
 			out.ExitCode = ee.ExitCode()
@@ -387,6 +376,25 @@ func (w *WASM) run(ctx context.Context, m *Module, ex Exec) (out Outcome) {
 		out.Output = nil
 	}
 	return out
+}
+
+// limited sets the reason when the platform stopped the execution (output
+// cap, memory, timeout, cancellation), in that order of precedence, and
+// reports whether it did; both runtimes classify their outcome through it.
+func (out *Outcome) limited(cause error, overflow, memory bool, maxOut int, memLimit uint64, timeout time.Duration) bool {
+	switch {
+	case errors.Is(cause, errOutputLimit) || overflow:
+		out.Reason, out.Message = ReasonOutputLimit, fmt.Sprintf("the skill wrote more than %d bytes of output", maxOut)
+	case memory:
+		out.Reason, out.Message = ReasonMemory, fmt.Sprintf("the skill exceeded its memory limit (%d MiB)", memLimit>>20)
+	case errors.Is(cause, errTimeout):
+		out.Reason, out.Message = ReasonTimeout, fmt.Sprintf("the skill did not finish within %s", timeout)
+	case cause != nil:
+		out.Reason, out.Message = ReasonCanceled, "the execution was canceled"
+	default:
+		return false
+	}
+	return true
 }
 
 var (

@@ -43,25 +43,36 @@ func buildGo(tb testing.TB, pkg, keyPrefix string, env ...string) []byte {
 	if b, ok := built[keyPrefix+pkg]; ok {
 		return b
 	}
+	b := build(tb, pkg, func(out string) *exec.Cmd {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+		cmd.Env = append(os.Environ(), env...)
+		return cmd
+	})
+	built[keyPrefix+pkg] = b
+	return b
+}
+
+// build runs the command mk makes for an output path in the module root
+// and returns what it wrote there.
+func build(tb testing.TB, what string, mk func(out string) *exec.Cmd) []byte {
+	tb.Helper()
 	dir, err := os.MkdirTemp("", "komand-wasm-")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "skill.wasm")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	out := filepath.Join(dir, "skill")
+	cmd := mk(out)
 	cmd.Dir = ModuleRoot(tb)
-	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		tb.Fatalf("building %s for wasip1: %v\n%s", pkg, err, stderr.String())
+		tb.Fatalf("building %s: %v\n%s", what, err, stderr.String())
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	built[keyPrefix+pkg] = b
 	return b
 }
 
@@ -107,27 +118,13 @@ func BuildC(tb testing.TB, src string) []byte {
 	if b, ok := built[src]; ok {
 		return b
 	}
-	dir, err := os.MkdirTemp("", "komand-wasm-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "skill.wasm")
-	args := []string{"--target=wasm32-wasi", "-O2", "-Wl,--strip-all", "-o", out, src}
-	if _, err := os.Stat("/usr/share/wasi-sysroot"); err == nil {
-		args = append([]string{"--sysroot=/usr/share/wasi-sysroot"}, args...)
-	}
-	cmd := exec.Command(clang, args...)
-	cmd.Dir = ModuleRoot(tb)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		tb.Fatalf("building %s: %v\n%s", src, err, stderr.String())
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	b := build(tb, src, func(out string) *exec.Cmd {
+		args := []string{"--target=wasm32-wasi", "-O2", "-Wl,--strip-all", "-o", out, src}
+		if _, err := os.Stat("/usr/share/wasi-sysroot"); err == nil {
+			args = append([]string{"--sysroot=/usr/share/wasi-sysroot"}, args...)
+		}
+		return exec.Command(clang, args...)
+	})
 	built[src] = b
 	return b
 }
