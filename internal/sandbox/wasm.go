@@ -51,6 +51,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 )
@@ -149,7 +150,9 @@ func NewWASM(ctx context.Context, o Options) (*WASM, error) {
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(cache).
 		WithCloseOnContextDone(true).
-		WithCoreFeatures(api.CoreFeaturesV2)
+		// Reference types off: table.grow would allocate outside the
+		// memory cap (Go and C guests do not need them).
+		WithCoreFeatures(api.CoreFeaturesV2 &^ api.CoreFeatureReferenceTypes)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	w := &WASM{rt: rt, cache: cache, tempDir: o.TempDir, maxMemory: o.MaxMemory,
 		sem: make(chan struct{}, o.MaxConcurrent), egress: o.Egress, compiled: map[string]*Module{}}
@@ -199,6 +202,13 @@ func (w *WASM) Compile(ctx context.Context, module []byte) (*Module, error) {
 	if len(module) > MaxModuleBytes {
 		return nil, &ErrInvalidModule{Reason: "module too large"}
 	}
+	shape, bad := inspect(module)
+	if bad != "" {
+		return nil, &ErrInvalidModule{Reason: bad}
+	}
+	if uint64(shape.memMinPages)*wasmPageSize > w.maxMemory {
+		return nil, &ErrInvalidModule{Reason: "the module's initial memory is larger than the platform maximum"}
+	}
 	cm, err := w.rt.CompileModule(ctx, module)
 	if err != nil {
 		return nil, &ErrInvalidModule{Reason: "not a valid WebAssembly module"}
@@ -225,13 +235,10 @@ func (w *WASM) Compile(ctx context.Context, module []byte) (*Module, error) {
 	if _, ok := cm.ExportedFunctions()["_start"]; !ok {
 		return fail("not a WASI command (no _start export)")
 	}
-	var minPages uint32
-	for _, md := range cm.ExportedMemories() {
-		if md.Min() > minPages {
-			minPages = md.Min()
-		}
+	if shape.memories > 0 && len(cm.ExportedMemories()) == 0 {
+		return fail("a WASI command exports its memory")
 	}
-	m = &Module{Digest: d, compiled: cm, minPages: minPages}
+	m = &Module{Digest: d, compiled: cm, minPages: shape.memMinPages}
 	w.mu.Lock()
 	if prev, ok := w.compiled[d]; ok {
 		w.mu.Unlock()
@@ -343,7 +350,7 @@ func (w *WASM) run(ctx context.Context, m *Module, ex Exec) (out Outcome) {
 		WithStdin(bytes.NewReader(ex.Input)).
 		WithStdout(stdout).
 		WithStderr(stderr).
-		WithFSConfig(wazero.NewFSConfig().WithDirMount(dir, "/tmp")).
+		WithFSConfig(wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(newTmpFS(dir), "/tmp")).
 		WithRandSource(rand.Reader).
 		WithSysWalltime().
 		WithSysNanotime().
@@ -357,7 +364,7 @@ func (w *WASM) run(ctx context.Context, m *Module, ex Exec) (out Outcome) {
 		}).
 		WithStartFunctions("_start")
 
-	mod, runErr := w.rt.InstantiateModule(ctx, m.compiled, cfg)
+	mod, runErr := w.instantiate(ctx, m, cfg)
 	if mod != nil {
 		mod.Close(context.WithoutCancel(ctx))
 	}
@@ -395,6 +402,18 @@ func (out *Outcome) limited(cause error, overflow, memory bool, maxOut int, memL
 		return false
 	}
 	return true
+}
+
+// instantiate runs the module; a panic inside the runtime (a wazero bug a
+// hostile module found) becomes a crash of this execution, never of the
+// server.
+func (w *WASM) instantiate(ctx context.Context, m *Module, cfg wazero.ModuleConfig) (mod api.Module, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			mod, err = nil, fmt.Errorf("sandbox: runtime panic: %v", r)
+		}
+	}()
+	return w.rt.InstantiateModule(ctx, m.compiled, cfg)
 }
 
 var (

@@ -119,6 +119,16 @@ func TestFileSystemConfined(t *testing.T) {
 	if _, err := os.Stat("/komand-pwned"); err == nil {
 		t.Fatal("the guest wrote to the host's root")
 	}
+	// Links out of /tmp: wazero follows a relative symlink on the host, so
+	// the guest may not create links at all.
+	for _, target := range []string{"../../../../../../etc/passwd", "../../../../../../etc", "/etc/passwd"} {
+		if _, h := f.run(t, sandbox.Exec{}, "symlink", target, 0); h.OK || strings.Contains(h.Data, "root:") {
+			t.Fatalf("symlink to %q: %+v", target, h)
+		}
+	}
+	if _, h := f.run(t, sandbox.Exec{}, "hardlink", "/tmp/../../etc/passwd", 0); h.OK {
+		t.Fatalf("hard link: %+v", h)
+	}
 	_, h := f.run(t, sandbox.Exec{}, "list", "/", 0)
 	if strings.Contains(h.Data, "etc") || strings.Contains(h.Data, "root") {
 		t.Fatalf("guest sees host directories: %q", h.Data)
@@ -296,7 +306,28 @@ func TestInvalidModules(t *testing.T) {
 		1, 4, 1, 0x60, 0, 0,
 		2, 14, 1, 6, 'k', 'o', 'm', 'a', 'n', 'd', 4, 'e', 'x', 'e', 'c', 0, 0,
 	}
+	head := []byte{0, 'a', 's', 'm', 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0}
+	start := []byte{7, 10, 1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0}
+	code := []byte{10, 4, 1, 2, 0, 0x0b}
+	cat := func(parts ...[]byte) []byte {
+		var b []byte
+		for _, p := range parts {
+			b = append(b, p...)
+		}
+		return b
+	}
+	// An internal (not exported) memory of 2,000 pages: sized before the
+	// allocator hook could refuse it (it crashed the runtime).
+	hiddenMemory := cat(head, []byte{5, 4, 1, 0, 0xd0, 0x0f}, start, code)
+	// A table of 2^32-1 entries, allocated outside the memory cap.
+	hugeTable := cat(head, []byte{4, 8, 1, 0x70, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}, start, code)
+	// table.grow by a billion entries (reference types are off).
+	growCode := []byte{0x0d, 0xd0, 0x70, 0x41, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0xfc, 0x0f, 0x00, 0x1a, 0x0b}
+	tableGrow := cat(head, []byte{4, 4, 1, 0x70, 0, 1}, start, []byte{10, byte(len(growCode) + 1), 1}, growCode)
 	for name, mod := range map[string][]byte{
+		"internal memory":       hiddenMemory,
+		"huge table":            hugeTable,
+		"table.grow":            tableGrow,
 		"garbage":               []byte("#!/bin/sh\ncat /etc/passwd\n"),
 		"empty module":          {0, 'a', 's', 'm', 1, 0, 0, 0},
 		"imports env":           importsEnv,
@@ -307,6 +338,17 @@ func TestInvalidModules(t *testing.T) {
 		if !errors.As(err, &ie) {
 			t.Fatalf("%s: err %v", name, err)
 		}
+	}
+	// An exported memory larger than the execution's limit: refused at
+	// run time with the memory reason, not a crash.
+	bigMemory := cat(head, []byte{5, 4, 1, 0, 0xd0, 0x0f},
+		[]byte{7, 19, 2, 6, '_', 's', 't', 'a', 'r', 't', 0, 0, 6, 'm', 'e', 'm', 'o', 'r', 'y', 2, 0}, code)
+	m, err := w.Compile(ctx, bigMemory)
+	if err != nil {
+		t.Fatalf("exported memory: %v", err)
+	}
+	if out := w.Run(ctx, m, sandbox.Exec{}); out.Reason != sandbox.ReasonMemory {
+		t.Fatalf("2,000 pages under a 64 MiB limit: %+v", out)
 	}
 }
 

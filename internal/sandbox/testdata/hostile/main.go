@@ -48,6 +48,19 @@ func main() {
 				names = append(names, e.Name())
 			}
 			return result(strings.Join(names, ","), err)
+		case "symlink":
+			// A relative link out of /tmp, then a read through it.
+			if err := os.Symlink(in.Arg, "/tmp/link"); err != nil {
+				return result("", err)
+			}
+			b, err := os.ReadFile("/tmp/link")
+			return result(string(b), err)
+		case "hardlink":
+			if err := os.Link(in.Arg, "/tmp/hard"); err != nil {
+				return result("", err)
+			}
+			b, err := os.ReadFile("/tmp/hard")
+			return result(string(b), err)
 		case "write":
 			err := os.WriteFile(in.Arg, []byte("komand"), 0o600)
 			return result("", err)

@@ -1,0 +1,132 @@
+package sandbox
+
+import (
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+)
+
+// tmpFS is the guest's /tmp: the per-execution host directory, with link
+// creation refused. wazero refuses absolute symlink targets but follows a
+// relative one ("../../etc/passwd") on the host, so a guest that could
+// make links could reach any file the server can; without links it
+// reaches only what it wrote.
+type tmpFS struct{ experimentalsys.FS }
+
+func newTmpFS(dir string) experimentalsys.FS { return tmpFS{FS: sysfs.DirFS(dir)} }
+
+func (tmpFS) Symlink(oldPath, linkName string) experimentalsys.Errno { return experimentalsys.EPERM }
+func (tmpFS) Link(oldPath, newPath string) experimentalsys.Errno    { return experimentalsys.EPERM }
+
+// Module-shape limits checked before compilation: wazero allocates tables
+// as Go slices outside the memory allocator hook, and an internal (not
+// exported) memory is sized before the hook can refuse it.
+const (
+	maxTableEntries = 1 << 20 // ~8 MiB of table per instance
+	maxMemories     = 1
+	maxTables       = 16
+)
+
+// moduleLimits are what the module's memory and table sections declare.
+type moduleLimits struct {
+	memMinPages uint32
+	memories    int
+}
+
+// inspect reads the parts of a module's binary the runtime sizes before
+// the allocator hook sees them: the memory section (count and minimum
+// pages) and the table section (initial entries).
+func inspect(b []byte) (moduleLimits, string) {
+	var lim moduleLimits
+	if len(b) < 8 || string(b[:4]) != "\x00asm" {
+		return lim, "not a WebAssembly module"
+	}
+	p := 8
+	for p < len(b) {
+		id := b[p]
+		p++
+		size, n := uleb(b[p:])
+		if n == 0 || uint64(p+n)+size > uint64(len(b)) {
+			return lim, "malformed section"
+		}
+		p += n
+		sec := b[p : p+int(size)]
+		p += int(size)
+		switch id {
+		case 4: // table
+			count, k := uleb(sec)
+			if k == 0 || count > maxTables {
+				return lim, "too many tables"
+			}
+			q := k
+			for range count {
+				if q >= len(sec) {
+					return lim, "malformed table section"
+				}
+				q++ // element type
+				min, _, _, k := limits(sec[q:])
+				if k == 0 {
+					return lim, "malformed table section"
+				}
+				q += k
+				// With reference types off no instruction grows a table, so
+				// its initial size is all it ever takes.
+				if min > maxTableEntries {
+					return lim, "tables may hold at most 1,048,576 entries"
+				}
+			}
+		case 5: // memory
+			count, k := uleb(sec)
+			if k == 0 || count > maxMemories {
+				return lim, "at most one memory"
+			}
+			lim.memories = int(count)
+			if count == 1 {
+				if len(sec) <= k || sec[k]&0x04 != 0 {
+					return lim, "64-bit memories are not supported"
+				}
+				min, _, _, k2 := limits(sec[k:])
+				if k2 == 0 || min > 65536 {
+					return lim, "malformed memory section"
+				}
+				lim.memMinPages = uint32(min)
+			}
+		}
+	}
+	return lim, ""
+}
+
+// limits reads a limits structure: flags, min and, when flagged, max.
+func limits(b []byte) (min, max uint64, hasMax bool, n int) {
+	if len(b) == 0 {
+		return 0, 0, false, 0
+	}
+	flags := b[0]
+	n = 1
+	v, k := uleb(b[n:])
+	if k == 0 {
+		return 0, 0, false, 0
+	}
+	min, n = v, n+k
+	if flags&0x01 != 0 {
+		v, k = uleb(b[n:])
+		if k == 0 {
+			return 0, 0, false, 0
+		}
+		max, hasMax, n = v, true, n+k
+	}
+	return min, max, hasMax, n
+}
+
+// uleb decodes an unsigned LEB128 value (at most 10 bytes); n is 0 when
+// it is malformed.
+func uleb(b []byte) (v uint64, n int) {
+	var shift uint
+	for i := 0; i < len(b) && i < 10; i++ {
+		v |= uint64(b[i]&0x7f) << shift
+		if b[i]&0x80 == 0 {
+			return v, i + 1
+		}
+		shift += 7
+	}
+	return 0, 0
+}
