@@ -237,7 +237,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		// Asked for explicitly, so a host that cannot provide it is a
 		// start-up error, never a silent fallback to no isolation.
 		if sb.Container, err = sandbox.NewContainer(sandbox.ContainerOptions{TempDir: cfg.Sandbox.TempDir,
-			MaxConcurrent: cfg.Sandbox.MaxConcurrent, Egress: egress}); err != nil {
+			MaxConcurrent: cfg.Sandbox.MaxConcurrent, Egress: egress, MaxMemory: uint64(cfg.Sandbox.MaxMemoryMb) << 20}); err != nil {
 			_ = a.Close()
 			return nil, fmt.Errorf("Sandbox__Container=%s: %w", cfg.Sandbox.Container, err)
 		}

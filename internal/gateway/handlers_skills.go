@@ -18,6 +18,9 @@ import (
 const skillPackagePath = "/api/skills"
 
 func (s *Server) registerSkill(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	if err := s.deps.Skills.CanRegister(r.Context(), p); err != nil {
+		return err
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return apperr.New(apperr.UnsupportedMedia, "Content-Type must be application/json")

@@ -384,6 +384,21 @@ func TestSkillsEndToEnd(t *testing.T) {
 		if r := env.Do("DELETE", "/api/skills/quote-builder", w.admin, nil); r.Status != 200 {
 			t.Fatalf("delete: %d %s", r.Status, r.Body)
 		}
+		// The same version number registered again with another module and
+		// installed: the agent runs the new module, not the one this
+		// process ran before (its output no longer matches the schema).
+		again := pack(t, "examples/skills/quote-builder/skill.json", nil, crmWasm, w.priv)
+		if r := env.Do("POST", "/api/skills/", w.admin, again); r.Status != 201 {
+			t.Fatalf("register again: %d %s", r.Status, r.Body)
+		}
+		if r := env.Do("PUT", "/api/agents/default/skills/quote-builder", w.admin, map[string]any{"grantedPermissions": []string{}}); r.Status != 200 {
+			t.Fatalf("reinstall: %d %s", r.Status, r.Body)
+		}
+		w.fake.reset(toolReply("c9", "quote-builder", `{"items":[{"sku":"A","quantity":1,"unitPrice":1}]}`), textReply("ok"))
+		w.send(t, "quote once more")
+		if m := lastToolMessage(t, w.fake.requests[1]); strings.Contains(m, `"total"`) {
+			t.Fatalf("the old module ran: %s", m)
+		}
 		expectError(t, env.Do("GET", "/api/skills/..%2F..%2Fetc", w.admin, nil), 404, "not_found")
 	})
 }

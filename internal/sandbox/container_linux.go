@@ -37,6 +37,7 @@ import (
 // The program reads its JSON input on stdin and writes its JSON output on
 // stdout, as a WASM skill does.
 type Container struct {
+	maxMem  uint64
 	bwrap   string
 	cg      cgroups
 	egress  *Egress
@@ -52,6 +53,8 @@ type ContainerOptions struct {
 	TempDir       string
 	MaxConcurrent int
 	Egress        *Egress
+	// MaxMemory is the platform maximum per execution (default 1 GiB).
+	MaxMemory uint64
 }
 
 // ErrContainerUnavailable says this host cannot run the container
@@ -91,7 +94,10 @@ func NewContainer(o ContainerOptions) (*Container, error) {
 	if err := reachableByNobody(o.TempDir); err != nil {
 		return nil, &ErrContainerUnavailable{Reason: err.Error()}
 	}
-	return &Container{bwrap: bw, cg: cg, egress: o.Egress, tempDir: o.TempDir, sem: make(chan struct{}, o.MaxConcurrent), filter: filter}, nil
+	if o.MaxMemory == 0 {
+		o.MaxMemory = DefaultMaxMemory
+	}
+	return &Container{maxMem: o.MaxMemory, bwrap: bw, cg: cg, egress: o.Egress, tempDir: o.TempDir, sem: make(chan struct{}, o.MaxConcurrent), filter: filter}, nil
 }
 
 // CgroupVersion is "v1" or "v2".
@@ -117,7 +123,7 @@ func (c *Container) Run(ctx context.Context, program []byte, ex Exec, lim Contai
 
 func (c *Container) run(ctx context.Context, program []byte, ex Exec, lim ContainerLimits) Outcome {
 	timeout := min(cmpOr(ex.Timeout, DefaultTimeout), MaxTimeout)
-	mem := cmpOr(ex.MemoryBytes, DefaultMemory)
+	mem := min(cmpOr(ex.MemoryBytes, DefaultMemory), c.maxMem)
 	maxOut, maxErr := cmpOr(ex.MaxStdout, DefaultMaxStdout), cmpOr(ex.MaxStderr, DefaultMaxStderr)
 	if lim.CPUs <= 0 {
 		lim.CPUs = 1
@@ -145,8 +151,8 @@ func (c *Container) run(ctx context.Context, program []byte, ex Exec, lim Contai
 		return fail(err)
 	}
 	defer os.RemoveAll(dir)
-	tmp, skillDir, runDir := filepath.Join(dir, "tmp"), filepath.Join(dir, "skill"), filepath.Join(dir, "run")
-	for _, d := range []string{tmp, skillDir, runDir} {
+	skillDir, runDir := filepath.Join(dir, "skill"), filepath.Join(dir, "run")
+	for _, d := range []string{skillDir, runDir} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return fail(err)
 		}
@@ -154,7 +160,12 @@ func (c *Container) run(ctx context.Context, program []byte, ex Exec, lim Contai
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return fail(err)
 	}
-	if err := os.Chown(tmp, sandboxUID, sandboxUID); err != nil {
+	// Only the sandbox user (and root) may reach the broker: another
+	// local user connecting to it would get the skill's credentials.
+	if err := os.Chown(runDir, sandboxUID, sandboxUID); err != nil {
+		return fail(err)
+	}
+	if err := os.Chmod(runDir, 0o700); err != nil {
 		return fail(err)
 	}
 	if err := os.WriteFile(filepath.Join(skillDir, "main"), program, 0o555); err != nil {
@@ -168,14 +179,21 @@ func (c *Container) run(ctx context.Context, program []byte, ex Exec, lim Contai
 	if err != nil {
 		return fail(err)
 	}
-	if err := os.Chmod(sock, 0o666); err != nil {
+	if err := errors.Join(os.Chown(sock, sandboxUID, sandboxUID), os.Chmod(sock, 0o600)); err != nil {
 		ln.Close()
 		return fail(err)
 	}
 	srv := &http.Server{Handler: brokerHandler(st), ReadHeaderTimeout: 5 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go srv.Serve(ln)
-	defer srv.Close()
+	brokerOpen := true
+	closeBroker := func() {
+		if brokerOpen {
+			srv.Close()
+			brokerOpen = false
+		}
+	}
+	defer closeBroker()
 
 	id := randomID()
 	cgDir, err := c.cg.create(id, mem, lim.CPUs, lim.MaxPIDs)
@@ -195,13 +213,19 @@ func (c *Container) run(ctx context.Context, program []byte, ex Exec, lim Contai
 	defer filterR.Close()
 
 	args := []string{
-		"--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+		// --unshare-all alone only tries the user and cgroup namespaces;
+		// ask for them so bwrap fails rather than skip one.
+		"--unshare-all", "--unshare-user", "--unshare-cgroup", "--disable-userns",
+		"--die-with-parent", "--new-session", "--cap-drop", "ALL",
 		"--hostname", "skill",
 		"--ro-bind", "/usr", "/usr",
 		"--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
 		"--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
 		"--proc", "/proc", "--dev", "/dev",
-		"--bind", tmp, "/tmp",
+		// /tmp is a tmpfs of at most the memory limit, charged to the
+		// execution's memory cgroup: writing it full is running out of
+		// memory, not filling the host's disk.
+		"--perms", "1777", "--size", strconv.FormatUint(mem, 10), "--tmpfs", "/tmp",
 		"--ro-bind", skillDir, "/skill",
 		"--bind", runDir, "/run/komand",
 		"--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
@@ -258,8 +282,12 @@ func (c *Container) run(ctx context.Context, program []byte, ex Exec, lim Contai
 		runErr = <-done
 	}
 	c.cg.killAll(cgDir)
+	closeBroker() // no handler appends to the network log after this
+	st.mu.Lock()
+	network := append([]NetworkCall(nil), st.network...)
+	st.mu.Unlock()
 	out := Outcome{Output: stdout.bytes(), Stderr: stderr.bytes(), PeakMemory: c.cg.peakMemory(cgDir),
-		HostCalls: int(st.calls.Load()), Network: st.network}
+		HostCalls: int(st.calls.Load()), Network: network}
 	if !out.limited(context.Cause(ctx), stdout.overflow, c.cg.oomKilled(cgDir), maxOut, mem, timeout) && runErr != nil {
 		var ee *exec.ExitError
 		if errors.As(runErr, &ee) {

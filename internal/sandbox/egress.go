@@ -127,9 +127,21 @@ var metadata = []netip.Prefix{
 	netip.MustParsePrefix("100.100.100.200/32"), // Alibaba
 }
 
-// sharedAddressSpace is RFC 6598 (carrier-grade NAT), not covered by
-// netip's IsPrivate.
-var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+// special are ranges netip's predicates do not cover that a skill must not
+// reach: shared address space (CGNAT), IETF protocol assignments,
+// benchmarking, reserved, and IPv6 forms that embed an IPv4 address (NAT64,
+// 6to4, IPv4-compatible) or are site-local.
+var special = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("fec0::/10"),
+}
 
 // checkAddr refuses what a skill must never reach.
 func (e *Egress) checkAddr(a netip.Addr) error {
@@ -147,7 +159,7 @@ func (e *Egress) checkAddr(a netip.Addr) error {
 	switch {
 	case a.IsLoopback():
 		return denied("loopback address")
-	case a.IsPrivate(), sharedAddressSpace.Contains(a):
+	case a.IsPrivate():
 		return denied("private address")
 	case a.IsLinkLocalUnicast(), a.IsLinkLocalMulticast():
 		return denied("link-local address")
@@ -157,6 +169,11 @@ func (e *Egress) checkAddr(a netip.Addr) error {
 		return denied("non-unicast address")
 	case a == netip.IPv4Unspecified() || !a.IsGlobalUnicast():
 		return denied("non-unicast address")
+	}
+	for _, p := range special {
+		if p.Contains(a) {
+			return denied("reserved or translated address")
+		}
 	}
 	return nil
 }
@@ -251,6 +268,10 @@ func (e *Egress) Do(ctx context.Context, req HTTPRequest, allow []string, auth *
 		rec(NetworkCall{Method: method, Host: truncateRunes(u.Hostname(), 100), Denied: err.(*ErrEgressDenied).Reason})
 		return HTTPResponse{}, err
 	}
+	if auth != nil && u.Scheme != "https" {
+		rec(NetworkCall{Method: method, Host: truncateRunes(u.Hostname(), 100), Denied: "credential over plain http"})
+		return HTTPResponse{}, denied("credentials are sent over https only")
+	}
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	hr, err := http.NewRequestWithContext(ctx, method, u.String(), strings.NewReader(req.Body))
@@ -290,8 +311,9 @@ func (e *Egress) Do(ctx context.Context, req HTTPRequest, allow []string, auth *
 		if err := e.checkURL(next.URL, allow); err != nil {
 			return err
 		}
-		// A credential goes only to the host it was attached for.
-		if auth != nil && !strings.EqualFold(next.URL.Hostname(), u.Hostname()) {
+		// A credential goes only to the scheme, host and port it was
+		// attached for.
+		if auth != nil && (next.URL.Scheme != u.Scheme || !strings.EqualFold(next.URL.Host, u.Host)) {
 			next.Header.Del(auth[0])
 		}
 		return nil

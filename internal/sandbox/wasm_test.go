@@ -430,9 +430,14 @@ func TestNetwork(t *testing.T) {
 	defer srv.Close()
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
 	loopback := fmt.Sprintf("127.0.0.1:%d", port)
+	// The same API over TLS, for credentials (sent over https only).
+	tlsSrv := httptest.NewTLSServer(srv.Config.Handler)
+	defer tlsSrv.Close()
+	tlsHost := strings.TrimPrefix(tlsSrv.URL, "https://")
 
 	// The deployment that opened 127.0.0.1 on purpose (an internal API).
-	open := newFixture(t, sandbox.NewEgress(sandbox.EgressOptions{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}))
+	open := newFixture(t, sandbox.NewEgress(sandbox.EgressOptions{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+		TLSClientConf: tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig}))
 	// The default: no private address at all.
 	closed := newFixture(t, sandbox.NewEgress(sandbox.EgressOptions{}))
 
@@ -444,7 +449,10 @@ func TestNetwork(t *testing.T) {
 		t.Fatalf("allowed fetch: %+v %+v", h, out.Network)
 	}
 	// Credentials by reference: the server got the key, the module did not.
-	_, h = open.run(t, granted, "fetch-auth", "http://"+loopback+"/echo-auth", 0)
+	if _, h := open.run(t, granted, "fetch-auth", "http://"+loopback+"/echo-auth", 0); h.OK || authSeen != "" || !strings.Contains(h.Err, "https only") {
+		t.Fatalf("credential over plain http: %+v (server saw %q)", h, authSeen)
+	}
+	_, h = open.run(t, granted, "fetch-auth", "https://"+tlsHost+"/echo-auth", 0)
 	if authSeen != "Bearer sk-live-abcdef123456" || strings.Contains(h.Data, "sk-live") || !strings.Contains(h.Data, "[REDACTED]") {
 		t.Fatalf("auth by reference: server saw %q, module saw %q", authSeen, h.Data)
 	}
@@ -473,6 +481,11 @@ func TestNetwork(t *testing.T) {
 		{"credentials in URL", open, granted, "http://user:pw@127.0.0.1:" + fmt.Sprint(port) + "/"},
 		{"IPv6 loopback", closed, sandbox.Exec{AllowedHosts: []string{"::1"}}, "http://[::1]:5000/"},
 		{"IPv4-mapped loopback", closed, sandbox.Exec{AllowedHosts: []string{"::ffff:127.0.0.1"}}, "http://[::ffff:127.0.0.1]:5000/"},
+		{"NAT64 metadata", closed, sandbox.Exec{AllowedHosts: []string{"64:ff9b::a9fe:a9fe"}}, "http://[64:ff9b::a9fe:a9fe]/"},
+		{"IPv4-compatible", closed, sandbox.Exec{AllowedHosts: []string{"::a00:1"}}, "http://[::a00:1]/"},
+		{"6to4", closed, sandbox.Exec{AllowedHosts: []string{"2002:a00:1::1"}}, "http://[2002:a00:1::1]/"},
+		{"CGNAT", closed, sandbox.Exec{AllowedHosts: []string{"100.64.0.1"}}, "http://100.64.0.1/"},
+		{"benchmark range", closed, sandbox.Exec{AllowedHosts: []string{"198.18.0.1"}}, "http://198.18.0.1/"},
 	}
 	for _, tc := range refused {
 		out, h := tc.f.run(t, tc.ex, "fetch", tc.url, 0)

@@ -283,6 +283,8 @@ func (p *Permission) normalise() error {
 			h = ip.String()
 		} else if len(h) > 253 || !hostRe.MatchString(h) || h == "*" {
 			return invalid("network:outbound scope %q is not a host name", truncate(*p.Scope, 64))
+		} else if rest, ok := strings.CutPrefix(h, "*."); ok && !strings.Contains(rest, ".") {
+			return invalid("network:outbound wildcard %q covers a whole top-level domain; name the domain (*.example.com)", truncate(h, 64))
 		}
 		p.Scope = &h
 	} else if p.Scope != nil && (len(*p.Scope) > 128 || hasControl(*p.Scope)) {

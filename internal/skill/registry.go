@@ -103,6 +103,12 @@ func (r *Registry) record(ctx context.Context, p authz.Principal, action audit.A
 		AgentID: agentID, SkillID: skillID, Details: details})
 }
 
+// CanRegister checks that p may register skills, so the gateway refuses
+// before it reads a package body of up to 96 MiB.
+func (r *Registry) CanRegister(ctx context.Context, p authz.Principal) error {
+	return r.authz.Check(ctx, p, authz.Create, authz.Skills, authz.Target{})
+}
+
 // Register verifies and stores a skill package (one new version).
 func (r *Registry) Register(ctx context.Context, p authz.Principal, raw []byte) (Skill, error) {
 	if err := r.authz.Check(ctx, p, authz.Create, authz.Skills, authz.Target{}); err != nil {

@@ -89,9 +89,13 @@ func (r *Runtime) installs(ctx context.Context, inv Invocation) (map[string]stor
 	return out, nil
 }
 
-// load returns the contract, schemas and compiled module of a version.
-func (r *Runtime) load(ctx context.Context, tenantID, skillID, version string) (*loadedSkill, error) {
-	key := tenantID + "/" + skillID + "/" + version
+// load returns the contract, schemas and compiled module of an
+// installation's version. The cache key includes the installation's last
+// change: a version can only be deleted (and its number registered again)
+// while uninstalled, so a reinstalled number never finds the old module.
+func (r *Runtime) load(ctx context.Context, in store.SkillInstall) (*loadedSkill, error) {
+	tenantID, skillID, version := in.TenantID, in.SkillID, in.Version
+	key := tenantID + "/" + skillID + "/" + version + "/" + in.UpdatedAt.Format(time.RFC3339Nano)
 	r.mu.Lock()
 	l, ok := r.loaded[key]
 	r.mu.Unlock()
@@ -145,7 +149,7 @@ func (r *Runtime) Tools(ctx context.Context, inv Invocation) []llm.Tool {
 	slices.Sort(ids)
 	for _, id := range ids {
 		in := act[id]
-		l, err := r.load(ctx, inv.TenantID, id, in.Version)
+		l, err := r.load(ctx, in)
 		if err != nil {
 			r.log.WarnContext(ctx, "installed skill not loadable; not offered", "skill", id, "version", in.Version, "err", err)
 			continue
@@ -180,7 +184,7 @@ func (r *Runtime) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (R
 	ok = slices.Contains(inv.EnabledSkillIDs, skillID)
 	var l *loadedSkill
 	if ok {
-		if l, err = r.load(ctx, inv.TenantID, skillID, in.Version); err != nil {
+		if l, err = r.load(ctx, in); err != nil {
 			r.log.ErrorContext(ctx, "installed skill not loadable", "skill", skillID, "err", err)
 			ok = false
 		}
