@@ -15,7 +15,7 @@ type tmpFS struct{ experimentalsys.FS }
 func newTmpFS(dir string) experimentalsys.FS { return tmpFS{FS: sysfs.DirFS(dir)} }
 
 func (tmpFS) Symlink(oldPath, linkName string) experimentalsys.Errno { return experimentalsys.EPERM }
-func (tmpFS) Link(oldPath, newPath string) experimentalsys.Errno    { return experimentalsys.EPERM }
+func (tmpFS) Link(oldPath, newPath string) experimentalsys.Errno     { return experimentalsys.EPERM }
 
 // Module-shape limits checked before compilation: wazero allocates tables
 // as Go slices outside the memory allocator hook, and an internal (not
