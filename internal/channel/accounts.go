@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -57,6 +58,15 @@ type Options struct {
 	Client      *http.Client // default: 30 s timeout
 	TelegramAPI string       // default https://api.telegram.org
 	SlackAPI    string       // default https://slack.com
+}
+
+// recoverDispatch keeps a panic in an asynchronous reply (Slack,
+// Telegram) from taking the whole server down: it is logged and the
+// delivery is dropped, as a failed one would be.
+func (s *Service) recoverDispatch(ctx context.Context, accountID string) {
+	if r := recover(); r != nil {
+		s.log.ErrorContext(ctx, "channel reply panicked", "account", accountID, "panic", fmt.Sprint(r))
+	}
 }
 
 // NewService returns the channel service.

@@ -116,6 +116,7 @@ func (s *Service) ReceiveSlack(ctx context.Context, d SlackDelivery) (challenge 
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
+		defer s.recoverDispatch(ctx, a.ID)
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
 		p := authz.Principal{TenantID: a.TenantID, UserID: "channel:" + a.ID, Role: authz.Operator}

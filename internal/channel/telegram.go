@@ -98,6 +98,7 @@ func (s *Service) ReceiveTelegram(ctx context.Context, d TelegramDelivery) error
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
+		defer s.recoverDispatch(ctx, a.ID)
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
 		p := authz.Principal{TenantID: a.TenantID, UserID: "channel:" + a.ID, Role: authz.Operator}
