@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -205,6 +206,14 @@ func TestLimits(t *testing.T) {
 	out, _ := f.run(t, sandbox.Exec{}, "fail", "", 0)
 	if out.Reason != sandbox.ReasonExit || out.ExitCode != 1 || !strings.Contains(string(out.Output), "error") {
 		t.Fatalf("fail: %+v %q", out, out.Output)
+	}
+	// /tmp is under a quota: a skill cannot fill the host's disk.
+	out, h := f.run(t, sandbox.Exec{Timeout: 20 * time.Second, MemoryBytes: 256 << 20}, "fill", "", 1<<30)
+	if out.Failed() || h.OK || h.Data == "" || h.Data == fmt.Sprint(1<<30) {
+		t.Fatalf("filling /tmp: %+v %+v", out, h)
+	}
+	if n, _ := strconv.Atoi(h.Data); n > sandbox.MaxTempBytes {
+		t.Fatalf("wrote %d bytes past the %d quota", n, sandbox.MaxTempBytes)
 	}
 	// stderr past its cap is dropped, not fatal.
 	out, _ = f.run(t, sandbox.Exec{MaxStderr: 1024}, "stderr", "", 8<<20)

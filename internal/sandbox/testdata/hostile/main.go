@@ -4,6 +4,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -61,6 +62,17 @@ func main() {
 			}
 			b, err := os.ReadFile("/tmp/hard")
 			return result(string(b), err)
+		case "fill":
+			// Write 1 MiB files into /tmp until something refuses.
+			chunk := []byte(strings.Repeat("D", 1<<20))
+			var written int64
+			for i := 0; written < in.Bytes; i++ {
+				if err := os.WriteFile(fmt.Sprintf("/tmp/f%d", i), chunk, 0o600); err != nil {
+					return output{OK: false, Data: fmt.Sprint(written), Err: err.Error()}, nil
+				}
+				written += int64(len(chunk))
+			}
+			return output{OK: true, Data: fmt.Sprint(written)}, nil
 		case "write":
 			err := os.WriteFile(in.Arg, []byte("komand"), 0o600)
 			return result("", err)
