@@ -95,7 +95,9 @@ type Options struct {
 func LogSecrets(cfg config.Config) *logging.Secrets {
 	s := logging.NewSecrets()
 	for _, v := range []string{cfg.Jwt.SecretKey, cfg.Vault.Kek, cfg.Providers.Anthropic.ApiKey, cfg.Providers.OpenAI.ApiKey,
-		config.DSNPassword(cfg.ConnectionStrings.Komand), config.DSNPassword(cfg.ConnectionStrings.Redis)} {
+		config.DSNPassword(cfg.ConnectionStrings.Komand), config.DSNPassword(cfg.ConnectionStrings.Redis),
+		cfg.SecretManagers.HashiCorpVault.Token, cfg.SecretManagers.HashiCorpVault.SecretId,
+		cfg.SecretManagers.AwsSecretsManager.SecretAccessKey, cfg.SecretManagers.AwsSecretsManager.SessionToken} {
 		s.Pin(v)
 	}
 	for _, v := range cfg.Vault.PreviousKEKList() {
@@ -210,6 +212,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 			return nil, err
 		}
 		a.Secrets.SetExternal(vault.SourceHashiCorpVault, hc)
+	}
+	if aw := cfg.SecretManagers.AwsSecretsManager; aw.Region != "" {
+		src, err := vault.NewAWSSecretsManager(vault.AWSOptions{Region: aw.Region, Endpoint: aw.Endpoint,
+			AccessKeyID: aw.AccessKeyId, SecretAccessKey: aw.SecretAccessKey, SessionToken: aw.SessionToken, Now: now})
+		if err != nil {
+			_ = a.Close()
+			return nil, err
+		}
+		a.Secrets.SetExternal(vault.SourceAWSSecretsManager, src)
 	}
 	trusted, err := skill.ParseTrustedKeys(cfg.Skills.TrustedPublishers)
 	if err != nil {

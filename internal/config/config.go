@@ -216,7 +216,18 @@ type VaultConfig struct {
 // SecretManagersConfig is the SecretManagers section: external secret
 // managers a credential may reference instead of storing its value.
 type SecretManagersConfig struct {
-	HashiCorpVault HashiCorpVaultConfig
+	HashiCorpVault    HashiCorpVaultConfig
+	AwsSecretsManager AwsSecretsManagerConfig
+}
+
+// AwsSecretsManagerConfig reaches AWS Secrets Manager with static keys
+// (never the ambient instance credentials).
+type AwsSecretsManagerConfig struct {
+	Region          string // e.g. eu-central-1; empty disables
+	Endpoint        string // optional: a VPC endpoint URL
+	AccessKeyId     string
+	SecretAccessKey string // a secret
+	SessionToken    string // a secret, optional
 }
 
 // HashiCorpVaultConfig reaches a HashiCorp Vault server (KV version 2).
@@ -413,7 +424,8 @@ func (c Config) Redacted() Config {
 	if r.Vault.PreviousKeks != "" {
 		r.Vault.PreviousKeks = Redaction
 	}
-	for _, p := range []*string{&r.SecretManagers.HashiCorpVault.Token, &r.SecretManagers.HashiCorpVault.SecretId} {
+	for _, p := range []*string{&r.SecretManagers.HashiCorpVault.Token, &r.SecretManagers.HashiCorpVault.SecretId,
+		&r.SecretManagers.AwsSecretsManager.SecretAccessKey, &r.SecretManagers.AwsSecretsManager.SessionToken} {
 		if *p != "" {
 			*p = Redaction
 		}

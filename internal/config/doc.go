@@ -90,6 +90,11 @@
 //	SecretManagers:HashiCorpVault:Token    SecretManagers__HashiCorpVault__Token    ""  yes (_FILE)
 //	SecretManagers:HashiCorpVault:RoleId   SecretManagers__HashiCorpVault__RoleId   ""
 //	SecretManagers:HashiCorpVault:SecretId SecretManagers__HashiCorpVault__SecretId ""  yes (_FILE)
+//	SecretManagers:AwsSecretsManager:Region          …__Region           ""
+//	SecretManagers:AwsSecretsManager:Endpoint        …__Endpoint         "" (the regional endpoint)
+//	SecretManagers:AwsSecretsManager:AccessKeyId     …__AccessKeyId      ""
+//	SecretManagers:AwsSecretsManager:SecretAccessKey …__SecretAccessKey  ""  yes (_FILE)
+//	SecretManagers:AwsSecretsManager:SessionToken    …__SessionToken     ""  yes (_FILE)
 //	Vault:PreviousKeks            Vault__PreviousKeks                DataDir/vault.kek.previous yes (_FILE)
 //	Log:Level                     Log__Level                         info
 //	Log:Format                    Log__Format                        json

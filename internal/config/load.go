@@ -152,6 +152,12 @@ var settings = []setting{
 	{"SecretManagers", "HashiCorpVault:RoleId", kindString, false, func(c *Config) any { return &c.SecretManagers.HashiCorpVault.RoleId }},
 	{"SecretManagers", "HashiCorpVault:SecretId", kindString, true, func(c *Config) any { return &c.SecretManagers.HashiCorpVault.SecretId }},
 
+	{"SecretManagers", "AwsSecretsManager:Region", kindString, false, func(c *Config) any { return &c.SecretManagers.AwsSecretsManager.Region }},
+	{"SecretManagers", "AwsSecretsManager:Endpoint", kindString, false, func(c *Config) any { return &c.SecretManagers.AwsSecretsManager.Endpoint }},
+	{"SecretManagers", "AwsSecretsManager:AccessKeyId", kindString, false, func(c *Config) any { return &c.SecretManagers.AwsSecretsManager.AccessKeyId }},
+	{"SecretManagers", "AwsSecretsManager:SecretAccessKey", kindString, true, func(c *Config) any { return &c.SecretManagers.AwsSecretsManager.SecretAccessKey }},
+	{"SecretManagers", "AwsSecretsManager:SessionToken", kindString, true, func(c *Config) any { return &c.SecretManagers.AwsSecretsManager.SessionToken }},
+
 	{"Log", "Level", kindString, false, func(c *Config) any { return &c.Log.Level }},
 	{"Log", "Format", kindString, false, func(c *Config) any { return &c.Log.Format }},
 }

@@ -621,10 +621,15 @@ func (s *Service) CreateReference(ctx context.Context, p authz.Principal, name, 
 	if err := validate.First(checkName(name), checkType(typ)); err != nil {
 		return Credential{}, err
 	}
-	if _, ok := s.external[source]; !ok {
-		return Credential{}, apperr.Field("source", "must be a configured external secret manager (hashicorp_vault)")
+	ext, ok := s.external[source]
+	if !ok {
+		return Credential{}, apperr.Field("source", "must be a configured external secret manager (hashicorp_vault, aws_secrets_manager)")
 	}
-	if err := ref.check(); err != nil {
+	check := ref.check
+	if rc, ok := ext.(interface{ CheckReference(Reference) error }); ok {
+		check = func() error { return rc.CheckReference(ref) }
+	}
+	if err := check(); err != nil {
 		return Credential{}, apperr.New(apperr.Invalid, err.Error())
 	}
 	raw, _ := json.Marshal(ref)
