@@ -255,7 +255,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		log.Info("container skills enabled", "backend", cfg.Sandbox.Container, "cgroups", sb.Container.CgroupVersion())
 	}
 	a.Skills = skill.NewRegistry(wst, a.Authz, a.Audit, sb, trusted, log, now)
-	a.Tools = skill.NewRuntime(skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, log, now), wst, sb, a.Audit, a.Authz, a.Secrets, log, now)
+	a.Tools = skill.NewRuntime(skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, log, now), wst, sb, a.Audit, a.Secrets, log, now)
 	a.CRM = crm.New(wst, a.Authz, a.Audit, now)
 	a.Tools.SetContacts(a.CRM)
 	tools := a.Tools

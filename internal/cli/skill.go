@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -329,26 +330,14 @@ func skillRun(e *env, args []string) int {
 		}
 		memBytes = v
 	}
-	grant := []skill.Permission{}
-	for _, p := range append(perms, prefixed("network:outbound:", hosts)...) {
-		if p == "network:outbound" {
-			continue // the hosts come with --allow-host
-		}
-		g, err := skill.ParsePermission(p)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "komand: --permission %q: %v\n", p, err)
-			return exitUsage
-		}
-		grant = append(grant, g)
-	}
-	config := map[string]string{}
-	for _, kv := range cfgs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			fmt.Fprintln(e.stderr, "komand: --setting takes key=value")
-			return exitUsage
-		}
-		config[k] = v
+	// "network:outbound" alone is the flag form of the example; its
+	// hosts come with --allow-host.
+	perms = slices.DeleteFunc(perms, func(p string) bool { return p == "network:outbound" })
+	grant, gerr := parsePermissions("--permission", append(perms, prefixed("network:outbound:", hosts)...))
+	config, cerr := parseSettings(cfgs)
+	if err := errors.Join(gerr, cerr); err != nil {
+		fmt.Fprintf(e.stderr, "komand: %v\n", err)
+		return exitUsage
 	}
 	raw, err := os.ReadFile(pos[0])
 	if err != nil {
@@ -402,6 +391,32 @@ func skillRun(e *env, args []string) int {
 	fmt.Fprintln(e.stdout, string(ex.Data))
 	fmt.Fprintf(e.stderr, "usage: %s\n", usage)
 	return exitOK
+}
+
+// parsePermissions reads permission flags in their string form.
+func parsePermissions(flagName string, vs []string) ([]skill.Permission, error) {
+	out := []skill.Permission{}
+	for _, v := range vs {
+		p, err := skill.ParsePermission(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", flagName, v, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// parseSettings reads --setting key=value flags.
+func parseSettings(vs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range vs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, errors.New("--setting takes key=value")
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 func prefixed(prefix string, vs []string) []string {
@@ -560,23 +575,11 @@ func skillInstall(e *env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	cfg := map[string]string{}
-	for _, kv := range cfgs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			fmt.Fprintln(e.stderr, "komand: --setting takes key=value")
-			return exitUsage
-		}
-		cfg[k] = v
-	}
-	grant := []skill.Permission{}
-	for _, g := range grants {
-		p, err := skill.ParsePermission(g)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "komand: --grant %q: %v\n", g, err)
-			return exitUsage
-		}
-		grant = append(grant, p)
+	grant, gerr := parsePermissions("--grant", grants)
+	cfg, cerr := parseSettings(cfgs)
+	if err := errors.Join(gerr, cerr); err != nil {
+		fmt.Fprintf(e.stderr, "komand: %v\n", err)
+		return exitUsage
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
 		p, err := actAs(ctx, a, *who.tenant, *who.email)

@@ -4,19 +4,14 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
 	"github.com/komand-ai/komand/internal/app"
-	"github.com/komand-ai/komand/internal/apperr"
-	"github.com/komand-ai/komand/internal/authn"
-	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/config"
 	"github.com/komand-ai/komand/internal/logging"
-	"github.com/komand-ai/komand/internal/store"
 	"github.com/komand-ai/komand/internal/vault"
 )
 
@@ -145,22 +140,15 @@ func credentialsCreate(e *env, args []string) int {
 	}
 	value := strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r")
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
-		t, err := a.Tenants.BySlug(ctx, *tenantSlug)
+		p, err := actAs(ctx, a, *tenantSlug, *email)
 		if err != nil {
 			return err
 		}
-		u, err := a.Store.GetUserByEmail(ctx, t.ID, authn.NormalizeEmail(*email))
-		if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Active) {
-			return apperr.New(apperr.NotFound, "no active user with this email in the tenant")
-		} else if err != nil {
-			return err
-		}
-		p := authz.Principal{TenantID: t.ID, UserID: u.ID, Email: u.Email, Name: u.Name, Role: authz.Role(u.Role)}
 		c, err := a.Secrets.Create(ctx, p, *name, *typ, value)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "created credential %s (id %s, type %s) in tenant %s\n", c.Name, c.ID, c.Type, t.Slug)
+		fmt.Fprintf(e.stdout, "created credential %s (id %s, type %s) in tenant %s\n", c.Name, c.ID, c.Type, *tenantSlug)
 		return nil
 	})
 }

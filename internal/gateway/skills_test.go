@@ -110,6 +110,10 @@ func TestSkillsEndToEnd(t *testing.T) {
 			t.Fatalf("registered: %+v", got)
 		}
 		expectError(t, env.Do("POST", "/api/skills/", w.admin, qb), 409, "conflict")
+		if reg, _, _ := env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: audit.SkillRegistered}, store.Page{Page: 1, PageSize: 5}); len(reg) != 3 ||
+			!strings.Contains(string(reg[0].Details), `"outcome":"failed"`) {
+			t.Fatalf("SkillRegistered entries after a duplicate version: %+v", reg)
+		}
 		expectError(t, env.Do("POST", "/api/skills/", w.op, qb), 403, "forbidden")
 
 		// isVerified is never taken from the request.
@@ -373,8 +377,13 @@ func TestSkillsEndToEnd(t *testing.T) {
 		expectError(t, env.Do("PUT", "/api/agents/default/skills/quote-builder", gAdmin, map[string]any{"grantedPermissions": []string{}}), 404, "not_found")
 		expectError(t, env.Do("DELETE", "/api/skills/quote-builder", gAdmin, nil), 404, "not_found")
 
-		// Installed skills cannot be deleted; uninstall first.
+		// Installed skills cannot be deleted; uninstall first. The trail
+		// says the recorded deletion did not happen.
 		expectError(t, env.Do("DELETE", "/api/skills/quote-builder", w.admin, nil), 409, "conflict")
+		del, _, _ := env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: audit.SkillDeleted, SkillID: "quote-builder"}, store.Page{Page: 1, PageSize: 2})
+		if len(del) != 2 || !strings.Contains(string(del[0].Details), `"outcome":"failed"`) || strings.Contains(string(del[1].Details), "outcome") {
+			t.Fatalf("SkillDeleted entries for a refused delete: %+v", del)
+		}
 		if r := env.Do("DELETE", "/api/agents/default/skills/quote-builder", w.admin, nil); r.Status != 200 {
 			t.Fatalf("uninstall: %d %s", r.Status, r.Body)
 		}
@@ -431,4 +440,88 @@ func assertFailed(t *testing.T, w *skillWorld, skillID, reason string) string {
 		t.Fatalf("%s failure: %s, want reason %s", skillID, d, reason)
 	}
 	return d
+}
+
+// TestSkillsAPIHostile: what an attacker sends to the registry and install
+// routes gets the exact status and code, a refused role writes exactly one
+// PermissionDenied, and nothing is stored.
+func TestSkillsAPIHostile(t *testing.T) {
+	quoteWasm := sandboxtest.BuildGo(t, "./examples/skills/quote-builder")
+	forEachStore(t, func(t *testing.T, kind string) {
+		w := newSkillWorld(t, kind)
+		env := w.env
+		viewer := env.APIKey(w.tenant, env.User(w.tenant, "viewer@example.com", "viewer"))
+		qb := pack(t, "examples/skills/quote-builder/skill.json", nil, quoteWasm, w.priv)
+		if r := env.Do("POST", "/api/skills/", w.admin, qb); r.Status != 201 {
+			t.Fatalf("register: %d %s", r.Status, r.Body)
+		}
+		registered := w.count(t, audit.SkillRegistered)
+
+		// Roles that may not: one PermissionDenied each, nothing changed.
+		for _, tc := range []struct {
+			method, path, key string
+			body              any
+		}{
+			{"POST", "/api/skills/", viewer, qb},
+			{"POST", "/api/skills/", w.op, strings.Repeat("x", 2<<20)}, // refused before the body is read
+			{"DELETE", "/api/skills/quote-builder", w.op, nil},
+			{"PUT", "/api/agents/default/skills/quote-builder", w.op, map[string]any{"grantedPermissions": []string{}}},
+			{"DELETE", "/api/agents/default/skills/quote-builder", viewer, nil},
+			{"PUT", "/api/tenant/skill-policy", w.admin, map[string]any{"allowUnsigned": true}},
+		} {
+			before := w.count(t, audit.PermissionDenied)
+			expectError(t, env.Do(tc.method, tc.path, tc.key, tc.body), 403, "forbidden")
+			if n := w.count(t, audit.PermissionDenied) - before; n != 1 {
+				t.Fatalf("%s %s: %d PermissionDenied entries, want 1", tc.method, tc.path, n)
+			}
+		}
+
+		// Malformed, oversized, wrong type, unknown fields, hostile IDs.
+		for _, tc := range []struct {
+			name, method, path string
+			body               any
+			headers            []string
+			status             int
+			code               string
+		}{
+			{"malformed package", "POST", "/api/skills/", `{"format":"komand-skill/v1","contract":`, nil, 400, "validation_failed"},
+			{"package not an object", "POST", "/api/skills/", `[1,2,3]`, nil, 400, "validation_failed"},
+			{"wrong format", "POST", "/api/skills/", map[string]any{"format": "zip", "contract": qb.Contract, "module": qb.Module}, nil, 400, "validation_failed"},
+			{"module not base64", "POST", "/api/skills/", `{"format":"komand-skill/v1","contract":{},"module":"%%%"}`, nil, 400, "validation_failed"},
+			{"text/plain", "POST", "/api/skills/", "{}", []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type"},
+			{"over 96 MiB", "POST", "/api/skills/", make([]byte, 97<<20), nil, 413, "payload_too_large"},
+			{"traversal skill", "GET", "/api/skills/..%2F..%2Fetc%2Fpasswd", nil, nil, 404, "not_found"},
+			{"bad version", "GET", "/api/skills/quote-builder?version=1.0.0%27%20OR%201%3D1", nil, nil, 404, "not_found"},
+			{"versions of unknown", "GET", "/api/skills/no-such-skill/versions", nil, nil, 404, "not_found"},
+			{"page size 1000", "GET", "/api/skills/?pageSize=1000", nil, nil, 400, "validation_failed"},
+			{"verifiedOnly maybe", "GET", "/api/skills/?verifiedOnly=maybe", nil, nil, 400, "validation_failed"},
+			{"query too long", "GET", "/api/skills/?q=" + strings.Repeat("a", 300), nil, nil, 400, "validation_failed"},
+			{"install malformed", "PUT", "/api/agents/default/skills/quote-builder", `{"grantedPermissions":`, nil, 400, "validation_failed"},
+			{"install unknown field", "PUT", "/api/agents/default/skills/quote-builder", map[string]any{"grantedPermissions": []string{}, "isVerified": true}, nil, 400, "validation_failed"},
+			{"install wrong type", "PUT", "/api/agents/default/skills/quote-builder", map[string]any{"grantedPermissions": "all"}, nil, 400, "validation_failed"},
+			{"install bad permission", "PUT", "/api/agents/default/skills/quote-builder", map[string]any{"grantedPermissions": []string{"*"}}, nil, 400, "validation_failed"},
+			{"install config control", "PUT", "/api/agents/default/skills/quote-builder", map[string]any{"grantedPermissions": []string{}, "config": map[string]string{"k": "a\u0000b"}}, nil, 400, "validation_failed"},
+			{"install config key", "PUT", "/api/agents/default/skills/quote-builder", map[string]any{"grantedPermissions": []string{}, "config": map[string]string{"../k": "v"}}, nil, 400, "validation_failed"},
+			{"install traversal agent", "PUT", "/api/agents/..%2Fother/skills/quote-builder", map[string]any{"grantedPermissions": []string{}}, nil, 404, "not_found"},
+			{"install unknown agent", "PUT", "/api/agents/ghost/skills/quote-builder", map[string]any{"grantedPermissions": []string{}}, nil, 404, "not_found"},
+			{"install unknown skill", "PUT", "/api/agents/default/skills/no-such-skill", map[string]any{"grantedPermissions": []string{}}, nil, 404, "not_found"},
+			{"install unknown version", "PUT", "/api/agents/default/skills/quote-builder", map[string]any{"version": "9.9.9", "grantedPermissions": []string{}}, nil, 404, "not_found"},
+			{"uninstall not installed", "DELETE", "/api/agents/default/skills/quote-builder", nil, nil, 404, "not_found"},
+			{"policy null", "PUT", "/api/tenant/skill-policy", map[string]any{"allowUnsigned": nil}, nil, 400, "validation_failed"},
+		} {
+			expectError(t, env.Do(tc.method, tc.path, w.admin, tc.body, tc.headers...), tc.status, tc.code)
+			if tc.name == "policy null" {
+				expectError(t, env.Do(tc.method, tc.path, w.owner, tc.body, tc.headers...), tc.status, tc.code)
+			}
+		}
+		if n := w.count(t, audit.SkillRegistered); n != registered {
+			t.Fatalf("SkillRegistered %d → %d: a refused request registered something", registered, n)
+		}
+		if n := w.count(t, audit.SkillInstalled); n != 0 {
+			t.Fatalf("SkillInstalled %d: a refused install was recorded", n)
+		}
+		if r := env.Do("GET", "/api/agents/default/skills/", viewer, nil); r.Status != 200 || string(r.Data) != "[]" {
+			t.Fatalf("installs after hostile requests: %d %s", r.Status, r.Data)
+		}
+	})
 }

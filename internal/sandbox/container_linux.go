@@ -122,9 +122,7 @@ func (c *Container) Run(ctx context.Context, program []byte, ex Exec, lim Contai
 }
 
 func (c *Container) run(ctx context.Context, program []byte, ex Exec, lim ContainerLimits) Outcome {
-	timeout := min(cmpOr(ex.Timeout, DefaultTimeout), MaxTimeout)
-	mem := min(cmpOr(ex.MemoryBytes, DefaultMemory), c.maxMem)
-	maxOut, maxErr := cmpOr(ex.MaxStdout, DefaultMaxStdout), cmpOr(ex.MaxStderr, DefaultMaxStderr)
+	timeout, mem, maxOut, maxErr := ex.limits(c.maxMem)
 	if lim.CPUs <= 0 {
 		lim.CPUs = 1
 	}
@@ -328,14 +326,6 @@ func reachableByNobody(dir string) error {
 	}
 }
 
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
-
 func randomID() string {
 	var b [8]byte
 	rand.Read(b[:])
@@ -467,6 +457,16 @@ func detectCgroups(root string) (cgroups, error) {
 				return nil, fmt.Errorf("cgroup v2 without the %s controller", need)
 			}
 		}
+		// Managing cgroups must be possible now, not fail at the first
+		// execution: make our parent group and delegate the controllers.
+		parent := filepath.Join(root, "komand")
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return nil, fmt.Errorf("cannot create cgroups (%v): run as root or delegate a cgroup", err)
+		}
+		os.WriteFile(filepath.Join(root, "cgroup.subtree_control"), []byte("+memory +pids +cpu"), 0o644)
+		if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+memory +pids +cpu"), 0o644); err != nil {
+			return nil, fmt.Errorf("cannot enable the memory, pids and cpu controllers for %s (%v)", parent, err)
+		}
 		return &cgroupV2{root: root}, nil
 	}
 	for _, c := range []string{"memory", "pids", "cpu"} {
@@ -558,13 +558,7 @@ type cgroupV2 struct{ root string }
 func (c *cgroupV2) version() string { return "v2" }
 
 func (c *cgroupV2) create(id string, mem uint64, cpus float64, pids int) (string, error) {
-	parent := filepath.Join(c.root, "komand")
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", err
-	}
-	os.WriteFile(filepath.Join(c.root, "cgroup.subtree_control"), []byte("+memory +pids +cpu"), 0o644)
-	os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+memory +pids +cpu"), 0o644)
-	dir := filepath.Join(parent, id)
+	dir := filepath.Join(c.root, "komand", id)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return "", err
 	}

@@ -107,9 +107,9 @@ func (w *WASM) instantiateHost(ctx context.Context) error {
 	b := w.rt.NewHostModuleBuilder(hostModule)
 	i32 := api.ValueTypeI32
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostLog), []api.ValueType{i32, i32, i32}, nil).Export("log")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostConfig), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export("config")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostCredential), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export("credential")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostHTTP), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export("http_request")
+	b.NewFunctionBuilder().WithGoModuleFunction(hostConfig, []api.ValueType{i32, i32}, []api.ValueType{i32}).Export("config")
+	b.NewFunctionBuilder().WithGoModuleFunction(hostCredential, []api.ValueType{i32, i32}, []api.ValueType{i32}).Export("credential")
+	b.NewFunctionBuilder().WithGoModuleFunction(hostHTTP, []api.ValueType{i32, i32}, []api.ValueType{i32}).Export("http_request")
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostTool), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}).Export("tool")
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostResult), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export("result")
 	_, err := b.Instantiate(ctx)
@@ -308,47 +308,29 @@ func hostLog(ctx context.Context, m api.Module, stack []uint64) {
 	}
 }
 
-func hostConfig(ctx context.Context, m api.Module, stack []uint64) {
-	st := state(ctx)
-	if st == nil {
-		stack[0] = errCode(codeLimit)
-		return
+// oneArg makes the host function of a service that takes one (ptr, len)
+// argument of at most limit bytes.
+func oneArg(limit int, bad string, fn func(st *execState, ctx context.Context, arg []byte) (int, []byte)) api.GoModuleFunc {
+	return func(ctx context.Context, m api.Module, stack []uint64) {
+		st := state(ctx)
+		if st == nil {
+			stack[0] = errCode(codeLimit)
+			return
+		}
+		arg, ok := read(m, uint32(stack[0]), uint32(stack[1]), limit)
+		if !ok {
+			stack[0] = st.reply(errBody(codeInvalid, bad))
+			return
+		}
+		stack[0] = st.reply(fn(st, ctx, arg))
 	}
-	key, ok := read(m, uint32(stack[0]), uint32(stack[1]), 256)
-	if !ok {
-		stack[0] = st.reply(errBody(codeInvalid, "bad key"))
-		return
-	}
-	stack[0] = st.reply(st.config(key))
 }
 
-func hostCredential(ctx context.Context, m api.Module, stack []uint64) {
-	st := state(ctx)
-	if st == nil {
-		stack[0] = errCode(codeLimit)
-		return
-	}
-	name, ok := read(m, uint32(stack[0]), uint32(stack[1]), 256)
-	if !ok {
-		stack[0] = st.reply(errBody(codeInvalid, "bad credential name"))
-		return
-	}
-	stack[0] = st.reply(st.credential(ctx, name))
-}
-
-func hostHTTP(ctx context.Context, m api.Module, stack []uint64) {
-	st := state(ctx)
-	if st == nil {
-		stack[0] = errCode(codeLimit)
-		return
-	}
-	raw, ok := read(m, uint32(stack[0]), uint32(stack[1]), maxHostArgs)
-	if !ok {
-		stack[0] = st.reply(errBody(codeInvalid, "bad request"))
-		return
-	}
-	stack[0] = st.reply(st.httpRequest(ctx, raw))
-}
+var (
+	hostConfig     = oneArg(256, "bad key", func(st *execState, _ context.Context, key []byte) (int, []byte) { return st.config(key) })
+	hostCredential = oneArg(256, "bad credential name", (*execState).credential)
+	hostHTTP       = oneArg(maxHostArgs, "bad request", (*execState).httpRequest)
+)
 
 func hostTool(ctx context.Context, m api.Module, stack []uint64) {
 	st := state(ctx)

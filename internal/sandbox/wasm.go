@@ -37,6 +37,7 @@ package sandbox
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -294,28 +295,16 @@ func (w *WASM) Run(ctx context.Context, m *Module, ex Exec) Outcome {
 	return out
 }
 
+// limits resolves an execution's limits: defaults for what it leaves
+// unset, the platform maxima for what it asks beyond them.
+func (ex Exec) limits(maxMemory uint64) (timeout time.Duration, mem uint64, maxOut, maxErr int) {
+	timeout = min(cmp.Or(max(ex.Timeout, 0), DefaultTimeout), MaxTimeout)
+	mem = min(cmp.Or(ex.MemoryBytes, DefaultMemory), maxMemory)
+	return timeout, mem, cmp.Or(max(ex.MaxStdout, 0), DefaultMaxStdout), cmp.Or(max(ex.MaxStderr, 0), DefaultMaxStderr)
+}
+
 func (w *WASM) run(ctx context.Context, m *Module, ex Exec) (out Outcome) {
-	timeout := ex.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	if timeout > MaxTimeout {
-		timeout = MaxTimeout
-	}
-	memLimit := ex.MemoryBytes
-	if memLimit == 0 {
-		memLimit = DefaultMemory
-	}
-	if memLimit > w.maxMemory {
-		memLimit = w.maxMemory
-	}
-	maxOut, maxErr := ex.MaxStdout, ex.MaxStderr
-	if maxOut <= 0 {
-		maxOut = DefaultMaxStdout
-	}
-	if maxErr <= 0 {
-		maxErr = DefaultMaxStderr
-	}
+	timeout, memLimit, maxOut, maxErr := ex.limits(w.maxMemory)
 	if uint64(m.minPages)*wasmPageSize > memLimit {
 		return Outcome{Reason: ReasonMemory, Message: "the module needs more memory than its limit"}
 	}

@@ -243,8 +243,7 @@ func (b *Builtins) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (
 			// Scrubbed too: a credential value shorter than the log redactor's minimum would pass it.
 			b.log.InfoContext(ctx, "tool failed", "tool", name, "agent", inv.AgentID, "err", string(sc.Scrub([]byte(err.Error()))))
 		}
-		o, _ := json.Marshal(map[string]string{"error": msg})
-		return Result{Output: o, IsError: true}, nil
+		return errorResult(msg), nil
 	}
 	o, merr := json.Marshal(out)
 	if merr != nil {

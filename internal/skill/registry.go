@@ -109,6 +109,13 @@ func (r *Registry) CanRegister(ctx context.Context, p authz.Principal) error {
 	return r.authz.Check(ctx, p, authz.Create, authz.Skills, authz.Target{})
 }
 
+// failed records that a change recorded before it was applied did not
+// happen, so the trail never shows a change that was not made (as the
+// agent service does).
+func (r *Registry) failed(ctx context.Context, p authz.Principal, action audit.Action, agentID, skillID, version string) {
+	_ = r.record(ctx, p, action, agentID, skillID, map[string]any{"version": version, "outcome": "failed"})
+}
+
 // Register verifies and stores a skill package (one new version).
 func (r *Registry) Register(ctx context.Context, p authz.Principal, raw []byte) (Skill, error) {
 	if err := r.authz.Check(ctx, p, authz.Create, authz.Skills, authz.Target{}); err != nil {
@@ -163,7 +170,11 @@ func (r *Registry) Register(ctx context.Context, p authz.Principal, raw []byte) 
 		"permissions": permStrings(c.RequiredPermissions)}); err != nil {
 		return Skill{}, err
 	}
-	switch err := r.st.CreateSkill(ctx, k, MaxSkills, MaxVersions); {
+	err = r.st.CreateSkill(ctx, k, MaxSkills, MaxVersions)
+	if err != nil {
+		r.failed(ctx, p, audit.SkillRegistered, "", c.SkillID, c.Version)
+	}
+	switch {
 	case errors.Is(err, store.ErrConflict):
 		return Skill{}, apperr.New(apperr.Conflict, "this version of the skill is already registered; publish a new version")
 	case errors.Is(err, store.ErrLimit):
@@ -286,7 +297,11 @@ func (r *Registry) Delete(ctx context.Context, p authz.Principal, skillID, versi
 	if err := r.record(ctx, p, audit.SkillDeleted, "", skillID, map[string]any{"version": version}); err != nil {
 		return err
 	}
-	switch err := r.st.DeleteSkillVersion(ctx, p.TenantID, skillID, version); {
+	err := r.st.DeleteSkillVersion(ctx, p.TenantID, skillID, version)
+	if err != nil {
+		r.failed(ctx, p, audit.SkillDeleted, "", skillID, version)
+	}
+	switch {
 	case errors.Is(err, store.ErrConflict):
 		return apperr.New(apperr.Conflict, "the skill is installed on an agent; uninstall it first")
 	case errors.Is(err, store.ErrNotFound):
@@ -546,6 +561,9 @@ func (r *Registry) Install(ctx context.Context, p authz.Principal, in InstallInp
 		return Installation{}, nil, nil, err
 	}
 	created, err := r.st.PutSkillInstall(ctx, rec)
+	if err != nil {
+		r.failed(ctx, p, audit.SkillInstalled, in.AgentID, in.SkillID, k.Version)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return Installation{}, nil, nil, ErrSkillNotFound
 	}
@@ -637,9 +655,11 @@ func (r *Registry) Uninstall(ctx context.Context, p authz.Principal, agentID, sk
 		return err
 	}
 	if err := r.setEnabled(ctx, p.TenantID, agentID, skillID, false); err != nil {
+		r.failed(ctx, p, audit.SkillUninstalled, agentID, skillID, old.Version)
 		return err
 	}
 	if err := r.st.DeleteSkillInstall(ctx, p.TenantID, agentID, skillID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		r.failed(ctx, p, audit.SkillUninstalled, agentID, skillID, old.Version)
 		return err
 	}
 	return nil

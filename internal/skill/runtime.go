@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/komand-ai/komand/internal/audit"
-	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/llm"
 	"github.com/komand-ai/komand/internal/sandbox"
 	"github.com/komand-ai/komand/internal/store"
@@ -39,7 +38,6 @@ type Runtime struct {
 	st       RegistryStore
 	sb       Sandboxes
 	audit    audit.Recorder
-	authz    *authz.Authorizer
 	creds    CredentialSource
 	log      *slog.Logger
 	now      func() time.Time
@@ -54,14 +52,14 @@ type Runtime struct {
 type loadedSkill = Prepared
 
 // NewRuntime returns the agent tool executor.
-func NewRuntime(builtins *Builtins, st RegistryStore, sb Sandboxes, rec audit.Recorder, az *authz.Authorizer, creds CredentialSource, log *slog.Logger, now func() time.Time) *Runtime {
+func NewRuntime(builtins *Builtins, st RegistryStore, sb Sandboxes, rec audit.Recorder, creds CredentialSource, log *slog.Logger, now func() time.Time) *Runtime {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runtime{builtins: builtins, st: st, sb: sb, audit: rec, authz: az, creds: creds, log: log, now: now,
+	return &Runtime{builtins: builtins, st: st, sb: sb, audit: rec, creds: creds, log: log, now: now,
 		loaded: map[string]*loadedSkill{}}
 }
 

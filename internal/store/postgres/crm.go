@@ -2,7 +2,7 @@ package postgres
 
 import (
 	"context"
-	"strings"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -58,8 +58,7 @@ func (s *Store) GetContact(ctx context.Context, tenantID, id string) (store.Cont
 func (s *Store) ListContacts(ctx context.Context, tenantID, query string, p store.Page) ([]store.Contact, int, error) {
 	where, args := `tenant_id = $1`, []any{tenantID}
 	if query != "" {
-		r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-		args = append(args, "%"+r.Replace(query)+"%")
+		args = append(args, ilikePattern(query))
 		where += ` AND (name ILIKE $2 OR email ILIKE $2 OR company ILIKE $2)`
 	}
 	limit, offset := limitOffset(p)
@@ -70,7 +69,7 @@ func (s *Store) ListContacts(ctx context.Context, tenantID, query string, p stor
 		b.Queue(`SELECT count(*) FROM komand_crm_contacts WHERE `+where, args...).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
 		b.Queue(`SELECT `+contactCols+` FROM komand_crm_contacts WHERE `+where+` ORDER BY name COLLATE "C", id COLLATE "C"
-			LIMIT $`+itoa(n+1)+` OFFSET $`+itoa(n+2), append(args, limit, offset)...).Query(appendRows(&out, scanContact))
+			LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2), append(args, limit, offset)...).Query(appendRows(&out, scanContact))
 	})
 	if err != nil {
 		return nil, 0, wrapErr("list contacts", err)

@@ -93,8 +93,7 @@ func (s *Store) ListSkills(ctx context.Context, tenantID string, f store.SkillFi
 		where += ` AND s.is_verified`
 	}
 	if f.Query != "" {
-		r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-		q := arg("%" + r.Replace(f.Query) + "%")
+		q := arg(ilikePattern(f.Query))
 		where += ` AND (s.skill_id ILIKE ` + q + ` OR s.name ILIKE ` + q + ` OR s.description ILIKE ` + q + `)`
 	}
 	limit, offset := limitOffset(p)
@@ -114,7 +113,11 @@ func (s *Store) ListSkills(ctx context.Context, tenantID string, f store.SkillFi
 	return out, total, nil
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
+// ilikePattern matches q as a literal substring (ILIKE's default escape
+// is the backslash).
+func ilikePattern(q string) string {
+	return "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
+}
 
 // qualified prefixes each of cols with alias.
 func qualified(alias, cols string) string {
