@@ -74,6 +74,7 @@ func commands() []command {
 		{"credentials", "manage vault credentials (create)", credentialsCmd},
 		{"vault", "credential vault keys (rotate-kek)", vaultCmd},
 		{"skill", "skills (keygen, pack, sign, verify, run, register, search, info, install)", skillCmd},
+		{"screen", "screen JSON Lines {text, source} for prompt injection", screenCmd},
 		{"healthcheck", "exit 0 when the server's /health answers", healthcheck},
 		{"version", "print the version", versionCmd},
 	}

@@ -1,0 +1,136 @@
+package injection
+
+import (
+	"bytes"
+	"os"
+	"testing"
+)
+
+// Floors for TestCorpusMetrics.
+const (
+	minRecall = 0.94
+	maxFPR    = 0.04
+	minF1     = 0.94
+)
+
+type confusion struct{ tp, fp, tn, fn int }
+
+func (c confusion) precision() float64 { return ratio(c.tp, c.tp+c.fp) }
+func (c confusion) recall() float64    { return ratio(c.tp, c.tp+c.fn) }
+func (c confusion) fpr() float64       { return ratio(c.fp, c.fp+c.tn) }
+func (c confusion) f1() float64 {
+	p, r := c.precision(), c.recall()
+	if p+r == 0 {
+		return 0
+	}
+	return 2 * p * r / (p + r)
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func readCorpus(t testing.TB) []Example {
+	t.Helper()
+	f, err := os.Open("testdata/corpus.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ex, err := ReadCorpus(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex
+}
+
+func evaluate(d *Detector, ex []Example, test bool, miss func(Example, Result)) confusion {
+	var c confusion
+	for _, e := range ex {
+		if InTestSplit(e.Text) != test {
+			continue
+		}
+		r := d.Screen(e.Text, e.Source)
+		got := r.Verdict == VerdictInjection
+		switch {
+		case got && e.Injection():
+			c.tp++
+		case got:
+			c.fp++
+			if miss != nil {
+				miss(e, r)
+			}
+		case e.Injection():
+			c.fn++
+			if miss != nil {
+				miss(e, r)
+			}
+		default:
+			c.tn++
+		}
+	}
+	return c
+}
+
+// TestCorpusMetrics measures the detector on the held-out split of the
+// project's corpus (the split the model never trained on) and holds the
+// numbers above a floor a little under what was measured when the model
+// was last trained (README, "Prompt-injection detector"). A change to the
+// rules, the lexicon or the corpus that costs recall or adds false
+// positives fails here.
+func TestCorpusMetrics(t *testing.T) {
+	ex := readCorpus(t)
+	var inj, ben int
+	for _, e := range ex {
+		if e.Injection() {
+			inj++
+		} else {
+			ben++
+		}
+	}
+	if len(ex) < 600 || ben*2 < len(ex)-40 {
+		t.Fatalf("corpus has %d examples (%d benign); want at least 600, about half benign", len(ex), ben)
+	}
+	d := New(Options{})
+	c := evaluate(d, ex, true, func(e Example, r Result) {
+		t.Logf("miss: %s %s/%s score %.3f %v: %.120q", e.Label, e.Source, e.Lang, r.Score, r.Categories, e.Text)
+	})
+	t.Logf("test split: %d examples, tp %d fp %d tn %d fn %d; precision %.3f recall %.3f F1 %.3f FPR %.3f",
+		c.tp+c.fp+c.tn+c.fn, c.tp, c.fp, c.tn, c.fn, c.precision(), c.recall(), c.f1(), c.fpr())
+	if c.tp+c.fn < 100 || c.fp+c.tn < 100 {
+		t.Fatalf("test split too small: %+v", c)
+	}
+	if c.recall() < minRecall || c.fpr() > maxFPR || c.f1() < minF1 {
+		t.Errorf("recall %.3f (floor %.2f), FPR %.3f (ceiling %.2f), F1 %.3f (floor %.2f)",
+			c.recall(), minRecall, c.fpr(), maxFPR, c.f1(), minF1)
+	}
+	rules := evaluate(New(Options{RulesOnly: true}), ex, true, nil)
+	t.Logf("rules only: precision %.3f recall %.3f F1 %.3f FPR %.3f", rules.precision(), rules.recall(), rules.f1(), rules.fpr())
+	if rules.f1() >= c.f1() {
+		t.Errorf("the classifier adds nothing: F1 %.3f with it, %.3f without", c.f1(), rules.f1())
+	}
+}
+
+// TestModelReproducible retrains the classifier from the corpus and
+// compares it with the embedded weights byte for byte: the model in the
+// binary is the one `go generate` makes from the corpus in the repository
+// (a change to rules, lexicon or corpus needs `go generate
+// ./internal/injection`).
+func TestModelReproducible(t *testing.T) {
+	var train []Example
+	for _, e := range readCorpus(t) {
+		if !InTestSplit(e.Text) {
+			train = append(train, e)
+		}
+	}
+	got := Train(train)
+	if !bytes.Equal(got, modelBin) {
+		t.Fatalf("retrained model (%d bytes) differs from the embedded model.bin (%d bytes): run go generate ./internal/injection", len(got), len(modelBin))
+	}
+	if embeddedModel() == nil {
+		t.Fatal("embedded model does not decode")
+	}
+}
