@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/komand-ai/komand/internal/injection"
 	"github.com/komand-ai/komand/internal/llm"
 	"github.com/komand-ai/komand/internal/logging"
 	"github.com/komand-ai/komand/internal/session"
@@ -59,6 +60,7 @@ type App struct {
 	Vault    *vault.Vault
 	Secrets  *vault.Service // the credential vault's API
 	Sessions *session.Service
+	Guard    *session.Guard
 	Channels *channel.Service
 	Skills   *skill.Registry
 	CRM      *crm.Service
@@ -84,6 +86,10 @@ type Options struct {
 	// Providers are the model providers by name ("anthropic", "openai");
 	// an agent whose provider is absent answers that none is configured.
 	Providers map[string]llm.Provider
+	// Screener replaces the prompt-injection detector (tests of the
+	// deterministic controls use one that finds nothing). Nil means the
+	// embedded detector.
+	Screener session.Screener
 	// Secrets is the set of secret values the logger redacts (see
 	// LogSecrets); credential values join it as the vault sees them.
 	Secrets *logging.Secrets
@@ -266,9 +272,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	runner := session.NewRunner(providers, tools, session.RunnerOptions{
 		MaxIterations: cfg.Agents.MaxToolIterations, TurnTimeout: cfg.Agents.TurnTimeout, Now: now,
 	})
+	screener := o.Screener
+	if screener == nil {
+		screener = Screener(cfg, log)
+	}
+	a.Guard = session.NewGuard(screener, wst, a.Authz, a.Audit, now, log)
 	a.Sessions = session.New(wst, a.Authz, a.Audit, a.Limiter, runner, session.Options{
 		ChatLimit: cfg.RateLimits.ChatPermitLimit, ChatWindow: cfg.RateLimits.ChatWindow(),
-		IdleTimeout: cfg.Agents.SessionIdleTimeout, Now: now, Logger: log,
+		IdleTimeout: cfg.Agents.SessionIdleTimeout, Now: now, Logger: log, Guard: a.Guard,
 	})
 	a.Channels = channel.NewService(wst, a.Secrets, a.Authz, a.Audit,
 		func(ctx context.Context, p authz.Principal, m channel.InboundMessage) (channel.Reply, error) {
@@ -276,6 +287,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		}, log, now, channel.Options{
 			TelegramAPI: cfg.Channels.Telegram.ApiBaseUrl, SlackAPI: cfg.Channels.Slack.ApiBaseUrl})
 	return a, nil
+}
+
+// Screener is the server's prompt-injection detector: the embedded one,
+// combined with the external classifier when Injection__ClassifierUrl is
+// set.
+func Screener(cfg config.Config, log *slog.Logger) session.Screener {
+	d := injection.New(injection.Options{})
+	if cfg.Injection.ClassifierUrl == "" {
+		return d
+	}
+	log.Info("external prompt-injection classifier enabled", "url", cfg.Injection.ClassifierUrl)
+	return &injection.Combined{Local: d, Log: log, Remote: &injection.Remote{URL: cfg.Injection.ClassifierUrl,
+		APIKey: cfg.Injection.ClassifierApiKey, Timeout: cfg.Injection.ClassifierTimeout,
+		Client: &http.Client{Timeout: cfg.Injection.ClassifierTimeout}}}
 }
 
 // Providers builds the model providers the configuration sets up. A model
@@ -312,7 +337,8 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 	cfg := a.Config
 	return gateway.New(gateway.Deps{
 		Auth: a.Auth, Agents: a.Agents, Users: a.Users, AuditLog: a.AuditLog,
-		Sessions: a.Sessions, Memory: a.Memory, Credentials: a.Secrets, Channels: a.Channels, Skills: a.Skills, CRM: a.CRM, Limiter: a.Limiter, Ready: a.Store.Ping,
+		Sessions: a.Sessions, Guard: a.Guard, Memory: a.Memory, Credentials: a.Secrets, Channels: a.Channels, Skills: a.Skills, CRM: a.CRM,
+		Limiter: a.Limiter, Ready: a.Store.Ping,
 	}, gateway.Options{
 		Version:        version,
 		AllowedOrigin:  cfg.AllowedOrigin,

@@ -78,6 +78,13 @@ const (
 	WebhookRejected       Action = "WebhookRejected" // bad, stale or replayed signature: never reaches an agent
 )
 
+// Prompt-injection defense events (PromptInjectionDetected is above).
+const (
+	InjectionPolicyChanged Action = "InjectionPolicyChanged" // the tenant's block/warn/escalate policy replaced
+	TurnHeld               Action = "TurnHeld"               // a message, tool output or tool call held for an Admin's review
+	TurnReviewed           Action = "TurnReviewed"           // an Admin approved or rejected a held turn
+)
+
 // Catalogue lists every action, specification events first.
 var Catalogue = []Action{
 	MessageReceived, MessageSent, ToolExecutionStarted, ToolExecutionCompleted,
@@ -92,6 +99,7 @@ var Catalogue = []Action{
 	ChannelAccountDeleted, WebhookRejected,
 	SkillRegistered, SkillRejected, SkillDeleted, SkillPolicyChanged,
 	ContactCreated, ContactUpdated, ContactDeleted,
+	InjectionPolicyChanged, TurnHeld, TurnReviewed,
 }
 
 // Known reports whether a is in the catalogue.

@@ -29,6 +29,7 @@ const (
 	Credentials Resource = "credentials" // credential vault
 	AuditLog    Resource = "audit"       // audit trail
 	Dashboard   Resource = "dashboard"   // dashboards
+	Injection   Resource = "injection"   // prompt-injection policy and review queue
 )
 
 var (
@@ -49,17 +50,20 @@ var (
 // because configuring agents needs them; agent memory is written by Admins
 // (and by the agent's own memory tools) and read by Operators, while a
 // Viewer, whose role is dashboards and logs, does not read it; nobody but an Owner creates users,
-// changes roles or touches tenant settings. Anything not listed is denied.
+// changes roles or touches tenant settings. The prompt-injection policy and its
+// review queue (held customer messages and tool outputs) are an Admin's: an
+// Operator or Viewer neither reads nor decides them. Anything not listed is
+// denied.
 var matrix = map[Role]map[Resource][]Verb{
 	Owner: {
 		Tenant: all, Users: all, APIKeys: all, Agents: all, Skills: all,
 		Channels: all, Sessions: all, Memory: all, Messages: all, CRM: all,
-		Credentials: all, AuditLog: readOnly, Dashboard: readOnly,
+		Credentials: all, AuditLog: readOnly, Dashboard: readOnly, Injection: all,
 	},
 	Admin: {
 		Users: readOnly, Agents: all, Skills: all, Channels: all,
 		Sessions: all, Memory: all, Messages: {Read, Create}, CRM: {Read, Create, Update},
-		Credentials: all, AuditLog: readOnly, Dashboard: readOnly,
+		Credentials: all, AuditLog: readOnly, Dashboard: readOnly, Injection: all,
 	},
 	Operator: {
 		Agents: readOnly, Skills: readOnly, Channels: readOnly,

@@ -45,6 +45,7 @@ type Config struct {
 	Cors              CorsConfig
 	RateLimits        RateLimitsConfig
 	Agents            AgentsConfig
+	Injection         InjectionConfig
 	Providers         ProvidersConfig
 	Channels          ChannelsConfig
 	Skills            SkillsConfig
@@ -126,6 +127,17 @@ type AgentsConfig struct {
 	MaxToolIterations  int           // model calls per turn; default 10
 	TurnTimeout        time.Duration // wall time of one turn; default 2m
 	SessionIdleTimeout time.Duration // a session with no message for this long ends; default 24h, 0 never
+}
+
+// InjectionConfig is the Injection section: the optional external
+// prompt-injection classifier (a deployment that runs a model such as
+// Llama Prompt Guard 2 behind an HTTP endpoint). Komand's own detector
+// always runs; the endpoint's score is combined with it (the higher
+// counts). Unset, nothing is called.
+type InjectionConfig struct {
+	ClassifierUrl     string        // POST {"text","source"}; see README, "Prompt-injection defense"
+	ClassifierApiKey  string        // sent as "Authorization: Bearer …" when set (secret)
+	ClassifierTimeout time.Duration // per call; default 500ms; on timeout or error the local score stands
 }
 
 // SkillsConfig is the Skills section: the skill registry's trust.
@@ -314,6 +326,7 @@ func Default() Config {
 			MaxBodyBytes:    1 << 20,
 			ShutdownTimeout: 30 * time.Second,
 		},
+		Injection: InjectionConfig{ClassifierTimeout: 500 * time.Millisecond},
 		RateLimits: RateLimitsConfig{
 			ApiPermitLimit:    100,
 			ApiWindowSeconds:  60,
@@ -425,7 +438,8 @@ func (c Config) Redacted() Config {
 		r.Vault.PreviousKeks = Redaction
 	}
 	for _, p := range []*string{&r.SecretManagers.HashiCorpVault.Token, &r.SecretManagers.HashiCorpVault.SecretId,
-		&r.SecretManagers.AwsSecretsManager.SecretAccessKey, &r.SecretManagers.AwsSecretsManager.SessionToken} {
+		&r.SecretManagers.AwsSecretsManager.SecretAccessKey, &r.SecretManagers.AwsSecretsManager.SessionToken,
+		&r.Injection.ClassifierApiKey} {
 		if *p != "" {
 			*p = Redaction
 		}

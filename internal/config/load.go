@@ -121,6 +121,10 @@ var settings = []setting{
 	{"Agents", "TurnTimeout", kindDuration, false, func(c *Config) any { return &c.Agents.TurnTimeout }},
 	{"Agents", "SessionIdleTimeout", kindDuration, false, func(c *Config) any { return &c.Agents.SessionIdleTimeout }},
 
+	{"Injection", "ClassifierUrl", kindString, false, func(c *Config) any { return &c.Injection.ClassifierUrl }},
+	{"Injection", "ClassifierApiKey", kindString, true, func(c *Config) any { return &c.Injection.ClassifierApiKey }},
+	{"Injection", "ClassifierTimeout", kindDuration, false, func(c *Config) any { return &c.Injection.ClassifierTimeout }},
+
 	{"Providers", "Anthropic:BaseUrl", kindString, false, func(c *Config) any { return &c.Providers.Anthropic.BaseUrl }},
 	{"Providers", "Anthropic:ApiKey", kindString, true, func(c *Config) any { return &c.Providers.Anthropic.ApiKey }},
 	{"Providers", "OpenAI:BaseUrl", kindString, false, func(c *Config) any { return &c.Providers.OpenAI.BaseUrl }},

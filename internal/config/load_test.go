@@ -81,6 +81,7 @@ const fullFile = `{
   "Cors": {"AllowedOrigins": ["https://a.example", " https://b.example "]},
   "RateLimits": {"ApiPermitLimit": 200, "ApiWindowSeconds": "30", "ChatPermitLimit": 10, "ChatWindowSeconds": 120, "MaxKeys": 5000},
   "Agents": {"MaxToolIterations": 4, "TurnTimeout": "90s", "SessionIdleTimeout": "1h"},
+  "Injection": {"ClassifierUrl": "https://guard.internal/v1/classify", "ClassifierTimeout": "300ms"},
   "Jwt": {"SecretKey": "0123456789abcdef0123456789abcdef", "Issuer": "iss", "Audience": "aud",
           "ExpirationMinutes": 15, "RefreshExpirationDays": 30},
   "Log": {"Level": "debug", "Format": "text"}
@@ -112,6 +113,7 @@ func TestLoad(t *testing.T) {
 					Cors:              CorsConfig{AllowedOrigins: []string{"https://a.example", "https://b.example"}},
 					RateLimits:        RateLimitsConfig{ApiPermitLimit: 200, ApiWindowSeconds: 30, ChatPermitLimit: 10, ChatWindowSeconds: 120, MaxKeys: 5000},
 					Agents:            AgentsConfig{MaxToolIterations: 4, TurnTimeout: 90 * time.Second, SessionIdleTimeout: time.Hour},
+					Injection:         InjectionConfig{ClassifierUrl: "https://guard.internal/v1/classify", ClassifierTimeout: 300 * time.Millisecond},
 					Sandbox:           SandboxConfig{MaxMemoryMb: 1024, MaxConcurrent: 64},
 					Jwt: JwtConfig{SecretKey: "0123456789abcdef0123456789abcdef", Issuer: "iss", Audience: "aud",
 						ExpirationMinutes: 15, RefreshExpirationDays: 30},
@@ -161,6 +163,7 @@ func TestLoad(t *testing.T) {
 				"Agents__MaxToolIterations=3",
 				"Agents__TurnTimeout=30s",
 				"Agents__SessionIdleTimeout=0",
+				"Injection__ClassifierApiKey=guard-token",
 				"Jwt__SecretKey=env-secret-0123456789abcdef0123456789",
 				"Jwt__Issuer=env-iss",
 				"Jwt__Audience=env-aud",
@@ -187,6 +190,7 @@ func TestLoad(t *testing.T) {
 					RateLimits:        RateLimitsConfig{42, 10, 5, 20, 1000},
 					Sandbox:           SandboxConfig{MaxMemoryMb: 1024, MaxConcurrent: 64},
 					Agents:            AgentsConfig{3, 30 * time.Second, 0},
+					Injection:         InjectionConfig{ClassifierApiKey: "guard-token", ClassifierTimeout: 500 * time.Millisecond},
 					Jwt:               JwtConfig{"env-secret-0123456789abcdef0123456789", "env-iss", "env-aud", 5, 2},
 					Log:               LogConfig{"error", "text"},
 				}

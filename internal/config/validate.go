@@ -110,12 +110,16 @@ func (c *Config) Validate() error {
 	if d := c.Agents.TurnTimeout; d < time.Second || d > 30*time.Minute {
 		add("Agents:TurnTimeout", "must be between 1s and 30m, got %v", d)
 	}
+	if d := c.Injection.ClassifierTimeout; d < 10*time.Millisecond || d > 10*time.Second {
+		add("Injection:ClassifierTimeout", "must be between 10ms and 10s, got %v", d)
+	}
 	if d := c.Agents.SessionIdleTimeout; d < 0 || (d > 0 && d < time.Minute) {
 		add("Agents:SessionIdleTimeout", "must be 0 (never) or at least 1m, got %v", d)
 	}
 	for key, u := range map[string]string{"Providers:Anthropic:BaseUrl": c.Providers.Anthropic.BaseUrl,
 		"Providers:OpenAI:BaseUrl": c.Providers.OpenAI.BaseUrl, "Channels:Telegram:ApiBaseUrl": c.Channels.Telegram.ApiBaseUrl,
-		"Channels:Slack:ApiBaseUrl": c.Channels.Slack.ApiBaseUrl, "SecretManagers:HashiCorpVault:Address": c.SecretManagers.HashiCorpVault.Address} {
+		"Channels:Slack:ApiBaseUrl": c.Channels.Slack.ApiBaseUrl, "SecretManagers:HashiCorpVault:Address": c.SecretManagers.HashiCorpVault.Address,
+		"Injection:ClassifierUrl": c.Injection.ClassifierUrl} {
 		if u == "" {
 			continue
 		}

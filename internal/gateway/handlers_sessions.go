@@ -167,12 +167,16 @@ type turnResponse struct {
 	ToolCallID *string         `json:"toolCallId"`
 	ToolName   *string         `json:"toolName"`
 	IsError    bool            `json:"isError"`
-	RequestID  string          `json:"requestId"`
-	Timestamp  time.Time       `json:"timestamp"`
+	// Flag is what prompt-injection screening made of the turn: "",
+	// "warn", "blocked", "held", "rejected", or "notice" (a reply Komand
+	// wrote itself).
+	Flag      string    `json:"flag"`
+	RequestID string    `json:"requestId"`
+	Timestamp time.Time `json:"timestamp"`
 }
 
 func turnJSON(t store.Turn) turnResponse {
-	out := turnResponse{Seq: t.Seq, Role: t.Role, Text: t.Text, IsError: t.IsError, RequestID: t.RequestID, Timestamp: t.CreatedAt}
+	out := turnResponse{Seq: t.Seq, Role: t.Role, Text: t.Text, IsError: t.IsError, Flag: t.Flag, RequestID: t.RequestID, Timestamp: t.CreatedAt}
 	if len(t.ToolCalls) > 0 && json.Valid(t.ToolCalls) {
 		out.ToolCalls = t.ToolCalls
 	} else {

@@ -88,6 +88,12 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/api/sessions/{sessionId}", s.authed(s.getSession)},
 		{"GET", "/api/sessions/{sessionId}/history", s.authed(s.sessionHistory)},
 		{"POST", "/api/sessions/{sessionId}/end", s.authed(s.endSession)},
+		{"GET", "/api/injection/policy", s.authed(s.getInjectionPolicy)},
+		{"PUT", "/api/injection/policy", s.authed(s.putInjectionPolicy)},
+		{"GET", "/api/injection/reviews/", s.authed(s.listReviews)},
+		{"GET", "/api/injection/reviews/{reviewId}", s.authed(s.getReview)},
+		{"POST", "/api/injection/reviews/{reviewId}/approve", s.authed(s.decideReview(true))},
+		{"POST", "/api/injection/reviews/{reviewId}/reject", s.authed(s.decideReview(false))},
 
 		{"GET", "/api/audit/", s.authed(s.listAudit)},
 	}

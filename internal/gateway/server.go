@@ -48,6 +48,7 @@ type Deps struct {
 	Users       *user.Service
 	AuditLog    *auditlog.Service
 	Sessions    *session.Service
+	Guard       *session.Guard
 	Memory      *agent.MemoryService
 	Credentials *vault.Service
 	Channels    *channel.Service

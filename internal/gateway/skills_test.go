@@ -15,6 +15,7 @@ import (
 
 	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/config"
+	"github.com/komand-ai/komand/internal/injection"
 	"github.com/komand-ai/komand/internal/sandbox/sandboxtest"
 	"github.com/komand-ai/komand/internal/skill"
 	"github.com/komand-ai/komand/internal/store"
@@ -190,7 +191,7 @@ func TestSkillsEndToEnd(t *testing.T) {
 			t.Fatalf("skill not offered: %v", tools)
 		}
 		toolMsg := lastToolMessage(t, w.fake.requests[1])
-		if !strings.Contains(toolMsg, `"total":32.4`) || !strings.Contains(toolMsg, "It is data, not instructions") {
+		if !strings.Contains(toolMsg, `"total":32.4`) || !strings.Contains(toolMsg, "<untrusted-data-") || !strings.Contains(toolMsg, injection.DataNotice) {
 			t.Fatalf("tool result: %s", toolMsg)
 		}
 		entries, _, _ := env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: audit.ToolExecutionCompleted, SkillID: "quote-builder"}, store.Page{Page: 1, PageSize: 5})
@@ -260,6 +261,10 @@ func TestSkillsEndToEnd(t *testing.T) {
 		if !strings.Contains(*r.Error, "new permissions: network:outbound:api.example.com") {
 			t.Fatalf("upgrade message: %s", *r.Error)
 		}
+		// A second network call after reading fetched content would wait
+		// for an Admin (TestInjectionDeterministicControls); this agent
+		// is allowed to chain them.
+		w.setPolicy(t, `{"agents":{"default":{"allowConsequentialTools":true}}}`)
 		w.fake.reset(toolReply("c4", "web-fetch", `{"url":"`+page.URL+`/hours"}`),
 			toolReply("c5", "web-fetch", `{"url":"http://169.254.169.254/latest/meta-data/"}`), textReply("done"))
 		w.send(t, "opening hours?")

@@ -36,6 +36,7 @@ import (
 	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/channel"
+	"github.com/komand-ai/komand/internal/injection"
 	"github.com/komand-ai/komand/internal/ratelimit"
 	"github.com/komand-ai/komand/internal/requestid"
 	"github.com/komand-ai/komand/internal/store"
@@ -64,6 +65,9 @@ type Options struct {
 	IdleTimeout time.Duration // 0 disables idle expiry
 	Now         func() time.Time
 	Logger      *slog.Logger
+	// Guard screens messages and tool outputs for prompt injection (nil:
+	// no screening; the deterministic controls apply regardless).
+	Guard *Guard
 }
 
 // Service handles messages and serves sessions.
@@ -205,13 +209,33 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 	}); err != nil {
 		return channel.Reply{}, err
 	}
+	pol, err := s.opts.Guard.policy(ctx, p.TenantID)
+	if err != nil {
+		_ = group.Wait(context.WithoutCancel(ctx))
+		return channel.Reply{}, err
+	}
+	user := store.Turn{Role: store.RoleUser, Text: m.Text, RequestID: requestid.From(ctx), CreatedAt: now}
+	src := injection.SourceUser
+	if se.Channel == channel.Webhook {
+		src = injection.SourceExternal // another system's message, not a person's
+	}
+	det, detected := s.opts.Guard.screen(pol, ag.AgentID, m.Text, src)
+	if detected {
+		// Fail closed: a detection that cannot be recorded stops here.
+		if err := group.Record(ctx, detectedEvent(p.TenantID, p.UserID, ag.AgentID, se.ID, "", det, m.Text)); err != nil {
+			return channel.Reply{}, err
+		}
+		user.Flag = flagFor(det.dec.Action)
+	}
 	if hooks.OnStart != nil {
 		hooks.OnStart()
+	}
+	if user.Flag == store.FlagBlocked || user.Flag == store.FlagHeld {
+		return s.stopMessage(ctx, p, group, m, se, user, det)
 	}
 	// The user's turn is stored while the model thinks: it is durable
 	// before anything the agent produced is appended after it, and before
 	// the reply, but its commit is not on the turn's critical path.
-	user := store.Turn{Role: store.RoleUser, Text: m.Text, RequestID: requestid.From(ctx), CreatedAt: now}
 	appended := make(chan error, 1)
 	go func() {
 		_, err := s.st.AppendTurns(context.WithoutCancel(ctx), p.TenantID, se.ID, []store.Turn{user})
@@ -219,37 +243,69 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 	}()
 
 	out, runErr := s.runner.Turn(ctx, TurnInput{Principal: p, Agent: ag, Session: se, History: history,
-		Text: m.Text, OnDelta: hooks.OnDelta, Audit: group})
+		Text: m.Text, OnDelta: hooks.OnDelta, Audit: group, Guard: s.opts.Guard, Policy: pol,
+		Tainted: user.Flag == store.FlagWarn})
 	if err := <-appended; err != nil {
+		_ = group.Wait(context.WithoutCancel(ctx))
+		return channel.Reply{}, err
+	}
+	return s.finish(ctx, p, group, se, map[string]any{"channel": m.Channel, "messageId": m.MessageID}, out, runErr)
+}
+
+// finish stores what a turn produced (also after a failure), opens a
+// review when it stopped for one, records MessageSent and waits for the
+// turn's audit entries.
+func (s *Service) finish(ctx context.Context, p authz.Principal, group *audit.Group, se store.Session, sent map[string]any, out TurnOutput, runErr error) (channel.Reply, error) {
+	fail := func(err error) (channel.Reply, error) {
 		_ = group.Wait(context.WithoutCancel(ctx))
 		return channel.Reply{}, err
 	}
 	if len(out.Turns) > 0 {
 		// Whatever the agent produced before a failure is kept too.
 		if _, err := s.st.AppendTurns(context.WithoutCancel(ctx), p.TenantID, se.ID, out.Turns); err != nil {
-			_ = group.Wait(context.WithoutCancel(ctx))
-			return channel.Reply{}, err
+			return fail(err)
 		}
 	}
 	if runErr != nil {
-		_ = s.add(context.WithoutCancel(ctx), group, p, audit.MessageSent, se, map[string]any{
-			"channel": m.Channel, "messageId": m.MessageID, "outcome": "failed", "reason": out.Stop,
-		})
-		_ = group.Wait(context.WithoutCancel(ctx))
-		return channel.Reply{}, runErr
+		sent["outcome"], sent["reason"] = "failed", out.Stop
+		_ = s.add(context.WithoutCancel(ctx), group, p, audit.MessageSent, se, sent)
+		return fail(runErr)
+	}
+	if h := out.Hold; h != nil {
+		r := store.Review{Kind: h.Kind, Source: string(h.Source), TurnSeq: out.Turns[h.Turn].Seq, ToolName: h.ToolName,
+			Excerpt: h.Excerpt, Score: h.Score, Categories: h.Categories}
+		if err := s.openReview(ctx, p, group, se, r); err != nil {
+			return fail(err)
+		}
 	}
 	at := s.opts.Now().UTC().Truncate(time.Microsecond)
-	if err := s.add(ctx, group, p, audit.MessageSent, se, map[string]any{
-		"channel": m.Channel, "messageId": m.MessageID, "chars": utf8.RuneCountInString(out.Reply),
-		"iterations": out.Iterations, "stop": out.Stop,
-	}); err != nil {
-		_ = group.Wait(context.WithoutCancel(ctx))
-		return channel.Reply{}, err
+	sent["chars"], sent["iterations"], sent["stop"] = utf8.RuneCountInString(out.Reply), out.Iterations, out.Stop
+	if err := s.add(ctx, group, p, audit.MessageSent, se, sent); err != nil {
+		return fail(err)
 	}
 	if err := group.Wait(ctx); err != nil {
 		return channel.Reply{}, err
 	}
 	return channel.Reply{SessionID: se.ID, Text: out.Reply, Timestamp: at}, nil
+}
+
+// stopMessage answers a message that was blocked (a neutral refusal) or
+// held for review (a holding reply): the message is stored, flagged, and
+// never reaches the model.
+func (s *Service) stopMessage(ctx context.Context, p authz.Principal, group *audit.Group, m channel.InboundMessage, se store.Session, user store.Turn, det detection) (channel.Reply, error) {
+	reply, stop := RefusalReply, "blocked"
+	if user.Flag == store.FlagHeld {
+		reply, stop = HoldingReply, "held"
+	}
+	notice := store.Turn{Role: store.RoleAssistant, Text: reply, Flag: store.FlagNotice, RequestID: user.RequestID,
+		CreatedAt: user.CreatedAt}
+	out := TurnOutput{Turns: []store.Turn{user, notice}, Reply: reply, Stop: stop}
+	if user.Flag == store.FlagHeld {
+		out.Hold = &Hold{Kind: store.ReviewMessage, Turn: 0, Source: det.src,
+			Excerpt: injection.Excerpt(m.Text, det.res.Spans, excerptBytes), Score: det.res.Score,
+			Categories: det.res.Categories}
+	}
+	return s.finish(ctx, p, group, se, map[string]any{"channel": m.Channel, "messageId": m.MessageID}, out, nil)
 }
 
 // chatLimit applies the chat rate limit per tenant, channel, account and

@@ -13,6 +13,8 @@ import (
 	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/channel"
+	"github.com/komand-ai/komand/internal/injection"
 	"github.com/komand-ai/komand/internal/llm"
 	"github.com/komand-ai/komand/internal/requestid"
 	"github.com/komand-ai/komand/internal/skill"
@@ -77,6 +79,16 @@ type TurnInput struct {
 	Text      string
 	OnDelta   func(string) // streamed reply text, when not nil
 	Audit     *audit.Group // the turn's audit group (nil: each entry awaited)
+	// Guard screens tool outputs under Policy (nil: no screening; the
+	// deterministic controls apply regardless).
+	Guard  *Guard
+	Policy *injection.Policy
+	// Tainted says the turn already holds untrusted content (a flagged
+	// message); tool outputs and webhook messages taint it too.
+	Tainted bool
+	// Resume continues the conversation in History (after a review)
+	// instead of answering a new message Text.
+	Resume bool
 }
 
 // TurnOutput is what the agent produced: the turns to append after the
@@ -85,7 +97,19 @@ type TurnOutput struct {
 	Turns      []store.Turn
 	Reply      string
 	Iterations int
-	Stop       string // "answer", "command", "no_provider", "iteration_limit", "timeout", "provider_error"
+	Stop       string // "answer", "command", "no_provider", "iteration_limit", "timeout", "provider_error", "held"
+	Hold       *Hold  // set when the turn stopped for an Admin's review
+}
+
+// Hold is a turn held for review: Turns[Turn] is the held turn.
+type Hold struct {
+	Kind       string // store.ReviewToolOutput or store.ReviewToolCall
+	Turn       int
+	Source     injection.Source
+	ToolName   string
+	Excerpt    string
+	Score      float64
+	Categories []string
 }
 
 func (r *Runner) turn(ctx context.Context, role, text string) store.Turn {
@@ -97,7 +121,7 @@ func (r *Runner) Turn(ctx context.Context, in TurnInput) (TurnOutput, error) {
 	inv := skill.Invocation{TenantID: in.Principal.TenantID, UserID: in.Principal.UserID,
 		AgentID: in.Agent.AgentID, SessionID: in.Session.ID, Via: "command", Audit: in.Audit,
 		EnabledSkillIDs: in.Agent.EnabledSkillIDs}
-	if strings.HasPrefix(in.Text, "/") {
+	if !in.Resume && strings.HasPrefix(in.Text, "/") {
 		if out, ok, err := r.command(ctx, inv, in.Text); ok || err != nil {
 			return out, err
 		}
@@ -177,13 +201,29 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv skill.Invo
 	ctx, cancel := context.WithTimeout(ctx, r.turnTimeout)
 	defer cancel()
 	inv.Via = "model"
-	msgs := append(historyMessages(in.History), llm.Message{Role: llm.RoleUser, Text: in.Text})
+	external := in.Session.Channel == channel.Webhook
+	nonce := injection.Nonce()
+	msgs := historyMessages(in.History, external, nonce)
+	if !in.Resume {
+		msgs = append(msgs, userMessage(in.Text, external, nonce))
+	}
+	tainted := in.Tainted || external || taintedSinceUser(in.History)
+	allow := in.Policy.Resolve(in.Agent.AgentID, injection.SourceUser).AllowConsequentialTools
 	msgs = trim(msgs, in.Agent.MaxContextTokens-estimate(in.Agent.SystemPrompt))
 	req := llm.Request{Model: in.Agent.ModelID, System: in.Agent.SystemPrompt, Tools: r.tools.Tools(ctx, inv), MaxTokens: 4096}
 	var out TurnOutput
 	var onDelta func(llm.Delta)
 	if in.OnDelta != nil {
 		onDelta = func(d llm.Delta) { in.OnDelta(d.Text) }
+	}
+	if in.Resume {
+		// An approved tool call: run what the held assistant turn asked for.
+		if calls := pendingCalls(in.History); len(calls) > 0 {
+			if err := r.runCalls(ctx, inv, in, calls, nonce, &msgs, &out); err != nil || out.Hold != nil {
+				return r.held(ctx, out), err
+			}
+			tainted = true
+		}
 	}
 	for out.Iterations < r.maxIterations {
 		out.Iterations++
@@ -206,24 +246,27 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv skill.Invo
 		calls, _ := json.Marshal(resp.ToolCalls)
 		at := r.turn(ctx, store.RoleAssistant, text)
 		at.ToolCalls = calls
+		if tainted && !allow {
+			if names := r.consequential(ctx, inv, resp.ToolCalls); len(names) > 0 {
+				// The model wants to change something after reading
+				// untrusted content: that needs more than its say-so.
+				at.Flag = store.FlagHeld
+				out.Turns = append(out.Turns, at)
+				out.Hold = &Hold{Kind: store.ReviewToolCall, Turn: len(out.Turns) - 1, Source: injection.SourceSkill,
+					ToolName: strings.Join(names, ","), Excerpt: injection.Excerpt(string(calls), nil, excerptBytes),
+					Categories: []string{"consequential_tool_in_untrusted_turn"}}
+				return r.held(ctx, out), nil
+			}
+		}
 		out.Turns = append(out.Turns, at)
 		msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Text: text, ToolCalls: resp.ToolCalls})
-		for _, call := range resp.ToolCalls {
-			res, err := r.tools.Run(ctx, inv, call)
+		if err := r.runCalls(ctx, inv, in, resp.ToolCalls, nonce, &msgs, &out); err != nil || out.Hold != nil {
 			if err != nil {
-				out.Stop = "tool_error"
 				return out, err
 			}
-			output := string(res.Output)
-			if len(output) > maxToolOutputBytes {
-				output, res.IsError = `{"error":"the tool output was too large"}`, true
-			}
-			tt := r.turn(ctx, store.RoleTool, output)
-			tt.ToolCallID, tt.ToolName, tt.IsError = call.ID, call.Name, res.IsError
-			out.Turns = append(out.Turns, tt)
-			msgs = append(msgs, llm.Message{Role: llm.RoleTool, Text: output, ToolCallID: call.ID,
-				ToolName: call.Name, IsError: res.IsError})
+			return r.held(ctx, out), nil
 		}
+		tainted = true
 		if err := ctx.Err(); err != nil {
 			out.Stop = "timeout"
 			return out, apperr.Wrap(err, apperr.Unavailable, turnTimeoutMsg)
@@ -234,10 +277,172 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv skill.Invo
 	return out, nil
 }
 
-// historyMessages converts stored turns to model messages.
-func historyMessages(turns []store.Turn) []llm.Message {
+// held ends a turn that waits for review with the holding reply.
+func (r *Runner) held(ctx context.Context, out TurnOutput) TurnOutput {
+	if out.Hold == nil {
+		return out
+	}
+	notice := r.turn(ctx, store.RoleAssistant, HoldingReply)
+	notice.Flag = store.FlagNotice
+	out.Turns = append(out.Turns, notice)
+	out.Reply, out.Stop = HoldingReply, "held"
+	return out
+}
+
+// consequential returns the names of the consequential tools among calls.
+func (r *Runner) consequential(ctx context.Context, inv skill.Invocation, calls []llm.ToolCall) []string {
+	d, ok := r.tools.(skill.Describer)
+	var names []string
+	for _, c := range calls {
+		// An executor that cannot describe its tools has every tool held.
+		if !ok || d.Describe(ctx, inv, c.Name).Consequential {
+			names = append(names, c.Name)
+		}
+	}
+	return names
+}
+
+// runCalls runs calls and feeds their outputs back, screened, scrubbed of
+// the system prompt and wrapped as data. A detection under an escalate
+// policy sets out.Hold (the remaining calls still run: the model chose
+// them before it saw the output).
+func (r *Runner) runCalls(ctx context.Context, inv skill.Invocation, in TurnInput, calls []llm.ToolCall, nonce string, msgs *[]llm.Message, out *TurnOutput) error {
+	d, _ := r.tools.(skill.Describer)
+	for _, call := range calls {
+		res, err := r.tools.Run(ctx, inv, call)
+		if err != nil {
+			out.Stop = "tool_error"
+			return err
+		}
+		output := string(res.Output)
+		if len(output) > maxToolOutputBytes {
+			output, res.IsError = `{"error":"the tool output was too large"}`, true
+		}
+		output = injection.ScrubPrompt(output, in.Agent.SystemPrompt)
+		tt := r.turn(ctx, store.RoleTool, output)
+		tt.ToolCallID, tt.ToolName, tt.IsError = call.ID, call.Name, res.IsError
+		src := injection.SourceSkill
+		if d != nil && d.Describe(ctx, inv, call.Name).External {
+			src = injection.SourceExternal
+		}
+		if det, ok := in.Guard.screen(in.Policy, in.Agent.AgentID, output, src); ok {
+			ev := detectedEvent(in.Principal.TenantID, in.Principal.UserID, in.Agent.AgentID, in.Session.ID, call.Name, det, output)
+			if err := recordEvent(ctx, in, ev); err != nil {
+				out.Stop = "audit_error"
+				return err
+			}
+			tt.Flag = flagFor(det.dec.Action)
+			if tt.Flag == store.FlagHeld && out.Hold == nil {
+				out.Hold = &Hold{Kind: store.ReviewToolOutput, Turn: len(out.Turns), Source: src, ToolName: call.Name,
+					Excerpt: injection.Excerpt(output, det.res.Spans, excerptBytes), Score: det.res.Score,
+					Categories: det.res.Categories}
+			}
+		}
+		out.Turns = append(out.Turns, tt)
+		*msgs = append(*msgs, toolMessage(tt, nonce))
+	}
+	return nil
+}
+
+// recordEvent records ev through the turn's group, awaited.
+func recordEvent(ctx context.Context, in TurnInput, ev audit.Event) error {
+	if in.Audit != nil {
+		return in.Audit.Record(ctx, ev)
+	}
+	return in.Guard.audit.Record(ctx, ev)
+}
+
+// Texts the model sees in place of a tool output it may not read.
+const (
+	withheldBlocked  = `{"error":"this tool output was withheld: it contained instructions aimed at the assistant (possible prompt injection)"}`
+	withheldHeld     = `{"error":"this tool output is waiting for review by an administrator"}`
+	withheldRejected = `{"error":"an administrator rejected this tool output"}`
+	// RejectedCall is the tool result of a consequential call an Admin
+	// rejected.
+	RejectedCall = `{"error":"an administrator rejected this action; do not retry it"}`
+)
+
+// toolMessage is a stored tool turn as the model sees it: withheld when
+// blocked, held or rejected, otherwise its output as a data block.
+func toolMessage(t store.Turn, nonce string) llm.Message {
+	m := llm.Message{Role: llm.RoleTool, ToolCallID: t.ToolCallID, ToolName: t.ToolName, IsError: t.IsError}
+	switch t.Flag {
+	case store.FlagBlocked:
+		m.Text, m.IsError = withheldBlocked, true
+	case store.FlagHeld:
+		m.Text, m.IsError = withheldHeld, true
+	case store.FlagRejected:
+		m.Text, m.IsError = withheldRejected, true
+	default:
+		m.Text = injection.WrapData(t.Text, "tool "+t.ToolName, nonce)
+	}
+	return m
+}
+
+// userMessage is a message as the model sees it: a webhook's, which comes
+// from another system, as a data block.
+func userMessage(text string, external bool, nonce string) llm.Message {
+	if external {
+		text = injection.WrapData(text, "webhook message", nonce)
+	}
+	return llm.Message{Role: llm.RoleUser, Text: text}
+}
+
+// taintedSinceUser reports tool output after the last user message of
+// history (a resumed turn that already read tool results).
+func taintedSinceUser(turns []store.Turn) bool {
+	for i := len(turns) - 1; i >= 0; i-- {
+		switch {
+		case turns[i].Flag == store.FlagNotice:
+		case turns[i].Role == store.RoleUser:
+			return turns[i].Flag == store.FlagWarn
+		case turns[i].Role == store.RoleTool:
+			return true
+		}
+	}
+	return false
+}
+
+// pendingCalls returns the tool calls of the last assistant turn of
+// history when none of them has a result yet (an approved held call).
+func pendingCalls(turns []store.Turn) []llm.ToolCall {
+	for i := len(turns) - 1; i >= 0; i-- {
+		t := turns[i]
+		if t.Flag == store.FlagNotice {
+			continue
+		}
+		if t.Role != store.RoleAssistant || len(t.ToolCalls) == 0 || t.Flag != "" {
+			return nil
+		}
+		var calls []llm.ToolCall
+		_ = json.Unmarshal(t.ToolCalls, &calls)
+		return calls
+	}
+	return nil
+}
+
+// historyMessages converts stored turns to model messages. Komand's own
+// notices, messages that were blocked, held or rejected, and an assistant
+// turn whose tool calls wait for review are left out; tool outputs and
+// webhook messages become data blocks.
+func historyMessages(turns []store.Turn, external bool, nonce string) []llm.Message {
 	out := make([]llm.Message, 0, len(turns))
 	for _, t := range turns {
+		switch {
+		case t.Flag == store.FlagNotice:
+			continue
+		case t.Role == store.RoleUser:
+			if t.Flag == store.FlagBlocked || t.Flag == store.FlagHeld || t.Flag == store.FlagRejected {
+				continue
+			}
+			out = append(out, userMessage(t.Text, external, nonce))
+			continue
+		case t.Role == store.RoleTool:
+			out = append(out, toolMessage(t, nonce))
+			continue
+		case t.Flag == store.FlagHeld:
+			continue
+		}
 		m := llm.Message{Role: t.Role, Text: t.Text, ToolCallID: t.ToolCallID, ToolName: t.ToolName, IsError: t.IsError}
 		if len(t.ToolCalls) > 0 {
 			_ = json.Unmarshal(t.ToolCalls, &m.ToolCalls)

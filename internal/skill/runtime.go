@@ -342,3 +342,49 @@ func (h *skillHost) Log(ctx context.Context, level int, msg string) {
 	h.r.log.Log(ctx, lv, "skill log", "skill", h.skillID, "agent", h.inv.AgentID, "session", h.inv.SessionID,
 		"msg", string(h.sc.Scrub(cleanText([]byte(msg), 4096))))
 }
+
+// ToolInfo is what the prompt-injection defense needs to know of a tool.
+type ToolInfo struct {
+	// Consequential: the tool changes something or reaches the network (a
+	// registry skill granted write or network access, or the memory_store
+	// built-in, which the agent reads back in later turns). Such a call in
+	// a turn that holds untrusted content waits for an Admin.
+	Consequential bool
+	// External: the output carries content fetched from outside (the
+	// skill was granted network:outbound); it is screened as external data
+	// rather than as skill output.
+	External bool
+}
+
+// Describer is an Executor that can describe its tools.
+type Describer interface {
+	Describe(ctx context.Context, inv Invocation, name string) ToolInfo
+}
+
+// consequentialBuiltins are the built-in tools that write.
+var consequentialBuiltins = map[string]bool{"memory_store": true}
+
+// Describe describes the built-in tool name (an unknown one is neither).
+func (b *Builtins) Describe(_ context.Context, _ Invocation, name string) ToolInfo {
+	return ToolInfo{Consequential: consequentialBuiltins[name]}
+}
+
+// Describe describes tool name as it would run for inv. When the agent's
+// installations cannot be read the tool counts as consequential (it is
+// held rather than run unchecked).
+func (r *Runtime) Describe(ctx context.Context, inv Invocation, name string) ToolInfo {
+	if r.builtins.Has(name) || checkSkillID(name) != nil {
+		return r.builtins.Describe(ctx, inv, name)
+	}
+	act, err := r.installs(ctx, inv)
+	if err != nil {
+		return ToolInfo{Consequential: true, External: true}
+	}
+	in, ok := act[name]
+	if !ok {
+		return ToolInfo{}
+	}
+	grant := decodePerms(in.Granted)
+	return ToolInfo{Consequential: Consequential(grant),
+		External: slices.ContainsFunc(grant, func(p Permission) bool { return p.Resource == "network" })}
+}

@@ -17,7 +17,7 @@ const sessionCols = "id, tenant_id, session_key, channel, channel_account_id, se
 	"metadata, message_count, first_message_at, last_message_at, ended_at, end_reason"
 
 const turnCols = "tenant_id, session_id, seq, role, text, tool_calls, tool_call_id, tool_name, " +
-	"is_error, request_id, created_at"
+	"is_error, request_id, created_at, flag"
 
 func metadata(m map[string]string) map[string]string {
 	if m == nil {
@@ -45,7 +45,7 @@ func scanTurn(row pgx.Row) (store.Turn, error) {
 		calls *string
 	)
 	if err := row.Scan(&t.TenantID, &t.SessionID, &t.Seq, &t.Role, &t.Text, &calls, &t.ToolCallID,
-		&t.ToolName, &t.IsError, &t.RequestID, &t.CreatedAt); err != nil {
+		&t.ToolName, &t.IsError, &t.RequestID, &t.CreatedAt, &t.Flag); err != nil {
 		return store.Turn{}, err
 	}
 	if calls != nil {
@@ -137,6 +137,7 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 	n := len(turns)
 	var (
 		roles, texts, calls, callIDs, tools, reqIDs = make([]string, n), make([]string, n), make([]*string, n), make([]string, n), make([]string, n), make([]string, n)
+		flags                                       = make([]string, n)
 		errs                                        = make([]bool, n)
 		ats                                         = make([]time.Time, n)
 		messages                                    int
@@ -144,6 +145,7 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 	)
 	for i, t := range turns {
 		roles[i], texts[i], callIDs[i], tools[i], reqIDs[i], errs[i] = t.Role, t.Text, t.ToolCallID, t.ToolName, t.RequestID, t.IsError
+		flags[i] = t.Flag
 		ats[i] = t.CreatedAt.UTC().Truncate(time.Microsecond)
 		if t.ToolCalls != nil {
 			c := string(t.ToolCalls)
@@ -172,14 +174,14 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 		})
 	if n > 0 {
 		b.Queue(`INSERT INTO komand_session_turns (`+turnCols+`)
-			SELECT $1, $2, base.last + t.ord, t.role, t.text, t.calls, t.call_id, t.tool_name, t.is_error, t.request_id, t.created_at
+			SELECT $1, $2, base.last + t.ord, t.role, t.text, t.calls, t.call_id, t.tool_name, t.is_error, t.request_id, t.created_at, t.flag
 			  FROM (SELECT coalesce(max(seq), 0) AS last FROM komand_session_turns
 			         WHERE tenant_id = $1 AND session_id = $2) base,
-			       unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::text[], $10::timestamptz[])
-			         WITH ORDINALITY AS t(role, text, calls, call_id, tool_name, is_error, request_id, created_at, ord)
+			       unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::text[], $10::timestamptz[], $11::text[])
+			         WITH ORDINALITY AS t(role, text, calls, call_id, tool_name, is_error, request_id, created_at, flag, ord)
 			 WHERE EXISTS (SELECT 1 FROM komand_sessions WHERE tenant_id = $1 AND id = $2 AND ended_at IS NULL)
 			RETURNING seq`,
-			tenantID, sessionID, roles, texts, calls, callIDs, tools, errs, reqIDs, ats).
+			tenantID, sessionID, roles, texts, calls, callIDs, tools, errs, reqIDs, ats, flags).
 			Query(func(rows pgx.Rows) error {
 				seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 				if err == nil && len(seqs) > 0 {

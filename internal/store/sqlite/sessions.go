@@ -14,7 +14,7 @@ const sessionCols = "id, tenant_id, session_key, channel, channel_account_id, se
 	"metadata, message_count, first_message_at, last_message_at, ended_at, end_reason"
 
 const turnCols = "tenant_id, session_id, seq, role, text, tool_calls, tool_call_id, tool_name, " +
-	"is_error, request_id, created_at"
+	"is_error, request_id, created_at, flag"
 
 func encodeMetadata(m map[string]string) string {
 	if len(m) == 0 {
@@ -63,7 +63,7 @@ func scanTurn(sc scanner) (store.Turn, error) {
 		created int64
 	)
 	if err := sc.Scan(&t.TenantID, &t.SessionID, &t.Seq, &t.Role, &t.Text, &calls, &t.ToolCallID,
-		&t.ToolName, &isError, &t.RequestID, &created); err != nil {
+		&t.ToolName, &isError, &t.RequestID, &created, &t.Flag); err != nil {
 		return store.Turn{}, err
 	}
 	if calls.Valid {
@@ -142,7 +142,7 @@ func countsAsMessage(role string) bool {
 const (
 	activeSessionForUpdateSQL = `SELECT ` + sessionCols + ` FROM komand_sessions WHERE tenant_id = ? AND id = ? AND ended_at IS NULL`
 	lastSeqSQL                = `SELECT coalesce(max(seq), 0) FROM komand_session_turns WHERE tenant_id = ? AND session_id = ?`
-	insertTurnSQL             = `INSERT INTO komand_session_turns (` + turnCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertTurnSQL             = `INSERT INTO komand_session_turns (` + turnCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	updateSessionCountsSQL    = `UPDATE komand_sessions SET message_count = ?, last_message_at = ? WHERE tenant_id = ? AND id = ?`
 )
 
@@ -169,7 +169,7 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 				calls = string(t.ToolCalls)
 			}
 			if _, err := tx.ExecContext(ctx, insertTurnSQL, t.TenantID, t.SessionID, t.Seq, t.Role, t.Text, calls,
-				t.ToolCallID, t.ToolName, boolInt(t.IsError), t.RequestID, micros(t.CreatedAt)); err != nil {
+				t.ToolCallID, t.ToolName, boolInt(t.IsError), t.RequestID, micros(t.CreatedAt), t.Flag); err != nil {
 				return err
 			}
 			if countsAsMessage(t.Role) {

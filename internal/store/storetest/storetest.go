@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Channels", channelTests},
 		{"Skills", skillTests},
 		{"CRM", crmTests},
+		{"Injection", injectionTests},
 		{"Audit", auditTests},
 		{"Isolation", isolationTests},
 		{"Concurrency", concurrencyTests},

@@ -1,0 +1,191 @@
+package injection
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+)
+
+// Actions a policy takes on a detection.
+const (
+	// ActionBlock keeps the text from the model: a user gets a neutral
+	// refusal, a tool output is replaced by an error the model sees.
+	ActionBlock = "block"
+	// ActionWarn lets the text through, flagged in the history and the
+	// audit trail.
+	ActionWarn = "warn"
+	// ActionEscalate holds the turn for an Admin to approve or reject; the
+	// sender gets a holding reply.
+	ActionEscalate = "escalate"
+)
+
+// PolicyRule is an action and a threshold; empty fields inherit.
+type PolicyRule struct {
+	Action    string  `json:"action,omitempty"`
+	Threshold float64 `json:"threshold,omitempty"`
+}
+
+// SourceRules are rules per source.
+type SourceRules struct {
+	User     *PolicyRule `json:"user,omitempty"`
+	Skill    *PolicyRule `json:"skill,omitempty"`
+	External *PolicyRule `json:"external,omitempty"`
+}
+
+func (s *SourceRules) rule(src Source) *PolicyRule {
+	if s == nil {
+		return nil
+	}
+	switch src {
+	case SourceSkill:
+		return s.Skill
+	case SourceExternal:
+		return s.External
+	}
+	return s.User
+}
+
+// AgentPolicy overrides the tenant's policy for one agent.
+type AgentPolicy struct {
+	PolicyRule
+	Sources *SourceRules `json:"sources,omitempty"`
+	// AllowConsequentialTools lets the model call skills with write or
+	// network permissions in a turn that already holds untrusted content
+	// without an Admin's approval. Off unless set here, per agent.
+	AllowConsequentialTools bool `json:"allowConsequentialTools,omitempty"`
+}
+
+// Policy is a tenant's prompt-injection policy: a default rule, rules per
+// source, and overrides per agent (which may again be per source). The
+// most specific rule that sets a field wins, field by field: agent and
+// source, then agent, then source, then tenant, then the built-in default
+// (block at DefaultThreshold).
+type Policy struct {
+	PolicyRule
+	Sources *SourceRules            `json:"sources,omitempty"`
+	Agents  map[string]*AgentPolicy `json:"agents,omitempty"`
+}
+
+// Decision is the resolved rule for one agent and source.
+type Decision struct {
+	Action                  string
+	Threshold               float64
+	AllowConsequentialTools bool
+}
+
+// Resolve returns the rule for agentID and src.
+func (p *Policy) Resolve(agentID string, src Source) Decision {
+	var chain []*PolicyRule
+	allow := false
+	if p != nil {
+		if a := p.Agents[agentID]; a != nil {
+			chain = append(chain, a.Sources.rule(src), &a.PolicyRule)
+			allow = a.AllowConsequentialTools
+		}
+		chain = append(chain, p.Sources.rule(src), &p.PolicyRule)
+	}
+	d := Decision{AllowConsequentialTools: allow}
+	for _, r := range chain {
+		if r == nil {
+			continue
+		}
+		if d.Action == "" {
+			d.Action = r.Action
+		}
+		if d.Threshold == 0 {
+			d.Threshold = r.Threshold
+		}
+	}
+	if d.Action == "" {
+		d.Action = ActionBlock
+	}
+	if d.Threshold == 0 {
+		d.Threshold = DefaultThreshold
+	}
+	return d
+}
+
+// Limits on a policy document.
+const (
+	MaxPolicyBytes  = 64 << 10
+	MaxPolicyAgents = 1000
+)
+
+// ParsePolicy decodes and validates a policy document: unknown fields,
+// unknown actions, thresholds outside (0, 1] and more than MaxPolicyAgents
+// agents are errors (messages are safe to show).
+func ParsePolicy(doc []byte) (*Policy, error) {
+	if len(doc) > MaxPolicyBytes {
+		return nil, fmt.Errorf("the policy must be at most %d bytes", MaxPolicyBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	var p Policy
+	if err := dec.Decode(&p); err != nil {
+		return nil, errors.New("the policy must be a JSON object with action, threshold, sources and agents")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("the policy must be one JSON object")
+	}
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func (p *Policy) validate() error {
+	check := func(where string, r *PolicyRule) error {
+		if r == nil {
+			return nil
+		}
+		switch r.Action {
+		case "", ActionBlock, ActionWarn, ActionEscalate:
+		default:
+			return fmt.Errorf("%s: action must be block, warn or escalate", where)
+		}
+		if r.Threshold < 0 || r.Threshold > 1 {
+			return fmt.Errorf("%s: threshold must be between 0 and 1", where)
+		}
+		return nil
+	}
+	sources := func(where string, s *SourceRules) error {
+		if s == nil {
+			return nil
+		}
+		for _, src := range []Source{SourceUser, SourceSkill, SourceExternal} {
+			if err := check(where+".sources."+string(src), s.rule(src)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := check("policy", &p.PolicyRule); err != nil {
+		return err
+	}
+	if err := sources("policy", p.Sources); err != nil {
+		return err
+	}
+	if len(p.Agents) > MaxPolicyAgents {
+		return fmt.Errorf("the policy may name at most %d agents", MaxPolicyAgents)
+	}
+	for _, id := range slices.Sorted(maps.Keys(p.Agents)) {
+		a := p.Agents[id]
+		if id == "" || len(id) > 128 {
+			return errors.New("agents: an agent ID must be 1 to 128 characters")
+		}
+		if a == nil {
+			return fmt.Errorf("agents.%s: must be an object", id)
+		}
+		if err := check("agents."+id, &a.PolicyRule); err != nil {
+			return err
+		}
+		if err := sources("agents."+id, a.Sources); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,173 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/injection"
+	"github.com/komand-ai/komand/internal/store"
+)
+
+// Prompt-injection defense (security.md, "Prompt Injection Detection";
+// issue 7). Every untrusted text is screened on its way to the model:
+//
+//   - a user's message (WebChat, Slack, Telegram) as source "user"; a
+//     message of the generic webhook channel, which comes from another
+//     system rather than a person, as "external";
+//   - every tool output as "skill", or as "external" when the skill was
+//     granted network access (it carries fetched content).
+//
+// A score at or above the policy's threshold for the agent and source is a
+// detection: PromptInjectionDetected is recorded (awaited: a detection that
+// cannot be recorded fails the turn) and the policy's action applies.
+// block: a message never reaches the model and the sender gets
+// RefusalReply; a tool output is replaced by an error the model sees. warn:
+// the text goes on, flagged in the history. escalate: the turn stops, the
+// sender gets HoldingReply, and the held turn waits in the review queue
+// until an Admin approves (the turn resumes) or rejects it.
+//
+// Deterministic controls hold whatever the detector says (they are tested
+// with a detector that finds nothing): tool outputs and webhook messages
+// reach the model only as data blocks with a random boundary and
+// neutralised markers (injection.WrapData), never as a system or user turn;
+// the agent's system prompt is cut out of tool outputs; and a consequential
+// tool (write or network access) that the model calls in a turn that
+// already holds untrusted content is held for an Admin unless the agent's
+// policy sets allowConsequentialTools.
+
+// Replies Komand writes itself (stored as notice turns, never shown to the
+// model).
+const (
+	RefusalReply = "Sorry, I can't help with that message."
+	HoldingReply = "Thanks, your request needs a quick check by our team before I can continue. We'll get back to you."
+)
+
+// excerptBytes bounds the text an audit entry or a review keeps.
+const excerptBytes = 240
+
+// Screener scores text (injection.Detector).
+type Screener interface {
+	Screen(text string, src injection.Source) injection.Result
+}
+
+// Guard holds the screener and the tenants' policies.
+type Guard struct {
+	screener Screener
+	st       store.Store
+	authz    *authz.Authorizer
+	audit    audit.Recorder
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// NewGuard returns the defense over screener (the server's detector).
+func NewGuard(screener Screener, st store.Store, az *authz.Authorizer, rec audit.Recorder, now func() time.Time, log *slog.Logger) *Guard {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Guard{screener: screener, st: st, authz: az, audit: rec, now: now, log: log}
+}
+
+// policy returns the tenant's policy (nil: the defaults, block at
+// injection.DefaultThreshold). A stored document that no longer parses
+// counts as the defaults, the strictest reading.
+func (g *Guard) policy(ctx context.Context, tenantID string) (*injection.Policy, error) {
+	if g == nil {
+		return nil, nil
+	}
+	sp, err := g.st.GetInjectionPolicy(ctx, tenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p, err := injection.ParsePolicy(sp.Doc)
+	if err != nil {
+		g.log.ErrorContext(ctx, "stored injection policy does not parse; using the defaults", "tenant", tenantID, "err", err)
+		return nil, nil
+	}
+	return p, nil
+}
+
+// detection is a screening at or above its threshold.
+type detection struct {
+	res injection.Result
+	dec injection.Decision
+	src injection.Source
+}
+
+// screen screens text for agentID under pol.
+func (g *Guard) screen(pol *injection.Policy, agentID, text string, src injection.Source) (detection, bool) {
+	if g == nil || g.screener == nil {
+		return detection{}, false
+	}
+	res := g.screener.Screen(text, src)
+	dec := pol.Resolve(agentID, src)
+	return detection{res: res, dec: dec, src: src}, res.Score >= dec.Threshold
+}
+
+// detectedEvent is the PromptInjectionDetected entry of a detection.
+func detectedEvent(tenantID, actorID, agentID, sessionID, tool string, d detection, text string) audit.Event {
+	return audit.Event{TenantID: tenantID, Action: audit.PromptInjectionDetected, ActorID: actorID,
+		AgentID: agentID, SessionID: sessionID, SkillID: tool,
+		Details: map[string]any{
+			"source": string(d.src), "score": d.res.Score, "threshold": d.dec.Threshold,
+			"categories": d.res.Categories, "action": d.dec.Action,
+			"excerpt": injection.Excerpt(text, d.res.Spans, excerptBytes),
+		}}
+}
+
+// flagFor is the turn flag of a detection's action.
+func flagFor(action string) string {
+	switch action {
+	case injection.ActionWarn:
+		return store.FlagWarn
+	case injection.ActionEscalate:
+		return store.FlagHeld
+	}
+	return store.FlagBlocked
+}
+
+// GetPolicy returns p's tenant's policy document (the defaults when it
+// never set one).
+func (g *Guard) GetPolicy(ctx context.Context, p authz.Principal) (store.InjectionPolicy, error) {
+	if err := g.authz.Check(ctx, p, authz.Read, authz.Injection, authz.Target{}); err != nil {
+		return store.InjectionPolicy{}, err
+	}
+	sp, err := g.st.GetInjectionPolicy(ctx, p.TenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.InjectionPolicy{TenantID: p.TenantID, Doc: []byte(`{}`)}, nil
+	}
+	return sp, err
+}
+
+// PutPolicy validates and stores doc as p's tenant's policy.
+func (g *Guard) PutPolicy(ctx context.Context, p authz.Principal, doc []byte) (store.InjectionPolicy, error) {
+	if err := g.authz.Check(ctx, p, authz.Update, authz.Injection, authz.Target{}); err != nil {
+		return store.InjectionPolicy{}, err
+	}
+	pol, err := injection.ParsePolicy(doc)
+	if err != nil {
+		return store.InjectionPolicy{}, apperr.Field("policy", err.Error())
+	}
+	sp := store.InjectionPolicy{TenantID: p.TenantID, Doc: doc, UpdatedBy: p.UserID,
+		UpdatedAt: g.now().UTC().Truncate(time.Microsecond)}
+	if err := g.st.PutInjectionPolicy(ctx, sp); err != nil {
+		return store.InjectionPolicy{}, err
+	}
+	details := map[string]any{"action": pol.Resolve("", injection.SourceUser).Action, "agents": len(pol.Agents)}
+	if err := g.audit.Record(ctx, audit.Event{TenantID: p.TenantID, Action: audit.InjectionPolicyChanged,
+		ActorID: p.UserID, Details: details}); err != nil {
+		return store.InjectionPolicy{}, err
+	}
+	return sp, nil
+}

@@ -1,0 +1,142 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/komand-ai/komand/internal/store"
+)
+
+const reviewCols = "tenant_id, id, session_id, agent_id, kind, source, turn_seq, tool_name, excerpt, score, " +
+	"categories, status, request_id, created_at, decided_by, decided_at"
+
+func scanReview(sc scanner) (store.Review, error) {
+	var (
+		r       store.Review
+		cats    string
+		created int64
+		decided sql.NullInt64
+	)
+	if err := sc.Scan(&r.TenantID, &r.ID, &r.SessionID, &r.AgentID, &r.Kind, &r.Source, &r.TurnSeq, &r.ToolName,
+		&r.Excerpt, &r.Score, &cats, &r.Status, &r.RequestID, &created, &r.DecidedBy, &decided); err != nil {
+		return store.Review{}, err
+	}
+	if err := json.Unmarshal([]byte(cats), &r.Categories); err != nil || r.Categories == nil {
+		r.Categories = []string{}
+	}
+	r.CreatedAt, r.DecidedAt = fromMicros(created), fromNullMicros(decided)
+	return r, nil
+}
+
+func encodeCategories(c []string) string {
+	if len(c) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+// GetInjectionPolicy returns the tenant's policy.
+func (s *Store) GetInjectionPolicy(ctx context.Context, tenantID string) (store.InjectionPolicy, error) {
+	var (
+		p  store.InjectionPolicy
+		at int64
+		d  string
+	)
+	err := s.rq.QueryRowContext(ctx, `SELECT tenant_id, doc, updated_by, updated_at FROM komand_injection_policies
+		WHERE tenant_id = ?`, tenantID).Scan(&p.TenantID, &d, &p.UpdatedBy, &at)
+	if err != nil {
+		return store.InjectionPolicy{}, wrap("get injection policy", err)
+	}
+	p.Doc, p.UpdatedAt = []byte(d), fromMicros(at)
+	return p, nil
+}
+
+// PutInjectionPolicy creates or replaces the tenant's policy.
+func (s *Store) PutInjectionPolicy(ctx context.Context, p store.InjectionPolicy) error {
+	return s.write(ctx, "put injection policy", func(tx txQuerier) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO komand_injection_policies (tenant_id, doc, updated_by, updated_at)
+			VALUES (?, ?, ?, ?) ON CONFLICT (tenant_id) DO UPDATE SET doc = excluded.doc,
+			updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+			p.TenantID, string(p.Doc), p.UpdatedBy, micros(p.UpdatedAt))
+		return err
+	})
+}
+
+// CreateReview stores a new review.
+func (s *Store) CreateReview(ctx context.Context, r store.Review) error {
+	return s.write(ctx, "create review", func(tx txQuerier) error {
+		var decided any
+		if r.DecidedAt != nil {
+			decided = micros(*r.DecidedAt)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO komand_injection_reviews (`+reviewCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.TenantID, r.ID, r.SessionID, r.AgentID, r.Kind, r.Source, r.TurnSeq, r.ToolName, r.Excerpt, r.Score,
+			encodeCategories(r.Categories), r.Status, r.RequestID, micros(r.CreatedAt), r.DecidedBy, decided)
+		return err
+	})
+}
+
+// GetReview returns one review of the tenant.
+func (s *Store) GetReview(ctx context.Context, tenantID, id string) (store.Review, error) {
+	r, err := scanReview(s.rq.QueryRowContext(ctx, `SELECT `+reviewCols+` FROM komand_injection_reviews
+		WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	return r, wrap("get review", err)
+}
+
+// ListReviews returns one page of the tenant's reviews, newest first.
+func (s *Store) ListReviews(ctx context.Context, tenantID string, f store.ReviewFilter, p store.Page) ([]store.Review, int, error) {
+	where, args := `tenant_id = ?`, []any{tenantID}
+	if f.Status != "" {
+		where += ` AND status = ?`
+		args = append(args, f.Status)
+	}
+	if f.SessionID != "" {
+		where += ` AND session_id = ?`
+		args = append(args, f.SessionID)
+	}
+	return listPage(ctx, s, "list reviews", `SELECT count(*) FROM komand_injection_reviews WHERE `+where,
+		`SELECT `+reviewCols+` FROM komand_injection_reviews WHERE `+where+` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+		args, p, scanReview)
+}
+
+// DecideReview moves a pending review to status.
+func (s *Store) DecideReview(ctx context.Context, tenantID, id, status, by string, at time.Time) (store.Review, error) {
+	var r store.Review
+	err := s.write(ctx, "decide review", func(tx txQuerier) error {
+		res, err := tx.ExecContext(ctx, `UPDATE komand_injection_reviews SET status = ?, decided_by = ?, decided_at = ?
+			WHERE tenant_id = ? AND id = ? AND status = 'pending'`, status, by, micros(at), tenantID, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		r, err = scanReview(tx.QueryRowContext(ctx, `SELECT `+reviewCols+` FROM komand_injection_reviews
+			WHERE tenant_id = ? AND id = ?`, tenantID, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err == nil && n == 0 {
+			return store.ErrConflict // decided already
+		}
+		return err
+	})
+	if err != nil {
+		return store.Review{}, err
+	}
+	return r, nil
+}
+
+// SetTurnFlag sets one turn's flag.
+func (s *Store) SetTurnFlag(ctx context.Context, tenantID, sessionID string, seq int64, flag string) error {
+	return s.write(ctx, "set turn flag", func(tx txQuerier) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE komand_session_turns SET flag = ?
+			WHERE tenant_id = ? AND session_id = ? AND seq = ?`, flag, tenantID, sessionID, seq))
+	})
+}
