@@ -642,8 +642,6 @@ type AuditFilter struct {
 // SealFunc computes the hash of e, whose Seq and PrevHash are already set.
 type SealFunc func(e *AuditEntry) string
 
-// Audit is the append-only audit log. There is deliberately no method that
-// updates or deletes an entry.
 // InjectionPolicy is a tenant's prompt-injection policy document (JSON,
 // validated and interpreted by the injection package; the store keeps it
 // as given). Doc is nil when the tenant never set one.
@@ -716,6 +714,8 @@ type Injection interface {
 	SetTurnFlag(ctx context.Context, tenantID, sessionID string, seq int64, flag string) error
 }
 
+// Audit is the append-only audit log. There is deliberately no method that
+// updates or deletes an entry.
 type Audit interface {
 	// AppendAudit appends entries (possibly of several tenants) in one
 	// durable transaction, extending each tenant's hash chain in order: for

@@ -20,9 +20,8 @@ func scanReview(row pgx.Row) (store.Review, error) {
 		&r.Excerpt, &r.Score, &r.Categories, &r.Status, &r.RequestID, &r.CreatedAt, &r.DecidedBy, &r.DecidedAt); err != nil {
 		return store.Review{}, err
 	}
-	if r.Categories == nil {
-		r.Categories = []string{}
-	}
+	// An empty array reads back as []string{}, never nil, as in SQLite.
+	r.Categories = list(r.Categories)
 	r.CreatedAt, r.DecidedAt = utc(r.CreatedAt), utcPtr(r.DecidedAt)
 	return r, nil
 }
@@ -30,17 +29,17 @@ func scanReview(row pgx.Row) (store.Review, error) {
 // GetInjectionPolicy returns the tenant's policy.
 func (s *Store) GetInjectionPolicy(ctx context.Context, tenantID string) (store.InjectionPolicy, error) {
 	var (
-		p store.InjectionPolicy
-		d string
+		p   store.InjectionPolicy
+		doc string
 	)
 	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
 		b.Queue(`SELECT tenant_id, doc, updated_by, updated_at FROM komand_injection_policies WHERE tenant_id = $1`, tenantID).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&p.TenantID, &d, &p.UpdatedBy, &p.UpdatedAt) })
+			QueryRow(func(row pgx.Row) error { return row.Scan(&p.TenantID, &doc, &p.UpdatedBy, &p.UpdatedAt) })
 	})
 	if err != nil {
 		return store.InjectionPolicy{}, wrapErr("get injection policy", err)
 	}
-	p.Doc, p.UpdatedAt = []byte(d), utc(p.UpdatedAt)
+	p.Doc, p.UpdatedAt = []byte(doc), utc(p.UpdatedAt)
 	return p, nil
 }
 
@@ -56,17 +55,18 @@ func (s *Store) PutInjectionPolicy(ctx context.Context, p store.InjectionPolicy)
 	return wrapErr("put injection policy", err)
 }
 
-// CreateReview stores a new review.
+// CreateReview stores a new review; a taken ID gives store.ErrConflict.
 func (s *Store) CreateReview(ctx context.Context, r store.Review) error {
-	cats := r.Categories
-	if cats == nil {
-		cats = []string{}
+	var decided *time.Time
+	if r.DecidedAt != nil {
+		d := r.DecidedAt.UTC().Truncate(time.Microsecond)
+		decided = &d
 	}
 	err := s.inTenant(ctx, r.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO komand_injection_reviews (`+reviewCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			r.TenantID, r.ID, r.SessionID, r.AgentID, r.Kind, r.Source, r.TurnSeq, r.ToolName, r.Excerpt, r.Score,
-			cats, r.Status, r.RequestID, r.CreatedAt.UTC().Truncate(time.Microsecond), r.DecidedBy, r.DecidedAt)
+			list(r.Categories), r.Status, r.RequestID, r.CreatedAt.UTC().Truncate(time.Microsecond), r.DecidedBy, decided)
 		return err
 	})
 	return wrapErr("create review", err)
@@ -85,7 +85,8 @@ func (s *Store) GetReview(ctx context.Context, tenantID, id string) (store.Revie
 	return r, wrapErr("get review", err)
 }
 
-// ListReviews returns one page of the tenant's reviews, newest first.
+// ListReviews returns one page of the tenant's reviews matching f, newest
+// first, and the total.
 func (s *Store) ListReviews(ctx context.Context, tenantID string, f store.ReviewFilter, p store.Page) ([]store.Review, int, error) {
 	where, args := `tenant_id = $1`, []any{tenantID}
 	if f.Status != "" {
@@ -103,7 +104,8 @@ func (s *Store) ListReviews(ctx context.Context, tenantID string, f store.Review
 	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
 		b.Queue(`SELECT count(*) FROM komand_injection_reviews WHERE `+where, args...).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
-		b.Queue(`SELECT `+reviewCols+` FROM komand_injection_reviews WHERE `+where+` ORDER BY created_at DESC, id COLLATE "C" DESC
+		b.Queue(`SELECT `+reviewCols+` FROM komand_injection_reviews WHERE `+where+`
+			ORDER BY created_at DESC, id COLLATE "C" DESC
 			LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2), append(args, limit, offset)...).Query(appendRows(&out, scanReview))
 	})
 	if err != nil {
@@ -112,7 +114,11 @@ func (s *Store) ListReviews(ctx context.Context, tenantID string, f store.Review
 	return out, total, nil
 }
 
-// DecideReview moves a pending review to status.
+// DecideReview moves a pending review to status in one statement, so of
+// two decisions one wins and the other finds no pending row (under READ
+// COMMITTED the second UPDATE waits for the first and then re-checks the
+// row): store.ErrConflict when the review exists (decided already),
+// store.ErrNotFound otherwise.
 func (s *Store) DecideReview(ctx context.Context, tenantID, id, status, by string, at time.Time) (store.Review, error) {
 	var r store.Review
 	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
@@ -129,7 +135,7 @@ func (s *Store) DecideReview(ctx context.Context, tenantID, id, status, by strin
 			return err
 		}
 		if exists {
-			return store.ErrConflict // decided already
+			return store.ErrConflict
 		}
 		return store.ErrNotFound
 	})
@@ -139,15 +145,12 @@ func (s *Store) DecideReview(ctx context.Context, tenantID, id, status, by strin
 	return r, nil
 }
 
-// SetTurnFlag sets one turn's flag.
+// SetTurnFlag sets the flag of one turn of a session (komand_app may update
+// that column of a turn and no other).
 func (s *Store) SetTurnFlag(ctx context.Context, tenantID, sessionID string, seq int64, flag string) error {
 	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE komand_session_turns SET flag = $4 WHERE tenant_id = $1 AND session_id = $2 AND seq = $3`,
-			tenantID, sessionID, seq, flag)
-		if err == nil && tag.RowsAffected() == 0 {
-			return store.ErrNotFound
-		}
-		return err
+		return mustAffect(tx.Exec(ctx, `UPDATE komand_session_turns SET flag = $4
+			WHERE tenant_id = $1 AND session_id = $2 AND seq = $3`, tenantID, sessionID, seq, flag))
 	})
 	return wrapErr("set turn flag", err)
 }

@@ -173,6 +173,9 @@ func seedTenant(t testing.TB, s *Store, slug string) (store.Tenant, store.User) 
 	must(t, "PutSkillInstall", err)
 	must(t, "PutSkillPolicy", s.PutSkillPolicy(ctx, store.SkillPolicy{TenantID: tn.ID, UpdatedAt: tNow}))
 	must(t, "CreateContact", s.CreateContact(ctx, store.Contact{TenantID: tn.ID, ID: uuid.NewString(), Name: "n", CreatedAt: tNow, UpdatedAt: tNow}, 10))
+	must(t, "PutInjectionPolicy", s.PutInjectionPolicy(ctx, store.InjectionPolicy{TenantID: tn.ID, Doc: []byte("{}"), UpdatedAt: tNow}))
+	must(t, "CreateReview", s.CreateReview(ctx, store.Review{TenantID: tn.ID, ID: uuid.NewString(), SessionID: se.ID, AgentID: "a-" + slug,
+		Kind: store.ReviewMessage, Source: "user", TurnSeq: 1, Status: store.ReviewPending, CreatedAt: tNow}))
 	return tn, u
 }
 
@@ -185,7 +188,8 @@ func auditEntry(tenantID string) store.AuditEntry {
 var tenantTables = []string{"komand_users", "komand_api_keys", "komand_refresh_families",
 	"komand_refresh_tokens", "komand_agents", "komand_audit_log", "komand_audit_heads",
 	"komand_sessions", "komand_session_turns", "komand_agent_memory", "komand_vault_keys", "komand_credentials", "komand_credential_grants",
-	"komand_channel_accounts", "komand_webhook_seen", "komand_skills", "komand_skill_installs", "komand_skill_policy", "komand_crm_contacts"}
+	"komand_channel_accounts", "komand_webhook_seen", "komand_skills", "komand_skill_installs", "komand_skill_policy", "komand_crm_contacts",
+	"komand_injection_policies", "komand_injection_reviews"}
 
 // TestRowLevelSecurity checks the second wall on its own: raw SQL on a
 // komand_app connection, without any WHERE clause.
@@ -271,6 +275,10 @@ func TestRowLevelSecurity(t *testing.T) {
 			VALUES ($1, 'evil', 'n', now(), now())`},
 		{"komand_credentials", `INSERT INTO komand_credentials (id, tenant_id, name, type, key_version, ciphertext,
 			created_at, updated_at) VALUES ('evil', $1, 'evil', 'api_key', 1, 'c', now(), now())`},
+		{"komand_injection_policies", `INSERT INTO komand_injection_policies (tenant_id, doc, updated_at)
+			VALUES ($1, '{"action":"warn"}', now()) ON CONFLICT (tenant_id) DO UPDATE SET doc = '{"action":"warn"}'`},
+		{"komand_injection_reviews", `INSERT INTO komand_injection_reviews (tenant_id, id, session_id, agent_id, kind, source,
+			turn_seq, status, created_at) VALUES ($1, 'evil', 'evil', 'a-beta', 'message', 'user', 1, 'pending', now())`},
 	}
 	for _, ins := range inserts {
 		for _, setTenant := range []bool{true, false} {
@@ -348,6 +356,39 @@ func TestAuditLogAppendOnly(t *testing.T) {
 	if sqlState(err) != "42501" {
 		t.Errorf("DELETE komand_audit_heads as komand_app: got %v, want 42501", err)
 	}
+}
+
+// TestTurnsAppendOnly checks that komand_app may change a turn's flag (a
+// review decision) and nothing else of it, and may not delete turns or
+// reviews, or delete the policy.
+func TestTurnsAppendOnly(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	a, _ := seedTenant(t, s, "alpha")
+	for _, sql := range []string{
+		"UPDATE komand_session_turns SET text = 'rewritten' WHERE tenant_id = $1",
+		"UPDATE komand_session_turns SET flag = '', text = 'rewritten' WHERE tenant_id = $1",
+		"UPDATE komand_session_turns SET role = 'assistant' WHERE tenant_id = $1",
+		"DELETE FROM komand_session_turns WHERE tenant_id = $1",
+		"DELETE FROM komand_injection_reviews WHERE tenant_id = $1",
+		"DELETE FROM komand_injection_policies WHERE tenant_id = $1",
+	} {
+		err := s.inTenant(ctx, a.ID, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, sql, a.ID)
+			return err
+		})
+		if sqlState(err) != "42501" {
+			t.Errorf("%q as komand_app: got %v, want permission denied (42501)", sql, err)
+		}
+	}
+	err := s.inTenant(ctx, a.ID, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "UPDATE komand_session_turns SET flag = 'rejected' WHERE tenant_id = $1", a.ID)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = errors.New("no turn updated")
+		}
+		return err
+	})
+	must(t, "UPDATE flag as komand_app", err)
 }
 
 // TestConcurrentAppend has two Store instances (two replicas) append

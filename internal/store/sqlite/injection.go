@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -24,34 +23,27 @@ func scanReview(sc scanner) (store.Review, error) {
 		&r.Excerpt, &r.Score, &cats, &r.Status, &r.RequestID, &created, &r.DecidedBy, &decided); err != nil {
 		return store.Review{}, err
 	}
-	if err := json.Unmarshal([]byte(cats), &r.Categories); err != nil || r.Categories == nil {
-		r.Categories = []string{}
+	var err error
+	if r.Categories, err = decodeList(cats); err != nil {
+		return store.Review{}, err
 	}
 	r.CreatedAt, r.DecidedAt = fromMicros(created), fromNullMicros(decided)
 	return r, nil
 }
 
-func encodeCategories(c []string) string {
-	if len(c) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(c)
-	return string(b)
-}
-
 // GetInjectionPolicy returns the tenant's policy.
 func (s *Store) GetInjectionPolicy(ctx context.Context, tenantID string) (store.InjectionPolicy, error) {
 	var (
-		p  store.InjectionPolicy
-		at int64
-		d  string
+		p   store.InjectionPolicy
+		doc string
+		at  int64
 	)
 	err := s.rq.QueryRowContext(ctx, `SELECT tenant_id, doc, updated_by, updated_at FROM komand_injection_policies
-		WHERE tenant_id = ?`, tenantID).Scan(&p.TenantID, &d, &p.UpdatedBy, &at)
+		WHERE tenant_id = ?`, tenantID).Scan(&p.TenantID, &doc, &p.UpdatedBy, &at)
 	if err != nil {
 		return store.InjectionPolicy{}, wrap("get injection policy", err)
 	}
-	p.Doc, p.UpdatedAt = []byte(d), fromMicros(at)
+	p.Doc, p.UpdatedAt = []byte(doc), fromMicros(at)
 	return p, nil
 }
 
@@ -66,17 +58,13 @@ func (s *Store) PutInjectionPolicy(ctx context.Context, p store.InjectionPolicy)
 	})
 }
 
-// CreateReview stores a new review.
+// CreateReview stores a new review; a taken ID gives store.ErrConflict.
 func (s *Store) CreateReview(ctx context.Context, r store.Review) error {
 	return s.write(ctx, "create review", func(tx txQuerier) error {
-		var decided any
-		if r.DecidedAt != nil {
-			decided = micros(*r.DecidedAt)
-		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO komand_injection_reviews (`+reviewCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.TenantID, r.ID, r.SessionID, r.AgentID, r.Kind, r.Source, r.TurnSeq, r.ToolName, r.Excerpt, r.Score,
-			encodeCategories(r.Categories), r.Status, r.RequestID, micros(r.CreatedAt), r.DecidedBy, decided)
+			encodeList(r.Categories), r.Status, r.RequestID, micros(r.CreatedAt), r.DecidedBy, nullMicros(r.DecidedAt))
 		return err
 	})
 }
@@ -88,7 +76,8 @@ func (s *Store) GetReview(ctx context.Context, tenantID, id string) (store.Revie
 	return r, wrap("get review", err)
 }
 
-// ListReviews returns one page of the tenant's reviews, newest first.
+// ListReviews returns one page of the tenant's reviews matching f, newest
+// first, and the total.
 func (s *Store) ListReviews(ctx context.Context, tenantID string, f store.ReviewFilter, p store.Page) ([]store.Review, int, error) {
 	where, args := `tenant_id = ?`, []any{tenantID}
 	if f.Status != "" {
@@ -100,32 +89,33 @@ func (s *Store) ListReviews(ctx context.Context, tenantID string, f store.Review
 		args = append(args, f.SessionID)
 	}
 	return listPage(ctx, s, "list reviews", `SELECT count(*) FROM komand_injection_reviews WHERE `+where,
-		`SELECT `+reviewCols+` FROM komand_injection_reviews WHERE `+where+` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
-		args, p, scanReview)
+		`SELECT `+reviewCols+` FROM komand_injection_reviews WHERE `+where+`
+		 ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, args, p, scanReview)
 }
 
-// DecideReview moves a pending review to status.
+// DecideReview moves a pending review to status in one statement, so of
+// two decisions one wins and the other finds no pending row: store.ErrConflict
+// when the review exists (decided already), store.ErrNotFound otherwise.
 func (s *Store) DecideReview(ctx context.Context, tenantID, id, status, by string, at time.Time) (store.Review, error) {
 	var r store.Review
 	err := s.write(ctx, "decide review", func(tx txQuerier) error {
-		res, err := tx.ExecContext(ctx, `UPDATE komand_injection_reviews SET status = ?, decided_by = ?, decided_at = ?
-			WHERE tenant_id = ? AND id = ? AND status = 'pending'`, status, by, micros(at), tenantID, id)
-		if err != nil {
+		var err error
+		r, err = scanReview(tx.QueryRowContext(ctx, `UPDATE komand_injection_reviews
+			SET status = ?, decided_by = ?, decided_at = ?
+			WHERE tenant_id = ? AND id = ? AND status = 'pending'
+			RETURNING `+reviewCols, status, by, micros(at), tenantID, id))
+		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM komand_injection_reviews
+			WHERE tenant_id = ? AND id = ?)`, tenantID, id).Scan(&exists); err != nil {
 			return err
 		}
-		r, err = scanReview(tx.QueryRowContext(ctx, `SELECT `+reviewCols+` FROM komand_injection_reviews
-			WHERE tenant_id = ? AND id = ?`, tenantID, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
+		if exists {
+			return store.ErrConflict
 		}
-		if err == nil && n == 0 {
-			return store.ErrConflict // decided already
-		}
-		return err
+		return store.ErrNotFound
 	})
 	if err != nil {
 		return store.Review{}, err
@@ -133,7 +123,7 @@ func (s *Store) DecideReview(ctx context.Context, tenantID, id, status, by strin
 	return r, nil
 }
 
-// SetTurnFlag sets one turn's flag.
+// SetTurnFlag sets the flag of one turn of a session.
 func (s *Store) SetTurnFlag(ctx context.Context, tenantID, sessionID string, seq int64, flag string) error {
 	return s.write(ctx, "set turn flag", func(tx txQuerier) error {
 		return mustAffect(tx.ExecContext(ctx, `UPDATE komand_session_turns SET flag = ?

@@ -20,6 +20,7 @@ var concurrencyTests = []test{
 	{"RotateRace", testRaceRotate},
 	{"AppendRace", testRaceAppend},
 	{"AcceptInviteRace", testRaceAcceptInvite},
+	{"DecideReviewRace", testRaceDecideReview},
 }
 
 // race runs fn(i) for i in [0, n) at the same moment and returns the errors.
