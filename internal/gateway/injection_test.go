@@ -4,16 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/komand-ai/komand/internal/app"
-	"github.com/komand-ai/komand/internal/app/apptest"
 	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/injection"
-	"github.com/komand-ai/komand/internal/llm"
 	"github.com/komand-ai/komand/internal/session"
 	"github.com/komand-ai/komand/internal/store"
 )
@@ -36,23 +31,8 @@ const (
 // embedded detector).
 func newInjectionWorld(t *testing.T, kind string, screener session.Screener, script ...func(http.ResponseWriter, map[string]any)) (*providerWorld, string) {
 	t.Helper()
-	fake := &fakeOpenAI{script: script}
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	provider := &llm.OpenAI{BaseURL: srv.URL + "/v1", APIKey: fakeKey, Client: srv.Client(),
-		Retry: llm.Retry{Attempts: 1, Base: time.Millisecond, Max: time.Millisecond}}
-	env := apptest.NewWith(t, kind, nil, app.Options{Providers: map[string]llm.Provider{"openai": provider}, Screener: screener})
-	tn := env.Tenant("acme")
-	w := &providerWorld{env: env, fake: fake, tenant: tn,
-		op:    env.APIKey(tn, env.User(tn, "op@example.com", "operator")),
-		admin: env.APIKey(tn, env.User(tn, "admin@example.com", "admin"))}
-	viewer := env.APIKey(tn, env.User(tn, "viewer@example.com", "viewer"))
-	r := env.Do("POST", "/api/agents/", w.admin, map[string]any{"agentId": "default", "name": "D",
-		"systemPrompt": agentPrompt, "modelProvider": "openai", "modelId": "gpt-test", "allowedChannels": []string{"WebChat"}})
-	if r.Status != 201 {
-		t.Fatalf("agent: %d %s", r.Status, r.Body)
-	}
-	return w, viewer
+	w := newProviderWorldWith(t, kind, nil, screener, agentPrompt, script...)
+	return w, w.env.APIKey(w.tenant, w.env.User(w.tenant, "viewer@example.com", "viewer"))
 }
 
 func (w *providerWorld) setPolicy(t *testing.T, doc string) {
@@ -168,10 +148,15 @@ func TestInjectionPolicyAPI(t *testing.T) {
 		if r.Status != 200 || !strings.Contains(string(r.Data), `"policy":{}`) {
 			t.Fatalf("default policy: %d %s", r.Status, r.Body)
 		}
+		denied := w.count(t, audit.PermissionDenied)
 		for _, key := range []string{w.op, viewer} {
 			expectError(t, w.env.Do("GET", "/api/injection/policy", key, nil), 403, "forbidden")
 			expectError(t, w.env.Do("PUT", "/api/injection/policy", key, `{"action":"warn"}`), 403, "forbidden")
 		}
+		if n := w.count(t, audit.PermissionDenied) - denied; n != 4 {
+			t.Errorf("%d PermissionDenied entries for 4 refused requests", n)
+		}
+		expectError(t, w.env.Do("PUT", "/api/injection/policy", w.admin, `{"agents":{"x":{}},"pad":"`+strings.Repeat("x", 2<<20)+`"}`), 413, "payload_too_large")
 		for _, doc := range []string{`{"action":"off"}`, `{"threshold":2}`, `{"bogus":1}`, `{"action":`, `[]`,
 			`{"agents":{"x":{"sources":{"user":{"action":"allow"}}}}}`, `{"agents":{"` + strings.Repeat("a", 200) + `":{}}}`} {
 			expectError(t, w.env.Do("PUT", "/api/injection/policy", w.admin, doc), 400, "validation_failed")
@@ -251,11 +236,21 @@ func TestInjectionEscalateMessage(t *testing.T) {
 			t.Fatalf("queue %+v", ps)
 		}
 		id := ps[0].ReviewID
+		denied := w.count(t, audit.PermissionDenied)
 		for _, key := range []string{w.op, viewer} {
 			expectError(t, w.env.Do("GET", "/api/injection/reviews/", key, nil), 403, "forbidden")
+			expectError(t, w.env.Do("GET", "/api/injection/reviews/"+id, key, nil), 403, "forbidden")
 			expectError(t, w.env.Do("POST", "/api/injection/reviews/"+id+"/approve", key, nil), 403, "forbidden")
 		}
+		if n := w.count(t, audit.PermissionDenied) - denied; n != 6 {
+			t.Errorf("%d PermissionDenied entries for 6 refused requests", n)
+		}
+		if ps := w.pending(t); len(ps) != 1 || w.fake.calls() != 0 {
+			t.Fatalf("a refused role changed the queue: %+v", ps)
+		}
 		expectError(t, w.env.Do("GET", "/api/injection/reviews/?status=maybe", w.admin, nil), 400, "validation_failed")
+		expectError(t, w.env.Do("GET", "/api/injection/reviews/?sessionId=../../etc/passwd", w.admin, nil), 400, "validation_failed")
+		expectError(t, w.env.Do("GET", "/api/injection/reviews/?pageSize=100000", w.admin, nil), 400, "validation_failed")
 		expectError(t, w.env.Do("POST", "/api/injection/reviews/not-a-uuid/approve", w.admin, nil), 400, "validation_failed")
 		expectError(t, w.env.Do("POST", "/api/injection/reviews/00000000-0000-4000-8000-000000000000/approve", w.admin, nil), 404, "not_found")
 		if got := flags(w.history(t, reply.SessionID)); got != "user/held,assistant/notice" {

@@ -88,18 +88,25 @@ type providerWorld struct {
 
 func newProviderWorld(t *testing.T, kind string, mutate func(*config.Config), script ...func(http.ResponseWriter, map[string]any)) *providerWorld {
 	t.Helper()
+	return newProviderWorldWith(t, kind, mutate, nil, "You are the Acme front desk.", script...)
+}
+
+// newProviderWorldWith is newProviderWorld with a prompt-injection screener
+// (nil: the embedded detector) and the agent's system prompt.
+func newProviderWorldWith(t *testing.T, kind string, mutate func(*config.Config), screener session.Screener, prompt string, script ...func(http.ResponseWriter, map[string]any)) *providerWorld {
+	t.Helper()
 	fake := &fakeOpenAI{script: script}
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	provider := &llm.OpenAI{BaseURL: srv.URL + "/v1", APIKey: fakeKey, Client: srv.Client(),
 		Retry: llm.Retry{Attempts: 3, Base: time.Millisecond, Max: 50 * time.Millisecond}}
-	env := apptest.NewWith(t, kind, mutate, app.Options{Providers: map[string]llm.Provider{"openai": provider}})
+	env := apptest.NewWith(t, kind, mutate, app.Options{Providers: map[string]llm.Provider{"openai": provider}, Screener: screener})
 	tn := env.Tenant("acme")
 	w := &providerWorld{env: env, fake: fake, tenant: tn,
 		op:    env.APIKey(tn, env.User(tn, "op@example.com", "operator")),
 		admin: env.APIKey(tn, env.User(tn, "admin@example.com", "admin"))}
 	r := env.Do("POST", "/api/agents/", w.admin, map[string]any{"agentId": "default", "name": "D",
-		"systemPrompt": "You are the Acme front desk.", "modelProvider": "openai", "modelId": "gpt-test",
+		"systemPrompt": prompt, "modelProvider": "openai", "modelId": "gpt-test",
 		"allowedChannels": []string{"WebChat"}})
 	if r.Status != 201 {
 		t.Fatalf("agent: %d %s", r.Status, r.Body)

@@ -2,6 +2,7 @@ package injection
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"testing"
 )
@@ -127,10 +128,22 @@ func TestModelReproducible(t *testing.T) {
 		}
 	}
 	got := Train(train)
-	if !bytes.Equal(got, modelBin) {
-		t.Fatalf("retrained model (%d bytes) differs from the embedded model.bin (%d bytes): run go generate ./internal/injection", len(got), len(modelBin))
+	if bytes.Equal(got, modelBin) {
+		return
 	}
-	if embeddedModel() == nil {
-		t.Fatal("embedded model does not decode")
+	// Another CPU architecture may round (or fuse) floating-point steps
+	// differently: the same corpus must still give the same weights to
+	// within that rounding.
+	a, errA := decodeModel(got)
+	m := embeddedModel()
+	if errA != nil || m == nil {
+		t.Fatalf("model does not decode: %v, embedded %v", errA, m != nil)
+	}
+	diff := math.Abs(float64(a.bias - m.bias))
+	for i := range a.w {
+		diff = max(diff, math.Abs(float64(a.w[i]-m.w[i])))
+	}
+	if diff > 1e-3 {
+		t.Fatalf("retrained model differs from the embedded model.bin by up to %g: run go generate ./internal/injection", diff)
 	}
 }

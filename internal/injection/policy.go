@@ -8,6 +8,8 @@ import (
 	"io"
 	"maps"
 	"slices"
+
+	"github.com/komand-ai/komand/internal/validate"
 )
 
 // Actions a policy takes on a detection.
@@ -174,8 +176,8 @@ func (p *Policy) validate() error {
 	}
 	for _, id := range slices.Sorted(maps.Keys(p.Agents)) {
 		a := p.Agents[id]
-		if id == "" || len(id) > 128 {
-			return errors.New("agents: an agent ID must be 1 to 128 characters")
+		if validate.Slug("agentId", id, 128) != nil {
+			return errors.New("agents: an agent ID must be 1 to 128 lowercase letters, digits and hyphens")
 		}
 		if a == nil {
 			return fmt.Errorf("agents.%s: must be an object", id)

@@ -51,6 +51,8 @@ func TestParsePolicyRejects(t *testing.T) {
 		"agent null":       `{"agents":{"a":null}}`,
 		"empty agent id":   `{"agents":{"":{"action":"warn"}}}`,
 		"long agent id":    `{"agents":{"` + strings.Repeat("a", 129) + `":{}}}`,
+		"agent id markup":  `{"agents":{"<script>":{}}}`,
+		"agent id newline": `{"agents":{"a\nb":{}}}`,
 		"unknown source":   `{"sources":{"system":{"action":"warn"}}}`,
 		"oversized":        `{"agents":{` + strings.Repeat(`"x":{},`, 12000) + `"y":{}}}`,
 	} {
