@@ -446,6 +446,22 @@ func TestInjectionDeterministicControls(t *testing.T) {
 			t.Fatalf("%s", r.Body)
 		}
 	})
+	t.Run("an earlier turn's untrusted content does not hold the next turn", func(t *testing.T) {
+		w, _ := newInjectionWorld(t, "sqlite", blind{},
+			toolReply("call_1", "memory_recall", `{"key":"note"}`), textReply("Your note says gold."))
+		w.remember(t, "note", "plan is gold")
+		if r := w.send(t, "Read my note."); decodeData[chatReply](t, r).Text != "Your note says gold." {
+			t.Fatalf("%s", r.Body)
+		}
+		w.fake.reset(toolReply("call_2", "memory_store", `{"key":"plan","value":"gold"}`), textReply("Saved."))
+		r := w.send(t, "Save my plan: gold.")
+		if decodeData[chatReply](t, r).Text != "Saved." || len(w.pending(t)) != 0 {
+			t.Fatalf("%s", r.Body)
+		}
+		if e, err := w.env.App.Store.GetMemory(t.Context(), w.tenant, "default", "plan"); err != nil || e.Value != "gold" {
+			t.Fatalf("the call did not run: %+v %v", e, err)
+		}
+	})
 }
 
 // TestInjectionReviewsCrossTenant: another tenant's Admin gets 404 for a

@@ -207,7 +207,10 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv skill.Invo
 	if !in.Resume {
 		msgs = append(msgs, userMessage(in.Text, external, nonce))
 	}
-	tainted := in.Tainted || external || taintedSinceUser(in.History)
+	// Untrusted content taints the turn that read it: a new message starts
+	// clean (earlier tool outputs stay in the context as delimited data),
+	// an approved turn resumes with what it had read before it was held.
+	tainted := in.Tainted || external || (in.Resume && taintedSinceUser(in.History))
 	allow := in.Policy.Resolve(in.Agent.AgentID, injection.SourceUser).AllowConsequentialTools
 	msgs = trim(msgs, in.Agent.MaxContextTokens-estimate(in.Agent.SystemPrompt))
 	req := llm.Request{Model: in.Agent.ModelID, System: in.Agent.SystemPrompt, Tools: r.tools.Tools(ctx, inv), MaxTokens: 4096}
