@@ -281,11 +281,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		ChatLimit: cfg.RateLimits.ChatPermitLimit, ChatWindow: cfg.RateLimits.ChatWindow(),
 		IdleTimeout: cfg.Agents.SessionIdleTimeout, Now: now, Logger: log, Guard: a.Guard,
 	})
+	visitors, err := authn.NewVisitorTokens([]byte(cfg.Jwt.SecretKey), cfg.Jwt.Issuer, now)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
 	a.Channels = channel.NewService(wst, a.Secrets, a.Authz, a.Audit,
 		func(ctx context.Context, p authz.Principal, m channel.InboundMessage) (channel.Reply, error) {
 			return a.Sessions.Handle(ctx, p, m, "", session.Hooks{})
 		}, log, now, channel.Options{
-			TelegramAPI: cfg.Channels.Telegram.ApiBaseUrl, SlackAPI: cfg.Channels.Slack.ApiBaseUrl})
+			TelegramAPI: cfg.Channels.Telegram.ApiBaseUrl, SlackAPI: cfg.Channels.Slack.ApiBaseUrl,
+			Visitors: visitors, VisitorTTL: cfg.Channels.WebChat.VisitorTokenTTL()})
 	return a, nil
 }
 

@@ -76,6 +76,9 @@ const (
 	ChannelAccountCreated Action = "ChannelAccountCreated"
 	ChannelAccountDeleted Action = "ChannelAccountDeleted"
 	WebhookRejected       Action = "WebhookRejected" // bad, stale or replayed signature: never reaches an agent
+	// WebChatVisitorStarted: a public chat widget gave an anonymous
+	// visitor a token (a new visitor, or a renewal of the same one).
+	WebChatVisitorStarted Action = "WebChatVisitorStarted"
 )
 
 // Prompt-injection defense events (PromptInjectionDetected is above).
@@ -96,7 +99,7 @@ var Catalogue = []Action{
 	APIKeyRevoked, MemoryWritten, MemoryDeleted,
 	CredentialCreated, CredentialUpdated, CredentialDeleted, CredentialGranted,
 	CredentialRevoked, CredentialRead, DataKeyRotated, ChannelAccountCreated,
-	ChannelAccountDeleted, WebhookRejected,
+	ChannelAccountDeleted, WebhookRejected, WebChatVisitorStarted,
 	SkillRegistered, SkillRejected, SkillDeleted, SkillPolicyChanged,
 	ContactCreated, ContactUpdated, ContactDeleted,
 	InjectionPolicyChanged, TurnHeld, TurnReviewed,

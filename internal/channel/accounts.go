@@ -17,13 +17,14 @@ import (
 
 	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/authn"
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/store"
 	"github.com/komand-ai/komand/internal/validate"
 )
 
 // AccountChannels are the channels whose accounts can be configured.
-var AccountChannels = []string{Webhook, Telegram, Slack}
+var AccountChannels = []string{Webhook, Telegram, Slack, WebChat}
 
 // Secrets reads a channel account's signing secret from the vault.
 type Secrets interface {
@@ -47,6 +48,9 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 
+	visitors   *authn.VisitorTokens
+	visitorTTL time.Duration
+
 	client       *http.Client
 	telegramBase string
 	slackBase    string
@@ -58,6 +62,10 @@ type Options struct {
 	Client      *http.Client // default: 30 s timeout
 	TelegramAPI string       // default https://api.telegram.org
 	SlackAPI    string       // default https://slack.com
+	// Visitors signs the tokens of public chat widgets' visitors (nil:
+	// widgets are off); VisitorTTL is their life (default 1 h).
+	Visitors   *authn.VisitorTokens
+	VisitorTTL time.Duration
 }
 
 // recoverDispatch keeps a panic in an asynchronous reply (Slack,
@@ -86,8 +94,11 @@ func NewService(st store.Channels, secrets Secrets, az *authz.Authorizer, rec au
 	if o.SlackAPI == "" {
 		o.SlackAPI = "https://slack.com"
 	}
+	if o.VisitorTTL <= 0 {
+		o.VisitorTTL = DefaultVisitorTTL
+	}
 	return &Service{st: st, secrets: secrets, authz: az, audit: rec, dispatch: dispatch, now: now, log: log,
-		client: o.Client, telegramBase: strings.TrimRight(o.TelegramAPI, "/"), slackBase: strings.TrimRight(o.SlackAPI, "/")}
+		visitors: o.Visitors, visitorTTL: o.VisitorTTL, client: o.Client, telegramBase: strings.TrimRight(o.TelegramAPI, "/"), slackBase: strings.TrimRight(o.SlackAPI, "/")}
 }
 
 // Wait waits for messages being answered in the background.
@@ -113,10 +124,17 @@ func (s *Service) CreateAccount(ctx context.Context, p authz.Principal, in Accou
 	errs := []error{
 		validate.Slug("accountId", in.AccountID, validate.MaxIDLen),
 		validate.Slug("agentId", in.AgentID, validate.MaxIDLen),
-		validate.UUID("secretCredentialId", in.SecretCredentialID),
+	}
+	if in.Channel == WebChat {
+		// A public chat widget: nothing to sign with, so no credentials.
+		if in.SecretCredentialID != "" || in.TokenCredentialID != "" {
+			errs = append(errs, apperr.Field("secretCredentialId", "a WebChat account takes no credentials"))
+		}
+	} else {
+		errs = append(errs, validate.UUID("secretCredentialId", in.SecretCredentialID))
 	}
 	if !slices.Contains(AccountChannels, in.Channel) {
-		errs = append([]error{apperr.Field("channel", "must be Webhook, Telegram or Slack")}, errs...)
+		errs = append([]error{apperr.Field("channel", "must be Webhook, Telegram, Slack or WebChat")}, errs...)
 	}
 	if in.Channel == Telegram || in.Channel == Slack || in.TokenCredentialID != "" {
 		errs = append(errs, validate.UUID("tokenCredentialId", in.TokenCredentialID))

@@ -7,6 +7,8 @@
 // /api/webchat/message). Telegram (telegram.go) verifies the Bot API's
 // secret-token header and answers through sendMessage; Slack (slack.go)
 // verifies v0 request signatures and answers through chat.postMessage.
+// A WebChat account is a public chat widget (widget.go): anonymous
+// visitors get short-lived visitor tokens that fix their sender.
 package channel
 
 import "time"

@@ -171,6 +171,19 @@ type SandboxConfig struct {
 type ChannelsConfig struct {
 	Telegram ChannelAPIConfig
 	Slack    ChannelAPIConfig
+	WebChat  WebChatConfig
+}
+
+// WebChatConfig is the Channels:WebChat section: public chat widgets.
+type WebChatConfig struct {
+	// VisitorTokenMinutes is the life of an anonymous widget visitor's
+	// token; default 60, allowed 5..1440.
+	VisitorTokenMinutes int
+}
+
+// VisitorTokenTTL returns VisitorTokenMinutes as a duration.
+func (w WebChatConfig) VisitorTokenTTL() time.Duration {
+	return time.Duration(w.VisitorTokenMinutes) * time.Minute
 }
 
 // ChannelAPIConfig is one platform's outbound API.
@@ -339,7 +352,8 @@ func Default() Config {
 			TurnTimeout:        2 * time.Minute,
 			SessionIdleTimeout: 24 * time.Hour,
 		},
-		Sandbox: SandboxConfig{MaxMemoryMb: 1024, MaxConcurrent: 64},
+		Sandbox:  SandboxConfig{MaxMemoryMb: 1024, MaxConcurrent: 64},
+		Channels: ChannelsConfig{WebChat: WebChatConfig{VisitorTokenMinutes: 60}},
 		Jwt: JwtConfig{
 			Issuer:                "komand.ai",
 			Audience:              "komand.ai",

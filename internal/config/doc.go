@@ -76,6 +76,7 @@
 //	Providers:OpenAI:ApiKey       Providers__OpenAI__ApiKey          ""               yes (_FILE)
 //	Channels:Telegram:ApiBaseUrl  Channels__Telegram__ApiBaseUrl     https://api.telegram.org
 //	Channels:Slack:ApiBaseUrl     Channels__Slack__ApiBaseUrl        https://slack.com
+//	Channels:WebChat:VisitorTokenMinutes  Channels__WebChat__VisitorTokenMinutes  60 (5–1440)
 //	Skills:TrustedPublishers      Skills__TrustedPublishers          "" (publisherId=<base64 Ed25519 key>,…)
 //	Sandbox:CacheDir              Sandbox__CacheDir                  DataDir/wasm-cache
 //	Sandbox:MaxMemoryMb           Sandbox__MaxMemoryMb               1024 (16–4096)

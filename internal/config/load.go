@@ -132,6 +132,7 @@ var settings = []setting{
 
 	{"Channels", "Telegram:ApiBaseUrl", kindString, false, func(c *Config) any { return &c.Channels.Telegram.ApiBaseUrl }},
 	{"Channels", "Slack:ApiBaseUrl", kindString, false, func(c *Config) any { return &c.Channels.Slack.ApiBaseUrl }},
+	{"Channels", "WebChat:VisitorTokenMinutes", kindInt, false, func(c *Config) any { return &c.Channels.WebChat.VisitorTokenMinutes }},
 
 	{"Skills", "TrustedPublishers", kindString, false, func(c *Config) any { return &c.Skills.TrustedPublishers }},
 

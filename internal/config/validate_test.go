@@ -57,6 +57,11 @@ func TestValidate(t *testing.T) {
 		{"redis no host", func(c *Config) { c.ConnectionStrings.Redis = "redis:///0" }, "ConnectionStrings:Redis|no host", "ConnectionStrings:Redis"},
 		{"redis bare host", func(c *Config) { c.ConnectionStrings.Redis = "cache:6379" }, "ConnectionStrings:Redis", "ConnectionStrings:Redis"},
 
+		// Channels.
+		{"visitor token 5 min", func(c *Config) { c.Channels.WebChat.VisitorTokenMinutes = 5 }, "", ""},
+		{"visitor token too short", func(c *Config) { c.Channels.WebChat.VisitorTokenMinutes = 4 }, "Channels:WebChat:VisitorTokenMinutes", "Channels:WebChat:VisitorTokenMinutes"},
+		{"visitor token too long", func(c *Config) { c.Channels.WebChat.VisitorTokenMinutes = 1441 }, "Channels:WebChat:VisitorTokenMinutes", "Channels:WebChat:VisitorTokenMinutes"},
+
 		// Cors.
 		{"origins ok", func(c *Config) {
 			c.Cors.AllowedOrigins = []string{"https://app.example.com", "http://localhost:3000", "https://[2001:db8::1]:8443", "HTTPS://Upper.Example"}

@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -94,5 +96,73 @@ func TestChatPageInBrowser(t *testing.T) {
 	r := env.Do("GET", "/api/sessions/?status=active", admin, nil)
 	if r.Status != 200 || r.Meta.Total != 1 {
 		t.Fatalf("sessions after the browser chat: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestChatWidgetInBrowser opens a public chat widget's page as an
+// anonymous visitor: no sign-in, a visitor token fetched by the page, an
+// answer streamed back in a session of the widget's account, and a token
+// that stopped working renewed by the page without losing the message.
+func TestChatWidgetInBrowser(t *testing.T) {
+	ctx := browser(t)
+	env := apptest.New(t, "sqlite", nil)
+	tn := env.Tenant("acme")
+	admin := env.APIKey(tn, env.User(tn, "admin@example.com", "admin"))
+	if r := env.Do("POST", "/api/agents/", admin, map[string]any{"agentId": "default", "name": "Front desk",
+		"allowedChannels": []string{"WebChat"}}); r.Status != 201 {
+		t.Fatalf("agent: %d %s", r.Status, r.Body)
+	}
+	r := env.Do("POST", "/api/channels/accounts/", admin, map[string]any{"channel": "WebChat", "accountId": "site", "agentId": "default"})
+	if r.Status != 201 {
+		t.Fatalf("widget: %d %s", r.Status, r.Body)
+	}
+	page := decodeData[widgetAccountView](t, r).ChatPagePath
+	fail := func(step string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("browser, %s: %v\nserver log:\n%s", step, err, env.Logs())
+		}
+	}
+	answered := func(n int) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const a = document.querySelectorAll('#messages li.agent:not(.error)'); return a.length >= %d && a[a.length-1].textContent.length > 0 })()`, n))
+	}
+	fail("open and send", chromedp.Do(ctx,
+		chromedp.Navigate(env.Server.URL+page),
+		chromedp.WaitVisible(chromedp.CSS("#composer")),
+		chromedp.SendKeys(chromedp.CSS("#text"), "Hello from the website"),
+		chromedp.Click(chromedp.CSS("#composer button")),
+		answered(1),
+	))
+	login, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('login').hidden`))
+	fail("login form", err)
+	if !login {
+		t.Fatal("the widget page asked an anonymous visitor to sign in")
+	}
+	// The stored token stops working (as when it expires): the page gets a
+	// new one and the message still goes through.
+	fail("broken token", chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`Object.keys(sessionStorage).forEach(k => { if (k.startsWith('komand.visitor.')) sessionStorage.setItem(k, 'kvt_expired.x.y') })`),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS("#composer")),
+		chromedp.SendKeys(chromedp.CSS("#text"), "Still there?"),
+		chromedp.Click(chromedp.CSS("#composer button")),
+		answered(1),
+	))
+	errs, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#messages li.error').length`))
+	fail("errors", err)
+	local, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(localStorage)`))
+	fail("localStorage", err)
+	if errs != 0 || strings.Contains(local, "kvt_") {
+		t.Fatalf("%d errors shown; localStorage %s", errs, local)
+	}
+	r = env.Do("GET", "/api/sessions/?status=active", admin, nil)
+	var ss []sessionView
+	if err := json.Unmarshal(r.Data, &ss); err != nil || r.Status != 200 || len(ss) != 2 {
+		t.Fatalf("sessions after the widget chat: %d %s", r.Status, r.Body)
+	}
+	for _, s := range ss {
+		if !strings.HasPrefix(s.Key, "WebChat:site:visitor-") || s.MessageCount != 2 { // one message and its answer
+			t.Fatalf("widget session %+v", s)
+		}
 	}
 }

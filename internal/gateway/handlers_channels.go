@@ -15,21 +15,31 @@ import (
 )
 
 type channelAccountResponse struct {
-	ID                 string    `json:"id"`
-	Channel            string    `json:"channel"`
-	AccountID          string    `json:"accountId"`
-	AgentID            string    `json:"agentId"`
-	SecretCredentialID string    `json:"secretCredentialId"`
-	TokenCredentialID  string    `json:"tokenCredentialId,omitempty"`
-	WebhookPath        string    `json:"webhookPath"`
-	CreatedBy          string    `json:"createdBy"`
-	CreatedAt          time.Time `json:"createdAt"`
+	ID                 string `json:"id"`
+	Channel            string `json:"channel"`
+	AccountID          string `json:"accountId"`
+	AgentID            string `json:"agentId"`
+	SecretCredentialID string `json:"secretCredentialId"`
+	TokenCredentialID  string `json:"tokenCredentialId,omitempty"`
+	WebhookPath        string `json:"webhookPath,omitempty"`
+	// ChatPagePath is a WebChat account's public chat page (the widget
+	// to embed); its ID is the widgetId the page exchanges for visitor
+	// tokens.
+	ChatPagePath string    `json:"chatPagePath,omitempty"`
+	CreatedBy    string    `json:"createdBy"`
+	CreatedAt    time.Time `json:"createdAt"`
 }
 
 func channelAccountJSON(a store.ChannelAccount) channelAccountResponse {
-	return channelAccountResponse{ID: a.ID, Channel: a.Channel, AccountID: a.AccountID, AgentID: a.AgentID,
+	out := channelAccountResponse{ID: a.ID, Channel: a.Channel, AccountID: a.AccountID, AgentID: a.AgentID,
 		SecretCredentialID: a.SecretCredentialID, TokenCredentialID: a.TokenCredentialID,
-		WebhookPath: "/hooks/" + strings.ToLower(a.Channel) + "/" + a.ID, CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt}
+		CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt}
+	if a.Channel == channel.WebChat {
+		out.ChatPagePath = "/chat?widget=" + a.ID
+	} else {
+		out.WebhookPath = "/hooks/" + strings.ToLower(a.Channel) + "/" + a.ID
+	}
+	return out
 }
 
 func (s *Server) createChannelAccount(w http.ResponseWriter, r *http.Request, p authz.Principal) error {

@@ -34,8 +34,10 @@ type webchatResponse struct {
 	Timestamp time.Time `json:"timestamp"`
 }
 
-// decodeWebchat reads a WebChat message body into an InboundMessage.
-func decodeWebchat(r *http.Request) (channel.InboundMessage, string, error) {
+// decodeWebchat reads a WebChat message body into an InboundMessage. For
+// a widget visitor v the token fixes the account and the sender: a body
+// that names others is refused.
+func decodeWebchat(r *http.Request, v *channel.Visitor) (channel.InboundMessage, string, error) {
 	var q webchatRequest
 	if err := decode(r, &q); err != nil {
 		return channel.InboundMessage{}, "", err
@@ -55,6 +57,15 @@ func decodeWebchat(r *http.Request) (channel.InboundMessage, string, error) {
 	if q.AccountID.set {
 		m.ChannelAccountID = q.AccountID.v
 	}
+	if v != nil {
+		if q.SenderID.set && q.SenderID.v != v.SenderID {
+			return channel.InboundMessage{}, "", apperr.Field("senderId", "is set by the visitor token")
+		}
+		if q.AccountID.set && q.AccountID.v != v.AccountID {
+			return channel.InboundMessage{}, "", apperr.Field("accountId", "is set by the visitor token")
+		}
+		m.SenderID, m.ChannelAccountID = v.SenderID, v.AccountID
+	}
 	sessionID := ""
 	if q.SessionID.set && !q.SessionID.null {
 		sessionID = q.SessionID.v
@@ -65,8 +76,8 @@ func decodeWebchat(r *http.Request) (channel.InboundMessage, string, error) {
 	return m, sessionID, nil
 }
 
-func (s *Server) webchatMessage(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
-	m, sessionID, err := decodeWebchat(r)
+func (s *Server) webchatMessage(w http.ResponseWriter, r *http.Request, p authz.Principal, v *channel.Visitor) error {
+	m, sessionID, err := decodeWebchat(r, v)
 	if err != nil {
 		return err
 	}
@@ -84,8 +95,8 @@ func (s *Server) webchatMessage(w http.ResponseWriter, r *http.Request, p authz.
 // "error" event with the envelope's error fields. Errors found before the
 // stream starts (validation, authorization, rate limit) are ordinary JSON
 // error responses.
-func (s *Server) webchatStream(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
-	m, sessionID, err := decodeWebchat(r)
+func (s *Server) webchatStream(w http.ResponseWriter, r *http.Request, p authz.Principal, v *channel.Visitor) error {
+	m, sessionID, err := decodeWebchat(r, v)
 	if err != nil {
 		return err
 	}
@@ -124,6 +135,38 @@ func (s *Server) webchatStream(w http.ResponseWriter, r *http.Request, p authz.P
 	}
 	send("message", webchatResponse{SessionID: reply.SessionID, Text: reply.Text, Timestamp: reply.Timestamp})
 	return nil
+}
+
+// Visitor tokens per client address: a public widget's page asks for one
+// when it opens and once an hour after, so this is generous for people
+// and tight for a script minting visitor IDs.
+const (
+	visitorStartLimit  = 30
+	visitorStartWindow = 10 * time.Minute
+)
+
+// startVisitor gives an anonymous visitor of a public chat widget a token
+// for the WebChat message endpoints (channel.Service.StartVisitor).
+func (s *Server) startVisitor(w http.ResponseWriter, r *http.Request) error {
+	if !s.limitN(w, r, "widget:ip:"+clientIP(r, s.opts.TrustedProxies), visitorStartLimit, visitorStartWindow) {
+		return nil
+	}
+	var b struct {
+		WidgetID      string `json:"widgetId"`
+		PreviousToken string `json:"previousToken"`
+	}
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	if err := validate.First(validate.UUID("widgetId", b.WidgetID), validate.MaxLen("previousToken", b.PreviousToken, 4096)); err != nil {
+		return err
+	}
+	t, err := s.deps.Channels.StartVisitor(r.Context(), b.WidgetID, b.PreviousToken)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, map[string]any{"token": t.Token, "visitorId": t.VisitorID, "accountId": t.AccountID,
+		"expiresAt": t.ExpiresAt})
 }
 
 type sessionResponse struct {

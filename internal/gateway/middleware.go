@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/authn"
 	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/channel"
 	"github.com/komand-ai/komand/internal/requestid"
 )
 
@@ -229,6 +231,35 @@ func (s *Server) authed(h authedHandler) http.Handler {
 	})
 }
 
+// webchatHandler is a WebChat message endpoint: v is the widget visitor
+// when the caller presented a visitor token, else nil.
+type webchatHandler func(w http.ResponseWriter, r *http.Request, p authz.Principal, v *channel.Visitor) error
+
+// webchat wraps the WebChat message endpoints, the only ones that accept
+// a public chat widget's visitor token besides every credential authed
+// accepts. A visitor is anonymous, so its API budget is its address's.
+func (s *Server) webchat(h webchatHandler) http.Handler {
+	user := s.authed(func(w http.ResponseWriter, r *http.Request, p authz.Principal) error { return h(w, r, p, nil) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		cred = strings.TrimSpace(cred)
+		if !strings.EqualFold(scheme, "Bearer") || !authn.IsVisitorToken(cred) {
+			user.ServeHTTP(w, r)
+			return
+		}
+		if !s.limit(w, r, "api:ip:"+clientIP(r, s.opts.TrustedProxies)) {
+			return
+		}
+		v, err := s.deps.Channels.AuthenticateVisitor(r.Context(), cred)
+		if err == nil {
+			err = h(w, r, v.Principal, &v)
+		}
+		if err != nil {
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
 var errNoCredentials = apperr.New(apperr.Unauthenticated, "authentication required")
 
 func (s *Server) authenticate(ctx context.Context, header string) (authz.Principal, error) {
@@ -242,7 +273,12 @@ func (s *Server) authenticate(ctx context.Context, header string) (authz.Princip
 // limit applies the API rate limit to key ("api:" + principal or IP), sets the X-RateLimit headers and,
 // over the limit, answers 429. It reports whether the request may proceed.
 func (s *Server) limit(w http.ResponseWriter, r *http.Request, key string) bool {
-	d, err := s.deps.Limiter.Allow(r.Context(), key, s.opts.APILimit, s.opts.APIWindow)
+	return s.limitN(w, r, key, s.opts.APILimit, s.opts.APIWindow)
+}
+
+// limitN is limit with its own budget: n requests per window.
+func (s *Server) limitN(w http.ResponseWriter, r *http.Request, key string, n int, window time.Duration) bool {
+	d, err := s.deps.Limiter.Allow(r.Context(), key, n, window)
 	if err != nil {
 		// Limiters degrade internally (Redis falls back to memory); an
 		// error here means no decision could be made: refuse.

@@ -81,8 +81,9 @@ func (s *Server) routes() http.Handler {
 		{"POST", "/hooks/telegram/{accountId}", s.public(s.receiveTelegram)},
 		{"POST", "/hooks/slack/{accountId}", s.public(s.receiveSlack)},
 
-		{"POST", "/api/webchat/message", s.authed(s.webchatMessage)},
-		{"POST", "/api/webchat/message/stream", s.authed(s.webchatStream)},
+		{"POST", "/api/webchat/visitor", s.public(s.startVisitor)},
+		{"POST", "/api/webchat/message", s.webchat(s.webchatMessage)},
+		{"POST", "/api/webchat/message/stream", s.webchat(s.webchatStream)},
 
 		{"GET", "/api/sessions/", s.authed(s.listSessions)},
 		{"GET", "/api/sessions/{sessionId}", s.authed(s.getSession)},

@@ -1,6 +1,9 @@
 // Package web serves Komand's browser pages. The first is the embeddable
 // WebChat page at /chat: static HTML, CSS and JavaScript embedded in the
-// binary, calling the authenticated WebChat API from the page's own origin.
+// binary, calling the WebChat API from the page's own origin — with a
+// staff member's API key or access token, or, at /chat?widget=<id> (a
+// public chat widget), with a visitor token the page fetches for an
+// anonymous visitor (see channel/widget.go).
 //
 // The pages get their own Content-Security-Policy (scripts, styles and
 // connections from Komand's origin only, no inline script) and may be framed

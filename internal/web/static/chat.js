@@ -2,16 +2,37 @@
 // /api/webchat/message/stream and renders the Server-Sent Events it gets
 // back (typing, delta, message, error). Text is only ever inserted with
 // textContent, never as HTML. The credential lives in sessionStorage only.
+//
+// Two modes: staff sign in with an API key or access token; with
+// ?widget=<id> (a public chat widget) an anonymous visitor gets a visitor
+// token from POST /api/webchat/visitor instead, which fixes the sender.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
-  let token = sessionStorage.getItem("komand.token") || "";
-  let sender = sessionStorage.getItem("komand.sender") || "";
+  const widget = new URLSearchParams(location.search).get("widget") || "";
+  const visitorKey = "komand.visitor." + widget;
+  let token = widget ? (sessionStorage.getItem(visitorKey) || "") : (sessionStorage.getItem("komand.token") || "");
+  let sender = widget ? "visitor" : (sessionStorage.getItem("komand.sender") || "");
   let sessionId = "";
 
   function show() {
-    $("login").hidden = !!(token && sender);
-    $("conversation").hidden = !(token && sender);
+    $("login").hidden = !!widget || !!(token && sender);
+    $("conversation").hidden = widget ? !token : !(token && sender);
+  }
+
+  // visit exchanges the widget ID (and the visitor's earlier token, so the
+  // conversation goes on) for a fresh visitor token.
+  async function visit() {
+    const resp = await fetch("/api/webchat/visitor", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ widgetId: widget, previousToken: token }),
+    });
+    const env = await resp.json().catch(() => ({}));
+    if (!resp.ok || !env.data) throw new Error(env.error || "This chat is not available.");
+    token = env.data.token;
+    sessionStorage.setItem(visitorKey, token);
+    show();
   }
 
   function add(cls, text) {
@@ -32,9 +53,10 @@
     show();
   });
 
-  async function send(text) {
-    add("user", text);
-    const body = { senderId: sender, text: text };
+  async function send(text, retried) {
+    if (!retried) add("user", text);
+    const body = { text: text };
+    if (!widget) body.senderId = sender;
     if (sessionId) body.sessionId = sessionId;
     let reply = null;
     try {
@@ -46,7 +68,12 @@
       const type = resp.headers.get("Content-Type") || "";
       if (!type.startsWith("text/event-stream")) {
         const env = await resp.json().catch(() => ({ error: "request failed" }));
-        if (resp.status === 401) { sessionStorage.removeItem("komand.token"); token = ""; show(); }
+        if (resp.status === 401 && widget && !retried) {
+          // The visitor token expired: renew it (same visitor) and retry once.
+          try { await visit(); } catch (e) { add("agent error", e.message); return; }
+          return send(text, true);
+        }
+        if (resp.status === 401 && !widget) { sessionStorage.removeItem("komand.token"); token = ""; show(); }
         if (resp.status === 409) sessionId = "";
         add("agent error", env.error || "request failed");
         return;
@@ -100,4 +127,7 @@
   });
 
   show();
+  if (widget && !token) {
+    visit().catch((e) => { $("conversation").hidden = false; add("agent error", e.message); });
+  }
 })();
