@@ -32,12 +32,16 @@
 //
 // Modules are compiled once (Compile) and cached in memory and, when a
 // cache directory is configured, on disk, so a restart does not recompile
-// either.
+// either. The memory cache holds at most Options.MaxCompiled modules (128
+// by default): past it the least recently used module that is not running
+// gives up its code and loads it again, from the disk cache, when it next
+// runs.
 package sandbox
 
 import (
 	"bytes"
 	"cmp"
+	"container/list"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -96,7 +100,16 @@ type Options struct {
 	MaxConcurrent int
 	// Egress serves http_request (nil: every request refused).
 	Egress *Egress
+	// MaxCompiled bounds the modules kept compiled in memory (default
+	// DefaultMaxCompiled). Past it the least recently used module not
+	// running is released; its next execution loads it again (from the
+	// disk cache when CacheDir is set).
+	MaxCompiled int
 }
+
+// DefaultMaxCompiled is the default bound of modules kept compiled in
+// memory: a compiled Go guest holds a few tens of MB of machine code.
+const DefaultMaxCompiled = 128
 
 // WASM is the WebAssembly runtime. It is safe for concurrent use.
 type WASM struct {
@@ -107,15 +120,24 @@ type WASM struct {
 	sem       chan struct{}
 	egress    *Egress
 
-	mu       sync.Mutex
-	compiled map[string]*Module
+	// mu guards compiled, lru and every Module's code, refs and elem.
+	mu          sync.Mutex
+	compiled    map[string]*Module // by digest, the modules with code loaded
+	lru         list.List          // of *Module, most recently used first
+	maxCompiled int
 }
 
-// Module is a compiled skill module.
+// Module is a checked skill module. Its compiled code is kept in memory
+// while it is among the runtime's most recently used modules (or
+// running), and loaded again when it is needed after it was released.
 type Module struct {
 	Digest   string // "sha256:<hex>" of the module bytes
-	compiled wazero.CompiledModule
 	minPages uint32
+	source   []byte
+
+	code wazero.CompiledModule // nil while released
+	refs int                   // executions using code
+	elem *list.Element         // in WASM.lru while code is loaded
 }
 
 // NewWASM starts the runtime.
@@ -156,7 +178,8 @@ func NewWASM(ctx context.Context, o Options) (*WASM, error) {
 		WithCoreFeatures(api.CoreFeaturesV2 &^ api.CoreFeatureReferenceTypes)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	w := &WASM{rt: rt, cache: cache, tempDir: o.TempDir, maxMemory: o.MaxMemory,
-		sem: make(chan struct{}, o.MaxConcurrent), egress: o.Egress, compiled: map[string]*Module{}}
+		sem: make(chan struct{}, o.MaxConcurrent), egress: o.Egress, compiled: map[string]*Module{},
+		maxCompiled: cmp.Or(max(o.MaxCompiled, 0), DefaultMaxCompiled)}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("sandbox: wasi: %w", err)
@@ -196,6 +219,9 @@ func (w *WASM) Compile(ctx context.Context, module []byte) (*Module, error) {
 	d := Digest(module)
 	w.mu.Lock()
 	m, ok := w.compiled[d]
+	if ok {
+		w.lru.MoveToFront(m.elem)
+	}
 	w.mu.Unlock()
 	if ok {
 		return m, nil
@@ -239,16 +265,87 @@ func (w *WASM) Compile(ctx context.Context, module []byte) (*Module, error) {
 	if shape.memories > 0 && len(cm.ExportedMemories()) == 0 {
 		return fail("a WASI command exports its memory")
 	}
-	m = &Module{Digest: d, compiled: cm, minPages: shape.memMinPages}
+	m = &Module{Digest: d, minPages: shape.memMinPages, source: bytes.Clone(module)}
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if prev, ok := w.compiled[d]; ok {
-		w.mu.Unlock()
-		cm.Close(ctx)
+		cm.Close(ctx) // wazero counts compilations of one module: prev's code stays
 		return prev, nil
 	}
-	w.compiled[d] = m
-	w.mu.Unlock()
+	w.loaded(ctx, m, cm)
 	return m, nil
+}
+
+// loaded records cm as m's code, most recently used, and trims the
+// cache. w.mu is held.
+func (w *WASM) loaded(ctx context.Context, m *Module, cm wazero.CompiledModule) {
+	m.code = cm
+	m.elem = w.lru.PushFront(m)
+	w.compiled[m.Digest] = m
+	w.trim(ctx, m)
+}
+
+// trim releases the least recently used modules that are not running
+// (nor keep, just loaded) while more than maxCompiled are loaded. w.mu is
+// held.
+func (w *WASM) trim(ctx context.Context, keep *Module) {
+	for e := w.lru.Back(); e != nil && w.lru.Len() > w.maxCompiled; {
+		old := e.Value.(*Module)
+		e = e.Prev()
+		if old.refs == 0 && old != keep {
+			w.release(ctx, old)
+		}
+	}
+}
+
+// release drops m's code (m is not running). w.mu is held.
+func (w *WASM) release(ctx context.Context, m *Module) {
+	w.lru.Remove(m.elem)
+	m.elem = nil
+	if w.compiled[m.Digest] == m {
+		delete(w.compiled, m.Digest)
+	}
+	_ = m.code.Close(ctx)
+	m.code = nil
+}
+
+// acquire returns m's code for one execution, loading it again when it
+// was released; done must be called when the execution ends.
+func (w *WASM) acquire(ctx context.Context, m *Module) (code wazero.CompiledModule, done func(), err error) {
+	w.mu.Lock()
+	if m.code == nil {
+		w.mu.Unlock()
+		// A module released under memory pressure: a disk-cache load when
+		// CacheDir is set, a compilation otherwise. It was checked when
+		// it was first compiled.
+		cm, err := w.rt.CompileModule(ctx, m.source)
+		if err != nil {
+			return nil, nil, err
+		}
+		w.mu.Lock()
+		if m.code != nil {
+			cm.Close(ctx)
+		} else {
+			w.loaded(ctx, m, cm)
+		}
+	}
+	m.refs++
+	w.lru.MoveToFront(m.elem)
+	code = m.code
+	w.mu.Unlock()
+	return code, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		m.refs--
+		w.trim(context.WithoutCancel(ctx), nil)
+	}, nil
+}
+
+// CompiledCount is the number of modules whose code is in memory.
+func (w *WASM) CompiledCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lru.Len()
 }
 
 // Exec is one execution's input, limits and grants.
@@ -353,7 +450,12 @@ func (w *WASM) run(ctx context.Context, m *Module, ex Exec) (out Outcome) {
 		}).
 		WithStartFunctions("_start")
 
-	mod, runErr := w.instantiate(ctx, m, cfg)
+	code, done, err := w.acquire(ctx, m)
+	if err != nil {
+		return Outcome{Reason: ReasonCrash, Message: "the sandbox could not start"}
+	}
+	defer done() // after the instance is closed below
+	mod, runErr := w.instantiate(ctx, code, cfg)
 	if mod != nil {
 		mod.Close(context.WithoutCancel(ctx))
 	}
@@ -396,13 +498,13 @@ func (out *Outcome) limited(cause error, overflow, memory bool, maxOut int, memL
 // instantiate runs the module; a panic inside the runtime (a wazero bug a
 // hostile module found) becomes a crash of this execution, never of the
 // server.
-func (w *WASM) instantiate(ctx context.Context, m *Module, cfg wazero.ModuleConfig) (mod api.Module, err error) {
+func (w *WASM) instantiate(ctx context.Context, code wazero.CompiledModule, cfg wazero.ModuleConfig) (mod api.Module, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			mod, err = nil, fmt.Errorf("sandbox: runtime panic: %v", r)
 		}
 	}()
-	return w.rt.InstantiateModule(ctx, m.compiled, cfg)
+	return w.rt.InstantiateModule(ctx, code, cfg)
 }
 
 var (

@@ -541,3 +541,79 @@ func TestCGuest(t *testing.T) {
 		t.Fatalf("tiny memory limit: %+v", out)
 	}
 }
+
+// variant returns module with a custom section appended: the same code
+// under another digest.
+func variant(module []byte, name string) []byte {
+	sec := append(append([]byte{byte(len(name))}, name...), "komand-test"...)
+	return append(append(append([]byte(nil), module...), 0, byte(len(sec))), sec...)
+}
+
+// TestCompiledCacheBounded: past MaxCompiled the least recently used
+// module's code is released, a running module is never released, and a
+// released module runs again (loaded from the cache) when it is needed.
+func TestCompiledCacheBounded(t *testing.T) {
+	ctx := context.Background()
+	w, err := sandbox.NewWASM(ctx, sandbox.Options{CacheDir: sharedCache(), TempDir: t.TempDir(), MaxMemory: 512 << 20, MaxCompiled: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(ctx)
+	base := sandboxtest.BuildGo(t, hostilePkg)
+	mods := make([]*sandbox.Module, 4)
+	for i := range mods {
+		if mods[i], err = w.Compile(ctx, variant(base, fmt.Sprintf("v%d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if n := w.CompiledCount(); n > 2 {
+			t.Fatalf("%d modules compiled in memory, bound 2", n)
+		}
+	}
+	echo := func(m *sandbox.Module) {
+		t.Helper()
+		out := w.Run(ctx, m, sandbox.Exec{Input: []byte(`{"mode":"echo","arg":"hi"}`), Timeout: 30 * time.Second})
+		if out.Failed() || !strings.Contains(string(out.Output), `"ok":true`) {
+			t.Fatalf("run: %s %s %s", out.Reason, out.Message, out.Output)
+		}
+	}
+	// mods[0] was released; it runs again.
+	echo(mods[0])
+	if n := w.CompiledCount(); n != 2 {
+		t.Fatalf("%d modules compiled in memory after a reload, want 2", n)
+	}
+	// A running module keeps its code while others push it out.
+	started := make(chan struct{})
+	finished := make(chan sandbox.Outcome)
+	go func() {
+		close(started)
+		finished <- w.Run(ctx, mods[1], sandbox.Exec{Input: []byte(`{"mode":"sleep"}`), Timeout: 400 * time.Millisecond})
+	}()
+	<-started
+	time.Sleep(50 * time.Millisecond) // let it start; the assertions below hold either way
+	for _, m := range []*sandbox.Module{mods[2], mods[3], mods[0]} {
+		echo(m)
+	}
+	// It sleeps until its timeout: stopped by the platform, not crashed.
+	if out := <-finished; out.Reason != sandbox.ReasonTimeout {
+		t.Fatalf("the module running while others were loaded: %q %s", out.Reason, out.Message)
+	}
+	if n := w.CompiledCount(); n > 2 {
+		t.Fatalf("%d modules compiled in memory once nothing runs, bound 2", n)
+	}
+	// Concurrent runs of every module, with constant eviction.
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(m *sandbox.Module) {
+			defer wg.Done()
+			out := w.Run(ctx, m, sandbox.Exec{Input: []byte(`{"mode":"echo","arg":"x"}`), Timeout: 30 * time.Second})
+			if out.Failed() {
+				t.Errorf("concurrent run: %s %s", out.Reason, out.Message)
+			}
+		}(mods[i%len(mods)])
+	}
+	wg.Wait()
+	if n := w.CompiledCount(); n > 2 {
+		t.Fatalf("%d modules compiled in memory after the concurrent runs, bound 2", n)
+	}
+}
