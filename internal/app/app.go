@@ -93,6 +93,10 @@ type Options struct {
 	// Secrets is the set of secret values the logger redacts (see
 	// LogSecrets); credential values join it as the vault sees them.
 	Secrets *logging.Secrets
+	// AzureKeyVaultHTTPClient, when set, carries the Azure Key Vault
+	// source's requests (sign-in and reads); tests give it a local
+	// server's TLS trust. Nil means a default client.
+	AzureKeyVaultHTTPClient *http.Client
 }
 
 // LogSecrets returns the platform's secrets from cfg (JWT key, vault
@@ -103,7 +107,8 @@ func LogSecrets(cfg config.Config) *logging.Secrets {
 	for _, v := range []string{cfg.Jwt.SecretKey, cfg.Vault.Kek, cfg.Providers.Anthropic.ApiKey, cfg.Providers.OpenAI.ApiKey,
 		config.DSNPassword(cfg.ConnectionStrings.Komand), config.DSNPassword(cfg.ConnectionStrings.Redis),
 		cfg.SecretManagers.HashiCorpVault.Token, cfg.SecretManagers.HashiCorpVault.SecretId,
-		cfg.SecretManagers.AwsSecretsManager.SecretAccessKey, cfg.SecretManagers.AwsSecretsManager.SessionToken} {
+		cfg.SecretManagers.AwsSecretsManager.SecretAccessKey, cfg.SecretManagers.AwsSecretsManager.SessionToken,
+		cfg.SecretManagers.AzureKeyVault.ClientSecret} {
 		s.Pin(v)
 	}
 	for _, v := range cfg.Vault.PreviousKEKList() {
@@ -227,6 +232,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 			return nil, err
 		}
 		a.Secrets.SetExternal(vault.SourceAWSSecretsManager, src)
+	}
+	if az := cfg.SecretManagers.AzureKeyVault; az.VaultUrl != "" {
+		src, err := vault.NewAzureKeyVault(vault.AzureOptions{VaultURL: az.VaultUrl, TenantID: az.TenantId,
+			ClientID: az.ClientId, ClientSecret: az.ClientSecret, AuthorityHost: az.AuthorityHost,
+			HTTPClient: o.AzureKeyVaultHTTPClient, Now: now})
+		if err != nil {
+			_ = a.Close()
+			return nil, err
+		}
+		a.Secrets.SetExternal(vault.SourceAzureKeyVault, src)
 	}
 	trusted, err := skill.ParseTrustedKeys(cfg.Skills.TrustedPublishers)
 	if err != nil {

@@ -243,6 +243,18 @@ type VaultConfig struct {
 type SecretManagersConfig struct {
 	HashiCorpVault    HashiCorpVaultConfig
 	AwsSecretsManager AwsSecretsManagerConfig
+	AzureKeyVault     AzureKeyVaultConfig
+}
+
+// AzureKeyVaultConfig reaches Azure Key Vault as a Microsoft Entra ID
+// service principal with a client secret (never a managed identity or the
+// environment's credentials).
+type AzureKeyVaultConfig struct {
+	VaultUrl      string // https://<vault>.vault.azure.net; empty disables
+	TenantId      string
+	ClientId      string
+	ClientSecret  string // a secret
+	AuthorityHost string // optional: another cloud's sign-in host, e.g. https://login.microsoftonline.us/
 }
 
 // AwsSecretsManagerConfig reaches AWS Secrets Manager with static keys
@@ -453,7 +465,7 @@ func (c Config) Redacted() Config {
 	}
 	for _, p := range []*string{&r.SecretManagers.HashiCorpVault.Token, &r.SecretManagers.HashiCorpVault.SecretId,
 		&r.SecretManagers.AwsSecretsManager.SecretAccessKey, &r.SecretManagers.AwsSecretsManager.SessionToken,
-		&r.Injection.ClassifierApiKey} {
+		&r.SecretManagers.AzureKeyVault.ClientSecret, &r.Injection.ClassifierApiKey} {
 		if *p != "" {
 			*p = Redaction
 		}

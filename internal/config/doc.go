@@ -99,6 +99,11 @@
 //	SecretManagers:AwsSecretsManager:AccessKeyId     …__AccessKeyId      ""
 //	SecretManagers:AwsSecretsManager:SecretAccessKey …__SecretAccessKey  ""  yes (_FILE)
 //	SecretManagers:AwsSecretsManager:SessionToken    …__SessionToken     ""  yes (_FILE)
+//	SecretManagers:AzureKeyVault:VaultUrl      SecretManagers__AzureKeyVault__VaultUrl  "" (https://<vault>.vault.azure.net; https only)
+//	SecretManagers:AzureKeyVault:TenantId      …__TenantId       ""
+//	SecretManagers:AzureKeyVault:ClientId      …__ClientId       ""
+//	SecretManagers:AzureKeyVault:ClientSecret  …__ClientSecret   ""  yes (_FILE)
+//	SecretManagers:AzureKeyVault:AuthorityHost …__AuthorityHost  https://login.microsoftonline.com/ (another cloud's, https only)
 //	Vault:PreviousKeks            Vault__PreviousKeks                DataDir/vault.kek.previous yes (_FILE)
 //	Log:Level                     Log__Level                         info
 //	Log:Format                    Log__Format                        json

@@ -163,6 +163,12 @@ var settings = []setting{
 	{"SecretManagers", "AwsSecretsManager:SecretAccessKey", kindString, true, func(c *Config) any { return &c.SecretManagers.AwsSecretsManager.SecretAccessKey }},
 	{"SecretManagers", "AwsSecretsManager:SessionToken", kindString, true, func(c *Config) any { return &c.SecretManagers.AwsSecretsManager.SessionToken }},
 
+	{"SecretManagers", "AzureKeyVault:VaultUrl", kindString, false, func(c *Config) any { return &c.SecretManagers.AzureKeyVault.VaultUrl }},
+	{"SecretManagers", "AzureKeyVault:TenantId", kindString, false, func(c *Config) any { return &c.SecretManagers.AzureKeyVault.TenantId }},
+	{"SecretManagers", "AzureKeyVault:ClientId", kindString, false, func(c *Config) any { return &c.SecretManagers.AzureKeyVault.ClientId }},
+	{"SecretManagers", "AzureKeyVault:ClientSecret", kindString, true, func(c *Config) any { return &c.SecretManagers.AzureKeyVault.ClientSecret }},
+	{"SecretManagers", "AzureKeyVault:AuthorityHost", kindString, false, func(c *Config) any { return &c.SecretManagers.AzureKeyVault.AuthorityHost }},
+
 	{"Log", "Level", kindString, false, func(c *Config) any { return &c.Log.Level }},
 	{"Log", "Format", kindString, false, func(c *Config) any { return &c.Log.Format }},
 }

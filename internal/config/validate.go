@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,9 @@ const (
 //     Jwt:RefreshExpirationDays 1..90.
 //   - Log:Level is debug, info, warn (or warning) or error; Log:Format is
 //     json or text.
+//   - SecretManagers:AzureKeyVault, when any key is set: VaultUrl (and
+//     AuthorityHost, when set) is an https URL with no credentials, path
+//     or query; TenantId and ClientId are IDs; ClientSecret is set.
 //
 // In Production only: Server:TrustedProxies may not contain a prefix that
 // covers every address (0.0.0.0/0, ::/0), which would let any client forge
@@ -182,6 +186,25 @@ func (c *Config) Validate() error {
 	if h := c.SecretManagers.HashiCorpVault; h.Address != "" && h.Token == "" && (h.RoleId == "" || h.SecretId == "") {
 		add("SecretManagers:HashiCorpVault", "needs Token, or RoleId and SecretId, with Address")
 	}
+	if az := c.SecretManagers.AzureKeyVault; az != (AzureKeyVaultConfig{}) {
+		// https only: the client secret's token and the values travel
+		// here. Never echo the values (the secret is one of them).
+		if !httpsBase(az.VaultUrl) {
+			add("SecretManagers:AzureKeyVault:VaultUrl", "must be an https URL without credentials, path or query (https://<vault>.vault.azure.net)")
+		}
+		if az.AuthorityHost != "" && !httpsBase(az.AuthorityHost) {
+			add("SecretManagers:AzureKeyVault:AuthorityHost", "must be an https URL without credentials, path or query (https://login.microsoftonline.com/)")
+		}
+		if !azureIDRe.MatchString(az.TenantId) {
+			add("SecretManagers:AzureKeyVault:TenantId", "must be the directory (tenant) ID: 1–128 letters, digits, '.' or '-'")
+		}
+		if !azureIDRe.MatchString(az.ClientId) {
+			add("SecretManagers:AzureKeyVault:ClientId", "must be the application (client) ID: 1–128 letters, digits, '.' or '-'")
+		}
+		if az.ClientSecret == "" {
+			add("SecretManagers:AzureKeyVault:ClientSecret", "must be set (SecretManagers__AzureKeyVault__ClientSecret or its _FILE)")
+		}
+	}
 
 	// Vault.
 	if c.Vault.Kek != "" {
@@ -213,6 +236,18 @@ func (c *Config) Validate() error {
 	}
 
 	return errors.Join(errs...)
+}
+
+// azureIDRe is a Microsoft Entra tenant or application ID (a GUID, or a
+// tenant's domain name).
+var azureIDRe = regexp.MustCompile(`^[A-Za-z0-9.-]{1,128}$`)
+
+// httpsBase reports whether u is an https URL with a host and at most "/"
+// as its path: no credentials, query or fragment.
+func httpsBase(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Scheme == "https" && p.Hostname() != "" && p.User == nil && p.Opaque == "" &&
+		(p.Path == "" || p.Path == "/") && p.RawQuery == "" && !p.ForceQuery && p.Fragment == ""
 }
 
 // checkAddr checks a listen address: host:port, port numeric 0..65535, host

@@ -32,7 +32,12 @@ func newWorld(t *testing.T, kind string) *world {
 // newWorldWith is newWorld with the configuration adjusted by mutate.
 func newWorldWith(t *testing.T, kind string, mutate func(*config.Config)) *world {
 	t.Helper()
-	env := apptest.New(t, kind, mutate)
+	return worldOn(t, apptest.New(t, kind, mutate))
+}
+
+// worldOn sets up newWorld's tenants, users, keys and agents on env.
+func worldOn(t *testing.T, env *apptest.Env) *world {
+	t.Helper()
 	w := &world{env: env, ids: map[string]string{}, keys: map[string]string{}}
 	w.tenA = env.Tenant("acme")
 	w.tenB = env.Tenant("globex")

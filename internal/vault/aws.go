@@ -87,6 +87,9 @@ func (a *AWSSecretsManager) CheckReference(r Reference) error {
 	if r.Mount != "" {
 		return errors.New("reference.mount is not used by aws_secrets_manager")
 	}
+	if r.Version != "" {
+		return errors.New("reference.version is not used by aws_secrets_manager")
+	}
 	if !awsSecretIDRe.MatchString(r.Path) || len(r.Path) > 2048 {
 		return errors.New("reference.path must be a Secrets Manager secret name or ARN")
 	}

@@ -623,7 +623,7 @@ func (s *Service) CreateReference(ctx context.Context, p authz.Principal, name, 
 	}
 	ext, ok := s.external[source]
 	if !ok {
-		return Credential{}, apperr.Field("source", "must be a configured external secret manager (hashicorp_vault, aws_secrets_manager)")
+		return Credential{}, apperr.Field("source", "must be a configured external secret manager (hashicorp_vault, aws_secrets_manager, azure_key_vault)")
 	}
 	check := ref.check
 	if rc, ok := ext.(interface{ CheckReference(Reference) error }); ok {
@@ -679,6 +679,12 @@ func (s *Service) value(ctx context.Context, c store.Credential) (string, error)
 			return "", fmt.Errorf("vault: credential %s: bad reference", c.ID)
 		}
 		if value, err = ext.Fetch(ctx, ref); err != nil {
+			// The manager's error is for the log only: callers (a skill,
+			// a channel) answer with a fixed message.
+			if s.log != nil {
+				s.log.WarnContext(ctx, "external secret manager did not return a credential", "tenant", c.TenantID,
+					"credential", c.ID, "source", c.Source, "err", err)
+			}
 			return "", fmt.Errorf("vault: credential %s: %w", c.ID, err)
 		}
 	}

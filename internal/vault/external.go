@@ -16,11 +16,13 @@ import (
 // HashiCorp Vault KV version 2 secrets engine.
 const SourceHashiCorpVault = "hashicorp_vault"
 
-// Reference names a value in an external secret manager.
+// Reference names a value in an external secret manager. Each source
+// says which fields it uses (see their CheckReference).
 type Reference struct {
-	Mount string `json:"mount"` // KV v2 mount, e.g. "secret"
-	Path  string `json:"path"`  // secret path under the mount, e.g. "crm/stripe"
-	Key   string `json:"key"`   // field of the secret's data, e.g. "api_key"
+	Mount   string `json:"mount"`             // KV v2 mount, e.g. "secret"
+	Path    string `json:"path"`              // secret path under the mount, e.g. "crm/stripe"
+	Key     string `json:"key"`               // field of the secret's data, e.g. "api_key"
+	Version string `json:"version,omitempty"` // Azure Key Vault only: a secret version
 }
 
 var refPartRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`)
@@ -34,6 +36,9 @@ func (r Reference) check() error {
 	}
 	if strings.Contains(r.Key, "/") {
 		return errors.New("reference.key must be one field name")
+	}
+	if r.Version != "" {
+		return errors.New("reference.version is not used by hashicorp_vault")
 	}
 	return nil
 }

@@ -25,6 +25,17 @@
 //
 // Only the standard library's crypto/aes and crypto/cipher are used; there is
 // no hand-made cryptography.
+//
+// # External secret managers
+//
+// A credential may instead reference a value kept in HashiCorp Vault (KV
+// v2), AWS Secrets Manager or Azure Key Vault ([Reference], sealed like a
+// value, resolved at run time with a 60 s cache). Each is reached with the
+// credentials Komand's configuration names and nothing else: AWS with
+// static keys and Azure with a service principal's client secret, never
+// the SDKs' default credential chains, so Komand does not read instance
+// metadata, a managed identity or the environment's cloud credentials on
+// a skill's behalf. The managers' errors go to the log only.
 package vault
 
 import (
