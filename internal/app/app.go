@@ -7,6 +7,7 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"github.com/komand-ai/komand/internal/injection"
@@ -257,7 +258,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	if cacheDir == "" {
 		cacheDir = filepath.Join(cfg.Server.DataDir, "wasm-cache")
 	}
-	egress := sandbox.NewEgress(sandbox.EgressOptions{AllowPrivate: allowPrivate})
+	roots, err := cfg.EgressRootCAs()
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	var egressTLS *tls.Config
+	if roots != nil {
+		egressTLS = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	egress := sandbox.NewEgress(sandbox.EgressOptions{AllowPrivate: allowPrivate, TLSClientConf: egressTLS})
 	a.WASM, err = sandbox.NewWASM(context.Background(), sandbox.Options{CacheDir: cacheDir, TempDir: cfg.Sandbox.TempDir,
 		MaxMemory: uint64(cfg.Sandbox.MaxMemoryMb) << 20, MaxConcurrent: cfg.Sandbox.MaxConcurrent, Egress: egress})
 	if err != nil {

@@ -1,11 +1,13 @@
 package config
 
 import (
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -164,6 +166,10 @@ type SandboxConfig struct {
 	// TempDir is where per-execution directories are made; default the
 	// system's. It must be reachable (o+x) by uid 65534 for containers.
 	TempDir string
+	// EgressCaFile is a PEM file of CA certificates that skills' brokered
+	// HTTPS trusts besides the system's (an internal API behind a private
+	// CA); default none.
+	EgressCaFile string
 }
 
 // ChannelsConfig is the Channels section: where the platform adapters send
@@ -384,6 +390,28 @@ func Default() Config {
 // rules.
 func (c Config) IsDevelopment() bool {
 	return strings.EqualFold(strings.TrimSpace(c.Environment), Development)
+}
+
+// EgressRootCAs returns the roots skills' brokered HTTPS trusts: nil (the
+// system's) without Sandbox.EgressCaFile, else the system's plus the
+// file's certificates. A file that cannot be read or holds no certificate
+// is an error.
+func (c Config) EgressRootCAs() (*x509.CertPool, error) {
+	if c.Sandbox.EgressCaFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(c.Sandbox.EgressCaFile)
+	if err != nil {
+		return nil, fmt.Errorf("Sandbox:EgressCaFile: cannot read %q", c.Sandbox.EgressCaFile)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("Sandbox:EgressCaFile: %q holds no PEM certificate", c.Sandbox.EgressCaFile)
+	}
+	return pool, nil
 }
 
 // EgressAllowPrefixes parses Sandbox.EgressAllowPrivate.

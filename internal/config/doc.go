@@ -84,6 +84,7 @@
 //	Sandbox:EgressAllowPrivate    Sandbox__EgressAllowPrivate (list) none
 //	Sandbox:Container             Sandbox__Container                 "" (off) or bubblewrap
 //	Sandbox:TempDir               Sandbox__TempDir                   system temp dir
+//	Sandbox:EgressCaFile          Sandbox__EgressCaFile              "" (system roots only; a PEM file adds CAs)
 //	Jwt:SecretKey                 Jwt__SecretKey                     DataDir/jwt.key  yes (_FILE)
 //	Jwt:Issuer                    Jwt__Issuer                        komand.ai
 //	Jwt:Audience                  Jwt__Audience                      komand.ai

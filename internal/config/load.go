@@ -142,6 +142,7 @@ var settings = []setting{
 	{"Sandbox", "EgressAllowPrivate", kindList, false, func(c *Config) any { return &c.Sandbox.EgressAllowPrivate }},
 	{"Sandbox", "Container", kindString, false, func(c *Config) any { return &c.Sandbox.Container }},
 	{"Sandbox", "TempDir", kindString, false, func(c *Config) any { return &c.Sandbox.TempDir }},
+	{"Sandbox", "EgressCaFile", kindString, false, func(c *Config) any { return &c.Sandbox.EgressCaFile }},
 
 	{"Jwt", "SecretKey", kindString, true, func(c *Config) any { return &c.Jwt.SecretKey }},
 	{"Jwt", "Issuer", kindString, false, func(c *Config) any { return &c.Jwt.Issuer }},

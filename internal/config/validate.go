@@ -108,6 +108,9 @@ func (c *Config) Validate() error {
 	if _, err := c.EgressAllowPrefixes(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := c.EgressRootCAs(); err != nil {
+		errs = append(errs, err)
+	}
 	if n := c.Channels.WebChat.VisitorTokenMinutes; n < 5 || n > 1440 {
 		add("Channels:WebChat:VisitorTokenMinutes", "must be between 5 and 1440, got %d", n)
 	}

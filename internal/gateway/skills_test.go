@@ -44,11 +44,20 @@ type skillWorld struct {
 }
 
 func newSkillWorld(t *testing.T, kind string) *skillWorld {
+	return newSkillWorldWith(t, kind, nil)
+}
+
+// newSkillWorldWith is newSkillWorld with the configuration adjusted by
+// mutate.
+func newSkillWorldWith(t *testing.T, kind string, mutate func(*config.Config)) *skillWorld {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	w := newProviderWorld(t, kind, func(c *config.Config) {
 		c.Skills.TrustedPublishers = "komand-official=" + base64.StdEncoding.EncodeToString(pub)
 		c.Sandbox.CacheDir = wasmCache()
 		c.Sandbox.EgressAllowPrivate = []string{"127.0.0.1/32"}
+		if mutate != nil {
+			mutate(c)
+		}
 	}, textReply("hi"))
 	owner := w.env.APIKey(w.tenant, w.env.User(w.tenant, "owner@example.com", "owner"))
 	return &skillWorld{providerWorld: w, owner: owner, priv: priv}
@@ -229,6 +238,7 @@ func TestSkillsEndToEnd(t *testing.T) {
 		page := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { fmt.Fprint(rw, "Opening hours: 9-17") }))
 		defer page.Close()
 		wf := pack(t, "examples/skills/web-fetch/skill.json", func(c map[string]any) {
+			c["version"] = "1.0.0"
 			c["requiredPermissions"] = []string{"network:outbound:127.0.0.1"}
 		}, fetchWasm, w.priv)
 		if r := env.Do("POST", "/api/skills/", w.admin, wf); r.Status != 201 {
