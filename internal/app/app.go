@@ -69,7 +69,8 @@ type App struct {
 	WASM     *sandbox.WASM
 	Limiter  ratelimit.Limiter
 
-	redis *redis.Client
+	redis  *redis.Client
+	docker *sandbox.Docker // closed with the app when Sandbox__Container=docker
 }
 
 // Options adjust wiring for tests and benchmarks.
@@ -278,12 +279,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	if cfg.Sandbox.Container != "" {
 		// Asked for explicitly, so a host that cannot provide it is a
 		// start-up error, never a silent fallback to no isolation.
-		if sb.Container, err = sandbox.NewContainer(sandbox.ContainerOptions{TempDir: cfg.Sandbox.TempDir,
-			MaxConcurrent: cfg.Sandbox.MaxConcurrent, Egress: egress, MaxMemory: uint64(cfg.Sandbox.MaxMemoryMb) << 20}); err != nil {
+		if sb.Container, err = a.containerRuntime(ctx, cfg, egress); err != nil {
 			_ = a.Close()
 			return nil, fmt.Errorf("Sandbox__Container=%s: %w", cfg.Sandbox.Container, err)
 		}
-		log.Info("container skills enabled", "backend", cfg.Sandbox.Container, "cgroups", sb.Container.CgroupVersion())
+		log.Info("container skills enabled", "backend", sb.Container.Describe())
 	}
 	a.Skills = skill.NewRegistry(wst, a.Authz, a.Audit, sb, trusted, log, now)
 	a.Tools = skill.NewRuntime(skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, log, now), wst, sb, a.Audit, a.Secrets, log, now)
@@ -399,6 +399,9 @@ func (a *App) Close() error {
 	if a.WASM != nil {
 		errs = append(errs, a.WASM.Close(context.Background()))
 	}
+	if a.docker != nil {
+		errs = append(errs, a.docker.Close())
+	}
 	if a.redis != nil {
 		errs = append(errs, a.redis.Close())
 	}
@@ -406,6 +409,27 @@ func (a *App) Close() error {
 		errs = append(errs, a.Store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// containerRuntime starts the container skill backend cfg selects:
+// bubblewrap, or the Docker Engine at Sandbox__DockerHost.
+func (a *App) containerRuntime(ctx context.Context, cfg config.Config, egress *sandbox.Egress) (sandbox.ContainerRuntime, error) {
+	maxMem := uint64(cfg.Sandbox.MaxMemoryMb) << 20
+	if cfg.Sandbox.Container == "docker" {
+		d, err := sandbox.NewDocker(ctx, sandbox.DockerOptions{Host: cfg.Sandbox.DockerHost, TempDir: cfg.Sandbox.TempDir,
+			MaxConcurrent: cfg.Sandbox.MaxConcurrent, Egress: egress, MaxMemory: maxMem})
+		if err != nil {
+			return nil, err
+		}
+		a.docker = d
+		return d, nil
+	}
+	c, err := sandbox.NewContainer(sandbox.ContainerOptions{TempDir: cfg.Sandbox.TempDir,
+		MaxConcurrent: cfg.Sandbox.MaxConcurrent, Egress: egress, MaxMemory: maxMem})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // DefaultAuthCacheTTL is how long one process reuses a successful

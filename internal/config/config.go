@@ -159,10 +159,15 @@ type SandboxConfig struct {
 	// brokered HTTP, for an internal API. Loopback, link-local and cloud
 	// metadata addresses stay refused unless listed; metadata always.
 	EgressAllowPrivate []string
-	// Container enables container skills: "" (off, the default) or
+	// Container enables container skills: "" (off, the default),
 	// "bubblewrap" (Debian's bubblewrap, cgroups v1 or v2; the server must
-	// run as root to create the cgroups).
+	// run as root to create the cgroups) or "docker" (a Docker Engine on
+	// this host, at DockerHost).
 	Container string
+	// DockerHost is the Docker Engine's socket for Container "docker";
+	// default unix:///var/run/docker.sock. It must be a local unix socket:
+	// the program and the broker are bind-mounted from this host.
+	DockerHost string
 	// TempDir is where per-execution directories are made; default the
 	// system's. It must be reachable (o+x) by uid 65534 for containers.
 	TempDir string

@@ -82,7 +82,8 @@
 //	Sandbox:MaxMemoryMb           Sandbox__MaxMemoryMb               1024 (16–4096)
 //	Sandbox:MaxConcurrent         Sandbox__MaxConcurrent             64
 //	Sandbox:EgressAllowPrivate    Sandbox__EgressAllowPrivate (list) none
-//	Sandbox:Container             Sandbox__Container                 "" (off) or bubblewrap
+//	Sandbox:Container             Sandbox__Container                 "" (off), bubblewrap or docker
+//	Sandbox:DockerHost            Sandbox__DockerHost                unix:///var/run/docker.sock (a local unix socket)
 //	Sandbox:TempDir               Sandbox__TempDir                   system temp dir
 //	Sandbox:EgressCaFile          Sandbox__EgressCaFile              "" (system roots only; a PEM file adds CAs)
 //	Jwt:SecretKey                 Jwt__SecretKey                     DataDir/jwt.key  yes (_FILE)

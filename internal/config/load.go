@@ -141,6 +141,7 @@ var settings = []setting{
 	{"Sandbox", "MaxConcurrent", kindInt, false, func(c *Config) any { return &c.Sandbox.MaxConcurrent }},
 	{"Sandbox", "EgressAllowPrivate", kindList, false, func(c *Config) any { return &c.Sandbox.EgressAllowPrivate }},
 	{"Sandbox", "Container", kindString, false, func(c *Config) any { return &c.Sandbox.Container }},
+	{"Sandbox", "DockerHost", kindString, false, func(c *Config) any { return &c.Sandbox.DockerHost }},
 	{"Sandbox", "TempDir", kindString, false, func(c *Config) any { return &c.Sandbox.TempDir }},
 	{"Sandbox", "EgressCaFile", kindString, false, func(c *Config) any { return &c.Sandbox.EgressCaFile }},
 

@@ -102,8 +102,11 @@ func (c *Config) Validate() error {
 	if n := c.Sandbox.MaxConcurrent; n < 1 || n > 4096 {
 		add("Sandbox:MaxConcurrent", "must be between 1 and 4096, got %d", n)
 	}
-	if v := c.Sandbox.Container; v != "" && v != "bubblewrap" {
-		add("Sandbox:Container", "must be empty (off) or bubblewrap, got %q", v)
+	if v := c.Sandbox.Container; v != "" && v != "bubblewrap" && v != "docker" {
+		add("Sandbox:Container", "must be empty (off), bubblewrap or docker, got %q", v)
+	}
+	if h := c.Sandbox.DockerHost; h != "" && (!strings.HasPrefix(h, "unix:///") || strings.ContainsAny(h, "?#")) {
+		add("Sandbox:DockerHost", "must be a local unix socket, unix:///path (the program and the broker are bind-mounted from this host), got %q", h)
 	}
 	if _, err := c.EgressAllowPrefixes(); err != nil {
 		errs = append(errs, err)

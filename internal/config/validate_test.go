@@ -62,6 +62,14 @@ func TestValidate(t *testing.T) {
 		{"visitor token too short", func(c *Config) { c.Channels.WebChat.VisitorTokenMinutes = 4 }, "Channels:WebChat:VisitorTokenMinutes", "Channels:WebChat:VisitorTokenMinutes"},
 		{"visitor token too long", func(c *Config) { c.Channels.WebChat.VisitorTokenMinutes = 1441 }, "Channels:WebChat:VisitorTokenMinutes", "Channels:WebChat:VisitorTokenMinutes"},
 
+		// Sandbox.
+		{"container bubblewrap", func(c *Config) { c.Sandbox.Container = "bubblewrap" }, "", ""},
+		{"container docker", func(c *Config) { c.Sandbox.Container = "docker" }, "", ""},
+		{"container podman", func(c *Config) { c.Sandbox.Container = "podman" }, `Sandbox:Container|"podman"`, "Sandbox:Container"},
+		{"docker host socket", func(c *Config) { c.Sandbox.DockerHost = "unix:///run/docker.sock" }, "", ""},
+		{"docker host tcp", func(c *Config) { c.Sandbox.DockerHost = "tcp://10.0.0.5:2375" }, "Sandbox:DockerHost|unix socket", "Sandbox:DockerHost"},
+		{"docker host relative", func(c *Config) { c.Sandbox.DockerHost = "unix://docker.sock" }, "Sandbox:DockerHost", "Sandbox:DockerHost"},
+
 		// Cors.
 		{"origins ok", func(c *Config) {
 			c.Cors.AllowedOrigins = []string{"https://app.example.com", "http://localhost:3000", "https://[2001:db8::1]:8443", "HTTPS://Upper.Example"}

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -17,27 +18,52 @@ import (
 
 // TestContainerSkillEndToEnd registers a native program as a container
 // skill, installs it and lets the agent call it: confined like the WASM
-// skills, with its limits from the contract.
+// skills, with its limits from the contract, on each container backend
+// (bubblewrap, and Docker when an engine is reachable).
 func TestContainerSkillEndToEnd(t *testing.T) {
+	for _, backend := range []string{"bubblewrap", "docker"} {
+		t.Run(backend, func(t *testing.T) { testContainerSkill(t, backend) })
+	}
+}
+
+// containerBackendOrSkip skips unless this host can run backend (failing
+// instead when CI requires it).
+func containerBackendOrSkip(t *testing.T, backend, tmp string) {
+	t.Helper()
+	var err error
+	require := "KOMAND_TEST_REQUIRE_CONTAINER"
+	if backend == "docker" {
+		require = "KOMAND_TEST_REQUIRE_DOCKER"
+		var d *sandbox.Docker
+		if d, err = sandbox.NewDocker(context.Background(), sandbox.DockerOptions{TempDir: tmp}); err == nil {
+			d.Close()
+		}
+	} else {
+		_, err = sandbox.NewContainer(sandbox.ContainerOptions{TempDir: tmp})
+	}
+	if err != nil {
+		var ue *sandbox.ErrContainerUnavailable
+		if errors.As(err, &ue) && os.Getenv(require) == "" {
+			t.Skipf("%v (set %s=1 to fail instead of skipping)", err, require)
+		}
+		t.Fatal(err)
+	}
+}
+
+func testContainerSkill(t *testing.T, backend string) {
 	tmp, err := os.MkdirTemp("", "komand-gw-ctr-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
 	os.Chmod(tmp, 0o711)
-	if _, err := sandbox.NewContainer(sandbox.ContainerOptions{TempDir: tmp}); err != nil {
-		var ue *sandbox.ErrContainerUnavailable
-		if errors.As(err, &ue) && os.Getenv("KOMAND_TEST_REQUIRE_CONTAINER") == "" {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
+	containerBackendOrSkip(t, backend, tmp)
 	program := sandboxtest.BuildNative(t, "./internal/sandbox/testdata/hostile-native")
 	forEachStore(t, func(t *testing.T, kind string) {
 		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 		w := newProviderWorld(t, kind, func(c *config.Config) {
 			c.Skills.TrustedPublishers = "komand-official=" + base64.StdEncoding.EncodeToString(pub)
-			c.Sandbox.Container, c.Sandbox.TempDir = "bubblewrap", tmp
+			c.Sandbox.Container, c.Sandbox.TempDir = backend, tmp
 		}, textReply("hi"))
 		env := w.env
 		owner := env.APIKey(w.tenant, env.User(w.tenant, "owner@example.com", "owner"))
@@ -63,8 +89,9 @@ func TestContainerSkillEndToEnd(t *testing.T) {
 		probe := func(mode, arg string, n int64) string {
 			args, _ := json.Marshal(map[string]any{"mode": mode, "arg": arg, "bytes": n})
 			w.fake.reset(toolReply("n", "native-probe", string(args)), textReply("ok"))
-			if r := w.send(t, "probe "+mode); r.Status != 200 {
-				t.Fatalf("%s: %d %s", mode, r.Status, r.Body)
+			r := w.send(t, "probe "+mode)
+			if r.Status != 200 || len(w.fake.requests) != 2 {
+				t.Fatalf("%s: %d %s (model called %d times)", mode, r.Status, r.Body, len(w.fake.requests))
 			}
 			return lastToolMessage(t, w.fake.requests[1])
 		}

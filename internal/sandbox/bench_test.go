@@ -197,3 +197,33 @@ func BenchmarkContainerStart(b *testing.B) {
 	b.StopTimer()
 	percentiles(b, ds)
 }
+
+// BenchmarkDockerContainerStart: one execution of the same program through
+// the Docker Engine backend (create, attach, start, wait, inspect,
+// remove). Skipped without a reachable engine.
+func BenchmarkDockerContainerStart(b *testing.B) {
+	tmp, err := os.MkdirTemp("", "komand-ctr-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	os.Chmod(tmp, 0o711)
+	d, err := sandbox.NewDocker(context.Background(), sandbox.DockerOptions{TempDir: tmp})
+	if err != nil {
+		b.Skip(err)
+	}
+	defer d.Close()
+	prog := sandboxtest.BuildNative(b, "./internal/sandbox/testdata/hostile-native")
+	ds := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t := time.Now()
+		out := d.Run(context.Background(), prog, sandbox.Exec{Input: []byte(`{"mode":"echo","arg":"x"}`)}, sandbox.ContainerLimits{})
+		ds = append(ds, time.Since(t))
+		if out.Failed() {
+			b.Fatalf("%s: %s %s", out.Reason, out.Message, out.Stderr)
+		}
+	}
+	b.StopTimer()
+	percentiles(b, ds)
+}

@@ -103,6 +103,9 @@ func NewContainer(o ContainerOptions) (*Container, error) {
 // CgroupVersion is "v1" or "v2".
 func (c *Container) CgroupVersion() string { return c.cg.version() }
 
+// Describe names the backend.
+func (c *Container) Describe() string { return "bubblewrap, cgroups " + c.cg.version() }
+
 // ContainerLimits are a container execution's CPU and process limits
 // (memory and time come with Exec).
 type ContainerLimits struct {
@@ -144,54 +147,12 @@ func (c *Container) run(ctx context.Context, program []byte, ex Exec, lim Contai
 		return Outcome{Reason: ReasonCrash, Message: "the sandbox could not start", Stderr: []byte(err.Error())}
 	}
 
-	dir, err := os.MkdirTemp(c.tempDir, "komand-ctr-")
+	x, err := newExecDir(ctx, c.tempDir, program, ex, c.egress)
 	if err != nil {
 		return fail(err)
 	}
-	defer os.RemoveAll(dir)
-	skillDir, runDir := filepath.Join(dir, "skill"), filepath.Join(dir, "run")
-	for _, d := range []string{skillDir, runDir} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return fail(err)
-		}
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return fail(err)
-	}
-	// Only the sandbox user (and root) may reach the broker: another
-	// local user connecting to it would get the skill's credentials.
-	if err := os.Chown(runDir, sandboxUID, sandboxUID); err != nil {
-		return fail(err)
-	}
-	if err := os.Chmod(runDir, 0o700); err != nil {
-		return fail(err)
-	}
-	if err := os.WriteFile(filepath.Join(skillDir, "main"), program, 0o555); err != nil {
-		return fail(err)
-	}
-
-	// The broker: the execution's platform services on a unix socket.
-	st := &execState{ex: ex, egress: c.egress}
-	sock := filepath.Join(runDir, "komand.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		return fail(err)
-	}
-	if err := errors.Join(os.Chown(sock, sandboxUID, sandboxUID), os.Chmod(sock, 0o600)); err != nil {
-		ln.Close()
-		return fail(err)
-	}
-	srv := &http.Server{Handler: brokerHandler(st), ReadHeaderTimeout: 5 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
-	go srv.Serve(ln)
-	brokerOpen := true
-	closeBroker := func() {
-		if brokerOpen {
-			srv.Close()
-			brokerOpen = false
-		}
-	}
-	defer closeBroker()
+	defer x.remove()
+	skillDir, runDir := x.skillDir, x.runDir
 
 	id := randomID()
 	cgDir, err := c.cg.create(id, mem, lim.CPUs, lim.MaxPIDs)
@@ -280,12 +241,9 @@ func (c *Container) run(ctx context.Context, program []byte, ex Exec, lim Contai
 		runErr = <-done
 	}
 	c.cg.killAll(cgDir)
-	closeBroker() // no handler appends to the network log after this
-	st.mu.Lock()
-	network := append([]NetworkCall(nil), st.network...)
-	st.mu.Unlock()
+	hostCalls, network := x.closeBroker()
 	out := Outcome{Output: stdout.bytes(), Stderr: stderr.bytes(), PeakMemory: c.cg.peakMemory(cgDir),
-		HostCalls: int(st.calls.Load()), Network: network}
+		HostCalls: hostCalls, Network: network}
 	if !out.limited(context.Cause(ctx), stdout.overflow, c.cg.oomKilled(cgDir), maxOut, mem, timeout) && runErr != nil {
 		var ee *exec.ExitError
 		if errors.As(runErr, &ee) {
@@ -324,6 +282,89 @@ func reachableByNobody(dir string) error {
 			return nil
 		}
 	}
+}
+
+// execDir is one execution's host side, shared by both container
+// runtimes: the program read-only in skill/ (bound at /skill) and the
+// broker's socket in run/ (bound at /run/komand). Only the sandbox user
+// (and root) may connect to the socket (it is theirs, 0600): another local
+// user connecting to it would get the skill's credentials.
+type execDir struct {
+	dir, skillDir, runDir string
+	st                    *execState
+	srv                   *http.Server
+	open                  bool
+}
+
+// newExecDir makes the directories under tempDir and starts the broker,
+// which serves until closeBroker or remove.
+func newExecDir(ctx context.Context, tempDir string, program []byte, ex Exec, egress *Egress) (*execDir, error) {
+	dir, err := os.MkdirTemp(tempDir, "komand-ctr-")
+	if err != nil {
+		return nil, err
+	}
+	x := &execDir{dir: dir, skillDir: filepath.Join(dir, "skill"), runDir: filepath.Join(dir, "run")}
+	if err := x.prepare(ctx, program, ex, egress); err != nil {
+		x.remove()
+		return nil, err
+	}
+	return x, nil
+}
+
+func (x *execDir) prepare(ctx context.Context, program []byte, ex Exec, egress *Egress) error {
+	for _, d := range []string{x.skillDir, x.runDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(x.dir, 0o755); err != nil {
+		return err
+	}
+	// run/ stays root's (0711): the skill can reach its socket but not
+	// write beside it, which would fill the host's disk past /tmp's cap.
+	if err := os.Chmod(x.runDir, 0o711); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(x.skillDir, "main"), program, 0o555); err != nil {
+		return err
+	}
+	// The broker: the execution's platform services on a unix socket.
+	x.st = &execState{ex: ex, egress: egress}
+	sock := filepath.Join(x.runDir, "komand.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(os.Chown(sock, sandboxUID, sandboxUID), os.Chmod(sock, 0o600)); err != nil {
+		ln.Close()
+		return err
+	}
+	x.srv = &http.Server{Handler: brokerHandler(x.st), ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	x.open = true
+	go x.srv.Serve(ln)
+	return nil
+}
+
+// closeBroker stops the broker (no handler appends to the network log
+// after it) and returns the execution's platform calls and network log.
+func (x *execDir) closeBroker() (hostCalls int, network []NetworkCall) {
+	if x.open {
+		x.srv.Close()
+		x.open = false
+	}
+	if x.st == nil {
+		return 0, nil
+	}
+	x.st.mu.Lock()
+	defer x.st.mu.Unlock()
+	return int(x.st.calls.Load()), append([]NetworkCall(nil), x.st.network...)
+}
+
+// remove stops the broker and deletes the directories.
+func (x *execDir) remove() {
+	x.closeBroker()
+	os.RemoveAll(x.dir)
 }
 
 func randomID() string {

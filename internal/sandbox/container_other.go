@@ -14,6 +14,7 @@ type ContainerOptions struct {
 	TempDir       string
 	MaxConcurrent int
 	Egress        *Egress
+	MaxMemory     uint64
 }
 
 // ContainerLimits are a container execution's CPU and process limits.
@@ -38,4 +39,38 @@ func (c *Container) CgroupVersion() string { return "" }
 // Run never runs anything off Linux.
 func (c *Container) Run(ctx context.Context, program []byte, ex Exec, lim ContainerLimits) Outcome {
 	return Outcome{Reason: ReasonCrash, Message: "the container sandbox needs Linux"}
+}
+
+// Describe names the backend.
+func (c *Container) Describe() string { return "bubblewrap" }
+
+// Docker is the Docker Engine runtime; it exists on Linux only.
+type Docker struct{}
+
+// DockerOptions configure the Docker backend.
+type DockerOptions struct {
+	Host          string
+	TempDir       string
+	MaxConcurrent int
+	Egress        *Egress
+	MaxMemory     uint64
+}
+
+// DefaultDockerHost is the engine's usual socket.
+const DefaultDockerHost = "unix:///var/run/docker.sock"
+
+// NewDocker reports that the Docker backend needs a Linux server.
+func NewDocker(ctx context.Context, o DockerOptions) (*Docker, error) {
+	return nil, &ErrContainerUnavailable{Reason: "the Docker backend needs a Linux server"}
+}
+
+// Describe names the backend.
+func (d *Docker) Describe() string { return "Docker" }
+
+// Close does nothing off Linux.
+func (d *Docker) Close() error { return nil }
+
+// Run never runs anything off Linux.
+func (d *Docker) Run(ctx context.Context, program []byte, ex Exec, lim ContainerLimits) Outcome {
+	return Outcome{Reason: ReasonCrash, Message: "the Docker backend needs Linux"}
 }

@@ -9,3 +9,7 @@ import "errors"
 func seccompFilter() ([]byte, error) {
 	return nil, errors.New("no seccomp syscall table for this architecture")
 }
+
+func seccompProfile() (string, error) {
+	return "", errors.New("no seccomp syscall table for this architecture")
+}

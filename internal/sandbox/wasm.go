@@ -36,6 +36,15 @@
 // by default): past it the least recently used module that is not running
 // gives up its code and loads it again, from the disk cache, when it next
 // runs.
+//
+// Container skills (native programs and scripts) run behind the
+// ContainerRuntime interface, with the same confinement on either
+// backend: Container (bubblewrap, container_linux.go) or Docker (a Docker
+// Engine, docker_linux.go). The Docker backend uses the engine's official
+// Go client, github.com/moby/moby/client, rather than a hand-written one:
+// it negotiates the API version and handles the attach stream's hijacked
+// connection; its module tree (OpenTelemetry's HTTP instrumentation,
+// no-op here, and the OCI type modules) is the price.
 package sandbox
 
 import (

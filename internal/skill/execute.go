@@ -29,16 +29,16 @@ type Prepared struct {
 	program  []byte          // container
 }
 
-// Sandboxes are the runtimes a skill may run in; Container is nil when the
-// deployment did not enable it (Sandbox__ContainerEnabled).
+// Sandboxes are the runtimes a skill may run in; Container (bubblewrap or
+// Docker) is nil when the deployment did not enable it (Sandbox__Container).
 type Sandboxes struct {
 	WASM      *sandbox.WASM
-	Container *sandbox.Container
+	Container sandbox.ContainerRuntime
 }
 
 // ErrContainerDisabled refuses container skills on a server without the
 // container runtime.
-var ErrContainerDisabled = apperr.New(apperr.Invalid, "container skills are not enabled on this server (Sandbox__ContainerEnabled)")
+var ErrContainerDisabled = apperr.New(apperr.Invalid, "container skills are not enabled on this server (Sandbox__Container)")
 
 // CheckProgram refuses a container program that is neither an ELF
 // executable nor a script with a #! line.

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 type input struct {
@@ -157,6 +158,15 @@ func run(in input) output {
 		_, _, e = syscall.RawSyscall(321, 0, 0, 0) // bpf
 		if e == 0 || e != syscall.EPERM {
 			got = append(got, fmt.Sprintf("bpf:%v", e))
+		}
+		// io_uring_setup(4, &struct io_uring_params{})
+		var params [120]byte
+		fd, _, e := syscall.RawSyscall(425, 4, uintptr(unsafe.Pointer(&params)), 0)
+		if e == 0 {
+			syscall.Close(int(fd))
+		}
+		if e != syscall.EPERM {
+			got = append(got, fmt.Sprintf("io_uring_setup:%v", e))
 		}
 		return output{OK: len(got) == 0, Data: strings.Join(got, ",")}
 	case "broker-http":
