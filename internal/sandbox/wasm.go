@@ -129,6 +129,10 @@ type WASM struct {
 	sem       chan struct{}
 	egress    *Egress
 
+	// compileMu serialises compilations: wazero adds a module loaded
+	// from the disk cache to its table before it is ready to run, so two
+	// loads of one module at once could run it half-loaded.
+	compileMu sync.Mutex
 	// mu guards compiled, lru and every Module's code, refs and elem.
 	mu          sync.Mutex
 	compiled    map[string]*Module // by digest, the modules with code loaded
@@ -245,7 +249,9 @@ func (w *WASM) Compile(ctx context.Context, module []byte) (*Module, error) {
 	if uint64(shape.memMinPages)*wasmPageSize > w.maxMemory {
 		return nil, &ErrInvalidModule{Reason: "the module's initial memory is larger than the platform maximum"}
 	}
+	w.compileMu.Lock()
 	cm, err := w.rt.CompileModule(ctx, module)
+	w.compileMu.Unlock()
 	if err != nil {
 		return nil, &ErrInvalidModule{Reason: "not a valid WebAssembly module"}
 	}
@@ -326,17 +332,21 @@ func (w *WASM) acquire(ctx context.Context, m *Module) (code wazero.CompiledModu
 		w.mu.Unlock()
 		// A module released under memory pressure: a disk-cache load when
 		// CacheDir is set, a compilation otherwise. It was checked when
-		// it was first compiled.
-		cm, err := w.rt.CompileModule(ctx, m.source)
-		if err != nil {
-			return nil, nil, err
-		}
+		// it was first compiled. One load at a time (compileMu), and none
+		// when another execution loaded it meanwhile.
+		w.compileMu.Lock()
 		w.mu.Lock()
-		if m.code != nil {
-			cm.Close(ctx)
-		} else {
+		if m.code == nil {
+			w.mu.Unlock()
+			cm, err := w.rt.CompileModule(ctx, m.source)
+			if err != nil {
+				w.compileMu.Unlock()
+				return nil, nil, err
+			}
+			w.mu.Lock()
 			w.loaded(ctx, m, cm)
 		}
+		w.compileMu.Unlock()
 	}
 	m.refs++
 	w.lru.MoveToFront(m.elem)
