@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -68,6 +69,10 @@ type Docker struct {
 	tempDir string
 	sem     chan struct{}
 	seccomp string
+	// instance labels this backend's containers, so that what one
+	// process counts as its own is not another's (several servers or
+	// test processes may share an engine).
+	instance string
 }
 
 // DockerOptions configure the Docker backend.
@@ -86,6 +91,7 @@ const DefaultDockerHost = "unix:///var/run/docker.sock"
 const (
 	dockerLabel         = "komand.sandbox"
 	dockerDeadlineLabel = "komand.deadline"
+	dockerInstanceLabel = "komand.instance"
 	dockerImageRepo     = "komand/sandbox-root"
 	// dockerGrace bounds the engine calls around an execution (create,
 	// kill, inspect, remove) beyond its own timeout.
@@ -158,7 +164,7 @@ func NewDocker(ctx context.Context, o DockerOptions) (*Docker, error) {
 		}
 	}
 	d := &Docker{cli: cli, host: o.Host, maxMem: o.MaxMemory, egress: o.Egress, tempDir: o.TempDir,
-		sem: make(chan struct{}, o.MaxConcurrent), seccomp: profile,
+		sem: make(chan struct{}, o.MaxConcurrent), seccomp: profile, instance: rand.Text(),
 		engine: fmt.Sprintf("Docker Engine %s, API %s", info.Info.ServerVersion, cli.ClientVersion())}
 	if d.image, err = ensureRootImage(ctx, cli); err != nil {
 		return fail(unavailable("root image: %v", err))
@@ -273,7 +279,8 @@ func (d *Docker) createRequest(x *execDir, mem uint64, lim ContainerLimits, dead
 		AttachStderr: true,
 		OpenStdin:    true,
 		StdinOnce:    true,
-		Labels:       map[string]string{dockerLabel: "skill", dockerDeadlineLabel: strconv.FormatInt(deadline.Unix(), 10)},
+		Labels: map[string]string{dockerLabel: "skill", dockerDeadlineLabel: strconv.FormatInt(deadline.Unix(), 10),
+			dockerInstanceLabel: d.instance},
 	}
 	hc := &container.HostConfig{
 		NetworkMode:    "none",
@@ -444,9 +451,10 @@ func (d *Docker) remove(id string) {
 	}
 }
 
-// sandboxContainers counts the engine's sandbox containers (tests).
+// sandboxContainers counts this backend's sandbox containers (tests).
 func (d *Docker) sandboxContainers(ctx context.Context) (int, error) {
-	list, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", dockerLabel)})
+	list, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", dockerLabel).Add("label", dockerInstanceLabel+"="+d.instance)})
 	if err != nil {
 		return 0, err
 	}
