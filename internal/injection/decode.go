@@ -2,7 +2,7 @@ package injection
 
 import (
 	"encoding/base64"
-	"encoding/hex"
+	"math/bits"
 	"net/url"
 	"slices"
 	"strings"
@@ -19,17 +19,90 @@ const (
 	minHex    = 16
 )
 
-func (d *Detector) decoded(text string, src Source, depth int, budget *int, ev *evidence) {
-	for i := 0; i < len(text) && *budget > 0; {
+func (d *Detector) decoded(sc *scratch, text string, src Source, depth int, budget *int, ev *evidence) {
+	// The scan below never carries state across a byte <= ' ' (an encoded
+	// span or a base64 run ends before one, and the byte after one starts
+	// a step), so it runs only over the chunks between such bytes that
+	// can hold something to decode: those with a '%' or '\\', or with 16
+	// bytes or more. Prose has none; finding them costs a few word-wide
+	// operations per 8 bytes.
+	sc.chunks = encodedChunks(sc.chunks[:0], text)
+	for _, ch := range sc.chunks {
+		if *budget <= 0 {
+			return
+		}
+		d.decodedRange(sc, text, ch[0], ch[1], src, depth, budget, ev)
+	}
+}
+
+// encodedChunks appends, in order, the maximal runs of bytes > ' ' in
+// text that hold a '%' or a '\\' or are at least minBase64 bytes long. It
+// reads 8 bytes at a time: a run of 16 bytes or more covers a whole
+// 8-byte block, so only blocks with no byte <= ' ', or with an escape
+// byte, lead to a look at the run around them.
+func encodedChunks(out [][2]int, text string) [][2]int {
+	look := func(i int) int { // adds the run around text[i] if it counts; returns its end
+		s, e := i, i
+		for s > 0 && text[s-1] > ' ' {
+			s--
+		}
+		for e < len(text) && text[e] > ' ' {
+			e++
+		}
+		if e-s >= minBase64 || strings.ContainsAny(text[s:e], `%\`) {
+			if n := len(out); n == 0 || out[n-1][0] != s {
+				out = append(out, [2]int{s, e})
+			}
+		}
+		return e
+	}
+	pos := 0
+	for pos+8 <= len(text) {
+		b := text[pos : pos+8]
+		w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		// Bytes <= ' ' (bytes >= 0x80 never count), '%' and '\\'.
+		spaces := (w - 0x2121212121212121) & ^w & 0x8080808080808080
+		esc := hasZero(w^0x2525252525252525) | hasZero(w^0x5c5c5c5c5c5c5c5c)
+		switch {
+		case esc != 0:
+			pos = look(pos + bits.TrailingZeros64(esc)/8)
+		case spaces == 0:
+			pos = look(pos)
+		default:
+			pos += 8
+		}
+	}
+	for ; pos < len(text); pos++ {
+		if text[pos] > ' ' {
+			pos = look(pos)
+		}
+	}
+	return out
+}
+
+// hasZero reports (in bit 7 of each byte) the zero bytes of w.
+func hasZero(w uint64) uint64 { return (w - 0x0101010101010101) & ^w & 0x8080808080808080 }
+
+// decodedRange is the scan of one chunk text[start:end].
+func (d *Detector) decodedRange(sc *scratch, text string, start, end int, src Source, depth int, budget *int, ev *evidence) {
+	for i := start; i < end && *budget > 0; {
+		// Pass over bytes that start nothing.
+		for i < end && encClass[text[i]] == 0 {
+			i++
+		}
+		if i == end {
+			break
+		}
 		c := text[i]
 		switch {
 		case c == '%' || (c == '\\' && i+1 < len(text) && text[i+1] == 'x'):
 			j := spanEnd(text, i)
-			d.try(text, i, j, "url", src, depth, budget, ev)
+			d.try(sc, text, i, j, "url", src, depth, budget, ev)
 			i = j
-		case isB64(c):
+		case encClass[c] == encB64:
 			j := i
-			for j < len(text) && (isB64(text[j]) || text[j] == '=') {
+			for j < len(text) && encClass[text[j]]&(encB64|encPad) != 0 {
 				j++
 			}
 			if j-i >= minBase64 {
@@ -37,7 +110,7 @@ func (d *Detector) decoded(text string, src Source, depth int, budget *int, ev *
 				if isHexRun(text[i:j]) {
 					enc = "hex"
 				}
-				d.try(text, i, j, enc, src, depth, budget, ev)
+				d.try(sc, text, i, j, enc, src, depth, budget, ev)
 			}
 			i = j
 			if i < len(text) && text[i] == '%' {
@@ -51,6 +124,26 @@ func (d *Detector) decoded(text string, src Source, depth int, budget *int, ev *
 		}
 	}
 }
+
+// encClass classifies bytes for decoded: base64 alphabet (standard and
+// URL), '=' padding, and the bytes that can start a URL- or \x-escape.
+const (
+	encB64 = 1 << iota
+	encPad
+	encEsc
+)
+
+var encClass = func() (t [256]uint8) {
+	for c := range 256 {
+		if isB64(byte(c)) {
+			t[c] = encB64
+		}
+	}
+	t['='] = encPad
+	t['%'] = encEsc
+	t['\\'] = encEsc
+	return t
+}()
 
 func spanEnd(s string, i int) int {
 	j := i
@@ -90,16 +183,14 @@ func (d *Detector) reversed(text string, src Source, depth int, budget *int, ev 
 }
 
 // try decodes text[i:j] as enc and, when it reads as text, screens it.
-func (d *Detector) try(text string, i, j int, enc string, src Source, depth int, budget *int, ev *evidence) {
+// Base64 and hex decode into the scratch's buffers.
+func (d *Detector) try(sc *scratch, text string, i, j int, enc string, src Source, depth int, budget *int, ev *evidence) {
 	raw := text[i:j]
 	var out []byte
 	switch enc {
 	case "hex":
-		b, err := hex.DecodeString(raw)
-		if err != nil {
-			return
-		}
-		out = b
+		out = decodeHex(sc.dec[:0], raw) // isHexRun checked the digits
+		sc.dec = out
 	case "url":
 		if strings.Count(raw, "%")+strings.Count(raw, `\x`) < 3 {
 			return
@@ -114,10 +205,13 @@ func (d *Detector) try(text string, i, j int, enc string, src Source, depth int,
 		}
 		out = []byte(u)
 	default:
-		s := strings.TrimRight(raw, "=")
-		for _, e := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
-			if b, err := e.DecodeString(s); err == nil {
-				out = b
+		sc.raw = append(sc.raw[:0], strings.TrimRight(raw, "=")...)
+		for _, e := range [...]*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+			if n := e.DecodedLen(len(sc.raw)); cap(sc.dec) < n {
+				sc.dec = make([]byte, n, max(n, 2*cap(sc.dec)))
+			}
+			if n, err := e.Decode(sc.dec[:cap(sc.dec)], sc.raw); err == nil {
+				out = sc.dec[:n]
 				break
 			}
 		}
@@ -126,6 +220,25 @@ func (d *Detector) try(text string, i, j int, enc string, src Source, depth int,
 		return
 	}
 	d.screenDecoded(text, i, j, enc, out, src, depth, budget, ev)
+}
+
+// decodeHex appends the bytes that the hex digits in s (an even number of
+// them, all valid) encode.
+func decodeHex(dst []byte, s string) []byte {
+	for k := 0; k+1 < len(s); k += 2 {
+		dst = append(dst, hexVal(s[k])<<4|hexVal(s[k+1]))
+	}
+	return dst
+}
+
+func hexVal(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 // screenDecoded screens out, the decoding of text[i:j], and adds what it
@@ -138,9 +251,11 @@ func (d *Detector) screenDecoded(text string, i, j int, enc string, out []byte, 
 	}
 	// The decoded text's evidence counts for the whole text, as obfuscated.
 	for c, w := range sub.cats {
-		ev.add(c, w, Span{Start: i, End: j, Encoding: enc})
+		if sub.has&(1<<c) != 0 {
+			ev.add(catID(c), w, Span{Start: i, End: j, Encoding: enc})
+		}
 	}
-	ev.add(CatObfuscate, 1.5, Span{Start: i, End: j, Encoding: enc})
+	ev.add(catObfuscate, 1.5, Span{Start: i, End: j, Encoding: enc})
 	if z := sub.z + 1.5; z > ev.z {
 		ev.z = z
 	}
@@ -153,7 +268,9 @@ func readable(b []byte) bool {
 		return false
 	}
 	good, n := 0, 0
-	for _, r := range string(b) {
+	for k := 0; k < len(b); {
+		r, size := utf8.DecodeRune(b[k:])
+		k += size
 		n++
 		switch {
 		case r == ' ' || r == '\n' || r == '\t' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':

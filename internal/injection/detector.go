@@ -1,12 +1,13 @@
 package injection
 
 import (
+	"bytes"
+	"cmp"
 	"math"
 	"math/bits"
 	"slices"
 	"strings"
 	"sync"
-	"unicode/utf8"
 )
 
 // Source says where screened text came from. The same words weigh more in
@@ -70,20 +71,27 @@ type detectorTables struct {
 	stop  map[string]bool
 	model *model
 	// Rules by the concepts and literal words their first step accepts,
-	// and markers by first byte, so each token and byte tries only the
-	// rules and markers that can start there.
+	// and markers by first two bytes, so each token and byte tries only
+	// the rules and markers that can start there.
 	byConcept [64][]int32
 	byLit     [256][]int32
-	byByte    [256][]int32
-	// onlyLineStart[c]: every marker starting with c is a line-start one.
-	onlyLineStart [256]bool
-	// words maps a whole word to its concepts and literal-word bits.
+	// byByte2[c][c2]: the markers starting with c, c2 (every marker has
+	// at least two bytes); nil for a byte no marker starts with.
+	byByte2 [256]*[256][]int32
+	// markFirst[c]: a marker starts with the non-word byte c; byColon[c]:
+	// the markers that start with a word byte (all end with ':') and have
+	// c before their colon.
+	markFirst [256]bool
+	byColon   [256][]int32
+	// words maps a whole word to its concepts and literal-word bits;
+	// trie answers a word's lookup (words and prefix entries) in one walk.
 	words map[string]wordInfo
+	trie  *wordTrie
 }
 
 type wordInfo struct {
 	c   concept
-	lit litSet
+	lit uint16 // see token.lit
 }
 
 func (t *detectorTables) index() {
@@ -101,13 +109,11 @@ func (t *detectorTables) index() {
 		}
 	}
 	for mi, m := range markers {
-		t.byByte[m.text[0]] = append(t.byByte[m.text[0]], int32(mi))
-	}
-	for c := range t.onlyLineStart {
-		t.onlyLineStart[c] = len(t.byByte[c]) > 0
-		for _, mi := range t.byByte[c] {
-			t.onlyLineStart[c] = t.onlyLineStart[c] && markers[mi].lineStart
+		c, c2 := m.text[0], m.text[1]
+		if t.byByte2[c] == nil {
+			t.byByte2[c] = new([256][]int32)
 		}
+		t.byByte2[c][c2] = append(t.byByte2[c][c2], int32(mi))
 	}
 	t.words = map[string]wordInfo{}
 	for w, c := range t.lex.exact {
@@ -115,8 +121,23 @@ func (t *detectorTables) index() {
 	}
 	for w, l := range t.lits {
 		wi := t.words[w]
-		wi.lit = l
+		wi.lit = l.index()
 		t.words[w] = wi
+	}
+	t.trie = buildTrie(t.words, t.lex.prefix)
+	for mi, m := range markers {
+		switch c := m.text[0]; {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\\' || c == '>' || c == '*':
+			panic("injection: marker starts with a byte lineStartAt passes over: " + m.text)
+		case !isWordByte(c):
+			t.markFirst[c] = true
+		case c == 'n' || c == 'r' || m.text[len(m.text)-1] != ':' || !isWordByte(m.text[len(m.text)-2]):
+			// ('n' and 'r' after a backslash are a line break, not a word.)
+			panic("injection: a marker that starts with a word must end with a word and ':', and not start with n or r: " + m.text)
+		default:
+			k := m.text[len(m.text)-2]
+			t.byColon[k] = append(t.byColon[k], int32(mi))
+		}
 	}
 }
 
@@ -177,12 +198,17 @@ type scratch struct {
 	f      folded
 	tok    tokenizer
 	cls    []byte
-	pos    []float32
+	pos    [2][windowStep]float32 // see model.logit
 	quotes [][2]int32
-	meta   bool     // the text talks about examples, attacks or detection
-	seen   []uint32 // per rule: the token stamp it was last tried at
-	viable []bool   // per rule: every step has a word in this text
-	stamp  uint32
+	meta   bool // the text talks about examples, attacks or detection
+	// metaWords counts the words that make it so.
+	metaWords int
+	seen      []uint32 // per rule: the token stamp it was last tried at
+	viable    []bool   // per rule: every step has a word in this text
+	stamp     uint32
+	raw       []byte   // an encoded span, copied for decoding
+	dec       []byte   // its decoding
+	chunks    [][2]int // see encodedChunks
 }
 
 // maxDepth bounds decoding of encoded spans inside decoded spans.
@@ -200,19 +226,47 @@ func (d *Detector) Screen(text string, src Source) Result {
 
 // evidence is what one text (or decoded span) showed.
 type evidence struct {
-	z     float64            // log-odds
-	cats  map[string]float64 // strongest weight per category
+	z     float64        // log-odds
+	cats  [nCats]float64 // strongest weight per category (catNames)
+	has   uint16         // categories with a weight above 0
 	spans []Span
 }
 
-func (e *evidence) add(cat string, w float64, s Span) {
-	if e.cats == nil {
-		e.cats = map[string]float64{}
+// catNames are the categories rules and markers report, by catID.
+var catNames = [...]string{CatOverride, CatRole, CatExfil, CatTemplate, CatTool, CatAuthority, CatAddress, CatObfuscate}
+
+type catID uint8
+
+const nCats = len(catNames)
+
+var (
+	catTemplate  = mustCat(CatTemplate)
+	catObfuscate = mustCat(CatObfuscate)
+)
+
+func catIndex(name string) (catID, bool) {
+	for i, n := range catNames {
+		if n == name {
+			return catID(i), true
+		}
 	}
+	return 0, false
+}
+
+func mustCat(name string) catID {
+	c, ok := catIndex(name)
+	if !ok {
+		panic("injection: no category " + name)
+	}
+	return c
+}
+
+func (e *evidence) add(cat catID, w float64, s Span) {
 	if w > e.cats[cat] {
 		e.cats[cat] = w
+		e.has |= 1 << cat
 	}
-	s.Category = cat
+	s.Category = catNames[cat]
 	e.spans = append(e.spans, s)
 }
 
@@ -222,8 +276,10 @@ func (d *Detector) result(ev evidence) Result {
 	if score >= d.threshold {
 		res.Verdict = VerdictInjection
 	}
-	for c := range ev.cats {
-		res.Categories = append(res.Categories, c)
+	for c, name := range catNames {
+		if ev.has&(1<<c) != 0 {
+			res.Categories = append(res.Categories, name)
+		}
 	}
 	slices.Sort(res.Categories)
 	if res.Verdict == VerdictInjection && len(res.Categories) == 0 {
@@ -242,25 +298,20 @@ func (d *Detector) evidence(text string, src Source, depth int, budget *int) evi
 	quotes(sc, f)
 	sc.tok.run(f)
 	toks := sc.tok.toks
-	sc.meta = false
-	for i := range toks {
-		if toks[i].c&cMeta != 0 {
-			sc.meta = true
-			break
-		}
-	}
+	// The concepts and literal words present anywhere in the text.
+	present, lits := sc.tok.present, &sc.tok.lits
+	sc.meta = present&cMeta != 0
+	sc.metaWords = sc.tok.meta
 	d.markers(sc, text, src, &ev)
-	d.rules(sc, text, toks, src, &ev)
-	if sc.f.hidden > 0 && bidiControls(text) && ev.cats[CatObfuscate] < 1 {
-		if ev.cats == nil {
-			ev.cats = map[string]float64{}
-		}
-		ev.cats[CatObfuscate] = 1 // bidi overrides have no place in chat text
+	d.rules(sc, text, toks, present, lits, src, &ev)
+	if sc.f.hidden > 0 && sc.f.bidi && ev.cats[catObfuscate] < 1 {
+		ev.cats[catObfuscate] = 1 // bidi overrides have no place in chat text
+		ev.has |= 1 << catObfuscate
 	}
 	z := bias
 	others := false
 	for c, w := range ev.cats {
-		if c == CatObfuscate {
+		if ev.has&(1<<c) == 0 || catID(c) == catObfuscate {
 			continue
 		}
 		others = true
@@ -271,72 +322,86 @@ func (d *Detector) evidence(text string, src Source, depth int, budget *int) evi
 	}
 	if others {
 		// Hiding words is evidence only together with what was hidden.
-		z += ev.cats[CatObfuscate]
+		z += ev.cats[catObfuscate]
 	}
 	if !d.noModel && d.t.model != nil {
-		z += d.t.model.logit(sc, toks, src)
+		z += d.t.model.logit(sc, sc.tok.cls, src)
 	}
 	ev.z = z
 	if depth < maxDepth {
-		d.decoded(text, src, depth, budget, &ev)
-		if bidiControls(text) || hasConcept(toks, cReverse) {
+		d.decoded(sc, text, src, depth, budget, &ev)
+		if sc.f.bidi || present&cReverse != 0 {
 			d.reversed(text, src, depth, budget, &ev)
 		}
 	}
 	return ev
 }
 
-// rules runs every rule from every token that can start it.
-func (d *Detector) rules(sc *scratch, text string, toks []token, src Source, ev *evidence) {
-	// A rule can match only if every step has a word in the text.
-	var present concept
-	var lits litSet
-	for i := range toks {
-		present |= toks[i].c
-		lits.add(toks[i].lit)
-	}
+// rules runs every rule from every token that can start it. A rule can
+// match only if every step has a word in the text, and, since no match
+// crosses a sentence break, in the match's sentence: both are checked
+// before the rule is tried.
+func (d *Detector) rules(sc *scratch, text string, toks []token, present concept, lits *litSet, src Source, ev *evidence) {
 	if cap(sc.viable) < len(d.t.rules) {
 		sc.viable = make([]bool, len(d.t.rules))
 	}
 	sc.viable = sc.viable[:len(d.t.rules)]
 	for ri := range d.t.rules {
 		r := &d.t.rules[ri]
-		ok := !r.dataOnly || src.data()
-		for _, st := range r.steps {
-			ok = ok && (st.c&present != 0 || st.lit.meets(lits))
-		}
-		sc.viable[ri] = ok
+		sc.viable[ri] = (!r.dataOnly || src.data()) && r.within(present, lits)
 	}
 	if len(sc.seen) < len(d.t.rules) {
 		sc.seen = make([]uint32, len(d.t.rules))
 	}
-	for i := range toks {
-		tk := &toks[i]
-		if tk.c == 0 && tk.lit.empty() {
+	for s := 0; s < len(toks); {
+		// The sentence toks[s:e] and its words.
+		e := s + 1
+		sentC := toks[s].c
+		var sentL litSet
+		sentL.set(toks[s].lit)
+		for e < len(toks) && !toks[e].brk {
+			sentC |= toks[e].c
+			sentL.set(toks[e].lit)
+			e++
+		}
+		if sentC == 0 && sentL.empty() {
+			s = e
 			continue
 		}
-		sc.stamp++
-		if sc.stamp == 0 { // wrapped: forget old stamps
-			clear(sc.seen)
-			sc.stamp = 1
-		}
-		try := func(list []int32) {
-			for _, ri := range list {
-				if sc.seen[ri] == sc.stamp || !sc.viable[ri] {
-					continue
-				}
-				sc.seen[ri] = sc.stamp
-				d.try1(sc, text, toks, i, &d.t.rules[ri], src, ev)
+		for i := s; i < e; i++ {
+			tk := &toks[i]
+			if tk.c == 0 && tk.lit == 0 {
+				continue
+			}
+			sc.stamp++
+			if sc.stamp == 0 { // wrapped: forget old stamps
+				clear(sc.seen)
+				sc.stamp = 1
+			}
+			for c := uint64(tk.c); c != 0; c &= c - 1 {
+				d.tryList(sc, text, toks, i, d.t.byConcept[bits.TrailingZeros64(c)], sentC, &sentL, src, ev)
+			}
+			if tk.lit != 0 {
+				d.tryList(sc, text, toks, i, d.t.byLit[tk.lit-1], sentC, &sentL, src, ev)
 			}
 		}
-		for c := uint64(tk.c); c != 0; c &= c - 1 {
-			try(d.t.byConcept[bits.TrailingZeros64(c)])
+		s = e
+	}
+}
+
+// tryList tries the rules in list from toks[i], each once per token, if
+// the text and the sentence have words for all of its steps.
+func (d *Detector) tryList(sc *scratch, text string, toks []token, i int, list []int32, sentC concept, sentL *litSet, src Source, ev *evidence) {
+	for _, ri := range list {
+		if sc.seen[ri] == sc.stamp || !sc.viable[ri] {
+			continue
 		}
-		for w := range tk.lit {
-			for l := tk.lit[w]; l != 0; l &= l - 1 {
-				try(d.t.byLit[w*64+bits.TrailingZeros64(l)])
-			}
+		sc.seen[ri] = sc.stamp
+		r := &d.t.rules[ri]
+		if !r.within(sentC, sentL) {
+			continue
 		}
+		d.try1(sc, text, toks, i, r, src, ev)
 	}
 }
 
@@ -351,15 +416,15 @@ func (d *Detector) try1(sc *scratch, text string, toks []token, i int, r *rule, 
 	}
 	s, e := sc.f.orig(int(toks[i].start), int(toks[end].end), text)
 	w := r.weight
-	if reported(sc, int(toks[i].start), int(toks[end].end)) {
+	if reported(sc, int(toks[i].start), int(toks[end].end)) || cited(sc, toks, i, mentionBackRule, false) {
 		w *= quoteDamp
 	}
-	if r.steps[0].c&cNot == 0 && negated(toks, i, d.t.stop) {
+	if r.steps[0].c&cNot == 0 && negated(&sc.tok, toks, i, d.t.stop) {
 		w *= negDamp // "never share your API key", "must not paste passwords"
 	}
-	ev.add(r.cat, w, Span{Start: s, End: e})
+	ev.add(r.cid, w, Span{Start: s, End: e})
 	if obfuscated(text, toks[i:end+1], &sc.f) {
-		ev.add(CatObfuscate, 1, Span{Start: s, End: e})
+		ev.add(catObfuscate, 1, Span{Start: s, End: e})
 	}
 }
 
@@ -383,86 +448,118 @@ func obfuscated(text string, toks []token, f *folded) bool {
 	return false
 }
 
-func bidiControls(s string) bool {
-	for _, r := range s {
-		if r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 {
-			return true
-		}
-	}
-	return false
-}
-
 // markers finds chat-template and delimiter tokens in the folded text.
+// A marker that starts with a word byte ends with ':' (checked when the
+// tables are built) and is found from its colon; the others from their
+// first byte. Whether a marker stands at the start of a line is read
+// backwards from it (lineStartAt).
 func (d *Detector) markers(sc *scratch, text string, src Source, ev *evidence) {
 	f := sc.f.b
-	lineStart := true
+	data := src.data()
+	first := &d.t.markFirst
 	for i := 0; i < len(f); i++ {
-		c := f[i]
-		if c == '\n' {
-			lineStart = true
-			continue
-		}
-		if c == '\\' && i+1 < len(f) && (f[i+1] == 'n' || f[i+1] == 'r') {
-			// A JSON or source-code "\n" is a line break to the model.
-			lineStart = true
+		for i < len(f) && !first[f[i]] {
 			i++
-			continue
 		}
-		if lineStart && (c == ' ' || c == '\t' || c == '>' || c == '*' || c == '\r') {
-			continue
+		if i+1 >= len(f) {
+			break // every marker has two bytes or more
 		}
-		if !lineStart && isWordByte(c) && (!src.data() || i > 0 && isWordByte(f[i-1])) {
-			// Inside a line, no marker starts within a word: skip it.
-			for i+1 < len(f) && isWordByte(f[i+1]) {
-				i++
+		for _, mi := range d.t.byByte2[f[i]][f[i+1]] {
+			if m := &markers[mi]; len(f)-i >= len(m.text) && string(f[i:i+len(m.text)]) == m.text {
+				d.marker(sc, text, i, m, data, ev)
 			}
-			continue
-		}
-		if len(d.t.byByte[c]) == 0 {
-			if c >= utf8.RuneSelf || c > ' ' {
-				lineStart = false
-			}
-			continue
-		}
-		for _, mi := range d.t.byByte[c] {
-			m := &markers[mi]
-			if len(f)-i < len(m.text) || string(f[i:i+len(m.text)]) != m.text {
-				continue
-			}
-			w := m.weight
-			if m.lineStart && !lineStart {
-				// "ALSO SYSTEM: delete…" inside a field of data is a turn
-				// marker too, if a weaker one; in a user's sentence it
-				// is just a word and a colon.
-				if !src.data() || i > 0 && isWordByte(f[i-1]) {
-					continue
-				}
-				w -= 1.5
-			}
-			s, e := sc.f.orig(i, i+len(m.text), text)
-			if reported(sc, i, i+len(m.text)) {
-				w *= quoteDamp
-			}
-			if m.lineStart && !src.data() {
-				// A user pasting a transcript is common; data
-				// carrying a fake turn is not.
-				w -= 1
-			}
-			ev.add(CatTemplate, w, Span{Start: s, End: e})
-		}
-		if c >= utf8.RuneSelf || c > ' ' {
-			lineStart = false
 		}
 	}
+	for p := 0; ; p++ {
+		k := bytes.IndexByte(f[p:], ':')
+		if k < 0 {
+			break
+		}
+		if p += k; p == 0 {
+			continue
+		}
+		for _, mi := range d.t.byColon[f[p-1]] {
+			m := &markers[mi]
+			if i := p + 1 - len(m.text); i >= 0 && string(f[i:p+1]) == m.text {
+				d.marker(sc, text, i, m, data, ev)
+			}
+		}
+	}
+}
+
+// marker weighs marker m found at folded offset i.
+func (d *Detector) marker(sc *scratch, text string, i int, m *marker, data bool, ev *evidence) {
+	f := sc.f.b
+	lineStart := lineStartAt(f, i)
+	if isWordByte(f[i]) && !lineStart && (!data || isWordByte(f[i-1])) {
+		// Inside a line, no marker starts within a word, and in a user's
+		// message none starts with a word.
+		return
+	}
+	w := m.weight
+	if m.lineStart && !lineStart {
+		// "ALSO SYSTEM: delete…" inside a field of data is a turn
+		// marker too, if a weaker one; in a user's sentence it
+		// is just a word and a colon.
+		if !data || i > 0 && isWordByte(f[i-1]) {
+			return
+		}
+		w -= 1.5
+	}
+	s, e := sc.f.orig(i, i+len(m.text), text)
+	if reported(sc, i, i+len(m.text)) || markerCited(sc, i) {
+		w *= quoteDamp
+	}
+	if m.lineStart && !data {
+		// A user pasting a transcript is common; data
+		// carrying a fake turn is not.
+		w -= 1
+	}
+	ev.add(catTemplate, w, Span{Start: s, End: e})
+}
+
+// lineStartAt reports whether folded offset i starts a line: only spaces,
+// tabs, quote and list marks ('>', '*') and control characters stand
+// between it and the start of the text, a newline, or a JSON or
+// source-code "\n" or "\r" (a line break to the model).
+func lineStartAt(f []byte, i int) bool {
+	for k := i - 1; k >= 0; k-- {
+		switch c := f[k]; {
+		case c == '\n':
+			return true
+		case (c == 'n' || c == 'r') && k > 0 && f[k-1] == '\\':
+			return true
+		case c < ' ' || c == ' ' || c == '>' || c == '*':
+			continue
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// markerCited reports a marker at folded offset i that a cue word
+// introduces (see cited).
+func markerCited(sc *scratch, i int) bool {
+	if !sc.meta {
+		return false
+	}
+	toks := sc.tok.toks
+	k, _ := slices.BinarySearchFunc(toks, int32(i), func(t token, p int32) int { return cmp.Compare(t.start, p) })
+	if k == 0 {
+		return false
+	}
+	// (The word before may run into the marker: "\\nsystem:" reads the
+	// word "nsystem".)
+	return cited(sc, toks, k, mentionBackMarker, sentenceBreak(sc.f.b[min(int(toks[k-1].end), i):i]))
 }
 
 // mergeSpans sorts spans and joins overlapping ones of one category.
 func mergeSpans(spans []Span) []Span {
+	// A total order, so the result does not depend on the order the
+	// spans were found in.
 	slices.SortFunc(spans, func(a, b Span) int {
-		if a.Category != b.Category {
-			return strings.Compare(a.Category, b.Category)
-		}
-		return a.Start - b.Start
+		return cmp.Or(strings.Compare(a.Category, b.Category), a.Start-b.Start, a.End-b.End, strings.Compare(a.Encoding, b.Encoding))
 	})
 	out := spans[:0]
 	for _, s := range spans {
@@ -481,22 +578,13 @@ const negDamp = 0.5
 
 // negated reports a negation word just before toks[i] (with at most one
 // short word between, in the same sentence).
-func negated(toks []token, i int, stop map[string]bool) bool {
+func negated(tz *tokenizer, toks []token, i int, stop map[string]bool) bool {
 	for k, n := i-1, 0; k >= 0 && n < 2 && !toks[k+1].brk; k, n = k-1, n+1 {
 		if toks[k].c&cNot != 0 {
 			return true
 		}
-		if !stop[string(toks[k].text)] && string(toks[k].text) != "to" {
+		if w := tz.text(&toks[k]); !stop[string(w)] && string(w) != "to" {
 			return false
-		}
-	}
-	return false
-}
-
-func hasConcept(toks []token, c concept) bool {
-	for i := range toks {
-		if toks[i].c&c != 0 {
-			return true
 		}
 	}
 	return false

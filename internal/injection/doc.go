@@ -14,13 +14,23 @@
 //     French, Spanish, Italian, Dutch and Portuguese, matched with small
 //     gaps within one sentence, plus chat-template and delimiter markers.
 //     Weights are log-odds; the strongest rule of each category counts.
-//     Phrases quoted in text that discusses attacks (training material,
-//     tickets) and phrases right after a negation weigh less;
+//     Phrases quoted (quotation marks, HTML code spans) or introduced by a
+//     cue word ("such as", "like", "z. B.") in text that discusses attacks
+//     (training material, tickets), and phrases right after a negation,
+//     weigh less;
 //   - a logistic-regression classifier over hashed character 3–5-grams of
 //     the normalised words, trained by `go generate ./internal/injection`
-//     from testdata/corpus.jsonl (its training split) with the rules as a
-//     fixed offset, and embedded (model.bin). Long text is scored in
-//     windows; the most suspicious window counts.
+//     from testdata/corpus.jsonl (its training split, with the L2
+//     strength chosen by 5-fold cross-validation on that split) with the
+//     rules as a fixed offset, and embedded (model.bin). Long text is
+//     scored in windows; the most suspicious window counts.
+//
+// Screen is one pass over the text for each signal, with its buffers
+// reused between calls (pooled scratch): ASCII runs skip the
+// Unicode folding, words are looked up in a byte trie of the lexicon,
+// markers are found from their first byte or colon, and only chunks that
+// can hold an encoding (16+ bytes without a space, or a '%' or '\') are
+// scanned for one.
 //
 // Sources weigh differently: the same words count more in skill output and
 // external data than in a user's message, and some rules (text that

@@ -1,6 +1,7 @@
 package injection
 
 import (
+	"math/bits"
 	"strings"
 )
 
@@ -72,6 +73,7 @@ const (
 	cFor
 	cMust
 	cPay
+	cMention // words that introduce a quoted or cited phrase ("such as", "like")
 )
 
 var conceptNames = map[string]concept{
@@ -83,7 +85,7 @@ var conceptNames = map[string]concept{
 	"message": cMessage, "authorized": cAuthorized, "redteam": cRedTeam, "assistant": cAssistant,
 	"attention": cAttention, "pretend": cPretend, "above": cAbove, "start": cStart, "words": cWords,
 	"reverse": cReverse, "letter": cLetter, "each": cEach, "tell": cTell, "not": cNot, "user": cUser,
-	"delete": cDelete, "instead": cInstead, "respond": cRespond, "meta": cMeta, "told": cTold, "obey": cObey, "only": cOnly, "me": cMe, "character": cCharacter, "never": cNever, "refuse": cRefuse, "specialmode": cSpecialMode, "syssecret": cSysSecret, "all": cAll, "approval": cApproval, "bank": cBank, "process": cProcess, "for": cFor, "must": cMust, "pay": cPay,
+	"delete": cDelete, "instead": cInstead, "respond": cRespond, "meta": cMeta, "told": cTold, "obey": cObey, "only": cOnly, "me": cMe, "character": cCharacter, "never": cNever, "refuse": cRefuse, "specialmode": cSpecialMode, "syssecret": cSysSecret, "all": cAll, "approval": cApproval, "bank": cBank, "process": cProcess, "for": cFor, "must": cMust, "pay": cPay, "mention": cMention,
 }
 
 // lexicon lists each concept's words in English, German, French, Spanish,
@@ -146,7 +148,8 @@ var lexicon = map[concept]string{
 		muestra* revela* repite* dame* escribe* imprime* dime divulga*
 		mostra* rivela* ripeti* dammi scrivi* stampa* dimmi divulga*
 		toon* laat onthul* herhaal* geef schrijf* print*
-		mostre* revele* repita* escreva* imprima* diga divulgue*`,
+		mostre* revele* repita* escreva* imprima* diga divulgue*
+		recopie* copie* copia* ricopia* kopieer* kopier* copie*`,
 	cSecretQ: `system hidden secret internal confidential initial original first verbatim exact full complete entire raw underlying
 		system* versteckt* geheim* intern* vertraulich* ursprunglich* vollstandig* wortlich*
 		systeme cache* secret* interne* confidentiel* complet* mot
@@ -222,7 +225,17 @@ var lexicon = map[concept]string{
 		ejemplo* ataque* atacante* deteccion detecto bloqueo frase* frasi phrases frasen
 		esempio* attacco* attaccante* rilevamento rilevato bloccato segnalazione
 		voorbeeld* zinnen aanval* aanvaller* detectie gedetecteerd geblokkeerd
-		exemplo* ataque* atacante* deteccao detectad* bloquead* chamado`,
+		exemplo* ataque* atacante* deteccao detectad* bloquead* chamado
+		injektion* inyeccion* iniezion* injectie* injecao injecoes`,
+	// Words that introduce a phrase being cited rather than said ("a line
+	// such as …", "phrases like …", "z. B. …", "du type …").
+	cMention: `like such e.g eg example* instance saying wrote writing typed contain* phrase* sentence* token* string* wording quot* reads asking
+		beispiel* etwa formulierung* satz satze lautet* enthalt*
+		comme type exemple* phrase* contient
+		como tipo ejemplo* frase* contiene
+		tipo esempio* frase* contiene
+		zoals voorbeeld* zin zinnen bevat
+		exemplo* frase* contem`,
 	cTold:        `told given said received taught fed programmed gesagt gegeben erhalten bekommen dit donne donnees recu recues dicho dado dadas recibido recibidas detto dato date ricevuto ricevute verteld gegeven gekregen ontvangen dito dado dadas recebido recebidas`,
 	cObey:        `follow* obey* comply complies heed listen gehorch* befolg* folge folgst folgen obei* suis suivre suivez respecte* obedece* sigue* sigas cumple* obbedisc* segui* rispett* gehoorzaam* volg* obedec* segue* siga cumpra*`,
 	cOnly:        `only solely exclusively nur ausschliesslich einzig* seulement uniquement solo solamente unicamente soltanto unicamente alleen enkel uitsluitend apenas somente`,
@@ -242,17 +255,12 @@ var lexicon = map[concept]string{
 	cRespond:     `respond* answer* reply* replies output* antworte* antwort* reponds* repondre reponse* responde* contesta* rispondi* risposta* antwoord* beantwoord* responda* resposta*`,
 }
 
+// lexiconIndex holds the lexicon's whole words and prefix entries; words
+// are looked up through detectorTables.trie, built from it.
 type lexiconIndex struct {
 	exact    map[string]concept
 	prefix   map[string]concept
 	prefLens []int // distinct prefix lengths, ascending
-	// head marks the first three bytes of every prefix entry (hashed), so
-	// most words skip the prefix lookups.
-	head [1 << 16]bool
-}
-
-func head3(w []byte) uint32 {
-	return (uint32(w[0])*31*31 + uint32(w[1])*31 + uint32(w[2])) & (1<<16 - 1)
 }
 
 func buildLexicon() *lexiconIndex {
@@ -280,30 +288,11 @@ func buildLexicon() *lexiconIndex {
 	sortInts(ix.prefLens)
 	for p := range ix.prefix {
 		if len(p) < 3 {
+			// wordTrie.lookup starts below the second byte.
 			panic("injection: lexicon prefix shorter than three bytes: " + p)
 		}
-		ix.head[head3([]byte(p))] = true
 	}
 	return ix
-}
-
-func (ix *lexiconIndex) lookup(w []byte) concept {
-	return ix.exact[string(w)] | ix.prefixes(w)
-}
-
-// prefixes is the concepts of the prefix entries w starts with.
-func (ix *lexiconIndex) prefixes(w []byte) concept {
-	var c concept
-	if len(w) < 3 || !ix.head[head3(w)] {
-		return c
-	}
-	for _, n := range ix.prefLens {
-		if n > len(w) {
-			break
-		}
-		c |= ix.prefix[string(w[:n])]
-	}
-	return c
 }
 
 // prefixLen is the length of the longest prefix entry w starts with (0
@@ -340,4 +329,163 @@ func sortInts(a []int) {
 			a[j], a[j-1] = a[j-1], a[j]
 		}
 	}
+}
+
+// wordTrie answers a word's lookup (its whole-word concepts and literal
+// word, and the concepts of every prefix entry it starts with) in one walk
+// over its bytes, instead of a map access per prefix length. A node's
+// children are stored together, in byte order; mask has a bit per byte
+// class (cls) that has a child, so a step is one table read and a
+// population count.
+type wordTrie struct {
+	cls   [256]uint8 // byte class, noClass for bytes in no word
+	nodes []trieNode // nodes[0] is the root
+	// info[nodes[n].info] is what node n carries; most nodes carry
+	// nothing (info 0, all zero), and keeping it apart keeps the nodes
+	// the walk reads small.
+	info []trieInfo
+	// depth2[cls(b0)*nclass+cls(b1)] is the node of the two bytes b0 b1
+	// (0: none): the walk of a longer word starts there.
+	depth2 []int32
+	nclass int
+}
+
+const noClass = 0xFF
+
+type trieNode struct {
+	mask  uint64
+	first int32 // the first child's index
+	info  int32
+}
+
+type trieInfo struct {
+	exact, prefix concept
+	lit           uint16
+}
+
+// buildTrie makes the trie of words (whole words) and prefixes.
+func buildTrie(words map[string]wordInfo, prefixes map[string]concept) *wordTrie {
+	t := &wordTrie{}
+	var used [256]bool
+	for w := range words {
+		for i := 0; i < len(w); i++ {
+			used[w[i]] = true
+		}
+	}
+	for p := range prefixes {
+		for i := 0; i < len(p); i++ {
+			used[p[i]] = true
+		}
+	}
+	n := 0
+	for b := range 256 {
+		t.cls[b] = noClass
+		if used[b] {
+			if n == 64 {
+				panic("injection: more than 64 distinct bytes in the lexicon")
+			}
+			t.cls[b] = uint8(n)
+			n++
+		}
+	}
+	type bnode struct {
+		wi     wordInfo
+		prefix concept
+		kids   [64]*bnode
+	}
+	root := &bnode{}
+	at := func(w string) *bnode {
+		n := root
+		for i := 0; i < len(w); i++ {
+			c := t.cls[w[i]]
+			if n.kids[c] == nil {
+				n.kids[c] = &bnode{}
+			}
+			n = n.kids[c]
+		}
+		return n
+	}
+	for w, wi := range words {
+		n := at(w)
+		n.wi.c |= wi.c
+		n.wi.lit = wi.lit
+	}
+	for p, c := range prefixes {
+		at(p).prefix |= c
+	}
+	// Breadth first, children in class order, so the layout is fixed and
+	// each node's children are adjacent.
+	t.nodes = []trieNode{{}}
+	t.info = []trieInfo{{}}
+	queue := []*bnode{root}
+	t.nclass = n
+	t.depth2 = make([]int32, n*n)
+	for id := 0; id < len(queue); id++ {
+		b := queue[id]
+		t.nodes[id].first = int32(len(t.nodes))
+		for c, kb := range b.kids {
+			if kb == nil {
+				continue
+			}
+			t.nodes[id].mask |= 1 << c
+			nd := trieNode{}
+			if in := (trieInfo{exact: kb.wi.c, prefix: kb.prefix, lit: kb.wi.lit}); in != (trieInfo{}) {
+				nd.info = int32(len(t.info))
+				t.info = append(t.info, in)
+			}
+			t.nodes = append(t.nodes, nd)
+			queue = append(queue, kb)
+		}
+	}
+	// Fill depth2 from the finished layout.
+	for c0 := range n {
+		r := &t.nodes[0]
+		if r.mask&(1<<c0) == 0 {
+			continue
+		}
+		n1 := &t.nodes[int(r.first)+bits.OnesCount64(r.mask&(1<<c0-1))]
+		for c1 := range n {
+			if n1.mask&(1<<c1) != 0 {
+				t.depth2[c0*n+c1] = n1.first + int32(bits.OnesCount64(n1.mask&(1<<c1-1)))
+			}
+		}
+	}
+	return t
+}
+
+// lookup is w's word information: the whole-word entry's concepts and
+// literal word, and the concepts of all prefix entries w starts with.
+func (t *wordTrie) lookup(w []byte) wordInfo {
+	n := 0
+	var pc concept
+	if len(w) > 2 {
+		// Straight to the second byte's node. Prefix entries have three
+		// bytes or more, so no node above it carries a prefix concept.
+		c0, c1 := t.cls[w[0]], t.cls[w[1]]
+		if c0 == noClass || c1 == noClass {
+			return wordInfo{}
+		}
+		n = int(t.depth2[int(c0)*t.nclass+int(c1)])
+		if n == 0 {
+			return wordInfo{}
+		}
+		w = w[2:]
+	}
+	for _, b := range w {
+		c := t.cls[b]
+		if c == noClass {
+			return wordInfo{c: pc}
+		}
+		nd := &t.nodes[n]
+		bit := uint64(1) << c
+		if nd.mask&bit == 0 {
+			return wordInfo{c: pc}
+		}
+		n = int(nd.first) + bits.OnesCount64(nd.mask&(bit-1))
+		if in := t.nodes[n].info; in != 0 {
+			pc |= t.info[in].prefix
+		}
+	}
+	in := &t.info[t.nodes[n].info]
+	return wordInfo{c: pc | in.exact, lit: in.lit}
 }

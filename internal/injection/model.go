@@ -79,12 +79,13 @@ func srcIndex(s Source) int {
 // classText writes the words of toks, space-separated, into sc.cls.
 func classText(sc *scratch, toks []token) []byte {
 	b := append(sc.cls[:0], ' ')
-	for _, t := range toks {
+	for k := range toks {
+		t := &toks[k]
 		if t.c == cTarget {
 			b = append(b, "http "...) // addresses as one shape, not their letters
 			continue
 		}
-		b = append(b, t.text...)
+		b = append(b, sc.tok.text(t)...)
 		b = append(b, ' ')
 	}
 	sc.cls = b
@@ -107,43 +108,91 @@ func grams(text []byte, fn func(pos int, bucket uint32)) {
 	}
 }
 
-// logit is the classifier's log-odds for the most suspicious window: the
-// window's summed gram weights over the square root of its gram count (the
-// count vector's L2 norm for distinct grams), as in training.
-func (m *model) logit(sc *scratch, toks []token, src Source) float64 {
-	text := classText(sc, toks)
+// gramSums adds to p[i-lo], for each position i in [lo, hi), the weights
+// of the grams starting at i, in the order grams gives them (3-, 4-, then
+// 5-gram): grams with the hashing inlined.
+func (m *model) gramSums(text []byte, lo, hi int, p []float32) {
+	w := m.w[:modelSize]
+	n := len(text)
+	for i := lo; i < hi && i+3 <= n; i++ {
+		h := uint32(2166136261)
+		h = (h ^ uint32(text[i])) * 16777619
+		h = (h ^ uint32(text[i+1])) * 16777619
+		h = (h ^ uint32(text[i+2])) * 16777619
+		s := p[i-lo] + w[(h^h>>16)&(modelSize-1)]
+		if i+3 < n {
+			h = (h ^ uint32(text[i+3])) * 16777619
+			s += w[(h^h>>16)&(modelSize-1)]
+			if i+4 < n {
+				h = (h ^ uint32(text[i+4])) * 16777619
+				s += w[(h^h>>16)&(modelSize-1)]
+			}
+		}
+		p[i-lo] = s
+	}
+}
+
+// gramsAt is k when position p is in [a, b), else 0.
+func gramsAt(p, a, b, k int) int {
+	if p >= 0 && a <= p && p < b {
+		return k
+	}
+	return 0
+}
+
+// A window is two steps: each block of windowStep positions is summed
+// into two windows.
+const (
+	_ uint = windowBytes - 2*windowStep
+	_ uint = 2*windowStep - windowBytes
+)
+
+// logit is the classifier's log-odds for the most suspicious window of
+// text (classText's words; the tokenizer makes it as it reads,
+// tokenizer.cls): the window's summed gram weights over the square root of
+// its gram count (the count vector's L2 norm for distinct grams), as in
+// training.
+func (m *model) logit(sc *scratch, text []byte, src Source) float64 {
 	base := float64(m.bias + m.src[srcIndex(src)])
-	if len(text) < 3 {
+	n := len(text)
+	if n < 3 {
 		return base
 	}
-	// pos[i] is the summed weight of the grams starting at i; counts are
-	// 3 per position but the last two.
-	if cap(sc.pos) < len(text) {
-		sc.pos = make([]float32, len(text))
+	// The summed weight of the grams starting at each position is kept
+	// for two blocks of windowStep positions at a time: a window's and
+	// the next one's.
+	block := func(k int) []float32 {
+		lo := k * windowStep
+		p := sc.pos[k%2][:min(windowStep, n-lo)]
+		clear(p)
+		m.gramSums(text, lo, lo+len(p), p)
+		return p
 	}
-	pos := sc.pos[:len(text)]
-	clear(pos)
-	grams(text, func(i int, bkt uint32) { pos[i] += m.w[bkt] })
-	count := func(a, b int) int { // grams starting in [a, b)
-		n := 0
-		for i := a; i < b; i++ {
-			n += min(3, max(0, len(text)-i-2))
-		}
-		return n
+	count := func(a, b int) int { // grams starting in [a, b): 3 per position but the last two
+		return 3*max(0, min(b, n-4)-a) + gramsAt(n-4, a, b, 2) + gramsAt(n-3, a, b, 1)
 	}
 	best := math.Inf(-1)
-	for a := 0; ; a += windowStep {
-		b := min(a+windowBytes, len(text))
+	cur := block(0)
+	for a, k := 0, 0; ; a, k = a+windowStep, k+1 {
+		b := min(a+windowBytes, n)
 		var s float32
-		for _, v := range pos[a:b] {
+		for _, v := range cur { // positions [a, min(a+windowStep, b))
 			s += v
 		}
-		if n := count(a, b); n > 0 {
-			best = max(best, float64(s)/math.Sqrt(float64(n)))
+		var next []float32
+		if a+windowStep < b { // and [a+windowStep, b)
+			next = block(k + 1)
+			for _, v := range next {
+				s += v
+			}
 		}
-		if b == len(text) {
+		if c := count(a, b); c > 0 {
+			best = max(best, float64(s)/math.Sqrt(float64(c)))
+		}
+		if b == n {
 			break
 		}
+		cur = next
 	}
 	if math.IsInf(best, -1) {
 		return base

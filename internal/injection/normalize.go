@@ -1,6 +1,7 @@
 package injection
 
 import (
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -12,21 +13,43 @@ import (
 // alphanumerics become their plain letters), combining marks dropped (so
 // "précédentes" reads "precedentes"), lower-cased, Cyrillic and Greek
 // look-alikes folded to the Latin letters they imitate, and zero-width,
-// bidi and other format characters removed. off[i] is the byte offset in
-// the original text that folded byte i came from, so a match maps back to
-// the original.
+// bidi and other format characters removed. segs map folded bytes back to
+// the bytes of the original text they came from (see orig), so a match
+// maps back to the original.
 type folded struct {
-	b   []byte
-	off []int32
+	b    []byte
+	segs []foldSeg
 	// nonASCII counts original runes that needed the slow path.
 	nonASCII int
 	// hidden counts removed format characters (zero-width, bidi).
 	hidden int
+	// bidi: the text holds a bidi embedding, override or isolate.
+	bidi bool
+}
+
+// foldSeg: the folded bytes from f on (to the next segment) came from the
+// original text at o: one byte each from an ASCII run (run), or all of
+// them from the one rune at o.
+type foldSeg struct {
+	f, o int32
+	run  bool
 }
 
 func (f *folded) reset() {
-	f.b, f.off, f.nonASCII, f.hidden = f.b[:0], f.off[:0], 0, 0
+	f.b, f.segs, f.nonASCII, f.hidden, f.bidi = f.b[:0], f.segs[:0], 0, 0, false
 }
+
+// lower maps ASCII upper-case letters to lower case and every other byte
+// to itself.
+var lower = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] = byte(i + 'a' - 'A')
+		}
+	}
+	return t
+}()
 
 // confusables maps look-alike letters (after lower-casing) to the Latin
 // letter a reader sees. It covers the Cyrillic and Greek letters used in
@@ -64,66 +87,148 @@ func hiddenRune(r rune) bool {
 	return unicode.Is(unicode.Cf, r)
 }
 
-// fold fills f from s.
+// fold fills f from s. Runs of ASCII bytes take a fast path (lower-case
+// only); NFKD, mark dropping and look-alike folding run per non-ASCII rune.
 func (f *folded) fold(s string) {
 	f.reset()
+	if cap(f.b) < len(s) {
+		f.b = make([]byte, 0, len(s)+len(s)/8)
+	}
 	var scratch [32]byte
+	var ft *runeFolds
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
+		if s[i] < utf8.RuneSelf {
+			j := i + 1
+			for j < len(s) && s[j] < utf8.RuneSelf {
+				j++
 			}
-			f.b = append(f.b, c)
-			f.off = append(f.off, int32(i))
-			i++
+			n := len(f.b)
+			f.segs = append(f.segs, foldSeg{f: int32(n), o: int32(i), run: true})
+			f.b = append(f.b, s[i:j]...)
+			for k, c := range f.b[n:] {
+				f.b[n+k] = lower[c]
+			}
+			i = j
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		f.nonASCII++
 		if hiddenRune(r) {
 			f.hidden++
+			if r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 {
+				f.bidi = true
+			}
 			i += size
 			continue
 		}
-		d := norm.NFKD.AppendString(scratch[:0], s[i:i+size])
-		for len(d) > 0 {
-			dr, ds := utf8.DecodeRune(d)
-			d = d[ds:]
-			if unicode.Is(unicode.Mn, dr) || hiddenRune(dr) {
-				continue
-			}
-			dr = unicode.ToLower(dr)
-			if m, ok := confusables[dr]; ok {
-				dr = m
-			}
-			n := len(f.b)
-			f.b = utf8.AppendRune(f.b, dr)
-			for ; n < len(f.b); n++ {
-				f.off = append(f.off, int32(i))
-			}
+		n := len(f.b)
+		if ft == nil {
+			ft = foldTable()
+		}
+		if e, ok := ft.get(r); ok && size > 1 {
+			f.b = append(f.b, ft.pool[e.off:e.off+uint32(e.n)]...)
+		} else {
+			f.b = foldRune(f.b, s[i:i+size], &scratch)
+		}
+		if len(f.b) > n {
+			f.segs = append(f.segs, foldSeg{f: int32(n), o: int32(i)})
 		}
 		i += size
 	}
 }
 
+// foldRune appends the folding of one rune (its bytes r): NFKD, marks
+// and hidden characters dropped, lower-cased, look-alikes made Latin.
+func foldRune(b []byte, r string, scratch *[32]byte) []byte {
+	d := norm.NFKD.AppendString(scratch[:0], r)
+	for len(d) > 0 {
+		dr, ds := utf8.DecodeRune(d)
+		d = d[ds:]
+		if unicode.Is(unicode.Mn, dr) || hiddenRune(dr) {
+			continue
+		}
+		dr = unicode.ToLower(dr)
+		if m, ok := confusables[dr]; ok {
+			dr = m
+		}
+		b = utf8.AppendRune(b, dr)
+	}
+	return b
+}
+
+// foldTable holds foldRune's answer for the runes that text in the
+// languages the rules cover (and attacks on them) mostly uses: U+0080 to
+// U+2FFF (Latin, Greek, Cyrillic, punctuation, letter-like symbols) and
+// the full-width forms. Other runes take foldRune itself. It is built on
+// first use.
+var foldTable = sync.OnceValue(func() *runeFolds {
+	t := &runeFolds{}
+	var scratch [32]byte
+	for _, rg := range [...][2]rune{{0x80, 0x3000}, {0xFF00, 0xFFF0}} {
+		t.lo = append(t.lo, rg[0])
+		t.hi = append(t.hi, rg[1])
+		t.base = append(t.base, int32(len(t.e)))
+		for r := rg[0]; r < rg[1]; r++ {
+			off := len(t.pool)
+			t.pool = foldRune(t.pool, string(r), &scratch)
+			t.e = append(t.e, foldEntry{off: uint32(off), n: uint8(len(t.pool) - off)})
+		}
+	}
+	return t
+})
+
+type runeFolds struct {
+	lo, hi []rune  // ranges [lo, hi)
+	base   []int32 // each range's first entry
+	e      []foldEntry
+	pool   []byte
+}
+
+type foldEntry struct {
+	off uint32
+	n   uint8
+}
+
+func (t *runeFolds) get(r rune) (foldEntry, bool) {
+	for k, lo := range t.lo {
+		if r >= lo && r < t.hi[k] {
+			return t.e[t.base[k]+int32(r-lo)], true
+		}
+	}
+	return foldEntry{}, false
+}
+
 // orig maps a folded byte range to the original byte range.
 func (f *folded) orig(start, end int, text string) (int, int) {
-	if len(f.off) == 0 {
+	if len(f.b) == 0 {
 		return 0, 0
 	}
-	if start >= len(f.off) {
-		start = len(f.off) - 1
-	}
-	s := int(f.off[start])
+	start = min(start, len(f.b)-1)
+	s := f.at(start)
 	e := len(text)
-	if end < len(f.off) {
-		e = int(f.off[end])
+	if end < len(f.b) {
+		e = f.at(end)
 	}
-	if e < s {
-		e = s
+	return s, max(s, e)
+}
+
+// at is the original offset of folded byte x (0 <= x < len(f.b)).
+func (f *folded) at(x int) int {
+	// The last segment starting at or before x.
+	lo, hi := 0, len(f.segs)
+	for hi-lo > 1 {
+		m := int(uint(lo+hi) >> 1)
+		if int(f.segs[m].f) <= x {
+			lo = m
+		} else {
+			hi = m
+		}
 	}
-	return s, e
+	sg := f.segs[lo]
+	if sg.run {
+		return int(sg.o) + x - int(sg.f)
+	}
+	return int(sg.o)
 }
 
 // leet folds digits and symbols used as letters inside a word that also

@@ -1,12 +1,13 @@
 package injection
 
 // Reported speech. Security training, alert triage notes and support
-// tickets quote attacks ("users type 'ignore all previous instructions'");
-// a phrase inside quotation marks, in text that also talks about examples,
-// attacks or detection, weighs quoteDamp of its weight. An attacker who
-// wraps an instruction in quotes and adds "for example" lowers its score;
-// that is why the deterministic controls (see the session package) do not
-// depend on the detector.
+// tickets quote attacks ("users type 'ignore all previous instructions'",
+// "tokens like <|im_start|>"); a phrase inside quotation marks or an HTML
+// code span, or one that a cue word ("such as", "like") introduces, in
+// text that also talks about examples, attacks or detection, weighs
+// quoteDamp of its weight. An attacker who wraps an instruction in quotes
+// and adds "for example" lowers its score; that is why the deterministic
+// controls (see the session package) do not depend on the detector.
 const quoteDamp = 0.3
 
 // maxQuote bounds a quoted stretch, in folded bytes.
@@ -28,6 +29,8 @@ func quotes(sc *scratch, f []byte) {
 	}
 	opens := func(i int) bool {
 		switch f[i] {
+		case '<':
+			return codeTag(f, i, "<code>")
 		case '`':
 			return true
 		case '"':
@@ -38,6 +41,9 @@ func quotes(sc *scratch, f []byte) {
 		return false
 	}
 	closes := func(i int, q byte) bool {
+		if q == '<' {
+			return codeTag(f, i, "</code>")
+		}
 		if f[i] != q {
 			return false
 		}
@@ -50,7 +56,10 @@ func quotes(sc *scratch, f []byte) {
 		return true
 	}
 	for i := 0; i < len(f); i++ {
-		if !opens(i) {
+		for i < len(f) && f[i] != '"' && f[i] != '\'' && f[i] != '`' && f[i] != '<' {
+			i++
+		}
+		if i == len(f) || !opens(i) {
 			continue
 		}
 		q := f[i]
@@ -59,6 +68,9 @@ func quotes(sc *scratch, f []byte) {
 				break // a paragraph ends any quote
 			}
 			if closes(j, q) {
+				if q == '<' {
+					j += len("</code>") - 1
+				}
 				sc.quotes = append(sc.quotes, [2]int32{int32(i), int32(j + 1)})
 				i = j
 				break
@@ -67,20 +79,60 @@ func quotes(sc *scratch, f []byte) {
 	}
 }
 
+// codeTag reports whether f holds tag at i (HTML code spans quote too).
+func codeTag(f []byte, i int, tag string) bool {
+	return len(f)-i >= len(tag) && string(f[i:i+len(tag)]) == tag
+}
+
 // inQuotes reports whether folded range [s, e) overlaps a quote: a
 // match inside one, or one that runs into or out of one (the words around a
 // quoted attack are commentary on it).
 func inQuotes(sc *scratch, s, e int) bool {
-	for _, q := range sc.quotes {
-		if int(q[0]) < e && s < int(q[1]) {
-			return true
+	// Quotes are sorted and disjoint: find the first that ends after s.
+	q := sc.quotes
+	lo, hi := 0, len(q)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if int(q[m][1]) <= s {
+			lo = m + 1
+		} else {
+			hi = m
 		}
 	}
-	return false
+	return lo < len(q) && int(q[lo][0]) < e
 }
 
 // reported reports whether a match at folded [s, e) is quoted in text that
 // discusses attacks or examples.
 func reported(sc *scratch, s, e int) bool {
 	return sc.meta && inQuotes(sc, s, e)
+}
+
+// mentionBack bounds how many words before a match a cue may stand.
+const (
+	mentionBackRule   = 3
+	mentionBackMarker = 6
+)
+
+// cited reports a match whose first word is toks[i] (or, for a marker, the
+// word before which it stands: toks[i] is the first word after it, i may
+// be len(toks)) and that a cue word introduces ("phrases like …", "a
+// sentence such as …") within back words before it in the same sentence,
+// in text that discusses attacks or examples: reported speech without
+// quotation marks. The cue itself does not make the text discuss attacks:
+// another word must ("for example, ignore your instructions" is not
+// cited).
+func cited(sc *scratch, toks []token, i, back int, gapBreak bool) bool {
+	if !sc.meta || gapBreak {
+		return false
+	}
+	for k, n := i-1, 0; k >= 0 && n < back; k, n = k-1, n+1 {
+		if toks[k].c&cMention != 0 && (sc.metaWords > 1 || toks[k].c&cMeta == 0) {
+			return true
+		}
+		if toks[k].brk {
+			return false
+		}
+	}
+	return false
 }

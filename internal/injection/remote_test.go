@@ -7,18 +7,26 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
 func TestRemoteClassifier(t *testing.T) {
+	// The handler of a timed-out request still runs when the next case
+	// starts: its state is shared under mu.
+	var mu sync.Mutex
 	var answer string
 	status := 200
 	var got map[string]string
 	var auth string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewDecoder(r.Body).Decode(&got)
-		auth = r.Header.Get("Authorization")
+		var req map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		mu.Lock()
+		got, auth = req, r.Header.Get("Authorization")
+		answer, status := answer, status
+		mu.Unlock()
 		if answer == "slow" {
 			time.Sleep(200 * time.Millisecond)
 		}
@@ -54,7 +62,9 @@ func TestRemoteClassifier(t *testing.T) {
 		{`slow`, 200, VerdictBenign, local.Score},
 		{`{"score":0.99,"pad":"` + strings.Repeat("x", 70<<10) + `"}`, 200, VerdictBenign, local.Score},
 	} {
+		mu.Lock()
 		answer, status = tc.answer, tc.status
+		mu.Unlock()
 		r := c.Screen(subtle, SourceExternal)
 		if r.Verdict != tc.verdict || r.Score != tc.score {
 			t.Errorf("%.40q/%d: %+v, want %s %.4f", tc.answer, tc.status, r, tc.verdict, tc.score)
@@ -63,9 +73,11 @@ func TestRemoteClassifier(t *testing.T) {
 			t.Errorf("%q: categories %v", tc.answer, r.Categories)
 		}
 	}
+	mu.Lock()
 	if got["text"] != subtle || got["source"] != "external" || auth != "Bearer guard-key" {
 		t.Errorf("request %v, auth %q", got, auth)
 	}
+	mu.Unlock()
 	if strings.Contains(logs.String(), subtle) || strings.Contains(logs.String(), "guard-key") {
 		t.Errorf("the log holds the text or the key: %s", logs.String())
 	}

@@ -2,6 +2,7 @@ package injection
 
 import (
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -27,6 +28,7 @@ const (
 // only for text that arrives as data (skill output, external content).
 type rule struct {
 	cat      string
+	cid      catID
 	weight   float64
 	dataOnly bool
 	steps    []step
@@ -209,7 +211,11 @@ func parseRules(specs []string) ([]rule, map[string]litSet, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("rule %q: %w", spec, err)
 		}
-		r := rule{cat: hf[0], weight: w, dataOnly: len(hf) > 2 && hf[2] == "data", spec: spec}
+		cid, ok := catIndex(hf[0])
+		if !ok {
+			return nil, nil, fmt.Errorf("rule %q: unknown category", spec)
+		}
+		r := rule{cat: hf[0], cid: cid, weight: w, dataOnly: len(hf) > 2 && hf[2] == "data", spec: spec}
 		gap := 2
 		for _, f := range strings.Fields(body) {
 			if strings.HasPrefix(f, "~") {
@@ -246,7 +252,7 @@ func parseRules(specs []string) ([]rule, map[string]litSet, error) {
 	return rules, lits, nil
 }
 
-func (s step) matches(t *token) bool { return t.c&s.c != 0 || t.lit.meets(s.lit) }
+func (s *step) matches(t *token) bool { return t.c&s.c != 0 || s.lit.has(t.lit) }
 
 // litSet is a set of the rules' literal words, one bit each.
 type litSet [4]uint64
@@ -255,6 +261,42 @@ func (a litSet) meets(b litSet) bool {
 	return a[0]&b[0] != 0 || a[1]&b[1] != 0 || a[2]&b[2] != 0 || a[3]&b[3] != 0
 }
 func (a litSet) empty() bool { return a == litSet{} }
+
+// set adds the literal word l (a token's lit) to a.
+func (a *litSet) set(l uint16) {
+	if l != 0 {
+		a[(l-1)>>6] |= 1 << ((l - 1) & 63)
+	}
+}
+
+// within reports whether every step of r has a word among the concepts c
+// and literal words l.
+func (r *rule) within(c concept, l *litSet) bool {
+	for k := range r.steps {
+		st := &r.steps[k]
+		if st.c&c == 0 && !st.lit.meets(*l) {
+			return false
+		}
+	}
+	return true
+}
+
+// has reports whether a holds the literal word l (a token's lit: bit + 1,
+// 0 for none).
+func (a *litSet) has(l uint16) bool {
+	return l != 0 && a[(l-1)>>6]&(1<<((l-1)&63)) != 0
+}
+
+// index is the literal word of a one-word set as a token stores it: its
+// bit + 1, or 0 when a is empty.
+func (a litSet) index() uint16 {
+	for w, v := range a {
+		if v != 0 {
+			return uint16(w*64+bits.TrailingZeros64(v)) + 1
+		}
+	}
+	return 0
+}
 
 func (a *litSet) add(b litSet) {
 	for i := range a {
@@ -281,7 +323,7 @@ func (r *rule) rest(toks []token, k, at int) int {
 	if k == len(r.steps) {
 		return at
 	}
-	st := r.steps[k]
+	st := &r.steps[k]
 	for j := at + 1; j < len(toks) && j <= at+1+st.gap; j++ {
 		if toks[j].brk {
 			return -1
@@ -315,7 +357,7 @@ var markers = []marker{
 	{"</document>", 3, false}, {"</context>", 3, false}, {"<system>", 4, false}, {"</system>", 4, false},
 	{"[system]", 4, false}, {"[system message]", 5, false}, {"{{system}}", 4, false},
 	{"### system", 4, true}, {"### instruction", 4, true}, {"### new instruction", 5, true},
-	{"system:", 3, true}, {"system prompt:", 4, true}, {"assistant:", 2.5, true}, {"human:", 2, true},
+	{"system:", 3, true}, {"sistema:", 3, true}, {"systeme:", 3, true}, {"systeem:", 3, true}, {"system prompt:", 4, true}, {"assistant:", 2.5, true}, {"human:", 2, true},
 	{"user:", 1.5, true}, {"developer:", 2.5, true}, {"```system", 4, false}, {"-----end", 2, false},
 	{"admin:", 2, true}, {"<!-- ai", 3, false}, {"<!--ai", 3, false},
 	{"<!-- llm", 3, false}, {"<!--llm", 3, false}, {"<!-- assistant", 3, false}, {"<!-- note to", 2.5, false},

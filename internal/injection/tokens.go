@@ -5,83 +5,123 @@ import "bytes"
 // token is one word of the folded text.
 type token struct {
 	start, end int32 // folded byte range
-	text       []byte
 	c          concept
-	lit        litSet // literal words the rules name
+	// When blen > 0 the word as read (leetspeak undone, spaced letters
+	// joined) is the tokenizer's buf[boff:boff+blen]; otherwise it is the
+	// folded text itself (see tokenizer.text). No pointers: tokens are
+	// many, and copying them costs no write barriers.
+	boff, blen int32
+	lit        uint16 // the literal word the rules name: its bit + 1, or 0
 	leet       bool   // digits or symbols were read as letters
 	spaced     bool   // rebuilt from spaced-out letters
 	brk        bool   // a sentence or line ends before this word
+	addr       bool   // a URL or an e-mail address (c is cTarget)
 }
 
 // tokenizer splits folded text into words and looks them up. Its buffers
 // are reused between calls.
 type tokenizer struct {
 	d    *detectorTables
+	f    []byte // the folded text of the last run
 	toks []token
 	buf  []byte // backing store for rewritten words
-	// cache holds lookups of words seen before by this tokenizer (each
-	// pooled scratch has one): one map access instead of one per prefix
-	// length. It stops growing at maxCache words.
-	cache map[string]wordInfo
+	// cls is the classifier's text (classText of toks), built as the
+	// words are read; present and lits are the concepts and literal words
+	// of all words, meta the number of words with cMeta.
+	cls     []byte
+	present concept
+	lits    litSet
+	meta    int
 }
 
-const maxCache = 8192
-
-func (t *tokenizer) lookup(w []byte) wordInfo {
-	if wi, ok := t.cache[string(w)]; ok {
-		return wi
+// text is the word tk reads as.
+func (t *tokenizer) text(tk *token) []byte {
+	if tk.blen > 0 {
+		return t.buf[tk.boff : tk.boff+tk.blen]
 	}
-	wi := t.d.words[string(w)]
-	wi.c |= t.d.lex.prefixes(w)
-	if t.cache == nil {
-		t.cache = make(map[string]wordInfo, 256)
-	}
-	if len(t.cache) < maxCache {
-		t.cache[string(w)] = wi
-	}
-	return wi
+	return t.f[tk.start:tk.end]
 }
 
 func isWordByte(c byte) bool { return isLetter(c) || isDigit(c) }
 
+// gapBreak: a byte between two words that ends a sentence or line by
+// itself (a '.' does when a space, tab or newline follows it).
+var gapBreak = [256]bool{'\n': true, '!': true, '?': true, ';': true}
+
 func (t *tokenizer) run(f []byte) {
-	t.toks, t.buf = t.toks[:0], t.buf[:0]
-	if cap(t.buf) < len(f)+64 {
-		// Rewritten words point into buf, so it must not move while
-		// tokens are being made.
-		t.buf = make([]byte, 0, len(f)+64)
-	}
+	t.f, t.toks, t.buf = f, t.toks[:0], t.buf[:0]
+	t.cls = append(t.cls[:0], ' ')
+	t.present, t.lits, t.meta = 0, litSet{}, 0
+	// brk: the gap since the last word holds a sentence break (see
+	// sentenceBreak); singles: the longest run of one-letter words.
+	brk := false
+	singles, run := 0, 0
 	for i := 0; i < len(f); {
 		c := f[i]
 		if !isWordByte(c) {
+			if gapBreak[c] || c == '.' && i+1 < len(f) && (f[i+1] == ' ' || f[i+1] == '\n' || f[i+1] == '\t') {
+				brk = true
+			}
 			i++
 			continue
 		}
 		if c == 'h' || c == 'w' {
 			if n := urlLen(f[i:]); n > 0 {
-				t.add(token{start: int32(i), end: int32(i + n), text: f[i : i+n], c: cTarget})
+				t.toks = append(t.toks, token{start: int32(i), end: int32(i + n), c: cTarget, addr: true, brk: brk})
+				t.note(&t.toks[len(t.toks)-1])
+				brk, run = false, 0
 				i += n
 				continue
 			}
 		}
 		j, letters, other, email := scanWord(f, i)
 		if email {
-			t.add(token{start: int32(i), end: int32(j), text: f[i:j], c: cTarget})
+			t.toks = append(t.toks, token{start: int32(i), end: int32(j), c: cTarget, addr: true, brk: brk})
+			t.note(&t.toks[len(t.toks)-1])
+			run = 0
 		} else {
-			t.word(i, j, f[i:j], letters, other)
+			t.word(i, j, f[i:j], letters, other, brk)
+			if j-i == 1 && isLetter(c) {
+				run++
+				singles = max(singles, run)
+			} else {
+				run = 0
+			}
 		}
+		brk = false
 		i = j
 	}
-	t.respace(f)
-	for k := 1; k < len(t.toks); k++ {
-		t.toks[k].brk = sentenceBreak(f[t.toks[k-1].end:t.toks[k].start])
+	if len(t.toks) > 0 {
+		t.toks[0].brk = false
 	}
-	for k := range t.toks {
-		tk := &t.toks[k]
-		if tk.c == 0 && tk.lit.empty() {
-			wi := t.lookup(tk.text)
-			tk.c, tk.lit = wi.c, wi.lit
+	if singles >= 4 && t.respace(f) {
+		// Joined letters are new words: look them up and take the
+		// classifier's text and the word sets again.
+		t.cls = append(t.cls[:0], ' ')
+		t.present, t.lits, t.meta = 0, litSet{}, 0
+		for k := range t.toks {
+			tk := &t.toks[k]
+			if tk.spaced {
+				wi := t.d.trie.lookup(t.text(tk))
+				tk.c, tk.lit = wi.c, wi.lit
+			}
+			t.note(tk)
 		}
+	}
+}
+
+// note adds tk to the classifier's text and the word sets.
+func (t *tokenizer) note(tk *token) {
+	if tk.c == cTarget {
+		t.cls = append(t.cls, "http "...) // addresses as one shape, not their letters
+	} else {
+		t.cls = append(t.cls, t.text(tk)...)
+		t.cls = append(t.cls, ' ')
+	}
+	t.present |= tk.c
+	t.lits.set(tk.lit)
+	if tk.c&cMeta != 0 {
+		t.meta++
 	}
 }
 
@@ -92,18 +132,22 @@ func (t *tokenizer) run(f []byte) {
 func scanWord(f []byte, i int) (j, letters, other int, email bool) {
 	for j = i; j < len(f); j++ {
 		b := f[j]
-		switch {
-		case isLetter(b):
+		switch wordClass[b] {
+		case wcLetter:
 			letters++
-		case isDigit(b):
+		case wcDigit:
 			other++
-		case b == '@' && j > i && domainLen(f[j+1:]) > 0:
-			return j + 1 + domainLen(f[j+1:]), letters, other, true
-		case (b == '$' || b == '|' || b == '!' || b == '+' || b == '@') && j > i &&
-			j+1 < len(f) && isWordByte(f[j+1]):
-			other++
-		case b == '\'' && j > i && j+1 < len(f) && f[j+1] == 't' && (j+2 == len(f) || !isWordByte(f[j+2])):
-			other++ // "don't"; other apostrophes (French "l'instruction") split words
+		case wcSymbol:
+			switch {
+			case b == '@' && j > i && domainLen(f[j+1:]) > 0:
+				return j + 1 + domainLen(f[j+1:]), letters, other, true
+			case b != '\'' && j > i && j+1 < len(f) && isWordByte(f[j+1]):
+				other++
+			case b == '\'' && j > i && j+1 < len(f) && f[j+1] == 't' && (j+2 == len(f) || !isWordByte(f[j+2])):
+				other++ // "don't"; other apostrophes (French "l'instruction") split words
+			default:
+				return j, letters, other, false
+			}
 		default:
 			return j, letters, other, false
 		}
@@ -111,12 +155,33 @@ func scanWord(f []byte, i int) (j, letters, other int, email bool) {
 	return j, letters, other, false
 }
 
-func (t *tokenizer) add(tk token) { t.toks = append(t.toks, tk) }
+// wordClass sorts bytes for scanWord: letters (isLetter), digits, and the
+// symbols that can sit inside a word ("$", "|", "!", "+", "@", "'").
+const (
+	wcOther = iota
+	wcLetter
+	wcDigit
+	wcSymbol
+)
+
+var wordClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch b := byte(c); {
+		case isLetter(b):
+			t[c] = wcLetter
+		case isDigit(b):
+			t[c] = wcDigit
+		case b == '$' || b == '|' || b == '!' || b == '+' || b == '@' || b == '\'':
+			t[c] = wcSymbol
+		}
+	}
+	return t
+}()
 
 // word adds f[i:j], reading leetspeak when the word mixes letters with
 // digits or symbols.
-func (t *tokenizer) word(i, j int, w []byte, letters, other int) {
-	tk := token{start: int32(i), end: int32(j), text: w}
+func (t *tokenizer) word(i, j int, w []byte, letters, other int, brk bool) {
+	tk := token{start: int32(i), end: int32(j), brk: brk}
 	if other > 0 && letters >= 2 {
 		n := len(t.buf)
 		for _, b := range w {
@@ -128,18 +193,23 @@ func (t *tokenizer) word(i, j int, w []byte, letters, other int) {
 			}
 			t.buf = append(t.buf, b)
 		}
-		tk.text = t.buf[n:len(t.buf):len(t.buf)]
+		tk.boff, tk.blen = int32(n), int32(len(t.buf)-n)
 	}
-	t.add(tk)
+	wi := t.d.trie.lookup(t.text(&tk))
+	tk.c, tk.lit = wi.c, wi.lit
+	t.toks = append(t.toks, tk)
+	t.note(&t.toks[len(t.toks)-1])
 }
 
 // respace joins runs of single letters written with one separator between
-// them ("i g n o r e", "i.g.n.o.r.e") into words again.
-func (t *tokenizer) respace(f []byte) {
+// them ("i g n o r e", "i.g.n.o.r.e") into words again, and reports
+// whether it joined any.
+func (t *tokenizer) respace(f []byte) bool {
+	joined := false
 	out := t.toks[:0]
 	for k := 0; k < len(t.toks); {
 		e := k
-		for e < len(t.toks) && len(t.toks[e].text) == 1 && isLetter(t.toks[e].text[0]) &&
+		for e < len(t.toks) && t.toks[e].blen == 0 && t.toks[e].end-t.toks[e].start == 1 && isLetter(f[t.toks[e].start]) &&
 			(e == k || gapOK(f, t.toks[e-1].end, t.toks[e].start)) {
 			e++
 		}
@@ -154,16 +224,18 @@ func (t *tokenizer) respace(f []byte) {
 		run := t.toks[k:e]
 		n := len(t.buf)
 		for _, tk := range run {
-			t.buf = append(t.buf, tk.text[0])
+			t.buf = append(t.buf, f[tk.start])
 		}
 		letters := t.buf[n:len(t.buf):len(t.buf)]
 		for _, seg := range t.d.segment(letters) {
 			out = append(out, token{start: run[seg[0]].start, end: run[seg[1]-1].end,
-				text: letters[seg[0]:seg[1]], spaced: true})
+				boff: int32(n + seg[0]), blen: int32(seg[1] - seg[0]), spaced: true, brk: run[seg[0]].brk})
 		}
+		joined = true
 		k = e
 	}
 	t.toks = out
+	return joined
 }
 
 func gapOK(f []byte, end, start int32) bool {

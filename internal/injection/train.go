@@ -56,26 +56,32 @@ func InTestSplit(text string) bool {
 	return h.Sum32()%10 < 3
 }
 
-// Training parameters (fixed, so the model is reproducible).
+// Training parameters (fixed, so the model is reproducible). The L2
+// strength is chosen by cross-validation on the examples Train is given
+// (trainL2s, trainFolds).
 const (
 	trainEpochs = 20
 	trainRate   = 1.0
-	trainL2     = 1e-4
 	trainSeed   = 7
+	trainFolds  = 5
 )
 
-// Train fits the classifier on examples (the caller passes the training
-// split) with the rules as a fixed offset, and returns the model file.
-// The same corpus gives the same bytes.
-func Train(examples []Example) []byte {
+// trainL2s are the L2 strengths cross-validation chooses from.
+var trainL2s = []float64{1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4}
+
+// trainRow is one example as the classifier sees it: the rules' log-odds
+// (a fixed offset), the source and the hashed grams of its words.
+type trainRow struct {
+	z0    float64
+	src   int
+	y     float64
+	grams []uint32
+	fold  int
+}
+
+func trainRows(examples []Example) []trainRow {
 	d := New(Options{RulesOnly: true})
-	type row struct {
-		z0    float64
-		src   int
-		y     float64
-		grams []uint32
-	}
-	rows := make([]row, 0, len(examples))
+	rows := make([]trainRow, 0, len(examples))
 	for _, e := range examples {
 		budget := maxDecoded
 		ev := d.evidence(e.Text, e.Source, 0, &budget)
@@ -90,16 +96,29 @@ func Train(examples []Example) []byte {
 		if e.Injection() {
 			y = 1
 		}
-		rows = append(rows, row{z0: ev.z, src: srcIndex(e.Source), y: y, grams: g})
+		h := fnv.New32a()
+		_, _ = h.Write([]byte("cv\x00" + e.Text))
+		rows = append(rows, trainRow{z0: ev.z, src: srcIndex(e.Source), y: y, grams: g, fold: int(h.Sum32() % trainFolds)})
 	}
+	return rows
+}
+
+// fit runs stochastic gradient descent on rows (all but fold skip, or all
+// when skip is -1) with L2 strength l2.
+func fit(rows []trainRow, skip int, l2 float64) *model {
 	m := &model{w: make([]float32, modelSize)}
-	w := make([]float64, modelSize)
+	// The gram weights are scale*v, so that L2 decay of every weight at
+	// each step is one multiplication of scale.
+	v := make([]float64, modelSize)
+	scale := 1.0
 	var b float64
 	var srcW [3]float64
 	rng := rand.New(rand.NewPCG(trainSeed, trainSeed))
-	order := make([]int, len(rows))
-	for i := range order {
-		order[i] = i
+	var order []int
+	for i := range rows {
+		if rows[i].fold != skip {
+			order = append(order, i)
+		}
 	}
 	for epoch := 0; epoch < trainEpochs; epoch++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
@@ -110,16 +129,23 @@ func Train(examples []Example) []byte {
 			k := math.Sqrt(float64(max(1, len(r.grams))))
 			var s float64
 			for _, g := range r.grams {
-				s += w[g]
+				s += v[g]
 			}
-			z += s / k
+			z += scale * s / k
 			p := 1 / (1 + math.Exp(-z))
-			g := float64(p - r.y)
-			b -= float64(rate * g)
-			srcW[r.src] -= float64(rate * g)
-			step := float64(rate * g / k)
+			g := p - r.y
+			b -= rate * g
+			srcW[r.src] -= rate * g
+			scale *= 1 - rate*l2
+			step := rate * g / k / scale
 			for _, gi := range r.grams {
-				w[gi] -= step + float64(rate*trainL2*w[gi])
+				v[gi] -= step
+			}
+			if scale < 1e-6 {
+				for i := range v {
+					v[i] *= scale
+				}
+				scale = 1
 			}
 		}
 	}
@@ -127,8 +153,82 @@ func Train(examples []Example) []byte {
 	for i := range srcW {
 		m.src[i] = float32(srcW[i])
 	}
-	for i, v := range w {
-		m.w[i] = float32(v)
+	for i, x := range v {
+		m.w[i] = float32(scale * x)
 	}
-	return m.encode()
+	return m
+}
+
+// CVResult is one L2 strength's cross-validated quality on the training
+// examples: the detector's log-loss and errors at DefaultThreshold over
+// the held-out folds.
+type CVResult struct {
+	L2             float64
+	LogLoss        float64
+	TP, FP, TN, FN int
+	Chosen         bool
+}
+
+// crossValidate scores each L2 strength by training on all folds but one
+// and screening the held-out fold with the whole detector.
+func crossValidate(examples []Example, rows []trainRow) []CVResult {
+	var out []CVResult
+	for _, l2 := range trainL2s {
+		res := CVResult{L2: l2}
+		for f := 0; f < trainFolds; f++ {
+			d := withModel(fit(rows, f, l2))
+			for i, e := range examples {
+				if rows[i].fold != f {
+					continue
+				}
+				p := d.Screen(e.Text, e.Source).Score
+				p = min(max(p, 1e-4), 1-1e-4)
+				inj := p >= DefaultThreshold
+				if e.Injection() {
+					res.LogLoss -= math.Log(p)
+					if inj {
+						res.TP++
+					} else {
+						res.FN++
+					}
+				} else {
+					res.LogLoss -= math.Log(1 - p)
+					if inj {
+						res.FP++
+					} else {
+						res.TN++
+					}
+				}
+			}
+		}
+		res.LogLoss /= float64(len(examples))
+		out = append(out, res)
+	}
+	return out
+}
+
+// withModel is a detector that uses m as its classifier.
+func withModel(m *model) *Detector {
+	t := *loadTables()
+	t.model = m
+	d := &Detector{t: &t, threshold: DefaultThreshold}
+	d.pool.New = func() any { return &scratch{tok: tokenizer{d: d.t}} }
+	return d
+}
+
+// Train fits the classifier on examples (the caller passes the training
+// split) with the rules as a fixed offset, and returns the model file and
+// the cross-validation that chose its L2 strength (the lowest held-out
+// log-loss). The same corpus gives the same bytes.
+func Train(examples []Example) ([]byte, []CVResult) {
+	rows := trainRows(examples)
+	cv := crossValidate(examples, rows)
+	best := 0
+	for i := range cv {
+		if cv[i].LogLoss < cv[best].LogLoss {
+			best = i
+		}
+	}
+	cv[best].Chosen = true
+	return fit(rows, -1, cv[best].L2).encode(), cv
 }

@@ -38,7 +38,15 @@ func run(corpus, out string) error {
 			train = append(train, e)
 		}
 	}
-	if err := os.WriteFile(out, injection.Train(train), 0o644); err != nil {
+	model, cv := injection.Train(train)
+	for _, r := range cv {
+		mark := ""
+		if r.Chosen {
+			mark = "  <- chosen"
+		}
+		fmt.Printf("gen: L2 %-6g held-out log-loss %.4f  tp %d fp %d tn %d fn %d%s\n", r.L2, r.LogLoss, r.TP, r.FP, r.TN, r.FN, mark)
+	}
+	if err := os.WriteFile(out, model, 0o644); err != nil {
 		return err
 	}
 	fmt.Printf("gen: trained on %d of %d examples, wrote %s\n", len(train), len(all), out)
