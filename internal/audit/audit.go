@@ -65,6 +65,7 @@ type Options struct {
 
 type pending struct {
 	entry store.AuditEntry
+	turns *store.TurnAppend // stored in the entry's transaction, when not nil
 	done  chan error
 }
 
@@ -138,7 +139,7 @@ func Entry(ctx context.Context, ev Event, now time.Time) store.AuditEntry {
 // reported as done without its entry; an entry may exist for an action that
 // then failed).
 func (w *Writer) Record(ctx context.Context, ev Event) error {
-	p, err := w.submit(ctx, ev)
+	p, err := w.submit(ctx, ev, nil)
 	if err != nil {
 		return err
 	}
@@ -147,16 +148,18 @@ func (w *Writer) Record(ctx context.Context, ev Event) error {
 
 // submit enqueues ev; the entry takes its place in the chain now, in call
 // order, and is durable once await returns nil.
-func (w *Writer) submit(ctx context.Context, ev Event) (*pending, error) {
+func (w *Writer) submit(ctx context.Context, ev Event, turns *store.TurnAppend) (*pending, error) {
 	if ev.TenantID == "" || ev.Action == "" {
 		return nil, errors.New("audit: event needs a tenant and an action")
 	}
 	p := w.pool.Get().(*pending)
 	p.entry = Entry(ctx, ev, w.opts.Now())
+	p.turns = turns
 
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
+		p.turns = nil
 		w.pool.Put(p)
 		return nil, ErrClosed
 	}
@@ -164,6 +167,7 @@ func (w *Writer) submit(ctx context.Context, ev Event) (*pending, error) {
 	case w.queue <- p:
 		return p, nil
 	case <-ctx.Done():
+		p.turns = nil
 		w.pool.Put(p)
 		return nil, ctx.Err()
 	}
@@ -173,7 +177,7 @@ func (w *Writer) submit(ctx context.Context, ev Event) (*pending, error) {
 func (w *Writer) await(ctx context.Context, p *pending) error {
 	select {
 	case err := <-p.done:
-		p.entry = store.AuditEntry{}
+		p.entry, p.turns = store.AuditEntry{}, nil
 		w.pool.Put(p)
 		return err
 	case <-ctx.Done():
@@ -199,6 +203,7 @@ func (w *Writer) run() {
 	defer close(w.done)
 	batch := make([]*pending, 0, w.opts.MaxBatch)
 	entries := make([]store.AuditEntry, 0, w.opts.MaxBatch)
+	var appends []*store.TurnAppend
 	var timer *time.Timer
 	for {
 		first, ok := <-w.queue
@@ -207,11 +212,15 @@ func (w *Writer) run() {
 		}
 		batch = append(batch[:0], first)
 		open := w.fill(&batch, &timer)
-		entries = entries[:0]
+		entries, appends = entries[:0], appends[:0]
 		for _, p := range batch {
 			entries = append(entries, p.entry)
+			if p.turns != nil {
+				appends = append(appends, p.turns)
+			}
 		}
-		err := w.commit(entries)
+		err := w.commit(entries, appends)
+		clear(appends)
 		for _, p := range batch {
 			p.done <- err
 		}
@@ -259,10 +268,15 @@ func (w *Writer) fill(batch *[]*pending, timer **time.Timer) bool {
 
 // commit stores one batch. It deliberately ignores the callers' contexts:
 // once accepted an entry is written even if its request has gone away.
-func (w *Writer) commit(entries []store.AuditEntry) error {
+func (w *Writer) commit(entries []store.AuditEntry, appends []*store.TurnAppend) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.WriteLimit)
 	defer cancel()
-	err := w.st.AppendAudit(ctx, entries, Seal)
+	var err error
+	if len(appends) == 0 {
+		err = w.st.AppendAudit(ctx, entries, Seal)
+	} else {
+		err = w.st.AppendAuditWith(ctx, entries, Seal, appends)
+	}
 	if err != nil {
 		w.log.Error("audit batch not stored; the actions it records fail",
 			"entries", len(entries), "request_ids", batchRequestIDs(entries), "err", err)

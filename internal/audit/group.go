@@ -2,7 +2,10 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"sync"
+
+	"github.com/komand-ai/komand/internal/store"
 )
 
 // Group records the events of one unit of work (an agent turn) in order,
@@ -37,7 +40,11 @@ func (g *Group) Add(ctx context.Context, ev Event) error {
 	if g.w == nil {
 		return g.rec.Record(ctx, ev)
 	}
-	p, err := g.w.submit(ctx, ev)
+	return g.add(ctx, ev, nil)
+}
+
+func (g *Group) add(ctx context.Context, ev Event, turns *store.TurnAppend) error {
+	p, err := g.w.submit(ctx, ev, turns)
 	if err != nil {
 		return err
 	}
@@ -45,6 +52,22 @@ func (g *Group) Add(ctx context.Context, ev Event) error {
 	g.pending = append(g.pending, p)
 	g.mu.Unlock()
 	return nil
+}
+
+// Commit is the unit of work that ends a group: it enqueues ev together
+// with turns, to be stored in the transaction that stores ev (so the
+// turns and the entry are stored together or not at all), and waits until
+// they, and everything added before, are durable. Over a Recorder that is
+// not a *Writer it records and stores nothing and returns
+// errors.ErrUnsupported.
+func (g *Group) Commit(ctx context.Context, ev Event, turns *store.TurnAppend) error {
+	if g.w == nil {
+		return errors.ErrUnsupported
+	}
+	if err := g.add(ctx, ev, turns); err != nil {
+		return err
+	}
+	return g.Wait(ctx)
 }
 
 // Record enqueues ev and waits until it, and everything added before it,

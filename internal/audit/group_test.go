@@ -2,7 +2,9 @@ package audit_test
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/store"
@@ -78,3 +80,67 @@ func TestGroupFailsClosed(t *testing.T) {
 		t.Fatal("Add accepted an event without a tenant")
 	}
 }
+
+// TestGroupCommitStoresTurnsWithTheEntry: Commit stores the turns in the
+// entry's transaction on a real store; an append that cannot be made fails
+// the Commit and stores neither the entry nor the turns; over a plain
+// Recorder Commit does nothing and says so.
+func TestGroupCommitStoresTurnsWithTheEntry(t *testing.T) {
+	st, tenant := openSQLite(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	se := store.Session{ID: "22222222-2222-4222-8222-222222222222", TenantID: tenant, Key: "WebChat:default:u",
+		Channel: "WebChat", ChannelAccountID: "default", SenderID: "u", AgentID: "default",
+		FirstMessageAt: now, LastMessageAt: now}
+	if err := st.CreateSession(ctx, se); err != nil {
+		t.Fatal(err)
+	}
+	w := audit.NewWriter(st, audit.Options{})
+	defer w.Close()
+
+	g := audit.NewGroup(w)
+	if err := g.Add(ctx, audit.Event{TenantID: tenant, Action: audit.MessageReceived}); err != nil {
+		t.Fatal(err)
+	}
+	turns := &store.TurnAppend{TenantID: tenant, SessionID: se.ID, Turns: []store.Turn{
+		{Role: store.RoleAssistant, Text: "It is noon.", CreatedAt: now}}}
+	if err := g.Commit(ctx, audit.Event{TenantID: tenant, Action: audit.MessageSent}, turns); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if turns.Turns[0].Seq != 1 {
+		t.Errorf("committed turn's Seq: %d, want 1", turns.Turns[0].Seq)
+	}
+	hist, err := st.RecentTurns(ctx, tenant, se.ID, 10)
+	if err != nil || len(hist) != 1 || hist[0].Text != "It is noon." {
+		t.Fatalf("history after Commit: %+v %v", hist, err)
+	}
+	head, _, _ := st.AuditHead(ctx, tenant)
+	if head != 2 {
+		t.Fatalf("audit head after Commit: %d, want 2", head)
+	}
+
+	// An ended session: the Commit fails, and nothing of it is stored.
+	if _, err := st.EndSession(ctx, tenant, se.ID, now, "ended"); err != nil {
+		t.Fatal(err)
+	}
+	g = audit.NewGroup(w)
+	if err := g.Commit(ctx, audit.Event{TenantID: tenant, Action: audit.MessageSent}, &store.TurnAppend{
+		TenantID: tenant, SessionID: se.ID, Turns: []store.Turn{{Role: store.RoleAssistant, Text: "late", CreatedAt: now}}}); err == nil {
+		t.Fatal("Commit to an ended session succeeded")
+	}
+	if head, _, _ := st.AuditHead(ctx, tenant); head != 2 {
+		t.Fatalf("audit head after a failed Commit: %d, want 2", head)
+	}
+	if hist, _ := st.RecentTurns(ctx, tenant, se.ID, 10); len(hist) != 1 {
+		t.Fatalf("history after a failed Commit: %+v", hist)
+	}
+
+	var plain recorderFunc = func(context.Context, audit.Event) error { t.Error("a plain Recorder recorded"); return nil }
+	if err := audit.NewGroup(plain).Commit(ctx, audit.Event{TenantID: tenant, Action: audit.MessageSent}, turns); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("Commit over a plain Recorder: %v, want ErrUnsupported", err)
+	}
+}
+
+type recorderFunc func(context.Context, audit.Event) error
+
+func (f recorderFunc) Record(ctx context.Context, ev audit.Event) error { return f(ctx, ev) }

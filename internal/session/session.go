@@ -181,24 +181,21 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 	if err != nil {
 		return channel.Reply{}, err
 	}
-	defer unlock()
+	// Everything the turn writes is durable before Handle returns, so the
+	// session's next message may start once the locks are released; the
+	// release (a round trip to PostgreSQL) need not delay the reply. The
+	// process's own lock is released after the store's, so a next message
+	// arriving here still waits for both.
+	defer func() { go unlock() }()
 
-	se, err := s.session(ctx, p, m, sessionID, now)
+	st, err := s.session(ctx, p, m, sessionID, now)
 	if err != nil {
 		return channel.Reply{}, err
 	}
-	ag, err := s.st.GetAgent(ctx, p.TenantID, se.AgentID)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return channel.Reply{}, apperr.New(apperr.NotFound, "the session's agent no longer exists")
-		}
-		return channel.Reply{}, err
+	if st.Agent == nil {
+		return channel.Reply{}, apperr.New(apperr.NotFound, "the session's agent no longer exists")
 	}
-
-	history, err := s.st.RecentTurns(ctx, p.TenantID, se.ID, historyTurns)
-	if err != nil {
-		return channel.Reply{}, err
-	}
+	se, ag, history := st.Session, *st.Agent, st.History
 	// The turn's audit entries go through one group: they take their
 	// place in the chain as they happen, a tool's start is awaited before
 	// the tool runs, and the rest are awaited together before the reply
@@ -259,6 +256,23 @@ func (s *Service) finish(ctx context.Context, p authz.Principal, group *audit.Gr
 	fail := func(err error) (channel.Reply, error) {
 		_ = group.Wait(context.WithoutCancel(ctx))
 		return channel.Reply{}, err
+	}
+	if runErr == nil && out.Hold == nil {
+		// The usual end of a turn is one unit of work: the agent's turns
+		// go into the transaction that stores MessageSent (and whatever
+		// of the group is still queued with it), one commit on the
+		// reply's path instead of two. A failure stores neither and
+		// answers 500 without the reply. Like the turns of a failed turn,
+		// they are stored even if the client has gone away.
+		at := s.opts.Now().UTC().Truncate(time.Microsecond)
+		sent["chars"], sent["iterations"], sent["stop"] = utf8.RuneCountInString(out.Reply), out.Iterations, out.Stop
+		turns := &store.TurnAppend{TenantID: p.TenantID, SessionID: se.ID, Turns: out.Turns}
+		switch err := group.Commit(context.WithoutCancel(ctx), event(p, audit.MessageSent, se, sent), turns); {
+		case err == nil:
+			return channel.Reply{SessionID: se.ID, Text: out.Reply, Timestamp: at}, nil
+		case !errors.Is(err, errors.ErrUnsupported):
+			return fail(err)
+		}
 	}
 	if len(out.Turns) > 0 {
 		// Whatever the agent produced before a failure is kept too.
@@ -326,54 +340,54 @@ func (s *Service) chatLimit(ctx context.Context, tenantID string, m channel.Inbo
 	return e
 }
 
-// session finds the active session for m's key, or creates it bound to the
-// channel account's agent. The caller holds the key's locks.
-func (s *Service) session(ctx context.Context, p authz.Principal, m channel.InboundMessage, sessionID string, now time.Time) (store.Session, error) {
+// session finds the active session for m's key (or the session named by
+// sessionID), with its agent and recent history in one read, or creates it
+// bound to the channel account's agent. The caller holds the key's locks.
+func (s *Service) session(ctx context.Context, p authz.Principal, m channel.InboundMessage, sessionID string, now time.Time) (store.TurnState, error) {
 	key := m.SessionKey()
+	st, err := s.st.LoadTurn(ctx, p.TenantID, store.TurnQuery{Key: key, SessionID: sessionID, History: historyTurns})
 	if sessionID != "" {
-		se, err := s.st.GetSession(ctx, p.TenantID, sessionID)
 		if err != nil {
-			return store.Session{}, notFound(err)
+			return store.TurnState{}, notFound(err)
 		}
-		switch {
+		switch se := st.Session; {
 		case se.EndedAt != nil:
-			return store.Session{}, apperr.New(apperr.Conflict, "the session has ended")
+			return store.TurnState{}, apperr.New(apperr.Conflict, "the session has ended")
 		case se.Channel != m.Channel:
-			return store.Session{}, apperr.New(apperr.Conflict, "the session belongs to another channel")
+			return store.TurnState{}, apperr.New(apperr.Conflict, "the session belongs to another channel")
 		case se.Key != key:
-			return store.Session{}, apperr.New(apperr.Conflict, "the session belongs to another sender")
+			return store.TurnState{}, apperr.New(apperr.Conflict, "the session belongs to another sender")
 		}
-		return se, nil
+		return st, nil
 	}
-	se, err := s.st.ActiveSession(ctx, p.TenantID, key)
 	if err == nil {
-		if se.Channel != m.Channel {
-			return store.Session{}, apperr.New(apperr.Conflict, "the session belongs to another channel")
+		if st.Session.Channel != m.Channel {
+			return store.TurnState{}, apperr.New(apperr.Conflict, "the session belongs to another channel")
 		}
-		return se, nil
+		return st, nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
-		return store.Session{}, err
+		return store.TurnState{}, err
 	}
 
 	agentID, err := s.boundAgent(ctx, p.TenantID, m)
 	if err != nil {
-		return store.Session{}, err
+		return store.TurnState{}, err
 	}
 	ag, err := s.st.GetAgent(ctx, p.TenantID, agentID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Session{}, apperr.New(apperr.NotFound,
+		return store.TurnState{}, apperr.New(apperr.NotFound,
 			"no agent is bound to this channel account (create an agent with agentId \"default\")")
 	}
 	if err != nil {
-		return store.Session{}, err
+		return store.TurnState{}, err
 	}
 	allowed := false
 	for _, c := range ag.AllowedChannels {
 		allowed = allowed || c == m.Channel
 	}
 	if !allowed {
-		return store.Session{}, s.authz.Deny(ctx, p, authz.Create, authz.Messages,
+		return store.TurnState{}, s.authz.Deny(ctx, p, authz.Create, authz.Messages,
 			authz.Target{AgentID: ag.AgentID}, "the agent does not allow this channel")
 	}
 	meta := map[string]string{}
@@ -383,18 +397,18 @@ func (s *Service) session(ctx context.Context, p authz.Principal, m channel.Inbo
 	if m.SenderDisplayName != "" {
 		meta["senderDisplayName"] = m.SenderDisplayName
 	}
-	se = store.Session{
+	se := store.Session{
 		ID: uuid.NewString(), TenantID: p.TenantID, Key: key, Channel: m.Channel,
 		ChannelAccountID: m.ChannelAccountID, SenderID: m.SenderID, AgentID: ag.AgentID,
 		Metadata: meta, FirstMessageAt: now, LastMessageAt: now,
 	}
 	if err := s.record(ctx, p, audit.SessionCreated, se, map[string]any{"channel": m.Channel}); err != nil {
-		return store.Session{}, err
+		return store.TurnState{}, err
 	}
 	if err := s.st.CreateSession(ctx, se); err != nil {
-		return store.Session{}, err
+		return store.TurnState{}, err
 	}
-	return se, nil
+	return store.TurnState{Session: se, Agent: &ag, History: []store.Turn{}}, nil
 }
 
 // boundAgent is the agent a new session of m's channel account is bound

@@ -288,6 +288,21 @@ const (
 	FlagNotice   = "notice"
 )
 
+// TurnQuery names the session LoadTurn reads: by SessionID when it is not
+// empty, else the active session of Key; History bounds the turns read.
+type TurnQuery struct {
+	Key       string
+	SessionID string
+	History   int
+}
+
+// TurnState is what LoadTurn reads.
+type TurnState struct {
+	Session Session
+	Agent   *Agent // nil when the session's agent no longer exists
+	History []Turn // the last turns, oldest first; never nil
+}
+
 // SessionFilter narrows a session listing; empty fields match all. Status is
 // "", "active" or "ended".
 type SessionFilter struct {
@@ -319,6 +334,13 @@ type Sessions interface {
 	ListTurns(ctx context.Context, tenantID, sessionID string, p Page) ([]Turn, int, error)
 	// RecentTurns returns the last limit turns of a session, oldest first.
 	RecentTurns(ctx context.Context, tenantID, sessionID string, limit int) ([]Turn, error)
+	// LoadTurn reads what handling a message needs, in one round trip where
+	// the store can: the session (the one with ID q.SessionID, ended or
+	// not, when it is set; else the tenant's active session for q.Key),
+	// its agent and its last q.History turns, oldest first. No such session
+	// in the tenant gives ErrNotFound; a session whose agent no longer
+	// exists comes back with Agent nil.
+	LoadTurn(ctx context.Context, tenantID string, q TurnQuery) (TurnState, error)
 	// EndSession marks an active session ended at now with reason. An
 	// unknown or already ended session gives ErrNotFound.
 	EndSession(ctx context.Context, tenantID, id string, now time.Time, reason string) (Session, error)
@@ -722,6 +744,14 @@ type Audit interface {
 	// each entry it sets Seq and PrevHash from the tenant's chain head and
 	// Hash from seal. Either all entries are stored or none.
 	AppendAudit(ctx context.Context, entries []AuditEntry, seal SealFunc) error
+	// AppendAuditWith is AppendAudit that also makes each of appends, in
+	// the same transaction, as AppendTurns would (a unit of work: an agent
+	// turn's history and its audit entries are stored together or not at
+	// all). An append to an ended or unknown session fails the whole
+	// transaction, every entry of the batch included, with ErrNotFound.
+	// Once committed, each append's turns have Seq, SessionID and TenantID
+	// set.
+	AppendAuditWith(ctx context.Context, entries []AuditEntry, seal SealFunc, appends []*TurnAppend) error
 	// ListAudit returns one page of a tenant's entries, newest first, and
 	// the total that match.
 	ListAudit(ctx context.Context, tenantID string, f AuditFilter, p Page) ([]AuditEntry, int, error)
@@ -730,6 +760,14 @@ type Audit interface {
 	ScanAudit(ctx context.Context, tenantID string, afterSeq int64, limit int) ([]AuditEntry, error)
 	// AuditHead returns the tenant's chain head (0 and "" when empty).
 	AuditHead(ctx context.Context, tenantID string) (seq int64, hash string, err error)
+}
+
+// TurnAppend is turns to append to a session's history in an audit batch's
+// transaction (AppendAuditWith).
+type TurnAppend struct {
+	TenantID  string
+	SessionID string
+	Turns     []Turn
 }
 
 // PlatformTenantID is the reserved tenant that owns platform-level records

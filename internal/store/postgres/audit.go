@@ -54,7 +54,14 @@ func scanAudit(row pgx.Row) (store.AuditEntry, error) {
 // The caller's entries get Seq, PrevHash, the normalised Timestamp and Hash
 // once the transaction has committed; after a failure they are unchanged.
 func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, seal store.SealFunc) error {
-	if len(entries) == 0 {
+	return s.AppendAuditWith(ctx, entries, seal, nil)
+}
+
+// AppendAuditWith is AppendAudit whose first round trip also carries the
+// statements of each append (queueAppendTurns): one transaction, one commit
+// for an agent turn's history and its audit entries.
+func (s *Store) AppendAuditWith(ctx context.Context, entries []store.AuditEntry, seal store.SealFunc, appends []*store.TurnAppend) error {
+	if len(entries) == 0 && len(appends) == 0 {
 		return nil
 	}
 	if seal == nil {
@@ -73,6 +80,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, sea
 	slices.Sort(tenants)
 
 	heads := make([]chainHead, len(tenants))
+	dones := make([]func() store.Session, len(appends))
 	err := s.twoBatchTx(ctx, func(b *pgx.Batch) error {
 		for k, t := range tenants {
 			b.Queue(setTenantSQL, t)
@@ -80,6 +88,13 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, sea
 				ON CONFLICT (tenant_id) DO NOTHING`, t)
 			b.Queue(`SELECT seq, hash FROM komand_audit_heads WHERE tenant_id = $1 FOR UPDATE`, t).
 				QueryRow(func(row pgx.Row) error { return row.Scan(&heads[k].seq, &heads[k].hash) })
+		}
+		// The appends go in the first round trip: an append to a session
+		// that is not active fails on the client (no row to scan), and
+		// only a failure seen before the second round trip keeps its
+		// COMMIT from being sent.
+		for i, a := range appends {
+			dones[i] = queueAppendTurns(b, a.TenantID, a.SessionID, a.Turns)
 		}
 		return nil
 	}, func(b *pgx.Batch) error {
@@ -94,6 +109,9 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, sea
 		return wrapErr("append audit", err)
 	}
 	copy(entries, out)
+	for _, done := range dones {
+		done()
+	}
 	return nil
 }
 

@@ -128,12 +128,27 @@ func (s *Store) ListSessions(ctx context.Context, tenantID string, f store.Sessi
 
 // AppendTurns appends turns to an active session in one transaction and
 // one round trip: a pipelined batch, which PostgreSQL runs as one implicit
-// transaction (as readTenant does). The UPDATE takes the session's row lock,
-// so concurrent appends to one session are serialised, and each
-// statement's fresh snapshot (READ COMMITTED) numbers the new turns after
-// the ones committed before; an ended (or missing) session updates no row
-// and inserts nothing.
+// transaction (as readTenant does). See queueAppendTurns.
 func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, turns []store.Turn) (store.Session, error) {
+	b := &pgx.Batch{}
+	done := queueAppendTurns(b, tenantID, sessionID, turns)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return store.Session{}, wrapErr("append turns", err)
+	}
+	return done(), nil
+}
+
+// queueAppendTurns queues the statements that append turns to an active
+// session of tenantID (its own set_config first, so it may follow another
+// tenant's statements in a transaction). The UPDATE takes the session's
+// row lock, so concurrent appends to one session are serialised, and each
+// statement's fresh snapshot (READ COMMITTED) numbers the new turns after
+// the ones committed before, or written before in the same transaction; an
+// ended (or missing) session updates no row, which fails the batch
+// (pgx.ErrNoRows), and inserts nothing. Once the batch has committed, done
+// sets the turns' Seq, SessionID, TenantID and normalised CreatedAt and
+// returns the updated session.
+func queueAppendTurns(b *pgx.Batch, tenantID, sessionID string, turns []store.Turn) (done func() store.Session) {
 	n := len(turns)
 	var (
 		roles, texts, calls, callIDs, tools, reqIDs = make([]string, n), make([]string, n), make([]*string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -162,7 +177,6 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 		se    store.Session
 		first int64
 	)
-	b := &pgx.Batch{}
 	b.Queue(setTenantSQL, tenantID)
 	b.Queue(`UPDATE komand_sessions SET message_count = message_count + $3,
 		   last_message_at = greatest(last_message_at, coalesce($4, last_message_at))
@@ -190,14 +204,13 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 				return err
 			})
 	}
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return store.Session{}, wrapErr("append turns", err)
+	return func() store.Session {
+		for i := range turns {
+			turns[i].TenantID, turns[i].SessionID, turns[i].Seq = tenantID, sessionID, first+int64(i)
+			turns[i].CreatedAt = ats[i]
+		}
+		return se
 	}
-	for i := range turns {
-		turns[i].TenantID, turns[i].SessionID, turns[i].Seq = tenantID, sessionID, first+int64(i)
-		turns[i].CreatedAt = ats[i]
-	}
-	return se, nil
 }
 
 // nullTime is nil for the zero time.
@@ -245,6 +258,47 @@ func (s *Store) RecentTurns(ctx context.Context, tenantID, sessionID string, lim
 		`SELECT `+turnCols+` FROM (SELECT `+turnCols+` FROM komand_session_turns
 		   WHERE tenant_id = $1 AND session_id = $2 ORDER BY seq DESC LIMIT $3) t ORDER BY seq`,
 		tenantID, sessionID, limit)
+}
+
+// LoadTurn reads the session, its agent and its recent history in one
+// pipelined round trip (readTenant: one implicit transaction under the
+// tenant's row-level security). The agent and history statements find the
+// session through the same condition as the first, so a session that does
+// not exist (or is another tenant's) yields no rows in any of them.
+func (s *Store) LoadTurn(ctx context.Context, tenantID string, q store.TurnQuery) (store.TurnState, error) {
+	where, arg := `tenant_id = $1 AND session_key = $2 AND ended_at IS NULL`, q.Key
+	if q.SessionID != "" {
+		where, arg = `tenant_id = $1 AND id = $2`, q.SessionID
+	}
+	var (
+		sessions []store.Session
+		agents   []store.Agent
+		st       = store.TurnState{History: []store.Turn{}}
+	)
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+sessionCols+` FROM komand_sessions WHERE `+where, tenantID, arg).
+			Query(appendRows(&sessions, scanSession))
+		b.Queue(`SELECT `+agentCols+` FROM komand_agents
+			WHERE tenant_id = $1 AND agent_id = (SELECT agent_id FROM komand_sessions WHERE `+where+`)`,
+			tenantID, arg).Query(appendRows(&agents, scanAgent))
+		if q.History > 0 {
+			b.Queue(`SELECT `+turnCols+` FROM (SELECT `+turnCols+` FROM komand_session_turns
+				  WHERE tenant_id = $1 AND session_id = (SELECT id FROM komand_sessions WHERE `+where+`)
+				  ORDER BY seq DESC LIMIT $3) t ORDER BY seq`, tenantID, arg, q.History).
+				Query(appendRows(&st.History, scanTurn))
+		}
+	})
+	if err != nil {
+		return store.TurnState{}, wrapErr("load turn", err)
+	}
+	if len(sessions) != 1 {
+		return store.TurnState{}, wrapErr("load turn", store.ErrNotFound)
+	}
+	st.Session = sessions[0]
+	if len(agents) == 1 {
+		st.Agent = &agents[0]
+	}
+	return st, nil
 }
 
 // EndSession marks an active session ended.

@@ -54,7 +54,13 @@ type chainHead struct {
 // once the transaction has committed; after a failure they are unchanged. A
 // panic in seal rolls the transaction back before it propagates.
 func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, seal store.SealFunc) error {
-	if len(entries) == 0 {
+	return s.AppendAuditWith(ctx, entries, seal, nil)
+}
+
+// AppendAuditWith is AppendAudit that also makes each of appends
+// (appendTurnsTx) after the entries, in the same write transaction.
+func (s *Store) AppendAuditWith(ctx context.Context, entries []store.AuditEntry, seal store.SealFunc, appends []*store.TurnAppend) error {
+	if len(entries) == 0 && len(appends) == 0 {
 		return nil
 	}
 	if seal == nil {
@@ -102,6 +108,11 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, sea
 		for _, tenantID := range order {
 			h := heads[tenantID]
 			if _, err := setHead.ExecContext(rowCtx, tenantID, h.seq, h.hash); err != nil {
+				return err
+			}
+		}
+		for _, a := range appends {
+			if _, err := appendTurnsTx(rowCtx, tx, a.TenantID, a.SessionID, a.Turns); err != nil {
 				return err
 			}
 		}

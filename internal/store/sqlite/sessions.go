@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -152,41 +153,49 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 	var se store.Session
 	err := s.write(ctx, "append turns", func(tx txQuerier) error {
 		var err error
-		se, err = scanSession(tx.QueryRowContext(ctx, activeSessionForUpdateSQL, tenantID, sessionID))
-		if err != nil {
-			return err
-		}
-		var last int64
-		if err := tx.QueryRowContext(ctx, lastSeqSQL, tenantID, sessionID).Scan(&last); err != nil {
-			return err
-		}
-		for i := range turns {
-			t := &turns[i]
-			last++
-			t.TenantID, t.SessionID, t.Seq = tenantID, sessionID, last
-			var calls any
-			if t.ToolCalls != nil {
-				calls = string(t.ToolCalls)
-			}
-			if _, err := tx.ExecContext(ctx, insertTurnSQL, t.TenantID, t.SessionID, t.Seq, t.Role, t.Text, calls,
-				t.ToolCallID, t.ToolName, boolInt(t.IsError), t.RequestID, micros(t.CreatedAt), t.Flag); err != nil {
-				return err
-			}
-			if countsAsMessage(t.Role) {
-				se.MessageCount++
-			}
-			if t.CreatedAt.After(se.LastMessageAt) {
-				se.LastMessageAt = t.CreatedAt.UTC().Truncate(time.Microsecond)
-			}
-		}
-		_, err = tx.ExecContext(ctx, updateSessionCountsSQL,
-			se.MessageCount, micros(se.LastMessageAt), tenantID, sessionID)
+		se, err = appendTurnsTx(ctx, tx, tenantID, sessionID, turns)
 		return err
 	})
 	if err != nil {
 		return store.Session{}, err
 	}
 	return se, nil
+}
+
+// appendTurnsTx appends turns to an active session inside the write
+// transaction tx (AppendTurns, and AppendAuditWith after an audit batch).
+// An ended or unknown session gives sql.ErrNoRows.
+func appendTurnsTx(ctx context.Context, tx txQuerier, tenantID, sessionID string, turns []store.Turn) (store.Session, error) {
+	se, err := scanSession(tx.QueryRowContext(ctx, activeSessionForUpdateSQL, tenantID, sessionID))
+	if err != nil {
+		return store.Session{}, err
+	}
+	var last int64
+	if err := tx.QueryRowContext(ctx, lastSeqSQL, tenantID, sessionID).Scan(&last); err != nil {
+		return store.Session{}, err
+	}
+	for i := range turns {
+		t := &turns[i]
+		last++
+		t.TenantID, t.SessionID, t.Seq = tenantID, sessionID, last
+		var calls any
+		if t.ToolCalls != nil {
+			calls = string(t.ToolCalls)
+		}
+		if _, err := tx.ExecContext(ctx, insertTurnSQL, t.TenantID, t.SessionID, t.Seq, t.Role, t.Text, calls,
+			t.ToolCallID, t.ToolName, boolInt(t.IsError), t.RequestID, micros(t.CreatedAt), t.Flag); err != nil {
+			return store.Session{}, err
+		}
+		if countsAsMessage(t.Role) {
+			se.MessageCount++
+		}
+		if t.CreatedAt.After(se.LastMessageAt) {
+			se.LastMessageAt = t.CreatedAt.UTC().Truncate(time.Microsecond)
+		}
+	}
+	_, err = tx.ExecContext(ctx, updateSessionCountsSQL,
+		se.MessageCount, micros(se.LastMessageAt), tenantID, sessionID)
+	return se, err
 }
 
 // ListTurns returns one page of a session's history, oldest first.
@@ -223,6 +232,35 @@ func (s *Store) RecentTurns(ctx context.Context, tenantID, sessionID string, lim
 	}
 	out, err = collectTurns(rows, out)
 	return out, wrap("recent turns", err)
+}
+
+// LoadTurn reads the session, its agent and its recent history. SQLite has
+// no round trips to save, so these are the three reads the caller would
+// make; the caller holds the session's lock, so nothing it reads changes
+// in between.
+func (s *Store) LoadTurn(ctx context.Context, tenantID string, q store.TurnQuery) (store.TurnState, error) {
+	var (
+		st  store.TurnState
+		err error
+	)
+	if q.SessionID != "" {
+		st.Session, err = s.GetSession(ctx, tenantID, q.SessionID)
+	} else {
+		st.Session, err = s.ActiveSession(ctx, tenantID, q.Key)
+	}
+	if err != nil {
+		return store.TurnState{}, err
+	}
+	switch a, err := s.GetAgent(ctx, tenantID, st.Session.AgentID); {
+	case err == nil:
+		st.Agent = &a
+	case !errors.Is(err, store.ErrNotFound):
+		return store.TurnState{}, err
+	}
+	if st.History, err = s.RecentTurns(ctx, tenantID, st.Session.ID, q.History); err != nil {
+		return store.TurnState{}, err
+	}
+	return st, nil
 }
 
 // EndSession marks an active session ended.

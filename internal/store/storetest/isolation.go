@@ -21,6 +21,7 @@ var isolationTests = []test{
 	{"Agents", testIsolationAgents},
 	{"Audit", testIsolationAudit},
 	{"Injection", testIsolationInjection},
+	{"LoadTurn", testIsolationLoadTurn},
 }
 
 // world is two tenants with the same shape of data.
@@ -314,5 +315,48 @@ func testIsolationInjection(t *testing.T, s store.Store) {
 	isErr(t, "RecentTurns(a)", err, nil)
 	if len(turns) != 1 || turns[0].Flag != store.FlagHeld {
 		t.Errorf("a's turns after b's SetTurnFlag: %+v", turns)
+	}
+}
+
+// testIsolationLoadTurn: tenant B holds a session under the same key as
+// A's, bound to an agent with the same agentId, and B asks for A's session
+// by ID; A has a session bound to an agentId only B has. Each tenant reads
+// only its own session, agent and history.
+func testIsolationLoadTurn(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	w := mkWorld(t, s)
+	shared := mkAgent(t, s, w.b.ID, w.aAgent.AgentID, w.bOwner.ID)
+	shared.SystemPrompt = "globex's own prompt"
+	isErr(t, "UpdateAgent(b)", s.UpdateAgent(ctx, shared), nil)
+	aSession := mkSession(t, s, w.a.ID, w.aAgent.AgentID, "visitor", t0)
+	bSession := mkSession(t, s, w.b.ID, w.aAgent.AgentID, "visitor", t0)
+	_, err := s.AppendTurns(ctx, w.a.ID, aSession.ID, []store.Turn{{Role: store.RoleUser, Text: "acme secret", CreatedAt: t0}})
+	isErr(t, "AppendTurns(a)", err, nil)
+	_, err = s.AppendTurns(ctx, w.b.ID, bSession.ID, []store.Turn{{Role: store.RoleUser, Text: "globex", CreatedAt: t0}})
+	isErr(t, "AppendTurns(b)", err, nil)
+
+	_, err = s.LoadTurn(ctx, w.b.ID, store.TurnQuery{SessionID: aSession.ID, History: 10})
+	isErr(t, "LoadTurn(b, a's session ID)", err, store.ErrNotFound)
+	_, err = s.LoadTurn(ctx, w.b.ID, store.TurnQuery{SessionID: aSession.ID, Key: bSession.Key, History: 10})
+	isErr(t, "LoadTurn(b, a's session ID and b's key)", err, store.ErrNotFound)
+	st, err := s.LoadTurn(ctx, w.b.ID, store.TurnQuery{Key: aSession.Key, History: 10})
+	isErr(t, "LoadTurn(b, the shared key)", err, nil)
+	if st.Session.ID != bSession.ID || st.Agent == nil || st.Agent.TenantID != w.b.ID ||
+		st.Agent.SystemPrompt != "globex's own prompt" || len(st.History) != 1 || st.History[0].Text != "globex" {
+		t.Errorf("LoadTurn(b) read another tenant's rows: session %q, agent %+v, history %+v", st.Session.ID, st.Agent, st.History)
+	}
+	st, err = s.LoadTurn(ctx, w.a.ID, store.TurnQuery{Key: aSession.Key, History: 10})
+	isErr(t, "LoadTurn(a)", err, nil)
+	if st.Session.ID != aSession.ID || st.Agent == nil || st.Agent.TenantID != w.a.ID ||
+		len(st.History) != 1 || st.History[0].Text != "acme secret" {
+		t.Errorf("LoadTurn(a): session %q, agent %+v, history %+v", st.Session.ID, st.Agent, st.History)
+	}
+
+	// A's session bound to an agentId that only B has: no agent.
+	lonely := mkSession(t, s, w.a.ID, w.bAgent.AgentID, "lonely", t0)
+	st, err = s.LoadTurn(ctx, w.a.ID, store.TurnQuery{SessionID: lonely.ID, History: 10})
+	isErr(t, "LoadTurn(a, agent only b has)", err, nil)
+	if st.Agent != nil {
+		t.Errorf("LoadTurn(a) returned b's agent %+v", st.Agent)
 	}
 }

@@ -15,6 +15,7 @@ var sessionTests = []test{
 	{"RoundTrip", testSessionRoundTrip},
 	{"OneActivePerKey", testSessionActiveKey},
 	{"Turns", testSessionTurns},
+	{"LoadTurn", testSessionLoadTurn},
 	{"EndedRefusesTurns", testSessionEndedTurns},
 	{"ListAndIdle", testSessionList},
 	{"ConcurrentAppends", testSessionConcurrentAppends},
@@ -166,6 +167,70 @@ func testSessionTurns(t *testing.T, s store.Store) {
 	isErr(t, "RecentTurns(0)", err, nil)
 	if len(recent) != 0 {
 		t.Errorf("RecentTurns(0): %d turns", len(recent))
+	}
+}
+
+func testSessionLoadTurn(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkTenant(t, s, "acme")
+	owner := mkUser(t, s, a.ID, "owner@acme.example", "owner")
+	agent := mkAgent(t, s, a.ID, "support", owner.ID)
+	se := mkSession(t, s, a.ID, "support", "user-1", t0)
+	var turns []store.Turn
+	for i := range 5 {
+		turns = append(turns, store.Turn{Role: store.RoleUser, Text: fmt.Sprintf("message %d", i),
+			RequestID: "req", CreatedAt: t0.Add(time.Duration(i) * time.Second)})
+	}
+	_, err := s.AppendTurns(ctx, a.ID, se.ID, turns)
+	isErr(t, "AppendTurns", err, nil)
+	want, err := s.GetSession(ctx, a.ID, se.ID)
+	isErr(t, "GetSession", err, nil)
+	recent, err := s.RecentTurns(ctx, a.ID, se.ID, 3)
+	isErr(t, "RecentTurns", err, nil)
+
+	for _, q := range []store.TurnQuery{{Key: se.Key, History: 3}, {SessionID: se.ID, History: 3},
+		{SessionID: se.ID, Key: "ignored when the ID is set", History: 3}} {
+		st, err := s.LoadTurn(ctx, a.ID, q)
+		isErr(t, fmt.Sprintf("LoadTurn(%+v)", q), err, nil)
+		equal(t, "LoadTurn session", st.Session, want)
+		if st.Agent == nil {
+			t.Fatalf("LoadTurn(%+v): no agent", q)
+		}
+		equal(t, "LoadTurn agent", *st.Agent, agent)
+		equal(t, "LoadTurn history", st.History, recent)
+	}
+	st, err := s.LoadTurn(ctx, a.ID, store.TurnQuery{Key: se.Key})
+	isErr(t, "LoadTurn without history", err, nil)
+	if st.History == nil || len(st.History) != 0 {
+		t.Errorf("LoadTurn(History 0): %#v, want an empty slice", st.History)
+	}
+	st, err = s.LoadTurn(ctx, a.ID, store.TurnQuery{Key: se.Key, History: 100})
+	isErr(t, "LoadTurn all history", err, nil)
+	if len(st.History) != 5 || st.History[0].Seq != 1 || st.History[4].Seq != 5 {
+		t.Errorf("LoadTurn(History 100): %+v", st.History)
+	}
+
+	// No such session: by key, by ID, and an ended session by key.
+	_, err = s.LoadTurn(ctx, a.ID, store.TurnQuery{Key: "WebChat:default:nobody", History: 3})
+	isErr(t, "LoadTurn unknown key", err, store.ErrNotFound)
+	_, err = s.LoadTurn(ctx, a.ID, store.TurnQuery{SessionID: newID(), History: 3})
+	isErr(t, "LoadTurn unknown ID", err, store.ErrNotFound)
+	_, err = s.EndSession(ctx, a.ID, se.ID, t0.Add(time.Hour), "ended")
+	isErr(t, "EndSession", err, nil)
+	_, err = s.LoadTurn(ctx, a.ID, store.TurnQuery{Key: se.Key, History: 3})
+	isErr(t, "LoadTurn ended session by key", err, store.ErrNotFound)
+	st, err = s.LoadTurn(ctx, a.ID, store.TurnQuery{SessionID: se.ID, History: 3})
+	isErr(t, "LoadTurn ended session by ID", err, nil)
+	if st.Session.EndedAt == nil || len(st.History) != 3 {
+		t.Errorf("ended session by ID: EndedAt %v, %d turns", st.Session.EndedAt, len(st.History))
+	}
+
+	// A session whose agent was deleted comes back without one.
+	orphan := mkSession(t, s, a.ID, "gone", "user-2", t0)
+	st, err = s.LoadTurn(ctx, a.ID, store.TurnQuery{Key: orphan.Key, History: 3})
+	isErr(t, "LoadTurn without agent", err, nil)
+	if st.Agent != nil || st.Session.ID != orphan.ID || len(st.History) != 0 {
+		t.Errorf("session without agent: agent %+v, session %q, %d turns", st.Agent, st.Session.ID, len(st.History))
 	}
 }
 
