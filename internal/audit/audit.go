@@ -220,9 +220,29 @@ func (w *Writer) run() {
 			}
 		}
 		err := w.commit(entries, appends)
+		rest := err
+		if err != nil && len(appends) > 0 {
+			// Turns stored with an entry could not be (or the store
+			// failed): the batch is retried without the entries that
+			// carried turns, so other requests' entries do not fail with
+			// them. Those units of work fail; their turns are not stored.
+			entries = entries[:0]
+			for _, p := range batch {
+				if p.turns == nil {
+					entries = append(entries, p.entry)
+				}
+			}
+			if rest = nil; len(entries) > 0 {
+				rest = w.commit(entries, nil)
+			}
+		}
 		clear(appends)
 		for _, p := range batch {
-			p.done <- err
+			if p.turns != nil {
+				p.done <- err
+			} else {
+				p.done <- rest
+			}
 		}
 		if !open {
 			return

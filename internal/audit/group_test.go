@@ -3,6 +3,8 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -144,3 +146,78 @@ func TestGroupCommitStoresTurnsWithTheEntry(t *testing.T) {
 type recorderFunc func(context.Context, audit.Event) error
 
 func (f recorderFunc) Record(ctx context.Context, ev audit.Event) error { return f(ctx, ev) }
+
+// gatedStore holds the first AppendAudit until released, so that the
+// entries submitted meanwhile are committed as one batch.
+type gatedStore struct {
+	store.Audit
+	entered, release chan struct{}
+	once             bool
+}
+
+func (g *gatedStore) AppendAudit(ctx context.Context, es []store.AuditEntry, seal store.SealFunc) error {
+	if !g.once {
+		g.once = true
+		close(g.entered)
+		<-g.release
+	}
+	return g.Audit.AppendAudit(ctx, es, seal)
+}
+
+// TestCommitFailureDoesNotFailTheBatch: a unit of work whose turns cannot
+// be stored fails alone; another request's entry committed in the same
+// batch is stored and succeeds.
+func TestCommitFailureDoesNotFailTheBatch(t *testing.T) {
+	st, tenant := openSQLite(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	se := store.Session{ID: "33333333-3333-4333-8333-333333333333", TenantID: tenant, Key: "WebChat:default:v",
+		Channel: "WebChat", ChannelAccountID: "default", SenderID: "v", AgentID: "default",
+		FirstMessageAt: now, LastMessageAt: now}
+	if err := st.CreateSession(ctx, se); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EndSession(ctx, tenant, se.ID, now, "ended"); err != nil {
+		t.Fatal(err)
+	}
+	gs := &gatedStore{Audit: st, entered: make(chan struct{}), release: make(chan struct{})}
+	w := audit.NewWriter(gs, audit.Options{})
+	defer w.Close()
+
+	first := make(chan error, 1)
+	go func() { first <- w.Record(ctx, audit.Event{TenantID: tenant, Action: audit.LoginSucceeded}) }()
+	<-gs.entered // the writer is committing the first batch; the next two queue up
+	failing, other := make(chan error, 1), make(chan error, 1)
+	go func() {
+		failing <- audit.NewGroup(w).Commit(ctx, audit.Event{TenantID: tenant, Action: audit.MessageSent},
+			&store.TurnAppend{TenantID: tenant, SessionID: se.ID, Turns: []store.Turn{{Role: store.RoleAssistant, Text: "late", CreatedAt: now}}})
+	}()
+	go func() { other <- w.Record(ctx, audit.Event{TenantID: tenant, Action: audit.UserCreated}) }()
+	for audit.Queued(w) < 2 {
+		runtime.Gosched()
+	}
+	close(gs.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-failing; err == nil {
+		t.Fatal("a Commit whose turns cannot be stored succeeded")
+	}
+	if err := <-other; err != nil {
+		t.Fatalf("another request failed with the batch: %v", err)
+	}
+	es, _, err := st.ListAudit(ctx, tenant, store.AuditFilter{}, store.Page{Page: 1, PageSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range es {
+		actions = append(actions, e.Action)
+	}
+	if len(es) != 2 || slices.Contains(actions, string(audit.MessageSent)) {
+		t.Fatalf("stored %v, want LoginSucceeded and UserCreated only", actions)
+	}
+	if res, err := audit.Verify(ctx, st, tenant); err != nil || !res.OK {
+		t.Fatalf("chain after the retried batch: %+v %v", res, err)
+	}
+}
