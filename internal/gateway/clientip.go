@@ -39,6 +39,23 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 	return peer.String()
 }
 
+// clientNet is the rate-limit key of the address clientIP returns: the
+// address itself for IPv4, its /64 for IPv6, the smallest network one
+// subscriber is given (any host in it can use any of its 2^64 addresses,
+// so per-address windows would not bound it).
+func clientNet(r *http.Request, trusted []netip.Prefix) string {
+	ip := clientIP(r, trusted)
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() {
+		return ip
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
 func remoteAddr(s string) netip.Addr {
 	host, _, err := net.SplitHostPort(s)
 	if err != nil {

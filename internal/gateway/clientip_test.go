@@ -49,3 +49,20 @@ func TestClientIP(t *testing.T) {
 		}
 	}
 }
+
+// TestClientNet: IPv6 clients are keyed by their /64, IPv4 clients by
+// their address.
+func TestClientNet(t *testing.T) {
+	for remote, want := range map[string]string{
+		"[2001:db8:1:2::1]:4000":               "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff:ffff:ffff:ffff]:1": "2001:db8:1:2::/64",
+		"[2001:db8:1:3::1]:4000":               "2001:db8:1:3::/64",
+		"[fe80::1%eth0]:4000":                  "fe80::/64",
+		"198.51.100.9:4000":                    "198.51.100.9",
+		"[::ffff:198.51.100.9]:4000":           "198.51.100.9",
+	} {
+		if got := clientNet(&http.Request{RemoteAddr: remote, Header: http.Header{}}, nil); got != want {
+			t.Errorf("clientNet(%s) = %q, want %q", remote, got, want)
+		}
+	}
+}

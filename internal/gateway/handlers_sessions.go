@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/authz"
@@ -65,6 +67,12 @@ func decodeWebchat(r *http.Request, v *channel.Visitor) (channel.InboundMessage,
 			return channel.InboundMessage{}, "", apperr.Field("accountId", "is set by the visitor token")
 		}
 		m.SenderID, m.ChannelAccountID = v.SenderID, v.AccountID
+		// Slash commands (/memory, /tool) run a tool directly, without
+		// the model, with arguments the sender chose: a staff member's
+		// tool, never an anonymous visitor's.
+		if strings.HasPrefix(strings.TrimLeftFunc(m.Text, unicode.IsSpace), "/") {
+			return channel.InboundMessage{}, "", apperr.Field("text", "commands are not available in a public chat")
+		}
 	}
 	sessionID := ""
 	if q.SessionID.set && !q.SessionID.null {
@@ -148,7 +156,7 @@ const (
 // startVisitor gives an anonymous visitor of a public chat widget a token
 // for the WebChat message endpoints (channel.Service.StartVisitor).
 func (s *Server) startVisitor(w http.ResponseWriter, r *http.Request) error {
-	if !s.limitN(w, r, "widget:ip:"+clientIP(r, s.opts.TrustedProxies), visitorStartLimit, visitorStartWindow) {
+	if !s.limitN(w, r, "widget:ip:"+clientNet(r, s.opts.TrustedProxies), visitorStartLimit, visitorStartWindow) {
 		return nil
 	}
 	var b struct {

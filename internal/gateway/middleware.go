@@ -247,7 +247,7 @@ func (s *Server) webchat(h webchatHandler) http.Handler {
 			user.ServeHTTP(w, r)
 			return
 		}
-		if !s.limit(w, r, "api:ip:"+clientIP(r, s.opts.TrustedProxies)) {
+		if !s.limit(w, r, "api:ip:"+clientNet(r, s.opts.TrustedProxies)) {
 			return
 		}
 		v, err := s.deps.Channels.AuthenticateVisitor(r.Context(), cred)

@@ -2,12 +2,14 @@ package gateway_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 
 	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/config"
 	"github.com/komand-ai/komand/internal/store"
 )
 
@@ -211,4 +213,97 @@ func TestWebChatWidgetLimits(t *testing.T) {
 		t.Fatal("visitor tokens per address are not rate limited")
 	}
 	expectError(t, env.Do("POST", "/api/webchat/visitor", "", map[string]any{"widgetId": wa.ID}), 429, "rate_limited")
+}
+
+// TestWebChatWidgetNoCommands: slash commands (/memory, /tool) run a tool
+// directly, without the model, as the sender; an anonymous visitor of a
+// public widget may not: it would read and write the agent's long-term
+// memory (shared with staff sessions) and call any of the agent's skills
+// with arguments of its choosing (e.g. web-fetch with a granted credential).
+func TestWebChatWidgetNoCommands(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		w := newProviderWorld(t, kind, nil)
+		env := w.env
+		if r := env.Do("PUT", "/api/agents/default/memory/plan", w.admin, map[string]any{"value": "staff-only-gold"}); r.Status != 201 {
+			t.Fatalf("memory: %d %s", r.Status, r.Body)
+		}
+		v := startVisitor(t, w, map[string]any{"widgetId": newWidget(t, w, "site").ID})
+		for _, text := range []string{
+			"/memory get plan",
+			"/memory set plan visitor-was-here",
+			`/tool memory_recall {"key":"plan"}`,
+			`/tool memory_store {"key":"plan","value":"visitor-was-here"}`,
+			`/tool current_time {}`,
+			"/tool",
+			" /memory get plan",
+			"\n/memory get plan",
+		} {
+			for _, path := range []string{"/api/webchat/message", "/api/webchat/message/stream"} {
+				r := env.Do("POST", path, v.Token, map[string]any{"text": text})
+				if strings.Contains(string(r.Body), "staff-only-gold") {
+					t.Fatalf("%s %q: the visitor read the agent's memory: %s", path, text, r.Body)
+				}
+				expectError(t, r, 400, "validation_failed")
+			}
+		}
+		r := env.Do("GET", "/api/agents/default/memory/plan", w.admin, nil)
+		if r.Status != 200 || !strings.Contains(string(r.Data), "staff-only-gold") {
+			t.Fatalf("the visitor changed the agent's memory: %d %s", r.Status, r.Body)
+		}
+		if n := w.count(t, audit.ToolExecutionStarted); n != 0 {
+			t.Fatalf("%d tool runs for a visitor's commands", n)
+		}
+		// Staff keep their commands.
+		if r := env.Do("POST", "/api/webchat/message", w.op, map[string]any{"senderId": "user-1", "text": "/memory get plan"}); r.Status != 200 ||
+			!strings.Contains(string(r.Body), "staff-only-gold") {
+			t.Fatalf("staff command: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestWebChatWidgetLimitsIPv6: one IPv6 subscriber has a /64 and can use
+// any of its addresses; visitor tokens (each a new identity, session and
+// audit entry) and visitor messages are counted per /64, so rotating
+// addresses does not mint identities without bound.
+func TestWebChatWidgetLimitsIPv6(t *testing.T) {
+	w := newProviderWorld(t, "sqlite", func(c *config.Config) { c.Server.TrustedProxies = []string{"127.0.0.1"} })
+	env := w.env
+	wa := newWidget(t, w, "site")
+	limited := -1
+	for i := range 40 {
+		r := env.Do("POST", "/api/webchat/visitor", "", map[string]any{"widgetId": wa.ID}, "X-Forwarded-For", fmt.Sprintf("2001:db8:1:2::%x", i+1))
+		if r.Status == 429 {
+			limited = i
+			break
+		}
+		if r.Status != 200 {
+			t.Fatalf("visitor %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	if limited < 29 {
+		t.Fatalf("visitor tokens from one /64 by rotating addresses: limited at %d, want 30 then 429", limited)
+	}
+	// Another /64 has its own budget; so does an IPv4 address.
+	for _, addr := range []string{"2001:db8:1:3::1", "203.0.113.7"} {
+		if r := env.Do("POST", "/api/webchat/visitor", "", map[string]any{"widgetId": wa.ID}, "X-Forwarded-For", addr); r.Status != 200 {
+			t.Fatalf("%s: %d %s", addr, r.Status, r.Body)
+		}
+	}
+
+	// Visitor messages share their address's API budget the same way.
+	tight := newProviderWorld(t, "sqlite", func(c *config.Config) {
+		c.Server.TrustedProxies = []string{"127.0.0.1"}
+		c.RateLimits.ApiPermitLimit = 3
+	})
+	v := startVisitor(t, tight, map[string]any{"widgetId": newWidget(t, tight, "site").ID})
+	var last int
+	for i := range 5 {
+		last = tight.env.Do("POST", "/api/webchat/message", v.Token, map[string]any{"text": ""}, "X-Forwarded-For", fmt.Sprintf("2001:db8:9:9::%x", i+1)).Status
+		if last == 429 {
+			break
+		}
+	}
+	if last != 429 {
+		t.Fatal("visitor messages from one /64 are not rate limited together")
+	}
 }

@@ -273,7 +273,9 @@ func TestDockerUnavailable(t *testing.T) {
 
 // TestDockerSweep: start-up removes sandbox containers past their
 // deadline (left by a server that died mid-execution) and leaves a live
-// one (another replica's) alone.
+// one (another replica's, or one a server that just restarted left
+// running) until its deadline, when it is removed: a container does not
+// die with the server that started it, and no later sweep would see it.
 func TestDockerSweep(t *testing.T) {
 	b := newBackend(t, "docker", nil)
 	cli, err := client.New(client.WithHost(sandbox.DefaultDockerHost))
@@ -293,12 +295,20 @@ func TestDockerSweep(t *testing.T) {
 		t.Cleanup(func() { cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}) })
 		return c.ID
 	}
-	expired, live := plant(time.Now().Add(-time.Minute)), plant(time.Now().Add(time.Hour))
-	d, err := sandbox.NewDocker(ctx, sandbox.DockerOptions{TempDir: b.tmp})
+	deadline := time.Now().Add(time.Hour).Truncate(time.Second)
+	expired, live := plant(time.Now().Add(-time.Minute)), plant(deadline)
+	removals := map[string]time.Time{}
+	d, err := sandbox.NewDockerRecordingRemovals(ctx, sandbox.DockerOptions{TempDir: b.tmp}, removals)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	if at, ok := removals[live]; !ok || !at.Equal(deadline) {
+		t.Fatalf("the live container's removal is not scheduled at its deadline %v: %v (%v)", deadline, at, ok)
+	}
+	if _, ok := removals[expired]; ok {
+		t.Fatal("the expired container was scheduled instead of removed")
+	}
 	if _, err := cli.ContainerInspect(ctx, expired, client.ContainerInspectOptions{}); !cerrdefs.IsNotFound(err) {
 		t.Fatalf("expired container still there: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -47,7 +48,8 @@ import (
 //   - The wall-clock timeout and the stdout cap kill the container; every
 //     container is removed on every path (exit, timeout, kill, error).
 //     Each carries a deadline label, and start-up removes containers past
-//     theirs, left by a server that died mid-execution.
+//     theirs, left by a server that died mid-execution, and schedules the
+//     others' removal at theirs (a container outlives its server).
 //
 // The engine must run on this host (Sandbox__DockerHost is a unix
 // socket): the program and the broker are bind-mounted from TempDir. An
@@ -73,6 +75,13 @@ type Docker struct {
 	// process counts as its own is not another's (several servers or
 	// test processes may share an engine).
 	instance string
+
+	// removeAt schedules the removal of a container another process left
+	// running (removeLater; tests record the calls instead).
+	removeAt func(id string, at time.Time)
+	mu       sync.Mutex
+	closed   bool
+	timers   []*time.Timer
 }
 
 // DockerOptions configure the Docker backend.
@@ -83,6 +92,8 @@ type DockerOptions struct {
 	Egress        *Egress
 	// MaxMemory is the platform maximum per execution (default 1 GiB).
 	MaxMemory uint64
+
+	removeAt func(d *Docker, id string, at time.Time) // tests; default Docker.removeLater
 }
 
 // DefaultDockerHost is the engine's usual socket.
@@ -166,6 +177,10 @@ func NewDocker(ctx context.Context, o DockerOptions) (*Docker, error) {
 	d := &Docker{cli: cli, host: o.Host, maxMem: o.MaxMemory, egress: o.Egress, tempDir: o.TempDir,
 		sem: make(chan struct{}, o.MaxConcurrent), seccomp: profile, instance: rand.Text(),
 		engine: fmt.Sprintf("Docker Engine %s, API %s", info.Info.ServerVersion, cli.ClientVersion())}
+	d.removeAt = d.removeLater
+	if o.removeAt != nil {
+		d.removeAt = func(id string, at time.Time) { o.removeAt(d, id, at) }
+	}
 	if d.image, err = ensureRootImage(ctx, cli); err != nil {
 		return fail(unavailable("root image: %v", err))
 	}
@@ -178,8 +193,28 @@ func NewDocker(ctx context.Context, o DockerOptions) (*Docker, error) {
 // Describe names the backend.
 func (d *Docker) Describe() string { return d.engine + " at " + d.host }
 
-// Close releases the client's connections.
-func (d *Docker) Close() error { return d.cli.Close() }
+// Close stops the scheduled removals and releases the client's
+// connections.
+func (d *Docker) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	for _, t := range d.timers {
+		t.Stop()
+	}
+	d.timers = nil
+	d.mu.Unlock()
+	return d.cli.Close()
+}
+
+// removeLater removes container id at time at (see sweep).
+func (d *Docker) removeLater(id string, at time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	d.timers = append(d.timers, time.AfterFunc(time.Until(at), func() { d.remove(id) }))
+}
 
 // rootImageTar is the container's root: the mount points of the
 // bubblewrap layout and its /bin, /sbin, /lib, /lib64 links into /usr, no
@@ -240,7 +275,11 @@ func ensureRootImage(ctx context.Context, cli *client.Client) (string, error) {
 }
 
 // sweep removes sandbox containers past their deadline: left behind by a
-// server that stopped mid-execution (a live one's deadline is ahead).
+// server that stopped mid-execution. One whose deadline is ahead is
+// another replica's execution, or one of a server that stopped moments
+// ago (a restart): unlike bubblewrap's, a container does not die with the
+// process that started it, and no later sweep would see it, so it is
+// removed at its deadline, by when a live owner has removed it itself.
 func (d *Docker) sweep(ctx context.Context) error {
 	list, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", dockerLabel)})
 	if err != nil {
@@ -248,10 +287,13 @@ func (d *Docker) sweep(ctx context.Context) error {
 	}
 	now := time.Now().Unix()
 	for _, c := range list.Items {
-		if dl, err := strconv.ParseInt(c.Labels[dockerDeadlineLabel], 10, 64); err != nil || dl < now {
-			if _, err := d.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-				return err
-			}
+		dl, err := strconv.ParseInt(c.Labels[dockerDeadlineLabel], 10, 64)
+		if err == nil && dl >= now {
+			d.removeAt(c.ID, time.Unix(dl, 0))
+			continue
+		}
+		if _, err := d.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return err
 		}
 	}
 	return nil
