@@ -431,7 +431,7 @@ func prefixed(prefix string, vs []string) []string {
 // server grants them per agent), no platform tools, logs to stderr.
 type cliHost struct{ log *slog.Logger }
 
-func (h cliHost) Credential(ctx context.Context, name string) (string, error) {
+func (h cliHost) Credential(ctx context.Context, name, host string) (string, error) {
 	return "", sandbox.Denied("credential not available to this skill (komand skill run has no vault)")
 }
 

@@ -25,12 +25,17 @@ type credentialResponse struct {
 type grantResponse struct {
 	AgentID   string    `json:"agentId"`
 	SkillID   string    `json:"skillId"`
+	Hosts     []string  `json:"hosts"`
 	CreatedBy string    `json:"createdBy"`
 	CreatedAt time.Time `json:"createdAt"`
 }
 
 func grantJSON(g vault.Grant) grantResponse {
-	return grantResponse{AgentID: g.AgentID, SkillID: g.SkillID, CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt}
+	hosts := g.Hosts
+	if hosts == nil {
+		hosts = []string{}
+	}
+	return grantResponse{AgentID: g.AgentID, SkillID: g.SkillID, Hosts: hosts, CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt}
 }
 
 func credentialJSON(c vault.Credential) credentialResponse {
@@ -143,13 +148,14 @@ func (s *Server) grantCredential(w http.ResponseWriter, r *http.Request, p authz
 		return err
 	}
 	var b struct {
-		AgentID string `json:"agentId"`
-		SkillID string `json:"skillId"`
+		AgentID string   `json:"agentId"`
+		SkillID string   `json:"skillId"`
+		Hosts   []string `json:"hosts"`
 	}
 	if err := decode(r, &b); err != nil {
 		return err
 	}
-	g, err := s.deps.Credentials.Grant(r.Context(), p, id, b.AgentID, b.SkillID)
+	g, err := s.deps.Credentials.Grant(r.Context(), p, id, b.AgentID, b.SkillID, b.Hosts)
 	if err != nil {
 		return err
 	}

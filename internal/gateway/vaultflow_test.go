@@ -100,6 +100,32 @@ func TestCredentialFlowWebFetch(t *testing.T) {
 		t.Fatalf("CredentialRead entries: %d, want 1", n)
 	}
 
+	// A grant bound to hosts: only requests to those hosts carry it.
+	regrant := func(hosts []string) {
+		t.Helper()
+		if r := env.Do("DELETE", "/api/credentials/"+credID+"/grants/default/web-fetch", w.admin, nil); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Body)
+		}
+		if r := env.Do("POST", "/api/credentials/"+credID+"/grants", w.admin, map[string]any{"agentId": "default", "skillId": "web-fetch",
+			"hosts": hosts}); r.Status != 201 {
+			t.Fatalf("grant %v: %d %s", hosts, r.Status, r.Body)
+		}
+	}
+	regrant([]string{"billing.example.com"})
+	sent := len(sawAuth)
+	if m := fetch(); strings.Contains(m, "Invoices") || len(sawAuth) != sent {
+		t.Fatalf("a credential bound to another host was sent: %s (requests %d → %d)", m, sent, len(sawAuth))
+	}
+	expectError(t, env.Do("POST", "/api/credentials/"+credID+"/grants", w.admin, map[string]any{"agentId": "default",
+		"skillId": "other", "hosts": []string{"*.com"}}), 400, "validation_failed")
+	regrant([]string{"127.0.0.1"})
+	if m := fetch(); !strings.Contains(m, "Invoices due: 3") || sawAuth[len(sawAuth)-1] != "Bearer "+secret {
+		t.Fatalf("a credential bound to the API's host: %s", m)
+	}
+	if r := env.Do("GET", "/api/credentials/"+credID, w.admin, nil); !strings.Contains(string(r.Body), `"hosts":["127.0.0.1"]`) {
+		t.Fatalf("the grant's hosts are not shown: %s", r.Body)
+	}
+
 	// Nowhere else.
 	where := map[string]string{"logs": env.Logs()}
 	for _, p := range []string{"/api/credentials/", "/api/credentials/" + credID, "/api/audit/?pageSize=100", "/api/sessions/",

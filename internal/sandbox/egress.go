@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/komand-ai/komand/internal/validate"
 )
 
 // Egress is the only way out of a sandbox to the network. A skill asks it
@@ -178,21 +180,6 @@ func (e *Egress) checkAddr(a netip.Addr) error {
 	return nil
 }
 
-// hostAllowed says whether host (lower case, no port) is on the allowlist:
-// an exact name, or "*.example.com" for any name below example.com.
-func hostAllowed(host string, allow []string) bool {
-	for _, a := range allow {
-		a = strings.ToLower(a)
-		if a == host {
-			return true
-		}
-		if suffix, ok := strings.CutPrefix(a, "*."); ok && strings.HasSuffix(host, "."+suffix) {
-			return true
-		}
-	}
-	return false
-}
-
 // checkURL validates scheme and host of one hop.
 func (e *Egress) checkURL(u *url.URL, allow []string) error {
 	if u.Scheme != "https" && u.Scheme != "http" {
@@ -205,7 +192,7 @@ func (e *Egress) checkURL(u *url.URL, allow []string) error {
 	if host == "" {
 		return denied("no host")
 	}
-	if !hostAllowed(host, allow) {
+	if !validate.HostAllowed(host, allow) {
 		return denied("host %q is not on the skill's allowlist", truncateRunes(host, 100))
 	}
 	if p := u.Port(); p != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,8 +63,10 @@ const (
 // The skill layer implements it per execution with the grants of that
 // skill on that agent; every method must refuse what is not granted.
 type Host interface {
-	// Credential returns a granted credential's value.
-	Credential(ctx context.Context, name string) (string, error)
+	// Credential returns a granted credential's value: for the module
+	// itself when host is "", or to be attached by reference to a request
+	// to host (lower case, no port), when the grant allows that host.
+	Credential(ctx context.Context, name, host string) (string, error)
 	// Tool runs a declared platform tool.
 	Tool(ctx context.Context, name string, args []byte) ([]byte, error)
 	// Log takes one line of the skill's log.
@@ -204,7 +207,7 @@ func (st *execState) credential(ctx context.Context, name []byte) (int, []byte) 
 	if over {
 		return errBody(codeLimit, "too many credential reads")
 	}
-	v, err := st.ex.Host.Credential(ctx, string(name))
+	v, err := st.ex.Host.Credential(ctx, string(name), "")
 	if err != nil {
 		return errFrom(err)
 	}
@@ -235,7 +238,13 @@ func (st *execState) httpRequest(ctx context.Context, raw []byte) (int, []byte) 
 		if st.ex.Host == nil {
 			return errBody(codeDenied, "credential not available to this skill")
 		}
-		v, err := st.ex.Host.Credential(ctx, req.Auth.Credential)
+		u, err := url.Parse(req.URL)
+		if err != nil || u.Hostname() == "" {
+			return errBody(codeInvalid, "invalid URL")
+		}
+		// The request's host: a grant bound to hosts is checked against it
+		// (redirects to another host drop the credential, see Egress.Do).
+		v, err := st.ex.Host.Credential(ctx, req.Auth.Credential, strings.ToLower(u.Hostname()))
 		if err != nil {
 			return errFrom(err)
 		}

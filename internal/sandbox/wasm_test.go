@@ -241,7 +241,7 @@ type testHost struct {
 	tools []string
 }
 
-func (h *testHost) Credential(ctx context.Context, name string) (string, error) {
+func (h *testHost) Credential(ctx context.Context, name, host string) (string, error) {
 	if v, ok := h.creds[name]; ok {
 		return v, nil
 	}

@@ -39,11 +39,18 @@ func NewContext(inv Invocation, skillID string, creds CredentialSource) *Context
 // skill on this agent holds a grant for it, and vault.ErrNotGranted
 // otherwise (recorded as PermissionDenied).
 func (c *Context) GetCredential(ctx context.Context, name string) (string, error) {
+	return c.credential(ctx, name, "")
+}
+
+// credential is GetCredential for the module (host "") or for a request
+// to host that the platform makes with the value attached by reference
+// (a grant bound to hosts allows only those, and only by reference).
+func (c *Context) credential(ctx context.Context, name, host string) (string, error) {
 	if c.creds == nil {
 		return "", vault.ErrNotGranted
 	}
 	v, err := c.creds.Resolve(ctx, vault.Use{TenantID: c.inv.TenantID, UserID: c.inv.UserID,
-		AgentID: c.inv.AgentID, SkillID: c.skillID, SessionID: c.inv.SessionID, Audit: c.inv.Audit}, name)
+		AgentID: c.inv.AgentID, SkillID: c.skillID, SessionID: c.inv.SessionID, Audit: c.inv.Audit, Host: host}, name)
 	if err != nil {
 		return "", err
 	}

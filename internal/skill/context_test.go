@@ -99,7 +99,7 @@ func TestGetCredentialGrantedAndScrubbed(t *testing.T) {
 	if _, err := vw.creds.Create(ctx, vw.admin, "hubspot", "api_key", "hubspot-secret-value"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vw.creds.Grant(ctx, vw.admin, c.ID, "sales", "charge"); err != nil {
+	if _, err := vw.creds.Grant(ctx, vw.admin, c.ID, "sales", "charge", nil); err != nil {
 		t.Fatal(err)
 	}
 	inv := Invocation{TenantID: vw.tenant, UserID: vw.admin.UserID, AgentID: "sales", SessionID: uuid.NewString(), Via: "model"}
@@ -178,7 +178,7 @@ func TestFailedToolScrubsShortValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vw.creds.Grant(ctx, vw.admin, c.ID, "sales", "leaky"); err != nil {
+	if _, err := vw.creds.Grant(ctx, vw.admin, c.ID, "sales", "leaky", nil); err != nil {
 		t.Fatal(err)
 	}
 	vw.b.add(builtin{def: llm.Tool{Name: "leaky"}, run: func(ctx context.Context, sc *Context, inv Invocation, args json.RawMessage) (any, error) {

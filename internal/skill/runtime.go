@@ -273,11 +273,11 @@ type skillHost struct {
 	skillID string
 }
 
-func (h *skillHost) Credential(ctx context.Context, name string) (string, error) {
+func (h *skillHost) Credential(ctx context.Context, name, host string) (string, error) {
 	if len(name) == 0 || len(name) > 128 {
 		return "", sandbox.Denied("credential not available to this skill")
 	}
-	v, err := h.sc.GetCredential(ctx, name)
+	v, err := h.sc.credential(ctx, name, host)
 	if err != nil {
 		// Every refusal looks the same (and the vault recorded it).
 		return "", sandbox.Denied("credential not available to this skill")

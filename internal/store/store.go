@@ -14,6 +14,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -461,8 +462,16 @@ type Vault interface {
 	CredentialGrants(ctx context.Context, tenantID, credentialID string) ([]CredentialGrant, error)
 	// GrantedCredential returns the credential called name if skillID on
 	// agentID holds a grant for it, and ErrNotFound otherwise (whether the
-	// name exists or not).
-	GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (Credential, error)
+	// name exists or not), with the grant's hosts.
+	GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (Credential, []string, error)
+}
+
+// SplitHosts reads a grant's stored hosts (comma-separated; "" is none).
+func SplitHosts(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // CredentialGrant lets one skill of one agent read one credential.
@@ -471,8 +480,11 @@ type CredentialGrant struct {
 	CredentialID string
 	AgentID      string
 	SkillID      string
-	CreatedBy    string
-	CreatedAt    time.Time
+	// Hosts bind the grant to requests to these hosts, by reference only
+	// (none: any use).
+	Hosts     []string
+	CreatedBy string
+	CreatedAt time.Time
 }
 
 // ChannelAccount is one account of a platform (a webhook endpoint, a Slack

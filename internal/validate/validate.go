@@ -130,3 +130,34 @@ func First(errs ...error) error {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// hostPatternRe is a DNS name or IPv4 address, optionally "*." + a name.
+var hostPatternRe = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// HostPattern checks a host allowlist entry: a lower-case host name or
+// IPv4 address ("api.example.com"), or "*." and a name of at least two
+// labels ("*.example.com", never "*.com").
+func HostPattern(field, p string) error {
+	if len(p) > 253 || !hostPatternRe.MatchString(p) {
+		return apperr.Field(field, "must be a lower-case host name such as api.example.com or *.example.com")
+	}
+	if rest, ok := strings.CutPrefix(p, "*."); ok && !strings.Contains(rest, ".") {
+		return apperr.Field(field, "a wildcard must be below a domain of two labels or more")
+	}
+	return nil
+}
+
+// HostAllowed says whether host (lower case, no port) matches one of the
+// patterns: the same name, or a name below the domain of a "*." pattern.
+func HostAllowed(host string, patterns []string) bool {
+	for _, a := range patterns {
+		a = strings.ToLower(a)
+		if a == host {
+			return true
+		}
+		if suffix, ok := strings.CutPrefix(a, "*."); ok && strings.HasSuffix(host, "."+suffix) {
+			return true
+		}
+	}
+	return false
+}

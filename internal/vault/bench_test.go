@@ -97,7 +97,7 @@ func BenchmarkResolve(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := svc.Grant(ctx, admin, c.ID, "sales", "billing"); err != nil {
+			if _, err := svc.Grant(ctx, admin, c.ID, "sales", "billing", nil); err != nil {
 				b.Fatal(err)
 			}
 			ds := make([]time.Duration, 0, 1<<16)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,6 +90,7 @@ type grantKey struct{ tenant, agent, skill, name string }
 
 type cachedGrant struct {
 	c       store.Credential
+	hosts   []string // the grant's hosts; none: any use
 	expires time.Time
 }
 
@@ -349,10 +351,35 @@ func (s *Service) failed(ctx context.Context, p authz.Principal, action audit.Ac
 
 // Grant is one (agent, skill) pair that may read a credential.
 type Grant struct {
-	AgentID   string
-	SkillID   string
+	AgentID string
+	SkillID string
+	// Hosts, when set, bind the grant: the skill may have the credential
+	// attached by reference to requests to these hosts only, and may not
+	// read its value itself.
+	Hosts     []string
 	CreatedBy string
 	CreatedAt time.Time
+}
+
+// MaxGrantHosts bounds the hosts of one grant.
+const MaxGrantHosts = 16
+
+// checkHosts validates and normalises a grant's hosts (lower case,
+// sorted, no repeats).
+func checkHosts(hosts []string) ([]string, error) {
+	if len(hosts) > MaxGrantHosts {
+		return nil, apperr.Field("hosts", "must have at most 16 entries")
+	}
+	out := make([]string, 0, len(hosts))
+	for _, h := range hosts {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if err := validate.HostPattern("hosts", h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // MaxSkillIDLen bounds a skill ID in a grant.
@@ -384,14 +411,19 @@ func (s *Service) Grants(ctx context.Context, p authz.Principal, id string) ([]G
 	}
 	out := make([]Grant, len(gs))
 	for i, g := range gs {
-		out[i] = Grant{AgentID: g.AgentID, SkillID: g.SkillID, CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt}
+		out[i] = Grant{AgentID: g.AgentID, SkillID: g.SkillID, Hosts: g.Hosts, CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt}
 	}
 	return out, nil
 }
 
-// Grant lets skillID on agentID read the credential.
-func (s *Service) Grant(ctx context.Context, p authz.Principal, id, agentID, skillID string) (Grant, error) {
+// Grant lets skillID on agentID use the credential; with hosts, only by
+// reference and only in requests to those hosts.
+func (s *Service) Grant(ctx context.Context, p authz.Principal, id, agentID, skillID string, hosts []string) (Grant, error) {
 	if err := validate.First(validate.Slug("agentId", agentID, validate.MaxIDLen), checkSkillID(skillID)); err != nil {
+		return Grant{}, err
+	}
+	hosts, err := checkHosts(hosts)
+	if err != nil {
 		return Grant{}, err
 	}
 	if err := s.authz.Check(ctx, p, authz.Update, authz.Credentials, authz.Target{ID: id, AgentID: agentID, SkillID: skillID}); err != nil {
@@ -402,8 +434,11 @@ func (s *Service) Grant(ctx context.Context, p authz.Principal, id, agentID, ski
 		return Grant{}, err
 	}
 	g := store.CredentialGrant{TenantID: p.TenantID, CredentialID: id, AgentID: agentID, SkillID: skillID,
-		CreatedBy: p.UserID, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+		Hosts: hosts, CreatedBy: p.UserID, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
 	extra := map[string]any{"agentId": agentID, "skillId": skillID}
+	if len(hosts) > 0 {
+		extra["hosts"] = hosts
+	}
 	if err := s.record(ctx, p, audit.CredentialGranted, c, extra); err != nil {
 		return Grant{}, err
 	}
@@ -420,7 +455,7 @@ func (s *Service) Grant(ctx context.Context, p authz.Principal, id, agentID, ski
 		}
 		return Grant{}, err
 	}
-	return Grant{AgentID: agentID, SkillID: skillID, CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt}, nil
+	return Grant{AgentID: agentID, SkillID: skillID, Hosts: hosts, CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt}, nil
 }
 
 // Revoke removes a grant.
@@ -463,6 +498,10 @@ type Use struct {
 	SkillID   string
 	SessionID string
 	Audit     *audit.Group
+	// Host is where the value goes: "" for the skill itself, else the
+	// host (lower case, no port) of a request the platform makes with it
+	// attached by reference.
+	Host string
 }
 
 // ErrNotGranted is what a skill gets for a credential it may not read,
@@ -486,12 +525,19 @@ func (s *Service) Resolve(ctx context.Context, u Use, name string) (string, erro
 	if checkName(name) != nil || u.TenantID == "" || u.AgentID == "" || u.SkillID == "" {
 		return "", deny("credential request without a valid name, agent or skill")
 	}
-	c, err := s.granted(ctx, grantKey{u.TenantID, u.AgentID, u.SkillID, name})
+	c, hosts, err := s.granted(ctx, grantKey{u.TenantID, u.AgentID, u.SkillID, name})
 	if errors.Is(err, store.ErrNotFound) {
 		return "", deny("the skill holds no grant for credential " + name)
 	}
 	if err != nil {
 		return "", err
+	}
+	switch {
+	case len(hosts) == 0:
+	case u.Host == "":
+		return "", deny("credential " + name + " is granted for use by reference only")
+	case !validate.HostAllowed(u.Host, hosts):
+		return "", deny("credential " + name + " is not granted for host " + u.Host[:min(len(u.Host), 100)])
 	}
 	value, err := s.value(ctx, c)
 	if err != nil {
@@ -500,6 +546,9 @@ func (s *Service) Resolve(ctx context.Context, u Use, name string) (string, erro
 	ev := audit.Event{TenantID: u.TenantID, Action: audit.CredentialRead, ActorID: u.UserID,
 		AgentID: u.AgentID, SessionID: u.SessionID, SkillID: u.SkillID,
 		Details: map[string]any{"credentialId": c.ID, "name": c.Name}}
+	if u.Host != "" {
+		ev.Details["host"] = u.Host
+	}
 	if u.Audit != nil {
 		err = u.Audit.Add(ctx, ev)
 	} else {
@@ -514,18 +563,18 @@ func (s *Service) Resolve(ctx context.Context, u Use, name string) (string, erro
 
 // granted returns the credential a grant key resolves to, from the cache
 // when fresh.
-func (s *Service) granted(ctx context.Context, k grantKey) (store.Credential, error) {
+func (s *Service) granted(ctx context.Context, k grantKey) (store.Credential, []string, error) {
 	now := s.now()
 	s.mu.Lock()
 	g, ok := s.grants[k]
 	gen := s.gen[k.tenant]
 	s.mu.Unlock()
 	if ok && now.Before(g.expires) {
-		return g.c, nil
+		return g.c, g.hosts, nil
 	}
-	c, err := s.st.GrantedCredential(ctx, k.tenant, k.agent, k.skill, k.name)
+	c, hosts, err := s.st.GrantedCredential(ctx, k.tenant, k.agent, k.skill, k.name)
 	if err != nil {
-		return store.Credential{}, err
+		return store.Credential{}, nil, err
 	}
 	s.mu.Lock()
 	// A change (revoke, delete, replace) made while the row was being read
@@ -534,10 +583,10 @@ func (s *Service) granted(ctx context.Context, k grantKey) (store.Credential, er
 		if len(s.grants) >= maxCachedGrants {
 			clear(s.grants)
 		}
-		s.grants[k] = cachedGrant{c: c, expires: now.Add(grantTTL)}
+		s.grants[k] = cachedGrant{c: c, hosts: hosts, expires: now.Add(grantTTL)}
 	}
 	s.mu.Unlock()
-	return c, nil
+	return c, hosts, nil
 }
 
 // touch records a credential's last use, at most once per touchEvery per

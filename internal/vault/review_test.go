@@ -20,12 +20,12 @@ type racingStore struct {
 	during func()
 }
 
-func (r *racingStore) GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (store.Credential, error) {
-	c, err := r.Vault.GrantedCredential(ctx, tenantID, agentID, skillID, name)
+func (r *racingStore) GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (store.Credential, []string, error) {
+	c, hosts, err := r.Vault.GrantedCredential(ctx, tenantID, agentID, skillID, name)
 	if r.during != nil {
 		r.during()
 	}
-	return c, err
+	return c, hosts, err
 }
 
 // TestRevokeRacingARead: a grant read that a revocation overtakes is not
@@ -47,7 +47,7 @@ func TestRevokeRacingARead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Grant(ctx, admin, c.ID, "sales", "billing"); err != nil {
+	if _, err := svc.Grant(ctx, admin, c.ID, "sales", "billing", nil); err != nil {
 		t.Fatal(err)
 	}
 	u := Use{TenantID: tn, AgentID: "sales", SkillID: "billing"}

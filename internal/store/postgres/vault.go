@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -70,10 +71,13 @@ const (
 	credentialColsC = "c.tenant_id, c.id, c.name, c.type, c.source, c.key_version, c.ciphertext, c.created_by, c.created_at, c.updated_at, c.last_used_at"
 )
 
-func scanCredential(r pgx.Row) (store.Credential, error) {
+func scanCredential(r pgx.Row) (store.Credential, error) { return scanCredentialAnd(r) }
+
+// scanCredentialAnd scans a credential row followed by extra columns.
+func scanCredentialAnd(r pgx.Row, extra ...any) (store.Credential, error) {
 	var c store.Credential
-	if err := r.Scan(&c.TenantID, &c.ID, &c.Name, &c.Type, &c.Source, &c.KeyVersion, &c.Ciphertext, &c.CreatedBy,
-		&c.CreatedAt, &c.UpdatedAt, &c.LastUsedAt); err != nil {
+	if err := r.Scan(append([]any{&c.TenantID, &c.ID, &c.Name, &c.Type, &c.Source, &c.KeyVersion, &c.Ciphertext, &c.CreatedBy,
+		&c.CreatedAt, &c.UpdatedAt, &c.LastUsedAt}, extra...)...); err != nil {
 		return store.Credential{}, err
 	}
 	c.CreatedAt, c.UpdatedAt, c.LastUsedAt = utc(c.CreatedAt), utc(c.UpdatedAt), utcPtr(c.LastUsedAt)
@@ -167,8 +171,8 @@ func (s *Store) DeleteCredential(ctx context.Context, tenantID, id string) error
 func (s *Store) GrantCredential(ctx context.Context, g store.CredentialGrant) error {
 	err := s.inTenant(ctx, g.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO komand_credential_grants
-			(tenant_id, credential_id, agent_id, skill_id, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			g.TenantID, g.CredentialID, g.AgentID, g.SkillID, g.CreatedBy, g.CreatedAt)
+			(tenant_id, credential_id, agent_id, skill_id, hosts, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			g.TenantID, g.CredentialID, g.AgentID, g.SkillID, strings.Join(g.Hosts, ","), g.CreatedBy, g.CreatedAt)
 		return err
 	})
 	return wrapErr("grant credential", err)
@@ -188,13 +192,16 @@ func (s *Store) RevokeCredential(ctx context.Context, tenantID, credentialID, ag
 func (s *Store) CredentialGrants(ctx context.Context, tenantID, credentialID string) ([]store.CredentialGrant, error) {
 	out := []store.CredentialGrant{}
 	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT tenant_id, credential_id, agent_id, skill_id, created_by, created_at
+		b.Queue(`SELECT tenant_id, credential_id, agent_id, skill_id, hosts, created_by, created_at
 			FROM komand_credential_grants WHERE tenant_id = $1 AND credential_id = $2
 			ORDER BY agent_id COLLATE "C", skill_id COLLATE "C"`, tenantID, credentialID).
 			Query(appendRows(&out, func(r pgx.Row) (store.CredentialGrant, error) {
-				var g store.CredentialGrant
-				err := r.Scan(&g.TenantID, &g.CredentialID, &g.AgentID, &g.SkillID, &g.CreatedBy, &g.CreatedAt)
-				g.CreatedAt = utc(g.CreatedAt)
+				var (
+					g     store.CredentialGrant
+					hosts string
+				)
+				err := r.Scan(&g.TenantID, &g.CredentialID, &g.AgentID, &g.SkillID, &hosts, &g.CreatedBy, &g.CreatedAt)
+				g.Hosts, g.CreatedAt = store.SplitHosts(hosts), utc(g.CreatedAt)
 				return g, err
 			}))
 	})
@@ -206,20 +213,23 @@ func (s *Store) CredentialGrants(ctx context.Context, tenantID, credentialID str
 
 // GrantedCredential returns a credential by name if the skill of the agent
 // holds a grant for it.
-func (s *Store) GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (store.Credential, error) {
-	var c store.Credential
+func (s *Store) GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (store.Credential, []string, error) {
+	var (
+		c     store.Credential
+		hosts string
+	)
 	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT `+credentialColsC+`
+		b.Queue(`SELECT `+credentialColsC+`, g.hosts
 			FROM komand_credentials c JOIN komand_credential_grants g
 			  ON g.tenant_id = c.tenant_id AND g.credential_id = c.id
 			WHERE c.tenant_id = $1 AND c.name = $2 AND g.agent_id = $3 AND g.skill_id = $4`,
 			tenantID, name, agentID, skillID).
 			QueryRow(func(row pgx.Row) (err error) {
-				c, err = scanCredential(row)
+				c, err = scanCredentialAnd(row, &hosts)
 				return err
 			})
 	})
-	return c, wrapErr("granted credential", err)
+	return c, store.SplitHosts(hosts), wrapErr("granted credential", err)
 }
 
 // ReencryptCredential moves a credential to another data key version.

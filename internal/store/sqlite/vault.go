@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/komand-ai/komand/internal/store"
@@ -60,14 +61,17 @@ func (s *Store) RewrapDataKeys(ctx context.Context, rs []store.DataKeyRewrap) (i
 
 const credentialCols = "tenant_id, id, name, type, source, key_version, ciphertext, created_by, created_at, updated_at, last_used_at"
 
-func scanCredential(sc scanner) (store.Credential, error) {
+func scanCredential(sc scanner) (store.Credential, error) { return scanCredentialAnd(sc) }
+
+// scanCredentialAnd scans a credential row followed by extra columns.
+func scanCredentialAnd(sc scanner, extra ...any) (store.Credential, error) {
 	var (
 		c                store.Credential
 		created, updated int64
 		used             sql.NullInt64
 	)
-	if err := sc.Scan(&c.TenantID, &c.ID, &c.Name, &c.Type, &c.Source, &c.KeyVersion, &c.Ciphertext, &c.CreatedBy,
-		&created, &updated, &used); err != nil {
+	if err := sc.Scan(append([]any{&c.TenantID, &c.ID, &c.Name, &c.Type, &c.Source, &c.KeyVersion, &c.Ciphertext, &c.CreatedBy,
+		&created, &updated, &used}, extra...)...); err != nil {
 		return store.Credential{}, err
 	}
 	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -153,8 +157,8 @@ func (s *Store) GrantCredential(ctx context.Context, g store.CredentialGrant) er
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO komand_credential_grants
-			(tenant_id, credential_id, agent_id, skill_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			g.TenantID, g.CredentialID, g.AgentID, g.SkillID, g.CreatedBy, micros(g.CreatedAt))
+			(tenant_id, credential_id, agent_id, skill_id, hosts, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			g.TenantID, g.CredentialID, g.AgentID, g.SkillID, strings.Join(g.Hosts, ","), g.CreatedBy, micros(g.CreatedAt))
 		return err
 	})
 }
@@ -170,27 +174,29 @@ func (s *Store) RevokeCredential(ctx context.Context, tenantID, credentialID, ag
 
 // CredentialGrants lists a credential's grants.
 func (s *Store) CredentialGrants(ctx context.Context, tenantID, credentialID string) ([]store.CredentialGrant, error) {
-	return selectAll(ctx, s, "credential grants", `SELECT tenant_id, credential_id, agent_id, skill_id, created_by, created_at
+	return selectAll(ctx, s, "credential grants", `SELECT tenant_id, credential_id, agent_id, skill_id, hosts, created_by, created_at
 		FROM komand_credential_grants WHERE tenant_id = ? AND credential_id = ? ORDER BY agent_id, skill_id`,
 		[]any{tenantID, credentialID}, func(sc scanner) (store.CredentialGrant, error) {
 			var (
 				g       store.CredentialGrant
+				hosts   string
 				created int64
 			)
-			err := sc.Scan(&g.TenantID, &g.CredentialID, &g.AgentID, &g.SkillID, &g.CreatedBy, &created)
-			g.CreatedAt = fromMicros(created)
+			err := sc.Scan(&g.TenantID, &g.CredentialID, &g.AgentID, &g.SkillID, &hosts, &g.CreatedBy, &created)
+			g.Hosts, g.CreatedAt = store.SplitHosts(hosts), fromMicros(created)
 			return g, err
 		})
 }
 
 // GrantedCredential returns a credential by name if the skill of the agent
 // holds a grant for it.
-func (s *Store) GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (store.Credential, error) {
-	c, err := scanCredential(s.rq.QueryRowContext(ctx, `SELECT `+qualify("c", credentialCols)+`
+func (s *Store) GrantedCredential(ctx context.Context, tenantID, agentID, skillID, name string) (store.Credential, []string, error) {
+	var hosts string
+	c, err := scanCredentialAnd(s.rq.QueryRowContext(ctx, `SELECT `+qualify("c", credentialCols)+`, g.hosts
 		FROM komand_credentials c JOIN komand_credential_grants g
 		  ON g.tenant_id = c.tenant_id AND g.credential_id = c.id
-		WHERE c.tenant_id = ? AND c.name = ? AND g.agent_id = ? AND g.skill_id = ?`, tenantID, name, agentID, skillID))
-	return c, wrap("granted credential", err)
+		WHERE c.tenant_id = ? AND c.name = ? AND g.agent_id = ? AND g.skill_id = ?`, tenantID, name, agentID, skillID), &hosts)
+	return c, store.SplitHosts(hosts), wrap("granted credential", err)
 }
 
 // ReencryptCredential moves a credential to another data key version.

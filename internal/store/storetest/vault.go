@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -189,9 +190,12 @@ func testCredentialGrants(t *testing.T, s store.Store) {
 	isErr(t, "grant of an unknown credential", grant(a.ID, newID(), "sales", "billing"), store.ErrNotFound)
 	isErr(t, "grant of A's credential in B", grant(b.ID, c.ID, "sales", "billing"), store.ErrNotFound)
 
-	got, err := s.GrantedCredential(ctx, a.ID, "sales", "billing", "stripe")
+	got, hosts, err := s.GrantedCredential(ctx, a.ID, "sales", "billing", "stripe")
 	isErr(t, "GrantedCredential", err, nil)
 	equal(t, "GrantedCredential", got, c)
+	if len(hosts) != 0 {
+		t.Fatalf("an unbound grant has hosts %v", hosts)
+	}
 	for _, q := range []struct{ tenant, agent, skill, name string }{
 		{a.ID, "sales", "other-skill", "stripe"},  // another skill of the agent
 		{a.ID, "support", "billing", "stripe"},    // the skill on another agent
@@ -199,17 +203,24 @@ func testCredentialGrants(t *testing.T, s store.Store) {
 		{a.ID, "sales", "billing", "nonexistent"}, // no such name
 		{b.ID, "sales", "billing", "stripe"},      // same names in another tenant
 	} {
-		_, err := s.GrantedCredential(ctx, q.tenant, q.agent, q.skill, q.name)
+		_, _, err := s.GrantedCredential(ctx, q.tenant, q.agent, q.skill, q.name)
 		isErr(t, "GrantedCredential without a grant", err, store.ErrNotFound)
 	}
 	isErr(t, "grant B", grant(b.ID, bc.ID, "sales", "billing"), nil)
-	if got, _ := s.GrantedCredential(ctx, b.ID, "sales", "billing", "stripe"); got.ID != bc.ID {
+	if got, _, _ := s.GrantedCredential(ctx, b.ID, "sales", "billing", "stripe"); got.ID != bc.ID {
 		t.Fatalf("B's grant resolved to %s, want B's credential", got.ID)
 	}
-	isErr(t, "second grant", grant(a.ID, c.ID, "support", "billing"), nil)
+	// A grant bound to hosts keeps them, in order.
+	bound := []string{"*.stripe.com", "api.stripe.com"}
+	isErr(t, "second grant, bound", s.GrantCredential(ctx, store.CredentialGrant{TenantID: a.ID, CredentialID: c.ID,
+		AgentID: "support", SkillID: "billing", Hosts: bound, CreatedBy: "u", CreatedAt: t0}), nil)
+	if _, hosts, err := s.GrantedCredential(ctx, a.ID, "support", "billing", "stripe"); err != nil || !slices.Equal(hosts, bound) {
+		t.Fatalf("bound grant's hosts: %v %v", hosts, err)
+	}
 	gs, err := s.CredentialGrants(ctx, a.ID, c.ID)
 	isErr(t, "CredentialGrants", err, nil)
-	if len(gs) != 2 || gs[0].AgentID != "sales" || gs[1].AgentID != "support" || gs[0].CreatedAt != t0 {
+	if len(gs) != 2 || gs[0].AgentID != "sales" || gs[1].AgentID != "support" || gs[0].CreatedAt != t0 ||
+		len(gs[0].Hosts) != 0 || !slices.Equal(gs[1].Hosts, bound) {
 		t.Fatalf("grants: %+v", gs)
 	}
 	if gs, _ := s.CredentialGrants(ctx, b.ID, c.ID); len(gs) != 0 {
@@ -218,7 +229,7 @@ func testCredentialGrants(t *testing.T, s store.Store) {
 	isErr(t, "revoke from B", s.RevokeCredential(ctx, b.ID, c.ID, "sales", "billing"), store.ErrNotFound)
 	isErr(t, "revoke", s.RevokeCredential(ctx, a.ID, c.ID, "sales", "billing"), nil)
 	isErr(t, "revoke again", s.RevokeCredential(ctx, a.ID, c.ID, "sales", "billing"), store.ErrNotFound)
-	_, err = s.GrantedCredential(ctx, a.ID, "sales", "billing", "stripe")
+	_, _, err = s.GrantedCredential(ctx, a.ID, "sales", "billing", "stripe")
 	isErr(t, "after revoke", err, store.ErrNotFound)
 
 	// Grants go with their agent and with their credential.
