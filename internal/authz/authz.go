@@ -78,6 +78,10 @@ type Principal struct {
 	APIKeyID string
 	// SessionID is the refresh-token family of a JWT login.
 	SessionID string
+	// Public marks a sender anyone can be — a public chat widget's
+	// visitor, a Telegram user — speaking through a channel account's
+	// principal: it may send messages, never run slash commands.
+	Public bool
 }
 
 // IsZero reports whether p is the empty (unauthenticated) principal.

@@ -113,7 +113,7 @@ func (s *Service) AuthenticateVisitor(ctx context.Context, token string) (Visito
 		return Visitor{}, err
 	}
 	return Visitor{
-		Principal: authz.Principal{TenantID: a.TenantID, UserID: WidgetActor(a.ID), Role: authz.Operator},
+		Principal: authz.Principal{TenantID: a.TenantID, UserID: WidgetActor(a.ID), Role: authz.Operator, Public: true},
 		AccountID: a.AccountID, SenderID: c.VisitorID,
 	}, nil
 }

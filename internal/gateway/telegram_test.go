@@ -15,6 +15,7 @@ import (
 	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/channel"
 	"github.com/komand-ai/komand/internal/config"
+	"github.com/komand-ai/komand/internal/session"
 )
 
 // fakeBotAPI speaks the Telegram Bot API's sendMessage.
@@ -91,14 +92,19 @@ func TestTelegramAdapter(t *testing.T) {
 				t.Fatalf("delivery: %d %s", r.Status, r.Body)
 			}
 			w.env.App.Channels.Wait()
+			// A Telegram user is a public sender: "/memory set" is text for the
+			// model (here: no provider), never a command run on the agent.
 			bot.mu.Lock()
-			if len(bot.sent) != 1 || bot.sent[0]["chat_id"] != float64(42) || !strings.Contains(fmt.Sprint(bot.sent[0]["text"]), "stored") ||
-				bot.paths[0] != "/bot"+botToken+"/sendMessage" {
+			if len(bot.sent) != 1 || bot.sent[0]["chat_id"] != float64(42) ||
+				fmt.Sprint(bot.sent[0]["text"]) != session.NoProviderPublicReply || bot.paths[0] != "/bot"+botToken+"/sendMessage" {
 				t.Fatalf("sendMessage calls: %v %v", bot.paths, bot.sent)
 			}
 			bot.mu.Unlock()
-			if m, err := w.env.App.Store.GetMemory(t.Context(), w.tenA, "tg-bot", "lang"); err != nil || m.Value != "en" {
-				t.Fatalf("memory: %+v %v", m, err)
+			if m, err := w.env.App.Store.GetMemory(t.Context(), w.tenA, "tg-bot", "lang"); err == nil {
+				t.Fatalf("a public sender ran a slash command: memory %+v", m)
+			}
+			if n := auditCount(t, w, w.tenA, audit.ToolExecutionStarted); n != 0 {
+				t.Fatalf("a public sender started %d tool executions", n)
 			}
 
 			// Telegram's retry of the same update is acknowledged, not answered twice.
@@ -128,8 +134,8 @@ func TestTelegramAdapter(t *testing.T) {
 				t.Fatalf("%d sendMessage calls, want 1", len(bot.sent))
 			}
 			bot.mu.Unlock()
-			if m, _ := w.env.App.Store.GetMemory(t.Context(), w.tenA, "tg-bot", "lang"); m.Value != "en" {
-				t.Fatalf("a refused delivery reached the agent: %q", m.Value)
+			if n := auditCount(t, w, w.tenA, audit.MessageReceived); n != 1 {
+				t.Fatalf("MessageReceived entries: %d, want 1 (a refused delivery reached the agent)", n)
 			}
 			if n := auditCount(t, w, w.tenA, audit.WebhookRejected); n != 5 {
 				t.Fatalf("WebhookRejected entries: %d, want 5", n)

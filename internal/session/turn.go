@@ -34,9 +34,13 @@ const (
 
 // NoProviderReply is the answer of an agent whose model provider is not
 // configured.
-const NoProviderReply = "This agent has no model provider configured, so it cannot answer yet. " +
+const NoProviderReply = NoProviderPublicReply + " " +
 	"An administrator can configure one (Providers__Anthropic__ApiKey or Providers__OpenAI__BaseUrl). " +
 	"Commands still work: /memory set <key> <value>, /memory get <key>, /tool <name> <json>."
+
+// NoProviderPublicReply is that answer to a public sender (who has no
+// commands, and no use for configuration keys).
+const NoProviderPublicReply = "This agent has no model provider configured, so it cannot answer yet."
 
 // Runner is the agent's side of a turn: the tool-calling loop.
 type Runner struct {
@@ -121,15 +125,22 @@ func (r *Runner) Turn(ctx context.Context, in TurnInput) (TurnOutput, error) {
 	inv := skill.Invocation{TenantID: in.Principal.TenantID, UserID: in.Principal.UserID,
 		AgentID: in.Agent.AgentID, SessionID: in.Session.ID, Via: "command", Audit: in.Audit,
 		EnabledSkillIDs: in.Agent.EnabledSkillIDs}
-	if !in.Resume && strings.HasPrefix(in.Text, "/") {
+	// Slash commands run a tool with the sender's own arguments: for
+	// Komand users and authenticated integrations (Slack workspaces,
+	// signed webhooks), never for a public sender, whose "/…" is text.
+	if !in.Resume && !in.Principal.Public && strings.HasPrefix(in.Text, "/") {
 		if out, ok, err := r.command(ctx, inv, in.Text); ok || err != nil {
 			return out, err
 		}
 	}
 	provider := r.providers[in.Agent.ModelProvider]
 	if provider == nil {
-		out := TurnOutput{Reply: NoProviderReply, Stop: "no_provider"}
-		out.Turns = []store.Turn{r.turn(ctx, store.RoleAssistant, NoProviderReply)}
+		reply := NoProviderReply
+		if in.Principal.Public {
+			reply = NoProviderPublicReply
+		}
+		out := TurnOutput{Reply: reply, Stop: "no_provider"}
+		out.Turns = []store.Turn{r.turn(ctx, store.RoleAssistant, reply)}
 		return out, nil
 	}
 	return r.loop(ctx, provider, inv, in)
