@@ -118,34 +118,18 @@ const sandboxUID = 65534
 
 // Run executes program once with ex's input and limits.
 func (c *Container) Run(ctx context.Context, program []byte, ex Exec, lim ContainerLimits) Outcome {
-	start := time.Now()
-	out := c.run(ctx, program, ex, lim)
-	out.Duration = time.Since(start)
-	return out
+	return timed(func() Outcome { return c.run(ctx, program, ex, lim) })
 }
 
 func (c *Container) run(ctx context.Context, program []byte, ex Exec, lim ContainerLimits) Outcome {
-	timeout, mem, maxOut, maxErr := ex.limits(c.maxMem)
-	if lim.CPUs <= 0 {
-		lim.CPUs = 1
+	r, end, refusal := beginContainerRun(ctx, c.sem, program, ex, lim, c.maxMem)
+	if refusal != nil {
+		return *refusal
 	}
-	if lim.MaxPIDs <= 0 {
-		lim.MaxPIDs = 32
-	}
-	if len(program) == 0 || len(program) > MaxModuleBytes {
-		return Outcome{Reason: ReasonInvalidModule, Message: "the skill program is empty or too large"}
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
-	defer cancel()
-	select {
-	case c.sem <- struct{}{}:
-		defer func() { <-c.sem }()
-	case <-ctx.Done():
-		return Outcome{Reason: ReasonBusy, Message: "the sandbox is busy"}
-	}
-	fail := func(err error) Outcome {
-		return Outcome{Reason: ReasonCrash, Message: "the sandbox could not start", Stderr: []byte(err.Error())}
-	}
+	defer end()
+	ctx, cancel, lim := r.ctx, r.cancel, r.lim
+	timeout, mem, maxOut, maxErr := r.timeout, r.mem, r.maxOut, r.maxErr
+	fail := startFailure
 
 	x, err := newExecDir(ctx, c.tempDir, program, ex, c.egress)
 	if err != nil {

@@ -355,34 +355,18 @@ func (d *Docker) createRequest(x *execDir, mem uint64, lim ContainerLimits, dead
 
 // Run executes program once with ex's input and limits.
 func (d *Docker) Run(ctx context.Context, program []byte, ex Exec, lim ContainerLimits) Outcome {
-	start := time.Now()
-	out := d.run(ctx, program, ex, lim)
-	out.Duration = time.Since(start)
-	return out
+	return timed(func() Outcome { return d.run(ctx, program, ex, lim) })
 }
 
 func (d *Docker) run(ctx context.Context, program []byte, ex Exec, lim ContainerLimits) Outcome {
-	timeout, mem, maxOut, maxErr := ex.limits(d.maxMem)
-	if lim.CPUs <= 0 {
-		lim.CPUs = 1
+	r, end, refusal := beginContainerRun(ctx, d.sem, program, ex, lim, d.maxMem)
+	if refusal != nil {
+		return *refusal
 	}
-	if lim.MaxPIDs <= 0 {
-		lim.MaxPIDs = 32
-	}
-	if len(program) == 0 || len(program) > MaxModuleBytes {
-		return Outcome{Reason: ReasonInvalidModule, Message: "the skill program is empty or too large"}
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
-	defer cancel()
-	select {
-	case d.sem <- struct{}{}:
-		defer func() { <-d.sem }()
-	case <-ctx.Done():
-		return Outcome{Reason: ReasonBusy, Message: "the sandbox is busy"}
-	}
-	fail := func(err error) Outcome {
-		return Outcome{Reason: ReasonCrash, Message: "the sandbox could not start", Stderr: []byte(err.Error())}
-	}
+	defer end()
+	ctx, cancel, lim := r.ctx, r.cancel, r.lim
+	timeout, mem, maxOut, maxErr := r.timeout, r.mem, r.maxOut, r.maxErr
+	fail := startFailure
 	// Engine calls that must happen whatever became of ctx (kill, wait,
 	// inspect, remove) use ctl, which outlives it by the grace period.
 	ctl, ctlCancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+dockerGrace)

@@ -405,10 +405,7 @@ func (o *Outcome) Failed() bool { return o.Reason != "" }
 
 // Run executes m once, in a fresh instance.
 func (w *WASM) Run(ctx context.Context, m *Module, ex Exec) Outcome {
-	start := time.Now()
-	out := w.run(ctx, m, ex)
-	out.Duration = time.Since(start)
-	return out
+	return timed(func() Outcome { return w.run(ctx, m, ex) })
 }
 
 // limits resolves an execution's limits: defaults for what it leaves

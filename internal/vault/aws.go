@@ -2,12 +2,10 @@ package vault
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,8 +40,7 @@ type AWSSecretsManager struct {
 	opts   AWSOptions
 	client *secretsmanager.Client
 
-	mu    sync.Mutex
-	cache map[Reference]cachedValue
+	cache valueCache
 }
 
 // NewAWSSecretsManager returns the source.
@@ -72,7 +69,7 @@ func NewAWSSecretsManager(o AWSOptions) (*AWSSecretsManager, error) {
 			opt.BaseEndpoint = aws.String(o.Endpoint)
 		}
 	})
-	return &AWSSecretsManager{opts: o, client: client, cache: map[Reference]cachedValue{}}, nil
+	return &AWSSecretsManager{opts: o, client: client}, nil
 }
 
 // awsSecretIDRe is a secret name (letters, digits, /_+=.@-) or an ARN.
@@ -102,12 +99,9 @@ func (a *AWSSecretsManager) CheckReference(r Reference) error {
 // Fetch returns the referenced value.
 func (a *AWSSecretsManager) Fetch(ctx context.Context, ref Reference) (string, error) {
 	now := a.opts.Now()
-	a.mu.Lock()
-	if c, ok := a.cache[ref]; ok && now.Before(c.expires) {
-		a.mu.Unlock()
-		return c.v, nil
+	if v, ok := a.cache.get(ref, now); ok {
+		return v, nil
 	}
-	a.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	out, err := a.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(ref.Path)})
@@ -120,21 +114,11 @@ func (a *AWSSecretsManager) Fetch(ctx context.Context, ref Reference) (string, e
 	}
 	v := *out.SecretString
 	if ref.Key != "" {
-		var fields map[string]any
-		if json.Unmarshal([]byte(v), &fields) != nil {
-			return "", fmt.Errorf("%w (aws: the secret is not a JSON object)", errExternal)
+		var err error
+		if v, err = jsonField("aws", v, ref.Key); err != nil {
+			return "", err
 		}
-		s, ok := fields[ref.Key].(string)
-		if !ok {
-			return "", fmt.Errorf("%w (aws: no string field %q)", errExternal, ref.Key)
-		}
-		v = s
 	}
-	a.mu.Lock()
-	if len(a.cache) > 10000 {
-		clear(a.cache)
-	}
-	a.cache[ref] = cachedValue{v: v, expires: now.Add(a.opts.CacheTTL)}
-	a.mu.Unlock()
+	a.cache.put(ref, v, now.Add(a.opts.CacheTTL))
 	return v, nil
 }

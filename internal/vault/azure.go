@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -52,8 +51,7 @@ type AzureKeyVault struct {
 	opts   AzureOptions
 	client *azsecrets.Client
 
-	mu    sync.Mutex
-	cache map[Reference]cachedValue
+	cache valueCache
 }
 
 // NewAzureKeyVault returns the source, or an error for an incomplete
@@ -100,7 +98,7 @@ func NewAzureKeyVault(o AzureOptions) (*AzureKeyVault, error) {
 	if err != nil {
 		return nil, errors.New("vault: Azure Key Vault client: bad configuration")
 	}
-	return &AzureKeyVault{opts: o, client: client, cache: map[Reference]cachedValue{}}, nil
+	return &AzureKeyVault{opts: o, client: client}, nil
 }
 
 // knownAuthority reports whether host is the sign-in host of one of the
@@ -159,12 +157,9 @@ func (a *AzureKeyVault) Fetch(ctx context.Context, ref Reference) (string, error
 		return "", fmt.Errorf("%w (azure: %v)", errExternal, err)
 	}
 	now := a.opts.Now()
-	a.mu.Lock()
-	if c, ok := a.cache[ref]; ok && now.Before(c.expires) {
-		a.mu.Unlock()
-		return c.v, nil
+	if v, ok := a.cache.get(ref, now); ok {
+		return v, nil
 	}
-	a.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	out, err := a.client.GetSecret(ctx, ref.Path, ref.Version, nil)
@@ -176,22 +171,12 @@ func (a *AzureKeyVault) Fetch(ctx context.Context, ref Reference) (string, error
 	}
 	v := *out.Value
 	if ref.Key != "" {
-		var fields map[string]any
-		if json.Unmarshal([]byte(v), &fields) != nil {
-			return "", fmt.Errorf("%w (azure: the secret is not a JSON object)", errExternal)
+		var err error
+		if v, err = jsonField("azure", v, ref.Key); err != nil {
+			return "", err
 		}
-		s, ok := fields[ref.Key].(string)
-		if !ok {
-			return "", fmt.Errorf("%w (azure: no string field %q)", errExternal, ref.Key)
-		}
-		v = s
 	}
-	a.mu.Lock()
-	if len(a.cache) > 10000 {
-		clear(a.cache)
-	}
-	a.cache[ref] = cachedValue{v: v, expires: now.Add(a.opts.CacheTTL)}
-	a.mu.Unlock()
+	a.cache.put(ref, v, now.Add(a.opts.CacheTTL))
 	return v, nil
 }
 

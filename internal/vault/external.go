@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -67,12 +68,52 @@ type HashiCorp struct {
 
 	mu    sync.Mutex
 	token string
-	cache map[Reference]cachedValue
+	cache valueCache
 }
 
 type cachedValue struct {
 	v       string
 	expires time.Time
+}
+
+// valueCache keeps a source's resolved values until they expire; past
+// 10,000 entries it is emptied. The zero value is ready.
+type valueCache struct {
+	mu sync.Mutex
+	m  map[Reference]cachedValue
+}
+
+func (c *valueCache) get(ref Reference, now time.Time) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[ref]
+	if !ok || !now.Before(v.expires) {
+		return "", false
+	}
+	return v.v, true
+}
+
+func (c *valueCache) put(ref Reference, v string, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 10000 {
+		c.m = map[Reference]cachedValue{}
+	}
+	c.m[ref] = cachedValue{v: v, expires: expires}
+}
+
+// jsonField returns the string field key of v, a JSON object; errors name
+// source (for the log) and never hold the value.
+func jsonField(source, v, key string) (string, error) {
+	var fields map[string]any
+	if json.Unmarshal([]byte(v), &fields) != nil {
+		return "", fmt.Errorf("%w (%s: the secret is not a JSON object)", errExternal, source)
+	}
+	s, ok := fields[key].(string)
+	if !ok {
+		return "", fmt.Errorf("%w (%s: no string field %q)", errExternal, source, key)
+	}
+	return s, nil
 }
 
 // NewHashiCorp returns the source, or an error for a bad address.
@@ -92,7 +133,7 @@ func NewHashiCorp(o HashiCorpOptions) (*HashiCorp, error) {
 		return nil, errors.New("vault: HashiCorp Vault client: bad configuration")
 	}
 	c.ClearToken()
-	return &HashiCorp{opts: o, client: c, token: o.Token, cache: map[Reference]cachedValue{}}, nil
+	return &HashiCorp{opts: o, client: c, token: o.Token}, nil
 }
 
 // errExternal is what callers see of any failure: which manager, never
@@ -102,22 +143,14 @@ var errExternal = errors.New("vault: the external secret manager did not return 
 // Fetch returns the referenced field.
 func (h *HashiCorp) Fetch(ctx context.Context, ref Reference) (string, error) {
 	now := h.opts.Now()
-	h.mu.Lock()
-	if c, ok := h.cache[ref]; ok && now.Before(c.expires) {
-		h.mu.Unlock()
-		return c.v, nil
+	if v, ok := h.cache.get(ref, now); ok {
+		return v, nil
 	}
-	h.mu.Unlock()
 	v, err := h.read(ctx, ref, false)
 	if err != nil {
 		return "", err
 	}
-	h.mu.Lock()
-	if len(h.cache) > 10000 {
-		clear(h.cache)
-	}
-	h.cache[ref] = cachedValue{v: v, expires: now.Add(h.opts.CacheTTL)}
-	h.mu.Unlock()
+	h.cache.put(ref, v, now.Add(h.opts.CacheTTL))
 	return v, nil
 }
 
