@@ -224,7 +224,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 			_ = a.Close()
 			return nil, err
 		}
-		a.Secrets.SetExternal(vault.SourceHashiCorpVault, hc)
+		a.Secrets.SetExternal(vault.SourceHashiCorpVault, hc, cfg.SecretManagers.HashiCorpVault.TenantPrefix)
 	}
 	if aw := cfg.SecretManagers.AwsSecretsManager; aw.Region != "" {
 		src, err := vault.NewAWSSecretsManager(vault.AWSOptions{Region: aw.Region, Endpoint: aw.Endpoint,
@@ -233,7 +233,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 			_ = a.Close()
 			return nil, err
 		}
-		a.Secrets.SetExternal(vault.SourceAWSSecretsManager, src)
+		a.Secrets.SetExternal(vault.SourceAWSSecretsManager, src, cfg.SecretManagers.AwsSecretsManager.TenantPrefix)
 	}
 	if az := cfg.SecretManagers.AzureKeyVault; az.VaultUrl != "" {
 		src, err := vault.NewAzureKeyVault(vault.AzureOptions{VaultURL: az.VaultUrl, TenantID: az.TenantId,
@@ -243,7 +243,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 			_ = a.Close()
 			return nil, err
 		}
-		a.Secrets.SetExternal(vault.SourceAzureKeyVault, src)
+		a.Secrets.SetExternal(vault.SourceAzureKeyVault, src, cfg.SecretManagers.AzureKeyVault.TenantPrefix)
 	}
 	trusted, err := skill.ParseTrustedKeys(cfg.Skills.TrustedPublishers)
 	if err != nil {

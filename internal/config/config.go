@@ -266,6 +266,11 @@ type AzureKeyVaultConfig struct {
 	ClientId      string
 	ClientSecret  string // a secret
 	AuthorityHost string // optional: another cloud's sign-in host, e.g. https://login.microsoftonline.us/
+	// TenantPrefix, when set, confines each tenant's references to the
+	// secrets whose name starts with it, "{tenant}" replaced by the tenant's
+	// ID (e.g. komand-{tenant}-): with one platform identity serving
+	// several tenants, no tenant can reference another's secrets.
+	TenantPrefix string
 }
 
 // AwsSecretsManagerConfig reaches AWS Secrets Manager with static keys
@@ -276,6 +281,11 @@ type AwsSecretsManagerConfig struct {
 	AccessKeyId     string
 	SecretAccessKey string // a secret
 	SessionToken    string // a secret, optional
+	// TenantPrefix, when set, confines each tenant's references to the
+	// secrets whose name starts with it, "{tenant}" replaced by the tenant's
+	// ID (e.g. komand/{tenant}/): with one platform identity serving
+	// several tenants, no tenant can reference another's secrets.
+	TenantPrefix string
 }
 
 // HashiCorpVaultConfig reaches a HashiCorp Vault server (KV version 2).
@@ -285,6 +295,11 @@ type HashiCorpVaultConfig struct {
 	Token    string // a secret
 	RoleId   string
 	SecretId string // a secret
+	// TenantPrefix, when set, confines each tenant's references to the
+	// secrets whose mount/path starts with it, "{tenant}" replaced by the tenant's
+	// ID (e.g. secret/tenants/{tenant}/): with one platform identity serving
+	// several tenants, no tenant can reference another's secrets.
+	TenantPrefix string
 }
 
 // KEKs returns the decoded current and previous KEKs. Call it after

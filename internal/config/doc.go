@@ -96,16 +96,19 @@
 //	SecretManagers:HashiCorpVault:Token    SecretManagers__HashiCorpVault__Token    ""  yes (_FILE)
 //	SecretManagers:HashiCorpVault:RoleId   SecretManagers__HashiCorpVault__RoleId   ""
 //	SecretManagers:HashiCorpVault:SecretId SecretManagers__HashiCorpVault__SecretId ""  yes (_FILE)
+//	SecretManagers:HashiCorpVault:TenantPrefix …__TenantPrefix   "" (none; e.g. secret/tenants/{tenant}/)
 //	SecretManagers:AwsSecretsManager:Region          …__Region           ""
 //	SecretManagers:AwsSecretsManager:Endpoint        …__Endpoint         "" (the regional endpoint)
 //	SecretManagers:AwsSecretsManager:AccessKeyId     …__AccessKeyId      ""
 //	SecretManagers:AwsSecretsManager:SecretAccessKey …__SecretAccessKey  ""  yes (_FILE)
 //	SecretManagers:AwsSecretsManager:SessionToken    …__SessionToken     ""  yes (_FILE)
+//	SecretManagers:AwsSecretsManager:TenantPrefix    …__TenantPrefix     "" (none; e.g. komand/{tenant}/)
 //	SecretManagers:AzureKeyVault:VaultUrl      SecretManagers__AzureKeyVault__VaultUrl  "" (https://<vault>.vault.azure.net; https only)
 //	SecretManagers:AzureKeyVault:TenantId      …__TenantId       ""
 //	SecretManagers:AzureKeyVault:ClientId      …__ClientId       ""
 //	SecretManagers:AzureKeyVault:ClientSecret  …__ClientSecret   ""  yes (_FILE)
 //	SecretManagers:AzureKeyVault:AuthorityHost …__AuthorityHost  https://login.microsoftonline.com/ (another cloud's, https only)
+//	SecretManagers:AzureKeyVault:TenantPrefix  …__TenantPrefix   "" (none; e.g. komand-{tenant}-)
 //	Vault:PreviousKeks            Vault__PreviousKeks                DataDir/vault.kek.previous yes (_FILE)
 //	Log:Level                     Log__Level                         info
 //	Log:Format                    Log__Format                        json

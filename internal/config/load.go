@@ -170,6 +170,9 @@ var settings = []setting{
 	{"SecretManagers", "AzureKeyVault:ClientId", kindString, false, func(c *Config) any { return &c.SecretManagers.AzureKeyVault.ClientId }},
 	{"SecretManagers", "AzureKeyVault:ClientSecret", kindString, true, func(c *Config) any { return &c.SecretManagers.AzureKeyVault.ClientSecret }},
 	{"SecretManagers", "AzureKeyVault:AuthorityHost", kindString, false, func(c *Config) any { return &c.SecretManagers.AzureKeyVault.AuthorityHost }},
+	{"SecretManagers", "AzureKeyVault:TenantPrefix", kindString, false, func(c *Config) any { return &c.SecretManagers.AzureKeyVault.TenantPrefix }},
+	{"SecretManagers", "AwsSecretsManager:TenantPrefix", kindString, false, func(c *Config) any { return &c.SecretManagers.AwsSecretsManager.TenantPrefix }},
+	{"SecretManagers", "HashiCorpVault:TenantPrefix", kindString, false, func(c *Config) any { return &c.SecretManagers.HashiCorpVault.TenantPrefix }},
 
 	{"Log", "Level", kindString, false, func(c *Config) any { return &c.Log.Level }},
 	{"Log", "Format", kindString, false, func(c *Config) any { return &c.Log.Format }},

@@ -114,6 +114,12 @@ func (c *Config) Validate() error {
 	if _, err := c.EgressRootCAs(); err != nil {
 		errs = append(errs, err)
 	}
+	for name, p := range map[string]string{"HashiCorpVault": c.SecretManagers.HashiCorpVault.TenantPrefix,
+		"AwsSecretsManager": c.SecretManagers.AwsSecretsManager.TenantPrefix, "AzureKeyVault": c.SecretManagers.AzureKeyVault.TenantPrefix} {
+		if p != "" && (!strings.Contains(p, "{tenant}") || len(p) > 200 || strings.ContainsAny(p, " \t\r\n\x00")) {
+			add("SecretManagers:"+name+":TenantPrefix", "must contain {tenant} (replaced by the tenant's ID), at most 200 characters without spaces")
+		}
+	}
 	if n := c.Channels.WebChat.VisitorTokenMinutes; n < 5 || n > 1440 {
 		add("Channels:WebChat:VisitorTokenMinutes", "must be between 5 and 1440, got %d", n)
 	}

@@ -57,6 +57,11 @@ func TestValidate(t *testing.T) {
 		{"redis no host", func(c *Config) { c.ConnectionStrings.Redis = "redis:///0" }, "ConnectionStrings:Redis|no host", "ConnectionStrings:Redis"},
 		{"redis bare host", func(c *Config) { c.ConnectionStrings.Redis = "cache:6379" }, "ConnectionStrings:Redis", "ConnectionStrings:Redis"},
 
+		// SecretManagers tenant prefixes.
+		{"tenant prefix", func(c *Config) { c.SecretManagers.HashiCorpVault.TenantPrefix = "secret/tenants/{tenant}/" }, "", ""},
+		{"tenant prefix without placeholder", func(c *Config) { c.SecretManagers.AwsSecretsManager.TenantPrefix = "komand/" }, "SecretManagers:AwsSecretsManager:TenantPrefix", "SecretManagers:AwsSecretsManager:TenantPrefix"},
+		{"tenant prefix with space", func(c *Config) { c.SecretManagers.AzureKeyVault.TenantPrefix = "k {tenant}" }, "SecretManagers:AzureKeyVault:TenantPrefix", "SecretManagers:AzureKeyVault:TenantPrefix"},
+
 		// Channels.
 		{"visitor token 5 min", func(c *Config) { c.Channels.WebChat.VisitorTokenMinutes = 5 }, "", ""},
 		{"visitor token too short", func(c *Config) { c.Channels.WebChat.VisitorTokenMinutes = 4 }, "Channels:WebChat:VisitorTokenMinutes", "Channels:WebChat:VisitorTokenMinutes"},

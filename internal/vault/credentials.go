@@ -79,6 +79,7 @@ type Service struct {
 	touched map[string]time.Time // credential ID → last recorded use
 
 	external map[string]ExternalSource // by Source
+	scopes   map[string]string         // by Source: the tenant prefix, "" for none
 
 	background sync.WaitGroup  // re-encryptions after a data-key rotation
 	stop       context.Context // cancelled by Close
@@ -653,11 +654,42 @@ func (s *Service) RotateDataKey(ctx context.Context, p authz.Principal) (int, er
 }
 
 // SetExternal registers the external secret manager serving source.
-func (s *Service) SetExternal(source string, e ExternalSource) {
+// tenantPrefix, when not empty, confines each tenant's references to the
+// secrets whose name starts with it, "{tenant}" replaced by the tenant's
+// ID (see scopedName): one platform identity may serve several tenants,
+// and none may reference another's secrets.
+func (s *Service) SetExternal(source string, e ExternalSource, tenantPrefix string) {
 	if s.external == nil {
-		s.external = map[string]ExternalSource{}
+		s.external, s.scopes = map[string]ExternalSource{}, map[string]string{}
 	}
-	s.external[source] = e
+	s.external[source], s.scopes[source] = e, tenantPrefix
+}
+
+// scopedName is what a tenant prefix applies to: KV v2's mount/path, an
+// AWS secret's name (also inside an ARN), an Azure secret's name.
+func scopedName(source string, ref Reference) string {
+	switch source {
+	case SourceHashiCorpVault:
+		return ref.Mount + "/" + ref.Path
+	case SourceAWSSecretsManager:
+		if _, name, ok := strings.Cut(ref.Path, ":secret:"); ok && strings.HasPrefix(ref.Path, "arn:") {
+			return name
+		}
+	}
+	return ref.Path
+}
+
+// inScope says whether tenantID may reference ref in source.
+func (s *Service) inScope(tenantID, source string, ref Reference) error {
+	p := s.scopes[source]
+	if p == "" {
+		return nil
+	}
+	prefix := strings.ReplaceAll(p, "{tenant}", tenantID)
+	if !strings.HasPrefix(scopedName(source, ref), prefix) {
+		return fmt.Errorf("the reference must name a secret under %q", prefix)
+	}
+	return nil
 }
 
 // CreateReference stores a credential whose value stays in an external
@@ -679,6 +711,9 @@ func (s *Service) CreateReference(ctx context.Context, p authz.Principal, name, 
 		check = func() error { return rc.CheckReference(ref) }
 	}
 	if err := check(); err != nil {
+		return Credential{}, apperr.New(apperr.Invalid, err.Error())
+	}
+	if err := s.inScope(p.TenantID, source, ref); err != nil {
 		return Credential{}, apperr.New(apperr.Invalid, err.Error())
 	}
 	raw, _ := json.Marshal(ref)
@@ -726,6 +761,11 @@ func (s *Service) value(ctx context.Context, c store.Credential) (string, error)
 		var ref Reference
 		if err := json.Unmarshal(v, &ref); err != nil {
 			return "", fmt.Errorf("vault: credential %s: bad reference", c.ID)
+		}
+		// Checked again here: the prefix may have been set (or changed)
+		// after the reference was stored.
+		if err := s.inScope(c.TenantID, c.Source, ref); err != nil {
+			return "", fmt.Errorf("vault: credential %s: %w", c.ID, err)
 		}
 		if value, err = ext.Fetch(ctx, ref); err != nil {
 			// The manager's error is for the log only: callers (a skill,
