@@ -167,7 +167,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	}
 	// A preflight counts against the client's window like any request and
 	// carries the rate-limit headers too.
-	if !s.limit(w, r, "api:ip:"+clientIP(r, s.opts.TrustedProxies)) {
+	if !s.limit(w, r, "api:ip:"+clientNet(r, s.opts.TrustedProxies)) {
 		return false
 	}
 	if !allowed {
@@ -193,7 +193,7 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, p authz.Principa
 // by client IP.
 func (s *Server) public(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.limit(w, r, "api:ip:"+clientIP(r, s.opts.TrustedProxies)) {
+		if !s.limit(w, r, "api:ip:"+clientNet(r, s.opts.TrustedProxies)) {
 			return
 		}
 		if err := h(w, r); err != nil {
@@ -210,7 +210,7 @@ func (s *Server) authed(h authedHandler) http.Handler {
 		ctx := r.Context()
 		p, err := s.authenticate(ctx, r.Header.Get("Authorization"))
 		if err != nil {
-			if !s.limit(w, r, "api:ip:"+clientIP(r, s.opts.TrustedProxies)) {
+			if !s.limit(w, r, "api:ip:"+clientNet(r, s.opts.TrustedProxies)) {
 				return
 			}
 			writeError(w, r, s.log, err)

@@ -307,3 +307,24 @@ func TestWebChatWidgetLimitsIPv6(t *testing.T) {
 		t.Fatal("visitor messages from one /64 are not rate limited together")
 	}
 }
+
+// TestPublicLimitIPv6: the API limit of unauthenticated requests (public
+// endpoints, refused credentials) counts an IPv6 /64 as one address.
+func TestPublicLimitIPv6(t *testing.T) {
+	w := newProviderWorld(t, "sqlite", func(c *config.Config) {
+		c.Server.TrustedProxies = []string{"127.0.0.1"}
+		c.RateLimits.ApiPermitLimit = 5
+	})
+	for _, path := range []string{"/health", "/api/agents/"} {
+		last := 0
+		for i := range 8 {
+			last = w.env.Do("GET", path, "kmd_not-a-key", nil, "X-Forwarded-For", fmt.Sprintf("2001:db8:%x:7::%x", len(path), i+1)).Status
+			if last == 429 {
+				break
+			}
+		}
+		if last != 429 {
+			t.Fatalf("%s: rotating addresses in one /64 are not limited together", path)
+		}
+	}
+}
