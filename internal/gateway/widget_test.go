@@ -315,10 +315,15 @@ func TestPublicLimitIPv6(t *testing.T) {
 		c.Server.TrustedProxies = []string{"127.0.0.1"}
 		c.RateLimits.ApiPermitLimit = 5
 	})
-	for _, path := range []string{"/health", "/api/agents/"} {
+	for _, path := range []string{"/health", "/api/agents/", "OPTIONS /api/users/"} {
+		method := "GET"
+		if m, p, ok := strings.Cut(path, " "); ok {
+			method, path = m, p // a CORS preflight
+		}
 		last := 0
 		for i := range 8 {
-			last = w.env.Do("GET", path, "kmd_not-a-key", nil, "X-Forwarded-For", fmt.Sprintf("2001:db8:%x:7::%x", len(path), i+1)).Status
+			last = w.env.Do(method, path, "kmd_not-a-key", nil, "X-Forwarded-For", fmt.Sprintf("2001:db8:%x:7::%x", len(path), i+1),
+				"Origin", "https://shop.example", "Access-Control-Request-Method", "GET").Status
 			if last == 429 {
 				break
 			}
