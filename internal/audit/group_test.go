@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/store"
+	"github.com/komand-ai/komand/internal/store/sqlite"
 )
 
 // gateStore holds every commit until released, and counts what it stored.
@@ -90,13 +93,7 @@ func TestGroupFailsClosed(t *testing.T) {
 func TestGroupCommitStoresTurnsWithTheEntry(t *testing.T) {
 	st, tenant := openSQLite(t)
 	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	se := store.Session{ID: "22222222-2222-4222-8222-222222222222", TenantID: tenant, Key: "WebChat:default:u",
-		Channel: "WebChat", ChannelAccountID: "default", SenderID: "u", AgentID: "default",
-		FirstMessageAt: now, LastMessageAt: now}
-	if err := st.CreateSession(ctx, se); err != nil {
-		t.Fatal(err)
-	}
+	se, now := newSession(t, st, tenant, "u")
 	w := audit.NewWriter(st, audit.Options{})
 	defer w.Close()
 
@@ -143,6 +140,19 @@ func TestGroupCommitStoresTurnsWithTheEntry(t *testing.T) {
 	}
 }
 
+// newSession stores an active WebChat session of sender in tenant.
+func newSession(t *testing.T, st *sqlite.Store, tenant, sender string) (store.Session, time.Time) {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	se := store.Session{ID: uuid.NewString(), TenantID: tenant, Key: "WebChat:default:" + sender,
+		Channel: "WebChat", ChannelAccountID: "default", SenderID: sender, AgentID: "default",
+		FirstMessageAt: now, LastMessageAt: now}
+	if err := st.CreateSession(context.Background(), se); err != nil {
+		t.Fatal(err)
+	}
+	return se, now
+}
+
 type recorderFunc func(context.Context, audit.Event) error
 
 func (f recorderFunc) Record(ctx context.Context, ev audit.Event) error { return f(ctx, ev) }
@@ -170,13 +180,7 @@ func (g *gatedStore) AppendAudit(ctx context.Context, es []store.AuditEntry, sea
 func TestCommitFailureDoesNotFailTheBatch(t *testing.T) {
 	st, tenant := openSQLite(t)
 	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	se := store.Session{ID: "33333333-3333-4333-8333-333333333333", TenantID: tenant, Key: "WebChat:default:v",
-		Channel: "WebChat", ChannelAccountID: "default", SenderID: "v", AgentID: "default",
-		FirstMessageAt: now, LastMessageAt: now}
-	if err := st.CreateSession(ctx, se); err != nil {
-		t.Fatal(err)
-	}
+	se, now := newSession(t, st, tenant, "v")
 	if _, err := st.EndSession(ctx, tenant, se.ID, now, "ended"); err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func expectError(t *testing.T, r *apptest.Response, status int, code string) {
 var leakMarkers = []string{
 	"sql", "SQL", "sqlite", "postgres", "pgx", "SQLSTATE", "komand_", "goroutine",
 	".go:", "/internal/", "/root/", "panic", "runtime error", "constraint", "duplicate key",
-	"argon2", "$argon2id", "kmd_", "kmr_", "kmi_",
+	"argon2", "$argon2id", "kmd_", "kmr_", "kmi_", "kvt_",
 }
 
 func assertNoLeak(t *testing.T, body []byte) {

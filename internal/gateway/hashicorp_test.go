@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/config"
 	"github.com/komand-ai/komand/internal/vault"
 )
@@ -171,4 +172,50 @@ func TestHashiCorpVaultReal(t *testing.T) {
 	if err != nil || v != want {
 		t.Fatalf("real Vault: %v (value matches: %v)", err, v == want)
 	}
+}
+
+// TestExternalReferenceTenantPrefix: with a tenant prefix, each tenant's
+// Admin may store references to its own secrets only (400, nothing
+// stored, otherwise), and a role that may not create credentials is
+// refused and recorded as such. Storing a reference contacts nothing.
+func TestExternalReferenceTenantPrefix(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		w := newWorldWith(t, kind, func(c *config.Config) {
+			c.SecretManagers.HashiCorpVault.Address = "https://127.0.0.1:1"
+			c.SecretManagers.HashiCorpVault.Token = "hvs.test-token"
+			c.SecretManagers.HashiCorpVault.TenantPrefix = "secret/tenants/{tenant}/"
+		})
+		ref := func(tenant string) map[string]any {
+			return map[string]any{"name": "stripe", "type": "api_key", "source": "hashicorp_vault",
+				"reference": map[string]any{"mount": "secret", "path": "tenants/" + tenant + "/stripe", "key": "api_key"}}
+		}
+		count := func(key string) int {
+			r := w.env.Do("GET", "/api/credentials/", w.keys[key], nil)
+			if r.Status != 200 {
+				t.Fatalf("list: %d %s", r.Status, r.Body)
+			}
+			return r.Meta.Total
+		}
+		for _, c := range []struct{ key, tenant string }{{"a/admin", w.tenB}, {"b/admin", w.tenA}} {
+			r := w.env.Do("POST", "/api/credentials/", w.keys[c.key], ref(c.tenant))
+			expectError(t, r, 400, "validation_failed")
+			if !strings.Contains(*r.Error, "secret/tenants/") || strings.Contains(*r.Error, c.tenant) {
+				t.Fatalf("%s: message names another tenant or no prefix: %s", c.key, *r.Error)
+			}
+		}
+		if count("a/admin") != 0 || count("b/admin") != 0 {
+			t.Fatal("a refused reference was stored")
+		}
+		denied := auditCount(t, w, w.tenA, audit.PermissionDenied)
+		expectError(t, w.env.Do("POST", "/api/credentials/", w.keys["a/operator"], ref(w.tenA)), 403, "forbidden")
+		if n := auditCount(t, w, w.tenA, audit.PermissionDenied) - denied; n != 1 {
+			t.Fatalf("PermissionDenied entries for the operator: %d, want 1", n)
+		}
+		if r := w.env.Do("POST", "/api/credentials/", w.keys["a/admin"], ref(w.tenA)); r.Status != 201 {
+			t.Fatalf("own prefix: %d %s", r.Status, r.Body)
+		}
+		if count("a/admin") != 1 {
+			t.Fatal("the reference under the tenant's own prefix was not stored")
+		}
+	})
 }

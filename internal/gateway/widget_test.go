@@ -57,8 +57,12 @@ func TestWebChatWidget(t *testing.T) {
 		env := w.env
 
 		// The account: an Admin's, with no credentials.
+		denied := w.count(t, audit.PermissionDenied)
 		expectError(t, env.Do("POST", "/api/channels/accounts/", w.op, map[string]any{"channel": "WebChat", "accountId": "site",
 			"agentId": "default"}), 403, "forbidden")
+		if n := w.count(t, audit.PermissionDenied) - denied; n != 1 {
+			t.Fatalf("PermissionDenied entries for the operator's widget: %d, want 1", n)
+		}
 		expectError(t, env.Do("POST", "/api/channels/accounts/", w.admin, map[string]any{"channel": "WebChat", "accountId": "site",
 			"agentId": "default", "secretCredentialId": uuid.NewString()}), 400, "validation_failed")
 		wa := newWidget(t, w, "site")
@@ -155,6 +159,11 @@ func TestWebChatWidget(t *testing.T) {
 		expectError(t, env.Do("POST", "/api/webchat/visitor", "", map[string]any{"widgetId": "../../etc/passwd"}), 400, "validation_failed")
 		expectError(t, env.Do("POST", "/api/webchat/visitor", "", `{"widgetId":`), 400, "validation_failed")
 		expectError(t, env.Do("POST", "/api/webchat/visitor", "", map[string]any{"widgetId": wa.ID, "extra": 1}), 400, "validation_failed")
+		expectError(t, env.Do("POST", "/api/webchat/visitor", "", `{"widgetId":"`+wa.ID+`","previousToken":"`+strings.Repeat("k", 2<<20)+`"}`),
+			413, "payload_too_large")
+		expectError(t, env.Do("POST", "/api/webchat/visitor", "", map[string]any{"widgetId": wa.ID, "previousToken": strings.Repeat("k", 5000)}),
+			400, "validation_failed")
+		expectError(t, env.Do("POST", "/api/webchat/message", v.Token, map[string]any{"text": strings.Repeat("x", 10001)}), 400, "validation_failed")
 		cred := env.Do("POST", "/api/credentials/", w.admin, map[string]any{"name": "hook", "type": "api_key", "value": "s3cret-hook-value"})
 		if cred.Status != 201 {
 			t.Fatalf("credential: %d %s", cred.Status, cred.Body)

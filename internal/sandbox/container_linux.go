@@ -85,14 +85,8 @@ func NewContainer(o ContainerOptions) (*Container, error) {
 	if err != nil {
 		return nil, &ErrContainerUnavailable{Reason: "seccomp filter: " + err.Error()}
 	}
-	if o.MaxConcurrent <= 0 {
-		o.MaxConcurrent = 16
-	}
-	if o.TempDir == "" {
-		o.TempDir = os.TempDir()
-	}
-	if err := reachableByNobody(o.TempDir); err != nil {
-		return nil, &ErrContainerUnavailable{Reason: err.Error()}
+	if err := containerDefaults(&o.MaxConcurrent, &o.TempDir); err != nil {
+		return nil, err
 	}
 	if o.MaxMemory == 0 {
 		o.MaxMemory = DefaultMaxMemory
@@ -111,6 +105,22 @@ func (c *Container) Describe() string { return "bubblewrap, cgroups " + c.cg.ver
 type ContainerLimits struct {
 	CPUs    float64 // default 1
 	MaxPIDs int     // default 32
+}
+
+// containerDefaults fills in both backends' defaults (16 executions at
+// once, the system's temp dir) and checks that the sandbox user can reach
+// the temp dir, where every execution's directory is made.
+func containerDefaults(maxConcurrent *int, tempDir *string) error {
+	if *maxConcurrent <= 0 {
+		*maxConcurrent = 16
+	}
+	if *tempDir == "" {
+		*tempDir = os.TempDir()
+	}
+	if err := reachableByNobody(*tempDir); err != nil {
+		return &ErrContainerUnavailable{Reason: err.Error()}
+	}
+	return nil
 }
 
 // sandboxUID is the user a skill runs as (nobody).

@@ -126,14 +126,8 @@ func NewDocker(ctx context.Context, o DockerOptions) (*Docker, error) {
 	if err != nil {
 		return nil, &ErrContainerUnavailable{Reason: "seccomp profile: " + err.Error()}
 	}
-	if o.MaxConcurrent <= 0 {
-		o.MaxConcurrent = 16
-	}
-	if o.TempDir == "" {
-		o.TempDir = os.TempDir()
-	}
-	if err := reachableByNobody(o.TempDir); err != nil {
-		return nil, &ErrContainerUnavailable{Reason: err.Error()}
+	if err := containerDefaults(&o.MaxConcurrent, &o.TempDir); err != nil {
+		return nil, err
 	}
 	// Each execution hands its broker directory to the sandbox user, which
 	// takes root: fail now rather than at every execution.

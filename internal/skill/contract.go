@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/validate"
 )
 
 // Contract is a skill's declaration (product.md's skill contract). It is
@@ -129,7 +129,6 @@ var (
 	publisherRe = regexp.MustCompile(`^[a-z0-9]+([-.][a-z0-9]+)*$`)
 	wordRe      = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 	versionRe   = regexp.MustCompile(`^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$`)
-	hostRe      = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
 // VersionKey is the sortable form of a major.minor.patch version.
@@ -278,13 +277,12 @@ func (p *Permission) normalise() error {
 		if p.Scope == nil {
 			return invalid("network:outbound needs a host scope, like network:outbound:api.example.com")
 		}
-		h := strings.ToLower(strings.TrimSuffix(*p.Scope, "."))
-		if ip, err := netip.ParseAddr(h); err == nil {
-			h = ip.String()
-		} else if len(h) > 253 || !hostRe.MatchString(h) || h == "*" {
+		h, err := validate.NormalHost(*p.Scope)
+		switch {
+		case errors.Is(err, validate.ErrWildcardTLD):
+			return invalid("network:outbound wildcard %q covers a whole top-level domain; name the domain (*.example.com)", truncate(*p.Scope, 64))
+		case err != nil:
 			return invalid("network:outbound scope %q is not a host name", truncate(*p.Scope, 64))
-		} else if rest, ok := strings.CutPrefix(h, "*."); ok && !strings.Contains(rest, ".") {
-			return invalid("network:outbound wildcard %q covers a whole top-level domain; name the domain (*.example.com)", truncate(h, 64))
 		}
 		p.Scope = &h
 	} else if p.Scope != nil && (len(*p.Scope) > 128 || hasControl(*p.Scope)) {

@@ -6,7 +6,9 @@
 package validate
 
 import (
+	"errors"
 	"net/mail"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -134,17 +136,29 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // hostPatternRe is a DNS name or IPv4 address, optionally "*." + a name.
 var hostPatternRe = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
-// HostPattern checks a host allowlist entry: a lower-case host name or
-// IPv4 address ("api.example.com"), or "*." and a name of at least two
-// labels ("*.example.com", never "*.com").
-func HostPattern(field, p string) error {
-	if len(p) > 253 || !hostPatternRe.MatchString(p) {
-		return apperr.Field(field, "must be a lower-case host name such as api.example.com or *.example.com")
+// Why a host allowlist entry is refused (see NormalHost).
+var (
+	ErrNotHost     = errors.New("not a host name")
+	ErrWildcardTLD = errors.New("a wildcard over a whole top-level domain")
+)
+
+// NormalHost normalises and checks a host allowlist entry — a skill's
+// network:outbound scope, a credential grant's host: lower case, no
+// trailing dot; an IP address in its canonical form, a host name
+// ("api.example.com"), or "*." and a name of at least two labels
+// ("*.example.com", never "*.com").
+func NormalHost(p string) (string, error) {
+	h := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(p), "."))
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return ip.String(), nil
 	}
-	if rest, ok := strings.CutPrefix(p, "*."); ok && !strings.Contains(rest, ".") {
-		return apperr.Field(field, "a wildcard must be below a domain of two labels or more")
+	if len(h) > 253 || !hostPatternRe.MatchString(h) {
+		return "", ErrNotHost
 	}
-	return nil
+	if rest, ok := strings.CutPrefix(h, "*."); ok && !strings.Contains(rest, ".") {
+		return "", ErrWildcardTLD
+	}
+	return h, nil
 }
 
 // HostAllowed says whether host (lower case, no port) matches one of the

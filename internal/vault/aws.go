@@ -48,16 +48,8 @@ func NewAWSSecretsManager(o AWSOptions) (*AWSSecretsManager, error) {
 	if o.Region == "" || o.AccessKeyID == "" || o.SecretAccessKey == "" {
 		return nil, errors.New("vault: AWS Secrets Manager needs a region, an access key ID and a secret access key")
 	}
-	if o.CacheTTL <= 0 {
-		o.CacheTTL = 60 * time.Second
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	sourceDefaults(&o.CacheTTL, &o.Now, &o.HTTPClient)
 	hc := o.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
-	}
 	cfg := aws.Config{
 		Region:           o.Region,
 		Credentials:      credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, o.SessionToken),

@@ -66,16 +66,8 @@ func NewAzureKeyVault(o AzureOptions) (*AzureKeyVault, error) {
 	if !httpsBase(o.VaultURL) || !httpsBase(o.AuthorityHost) {
 		return nil, errors.New("vault: Azure Key Vault's vault URL and authority host must be https URLs without credentials, path or query")
 	}
-	if o.CacheTTL <= 0 {
-		o.CacheTTL = 60 * time.Second
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	sourceDefaults(&o.CacheTTL, &o.Now, &o.HTTPClient)
 	hc := o.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
-	}
 	co := azcore.ClientOptions{
 		// The cloud is always explicit, so AZURE_AUTHORITY_HOST in the
 		// environment cannot redirect the client secret.

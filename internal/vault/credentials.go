@@ -373,11 +373,11 @@ func checkHosts(hosts []string) ([]string, error) {
 	}
 	out := make([]string, 0, len(hosts))
 	for _, h := range hosts {
-		h = strings.ToLower(strings.TrimSpace(h))
-		if err := validate.HostPattern("hosts", h); err != nil {
-			return nil, err
+		n, err := validate.NormalHost(h)
+		if err != nil {
+			return nil, apperr.Field("hosts", "each must be a host name such as api.example.com, an IP address, or *.example.com (never a whole top-level domain)")
 		}
-		out = append(out, h)
+		out = append(out, n)
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -76,6 +77,21 @@ type cachedValue struct {
 	expires time.Time
 }
 
+// sourceDefaults fills in what the external sources default alike: a
+// 60 s value cache, the real clock and, where hc is not nil, an HTTP
+// client with a 10 s timeout.
+func sourceDefaults(ttl *time.Duration, now *func() time.Time, hc **http.Client) {
+	if *ttl <= 0 {
+		*ttl = 60 * time.Second
+	}
+	if *now == nil {
+		*now = time.Now
+	}
+	if hc != nil && *hc == nil {
+		*hc = &http.Client{Timeout: 10 * time.Second}
+	}
+}
+
 // valueCache keeps a source's resolved values until they expire; past
 // 10,000 entries it is emptied. The zero value is ready.
 type valueCache struct {
@@ -118,12 +134,7 @@ func jsonField(source, v, key string) (string, error) {
 
 // NewHashiCorp returns the source, or an error for a bad address.
 func NewHashiCorp(o HashiCorpOptions) (*HashiCorp, error) {
-	if o.CacheTTL <= 0 {
-		o.CacheTTL = 60 * time.Second
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	sourceDefaults(&o.CacheTTL, &o.Now, nil)
 	cfg := hcvault.DefaultConfig()
 	cfg.Address = o.Address
 	cfg.MaxRetries = 1

@@ -5,12 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/komand-ai/komand/internal/audit"
-	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/store"
 )
 
@@ -19,16 +15,8 @@ import (
 // not read it, nor have it sent anywhere else. Every refusal is recorded.
 func TestGrantBoundToHosts(t *testing.T) {
 	ctx := context.Background()
-	tn := uuid.NewString()
-	st := openStore(t, tn)
-	if err := st.CreateAgent(ctx, store.Agent{TenantID: tn, AgentID: "sales", Name: "s", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	w := audit.NewWriter(st, audit.Options{})
-	defer w.Close()
-	ring, _ := NewKeyring(randomKey(t))
-	svc := NewService(st, New(st, ring, nil), authz.New(w), w, nil, nil)
-	admin := authz.Principal{TenantID: tn, UserID: uuid.NewString(), Role: authz.Admin}
+	gw := newGrantWorld(t, nil)
+	svc, st, tn, admin := gw.svc, gw.st, gw.tn, gw.admin
 	c, err := svc.Create(ctx, admin, "stripe", "api_key", "sk_live_bound_value")
 	if err != nil {
 		t.Fatal(err)

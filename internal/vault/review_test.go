@@ -11,6 +11,7 @@ import (
 	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/store"
+	"github.com/komand-ai/komand/internal/store/sqlite"
 )
 
 // racingStore runs during a grant read the change a concurrent request
@@ -28,21 +29,42 @@ func (r *racingStore) GrantedCredential(ctx context.Context, tenantID, agentID, 
 	return c, hosts, err
 }
 
+// grantWorld is a credential service over a fresh SQLite store: tenant tn
+// with agent "sales", an Admin of it, and the store itself.
+type grantWorld struct {
+	svc   *Service
+	st    *sqlite.Store
+	tn    string
+	admin authz.Principal
+}
+
+// newGrantWorld builds one; wrap, when not nil, wraps the store the
+// service reads grants from.
+func newGrantWorld(t *testing.T, wrap func(store.Vault) store.Vault) grantWorld {
+	t.Helper()
+	tn := uuid.NewString()
+	st := openStore(t, tn)
+	if err := st.CreateAgent(context.Background(), store.Agent{TenantID: tn, AgentID: "sales", Name: "s", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	w := audit.NewWriter(st, audit.Options{})
+	t.Cleanup(func() { w.Close() })
+	ring, _ := NewKeyring(randomKey(t))
+	var vs store.Vault = st
+	if wrap != nil {
+		vs = wrap(st)
+	}
+	return grantWorld{svc: NewService(vs, New(st, ring, nil), authz.New(w), w, nil, nil), st: st, tn: tn,
+		admin: authz.Principal{TenantID: tn, UserID: uuid.NewString(), Role: authz.Admin}}
+}
+
 // TestRevokeRacingARead: a grant read that a revocation overtakes is not
 // cached, so the next read is refused at once.
 func TestRevokeRacingARead(t *testing.T) {
 	ctx := context.Background()
-	tn := uuid.NewString()
-	st := openStore(t, tn)
-	if err := st.CreateAgent(ctx, store.Agent{TenantID: tn, AgentID: "sales", Name: "s", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	w := audit.NewWriter(st, audit.Options{})
-	defer w.Close()
-	ring, _ := NewKeyring(randomKey(t))
-	rs := &racingStore{Vault: st}
-	svc := NewService(rs, New(st, ring, nil), authz.New(w), w, nil, nil)
-	admin := authz.Principal{TenantID: tn, UserID: uuid.NewString(), Role: authz.Admin}
+	rs := &racingStore{}
+	gw := newGrantWorld(t, func(v store.Vault) store.Vault { rs.Vault = v; return rs })
+	svc, tn, admin := gw.svc, gw.tn, gw.admin
 	c, err := svc.Create(ctx, admin, "stripe", "api_key", "sk_live_racing_value")
 	if err != nil {
 		t.Fatal(err)

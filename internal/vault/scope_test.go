@@ -6,9 +6,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-
-	"github.com/komand-ai/komand/internal/audit"
-	"github.com/komand-ai/komand/internal/authz"
 )
 
 // anySecret is an external source that accepts every reference and returns
@@ -27,13 +24,8 @@ func (a *anySecret) CheckReference(Reference) error { return nil }
 // stored reference outside it (the prefix set later) does not resolve.
 func TestTenantPrefixConfinesReferences(t *testing.T) {
 	ctx := context.Background()
-	tn, other := uuid.NewString(), uuid.NewString()
-	st := openStore(t, tn)
-	w := audit.NewWriter(st, audit.Options{})
-	defer w.Close()
-	ring, _ := NewKeyring(randomKey(t))
-	svc := NewService(st, New(st, ring, nil), authz.New(w), w, nil, nil)
-	admin := authz.Principal{TenantID: tn, UserID: uuid.NewString(), Role: authz.Admin}
+	gw := newGrantWorld(t, nil)
+	svc, tn, admin, other := gw.svc, gw.tn, gw.admin, uuid.NewString()
 	src := &anySecret{}
 	svc.SetExternal(SourceHashiCorpVault, src, "secret/tenants/{tenant}/")
 	svc.SetExternal(SourceAWSSecretsManager, src, "komand/{tenant}/")
