@@ -7,19 +7,19 @@ package app
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/komand-ai/komand/internal/injection"
-	"github.com/komand-ai/komand/internal/llm"
-	"github.com/komand-ai/komand/internal/logging"
-	"github.com/komand-ai/komand/internal/session"
-	"github.com/komand-ai/komand/internal/skill"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/komand-ai/komand/internal/injection"
+	"github.com/komand-ai/komand/internal/llm"
+	"github.com/komand-ai/komand/internal/logging"
+	"github.com/komand-ai/komand/internal/session"
+	"github.com/komand-ai/komand/internal/skill"
 
 	"github.com/redis/go-redis/v9"
 
@@ -140,183 +140,33 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 }
 
 // New opens the store and builds every service. cfg must be validated and
-// have its keys loaded.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*App, error) {
+// have its keys loaded. Each subsystem has its own builder below, in
+// dependency order; whatever fails, everything built so far is closed by
+// the one cleanup path (Close, which skips what was never built).
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (_ *App, err error) {
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, Store: st}
-	// Services use the watched store: every identity change they make
-	// (role, deactivation, revocation, logout) empties the authentication
-	// cache of this process at once.
-	gen := &authn.Generation{}
-	wst := authn.WatchStore(st, gen)
 	now := o.Now
 	if now == nil {
 		now = time.Now
 	}
-	a.Audit = audit.NewWriter(st, audit.Options{Logger: log, Now: now})
-
-	// Login throttling gets its own limiter, so a flood of API requests
-	// from many addresses cannot fill the shared table and lock every
-	// login out (and vice versa).
-	mem := ratelimit.NewMemory(cfg.RateLimits.MaxKeys, now)
-	loginMem := ratelimit.NewMemory(cfg.RateLimits.MaxKeys, now)
-	a.Limiter = mem
-	var loginLimiter ratelimit.Limiter = loginMem
-	if cfg.ConnectionStrings.Redis != "" {
-		ropts, err := redis.ParseURL(cfg.ConnectionStrings.Redis)
+	a := &App{Config: cfg, Log: log, Store: st}
+	defer func() {
 		if err != nil {
 			_ = a.Close()
-			return nil, errors.New("ConnectionStrings__Redis is not a valid Redis URL")
 		}
-		// Short timeouts and no retries: on a Redis outage the limiter
-		// falls back to in-process windows at once instead of adding
-		// seconds to every request.
-		ropts.DialTimeout = 200 * time.Millisecond
-		ropts.ReadTimeout = 200 * time.Millisecond
-		ropts.WriteTimeout = 200 * time.Millisecond
-		ropts.DialerRetries = 1
-		ropts.MaxRetries = -1
-		a.redis = redis.NewClient(ropts)
-		prefix := o.RedisPrefix
-		if prefix == "" {
-			prefix = "komand:"
-		}
-		a.Limiter = ratelimit.NewRedis(a.redis, prefix+"rl:", mem, log)
-		loginLimiter = ratelimit.NewRedis(a.redis, prefix+"login:", loginMem, log)
-	}
-
-	a.Authz = authz.New(a.Audit)
-	a.Auth, err = authn.New(authn.Options{
-		Store: wst, Audit: a.Audit, Limiter: loginLimiter,
-		JWTKey: []byte(cfg.Jwt.SecretKey), Issuer: cfg.Jwt.Issuer, Audience: cfg.Jwt.Audience,
-		AccessTTL: cfg.Jwt.AccessTokenTTL(), RefreshTTL: cfg.Jwt.RefreshTokenTTL(),
-		Params: o.PasswordParams, Now: now, Logger: log,
-		CacheTTL: authCacheTTL(o), Generation: gen,
-	})
-	if err != nil {
-		_ = a.Close()
-		return nil, err
-	}
-	a.Agents = agent.New(wst, a.Authz, a.Audit, now)
-	a.Users = user.New(wst, a.Authz, a.Audit, a.Auth.HashPassword, authn.NewInviteToken, now)
-	a.Tenants = tenant.New(wst, a.Audit, now)
-	a.AuditLog = auditlog.New(wst, a.Authz)
-	a.Memory = agent.NewMemory(wst, wst, a.Authz, a.Audit, now)
-	kek, previous, err := cfg.Vault.KEKs()
-	if err != nil {
-		_ = a.Close()
-		return nil, err
-	}
-	ring, err := vault.NewKeyring(kek, previous...)
-	if err != nil {
-		_ = a.Close()
-		return nil, err
-	}
-	a.Vault = vault.New(wst, ring, now)
-	a.Secrets = vault.NewService(wst, a.Vault, a.Authz, a.Audit, o.Secrets, now)
-	a.Secrets.SetLogger(log)
-	if h := cfg.SecretManagers.HashiCorpVault; h.Address != "" {
-		hc, err := vault.NewHashiCorp(vault.HashiCorpOptions{Address: h.Address, Token: h.Token, RoleID: h.RoleId, SecretID: h.SecretId, Now: now})
-		if err != nil {
-			_ = a.Close()
+	}()
+	w := &wiring{cfg: cfg, log: log, o: o, now: now}
+	for _, build := range []func(context.Context, *wiring) error{
+		a.buildAudit, a.buildLimiters, a.buildIdentity, a.buildVault,
+		a.buildSandboxes, a.buildSkills, a.buildSessions, a.buildChannels,
+	} {
+		if err := build(ctx, w); err != nil {
 			return nil, err
 		}
-		a.Secrets.SetExternal(vault.SourceHashiCorpVault, hc, cfg.SecretManagers.HashiCorpVault.TenantPrefix)
 	}
-	if aw := cfg.SecretManagers.AwsSecretsManager; aw.Region != "" {
-		src, err := vault.NewAWSSecretsManager(vault.AWSOptions{Region: aw.Region, Endpoint: aw.Endpoint,
-			AccessKeyID: aw.AccessKeyId, SecretAccessKey: aw.SecretAccessKey, SessionToken: aw.SessionToken, Now: now})
-		if err != nil {
-			_ = a.Close()
-			return nil, err
-		}
-		a.Secrets.SetExternal(vault.SourceAWSSecretsManager, src, cfg.SecretManagers.AwsSecretsManager.TenantPrefix)
-	}
-	if az := cfg.SecretManagers.AzureKeyVault; az.VaultUrl != "" {
-		src, err := vault.NewAzureKeyVault(vault.AzureOptions{VaultURL: az.VaultUrl, TenantID: az.TenantId,
-			ClientID: az.ClientId, ClientSecret: az.ClientSecret, AuthorityHost: az.AuthorityHost,
-			HTTPClient: o.AzureKeyVaultHTTPClient, Now: now})
-		if err != nil {
-			_ = a.Close()
-			return nil, err
-		}
-		a.Secrets.SetExternal(vault.SourceAzureKeyVault, src, cfg.SecretManagers.AzureKeyVault.TenantPrefix)
-	}
-	trusted, err := skill.ParseTrustedKeys(cfg.Skills.TrustedPublishers)
-	if err != nil {
-		_ = a.Close()
-		return nil, err
-	}
-	allowPrivate, err := cfg.EgressAllowPrefixes()
-	if err != nil {
-		_ = a.Close()
-		return nil, err
-	}
-	cacheDir := cfg.Sandbox.CacheDir
-	if cacheDir == "" {
-		cacheDir = filepath.Join(cfg.Server.DataDir, "wasm-cache")
-	}
-	roots, err := cfg.EgressRootCAs()
-	if err != nil {
-		_ = a.Close()
-		return nil, err
-	}
-	var egressTLS *tls.Config
-	if roots != nil {
-		egressTLS = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-	}
-	egress := sandbox.NewEgress(sandbox.EgressOptions{AllowPrivate: allowPrivate, TLSClientConf: egressTLS})
-	a.WASM, err = sandbox.NewWASM(context.Background(), sandbox.Options{CacheDir: cacheDir, TempDir: cfg.Sandbox.TempDir,
-		MaxMemory: uint64(cfg.Sandbox.MaxMemoryMb) << 20, MaxConcurrent: cfg.Sandbox.MaxConcurrent, Egress: egress})
-	if err != nil {
-		_ = a.Close()
-		return nil, err
-	}
-	sb := skill.Sandboxes{WASM: a.WASM}
-	if cfg.Sandbox.Container != "" {
-		// Asked for explicitly, so a host that cannot provide it is a
-		// start-up error, never a silent fallback to no isolation.
-		if sb.Container, err = a.containerRuntime(ctx, cfg, egress); err != nil {
-			_ = a.Close()
-			return nil, fmt.Errorf("Sandbox__Container=%s: %w", cfg.Sandbox.Container, err)
-		}
-		log.Info("container skills enabled", "backend", sb.Container.Describe())
-	}
-	a.Skills = skill.NewRegistry(wst, a.Authz, a.Audit, sb, trusted, log, now)
-	a.Tools = skill.NewRuntime(skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, log, now), wst, sb, a.Audit, a.Secrets, log, now)
-	a.CRM = crm.New(wst, a.Authz, a.Audit, now)
-	a.Tools.SetContacts(a.CRM)
-	tools := a.Tools
-	providers := o.Providers
-	if providers == nil {
-		providers = Providers(cfg)
-	}
-	runner := session.NewRunner(providers, tools, session.RunnerOptions{
-		MaxIterations: cfg.Agents.MaxToolIterations, TurnTimeout: cfg.Agents.TurnTimeout, Now: now,
-	})
-	screener := o.Screener
-	if screener == nil {
-		screener = Screener(cfg, log)
-	}
-	a.Guard = session.NewGuard(screener, wst, a.Authz, a.Audit, now, log)
-	a.Sessions = session.New(wst, a.Authz, a.Audit, a.Limiter, runner, session.Options{
-		ChatLimit: cfg.RateLimits.ChatPermitLimit, ChatWindow: cfg.RateLimits.ChatWindow(),
-		IdleTimeout: cfg.Agents.SessionIdleTimeout, Now: now, Logger: log, Guard: a.Guard,
-	})
-	visitors, err := authn.NewVisitorTokens([]byte(cfg.Jwt.SecretKey), cfg.Jwt.Issuer, now)
-	if err != nil {
-		_ = a.Close()
-		return nil, err
-	}
-	a.Channels = channel.NewService(wst, a.Secrets, a.Authz, a.Audit,
-		func(ctx context.Context, p authz.Principal, m channel.InboundMessage) (channel.Reply, error) {
-			return a.Sessions.Handle(ctx, p, m, "", session.Hooks{})
-		}, log, now, channel.Options{
-			TelegramAPI: cfg.Channels.Telegram.ApiBaseUrl, SlackAPI: cfg.Channels.Slack.ApiBaseUrl,
-			Visitors: visitors, VisitorTTL: cfg.Channels.WebChat.VisitorTokenTTL()})
 	return a, nil
 }
 

@@ -1,10 +1,11 @@
 package app
 
 import (
-	"github.com/komand-ai/komand/internal/config"
-	"github.com/komand-ai/komand/internal/llm"
 	"runtime/debug"
 	"testing"
+
+	"github.com/komand-ai/komand/internal/config"
+	"github.com/komand-ai/komand/internal/llm"
 )
 
 func TestTuneGC(t *testing.T) {
