@@ -13,7 +13,7 @@ import (
 // request allocates a few kilobytes, so at the default a collection starts
 // every few hundred requests and the requests that overlap its mark phase
 // carry its cost: on the benchmark machine that is the whole p99 of the
-// middleware chain (66 µs at 100, 12 µs at 400; see README, Benchmarks). At
+// middleware chain (66 µs at 100, 12 µs at 400; see bench/README.md). At
 // 400 the heap may grow to five times its live size before a collection,
 // tens of megabytes for this server. Operators who need a hard ceiling set
 // GOMEMLIMIT, which the runtime honours alongside this target.

@@ -45,8 +45,8 @@ var (
 //	Viewer    read-only access to dashboards and logs
 //
 // Roles are cumulative upward (an Admin can do what an Operator can). What a
-// role may do beyond the table is a product decision documented in README
-// ("RBAC"): Admins also manage credentials, read users and end sessions,
+// role may do beyond the table is a product decision documented in
+// docs/security.md ("RBAC"): Admins also manage credentials, read users and end sessions,
 // because configuring agents needs them; agent memory is written by Admins
 // (and by the agent's own memory tools) and read by Operators, while a
 // Viewer, whose role is dashboards and logs, does not read it; nobody but an Owner creates users,

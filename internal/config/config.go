@@ -137,7 +137,7 @@ type AgentsConfig struct {
 // always runs; the endpoint's score is combined with it (the higher
 // counts). Unset, nothing is called.
 type InjectionConfig struct {
-	ClassifierUrl     string        // POST {"text","source"}; see README, "Prompt-injection defense"
+	ClassifierUrl     string        // POST {"text","source"}; see docs/injection.md, "External classifier"
 	ClassifierApiKey  string        // sent as "Authorization: Bearer …" when set (secret)
 	ClassifierTimeout time.Duration // per call; default 500ms; on timeout or error the local score stands
 }

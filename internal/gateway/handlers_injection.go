@@ -34,7 +34,7 @@ func (s *Server) getInjectionPolicy(w http.ResponseWriter, r *http.Request, p au
 }
 
 // putInjectionPolicy replaces the tenant's policy; the body is the policy
-// document (see README, "Prompt-injection defense").
+// document (see docs/injection.md, "Policy").
 func (s *Server) putInjectionPolicy(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
 	var doc json.RawMessage
 	if err := decode(r, &doc); err != nil {

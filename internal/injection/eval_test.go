@@ -79,7 +79,7 @@ func evaluate(d *Detector, ex []Example, test bool, miss func(Example, Result)) 
 // TestCorpusMetrics measures the detector on the held-out split of the
 // project's corpus (the split the model never trained on) and holds the
 // numbers above a floor a little under what was measured when the model
-// was last trained (README, "Prompt-injection detector"). A change to the
+// was last trained (docs/injection.md, "Corpus and measurement"). A change to the
 // rules, the lexicon or the corpus that costs recall or adds false
 // positives fails here.
 func TestCorpusMetrics(t *testing.T) {
