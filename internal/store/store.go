@@ -46,6 +46,7 @@ type Store interface {
 	Memory
 	Vault
 	Channels
+	Outbox
 	Skills
 	CRM
 	Injection

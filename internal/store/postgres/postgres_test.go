@@ -166,6 +166,9 @@ func seedTenant(t testing.TB, s *Store, slug string) (store.Tenant, store.User) 
 	must(t, "CreateChannelAccount", s.CreateChannelAccount(ctx, store.ChannelAccount{TenantID: tn.ID, ID: uuid.NewString(),
 		Channel: "Webhook", AccountID: "default", AgentID: "a-" + slug, CreatedAt: tNow, UpdatedAt: tNow}))
 	must(t, "MarkWebhookSeen", s.MarkWebhookSeen(ctx, tn.ID, "default", "sig", tNow, tNow.Add(time.Hour)))
+	must(t, "EnqueueDelivery", s.EnqueueDelivery(ctx, store.Delivery{TenantID: tn.ID, ID: uuid.NewString(), Channel: "Telegram",
+		ChannelAccountID: uuid.NewString(), Payload: []byte("{}"), Attempts: 1, NextAttemptAt: tNow, LeaseToken: "t",
+		LeaseUntil: tNow, CreatedAt: tNow}))
 	must(t, "CreateSkill", s.CreateSkill(ctx, store.Skill{TenantID: tn.ID, SkillID: "s", Version: "1.0.0", VersionKey: "1",
 		Contract: []byte("{}"), Module: []byte("m"), CreatedAt: tNow}, 10, 10))
 	_, err = s.PutSkillInstall(ctx, store.SkillInstall{TenantID: tn.ID, AgentID: "a-" + slug, SkillID: "s", Version: "1.0.0",
@@ -189,7 +192,7 @@ var tenantTables = []string{"komand_users", "komand_api_keys", "komand_refresh_f
 	"komand_refresh_tokens", "komand_agents", "komand_audit_log", "komand_audit_heads",
 	"komand_sessions", "komand_session_turns", "komand_agent_memory", "komand_vault_keys", "komand_credentials", "komand_credential_grants",
 	"komand_channel_accounts", "komand_webhook_seen", "komand_skills", "komand_skill_installs", "komand_skill_policy", "komand_crm_contacts",
-	"komand_injection_policies", "komand_injection_reviews"}
+	"komand_injection_policies", "komand_injection_reviews", "komand_outbox"}
 
 // TestRowLevelSecurity checks the second wall on its own: raw SQL on a
 // komand_app connection, without any WHERE clause.
@@ -279,6 +282,8 @@ func TestRowLevelSecurity(t *testing.T) {
 			VALUES ($1, '{"action":"warn"}', now()) ON CONFLICT (tenant_id) DO UPDATE SET doc = '{"action":"warn"}'`},
 		{"komand_injection_reviews", `INSERT INTO komand_injection_reviews (tenant_id, id, session_id, agent_id, kind, source,
 			turn_seq, status, created_at) VALUES ($1, 'evil', 'evil', 'a-beta', 'message', 'user', 1, 'pending', now())`},
+		{"komand_outbox", `INSERT INTO komand_outbox (tenant_id, id, channel, channel_account_id, payload, attempts,
+			next_attempt_at, lease_until, created_at) VALUES ($1, 'evil', 'Telegram', 'evil', convert_to('{}', 'UTF8'), 1, now(), now(), now())`},
 	}
 	for _, ins := range inserts {
 		for _, setTenant := range []bool{true, false} {
@@ -602,6 +607,10 @@ func TestNonSuperuserOwner(t *testing.T) {
 	}
 	if _, err := s.TenantIDByInviteHash(ctx, "no-such-invite"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("TenantIDByInviteHash(unknown) = %v, want ErrNotFound", err)
+	}
+	// The delivery worker's lookup (seedTenant queued one delivery).
+	if got, err := s.DueDeliveryTenants(ctx, tNow, 10); err != nil || len(got) != 1 || got[0] != tn.ID {
+		t.Errorf("DueDeliveryTenants = %q, %v; want [%q]", got, err, tn.ID)
 	}
 
 	// FORCE: the owner itself sees no tenant rows unless it names a tenant.

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Memory", memoryTests},
 		{"Vault", vaultTests},
 		{"Channels", channelTests},
+		{"Outbox", outboxTests},
 		{"Skills", skillTests},
 		{"CRM", crmTests},
 		{"Injection", injectionTests},
