@@ -71,6 +71,8 @@ type App struct {
 
 	redis  *redis.Client
 	docker *sandbox.Docker // closed with the app when Sandbox__Container=docker
+	// stopDelivery cancels the outbox's delivery worker and waits for it.
+	stopDelivery func()
 }
 
 // Options adjust wiring for tests and benchmarks.
@@ -99,6 +101,10 @@ type Options struct {
 	// source's requests (sign-in and reads); tests give it a local
 	// server's TLS trust. Nil means a default client.
 	AzureKeyVaultHTTPClient *http.Client
+	// DeliveryTicks, when set, paces the outbox's delivery worker instead
+	// of Channels__Delivery__PollInterval; tests give a channel they
+	// control and call Channels.DeliverDue themselves.
+	DeliveryTicks <-chan time.Time
 }
 
 // LogSecrets returns the platform's secrets from cfg (JWT key, vault
@@ -233,10 +239,15 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 	}, a.Log), nil
 }
 
-// Close drains the audit writer (no accepted entry is lost) and closes the
-// store and Redis client.
+// Close stops the delivery worker (its in-flight deliveries are released
+// for the next process), waits for replies being answered, drains the
+// audit writer (no accepted entry is lost) and closes the store and Redis
+// client.
 func (a *App) Close() error {
 	var errs []error
+	if a.stopDelivery != nil {
+		a.stopDelivery()
+	}
 	if a.Channels != nil {
 		a.Channels.Wait()
 	}

@@ -233,6 +233,24 @@ func (a *App) buildChannels(_ context.Context, w *wiring) error {
 			return a.Sessions.Handle(ctx, p, m, "", session.Hooks{})
 		}, w.log, w.now, channel.Options{
 			TelegramAPI: cfg.Channels.Telegram.ApiBaseUrl, SlackAPI: cfg.Channels.Slack.ApiBaseUrl,
-			Visitors: visitors, VisitorTTL: cfg.Channels.WebChat.VisitorTokenTTL()})
+			Visitors: visitors, VisitorTTL: cfg.Channels.WebChat.VisitorTokenTTL(),
+			Delivery: channel.DeliveryOptions{MaxAttempts: cfg.Channels.Delivery.MaxAttempts, MaxAge: cfg.Channels.Delivery.MaxAge,
+				InitialBackoff: cfg.Channels.Delivery.InitialBackoff, MaxBackoff: cfg.Channels.Delivery.MaxBackoff,
+				PollInterval: cfg.Channels.Delivery.PollInterval}})
+	a.startDelivery(w.o.DeliveryTicks)
 	return nil
+}
+
+// startDelivery runs the outbox's delivery worker until Close.
+func (a *App) startDelivery(ticks <-chan time.Time) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Channels.RunDeliveries(ctx, ticks)
+	}()
+	a.stopDelivery = func() {
+		cancel()
+		<-done
+	}
 }

@@ -40,7 +40,9 @@ type Dispatch func(ctx context.Context, p authz.Principal, m InboundMessage) (Re
 // Admin configure, every role reads) and receives signed webhook
 // deliveries.
 type Service struct {
-	st       store.Channels
+	st       Store
+	outbox   store.Outbox
+	delivery DeliveryOptions
 	secrets  Secrets
 	authz    *authz.Authorizer
 	audit    audit.Recorder
@@ -66,6 +68,15 @@ type Options struct {
 	// widgets are off); VisitorTTL is their life (default 1 h).
 	Visitors   *authn.VisitorTokens
 	VisitorTTL time.Duration
+	// Delivery configures the outbox's retries (zero fields: defaults).
+	Delivery DeliveryOptions
+}
+
+// Store is what the channel service keeps: accounts, replay protection
+// and the outbox of replies.
+type Store interface {
+	store.Channels
+	store.Outbox
 }
 
 // recoverDispatch keeps a panic in an asynchronous reply (Slack,
@@ -78,7 +89,7 @@ func (s *Service) recoverDispatch(ctx context.Context, accountID string) {
 }
 
 // NewService returns the channel service.
-func NewService(st store.Channels, secrets Secrets, az *authz.Authorizer, rec audit.Recorder, dispatch Dispatch, log *slog.Logger, now func() time.Time, o Options) *Service {
+func NewService(st Store, secrets Secrets, az *authz.Authorizer, rec audit.Recorder, dispatch Dispatch, log *slog.Logger, now func() time.Time, o Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
@@ -97,7 +108,7 @@ func NewService(st store.Channels, secrets Secrets, az *authz.Authorizer, rec au
 	if o.VisitorTTL <= 0 {
 		o.VisitorTTL = DefaultVisitorTTL
 	}
-	return &Service{st: st, secrets: secrets, authz: az, audit: rec, dispatch: dispatch, now: now, log: log,
+	return &Service{st: st, outbox: st, delivery: o.Delivery.withDefaults(), secrets: secrets, authz: az, audit: rec, dispatch: dispatch, now: now, log: log,
 		visitors: o.Visitors, visitorTTL: o.VisitorTTL, client: o.Client, telegramBase: strings.TrimRight(o.TelegramAPI, "/"), slackBase: strings.TrimRight(o.SlackAPI, "/")}
 }
 

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/komand-ai/komand/internal/apperr"
@@ -125,19 +127,17 @@ func (s *Service) ReceiveSlack(ctx context.Context, d SlackDelivery) (challenge 
 		if err != nil {
 			text = publicText(err)
 		}
-		if err := s.slackPost(bctx, a, e.Channel, thread, text); err != nil {
-			s.log.ErrorContext(bctx, "slack chat.postMessage", "account", a.ID, "err", err)
-		}
+		s.deliver(bctx, a, reply.SessionID, m.MessageID, outPayload{Text: text, SlackChannel: e.Channel, ThreadTS: thread})
 	}()
 	return "", nil
 }
 
 // slackPost calls chat.postMessage with the account's bot token. Errors
-// never carry the token or Slack's body.
+// (*deliveryError) never carry the token or Slack's body.
 func (s *Service) slackPost(ctx context.Context, a store.ChannelAccount, channelID, thread, text string) error {
 	token, err := s.secrets.PlatformSecret(ctx, a.TenantID, a.TokenCredentialID)
 	if err != nil {
-		return fmt.Errorf("slack: bot token unavailable: %w", err)
+		return &deliveryError{class: ClassTokenUnavailable, retry: true, msg: "slack: bot token unavailable: " + err.Error()}
 	}
 	if len(text) > 40000 {
 		text = text[:40000] // chat.postMessage's limit
@@ -145,21 +145,42 @@ func (s *Service) slackPost(ctx context.Context, a store.ChannelAccount, channel
 	body, _ := json.Marshal(map[string]any{"channel": channelID, "text": text, "thread_ts": thread})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.slackBase+"/api/chat.postMessage", bytes.NewReader(body))
 	if err != nil {
-		return errors.New("slack: bad request")
+		return &deliveryError{class: ClassClientError, msg: "slack: bad request"}
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return errors.New("slack: chat.postMessage: the Web API could not be reached")
+		return &deliveryError{class: ClassUnreachable, retry: true, msg: "slack: chat.postMessage: the Web API could not be reached"}
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return classify("slack: chat.postMessage", resp.StatusCode, retryAfter(resp.Header.Get("Retry-After")))
+	}
 	var out struct {
 		OK    bool   `json:"ok"`
 		Error string `json:"error"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil || !out.OK {
-		return fmt.Errorf("slack: chat.postMessage: status %d, error %.64q", resp.StatusCode, out.Error)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
+		return classify("slack: chat.postMessage", resp.StatusCode, 0)
+	}
+	if !out.OK {
+		e := &deliveryError{class: ClassAPIError, msg: fmt.Sprintf("slack: chat.postMessage: error %.64q", out.Error)}
+		// Slack's own outages come as ok:false too: those are retried.
+		switch out.Error {
+		case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited":
+			e.class, e.retry = ClassServerError, true
+		}
+		return e
 	}
 	return nil
+}
+
+// retryAfter reads a Retry-After header in seconds (at most a day).
+func retryAfter(h string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(h))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return time.Duration(min(n, 86400)) * time.Second
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -103,17 +102,12 @@ func (s *Service) ReceiveTelegram(ctx context.Context, d TelegramDelivery) error
 		defer cancel()
 		p := authz.Principal{TenantID: a.TenantID, UserID: "channel:" + a.ID, Role: authz.Operator, Public: true}
 		reply, err := s.dispatch(bctx, p, m)
-		text := ""
-		switch {
-		case err == nil:
-			text = reply.Text
-		default:
+		text := reply.Text
+		if err != nil {
 			// The user gets the same plain message the API would give.
 			text = publicText(err)
 		}
-		if err := s.telegramSend(bctx, a, chatID, text); err != nil {
-			s.log.ErrorContext(bctx, "telegram sendMessage", "account", a.ID, "err", err)
-		}
+		s.deliver(bctx, a, reply.SessionID, m.MessageID, outPayload{Text: text, ChatID: chatID})
 	}()
 	return nil
 }
@@ -127,11 +121,12 @@ func publicText(err error) string {
 }
 
 // telegramSend calls the Bot API's sendMessage with the account's bot
-// token. Errors never carry the URL (it holds the token) or the API's body.
+// token. Errors (*deliveryError) never carry the URL (it holds the token)
+// or the API's body.
 func (s *Service) telegramSend(ctx context.Context, a store.ChannelAccount, chatID int64, text string) error {
 	token, err := s.secrets.PlatformSecret(ctx, a.TenantID, a.TokenCredentialID)
 	if err != nil {
-		return fmt.Errorf("telegram: bot token unavailable: %w", err)
+		return &deliveryError{class: ClassTokenUnavailable, retry: true, msg: "telegram: bot token unavailable: " + err.Error()}
 	}
 	if len(text) > 4096 {
 		text = text[:4096] // the Bot API's limit
@@ -139,19 +134,31 @@ func (s *Service) telegramSend(ctx context.Context, a store.ChannelAccount, chat
 	body, _ := json.Marshal(map[string]any{"chat_id": chatID, "text": text})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.telegramBase+"/bot"+token+"/sendMessage", bytes.NewReader(body))
 	if err != nil {
-		return errors.New("telegram: bad request")
+		return &deliveryError{class: ClassClientError, msg: "telegram: bad request"}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return errors.New("telegram: sendMessage: the Bot API could not be reached")
+		return &deliveryError{class: ClassUnreachable, retry: true, msg: "telegram: sendMessage: the Bot API could not be reached"}
 	}
 	defer resp.Body.Close()
 	var out struct {
-		OK bool `json:"ok"`
+		OK         bool `json:"ok"`
+		Parameters struct {
+			RetryAfter int `json:"retry_after"`
+		} `json:"parameters"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil || !out.OK {
-		return fmt.Errorf("telegram: sendMessage: status %d", resp.StatusCode)
+	decodeErr := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out)
+	if resp.StatusCode != http.StatusOK || decodeErr != nil || !out.OK {
+		wait := retryAfter(resp.Header.Get("Retry-After"))
+		if n := out.Parameters.RetryAfter; n > 0 {
+			wait = time.Duration(min(n, 86400)) * time.Second
+		}
+		status := resp.StatusCode
+		if status == http.StatusOK && decodeErr == nil {
+			status = http.StatusBadRequest // ok:false with 200: a refusal
+		}
+		return classify("telegram: sendMessage", status, wait)
 	}
 	return nil
 }

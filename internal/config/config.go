@@ -183,7 +183,27 @@ type ChannelsConfig struct {
 	Telegram ChannelAPIConfig
 	Slack    ChannelAPIConfig
 	WebChat  WebChatConfig
+	Delivery DeliveryConfig
 }
+
+// DeliveryConfig is the Channels:Delivery section: how the outbox retries
+// replies a platform (Slack, Telegram) did not accept. A failed attempt
+// is retried after InitialBackoff, doubling up to MaxBackoff, each delay
+// jittered; the reply is given up after MaxAttempts attempts or once it is
+// MaxAge old, whichever comes first.
+type DeliveryConfig struct {
+	MaxAttempts    int           // default 10, allowed 1..100
+	MaxAge         time.Duration // default 1h, allowed 1m..72h
+	InitialBackoff time.Duration // default 2s, allowed 100ms..1h
+	MaxBackoff     time.Duration // default 5m, allowed InitialBackoff..24h
+	// PollInterval is how often the worker looks for due deliveries;
+	// default 1s, allowed 10ms..1m.
+	PollInterval time.Duration
+}
+
+// DefaultDelivery is the Channels:Delivery section's defaults.
+var DefaultDelivery = DeliveryConfig{MaxAttempts: 10, MaxAge: time.Hour, InitialBackoff: 2 * time.Second,
+	MaxBackoff: 5 * time.Minute, PollInterval: time.Second}
 
 // WebChatConfig is the Channels:WebChat section: public chat widgets.
 type WebChatConfig struct {
@@ -391,7 +411,7 @@ func Default() Config {
 			SessionIdleTimeout: 24 * time.Hour,
 		},
 		Sandbox:  SandboxConfig{MaxMemoryMb: 1024, MaxConcurrent: 64},
-		Channels: ChannelsConfig{WebChat: WebChatConfig{VisitorTokenMinutes: 60}},
+		Channels: ChannelsConfig{WebChat: WebChatConfig{VisitorTokenMinutes: 60}, Delivery: DefaultDelivery},
 		Jwt: JwtConfig{
 			Issuer:                "komand.ai",
 			Audience:              "komand.ai",

@@ -77,6 +77,11 @@
 //	Channels:Telegram:ApiBaseUrl  Channels__Telegram__ApiBaseUrl     https://api.telegram.org
 //	Channels:Slack:ApiBaseUrl     Channels__Slack__ApiBaseUrl        https://slack.com
 //	Channels:WebChat:VisitorTokenMinutes  Channels__WebChat__VisitorTokenMinutes  60 (5–1440)
+//	Channels:Delivery:MaxAttempts     Channels__Delivery__MaxAttempts     10 (1–100)
+//	Channels:Delivery:MaxAge          Channels__Delivery__MaxAge          1h (1m–72h)
+//	Channels:Delivery:InitialBackoff  Channels__Delivery__InitialBackoff  2s (100ms–1h)
+//	Channels:Delivery:MaxBackoff      Channels__Delivery__MaxBackoff      5m (InitialBackoff–24h)
+//	Channels:Delivery:PollInterval    Channels__Delivery__PollInterval    1s (10ms–1m)
 //	Skills:TrustedPublishers      Skills__TrustedPublishers          "" (publisherId=<base64 Ed25519 key>,…)
 //	Sandbox:CacheDir              Sandbox__CacheDir                  DataDir/wasm-cache
 //	Sandbox:MaxMemoryMb           Sandbox__MaxMemoryMb               1024 (16–4096)

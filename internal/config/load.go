@@ -133,6 +133,11 @@ var settings = []setting{
 	{"Channels", "Telegram:ApiBaseUrl", kindString, false, func(c *Config) any { return &c.Channels.Telegram.ApiBaseUrl }},
 	{"Channels", "Slack:ApiBaseUrl", kindString, false, func(c *Config) any { return &c.Channels.Slack.ApiBaseUrl }},
 	{"Channels", "WebChat:VisitorTokenMinutes", kindInt, false, func(c *Config) any { return &c.Channels.WebChat.VisitorTokenMinutes }},
+	{"Channels", "Delivery:MaxAttempts", kindInt, false, func(c *Config) any { return &c.Channels.Delivery.MaxAttempts }},
+	{"Channels", "Delivery:MaxAge", kindDuration, false, func(c *Config) any { return &c.Channels.Delivery.MaxAge }},
+	{"Channels", "Delivery:InitialBackoff", kindDuration, false, func(c *Config) any { return &c.Channels.Delivery.InitialBackoff }},
+	{"Channels", "Delivery:MaxBackoff", kindDuration, false, func(c *Config) any { return &c.Channels.Delivery.MaxBackoff }},
+	{"Channels", "Delivery:PollInterval", kindDuration, false, func(c *Config) any { return &c.Channels.Delivery.PollInterval }},
 
 	{"Skills", "TrustedPublishers", kindString, false, func(c *Config) any { return &c.Skills.TrustedPublishers }},
 

@@ -115,7 +115,7 @@ func TestLoad(t *testing.T) {
 					Agents:            AgentsConfig{MaxToolIterations: 4, TurnTimeout: 90 * time.Second, SessionIdleTimeout: time.Hour},
 					Injection:         InjectionConfig{ClassifierUrl: "https://guard.internal/v1/classify", ClassifierTimeout: 300 * time.Millisecond},
 					Sandbox:           SandboxConfig{MaxMemoryMb: 1024, MaxConcurrent: 64},
-					Channels:          ChannelsConfig{WebChat: WebChatConfig{VisitorTokenMinutes: 60}},
+					Channels:          ChannelsConfig{WebChat: WebChatConfig{VisitorTokenMinutes: 60}, Delivery: DefaultDelivery},
 					Jwt: JwtConfig{SecretKey: "0123456789abcdef0123456789abcdef", Issuer: "iss", Audience: "aud",
 						ExpirationMinutes: 15, RefreshExpirationDays: 30},
 					Log: LogConfig{Level: "debug", Format: "text"},
@@ -165,6 +165,8 @@ func TestLoad(t *testing.T) {
 				"Agents__TurnTimeout=30s",
 				"Agents__SessionIdleTimeout=0",
 				"Channels__WebChat__VisitorTokenMinutes=15",
+				"Channels__Delivery__MaxAttempts=4",
+				"Channels__Delivery__MaxBackoff=90s",
 				"Injection__ClassifierApiKey=guard-token",
 				"Jwt__SecretKey=env-secret-0123456789abcdef0123456789",
 				"Jwt__Issuer=env-iss",
@@ -192,10 +194,11 @@ func TestLoad(t *testing.T) {
 					RateLimits:        RateLimitsConfig{42, 10, 5, 20, 1000},
 					Sandbox:           SandboxConfig{MaxMemoryMb: 1024, MaxConcurrent: 64},
 					Agents:            AgentsConfig{3, 30 * time.Second, 0},
-					Channels:          ChannelsConfig{WebChat: WebChatConfig{VisitorTokenMinutes: 15}},
-					Injection:         InjectionConfig{ClassifierApiKey: "guard-token", ClassifierTimeout: 500 * time.Millisecond},
-					Jwt:               JwtConfig{"env-secret-0123456789abcdef0123456789", "env-iss", "env-aud", 5, 2},
-					Log:               LogConfig{"error", "text"},
+					Channels: ChannelsConfig{WebChat: WebChatConfig{VisitorTokenMinutes: 15}, Delivery: DeliveryConfig{MaxAttempts: 4,
+						MaxAge: time.Hour, InitialBackoff: 2 * time.Second, MaxBackoff: 90 * time.Second, PollInterval: time.Second}},
+					Injection: InjectionConfig{ClassifierApiKey: "guard-token", ClassifierTimeout: 500 * time.Millisecond},
+					Jwt:       JwtConfig{"env-secret-0123456789abcdef0123456789", "env-iss", "env-aud", 5, 2},
+					Log:       LogConfig{"error", "text"},
 				}
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("got  %+v\nwant %+v", c, want)

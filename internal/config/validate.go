@@ -123,6 +123,24 @@ func (c *Config) Validate() error {
 	if n := c.Channels.WebChat.VisitorTokenMinutes; n < 5 || n > 1440 {
 		add("Channels:WebChat:VisitorTokenMinutes", "must be between 5 and 1440, got %d", n)
 	}
+	{
+		d := c.Channels.Delivery
+		if d.MaxAttempts < 1 || d.MaxAttempts > 100 {
+			add("Channels:Delivery:MaxAttempts", "must be between 1 and 100, got %d", d.MaxAttempts)
+		}
+		if d.MaxAge < time.Minute || d.MaxAge > 72*time.Hour {
+			add("Channels:Delivery:MaxAge", "must be between 1m and 72h, got %v", d.MaxAge)
+		}
+		if d.InitialBackoff < 100*time.Millisecond || d.InitialBackoff > time.Hour {
+			add("Channels:Delivery:InitialBackoff", "must be between 100ms and 1h, got %v", d.InitialBackoff)
+		}
+		if d.MaxBackoff < d.InitialBackoff || d.MaxBackoff > 24*time.Hour {
+			add("Channels:Delivery:MaxBackoff", "must be between Channels:Delivery:InitialBackoff (%v) and 24h, got %v", d.InitialBackoff, d.MaxBackoff)
+		}
+		if d.PollInterval < 10*time.Millisecond || d.PollInterval > time.Minute {
+			add("Channels:Delivery:PollInterval", "must be between 10ms and 1m, got %v", d.PollInterval)
+		}
+	}
 	if n := c.Agents.MaxToolIterations; n < 1 || n > 100 {
 		add("Agents:MaxToolIterations", "must be between 1 and 100, got %d", n)
 	}

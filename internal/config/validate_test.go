@@ -65,6 +65,17 @@ func TestValidate(t *testing.T) {
 		// Channels.
 		{"visitor token 5 min", func(c *Config) { c.Channels.WebChat.VisitorTokenMinutes = 5 }, "", ""},
 		{"visitor token too short", func(c *Config) { c.Channels.WebChat.VisitorTokenMinutes = 4 }, "Channels:WebChat:VisitorTokenMinutes", "Channels:WebChat:VisitorTokenMinutes"},
+		{"delivery 1 attempt", func(c *Config) { c.Channels.Delivery.MaxAttempts = 1 }, "", ""},
+		{"delivery 0 attempts", func(c *Config) { c.Channels.Delivery.MaxAttempts = 0 }, "Channels:Delivery:MaxAttempts", "Channels:Delivery:MaxAttempts"},
+		{"delivery 101 attempts", func(c *Config) { c.Channels.Delivery.MaxAttempts = 101 }, "Channels:Delivery:MaxAttempts", "Channels:Delivery:MaxAttempts"},
+		{"delivery max age short", func(c *Config) { c.Channels.Delivery.MaxAge = 59 * time.Second }, "Channels:Delivery:MaxAge", "Channels:Delivery:MaxAge"},
+		{"delivery max age long", func(c *Config) { c.Channels.Delivery.MaxAge = 73 * time.Hour }, "Channels:Delivery:MaxAge", "Channels:Delivery:MaxAge"},
+		{"delivery backoff zero", func(c *Config) { c.Channels.Delivery.InitialBackoff = 0 }, "Channels:Delivery:InitialBackoff", "Channels:Delivery:InitialBackoff"},
+		{"delivery cap below backoff", func(c *Config) { c.Channels.Delivery.MaxBackoff = time.Second }, "Channels:Delivery:MaxBackoff", "Channels:Delivery:MaxBackoff"},
+		{"delivery cap = backoff", func(c *Config) { c.Channels.Delivery.MaxBackoff = c.Channels.Delivery.InitialBackoff }, "", ""},
+		{"delivery cap long", func(c *Config) { c.Channels.Delivery.MaxBackoff = 25 * time.Hour }, "Channels:Delivery:MaxBackoff", "Channels:Delivery:MaxBackoff"},
+		{"delivery poll fast", func(c *Config) { c.Channels.Delivery.PollInterval = time.Millisecond }, "Channels:Delivery:PollInterval", "Channels:Delivery:PollInterval"},
+		{"delivery poll slow", func(c *Config) { c.Channels.Delivery.PollInterval = 2 * time.Minute }, "Channels:Delivery:PollInterval", "Channels:Delivery:PollInterval"},
 		{"visitor token too long", func(c *Config) { c.Channels.WebChat.VisitorTokenMinutes = 1441 }, "Channels:WebChat:VisitorTokenMinutes", "Channels:WebChat:VisitorTokenMinutes"},
 
 		// Sandbox.

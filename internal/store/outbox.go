@@ -17,6 +17,7 @@ type Delivery struct {
 	AgentID          string
 	SessionID        string
 	MessageID        string // the inbound message answered
+	RequestID        string // the inbound request's ID, for the delivery's audit entry
 	// Payload is the reply and where it goes (a chat, a thread), as the
 	// channel package encodes it. It holds the customer's conversation,
 	// as the session's turns do, and is deleted with the delivery.

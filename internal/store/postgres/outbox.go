@@ -12,7 +12,7 @@ import (
 	"github.com/komand-ai/komand/internal/store"
 )
 
-const deliveryCols = "tenant_id, id, channel, channel_account_id, agent_id, session_id, message_id, payload, attempts, " +
+const deliveryCols = "tenant_id, id, channel, channel_account_id, agent_id, session_id, message_id, request_id, payload, attempts, " +
 	"next_attempt_at, lease_token, lease_until, last_error_class, created_at"
 
 // deliveryColsO is deliveryCols qualified by the alias o (the claim's
@@ -21,7 +21,7 @@ var deliveryColsO = "o." + strings.ReplaceAll(deliveryCols, ", ", ", o.")
 
 func scanDelivery(r pgx.Row) (store.Delivery, error) {
 	var d store.Delivery
-	if err := r.Scan(&d.TenantID, &d.ID, &d.Channel, &d.ChannelAccountID, &d.AgentID, &d.SessionID, &d.MessageID, &d.Payload,
+	if err := r.Scan(&d.TenantID, &d.ID, &d.Channel, &d.ChannelAccountID, &d.AgentID, &d.SessionID, &d.MessageID, &d.RequestID, &d.Payload,
 		&d.Attempts, &d.NextAttemptAt, &d.LeaseToken, &d.LeaseUntil, &d.LastErrorClass, &d.CreatedAt); err != nil {
 		return store.Delivery{}, err
 	}
@@ -33,8 +33,8 @@ func scanDelivery(r pgx.Row) (store.Delivery, error) {
 func (s *Store) EnqueueDelivery(ctx context.Context, d store.Delivery) error {
 	err := s.inTenant(ctx, d.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO komand_outbox (`+deliveryCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, d.TenantID, d.ID, d.Channel,
-			d.ChannelAccountID, d.AgentID, d.SessionID, d.MessageID, d.Payload, d.Attempts, d.NextAttemptAt,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, d.TenantID, d.ID, d.Channel,
+			d.ChannelAccountID, d.AgentID, d.SessionID, d.MessageID, d.RequestID, d.Payload, d.Attempts, d.NextAttemptAt,
 			d.LeaseToken, d.LeaseUntil, d.LastErrorClass, d.CreatedAt)
 		return err
 	})

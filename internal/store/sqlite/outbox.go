@@ -9,7 +9,7 @@ import (
 	"github.com/komand-ai/komand/internal/store"
 )
 
-const deliveryCols = "tenant_id, id, channel, channel_account_id, agent_id, session_id, message_id, payload, attempts, " +
+const deliveryCols = "tenant_id, id, channel, channel_account_id, agent_id, session_id, message_id, request_id, payload, attempts, " +
 	"next_attempt_at, lease_token, lease_until, last_error_class, created_at"
 
 func scanDelivery(sc scanner) (store.Delivery, error) {
@@ -17,7 +17,7 @@ func scanDelivery(sc scanner) (store.Delivery, error) {
 		d                   store.Delivery
 		next, lease, create int64
 	)
-	if err := sc.Scan(&d.TenantID, &d.ID, &d.Channel, &d.ChannelAccountID, &d.AgentID, &d.SessionID, &d.MessageID, &d.Payload,
+	if err := sc.Scan(&d.TenantID, &d.ID, &d.Channel, &d.ChannelAccountID, &d.AgentID, &d.SessionID, &d.MessageID, &d.RequestID, &d.Payload,
 		&d.Attempts, &next, &d.LeaseToken, &lease, &d.LastErrorClass, &create); err != nil {
 		return store.Delivery{}, err
 	}
@@ -29,8 +29,8 @@ func scanDelivery(sc scanner) (store.Delivery, error) {
 func (s *Store) EnqueueDelivery(ctx context.Context, d store.Delivery) error {
 	return s.write(ctx, "enqueue delivery", func(tx txQuerier) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO komand_outbox (`+deliveryCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.TenantID, d.ID, d.Channel, d.ChannelAccountID, d.AgentID,
-			d.SessionID, d.MessageID, d.Payload, d.Attempts, micros(d.NextAttemptAt), d.LeaseToken, micros(d.LeaseUntil),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.TenantID, d.ID, d.Channel, d.ChannelAccountID, d.AgentID,
+			d.SessionID, d.MessageID, d.RequestID, d.Payload, d.Attempts, micros(d.NextAttemptAt), d.LeaseToken, micros(d.LeaseUntil),
 			d.LastErrorClass, micros(d.CreatedAt))
 		return err
 	})

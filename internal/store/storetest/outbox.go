@@ -27,7 +27,7 @@ var released = time.Unix(0, 0).UTC()
 func mkDelivery(t *testing.T, s store.Store, tenantID, token string, at time.Time) store.Delivery {
 	t.Helper()
 	d := store.Delivery{TenantID: tenantID, ID: newID(), Channel: "Telegram", ChannelAccountID: newID(), AgentID: "agent-" + tenantID[:4],
-		SessionID: newID(), MessageID: "m-" + newID()[:8], Payload: []byte(`{"chatId":42,"text":"réponse \u2014 ok"}`),
+		SessionID: newID(), MessageID: "m-" + newID()[:8], RequestID: "req-" + newID()[:8], Payload: []byte(`{"chatId":42,"text":"réponse \u2014 ok"}`),
 		Attempts: 1, NextAttemptAt: at, LeaseToken: token, LeaseUntil: at.Add(time.Minute), CreatedAt: at}
 	isErr(t, "EnqueueDelivery", s.EnqueueDelivery(t.Context(), d), nil)
 	return d

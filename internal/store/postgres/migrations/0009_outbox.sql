@@ -12,6 +12,7 @@ CREATE TABLE komand_outbox (
     agent_id           text        NOT NULL DEFAULT '',
     session_id         text        NOT NULL DEFAULT '',
     message_id         text        NOT NULL DEFAULT '',
+    request_id         text        NOT NULL DEFAULT '',
     payload            bytea       NOT NULL,
     attempts           integer     NOT NULL CHECK (attempts >= 0),
     next_attempt_at    timestamptz NOT NULL,

@@ -12,6 +12,7 @@ CREATE TABLE komand_outbox (
     agent_id           TEXT    NOT NULL DEFAULT '',
     session_id         TEXT    NOT NULL DEFAULT '',
     message_id         TEXT    NOT NULL DEFAULT '',
+    request_id         TEXT    NOT NULL DEFAULT '',
     payload            BLOB    NOT NULL,
     attempts           INTEGER NOT NULL CHECK (attempts >= 0),
     next_attempt_at    INTEGER NOT NULL,
