@@ -246,7 +246,7 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 		_ = group.Wait(context.WithoutCancel(ctx))
 		return channel.Reply{}, err
 	}
-	return s.finish(ctx, p, group, se, map[string]any{"channel": m.Channel, "messageId": m.MessageID}, out, runErr)
+	return s.finish(ctx, p, group, se, sentDetails(m), out, runErr)
 }
 
 // finish stores what a turn produced (also after a failure), opens a
@@ -303,6 +303,18 @@ func (s *Service) finish(ctx context.Context, p authz.Principal, group *audit.Gr
 	return channel.Reply{SessionID: se.ID, Text: out.Reply, Timestamp: at}, nil
 }
 
+// sentDetails starts the details of a message's MessageSent entry. A
+// channel whose replies go through the outbox (Slack, Telegram) gets
+// "delivery": "queued" here, and a second MessageSent from the channel
+// once the reply is delivered or given up.
+func sentDetails(m channel.InboundMessage) map[string]any {
+	d := map[string]any{"channel": m.Channel, "messageId": m.MessageID}
+	if channel.QueuesReplies(m.Channel) {
+		d["delivery"] = "queued"
+	}
+	return d
+}
+
 // stopMessage answers a message that was blocked (a neutral refusal) or
 // held for review (a holding reply): the message is stored, flagged, and
 // never reaches the model.
@@ -319,7 +331,7 @@ func (s *Service) stopMessage(ctx context.Context, p authz.Principal, group *aud
 			Excerpt: injection.Excerpt(m.Text, det.res.Spans, excerptBytes), Score: det.res.Score,
 			Categories: det.res.Categories}
 	}
-	return s.finish(ctx, p, group, se, map[string]any{"channel": m.Channel, "messageId": m.MessageID}, out, nil)
+	return s.finish(ctx, p, group, se, sentDetails(m), out, nil)
 }
 
 // chatLimit applies the chat rate limit per tenant, channel, account and

@@ -42,6 +42,7 @@ type Env struct {
 	App    *app.App
 	Server *httptest.Server
 	logs   *syncBuffer
+	closed sync.Once
 }
 
 // Config returns the test configuration for kind: loopback, a temp data
@@ -105,13 +106,21 @@ func Start(t testing.TB, cfg config.Config, o app.Options) *Env {
 		t.Fatalf("server: %v", err)
 	}
 	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		if err := a.Close(); err != nil {
-			t.Errorf("app close: %v", err)
+	e := &Env{T: t, App: a, Server: hs, logs: logs}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// Close stops the server and closes the app, as a shutdown does (the
+// test's cleanup does it otherwise); a restart test then Starts a new Env
+// on the same configuration.
+func (e *Env) Close() {
+	e.closed.Do(func() {
+		e.Server.Close()
+		if err := e.App.Close(); err != nil {
+			e.T.Errorf("app close: %v", err)
 		}
 	})
-	return &Env{T: t, App: a, Server: hs, logs: logs}
 }
 
 // Logs returns everything the server has logged so far.
