@@ -80,8 +80,9 @@ type Store interface {
 }
 
 // recoverDispatch keeps a panic in an asynchronous reply (Slack,
-// Telegram) from taking the whole server down: it is logged and the
-// delivery is dropped, as a failed one would be.
+// Telegram) or a delivery attempt from taking the whole server down: it
+// is logged; a reply not yet in the outbox is dropped, one in it is
+// retried when its lease ends.
 func (s *Service) recoverDispatch(ctx context.Context, accountID string) {
 	if r := recover(); r != nil {
 		s.log.ErrorContext(ctx, "channel reply panicked", "account", accountID, "panic", fmt.Sprint(r))

@@ -7,6 +7,9 @@
 // /api/webchat/message). Telegram (telegram.go) verifies the Bot API's
 // secret-token header and answers through sendMessage; Slack (slack.go)
 // verifies v0 request signatures and answers through chat.postMessage.
+// Their replies go through the outbox (outbox.go): stored before the first
+// attempt, retried with backoff by the delivery worker, across restarts
+// and replicas, and audited as delivered or failed.
 // A WebChat account is a public chat widget (widget.go): anonymous
 // visitors get short-lived visitor tokens that fix their sender.
 package channel
