@@ -124,16 +124,28 @@ func inspect(b []byte) (moduleLimits, string) {
 		return lim, "not a WebAssembly module"
 	}
 	p := 8
+	var seen [2]bool // table, memory
 	for p < len(b) {
 		id := b[p]
 		p++
 		size, n := uleb(b[p:])
-		if n == 0 || uint64(p+n)+size > uint64(len(b)) {
+		// Compared with what is left rather than as p+n+size, which could
+		// wrap for a length near 2^64 before uleb was bounded to 32 bits.
+		if n == 0 || size > uint64(len(b)-p-n) {
 			return lim, "malformed section"
 		}
 		p += n
 		sec := b[p : p+int(size)]
 		p += int(size)
+		if id == 4 || id == 5 {
+			// A second table or memory section would replace what was
+			// read from the first (the compiler refuses it, but only
+			// after the shape was checked).
+			if seen[id-4] {
+				return lim, "malformed section"
+			}
+			seen[id-4] = true
+		}
 		switch id {
 		case 4: // table
 			count, k := uleb(sec)
@@ -200,11 +212,16 @@ func limits(b []byte) (min, max uint64, hasMax bool, n int) {
 	return min, max, hasMax, n
 }
 
-// uleb decodes an unsigned LEB128 value (at most 10 bytes); n is 0 when
-// it is malformed.
+// uleb decodes an unsigned LEB128 u32, the type of every length, count
+// and (32-bit) limit the binary format has: at most 5 bytes, the last
+// carrying at most 4 bits. n is 0 when it is malformed (truncated, too
+// long or over 2^32-1).
 func uleb(b []byte) (v uint64, n int) {
 	var shift uint
-	for i := 0; i < len(b) && i < 10; i++ {
+	for i := 0; i < len(b) && i < 5; i++ {
+		if i == 4 && b[i] > 0x0f {
+			return 0, 0
+		}
 		v |= uint64(b[i]&0x7f) << shift
 		if b[i]&0x80 == 0 {
 			return v, i + 1
