@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Source says where screened text came from. The same words weigh more in
@@ -218,10 +219,44 @@ const maxDepth = 2
 const maxDecoded = 256 << 10
 
 // Screen scores text from source.
+//
+// Spans are byte ranges of text that start and end on character
+// boundaries and hold only valid UTF-8: where text has invalid bytes, a
+// span is cut around them (a model reading the text sees U+FFFD there,
+// so the match reads across them, but an excerpt of the span must not
+// carry them).
 func (d *Detector) Screen(text string, src Source) Result {
 	budget := maxDecoded
 	ev := d.evidence(text, src, 0, &budget)
-	return d.result(ev)
+	res := d.result(ev)
+	if len(res.Spans) > 0 && !utf8.ValidString(text) {
+		res.Spans = validSpans(text, res.Spans)
+	}
+	return res
+}
+
+// validSpans cuts each span at the invalid bytes of text it covers,
+// keeping the valid pieces (ordered by start, as mergeSpans leaves them).
+func validSpans(text string, spans []Span) []Span {
+	var out []Span
+	for _, s := range spans {
+		start := s.Start
+		for i := s.Start; i < s.End; {
+			r, size := utf8.DecodeRuneInString(text[i:s.End])
+			if r == utf8.RuneError && size <= 1 {
+				if i > start {
+					out = append(out, Span{Start: start, End: i, Category: s.Category, Encoding: s.Encoding})
+				}
+				start = i + 1
+			}
+			i += max(size, 1)
+		}
+		if s.End > start {
+			out = append(out, Span{Start: start, End: s.End, Category: s.Category, Encoding: s.Encoding})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Span) int { return a.Start - b.Start })
+	return out
 }
 
 // evidence is what one text (or decoded span) showed.

@@ -21,7 +21,8 @@ type folded struct {
 	segs []foldSeg
 	// nonASCII counts original runes that needed the slow path.
 	nonASCII int
-	// hidden counts removed format characters (zero-width, bidi).
+	// hidden counts removed format characters (zero-width, bidi) and
+	// invalid bytes.
 	hidden int
 	// bidi: the text holds a bidi embedding, override or isolate.
 	bidi bool
@@ -113,7 +114,10 @@ func (f *folded) fold(s string) {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		f.nonASCII++
-		if hiddenRune(r) {
+		// An invalid byte is not a character: a model is shown U+FFFD for
+		// it, which hides nothing from its reader. It is removed like the
+		// invisible characters, so a word cut by one still reads whole.
+		if hiddenRune(r) || r == utf8.RuneError && size == 1 {
 			f.hidden++
 			if r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 {
 				f.bidi = true
@@ -198,23 +202,27 @@ func (t *runeFolds) get(r rune) (foldEntry, bool) {
 	return foldEntry{}, false
 }
 
-// orig maps a folded byte range to the original byte range.
+// orig maps a folded byte range to the original byte range: from the
+// start of the character folded byte start came from to the end of the
+// character folded byte end-1 came from. Characters folding removed
+// (zero-width, bidi, invalid bytes) after the range are not in it, so a
+// range ends where its last character does, on a character boundary.
 func (f *folded) orig(start, end int, text string) (int, int) {
 	if len(f.b) == 0 {
 		return 0, 0
 	}
 	start = min(start, len(f.b)-1)
 	s := f.at(start)
-	e := len(text)
-	if end < len(f.b) {
-		e = f.at(end)
+	if end <= start {
+		return s, s
 	}
-	return s, max(s, e)
+	end = min(end, len(f.b))
+	return s, max(s, f.atEnd(end-1, text))
 }
 
-// at is the original offset of folded byte x (0 <= x < len(f.b)).
-func (f *folded) at(x int) int {
-	// The last segment starting at or before x.
+// seg is the index of the last segment starting at or before folded byte
+// x (0 <= x < len(f.b)).
+func (f *folded) seg(x int) int {
 	lo, hi := 0, len(f.segs)
 	for hi-lo > 1 {
 		m := int(uint(lo+hi) >> 1)
@@ -224,11 +232,27 @@ func (f *folded) at(x int) int {
 			hi = m
 		}
 	}
-	sg := f.segs[lo]
+	return lo
+}
+
+// at is the original offset of folded byte x (0 <= x < len(f.b)).
+func (f *folded) at(x int) int {
+	sg := f.segs[f.seg(x)]
 	if sg.run {
 		return int(sg.o) + x - int(sg.f)
 	}
 	return int(sg.o)
+}
+
+// atEnd is the original offset just past the character folded byte x
+// (0 <= x < len(f.b)) came from.
+func (f *folded) atEnd(x int, text string) int {
+	sg := f.segs[f.seg(x)]
+	if sg.run {
+		return int(sg.o) + x - int(sg.f) + 1
+	}
+	_, size := utf8.DecodeRuneInString(text[sg.o:])
+	return int(sg.o) + size
 }
 
 // leet folds digits and symbols used as letters inside a word that also
