@@ -145,7 +145,7 @@ func TestInjectionPolicyAPI(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		w, viewer := newInjectionWorld(t, kind, nil, textReply("ok"))
 		r := w.env.Do("GET", "/api/injection/policy", w.admin, nil)
-		if r.Status != 200 || !strings.Contains(string(r.Data), `"policy":{}`) {
+		if r.Status != 200 || !strings.Contains(string(r.Data), `"policy":{"action":"block","threshold":0.5}`) {
 			t.Fatalf("default policy: %d %s", r.Status, r.Body)
 		}
 		denied := w.count(t, audit.PermissionDenied)

@@ -3,7 +3,6 @@ package injection
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -25,10 +24,12 @@ const (
 	ActionEscalate = "escalate"
 )
 
-// PolicyRule is an action and a threshold; empty fields inherit.
+// PolicyRule is an action and a threshold; a field left out inherits. A
+// field that is present must be valid: an action among block, warn and
+// escalate, a threshold in (0, 1] (0 is no threshold, not "inherit").
 type PolicyRule struct {
-	Action    string  `json:"action,omitempty"`
-	Threshold float64 `json:"threshold,omitempty"`
+	Action    *string  `json:"action,omitempty"`
+	Threshold *float64 `json:"threshold,omitempty"`
 }
 
 // SourceRules are rules per source.
@@ -95,11 +96,11 @@ func (p *Policy) Resolve(agentID string, src Source) Decision {
 		if r == nil {
 			continue
 		}
-		if d.Action == "" {
-			d.Action = r.Action
+		if d.Action == "" && r.Action != nil {
+			d.Action = *r.Action
 		}
-		if d.Threshold == 0 {
-			d.Threshold = r.Threshold
+		if d.Threshold == 0 && r.Threshold != nil {
+			d.Threshold = *r.Threshold
 		}
 	}
 	if d.Action == "" {
@@ -111,6 +112,46 @@ func (p *Policy) Resolve(agentID string, src Source) Decision {
 	return d
 }
 
+// Effective returns a copy of p (nil: no policy) with the tenant-wide
+// action and threshold set to what applies when the document leaves them
+// out: what the tenant's texts are screened under unless a source or an
+// agent says otherwise.
+func (p *Policy) Effective() *Policy {
+	out := &Policy{}
+	if p != nil {
+		*out = *p
+	}
+	action, threshold := ActionBlock, DefaultThreshold
+	if out.Action != nil {
+		action = *out.Action
+	}
+	if out.Threshold != nil {
+		threshold = *out.Threshold
+	}
+	out.Action, out.Threshold = &action, &threshold
+	return out
+}
+
+// PolicyError is a policy document's error: the field it is about (a
+// dotted path such as "sources.user.threshold" or "agents.sales.action",
+// empty for the document as a whole) and a message safe to show, which
+// does not repeat the field.
+type PolicyError struct {
+	Field   string
+	Message string
+}
+
+func (e *PolicyError) Error() string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return e.Field + ": " + e.Message
+}
+
+func policyErr(field, format string, args ...any) error {
+	return &PolicyError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
 // Limits on a policy document.
 const (
 	MaxPolicyBytes  = 64 << 10
@@ -118,20 +159,21 @@ const (
 )
 
 // ParsePolicy decodes and validates a policy document: unknown fields,
-// unknown actions, thresholds outside (0, 1] and more than MaxPolicyAgents
-// agents are errors (messages are safe to show).
+// unknown actions, thresholds outside (0, 1], agent IDs that are not
+// slugs and more than MaxPolicyAgents agents are errors (*PolicyError,
+// messages safe to show).
 func ParsePolicy(doc []byte) (*Policy, error) {
 	if len(doc) > MaxPolicyBytes {
-		return nil, fmt.Errorf("the policy must be at most %d bytes", MaxPolicyBytes)
+		return nil, policyErr("", "the policy must be at most %d bytes", MaxPolicyBytes)
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
 	var p Policy
 	if err := dec.Decode(&p); err != nil {
-		return nil, errors.New("the policy must be a JSON object with action, threshold, sources and agents")
+		return nil, policyErr("", "the policy must be a JSON object with action, threshold, sources and agents")
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("the policy must be one JSON object")
+		return nil, policyErr("", "the policy must be one JSON object")
 	}
 	if err := p.validate(); err != nil {
 		return nil, err
@@ -140,17 +182,27 @@ func ParsePolicy(doc []byte) (*Policy, error) {
 }
 
 func (p *Policy) validate() error {
+	// join names a field under prefix ("" at the top of the document).
+	join := func(prefix, name string) string {
+		if prefix == "" {
+			return name
+		}
+		return prefix + "." + name
+	}
 	check := func(where string, r *PolicyRule) error {
 		if r == nil {
 			return nil
 		}
-		switch r.Action {
-		case "", ActionBlock, ActionWarn, ActionEscalate:
-		default:
-			return fmt.Errorf("%s: action must be block, warn or escalate", where)
+		if r.Action != nil {
+			switch *r.Action {
+			case ActionBlock, ActionWarn, ActionEscalate:
+			default:
+				return policyErr(join(where, "action"), "must be block, warn or escalate")
+			}
 		}
-		if r.Threshold < 0 || r.Threshold > 1 {
-			return fmt.Errorf("%s: threshold must be between 0 and 1", where)
+		// NaN fails both comparisons, so it is refused too (JSON has none).
+		if r.Threshold != nil && !(*r.Threshold > 0 && *r.Threshold <= 1) {
+			return policyErr(join(where, "threshold"), "must be greater than 0 and at most 1")
 		}
 		return nil
 	}
@@ -159,33 +211,34 @@ func (p *Policy) validate() error {
 			return nil
 		}
 		for _, src := range []Source{SourceUser, SourceSkill, SourceExternal} {
-			if err := check(where+".sources."+string(src), s.rule(src)); err != nil {
+			if err := check(join(where, "sources."+string(src)), s.rule(src)); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := check("policy", &p.PolicyRule); err != nil {
+	if err := check("", &p.PolicyRule); err != nil {
 		return err
 	}
-	if err := sources("policy", p.Sources); err != nil {
+	if err := sources("", p.Sources); err != nil {
 		return err
 	}
 	if len(p.Agents) > MaxPolicyAgents {
-		return fmt.Errorf("the policy may name at most %d agents", MaxPolicyAgents)
+		return policyErr("agents", "may name at most %d agents", MaxPolicyAgents)
 	}
 	for _, id := range slices.Sorted(maps.Keys(p.Agents)) {
 		a := p.Agents[id]
 		if validate.Slug("agentId", id, 128) != nil {
-			return errors.New("agents: an agent ID must be 1 to 128 lowercase letters, digits and hyphens")
+			return policyErr("agents", "an agent ID must be 1 to 128 lowercase letters, digits and hyphens")
 		}
+		where := "agents." + id
 		if a == nil {
-			return fmt.Errorf("agents.%s: must be an object", id)
+			return policyErr(where, "must be an object")
 		}
-		if err := check("agents."+id, &a.PolicyRule); err != nil {
+		if err := check(where, &a.PolicyRule); err != nil {
 			return err
 		}
-		if err := sources("agents."+id, a.Sources); err != nil {
+		if err := sources(where, a.Sources); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package injection
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -47,6 +48,10 @@ func TestParsePolicyRejects(t *testing.T) {
 		"off is no action": `{"sources":{"user":{"action":"off"}}}`,
 		"threshold > 1":    `{"threshold":1.5}`,
 		"threshold < 0":    `{"threshold":-0.1}`,
+		"threshold 0":      `{"threshold":0}`,
+		"source thr 0":     `{"sources":{"skill":{"threshold":0}}}`,
+		"empty action":     `{"action":""}`,
+		"action null type": `{"action":1}`,
 		"agent bad action": `{"agents":{"a":{"action":"ignore"}}}`,
 		"agent null":       `{"agents":{"a":null}}`,
 		"empty agent id":   `{"agents":{"":{"action":"warn"}}}`,
@@ -83,4 +88,67 @@ func itoa(i int) string {
 		b = append([]byte{byte('0' + i%10)}, b...)
 	}
 	return string(b)
+}
+
+// TestParsePolicyNamesField: each refusal names the offending field once,
+// as a path from the document's top ("policy" is the caller's prefix, so
+// it is never in the message), and an explicit 0 threshold, which used to
+// be read as "inherit" and applied as 0.5, is refused.
+func TestParsePolicyNamesField(t *testing.T) {
+	for doc, field := range map[string]string{
+		`{"threshold":0}`:                                              "threshold",
+		`{"threshold":1.0000001}`:                                      "threshold",
+		`{"action":"allow"}`:                                           "action",
+		`{"action":""}`:                                                "action",
+		`{"sources":{"user":{"threshold":0}}}`:                         "sources.user.threshold",
+		`{"sources":{"skill":{"action":"off"}}}`:                       "sources.skill.action",
+		`{"agents":{"sales":{"threshold":-1}}}`:                        "agents.sales.threshold",
+		`{"agents":{"sales":{"sources":{"external":{"action":"x"}}}}}`: "agents.sales.sources.external.action",
+		`{"agents":{"sales":null}}`:                                    "agents.sales",
+		`{"agents":{"Sales!":{}}}`:                                     "agents",
+	} {
+		_, err := ParsePolicy([]byte(doc))
+		var pe *PolicyError
+		if !errors.As(err, &pe) {
+			t.Errorf("%s: %v, want a PolicyError", doc, err)
+			continue
+		}
+		if pe.Field != field {
+			t.Errorf("%s: field %q, want %q", doc, pe.Field, field)
+		}
+		if strings.Contains(pe.Message, "policy") || strings.Contains(pe.Message, field+":") || pe.Message == "" {
+			t.Errorf("%s: message %q repeats a field name", doc, pe.Message)
+		}
+		if got := err.Error(); strings.Count(got, field) != 1 {
+			t.Errorf("%s: %q names %q other than once", doc, got, field)
+		}
+	}
+	for _, doc := range []string{`{"threshold":1}`, `{"threshold":0.0001}`, `{"agents":{"a":{"threshold":1}}}`} {
+		if _, err := ParsePolicy([]byte(doc)); err != nil {
+			t.Errorf("%s refused: %v", doc, err)
+		}
+	}
+}
+
+// TestPolicyEffective: the effective policy is the document with the
+// tenant-wide action and threshold the screening applies.
+func TestPolicyEffective(t *testing.T) {
+	var none *Policy
+	if e := none.Effective(); *e.Action != ActionBlock || *e.Threshold != DefaultThreshold || e.Sources != nil || e.Agents != nil {
+		t.Fatalf("defaults: %+v", e)
+	}
+	p, err := ParsePolicy([]byte(`{"action":"warn","sources":{"user":{"threshold":0.9}},"agents":{"a":{"action":"escalate"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := p.Effective()
+	if *e.Action != ActionWarn || *e.Threshold != DefaultThreshold || *e.Sources.User.Threshold != 0.9 || *e.Agents["a"].Action != ActionEscalate {
+		t.Fatalf("effective: %+v", e)
+	}
+	if p.Threshold != nil {
+		t.Fatal("Effective changed the policy it was called on")
+	}
+	if d := e.Resolve("b", SourceSkill); d.Action != ActionWarn || d.Threshold != DefaultThreshold {
+		t.Fatalf("effective resolves differently: %+v", d)
+	}
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"time"
@@ -137,29 +138,67 @@ func flagFor(action string) string {
 	return store.FlagBlocked
 }
 
-// GetPolicy returns p's tenant's policy document (the defaults when it
-// never set one).
+// GetPolicy returns p's tenant's policy as it applies: the stored
+// document with the tenant-wide action and threshold filled in with the
+// defaults where it leaves them out (the defaults alone when it never set
+// one, or when the stored document no longer parses, as policy reads it).
 func (g *Guard) GetPolicy(ctx context.Context, p authz.Principal) (store.InjectionPolicy, error) {
 	if err := g.authz.Check(ctx, p, authz.Read, authz.Injection, authz.Target{}); err != nil {
 		return store.InjectionPolicy{}, err
 	}
 	sp, err := g.st.GetInjectionPolicy(ctx, p.TenantID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.InjectionPolicy{TenantID: p.TenantID, Doc: []byte(`{}`)}, nil
+		sp, err = store.InjectionPolicy{TenantID: p.TenantID}, nil
 	}
-	return sp, err
+	if err != nil {
+		return store.InjectionPolicy{}, err
+	}
+	var pol *injection.Policy
+	if sp.Doc != nil {
+		if pol, err = injection.ParsePolicy(sp.Doc); err != nil {
+			g.log.ErrorContext(ctx, "stored injection policy does not parse; using the defaults", "tenant", p.TenantID, "err", err)
+			pol = nil
+		}
+	}
+	return effectivePolicy(sp, pol)
 }
 
-// PutPolicy validates and stores doc as p's tenant's policy.
+// effectivePolicy is sp with its document replaced by pol's effective
+// form (see injection.Policy.Effective).
+func effectivePolicy(sp store.InjectionPolicy, pol *injection.Policy) (store.InjectionPolicy, error) {
+	doc, err := json.Marshal(pol.Effective())
+	if err != nil {
+		return store.InjectionPolicy{}, err
+	}
+	sp.Doc = doc
+	return sp, nil
+}
+
+// PutPolicy validates and stores doc as p's tenant's policy (in canonical
+// form: what was parsed, re-encoded) and returns it as it applies (see
+// GetPolicy). An invalid document is a validation error naming the field,
+// "policy.<path>" ("policy.sources.user.threshold"), or "policy" for the
+// document as a whole.
 func (g *Guard) PutPolicy(ctx context.Context, p authz.Principal, doc []byte) (store.InjectionPolicy, error) {
 	if err := g.authz.Check(ctx, p, authz.Update, authz.Injection, authz.Target{}); err != nil {
 		return store.InjectionPolicy{}, err
 	}
 	pol, err := injection.ParsePolicy(doc)
 	if err != nil {
-		return store.InjectionPolicy{}, apperr.Field("policy", err.Error())
+		var pe *injection.PolicyError
+		if errors.As(err, &pe) && pe.Field != "" {
+			return store.InjectionPolicy{}, apperr.Field("policy."+pe.Field, pe.Message)
+		}
+		if errors.As(err, &pe) {
+			return store.InjectionPolicy{}, apperr.Field("policy", pe.Message)
+		}
+		return store.InjectionPolicy{}, apperr.Field("policy", "is not a valid policy document")
 	}
-	sp := store.InjectionPolicy{TenantID: p.TenantID, Doc: doc, UpdatedBy: p.UserID,
+	canonical, err := json.Marshal(pol)
+	if err != nil {
+		return store.InjectionPolicy{}, err
+	}
+	sp := store.InjectionPolicy{TenantID: p.TenantID, Doc: canonical, UpdatedBy: p.UserID,
 		UpdatedAt: g.now().UTC().Truncate(time.Microsecond)}
 	if err := g.st.PutInjectionPolicy(ctx, sp); err != nil {
 		return store.InjectionPolicy{}, err
@@ -169,5 +208,5 @@ func (g *Guard) PutPolicy(ctx context.Context, p authz.Principal, doc []byte) (s
 		ActorID: p.UserID, Details: details}); err != nil {
 		return store.InjectionPolicy{}, err
 	}
-	return sp, nil
+	return effectivePolicy(sp, pol)
 }
