@@ -1,13 +1,17 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/store"
@@ -15,27 +19,135 @@ import (
 )
 
 // DecodeJSON reads one JSON object from body into dst, strictly: the content
-// type must be application/json, unknown fields are rejected, and nothing may
-// follow the object. Errors are apperr values with plain messages; they name
-// the field when there is one but never echo a value.
+// type must be application/json, unknown fields are rejected, nothing may
+// follow the object, and no object (at any depth) may give a key twice.
+// encoding/json keeps the last of two equal keys, and matches field names
+// without regard to case, so keys that differ only in case are refused as
+// duplicates too: a body must mean the same to every reader of it (a proxy
+// or log that keeps the first "agentId", a service that keeps the last).
+// Errors are apperr values with plain messages; they name the field when
+// there is one but never echo a value.
 func DecodeJSON(contentType string, body io.Reader, dst any) error {
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != "application/json" {
 		return apperr.New(apperr.UnsupportedMedia, "Content-Type must be application/json")
 	}
-	dec := json.NewDecoder(body)
+	// The body is bounded (the server's MaxBytesReader); it is read once
+	// and scanned twice, by the decoder and by the duplicate-key check.
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return decodeError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeError(err)
-		}
 		return apperr.New(apperr.Invalid, "request body must contain a single JSON object")
 	}
+	if key, dup := duplicateKey(data); dup {
+		return apperr.Field(safeFieldName(key), "is given more than once")
+	}
 	return nil
+}
+
+// duplicateKey reports the first key that an object of doc (one valid
+// JSON value, as the decoder has just checked) gives twice, comparing keys
+// as encoding/json matches field names (case-folded), with the path of
+// objects it is in ("meta.a"). It is a byte scan, not a second parse:
+// values are skipped, and only keys are looked at (unescaped only when
+// they hold a backslash), so it costs a fraction of the decoding.
+func duplicateKey(doc []byte) (string, bool) {
+	type frame struct {
+		obj  bool
+		keys map[string]struct{}
+		path string
+	}
+	var stack []frame
+	wantKey := false // the next string is a key of the innermost object
+	lastKey := ""
+	for i := 0; i < len(doc); i++ {
+		switch c := doc[i]; c {
+		case '{', '[':
+			path := ""
+			if n := len(stack); n > 0 {
+				path = stack[n-1].path
+				if stack[n-1].obj {
+					path = joinKey(path, lastKey)
+				}
+			}
+			stack = append(stack, frame{obj: c == '{', path: path})
+			wantKey = c == '{'
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+		case ',':
+			wantKey = len(stack) > 0 && stack[len(stack)-1].obj
+		case '"':
+			j := i + 1
+			escaped := false
+			for ; j < len(doc) && doc[j] != '"'; j++ {
+				if doc[j] == '\\' {
+					escaped = true
+					j++
+				}
+			}
+			if wantKey {
+				key := string(doc[i+1 : j])
+				if escaped {
+					if err := json.Unmarshal(doc[i:j+1], &key); err != nil {
+						return "", false // cannot happen: doc is valid
+					}
+				}
+				top := &stack[len(stack)-1]
+				k := string(foldKey(key))
+				if _, seen := top.keys[k]; seen {
+					return joinKey(top.path, key), true
+				}
+				if top.keys == nil {
+					top.keys = make(map[string]struct{})
+				}
+				top.keys[k] = struct{}{}
+				wantKey, lastKey = false, key
+			}
+			i = j
+		}
+	}
+	return "", false
+}
+
+func joinKey(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// foldKey folds a key the way encoding/json folds field names to match
+// them: ASCII upper case, and every other rune to the smallest rune of its
+// Unicode simple fold orbit (so "K" and the Kelvin sign K match).
+func foldKey(s string) []byte {
+	out := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r < utf8.RuneSelf {
+			c := byte(r)
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			out = append(out, c)
+			continue
+		}
+		for {
+			r2 := unicode.SimpleFold(r)
+			if r2 <= r {
+				r = r2
+				break
+			}
+			r = r2
+		}
+		out = utf8.AppendRune(out, r)
+	}
+	return out
 }
 
 func decodeError(err error) error {
@@ -102,7 +214,15 @@ func pagination(r *http.Request) (store.Page, error) {
 			continue
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || len(v) > 9 {
+		if ne := (*strconv.NumError)(nil); errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+			// An integer too large for int is out of range, which
+			// validate.Pagination says with the range.
+			n, err = math.MaxInt, nil
+			if strings.HasPrefix(v, "-") {
+				n = math.MinInt
+			}
+		}
+		if err != nil {
 			return pg, apperr.Field(f.name, "must be an integer")
 		}
 		*f.dst = n

@@ -208,7 +208,10 @@ func (s *Server) public(h handler) http.Handler {
 func (s *Server) authed(h authedHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		p, err := s.authenticate(ctx, r.Header.Get("Authorization"))
+		p, err := authz.Principal{}, error(errTwoCredentials)
+		if len(r.Header.Values("Authorization")) <= 1 {
+			p, err = s.authenticate(ctx, r.Header.Get("Authorization"))
+		}
 		if err != nil {
 			if !s.limit(w, r, "api:ip:"+clientNet(r, s.opts.TrustedProxies)) {
 				return
@@ -243,8 +246,8 @@ func (s *Server) webchat(h webchatHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		cred = strings.TrimSpace(cred)
-		if !strings.EqualFold(scheme, "Bearer") || !authn.IsVisitorToken(cred) {
-			user.ServeHTTP(w, r)
+		if !strings.EqualFold(scheme, "Bearer") || !authn.IsVisitorToken(cred) || len(r.Header.Values("Authorization")) > 1 {
+			user.ServeHTTP(w, r) // which refuses two Authorization headers
 			return
 		}
 		if !s.limit(w, r, "api:ip:"+clientNet(r, s.opts.TrustedProxies)) {
@@ -261,6 +264,13 @@ func (s *Server) webchat(h webchatHandler) http.Handler {
 }
 
 var errNoCredentials = apperr.New(apperr.Unauthenticated, "authentication required")
+
+// errTwoCredentials answers a request with more than one Authorization
+// header (a singleton field, RFC 9110 §11.6.2): which one a proxy, a log
+// or the server reads would differ, so none is read. It is a malformed
+// request (400), checked before any credential is, and limited by address
+// like a request without credentials.
+var errTwoCredentials = apperr.Field("Authorization", "must be sent once")
 
 func (s *Server) authenticate(ctx context.Context, header string) (authz.Principal, error) {
 	scheme, cred, found := strings.Cut(header, " ")

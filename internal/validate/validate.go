@@ -24,6 +24,7 @@ const (
 	MaxShortText   = 10_000 // descriptions, chat messages
 	MaxLongText    = 50_000 // system prompts and other long text bodies
 	MaxPageSize    = 100
+	MaxPage        = 100_000 // with MaxPageSize, 10 million rows in
 	DefaultPage    = 1
 	DefaultPerPage = 50
 )
@@ -102,10 +103,10 @@ func Email(field, v string) (string, error) {
 	return v, nil
 }
 
-// Pagination checks page ≥ 1 and 1 ≤ pageSize ≤ 100.
+// Pagination checks 1 ≤ page ≤ MaxPage and 1 ≤ pageSize ≤ MaxPageSize.
 func Pagination(page, pageSize int) error {
-	if page < 1 {
-		return apperr.Field("page", "must be at least 1")
+	if page < 1 || page > MaxPage {
+		return apperr.Field("page", "must be between 1 and "+itoa(MaxPage))
 	}
 	if pageSize < 1 || pageSize > MaxPageSize {
 		return apperr.Field("pageSize", "must be between 1 and "+itoa(MaxPageSize))
