@@ -11,7 +11,7 @@ import (
 // apply validates the fields set in in and copies them onto a.
 func apply(a *store.Agent, in Input) error {
 	if in.Name != nil {
-		if err := validate.Text("name", *in.Name, validate.MaxNameLen); err != nil {
+		if err := validate.Name("name", *in.Name, validate.MaxNameLen); err != nil {
 			return err
 		}
 		a.Name = *in.Name
@@ -23,14 +23,16 @@ func apply(a *store.Agent, in Input) error {
 		a.Description = nil
 	}
 	if in.Description != nil {
-		if err := validate.MaxLen("description", *in.Description, validate.MaxShortText); err != nil {
+		if err := validate.First(validate.MaxLen("description", *in.Description, validate.MaxShortText),
+			validate.Prose("description", *in.Description)); err != nil {
 			return err
 		}
 		d := *in.Description
 		a.Description = &d
 	}
 	if in.SystemPrompt != nil {
-		if err := validate.Text("systemPrompt", *in.SystemPrompt, validate.MaxLongText); err != nil {
+		if err := validate.First(validate.Text("systemPrompt", *in.SystemPrompt, validate.MaxLongText),
+			validate.Prose("systemPrompt", *in.SystemPrompt)); err != nil {
 			return err
 		}
 		a.SystemPrompt = *in.SystemPrompt
@@ -42,7 +44,7 @@ func apply(a *store.Agent, in Input) error {
 		a.ModelProvider = *in.ModelProvider
 	}
 	if in.ModelID != nil {
-		if err := validate.Text("modelId", *in.ModelID, validate.MaxNameLen); err != nil {
+		if err := validate.Name("modelId", *in.ModelID, validate.MaxNameLen); err != nil {
 			return err
 		}
 		a.ModelID = *in.ModelID

@@ -45,7 +45,7 @@ func NewMemory(st store.Memory, agents store.Agents, az *authz.Authorizer, rec a
 var ErrMemoryNotFound = apperr.New(apperr.NotFound, "memory key not found")
 
 func checkMemoryKey(key string) error {
-	if err := validate.Text("key", key, MaxMemoryKeyLen); err != nil {
+	if err := validate.Name("key", key, MaxMemoryKeyLen); err != nil {
 		return err
 	}
 	for _, r := range key {

@@ -15,6 +15,7 @@ import (
 	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/store"
+	"github.com/komand-ai/komand/internal/validate"
 )
 
 // Telegram is the Telegram channel's name.
@@ -90,7 +91,7 @@ func (s *Service) ReceiveTelegram(ctx context.Context, d TelegramDelivery) error
 		return err
 	}
 	m := InboundMessage{MessageID: strconv.FormatInt(u.Message.MessageID, 10), Channel: Telegram, ChannelAccountID: a.AccountID,
-		SenderID: strconv.FormatInt(u.Message.From.ID, 10), SenderDisplayName: u.Message.From.FirstName, Text: u.Message.Text,
+		SenderID: strconv.FormatInt(u.Message.From.ID, 10), SenderDisplayName: validate.StripLine(u.Message.From.FirstName), Text: u.Message.Text,
 		Timestamp: time.Unix(u.Message.Date, 0).UTC(),
 		Metadata:  map[string]string{"chatId": strconv.FormatInt(u.Message.Chat.ID, 10)}}
 	chatID := u.Message.Chat.ID

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/google/uuid"
 
@@ -60,8 +59,12 @@ func (in *Input) validate() error {
 		if err := validate.MaxLen(f.name, f.v, f.max); err != nil {
 			return err
 		}
-		if strings.ContainsFunc(f.v, func(r rune) bool { return unicode.IsControl(r) && (f.name != "notes" || r != '\n') }) {
-			return apperr.Field(f.name, "must not contain control characters")
+		check := validate.Line
+		if f.name == "notes" {
+			check = validate.Prose
+		}
+		if err := check(f.name, f.v); err != nil {
+			return err
 		}
 	}
 	if in.Email != "" && (!strings.Contains(in.Email, "@") || strings.ContainsAny(in.Email, " <>")) {

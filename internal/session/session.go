@@ -115,13 +115,14 @@ func validateMessage(m *channel.InboundMessage) error {
 	if err := validate.Text("senderId", m.SenderID, MaxSenderIDLen); err != nil {
 		return err
 	}
-	if strings.ContainsAny(m.SenderID, "\x00\r\n") {
-		return apperr.Field("senderId", "must not contain control characters")
+	if err := validate.Line("senderId", m.SenderID); err != nil {
+		return err
 	}
 	if err := validate.Text("text", m.Text, MaxTextChars); err != nil {
 		return err
 	}
-	if err := validate.MaxLen("displayName", m.SenderDisplayName, MaxDisplayName); err != nil {
+	if err := validate.First(validate.MaxLen("displayName", m.SenderDisplayName, MaxDisplayName),
+		validate.Line("displayName", m.SenderDisplayName)); err != nil {
 		return err
 	}
 	// The account ID may not contain ':' so that a session key splits into

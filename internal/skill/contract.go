@@ -201,8 +201,12 @@ func (c *Contract) validate() error {
 		return invalid("publisherId must be lowercase letters, digits, '-' and '.' (at most 64)")
 	case len(c.Category) > 64 || (c.Category != "" && !skillIDRe.MatchString(c.Category)):
 		return invalid("category must be lowercase with hyphens (at most 64)")
-	case hasControl(c.Name) || hasControl(c.Description):
-		return invalid("name and description must not contain control characters")
+	}
+	// The registry, the console and the model's tool list show these.
+	for _, err := range []error{validate.Line("name", c.Name), validate.Prose("description", c.Description)} {
+		if pe, ok := apperr.As(err); ok {
+			return invalid("%s", pe.Message)
+		}
 	}
 	if err := checkSchema("inputSchema", c.InputSchema, true); err != nil {
 		return err

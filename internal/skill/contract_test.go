@@ -50,3 +50,30 @@ func TestParseContract(t *testing.T) {
 		}
 	}
 }
+
+// TestContractDisplayFields (issue 15): a skill's name and description,
+// shown in the registry, the console and the model's tool list, follow
+// validate's rule for human-readable text; the message names the field.
+func TestContractDisplayFields(t *testing.T) {
+	replace := func(old, new string) []byte {
+		return []byte(strings.Replace(string(contractWith("")), old, new, 1))
+	}
+	for raw, field := range map[string]string{
+		string(replace(`"CRM"`, `"CRM\u202eevil"`)):       "name",
+		string(replace(`"CRM"`, `"C\u200bRM"`)):           "name",
+		string(replace(`"CRM"`, `"CRM\nline"`)):           "name",
+		string(replace(`"CRM"`, `"C\u0000RM"`)):           "name",
+		string(replace(`"Looks up"`, `"Looks\u2067 up"`)): "description",
+		string(replace(`"Looks up"`, `"Looks\ufeff up"`)): "description",
+		string(replace(`"Looks up"`, `"Looks\r up"`)):     "description",
+		string(replace(`"Looks up"`, `"Looks\u0085 up"`)): "description",
+	} {
+		_, err := ParseContract([]byte(raw))
+		if err == nil || !strings.HasPrefix(err.Error(), field+": must ") {
+			t.Errorf("%s: %v, want a refusal naming %s", raw, err, field)
+		}
+	}
+	if _, err := ParseContract(replace(`"Looks up"`, `"Looks up\ncontacts\tby name \u200f"`)); err != nil {
+		t.Errorf("a multi-line description was refused: %v", err)
+	}
+}

@@ -45,7 +45,7 @@ func (s *Service) Create(ctx context.Context, slug, name string) (store.Tenant, 
 	if name == "" {
 		name = slug
 	}
-	if err := validate.MaxLen("name", name, validate.MaxNameLen); err != nil {
+	if err := validate.First(validate.MaxLen("name", name, validate.MaxNameLen), validate.Line("name", name)); err != nil {
 		return store.Tenant{}, err
 	}
 	t := store.Tenant{

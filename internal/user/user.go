@@ -154,7 +154,7 @@ func (s *Service) prepareUser(in CreateInput, invite bool) (store.User, error) {
 	if name == "" {
 		name = email[:strings.IndexByte(email, '@')]
 	}
-	if err := validate.MaxLen("name", name, validate.MaxNameLen); err != nil {
+	if err := validate.First(validate.MaxLen("name", name, validate.MaxNameLen), validate.Line("name", name)); err != nil {
 		return store.User{}, err
 	}
 	role, ok := authz.ParseRole(in.Role)

@@ -93,7 +93,7 @@ func UUID(field, v string) error {
 // Email checks and normalises (trim, lowercase) an email address.
 func Email(field, v string) (string, error) {
 	v = strings.ToLower(strings.TrimSpace(v))
-	if err := Text(field, v, MaxNameLen); err != nil {
+	if err := Name(field, v, MaxNameLen); err != nil {
 		return "", err
 	}
 	a, err := mail.ParseAddress(v)
