@@ -12,7 +12,7 @@ KEY ?= komand-data/publisher.key
 GO_SKILLS = quote-builder web-fetch crm-contact-lookup
 KOMAND = go run ./cmd/komand
 
-.PHONY: skills clean-skills
+.PHONY: skills clean-skills fuzz
 
 skills: $(KEY)
 	@mkdir -p $(OUT)
@@ -31,3 +31,25 @@ $(KEY):
 
 clean-skills:
 	rm -rf $(OUT)
+
+# Fuzzing: every fuzz target of every package, one after the other, each
+# for $(FUZZTIME) (CI's nightly mode runs this: KOMAND_CI_NIGHTLY=1 bash
+# .ci/run). Targets are found with `go test -list`, so a new Fuzz function
+# is picked up without editing this file. A failing input is written to the
+# package's testdata/fuzz/<target>/ (commit it: it becomes a regression
+# test); every target runs, and the target fails if any of them failed.
+#
+#   make fuzz                  # 60 s each
+#   make fuzz FUZZTIME=10m     # longer
+FUZZTIME ?= 60s
+
+fuzz:
+	@targets=$$(go test -list '^Fuzz' ./... | awk '/^Fuzz/ { names[n++] = $$1; next } /^ok/ { for (i = 0; i < n; i++) print $$2 "," names[i] } { n = 0 }'); \
+	[ -n "$$targets" ] || { echo "no fuzz targets found" >&2; exit 1; }; \
+	failed=""; \
+	for t in $$targets; do \
+		pkg=$${t%%,*}; name=$${t#*,}; \
+		echo "== fuzz $$pkg $$name ($(FUZZTIME))"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || failed="$$failed $$pkg.$$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz failures:$$failed" >&2; exit 1; fi
