@@ -35,6 +35,7 @@ const (
 	UserInviteAccepted Action = "UserInviteAccepted" // invited user set a password with the invitation
 	UserRoleChanged    Action = "UserRoleChanged"
 	UserDeactivated    Action = "UserDeactivated"
+	UserReactivated    Action = "UserReactivated" // a deactivated user may log in again (its old credentials stay revoked)
 	APIKeyCreated      Action = "APIKeyCreated"
 	APIKeyRevoked      Action = "APIKeyRevoked"
 )
@@ -95,7 +96,7 @@ var Catalogue = []Action{
 	SessionCreated, SessionEnded, PromptInjectionDetected, PermissionDenied,
 	TenantCreated, LoginSucceeded, LoginFailed, LoginThrottled, Logout,
 	TokenRefreshed, RefreshTokenReused, UserCreated, UserInvited,
-	UserInviteAccepted, UserRoleChanged, UserDeactivated, APIKeyCreated,
+	UserInviteAccepted, UserRoleChanged, UserDeactivated, UserReactivated, APIKeyCreated,
 	APIKeyRevoked, MemoryWritten, MemoryDeleted,
 	CredentialCreated, CredentialUpdated, CredentialDeleted, CredentialGranted,
 	CredentialRevoked, CredentialRead, DataKeyRotated, ChannelAccountCreated,

@@ -68,7 +68,40 @@ func tenantsList(e *env, args []string) int {
 }
 
 func users(e *env, args []string) int {
-	return subcommand(e, "users", args, map[string]func(*env, []string) int{"create": usersCreate})
+	return subcommand(e, "users", args, map[string]func(*env, []string) int{
+		"create":     usersCreate,
+		"reactivate": usersReactivate,
+	})
+}
+
+// usersReactivate lets a deactivated user log in again (audited as actor
+// "cli"). Its old sessions and API keys stay revoked.
+func usersReactivate(e *env, args []string) int {
+	fs := flagSet(e, "users reactivate", "users reactivate --tenant <slug> --email <email> [store flags]")
+	var sf storeFlags
+	sf.register(fs)
+	tenantSlug := fs.String("tenant", "", "tenant slug (required)")
+	email := fs.String("email", "", "email of the deactivated user (required)")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 0 || *tenantSlug == "" || *email == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
+		t, err := a.Tenants.BySlug(ctx, *tenantSlug)
+		if err != nil {
+			return err
+		}
+		u, err := a.Users.ReactivateByEmail(ctx, t.ID, *email)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "user %s (id %s, role %s) in tenant %s is active\n", u.Email, u.ID, u.Role, t.Slug)
+		return nil
+	})
 }
 
 func usersCreate(e *env, args []string) int {

@@ -67,7 +67,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the Komand server", serve},
 		{"tenants", "manage tenants (create, list)", tenants},
-		{"users", "manage users (create)", users},
+		{"users", "manage users (create, reactivate)", users},
 		{"apikeys", "manage API keys (create)", apikeys},
 		{"audit", "audit trail tools (verify)", auditCmd},
 		{"config", "configuration tools (check: plaintext secrets, key file permissions)", configCmd},

@@ -33,7 +33,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 func TestHelpForEveryCommand(t *testing.T) {
 	cmds := [][]string{
 		{"--help"}, {"serve", "--help"}, {"tenants", "--help"}, {"tenants", "create", "--help"},
-		{"tenants", "list", "--help"}, {"users", "--help"}, {"users", "create", "--help"},
+		{"tenants", "list", "--help"}, {"users", "--help"}, {"users", "create", "--help"}, {"users", "reactivate", "--help"},
 		{"apikeys", "--help"}, {"apikeys", "create", "--help"}, {"audit", "--help"},
 		{"audit", "verify", "--help"}, {"healthcheck", "--help"}, {"version", "--help"},
 		{"credentials", "--help"}, {"credentials", "create", "--help"}, {"vault", "--help"}, {"vault", "rotate-kek", "--help"},

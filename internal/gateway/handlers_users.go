@@ -122,3 +122,17 @@ func (s *Server) deactivateUser(w http.ResponseWriter, r *http.Request, p authz.
 	}
 	return ok(w, http.StatusOK, userJSON(u))
 }
+
+// reactivateUser lets a deactivated user log in again (Owner only); an
+// active user is answered as it is.
+func (s *Server) reactivateUser(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	id, err := pathUUID(r, "userId")
+	if err != nil {
+		return err
+	}
+	u, err := s.deps.Users.Reactivate(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, userJSON(u))
+}

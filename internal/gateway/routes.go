@@ -34,6 +34,7 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/api/users/{userId}", s.authed(s.getUser)},
 		{"PUT", "/api/users/{userId}/role", s.authed(s.setUserRole)},
 		{"DELETE", "/api/users/{userId}", s.authed(s.deactivateUser)},
+		{"POST", "/api/users/{userId}/reactivate", s.authed(s.reactivateUser)},
 
 		{"GET", "/api/agents/", s.authed(s.listAgents)},
 		{"POST", "/api/agents/", s.authed(s.createAgent)},

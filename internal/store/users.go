@@ -44,6 +44,12 @@ type Users interface {
 	// families and API keys, and fails with ErrLastOwner for the last active
 	// owner.
 	DeactivateUser(ctx context.Context, tenantID, id string, now time.Time) (User, error)
+	// ReactivateUser marks an inactive user active again and sets UpdatedAt
+	// to now. The credentials DeactivateUser revoked stay revoked: the user
+	// logs in again and is issued new API keys. Reactivating an active user
+	// changes nothing (UpdatedAt included). An unknown user, or another
+	// tenant's, is ErrNotFound.
+	ReactivateUser(ctx context.Context, tenantID, id string, now time.Time) (User, error)
 	// TenantIDByInviteHash finds which tenant an invitation hash belongs
 	// to, whatever the invitation's state (AcceptInvite decides whether it
 	// is usable). Like TenantIDByEmail it crosses tenants and returns

@@ -9,8 +9,10 @@
 // after that the token is spent and the user logs in normally.
 //
 // Rules enforced here (with authz.Check for the matrix):
-//   - only roles that may manage users (Owner) create, invite, re-role or
-//     deactivate;
+//   - only roles that may manage users (Owner) create, invite, re-role,
+//     deactivate or reactivate;
+//   - a deactivated user's role cannot be changed (409) until it is
+//     reactivated;
 //   - nobody grants a role above their own (authz.Role.CanGrant);
 //   - the last active Owner of a tenant cannot be demoted or deactivated
 //     (enforced atomically by the store);
@@ -93,6 +95,7 @@ var (
 	errNotFound   = apperr.New(apperr.NotFound, "user not found")
 	errLastOwner  = apperr.New(apperr.Conflict, "the last owner of a tenant cannot be demoted or deactivated")
 	errEmailTaken = apperr.New(apperr.Conflict, "a user with this email already exists")
+	errInactive   = apperr.New(apperr.Conflict, "the user is deactivated; reactivate it first")
 )
 
 // Create adds a user to p's tenant: with the password given or, when
@@ -321,6 +324,12 @@ func (s *Service) SetRole(ctx context.Context, p authz.Principal, id, role strin
 	if !p.Role.CanGrant(r) || !p.Role.CanGrant(authz.Role(old.Role)) {
 		return store.User{}, s.authz.Deny(ctx, p, authz.Update, authz.Users, t, "cannot grant or change a role above one's own")
 	}
+	// A deactivated user's role is not changed: the change would be
+	// answered as if it took effect while the user can do nothing, and
+	// promoting an inactive user to owner would not keep a tenant owned.
+	if !old.Active {
+		return store.User{}, errInactive
+	}
 	if old.Role == string(r) {
 		return old, nil
 	}
@@ -361,6 +370,58 @@ func (s *Service) Deactivate(ctx context.Context, p authz.Principal, id string) 
 	}
 	u, err := s.st.DeactivateUser(ctx, p.TenantID, id, s.now().UTC())
 	return u, s.mapErr(ctx, p, err, audit.UserDeactivated, id)
+}
+
+// Reactivate lets a deactivated user log in again. Only roles that may
+// change users (Owner) reactivate, and not a user whose role ranks above
+// their own. The credentials revoked at deactivation stay revoked: the user
+// logs in with its password (or is issued new API keys). Reactivating an
+// active user changes nothing and records nothing, like deactivating an
+// inactive one.
+func (s *Service) Reactivate(ctx context.Context, p authz.Principal, id string) (store.User, error) {
+	t := authz.Target{ID: id}
+	if err := s.authz.Check(ctx, p, authz.Update, authz.Users, t); err != nil {
+		return store.User{}, err
+	}
+	old, err := s.st.GetUser(ctx, p.TenantID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, errNotFound
+	} else if err != nil {
+		return store.User{}, err
+	}
+	if !p.Role.CanGrant(authz.Role(old.Role)) {
+		return store.User{}, s.authz.Deny(ctx, p, authz.Update, authz.Users, t, "cannot reactivate a user whose role ranks above one's own")
+	}
+	return s.reactivate(ctx, p, old)
+}
+
+// ReactivateByEmail is Reactivate for the CLI, whose operator already holds
+// the database: no principal, and the audit entry names actor "cli".
+func (s *Service) ReactivateByEmail(ctx context.Context, tenantID, email string) (store.User, error) {
+	old, err := s.st.GetUserByEmail(ctx, tenantID, authn.NormalizeEmail(email))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, errNotFound
+	} else if err != nil {
+		return store.User{}, err
+	}
+	return s.reactivate(ctx, authz.Principal{TenantID: tenantID, UserID: "cli"}, old)
+}
+
+func (s *Service) reactivate(ctx context.Context, p authz.Principal, old store.User) (store.User, error) {
+	if old.Active {
+		return old, nil
+	}
+	details := map[string]any{"userId": old.ID, "role": old.Role}
+	if p.APIKeyID != "" {
+		details["apiKeyId"] = p.APIKeyID
+	}
+	if err := s.audit.Record(ctx, audit.Event{
+		TenantID: p.TenantID, Action: audit.UserReactivated, ActorID: p.UserID, Details: details,
+	}); err != nil {
+		return store.User{}, err
+	}
+	u, err := s.st.ReactivateUser(ctx, p.TenantID, old.ID, s.now().UTC())
+	return u, s.mapErr(ctx, p, err, audit.UserReactivated, old.ID)
 }
 
 // mapErr turns store errors into public ones and, when the change recorded

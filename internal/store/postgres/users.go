@@ -256,6 +256,27 @@ func (s *Store) DeactivateUser(ctx context.Context, tenantID, id string, now tim
 	return u, nil
 }
 
+// ReactivateUser marks an inactive user active again; its revoked
+// credentials stay revoked. An active user is returned unchanged.
+func (s *Store) ReactivateUser(ctx context.Context, tenantID, id string, now time.Time) (store.User, error) {
+	var u store.User
+	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx,
+			`UPDATE komand_users SET active = true, updated_at = $3
+			 WHERE tenant_id = $1 AND id = $2 AND NOT active`, tenantID, id, now); err != nil {
+			return err
+		}
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx,
+			`SELECT `+userCols+` FROM komand_users WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+		return err
+	})
+	if err != nil {
+		return store.User{}, wrapErr("reactivate user", err)
+	}
+	return u, nil
+}
+
 // AcceptInvite sets the password of the active user of the tenant with that
 // unexpired invitation and clears the invitation, in one statement: of two
 // concurrent acceptances the second waits for the first's row lock, then

@@ -231,6 +231,24 @@ func (s *Store) DeactivateUser(ctx context.Context, tenantID, id string, now tim
 	return u, err
 }
 
+// ReactivateUser marks an inactive user active again; its revoked
+// credentials stay revoked. An active user is returned unchanged.
+func (s *Store) ReactivateUser(ctx context.Context, tenantID, id string, now time.Time) (store.User, error) {
+	var u store.User
+	err := s.write(ctx, "reactivate user", func(tx txQuerier) error {
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE komand_users SET active = 1, updated_at = ?
+			 WHERE tenant_id = ? AND id = ? AND active = 0`,
+			micros(now), tenantID, id); err != nil {
+			return err
+		}
+		var err error
+		u, err = getUser(ctx, tx, tenantID, id)
+		return err
+	})
+	return u, err
+}
+
 // AcceptInvite sets the password of the active user of the tenant with that
 // unexpired invitation and clears the invitation, in one statement: a
 // second acceptance of the same invitation finds no row.

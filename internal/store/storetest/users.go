@@ -105,6 +105,7 @@ var userTests = []test{
 	{"TwoOwners", testUserTwoOwners},
 	{"DeactivatedOwnerDoesNotCount", testUserDeactivatedOwner},
 	{"DeactivateRevokesCredentials", testUserDeactivateRevokes},
+	{"Reactivate", testUserReactivate},
 	{"NotFound", testUserNotFound},
 	{"InviteRoundTrip", testUserInviteRoundTrip},
 	{"InviteConflicts", testUserInviteConflicts},
@@ -396,6 +397,57 @@ func testUserDeactivateRevokes(t *testing.T, s store.Store) {
 	equal(t, "owner of owner key", gotUser, owner)
 	_, err = s.UserForSession(ctx, a.ID, owner.ID, ownerTok.FamilyID, later)
 	isErr(t, "UserForSession(owner)", err, nil)
+}
+
+// testUserReactivate: a deactivated user becomes active again, its revoked
+// credentials stay revoked, an active user is unchanged, and another
+// tenant's user is not found (and stays inactive).
+func testUserReactivate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkTenant(t, s, "acme")
+	b := mkTenant(t, s, "globex")
+	mkUser(t, s, a.ID, "owner@example.com", "owner")
+	m := mkUser(t, s, a.ID, "member@example.com", "member")
+	key := mkAPIKey(t, s, m, "ci")
+	tok := mkRefresh(t, s, m)
+	mkUser(t, s, b.ID, "owner@globex.example", "owner")
+	bm := mkUser(t, s, b.ID, "member@globex.example", "member")
+	off, on := t0.Add(time.Hour), t0.Add(2*time.Hour)
+
+	_, err := s.DeactivateUser(ctx, a.ID, m.ID, off)
+	isErr(t, "DeactivateUser", err, nil)
+	_, err = s.DeactivateUser(ctx, b.ID, bm.ID, off)
+	isErr(t, "DeactivateUser(other tenant)", err, nil)
+
+	// Another tenant's ID cannot reach a's user, nor a's reach b's.
+	_, err = s.ReactivateUser(ctx, b.ID, m.ID, on)
+	isErr(t, "ReactivateUser(a's user through tenant b)", err, store.ErrNotFound)
+	_, err = s.ReactivateUser(ctx, a.ID, bm.ID, on)
+	isErr(t, "ReactivateUser(b's user through tenant a)", err, store.ErrNotFound)
+	_, err = s.ReactivateUser(ctx, a.ID, newID(), on)
+	isErr(t, "ReactivateUser(unknown)", err, store.ErrNotFound)
+	if got, err := s.GetUser(ctx, b.ID, bm.ID); err != nil || got.Active {
+		t.Fatalf("b's user after a cross-tenant reactivation: active %v, %v", got.Active, err)
+	}
+
+	got, err := s.ReactivateUser(ctx, a.ID, m.ID, on)
+	isErr(t, "ReactivateUser", err, nil)
+	want := m
+	want.Active, want.UpdatedAt = true, on
+	equal(t, "ReactivateUser result", got, want)
+	checkUnchanged(t, s, want)
+
+	// Credentials revoked by the deactivation stay revoked.
+	_, _, err = s.AuthenticateAPIKey(ctx, a.ID, key.Hash)
+	isErr(t, "AuthenticateAPIKey after reactivation", err, store.ErrNotFound)
+	_, err = s.UserForSession(ctx, a.ID, m.ID, tok.FamilyID, on)
+	isErr(t, "UserForSession after reactivation", err, store.ErrNotFound)
+
+	// Reactivating an active user changes nothing, UpdatedAt included.
+	got, err = s.ReactivateUser(ctx, a.ID, m.ID, on.Add(time.Hour))
+	isErr(t, "ReactivateUser(active)", err, nil)
+	equal(t, "ReactivateUser(active) result", got, want)
+	checkUnchanged(t, s, want)
 }
 
 func testUserNotFound(t *testing.T, s store.Store) {
