@@ -39,11 +39,11 @@ type wiring struct {
 	// wst is the watched store: every identity change the services make
 	// (role, deactivation, revocation, logout) empties the authentication
 	// cache of this process at once.
-	wst          store.Store
-	gen          *authn.Generation
-	loginLimiter ratelimit.Limiter
-	egress       *sandbox.Egress
-	sandboxes    skill.Sandboxes
+	wst           store.Store
+	gen           *authn.Generation
+	loginThrottle ratelimit.Backoff
+	egress        *sandbox.Egress
+	sandboxes     skill.Sandboxes
 }
 
 func (a *App) buildAudit(_ context.Context, w *wiring) error {
@@ -54,15 +54,15 @@ func (a *App) buildAudit(_ context.Context, w *wiring) error {
 	return nil
 }
 
-// buildLimiters makes the API limiter and the login throttle's own
-// limiter, so a flood of API requests from many addresses cannot fill the
-// shared table and lock every login out (and vice versa). With Redis both
-// share their windows across replicas.
+// buildLimiters makes the API limiter and the login throttle's own table,
+// so a flood of API requests from many addresses cannot fill the shared
+// table and lock every login out (and vice versa). With Redis both share
+// their state across replicas.
 func (a *App) buildLimiters(_ context.Context, w *wiring) error {
 	cfg := w.cfg
 	mem := ratelimit.NewMemory(cfg.RateLimits.MaxKeys, w.now)
-	loginMem := ratelimit.NewMemory(cfg.RateLimits.MaxKeys, w.now)
-	a.Limiter, w.loginLimiter = mem, loginMem
+	loginMem := ratelimit.NewMemoryBackoff(cfg.RateLimits.MaxKeys, w.now)
+	a.Limiter, w.loginThrottle = mem, loginMem
 	if cfg.ConnectionStrings.Redis == "" {
 		return nil
 	}
@@ -81,7 +81,7 @@ func (a *App) buildLimiters(_ context.Context, w *wiring) error {
 	a.redis = redis.NewClient(ropts)
 	prefix := cmp.Or(w.o.RedisPrefix, "komand:")
 	a.Limiter = ratelimit.NewRedis(a.redis, prefix+"rl:", mem, w.log)
-	w.loginLimiter = ratelimit.NewRedis(a.redis, prefix+"login:", loginMem, w.log)
+	w.loginThrottle = ratelimit.NewRedisBackoff(a.redis, prefix+"login:", loginMem, w.log, w.now)
 	return nil
 }
 
@@ -90,7 +90,7 @@ func (a *App) buildIdentity(_ context.Context, w *wiring) error {
 	cfg := w.cfg
 	var err error
 	a.Auth, err = authn.New(authn.Options{
-		Store: w.wst, Audit: a.Audit, Limiter: w.loginLimiter,
+		Store: w.wst, Audit: a.Audit, Throttle: w.loginThrottle,
 		JWTKey: []byte(cfg.Jwt.SecretKey), Issuer: cfg.Jwt.Issuer, Audience: cfg.Jwt.Audience,
 		AccessTTL: cfg.Jwt.AccessTokenTTL(), RefreshTTL: cfg.Jwt.RefreshTokenTTL(),
 		Params: w.o.PasswordParams, Now: w.now, Logger: w.log,

@@ -4,8 +4,10 @@
 //
 //   - Passwords, checked once at login. They are stored as argon2id hashes in
 //     PHC string form (see Hasher). Hashing is memory-hard on purpose, so the
-//     number of hashes computed at once is bounded process-wide and logins are
-//     throttled per account and per client IP before any hash is computed.
+//     number of hashes computed at once is bounded process-wide and failed
+//     logins are throttled with exponential delays per (account, address)
+//     and per address before any hash is computed (throttle.go); an account
+//     is never locked.
 //   - Access tokens: short-lived HS256 JWTs naming the user, its tenant (tid)
 //     and its login session (sid, the refresh-token family). They are
 //     verified on every request, and the session is also checked in the store,

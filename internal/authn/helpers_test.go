@@ -134,13 +134,13 @@ func newFixture(t *testing.T, opts ...fixtureOpt) *fixture {
 	t.Helper()
 	f := &fixture{st: openStore(t), rec: &memRecorder{}, clock: newClock()}
 	o := Options{
-		Store:   f.st,
-		Audit:   f.rec,
-		Limiter: ratelimit.NewMemory(1000, f.clock.Now),
-		JWTKey:  testKey,
-		Params:  cheapParams,
-		Now:     f.clock.Now,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store:    f.st,
+		Audit:    f.rec,
+		Throttle: ratelimit.NewMemoryBackoff(1000, f.clock.Now),
+		JWTKey:   testKey,
+		Params:   cheapParams,
+		Now:      f.clock.Now,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, fn := range opts {
 		fn(&o)

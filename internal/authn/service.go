@@ -37,19 +37,19 @@ const (
 
 // Defaults for zero Options.
 const (
-	DefaultAccessTTL         = 60 * time.Minute
-	DefaultRefreshTTL        = 7 * 24 * time.Hour
-	DefaultLoginAccountLimit = 10
-	DefaultLoginIPLimit      = 50
-	DefaultLoginWindow       = 15 * time.Minute
+	DefaultAccessTTL  = 60 * time.Minute
+	DefaultRefreshTTL = 7 * 24 * time.Hour
 )
 
-// Options configure a Service. Store, Audit, Limiter and JWTKey are
+// Options configure a Service. Store, Audit, Throttle and JWTKey are
 // required; zero values of the rest take the defaults above.
 type Options struct {
-	Store   store.Store
-	Audit   audit.Recorder
-	Limiter ratelimit.Limiter
+	Store store.Store
+	Audit audit.Recorder
+	// Throttle keeps the login failures (see throttle.go): a
+	// ratelimit.RedisBackoff shared by every replica, or a
+	// ratelimit.MemoryBackoff for one process.
+	Throttle ratelimit.Backoff
 	// JWTKey is the HS256 key of access tokens, at least 32 bytes. It must
 	// be the same on every replica.
 	JWTKey   []byte
@@ -59,9 +59,9 @@ type Options struct {
 	AccessTTL  time.Duration // default 60 min
 	RefreshTTL time.Duration // default 7 days
 
-	LoginAccountLimit int           // attempts per email per window; default 10
-	LoginIPLimit      int           // attempts per client IP per window; default 50
-	LoginWindow       time.Duration // default 15 min
+	// LoginThrottle is the login delay schedule; the zero value means
+	// DefaultLoginThrottle.
+	LoginThrottle LoginThrottle
 
 	Params Params // argon2id parameters of new hashes; default DefaultParams
 
@@ -84,25 +84,24 @@ type Tokens struct {
 // Service authenticates callers and issues credentials. It is safe for
 // concurrent use.
 type Service struct {
-	st      store.Store
-	audit   audit.Recorder
-	limiter ratelimit.Limiter
-	jwt     *jwtCodec
-	hasher  *Hasher
-	now     func() time.Time
-	log     *slog.Logger
+	st       store.Store
+	audit    audit.Recorder
+	throttle ratelimit.Backoff
+	policy   LoginThrottle
+	jwt      *jwtCodec
+	hasher   *Hasher
+	now      func() time.Time
+	log      *slog.Logger
 
 	cache *authCache
 
 	accessTTL, refreshTTL time.Duration
-	acctLimit, ipLimit    int
-	window                time.Duration
 }
 
 // New returns a Service.
 func New(o Options) (*Service, error) {
-	if o.Store == nil || o.Audit == nil || o.Limiter == nil {
-		return nil, errors.New("authn: Store, Audit and Limiter are required")
+	if o.Store == nil || o.Audit == nil || o.Throttle == nil {
+		return nil, errors.New("authn: Store, Audit and Throttle are required")
 	}
 	if o.Issuer == "" {
 		o.Issuer = DefaultIssuer
@@ -116,14 +115,8 @@ func New(o Options) (*Service, error) {
 	if o.RefreshTTL == 0 {
 		o.RefreshTTL = DefaultRefreshTTL
 	}
-	if o.LoginAccountLimit == 0 {
-		o.LoginAccountLimit = DefaultLoginAccountLimit
-	}
-	if o.LoginIPLimit == 0 {
-		o.LoginIPLimit = DefaultLoginIPLimit
-	}
-	if o.LoginWindow == 0 {
-		o.LoginWindow = DefaultLoginWindow
+	if o.LoginThrottle == (LoginThrottle{}) {
+		o.LoginThrottle = DefaultLoginThrottle
 	}
 	if o.Params == (Params{}) {
 		o.Params = DefaultParams
@@ -135,15 +128,16 @@ func New(o Options) (*Service, error) {
 		o.Logger = slog.Default()
 	}
 	switch {
-	case o.AccessTTL < 0 || o.RefreshTTL < 0 || o.LoginWindow < 0:
+	case o.AccessTTL < 0 || o.RefreshTTL < 0:
 		return nil, errors.New("authn: durations must be positive")
 	case o.AccessTTL > o.RefreshTTL:
 		// An access token outliving its session would keep working after
 		// the session expired until UserForSession notices; it also means
 		// a configuration mistake.
 		return nil, errors.New("authn: AccessTTL must not exceed RefreshTTL")
-	case o.LoginAccountLimit < 0 || o.LoginIPLimit < 0:
-		return nil, errors.New("authn: login limits must be positive")
+	}
+	if err := o.LoginThrottle.validate(); err != nil {
+		return nil, err
 	}
 	codec, err := newJWTCodec(o.JWTKey, o.Issuer, o.Audience, o.Now)
 	if err != nil {
@@ -156,16 +150,14 @@ func New(o Options) (*Service, error) {
 	return &Service{
 		st:         o.Store,
 		audit:      o.Audit,
-		limiter:    o.Limiter,
+		throttle:   o.Throttle,
+		policy:     o.LoginThrottle,
 		jwt:        codec,
 		hasher:     hasher,
 		now:        o.Now,
 		log:        o.Logger,
 		accessTTL:  o.AccessTTL,
 		refreshTTL: o.RefreshTTL,
-		acctLimit:  o.LoginAccountLimit,
-		ipLimit:    o.LoginIPLimit,
-		window:     o.LoginWindow,
 		cache:      newAuthCache(o.CacheTTL, o.Generation),
 	}, nil
 }
@@ -191,20 +183,16 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 		clientIP = "unknown" // all callers without an IP share one bucket
 	}
 
-	// Throttle before anything expensive. Both counters are charged on
-	// every attempt: per account (stops guessing one password from many
-	// IPs) and per IP (stops one client spraying many accounts).
-	acct, err := s.limiter.Allow(ctx, limiterKey("login:acct:", email), s.acctLimit, s.window)
+	// Throttle before anything expensive (throttle.go). The attempt is
+	// charged now and refunded if it succeeds.
+	charged, throttled, err := s.takeLogin(ctx, email, clientIP)
 	if err != nil {
-		return Tokens{}, store.User{}, internalErr(fmt.Errorf("login throttle: %w", err))
-	}
-	ip, err := s.limiter.Allow(ctx, limiterKey("login:ip:", clientIP), s.ipLimit, s.window)
-	if err != nil {
-		return Tokens{}, store.User{}, internalErr(fmt.Errorf("login throttle: %w", err))
+		return Tokens{}, store.User{}, internalErr(err)
 	}
 
 	user, found, err := s.lookupLoginUser(ctx, email)
 	if err != nil {
+		charged.refund(ctx, s)
 		return Tokens{}, store.User{}, internalErr(err)
 	}
 	tenant := store.PlatformTenantID
@@ -212,12 +200,10 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 		tenant = user.TenantID
 	}
 
-	if !acct.Allowed || !ip.Allowed {
-		scope, reset := "account", acct.Reset
-		if !ip.Allowed && (acct.Allowed || ip.Reset.After(reset)) {
-			scope, reset = "ip", ip.Reset
-		}
-		details := map[string]any{"email": email, "ip": clientIP, "scope": scope}
+	if throttled != nil {
+		// The exact address goes to the audit log; the throttle keyed
+		// an IPv6 address by its /64.
+		details := map[string]any{"email": email, "ip": clientIP, "scope": throttled.scope, "failures": throttled.failures}
 		if found {
 			details["userId"] = user.ID
 		}
@@ -229,16 +215,20 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 		e := apperr.New(apperr.RateLimited, msgThrottled)
 		// Whole seconds, rounded up: Retry-After is in seconds and must
 		// not invite a retry that is still too early.
-		wait := reset.Sub(s.now())
+		wait := throttled.retryAt.Sub(s.now())
 		e.RetryAfter = max(time.Second, (wait + time.Second - 1).Truncate(time.Second))
 		return Tokens{}, store.User{}, e
 	}
 
 	reason, err := s.checkPassword(ctx, user, found, password)
 	if err != nil {
+		// No password was compared (the context ended while waiting for
+		// a hashing slot): the attempt does not count.
+		charged.refund(ctx, s)
 		return Tokens{}, store.User{}, internalErr(err)
 	}
 	if reason != "" {
+		// The charged attempt stands: it is a failure.
 		details := map[string]any{"email": email, "ip": clientIP, "reason": reason}
 		if found {
 			details["userId"] = user.ID
@@ -252,6 +242,11 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 		}
 		return Tokens{}, store.User{}, apperr.New(apperr.Unauthenticated, msgLoginFailed)
 	}
+
+	// The right password: this address's failures for the account are
+	// forgotten, and the attempt is not counted against the address or
+	// the account.
+	charged.succeeded(ctx, s)
 
 	family := uuid.NewString()
 	tokens, err := s.issue(ctx, user, family, true)

@@ -138,82 +138,6 @@ func TestLoginFailuresLookTheSame(t *testing.T) {
 	}
 }
 
-func TestLoginThrottle(t *testing.T) {
-	const window = 15 * time.Minute
-	tests := []struct {
-		name      string
-		acctLimit int
-		ipLimit   int
-		// attempt returns the email and IP of the i-th attempt.
-		attempt   func(f *fixture, i int) (string, string)
-		wantScope string
-	}{
-		{"per_account", 3, 100, func(f *fixture, i int) (string, string) {
-			return f.op.Email, fmt.Sprintf("203.0.113.%d", i) // a new IP every time
-		}, "account"},
-		{"per_ip", 100, 3, func(f *fixture, i int) (string, string) {
-			emails := []string{"a@x.test", "b@x.test", "c@x.test", f.op.Email}
-			return emails[i%len(emails)], "203.0.113.7" // a new account every time
-		}, "ip"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, func(o *Options) {
-				o.LoginAccountLimit, o.LoginIPLimit, o.LoginWindow = tc.acctLimit, tc.ipLimit, window
-			})
-			ctx := t.Context()
-			limit := min(tc.acctLimit, tc.ipLimit)
-			for i := range limit {
-				email, ip := tc.attempt(f, i)
-				_, _, err := f.svc.Login(ctx, email, "wrong password!!", ip)
-				wantKind(t, err, apperr.Unauthenticated, "")
-			}
-			f.clock.Advance(5 * time.Minute)
-			// Over the limit: refused before the password is looked at,
-			// even the right one.
-			email, ip := f.op.Email, "203.0.113.7"
-			if tc.wantScope == "account" {
-				email, ip = tc.attempt(f, limit)
-			}
-			_, _, err := f.svc.Login(ctx, email, testPassword, ip)
-			e := wantKind(t, err, apperr.RateLimited, "too many login attempts; try again later")
-			if e.RetryAfter != 10*time.Minute {
-				t.Fatalf("RetryAfter = %v, want 10m (until the window resets)", e.RetryAfter)
-			}
-			evs := f.rec.byAction(audit.LoginThrottled)
-			if len(evs) != 1 {
-				t.Fatalf("LoginThrottled entries = %d, want 1", len(evs))
-			}
-			if ev := evs[0]; ev.TenantID != f.tenant || ev.Details["scope"] != tc.wantScope || ev.Details["ip"] != ip {
-				t.Fatalf("LoginThrottled = %+v", ev)
-			}
-			if n := len(f.rec.byAction(audit.LoginFailed)); n != limit {
-				t.Fatalf("LoginFailed entries = %d, want %d (throttled attempts are not failures)", n, limit)
-			}
-
-			// Throttled attempt for an unknown email goes to the platform tenant.
-			if tc.wantScope == "ip" {
-				_, _, err := f.svc.Login(ctx, "stranger@x.test", testPassword, ip)
-				wantKind(t, err, apperr.RateLimited, "")
-				evs := f.rec.byAction(audit.LoginThrottled)
-				if last := evs[len(evs)-1]; last.TenantID != store.PlatformTenantID {
-					t.Fatalf("throttle of unknown email recorded in tenant %q", last.TenantID)
-				}
-			}
-
-			// Another account from another IP is unaffected.
-			if _, _, err := f.svc.Login(ctx, f.owner.Email, testPassword, "192.0.2.200"); err != nil {
-				t.Fatalf("unrelated login throttled: %v", err)
-			}
-
-			f.clock.Advance(10 * time.Minute) // the window ends
-			if _, _, err := f.svc.Login(ctx, email, testPassword, ip); err != nil {
-				t.Fatalf("login after the window: %v", err)
-			}
-		})
-	}
-}
-
 func TestRefreshRotation(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
@@ -591,7 +515,7 @@ func TestAuditWriterIntegration(t *testing.T) {
 }
 
 func TestConcurrentLogins(t *testing.T) {
-	f := newFixture(t, func(o *Options) { o.LoginAccountLimit = 100 })
+	f := newFixture(t)
 	ctx := t.Context()
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
@@ -621,15 +545,17 @@ func TestConcurrentLogins(t *testing.T) {
 	}
 }
 
-// A limiter error fails closed.
-type brokenLimiter struct{}
+// A throttle error fails closed.
+type brokenThrottle struct{}
 
-func (brokenLimiter) Allow(context.Context, string, int, time.Duration) (ratelimit.Decision, error) {
-	return ratelimit.Decision{}, ratelimit.ErrInvalidArgument
+func (brokenThrottle) Take(context.Context, string, ratelimit.BackoffPolicy) (ratelimit.Attempt, error) {
+	return ratelimit.Attempt{}, ratelimit.ErrInvalidArgument
 }
+func (brokenThrottle) Refund(context.Context, string) error { return nil }
+func (brokenThrottle) Reset(context.Context, string) error  { return nil }
 
 func TestLimiterErrorFailsClosed(t *testing.T) {
-	f := newFixture(t, func(o *Options) { o.Limiter = brokenLimiter{} })
+	f := newFixture(t, func(o *Options) { o.Throttle = brokenThrottle{} })
 	tok, _, err := f.svc.Login(t.Context(), f.op.Email, testPassword, "192.0.2.1")
 	wantKind(t, err, apperr.Internal, "")
 	if tok != (Tokens{}) {

@@ -69,7 +69,7 @@ func TestHashToken(t *testing.T) {
 
 func TestNewRejectsBadOptions(t *testing.T) {
 	f := newFixture(t)
-	base := Options{Store: f.st, Audit: f.rec, Limiter: f.svc.limiter, JWTKey: testKey, Params: cheapParams}
+	base := Options{Store: f.st, Audit: f.rec, Throttle: f.svc.throttle, JWTKey: testKey, Params: cheapParams}
 	tests := []struct {
 		name string
 		mod  func(*Options)
@@ -78,7 +78,19 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"no_jwt_key", func(o *Options) { o.JWTKey = nil }},
 		{"no_store", func(o *Options) { o.Store = nil }},
 		{"no_audit", func(o *Options) { o.Audit = nil }},
-		{"no_limiter", func(o *Options) { o.Limiter = nil }},
+		{"no_throttle", func(o *Options) { o.Throttle = nil }},
+		{"throttle_zero_base", func(o *Options) {
+			o.LoginThrottle = DefaultLoginThrottle
+			o.LoginThrottle.PerPair.Base = 0
+		}},
+		{"throttle_no_decay", func(o *Options) {
+			o.LoginThrottle = DefaultLoginThrottle
+			o.LoginThrottle.PerAddress.Decay = 0
+		}},
+		{"throttle_attacked_above_free", func(o *Options) {
+			o.LoginThrottle = DefaultLoginThrottle
+			o.LoginThrottle.AttackedPairFree = o.LoginThrottle.PerPair.Free + 1
+		}},
 		{"negative_ttl", func(o *Options) { o.AccessTTL = -time.Minute }},
 		{"access_outlives_refresh", func(o *Options) { o.AccessTTL = 2 * time.Hour; o.RefreshTTL = time.Hour }},
 		{"hostile_params", func(o *Options) { o.Params = Params{Memory: 1 << 30, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32} }},
@@ -207,7 +219,7 @@ func TestCustomIssuerAudience(t *testing.T) {
 	}
 	// A live session issued by a service with the default issuer and
 	// audience, same key and same store, is not accepted here.
-	other, err := New(Options{Store: f.st, Audit: f.rec, Limiter: f.svc.limiter, JWTKey: testKey, Params: cheapParams, Now: f.clock.Now})
+	other, err := New(Options{Store: f.st, Audit: f.rec, Throttle: f.svc.throttle, JWTKey: testKey, Params: cheapParams, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
