@@ -55,6 +55,7 @@ type App struct {
 	Auth     *authn.Service
 	Agents   *agent.Service
 	Users    *user.Service
+	APIKeys  *user.APIKeys
 	Tenants  *tenant.Service
 	AuditLog *auditlog.Service
 	Memory   *agent.MemoryService
@@ -223,7 +224,7 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 	}
 	cfg := a.Config
 	return gateway.New(gateway.Deps{
-		Auth: a.Auth, Agents: a.Agents, Users: a.Users, AuditLog: a.AuditLog,
+		Auth: a.Auth, Agents: a.Agents, Users: a.Users, APIKeys: a.APIKeys, AuditLog: a.AuditLog,
 		Sessions: a.Sessions, Guard: a.Guard, Memory: a.Memory, Credentials: a.Secrets, Channels: a.Channels, Skills: a.Skills, CRM: a.CRM,
 		Limiter: a.Limiter, Ready: a.Store.Ping,
 	}, gateway.Options{

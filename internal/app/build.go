@@ -101,6 +101,7 @@ func (a *App) buildIdentity(_ context.Context, w *wiring) error {
 	}
 	a.Agents = agent.New(w.wst, a.Authz, a.Audit, w.now)
 	a.Users = user.New(w.wst, a.Authz, a.Audit, a.Auth.HashPassword, authn.NewInviteToken, w.now)
+	a.APIKeys = user.NewAPIKeys(w.wst, a.Authz, a.Audit, a.Auth.CreateAPIKey, w.now)
 	a.Tenants = tenant.New(w.wst, a.Audit, w.now)
 	a.AuditLog = auditlog.New(w.wst, a.Authz)
 	a.Memory = agent.NewMemory(w.wst, w.wst, a.Authz, a.Audit, w.now)

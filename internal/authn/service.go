@@ -554,7 +554,27 @@ func (s *Service) authenticateAPIKey(ctx context.Context, key string) (authz.Pri
 	if k.RevokedAt != nil || k.TenantID != tid || u.TenantID != tid || k.UserID != u.ID {
 		return s.authFail(ctx, "API key revoked or inconsistent", nil)
 	}
-	return s.principal(ctx, u, k.ID, "")
+	p, err := s.principal(ctx, u, k.ID, "")
+	if err == nil {
+		s.touchAPIKey(ctx, k)
+	}
+	return p, err
+}
+
+// lastUsedResolution is how stale an API key's LastUsedAt may be: a key in
+// constant use costs one write per key per this long, not one per request.
+const lastUsedResolution = time.Minute
+
+// touchAPIKey records that k was used. Failing to is logged, not fatal: the
+// key is valid, and last-used is information, not a control.
+func (s *Service) touchAPIKey(ctx context.Context, k store.APIKey) {
+	now := s.now()
+	if k.LastUsedAt != nil && now.Sub(*k.LastUsedAt) < lastUsedResolution {
+		return
+	}
+	if err := s.st.TouchAPIKey(ctx, k.TenantID, k.ID, now.UTC()); err != nil {
+		s.log.WarnContext(ctx, "could not record an API key's last use", "tenant", k.TenantID, "key", k.ID, "err", err)
+	}
 }
 
 func (s *Service) authenticateJWT(ctx context.Context, token string) (authz.Principal, time.Time, error) {
@@ -632,7 +652,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, tenantID, userID, name strin
 		Name:      name,
 		Prefix:    plaintext[:APIKeyDisplayLen],
 		Hash:      HashToken(plaintext),
-		CreatedAt: s.now().UTC(),
+		CreatedAt: s.now().UTC().Truncate(time.Microsecond), // as stored
 	}
 	if err := s.st.CreateAPIKey(ctx, k); err != nil {
 		return "", store.APIKey{}, internalErr(err)
@@ -662,9 +682,15 @@ func checkAPIKeyName(name string) error {
 		return apperr.Field("name", fmt.Sprintf("must be at most %d characters of text", maxAPIKeyNameChars))
 	}
 	for _, r := range name {
-		// Control characters could forge lines in terminals and logs.
+		// Control characters could forge lines in terminals and logs;
+		// bidi controls and invisible format characters could make a
+		// listing show another name than the one stored. ZWNJ and ZWJ
+		// stay: some scripts and emoji need them.
 		if unicode.IsControl(r) {
 			return apperr.Field("name", "must not contain control characters")
+		}
+		if unicode.Is(unicode.Bidi_Control, r) || (unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d') {
+			return apperr.Field("name", "must not contain invisible or direction-changing characters")
 		}
 	}
 	return nil

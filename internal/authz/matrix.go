@@ -50,7 +50,8 @@ var (
 // because configuring agents needs them; agent memory is written by Admins
 // (and by the agent's own memory tools) and read by Operators, while a
 // Viewer, whose role is dashboards and logs, does not read it; nobody but an Owner creates users,
-// changes roles or touches tenant settings. The prompt-injection policy and its
+// changes roles, issues API keys or touches tenant settings (every user lists and
+// revokes its own API keys: an ownership rule of package user, not a matrix entry). The prompt-injection policy and its
 // review queue (held customer messages and tool outputs) are an Admin's: an
 // Operator or Viewer neither reads nor decides them. Anything not listed is
 // denied.

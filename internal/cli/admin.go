@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/komand-ai/komand/internal/app"
 	"github.com/komand-ai/komand/internal/apperr"
@@ -153,7 +154,111 @@ func readSecretLine(e *env) (string, error) {
 }
 
 func apikeys(e *env, args []string) int {
-	return subcommand(e, "apikeys", args, map[string]func(*env, []string) int{"create": apikeysCreate})
+	return subcommand(e, "apikeys", args, map[string]func(*env, []string) int{
+		"create": apikeysCreate,
+		"list":   apikeysList,
+		"revoke": apikeysRevoke,
+	})
+}
+
+// apikeysList prints the tenant's keys (or one user's), one a line: id,
+// prefix, user email, name, created, last used, revoked. Never the key.
+func apikeysList(e *env, args []string) int {
+	fs := flagSet(e, "apikeys list", "apikeys list --tenant <slug> [--email <user email>] [store flags]")
+	var sf storeFlags
+	sf.register(fs)
+	tenantSlug := fs.String("tenant", "", "tenant slug (required)")
+	email := fs.String("email", "", "only this user's keys")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 0 || *tenantSlug == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
+		t, err := a.Tenants.BySlug(ctx, *tenantSlug)
+		if err != nil {
+			return err
+		}
+		userID := ""
+		if *email != "" {
+			u, err := a.Store.GetUserByEmail(ctx, t.ID, authn.NormalizeEmail(*email))
+			if errors.Is(err, store.ErrNotFound) {
+				return apperr.New(apperr.NotFound, "no user with this email in the tenant")
+			} else if err != nil {
+				return err
+			}
+			userID = u.ID
+		}
+		emails := map[string]string{}
+		const pageSize = 100
+		for page := 1; ; page++ {
+			ks, total, err := a.APIKeys.ListFromCLI(ctx, t.ID, userID, store.Page{Page: page, PageSize: pageSize})
+			if err != nil {
+				return err
+			}
+			for _, k := range ks {
+				if _, ok := emails[k.UserID]; !ok {
+					if u, err := a.Store.GetUser(ctx, t.ID, k.UserID); err == nil {
+						emails[k.UserID] = u.Email
+					} else {
+						emails[k.UserID] = k.UserID
+					}
+				}
+				fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%q\tcreated %s\tlast used %s\t%s\n",
+					k.ID, k.Prefix, emails[k.UserID], k.Name, k.CreatedAt.Format(time.RFC3339),
+					timeOr(k.LastUsedAt, "never"), revokedText(k.RevokedAt))
+			}
+			if page*pageSize >= total || len(ks) == 0 {
+				return nil
+			}
+		}
+	})
+}
+
+func timeOr(t *time.Time, none string) string {
+	if t == nil {
+		return none
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func revokedText(t *time.Time) string {
+	if t == nil {
+		return "active"
+	}
+	return "revoked " + t.UTC().Format(time.RFC3339)
+}
+
+// apikeysRevoke revokes one key of the tenant by ID (audited as actor
+// "cli"). Revoking a revoked key is not an error.
+func apikeysRevoke(e *env, args []string) int {
+	fs := flagSet(e, "apikeys revoke", "apikeys revoke --tenant <slug> <key id> [store flags]")
+	var sf storeFlags
+	sf.register(fs)
+	tenantSlug := fs.String("tenant", "", "tenant slug (required)")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 || *tenantSlug == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
+		t, err := a.Tenants.BySlug(ctx, *tenantSlug)
+		if err != nil {
+			return err
+		}
+		k, err := a.APIKeys.RevokeFromCLI(ctx, t.ID, pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "API key %s (%s, %q) %s\n", k.ID, k.Prefix, k.Name, revokedText(k.RevokedAt))
+		return nil
+	})
 }
 
 func apikeysCreate(e *env, args []string) int {

@@ -68,7 +68,7 @@ func commands() []command {
 		{"serve", "run the Komand server", serve},
 		{"tenants", "manage tenants (create, list)", tenants},
 		{"users", "manage users (create, reactivate)", users},
-		{"apikeys", "manage API keys (create)", apikeys},
+		{"apikeys", "manage API keys (create, list, revoke)", apikeys},
 		{"audit", "audit trail tools (verify)", auditCmd},
 		{"config", "configuration tools (check: plaintext secrets, key file permissions)", configCmd},
 		{"credentials", "manage vault credentials (create)", credentialsCmd},

@@ -34,7 +34,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 	cmds := [][]string{
 		{"--help"}, {"serve", "--help"}, {"tenants", "--help"}, {"tenants", "create", "--help"},
 		{"tenants", "list", "--help"}, {"users", "--help"}, {"users", "create", "--help"}, {"users", "reactivate", "--help"},
-		{"apikeys", "--help"}, {"apikeys", "create", "--help"}, {"audit", "--help"},
+		{"apikeys", "--help"}, {"apikeys", "create", "--help"}, {"apikeys", "list", "--help"}, {"apikeys", "revoke", "--help"}, {"audit", "--help"},
 		{"audit", "verify", "--help"}, {"healthcheck", "--help"}, {"version", "--help"},
 		{"credentials", "--help"}, {"credentials", "create", "--help"}, {"vault", "--help"}, {"vault", "rotate-kek", "--help"},
 		{"config", "--help"}, {"config", "check", "--help"},

@@ -36,6 +36,10 @@ func (s *Server) routes() http.Handler {
 		{"DELETE", "/api/users/{userId}", s.authed(s.deactivateUser)},
 		{"POST", "/api/users/{userId}/reactivate", s.authed(s.reactivateUser)},
 
+		{"GET", "/api/apikeys/", s.authed(s.listAPIKeys)},
+		{"POST", "/api/apikeys/", s.authed(s.createAPIKey)},
+		{"DELETE", "/api/apikeys/{keyId}", s.authed(s.revokeAPIKey)},
+
 		{"GET", "/api/agents/", s.authed(s.listAgents)},
 		{"POST", "/api/agents/", s.authed(s.createAgent)},
 		{"GET", "/api/agents/{agentId}", s.authed(s.getAgent)},

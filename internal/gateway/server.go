@@ -46,6 +46,7 @@ type Deps struct {
 	Auth        Authenticator
 	Agents      *agent.Service
 	Users       *user.Service
+	APIKeys     *user.APIKeys
 	AuditLog    *auditlog.Service
 	Sessions    *session.Service
 	Guard       *session.Guard

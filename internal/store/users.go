@@ -91,7 +91,21 @@ type APIKeys interface {
 	// user (active or not: the caller decides).
 	AuthenticateAPIKey(ctx context.Context, tenantID, hash string) (APIKey, User, error)
 	ListAPIKeys(ctx context.Context, tenantID, userID string) ([]APIKey, error)
+	// GetAPIKey returns one key of the tenant, revoked or not.
+	GetAPIKey(ctx context.Context, tenantID, id string) (APIKey, error)
+	// ListTenantAPIKeys returns one page of the tenant's keys (only
+	// f.UserID's when set), revoked ones included, oldest first, and the
+	// total.
+	ListTenantAPIKeys(ctx context.Context, tenantID string, f APIKeyFilter, p Page) ([]APIKey, int, error)
 	RevokeAPIKey(ctx context.Context, tenantID, id string, now time.Time) error
+	// TouchAPIKey sets the key's LastUsedAt to now if it is earlier (or
+	// unset). An unknown key is ErrNotFound.
+	TouchAPIKey(ctx context.Context, tenantID, id string, now time.Time) error
+}
+
+// APIKeyFilter narrows ListTenantAPIKeys.
+type APIKeyFilter struct {
+	UserID string // only this user's keys; "" for every user's
 }
 
 // RefreshToken is one link of a rotating refresh-token family. Only the hash

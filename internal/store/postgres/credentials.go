@@ -99,6 +99,60 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenantID, userID string) ([]sto
 	return out, nil
 }
 
+// GetAPIKey returns one key of the tenant, revoked or not.
+func (s *Store) GetAPIKey(ctx context.Context, tenantID, id string) (store.APIKey, error) {
+	var k store.APIKey
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+apiKeyCols+` FROM komand_api_keys WHERE tenant_id = $1 AND id = $2`, tenantID, id).
+			QueryRow(func(row pgx.Row) error { return row.Scan(apiKeyDest(&k)...) })
+	})
+	if err != nil {
+		return store.APIKey{}, wrapErr("get api key", err)
+	}
+	fixAPIKey(&k)
+	return k, nil
+}
+
+// ListTenantAPIKeys returns one page of the tenant's keys, oldest first.
+func (s *Store) ListTenantAPIKeys(ctx context.Context, tenantID string, f store.APIKeyFilter, p store.Page) ([]store.APIKey, int, error) {
+	limit, offset := limitOffset(p)
+	// $2 = '' keeps every user's keys.
+	const where = `tenant_id = $1 AND ($2 = '' OR user_id = $2)`
+	out := []store.APIKey{}
+	var total int
+	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
+		b.Queue(`SELECT count(*) FROM komand_api_keys WHERE `+where, tenantID, f.UserID).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
+		b.Queue(`SELECT `+apiKeyCols+` FROM komand_api_keys WHERE `+where+`
+			ORDER BY created_at, id LIMIT $3 OFFSET $4`, tenantID, f.UserID, limit, offset).
+			Query(func(rows pgx.Rows) (err error) {
+				out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.APIKey, error) {
+					var k store.APIKey
+					if err := r.Scan(apiKeyDest(&k)...); err != nil {
+						return k, err
+					}
+					fixAPIKey(&k)
+					return k, nil
+				})
+				return err
+			})
+	})
+	if err != nil {
+		return nil, 0, wrapErr("list tenant api keys", err)
+	}
+	return out, total, nil
+}
+
+// TouchAPIKey records a use of the key, never moving LastUsedAt back.
+func (s *Store) TouchAPIKey(ctx context.Context, tenantID, id string, now time.Time) error {
+	err := s.inTenant(ctx, tenantID, func(tx pgx.Tx) error {
+		return mustAffect(tx.Exec(ctx,
+			`UPDATE komand_api_keys SET last_used_at = greatest(coalesce(last_used_at, $3), $3)
+			 WHERE tenant_id = $1 AND id = $2`, tenantID, id, now))
+	})
+	return wrapErr("touch api key", err)
+}
+
 // RevokeAPIKey revokes a key. Revoking a revoked key keeps the first
 // revocation time and is not an error; an unknown key is store.ErrNotFound.
 func (s *Store) RevokeAPIKey(ctx context.Context, tenantID, id string, now time.Time) error {

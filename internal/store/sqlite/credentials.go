@@ -96,6 +96,77 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenantID, userID string) ([]sto
 	return out, wrap("list api keys", rows.Err())
 }
 
+// GetAPIKey returns one key of the tenant, revoked or not.
+func (s *Store) GetAPIKey(ctx context.Context, tenantID, id string) (store.APIKey, error) {
+	var (
+		k                 store.APIKey
+		created           int64
+		lastUsed, revoked sql.NullInt64
+	)
+	err := s.rq.QueryRowContext(ctx,
+		`SELECT `+apiKeyCols+` FROM komand_api_keys WHERE tenant_id = ? AND id = ?`, tenantID, id).
+		Scan(scanAPIKey(nil, &k, &created, &lastUsed, &revoked)...)
+	if err != nil {
+		return store.APIKey{}, wrap("get api key", err)
+	}
+	k.CreatedAt = fromMicros(created)
+	k.LastUsedAt = fromNullMicros(lastUsed)
+	k.RevokedAt = fromNullMicros(revoked)
+	return k, nil
+}
+
+// ListTenantAPIKeys returns one page of the tenant's keys, oldest first.
+func (s *Store) ListTenantAPIKeys(ctx context.Context, tenantID string, f store.APIKeyFilter, p store.Page) ([]store.APIKey, int, error) {
+	limit, offset := limitOffset(p)
+	where, args := `tenant_id = ?`, []any{tenantID}
+	if f.UserID != "" {
+		where, args = where+` AND user_id = ?`, append(args, f.UserID)
+	}
+	out := []store.APIKey{}
+	var total int
+	err := s.read(ctx, "list tenant api keys", func(tx querier) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM komand_api_keys WHERE `+where, args...).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx,
+			`SELECT `+apiKeyCols+` FROM komand_api_keys WHERE `+where+`
+			 ORDER BY created_at, id LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				k                 store.APIKey
+				created           int64
+				lastUsed, revoked sql.NullInt64
+			)
+			if err := rows.Scan(scanAPIKey(nil, &k, &created, &lastUsed, &revoked)...); err != nil {
+				return err
+			}
+			k.CreatedAt = fromMicros(created)
+			k.LastUsedAt = fromNullMicros(lastUsed)
+			k.RevokedAt = fromNullMicros(revoked)
+			out = append(out, k)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// TouchAPIKey records a use of the key, never moving LastUsedAt back.
+func (s *Store) TouchAPIKey(ctx context.Context, tenantID, id string, now time.Time) error {
+	return s.write(ctx, "touch api key", func(tx txQuerier) error {
+		at := micros(now)
+		return mustAffect(tx.ExecContext(ctx,
+			`UPDATE komand_api_keys SET last_used_at = max(coalesce(last_used_at, ?), ?)
+			 WHERE tenant_id = ? AND id = ?`, at, at, tenantID, id))
+	})
+}
+
 // RevokeAPIKey revokes a key. Revoking a revoked key keeps the first
 // revocation time and is not an error.
 func (s *Store) RevokeAPIKey(ctx context.Context, tenantID, id string, now time.Time) error {

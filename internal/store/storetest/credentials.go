@@ -12,6 +12,110 @@ var apiKeyTests = []test{
 	{"Conflicts", testAPIKeyConflicts},
 	{"List", testAPIKeyList},
 	{"Revoke", testAPIKeyRevoke},
+	{"GetAndListTenant", testAPIKeyGetAndListTenant},
+	{"Touch", testAPIKeyTouch},
+	{"CrossTenant", testAPIKeyCrossTenant},
+}
+
+func testAPIKeyGetAndListTenant(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkTenant(t, s, "acme")
+	b := mkTenant(t, s, "globex")
+	u1 := mkUser(t, s, a.ID, "ada@example.com", "owner")
+	u2 := mkUser(t, s, a.ID, "bob@example.com", "member")
+	ub := mkUser(t, s, b.ID, "eve@globex.example", "owner")
+	k1 := mkAPIKey(t, s, u1, "ci")
+	k2 := mkAPIKey(t, s, u2, "laptop")
+	k3 := mkAPIKey(t, s, u1, "deploy")
+	mkAPIKey(t, s, ub, "globex key")
+	isErr(t, "RevokeAPIKey", s.RevokeAPIKey(ctx, a.ID, k2.ID, t0.Add(time.Hour)), nil)
+
+	got, err := s.GetAPIKey(ctx, a.ID, k1.ID)
+	isErr(t, "GetAPIKey", err, nil)
+	equal(t, "GetAPIKey", got, k1)
+	got, err = s.GetAPIKey(ctx, a.ID, k2.ID)
+	isErr(t, "GetAPIKey(revoked)", err, nil)
+	if got.RevokedAt == nil || !got.RevokedAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("GetAPIKey(revoked).RevokedAt = %v", got.RevokedAt)
+	}
+	_, err = s.GetAPIKey(ctx, a.ID, newID())
+	isErr(t, "GetAPIKey(unknown)", err, store.ErrNotFound)
+
+	all, total, err := s.ListTenantAPIKeys(ctx, a.ID, store.APIKeyFilter{}, store.Page{Page: 1, PageSize: 10})
+	isErr(t, "ListTenantAPIKeys", err, nil)
+	if total != 3 || len(all) != 3 {
+		t.Fatalf("ListTenantAPIKeys: %d keys, total %d, want 3 (none of globex)", len(all), total)
+	}
+	ids := map[string]bool{}
+	for _, k := range all {
+		ids[k.ID] = true
+		if k.TenantID != a.ID {
+			t.Errorf("ListTenantAPIKeys returned key %s of tenant %s", k.ID, k.TenantID)
+		}
+	}
+	if !ids[k1.ID] || !ids[k2.ID] || !ids[k3.ID] {
+		t.Errorf("ListTenantAPIKeys: got %v", ids)
+	}
+	page2, total, err := s.ListTenantAPIKeys(ctx, a.ID, store.APIKeyFilter{}, store.Page{Page: 2, PageSize: 2})
+	isErr(t, "ListTenantAPIKeys page 2", err, nil)
+	if total != 3 || len(page2) != 1 || page2[0].ID != all[2].ID {
+		t.Errorf("page 2: %d keys (total %d), want the third of %v", len(page2), total, all)
+	}
+	mine, total, err := s.ListTenantAPIKeys(ctx, a.ID, store.APIKeyFilter{UserID: u1.ID}, store.Page{Page: 1, PageSize: 10})
+	isErr(t, "ListTenantAPIKeys(u1)", err, nil)
+	if total != 2 || len(mine) != 2 || mine[0].UserID != u1.ID || mine[1].UserID != u1.ID {
+		t.Errorf("ListTenantAPIKeys(u1): %+v (total %d)", mine, total)
+	}
+	// A user of another tenant filters to nothing.
+	none, total, err := s.ListTenantAPIKeys(ctx, a.ID, store.APIKeyFilter{UserID: ub.ID}, store.Page{Page: 1, PageSize: 10})
+	isErr(t, "ListTenantAPIKeys(other tenant's user)", err, nil)
+	if total != 0 || len(none) != 0 {
+		t.Errorf("ListTenantAPIKeys(other tenant's user): %d keys", len(none))
+	}
+}
+
+func testAPIKeyTouch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkTenant(t, s, "acme")
+	u := mkUser(t, s, a.ID, "ada@example.com", "owner")
+	k := mkAPIKey(t, s, u, "ci")
+	at := t0.Add(time.Hour)
+	isErr(t, "TouchAPIKey", s.TouchAPIKey(ctx, a.ID, k.ID, at), nil)
+	got, _ := s.GetAPIKey(ctx, a.ID, k.ID)
+	if got.LastUsedAt == nil || !got.LastUsedAt.Equal(at) {
+		t.Fatalf("LastUsedAt = %v, want %v", got.LastUsedAt, at)
+	}
+	// Never backwards (a replica with a slow clock).
+	isErr(t, "TouchAPIKey(earlier)", s.TouchAPIKey(ctx, a.ID, k.ID, at.Add(-time.Minute)), nil)
+	got, _ = s.GetAPIKey(ctx, a.ID, k.ID)
+	if !got.LastUsedAt.Equal(at) {
+		t.Fatalf("LastUsedAt moved back to %v", got.LastUsedAt)
+	}
+	isErr(t, "TouchAPIKey(unknown)", s.TouchAPIKey(ctx, a.ID, newID(), at), store.ErrNotFound)
+}
+
+// testAPIKeyCrossTenant: another tenant's ID reaches none of a key's
+// operations, and nothing of the key changes.
+func testAPIKeyCrossTenant(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkTenant(t, s, "acme")
+	b := mkTenant(t, s, "globex")
+	u := mkUser(t, s, a.ID, "ada@example.com", "owner")
+	mkUser(t, s, b.ID, "eve@globex.example", "owner")
+	k := mkAPIKey(t, s, u, "ci")
+	at := t0.Add(time.Hour)
+	_, err := s.GetAPIKey(ctx, b.ID, k.ID)
+	isErr(t, "GetAPIKey(other tenant)", err, store.ErrNotFound)
+	isErr(t, "RevokeAPIKey(other tenant)", s.RevokeAPIKey(ctx, b.ID, k.ID, at), store.ErrNotFound)
+	isErr(t, "TouchAPIKey(other tenant)", s.TouchAPIKey(ctx, b.ID, k.ID, at), store.ErrNotFound)
+	list, total, err := s.ListTenantAPIKeys(ctx, b.ID, store.APIKeyFilter{UserID: u.ID}, store.Page{Page: 1, PageSize: 10})
+	isErr(t, "ListTenantAPIKeys(other tenant)", err, nil)
+	if total != 0 || len(list) != 0 {
+		t.Errorf("tenant b lists %d of a's keys", len(list))
+	}
+	got, err := s.GetAPIKey(ctx, a.ID, k.ID)
+	isErr(t, "GetAPIKey", err, nil)
+	equal(t, "key after cross-tenant attempts", got, k)
 }
 
 func testAPIKeyAuthenticate(t *testing.T, s store.Store) {
