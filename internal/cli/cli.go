@@ -124,6 +124,14 @@ func flagSet(e *env, name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
+// usageError prints what is wrong with the command line, then the
+// command's usage, and returns exitUsage.
+func usageError(e *env, fs *flag.FlagSet, msg string) int {
+	fmt.Fprintf(e.stderr, "komand %s: %s\n\n", fs.Name(), msg)
+	fs.Usage()
+	return exitUsage
+}
+
 // parse parses flags that may come before or after positional arguments
 // and returns the positionals. ok is false when the command should exit
 // with code (0 for --help).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/komand-ai/komand/internal/app"
+	"github.com/komand-ai/komand/internal/config"
 	"github.com/komand-ai/komand/internal/logging"
 )
 
@@ -82,26 +83,42 @@ func serve(e *env, args []string) int {
 	return exitOK
 }
 
+// healthcheck asks a running server's /health, the liveness probe (never
+// rate limited), and exits 0 when it answers 200. The server is --url, or
+// --addr, or else the configured Server__Addr (from the environment or
+// --config / KOMAND_CONFIG, default 127.0.0.1:5000); an unspecified host
+// (":5000", "0.0.0.0:5000") means this machine's loopback.
 func healthcheck(e *env, args []string) int {
-	fs := flagSet(e, "healthcheck", "healthcheck [--url http://127.0.0.1:5000/health]")
-	url := fs.String("url", "", "health URL (default: http://<Server__Addr>/health, 127.0.0.1:5000)")
+	fs := flagSet(e, "healthcheck", "healthcheck [--addr host:port | --url http://127.0.0.1:5000/health] [--config file]")
+	url := fs.String("url", "", "health URL (default: http://<addr>/health)")
+	addrFlag := fs.String("addr", "", "server address host:port (default: the configured Server__Addr, 127.0.0.1:5000)")
+	configFile := fs.String("config", "", "configuration file to read Server__Addr from (also KOMAND_CONFIG)")
 	timeout := fs.Duration("timeout", 3*time.Second, "request timeout")
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
+	if *url != "" && *addrFlag != "" {
+		return usageError(e, fs, "--addr and --url are exclusive; give one")
+	}
 	target := *url
 	if target == "" {
-		addr := "127.0.0.1:5000"
-		for _, kv := range e.environ {
-			if v, ok := cutPrefix(kv, "Server__Addr="); ok && v != "" {
-				addr = v
+		addr := *addrFlag
+		if addr == "" {
+			cfg, err := config.Load(config.LoadOptions{File: *configFile, Env: e.environ})
+			if err != nil {
+				fmt.Fprintf(e.stderr, "komand healthcheck: reading the configuration: %v\n", err)
+				return exitFail
 			}
+			addr = cfg.Server.Addr
 		}
 		host, port, err := net.SplitHostPort(addr)
-		if err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
-			addr = net.JoinHostPort("127.0.0.1", port)
+		if err != nil {
+			return usageError(e, fs, fmt.Sprintf("address %q is not host:port", addr))
 		}
-		target = "http://" + addr + "/health"
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		target = "http://" + net.JoinHostPort(host, port) + "/health"
 	}
 	client := &http.Client{Timeout: *timeout}
 	resp, err := client.Get(target)
@@ -116,11 +133,4 @@ func healthcheck(e *env, args []string) int {
 	}
 	fmt.Fprintln(e.stdout, "ok")
 	return exitOK
-}
-
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):], true
-	}
-	return "", false
 }

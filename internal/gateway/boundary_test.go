@@ -252,8 +252,8 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("Retry-After %q", r.Header.Get("Retry-After"))
 	}
 	// Another principal (here: anonymous, keyed by IP) has its own window.
-	if r := env.Do("GET", "/health", "", nil); r.Status != 200 || r.Header.Get("X-RateLimit-Limit") != "3" {
-		t.Fatalf("health: %d %v", r.Status, r.Header)
+	if r := env.Do("GET", "/nope", "", nil); r.Status != 404 || r.Header.Get("X-RateLimit-Limit") != "3" {
+		t.Fatalf("anonymous: %d %v", r.Status, r.Header)
 	}
 }
 
@@ -333,11 +333,11 @@ func TestAgentUpdateNulls(t *testing.T) {
 func TestForwardedForSpoofing(t *testing.T) {
 	env := apptest.New(t, "sqlite", func(c *config.Config) { c.RateLimits.ApiPermitLimit = 3 })
 	for i := range 3 {
-		if r := env.Do("GET", "/health", "", nil, "X-Forwarded-For", "203.0.113."+strconv.Itoa(i)); r.Status != 200 {
+		if r := env.Do("GET", "/nope", "", nil, "X-Forwarded-For", "203.0.113."+strconv.Itoa(i)); r.Status != 404 {
 			t.Fatalf("request %d: %d", i, r.Status)
 		}
 	}
-	expectError(t, env.Do("GET", "/health", "", nil, "X-Forwarded-For", "203.0.113.99"), 429, "rate_limited")
+	expectError(t, env.Do("GET", "/nope", "", nil, "X-Forwarded-For", "203.0.113.99"), 429, "rate_limited")
 
 	proxied := apptest.New(t, "sqlite", func(c *config.Config) {
 		c.RateLimits.ApiPermitLimit = 3
@@ -345,13 +345,13 @@ func TestForwardedForSpoofing(t *testing.T) {
 	})
 	for i := range 3 {
 		xff := strconv.Itoa(i+1) + ".1.1.1, 203.0.113.5" // forged left part, real client appended by the proxy
-		if r := proxied.Do("GET", "/health", "", nil, "X-Forwarded-For", xff); r.Status != 200 {
+		if r := proxied.Do("GET", "/nope", "", nil, "X-Forwarded-For", xff); r.Status != 404 {
 			t.Fatalf("proxied request %d: %d", i, r.Status)
 		}
 	}
-	expectError(t, proxied.Do("GET", "/health", "", nil, "X-Forwarded-For", "9.9.9.9, 203.0.113.5"), 429, "rate_limited")
+	expectError(t, proxied.Do("GET", "/nope", "", nil, "X-Forwarded-For", "9.9.9.9, 203.0.113.5"), 429, "rate_limited")
 	// Another client behind the same proxy has its own window.
-	if r := proxied.Do("GET", "/health", "", nil, "X-Forwarded-For", "203.0.113.6"); r.Status != 200 {
+	if r := proxied.Do("GET", "/nope", "", nil, "X-Forwarded-For", "203.0.113.6"); r.Status != 404 {
 		t.Fatalf("second client behind the proxy: %d", r.Status)
 	}
 }

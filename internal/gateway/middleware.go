@@ -202,6 +202,33 @@ func (s *Server) public(h handler) http.Handler {
 	})
 }
 
+// probe wraps a health or readiness probe: no authentication and no rate
+// limit, so no client can make an orchestrator restart a healthy server
+// by spending an address's API budget. The probes are cheap (readiness
+// caches its answer, see ready), so they need no bound of their own.
+func (s *Server) probe(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
+// static wraps the chat page's embedded files: they are limited by client
+// IP like public, but against their own, more generous budget
+// (Options.StaticLimit per API window), so that loading the page does not
+// spend the address's API budget.
+func (s *Server) static(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.limitN(w, r, "static:ip:"+clientNet(r, s.opts.TrustedProxies), s.opts.StaticLimit, s.opts.APIWindow) {
+			return
+		}
+		if err := h(w, r); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
 // authed wraps a handler that needs a principal. The bearer credential is
 // verified first, so the rate-limit key is the principal; a request without
 // valid credentials is limited by client IP and then refused.

@@ -30,7 +30,9 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 	allowed := 0
 	for i := 0; i < 4; i++ {
 		for _, env := range []*apptest.Env{a, bsrv} {
-			if r := env.Do("GET", "/health", "", nil); r.Status == 200 {
+			// An unknown path: public, so limited by address (probes
+			// are not limited at all).
+			if r := env.Do("GET", "/nope", "", nil); r.Status == 404 {
 				allowed++
 			} else {
 				expectError(t, r, 429, "rate_limited")

@@ -20,8 +20,10 @@ type route struct {
 // with an Allow header, and unknown paths get 404, both in the envelope.
 func (s *Server) routes() http.Handler {
 	table := []route{
-		{"GET", "/health", s.public(s.health)},
-		{"GET", "/ready", s.public(s.ready)},
+		// Probes are never rate limited: an orchestrator must not see a
+		// healthy server as dead because one address browsed too much.
+		{"GET", "/health", s.probe(s.health)},
+		{"GET", "/ready", s.probe(s.ready)},
 
 		{"POST", "/api/auth/login", s.public(s.login)},
 		{"POST", "/api/auth/refresh", s.public(s.refresh)},
@@ -105,7 +107,7 @@ func (s *Server) routes() http.Handler {
 	}
 	chat := web.Handler(s.opts.FrameAncestors)
 	for _, p := range web.Paths() {
-		table = append(table, route{"GET", p, s.public(func(w http.ResponseWriter, r *http.Request) error {
+		table = append(table, route{"GET", p, s.static(func(w http.ResponseWriter, r *http.Request) error {
 			chat.ServeHTTP(w, r)
 			return nil
 		})})

@@ -71,7 +71,11 @@ type Options struct {
 	MaxSkillPackageBytes int64
 	APILimit             int
 	APIWindow            time.Duration
-	AccessLog            bool
+	// StaticLimit is the budget per client address and API window for the
+	// chat page's static files, apart from the API's (default 10×APILimit,
+	// at least 1000).
+	StaticLimit int
+	AccessLog   bool
 	// FrameAncestors are the origins that may frame the chat page
 	// (Cors__AllowedOrigins).
 	FrameAncestors []string
@@ -105,6 +109,9 @@ func New(deps Deps, opts Options, log *slog.Logger) *Server {
 	}
 	if opts.APIWindow <= 0 {
 		opts.APIWindow = time.Minute
+	}
+	if opts.StaticLimit <= 0 {
+		opts.StaticLimit = max(10*opts.APILimit, 1000)
 	}
 	s := &Server{deps: deps, opts: opts, log: log}
 	s.handler = s.outer(s.routes())

@@ -324,7 +324,7 @@ func TestPublicLimitIPv6(t *testing.T) {
 		c.Server.TrustedProxies = []string{"127.0.0.1"}
 		c.RateLimits.ApiPermitLimit = 5
 	})
-	for _, path := range []string{"/health", "/api/agents/", "OPTIONS /api/users/"} {
+	for _, path := range []string{"/nope", "/api/agents/", "OPTIONS /api/users/"} {
 		method := "GET"
 		if m, p, ok := strings.Cut(path, " "); ok {
 			method, path = m, p // a CORS preflight
