@@ -18,6 +18,7 @@ import (
 	"github.com/komand-ai/komand/internal/channel"
 	"github.com/komand-ai/komand/internal/config"
 	"github.com/komand-ai/komand/internal/crm"
+	"github.com/komand-ai/komand/internal/logging"
 	"github.com/komand-ai/komand/internal/ratelimit"
 	"github.com/komand-ai/komand/internal/sandbox"
 	"github.com/komand-ai/komand/internal/session"
@@ -79,6 +80,13 @@ func (a *App) buildLimiters(_ context.Context, w *wiring) error {
 	ropts.DialerRetries = 1
 	ropts.MaxRetries = -1
 	a.redis = redis.NewClient(ropts)
+	// go-redis logs through one process-wide logger (it has no per-client
+	// one) that writes to stderr by default, past the JSON format and the
+	// redaction of secret values. This is therefore the one global Komand
+	// sets: the app's own logger, so go-redis's lines are JSON and
+	// redacted like every other. A process runs one App with Redis; when
+	// tests build several, the last one wins.
+	redis.SetLogger(logging.Printf{Log: w.log, Level: slog.LevelWarn, Component: "redis"})
 	prefix := cmp.Or(w.o.RedisPrefix, "komand:")
 	a.Limiter = ratelimit.NewRedis(a.redis, prefix+"rl:", mem, w.log)
 	w.loginThrottle = ratelimit.NewRedisBackoff(a.redis, prefix+"login:", loginMem, w.log, w.now)

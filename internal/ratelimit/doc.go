@@ -53,4 +53,13 @@
 // It does not disable rate limiting, and it does not make API requests fail.
 // With n replicas behind a load balancer, a client can get up to about n times
 // the limit while Redis is unavailable.
+//
+// A failover continues the window rather than starting a fresh budget.
+// While Redis answers, each shared count is mirrored into the [Memory]
+// fallback (one more table lookup per event), so the fallback starts from
+// the count it last saw. When Redis comes back, the script receives the
+// replica's count as a floor: a counter below it (Redis restarted empty,
+// or a promoted replica that had not seen the last increments) is raised
+// to it, so recovery does not grant a fresh budget either. A window thus
+// allows the limit once per replica at most, not once per outage.
 package ratelimit

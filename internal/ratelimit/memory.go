@@ -234,3 +234,49 @@ func casMin(a *atomic.Int64, v int64) {
 		}
 	}
 }
+
+// count returns the events counted for key in the window of the given
+// length that contains now: 0 when there is no entry or its window has
+// ended. The Redis limiter reads it to carry this replica's count into a
+// Redis that came back empty.
+func (m *Memory) count(key string, window time.Duration) int {
+	if m == nil || len(m.shards) == 0 || window <= 0 {
+		return 0
+	}
+	start, _ := windowBounds(m.now().UnixNano(), window)
+	s := &m.shards[maphash.String(m.seed, key)&(numShards-1)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.m[entryKey{key: key, window: window}]; e != nil && e.start == start {
+		return e.count
+	}
+	return 0
+}
+
+// raise sets the count of key's current window to n if it is lower,
+// creating the entry if there is room (a full Memory raises nothing). The
+// Redis limiter calls it after each shared count, so that when Redis fails
+// the fallback continues the window instead of starting a fresh budget.
+func (m *Memory) raise(key string, window time.Duration, n int) {
+	if m == nil || len(m.shards) == 0 || window <= 0 || n <= 0 {
+		return
+	}
+	nowNs := m.now().UnixNano()
+	start, end := windowBounds(nowNs, window)
+	k := entryKey{key: key, window: window}
+	s := &m.shards[maphash.String(m.seed, key)&(numShards-1)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.m[k]
+	if e == nil {
+		if e = m.insertLocked(s, k, nowNs, start, end); e == nil {
+			return
+		}
+	}
+	switch {
+	case start > e.start:
+		e.start, e.end, e.count = start, end, n
+	case start == e.start && n > e.count:
+		e.count = n
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -15,9 +16,20 @@ import (
 // event it sets the key to expire at the window end, ARGV[1] (Unix ms). It
 // returns the count, including this event. It runs atomically, so no key
 // exists without its expiry.
+//
+// ARGV[2] is the count this replica already holds for the window (its
+// in-process mirror). A counter below it has lost events (Redis restarted
+// empty, or failed over to a replica that had not seen them), so it is
+// raised to that floor plus this event: a Redis that comes back does not
+// grant a fresh budget either.
 var incrScript = redis.NewScript(`
 local n = redis.call('INCR', KEYS[1])
-if n == 1 then
+local floor = tonumber(ARGV[2])
+if n <= floor then
+  n = floor + 1
+  redis.call('SET', KEYS[1], n)
+  redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+elseif n == 1 then
   redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 end
 return n
@@ -98,10 +110,17 @@ func (r *Redis) Allow(ctx context.Context, key string, limit int, window time.Du
 		return Decision{Limit: limit, Reset: reset}, nil
 	}
 
-	n, err := incrScript.Run(ctx, r.client, []string{r.redisKey(key, window, ws)}, reset.UnixMilli()).Int64()
+	// A Memory fallback mirrors the shared count while Redis answers (see
+	// the package documentation): a failover then continues the window,
+	// and a Redis that comes back empty is raised to what this replica
+	// has counted.
+	mem, _ := r.fallback.(*Memory)
+	floor := mem.count(key, window)
+	n, err := incrScript.Run(ctx, r.client, []string{r.redisKey(key, window, ws)}, reset.UnixMilli(), floor).Int64()
 	if err != nil {
 		return r.useFallback(ctx, key, limit, window, err)
 	}
+	mem.raise(key, window, int(min(n, int64(math.MaxInt32))))
 	if r.degraded.Load() && r.degraded.CompareAndSwap(true, false) {
 		r.logger.Info("ratelimit: Redis is available again, shared windows restored")
 	}
