@@ -226,7 +226,7 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 	return gateway.New(gateway.Deps{
 		Auth: a.Auth, Agents: a.Agents, Users: a.Users, APIKeys: a.APIKeys, AuditLog: a.AuditLog,
 		Sessions: a.Sessions, Guard: a.Guard, Memory: a.Memory, Credentials: a.Secrets, Channels: a.Channels, Skills: a.Skills, CRM: a.CRM,
-		Limiter: a.Limiter, Ready: a.Store.Ping,
+		Limiter: a.Limiter, Ready: a.Store.Ping, Writable: a.Store.Writable,
 	}, gateway.Options{
 		Version:        version,
 		AllowedOrigin:  cfg.AllowedOrigin,

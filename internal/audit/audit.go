@@ -21,6 +21,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -300,6 +301,11 @@ func (w *Writer) commit(entries []store.AuditEntry, appends []*store.TurnAppend)
 	if err != nil {
 		w.log.Error("audit batch not stored; the actions it records fail",
 			"entries", len(entries), "request_ids", batchRequestIDs(entries), "err", err)
+		if errors.Is(err, store.ErrUnavailable) {
+			// The callers answer 503 (retry later) rather than 500; the
+			// cause is in the line above, with their request IDs.
+			return fmt.Errorf("audit: entry not stored: %w", store.ErrUnavailable)
+		}
 		return errors.New("audit: entry not stored")
 	}
 	return nil

@@ -517,7 +517,10 @@ func (s *Service) authenticate(ctx context.Context, bearer string) (authz.Princi
 
 func (s *Service) authFail(ctx context.Context, reason string, err error) (authz.Principal, error) {
 	if err != nil && !errors.Is(err, store.ErrNotFound) && !isCredentialErr(err) {
-		s.log.ErrorContext(ctx, "authentication could not be completed", "reason", reason, "err", err)
+		// Not a rejection: the credential was never checked, so the
+		// rejection reason (say "unknown API key") is not logged, only
+		// the real cause (a store outage is answered 503 by the gateway).
+		s.log.ErrorContext(ctx, "authentication could not be completed: the store failed", "err", err)
 		return authz.Principal{}, internalErr(err)
 	}
 	s.log.DebugContext(ctx, "authentication rejected", "reason", reason, "err", err, "request_id", requestid.From(ctx))

@@ -17,7 +17,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
-	if err := s.deps.Ready(r.Context()); err != nil {
+	if err := s.readiness.check(r.Context()); err != nil {
 		s.log.WarnContext(r.Context(), "readiness check failed", "err", err)
 		msg := "database unavailable"
 		writeJSON(w, http.StatusServiceUnavailable, envelope{Error: &msg, Code: "unavailable",

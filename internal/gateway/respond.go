@@ -55,12 +55,21 @@ func okList(w http.ResponseWriter, data any, total int, pg store.Page) error {
 	return nil
 }
 
+// storeRetryAfter is the Retry-After of an answer to a store outage.
+const storeRetryAfter = 5 * time.Second
+
 // publicError turns any error into what a client may see. Only apperr values
 // and the store/authz sentinels carry their meaning out; everything else is
 // "internal error".
 func publicError(err error) *apperr.Error {
 	var mbe *http.MaxBytesError
 	switch e, isApp := apperr.As(err); {
+	case errors.Is(err, store.ErrUnavailable) && (!isApp || e.Kind == apperr.Internal):
+		// The database is unreachable or cannot write: a client may
+		// retry, unlike after an internal error.
+		u := apperr.Wrap(err, apperr.Unavailable, "service temporarily unavailable; retry later")
+		u.RetryAfter = storeRetryAfter
+		return u
 	case isApp:
 		return e
 	case errors.As(err, &mbe):

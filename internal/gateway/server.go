@@ -56,8 +56,12 @@ type Deps struct {
 	Skills      *skill.Registry
 	CRM         *crm.Service
 	Limiter     ratelimit.Limiter
-	// Ready reports whether the database answers.
+	// Ready reports whether the database answers; /ready asks it every
+	// time.
 	Ready func(ctx context.Context) error
+	// Writable reports whether the database takes writes. It writes, so
+	// /ready asks it at most once per ReadyCacheTTL.
+	Writable func(ctx context.Context) error
 }
 
 // Options configure the server.
@@ -90,10 +94,11 @@ type Timeouts struct {
 
 // Server serves the API.
 type Server struct {
-	deps    Deps
-	opts    Options
-	log     *slog.Logger
-	handler http.Handler
+	deps      Deps
+	opts      Options
+	log       *slog.Logger
+	handler   http.Handler
+	readiness *readyCache
 }
 
 // New builds the server and its route table.
@@ -113,7 +118,7 @@ func New(deps Deps, opts Options, log *slog.Logger) *Server {
 	if opts.StaticLimit <= 0 {
 		opts.StaticLimit = max(10*opts.APILimit, 1000)
 	}
-	s := &Server{deps: deps, opts: opts, log: log}
+	s := &Server{deps: deps, opts: opts, log: log, readiness: &readyCache{ping: deps.Ready, probe: deps.Writable, now: time.Now}}
 	s.handler = s.outer(s.routes())
 	return s
 }

@@ -33,6 +33,12 @@ var (
 	// ErrTokenReused means a spent refresh token was presented again; the
 	// store has revoked its whole family in the same transaction.
 	ErrTokenReused = errors.New("store: refresh token reused")
+	// ErrUnavailable means the database could not be reached or cannot
+	// take writes right now (connection refused or lost, the database
+	// gone, a timeout while connecting, a full disk, an I/O error): the
+	// request may succeed later. Implementations wrap it together with
+	// the driver's error, so the cause still reaches the log.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Store is the whole persistence layer.
@@ -54,6 +60,10 @@ type Store interface {
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+	// Writable reports whether the database can take writes now, which
+	// readiness needs beyond Ping; an error wraps ErrUnavailable. It
+	// writes a little, so callers bound how often they ask.
+	Writable(ctx context.Context) error
 	// Close releases the connections.
 	Close() error
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/komand-ai/komand/internal/store"
 )
@@ -141,6 +145,23 @@ func (s *Store) Ping(ctx context.Context) error {
 	return wrapErr("ping", s.pool.Ping(ctx))
 }
 
+// Writable reports whether the database takes writes, as
+// komand_app: a read-write transaction that is given a transaction ID
+// (txid_current) and commits, which writes a commit record to the WAL. A
+// standby (hot_standby, read-only), a database that refuses connections or
+// a server that cannot write its WAL fails it. No table is touched.
+func (s *Store) Writable(ctx context.Context) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadWrite}, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "SELECT txid_current()")
+		return err
+	})
+	if err != nil && !errors.Is(wrapErr("writable", err), store.ErrUnavailable) {
+		// Whatever stops the probe stops writes: not ready.
+		return fmt.Errorf("postgres: writable: %w: %w", store.ErrUnavailable, err)
+	}
+	return wrapErr("writable", err)
+}
+
 // Close releases the pools.
 func (s *Store) Close() error {
 	s.locks.Close()
@@ -235,6 +256,12 @@ func wrapErr(op string, err error) error {
 			return fmt.Errorf("postgres: %s: %w", op, sentinel)
 		}
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	if isUnavailable(err) {
+		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrUnavailable, err)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -246,6 +273,38 @@ func wrapErr(op string, err error) error {
 		return fmt.Errorf("postgres: %s: %w", op, pgErr)
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// isUnavailable reports whether err means the database cannot be reached
+// or cannot work right now rather than that the statement is wrong: a
+// failed connection attempt (refused, the database gone, authentication,
+// a timeout), a connection lost or closed under the query, the server
+// shutting down or terminating the backend (pg_terminate_backend), the
+// connection exceptions (class 08), insufficient resources such as a full
+// disk (class 53), and a read-only standby.
+func isUnavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), strings.HasPrefix(pgErr.Code, "53"):
+			return true
+		}
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03", // admin_shutdown (also pg_terminate_backend), crash_shutdown, cannot_connect_now
+			"3D000", // invalid_catalog_name: the database is gone
+			"25006": // read_only_sql_transaction: a standby
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) ||
+		errors.Is(err, puddle.ErrClosedPool)
 }
 
 // utc normalises a time read from the database (pgx returns local time).

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -53,6 +54,10 @@ type Store struct {
 	rq     *stmtCache  // reader statements
 	wq     *stmtCache  // writer statements
 	audit  *auditStmts // prepared on the writer at Open
+	path   string      // the database file
+	// free measures the free space of a directory (freeBytes; tests
+	// replace it).
+	free func(dir string) (int64, bool)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -126,7 +131,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	return &Store{writer: writer, reader: reader, rq: newStmtCache(reader), wq: wq, audit: as}, nil
+	return &Store{writer: writer, reader: reader, rq: newStmtCache(reader), wq: wq, audit: as, path: path, free: freeBytes}, nil
 }
 
 // DB returns the writer pool. It exists for tests and tools that need raw
@@ -140,6 +145,62 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	if err := s.reader.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Headroom that Writable requires. A database that cannot grow fails every
+// write that needs a new page, while small updates may still commit.
+const (
+	minFreeBytes = 16 << 20 // free on the file system of the database
+	minFreePages = 256      // below max_page_count (1 MiB of 4 KiB pages)
+)
+
+// applicationID is Komand's SQLite application ID ("KMND"), written by
+// the writability heartbeat.
+const applicationID = 0x4B4D4E44
+
+// Writable reports whether the store can take writes now, in two checks:
+//
+//   - A write transaction commits: the heartbeat sets the file's
+//     application ID (SQLite's header field for it) to Komand's. It is one
+//     WAL frame through the same lock, append and fsync as every write, so
+//     a read-only file, an I/O error or a lock held by another process
+//     fails it.
+//   - There is room to grow. The heartbeat alone is not enough on a full
+//     disk: after a checkpoint SQLite rewrites the WAL from its start,
+//     so a one-page commit can succeed where every insert that needs a new
+//     page fails with SQLITE_FULL. So Ready also asks for minFreeBytes free
+//     on the file system (where the platform tells it) and minFreePages
+//     below max_page_count (counting the free list).
+//
+// Every failure wraps store.ErrUnavailable. Writable writes, so callers
+// cache its answer (the gateway keeps it for a second).
+func (s *Store) Writable(ctx context.Context) error {
+	var pages, maxPages, free int64
+	err := s.write(ctx, "writable", func(tx txQuerier) error {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+			return err
+		}
+		// max_page_count is per connection: ask the writer's.
+		for _, q := range []struct {
+			sql string
+			v   *int64
+		}{{"PRAGMA page_count", &pages}, {"PRAGMA max_page_count", &maxPages}, {"PRAGMA freelist_count", &free}} {
+			if err := tx.QueryRowContext(ctx, q.sql).Scan(q.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if room := maxPages - pages + free; room < minFreePages {
+		return fmt.Errorf("sqlite: writable: %w: %d pages of room left below max_page_count %d", store.ErrUnavailable, room, maxPages)
+	}
+	if avail, ok := s.free(filepath.Dir(s.path)); ok && avail < minFreeBytes {
+		return fmt.Errorf("sqlite: writable: %w: %d bytes free on the file system of %s", store.ErrUnavailable, avail, s.path)
 	}
 	return nil
 }
@@ -220,9 +281,35 @@ func wrap(op string, err error) error {
 	case isUniqueViolation(err):
 		// The driver's message names the constraint; it is not passed up.
 		return fmt.Errorf("sqlite: %s: %w", op, store.ErrConflict)
+	case errors.Is(err, store.ErrUnavailable):
+		return err
+	case isUnavailable(err):
+		return fmt.Errorf("sqlite: %s: %w: %w", op, store.ErrUnavailable, err)
 	default:
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
+}
+
+// isUnavailable reports whether err means the database cannot be used right
+// now rather than that the statement is wrong: the file cannot be opened,
+// an I/O error, a full disk or database (SQLITE_FULL, also from
+// max_page_count), a read-only file, a lock another process holds past
+// busy_timeout, or a closed pool.
+func isUnavailable(err error) bool {
+	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) ||
+		strings.Contains(err.Error(), "sql: database is closed") { // database/sql exports no value for it
+		return true
+	}
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY,
+		sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOLFS:
+		return true
+	}
+	return false
 }
 
 // isUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY

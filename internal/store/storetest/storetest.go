@@ -40,7 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		name  string
 		tests []test
 	}{
-		{"Ping", []test{{"Answers", testPing}}},
+		{"Ping", []test{{"Answers", testPing}, {"Writable", testWritable}}},
 		{"Tenants", tenantTests},
 		{"Users", userTests},
 		{"APIKeys", apiKeyTests},
@@ -78,6 +78,24 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 func testPing(t *testing.T, s store.Store) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
+	}
+}
+
+// testWritable: a healthy store is writable, again and again (the probe's write
+// leaves nothing behind that a second probe trips over), and the data
+// written around it is unchanged.
+func testWritable(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for i := range 3 {
+		if err := s.Writable(ctx); err != nil {
+			t.Fatalf("Writable %d: %v", i, err)
+		}
+	}
+	if err := s.CreateTenant(ctx, store.Tenant{ID: newID(), Slug: "ready", Name: "Ready", CreatedAt: t0}); err != nil {
+		t.Fatalf("a write after Writable: %v", err)
+	}
+	if err := s.Writable(ctx); err != nil {
+		t.Fatalf("Writable after a write: %v", err)
 	}
 }
 
