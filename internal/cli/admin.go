@@ -32,9 +32,8 @@ func tenantsCreate(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 1, 1, "the tenant's <slug>"); !ok {
+		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
 		t, err := a.Tenants.Create(ctx, pos[0], *name)
@@ -118,9 +117,8 @@ func usersCreate(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 0 || *tenantSlug == "" || *email == "" || *role == "" {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 0, 0, "", "tenant", "email", "role"); !ok {
+		return code
 	}
 	if !*pwStdin {
 		fmt.Fprintln(e.stderr, "komand: --password-stdin is required (passwords are never taken from arguments)")
@@ -272,9 +270,8 @@ func apikeysCreate(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 0 || *tenantSlug == "" || *email == "" || *name == "" {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 0, 0, "", "tenant", "email", "name"); !ok {
+		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
 		t, err := a.Tenants.BySlug(ctx, *tenantSlug)

@@ -132,6 +132,35 @@ func usageError(e *env, fs *flag.FlagSet, msg string) int {
 	return exitUsage
 }
 
+// complete checks a parsed command line: between minArgs and maxArgs
+// positional arguments (named argName in the message) and a value for
+// every flag in required. If something is missing or extra it says what,
+// prints the usage and returns exitUsage with ok false.
+func complete(e *env, fs *flag.FlagSet, pos []string, minArgs, maxArgs int, argName string, required ...string) (code int, ok bool) {
+	var problems []string
+	var missing []string
+	for _, name := range required {
+		if f := fs.Lookup(name); f != nil && (f.Value.String() == "" || f.Value.String() == "false") {
+			missing = append(missing, "--"+name)
+		}
+	}
+	if len(missing) > 0 {
+		problems = append(problems, "missing required flag "+strings.Join(missing, ", "))
+	}
+	switch {
+	case len(pos) < minArgs:
+		problems = append(problems, "missing "+argName)
+	case len(pos) > maxArgs && maxArgs == 0:
+		problems = append(problems, fmt.Sprintf("unexpected argument %q", pos[0]))
+	case len(pos) > maxArgs:
+		problems = append(problems, fmt.Sprintf("unexpected argument %q (only %s)", pos[maxArgs], argName))
+	}
+	if len(problems) == 0 {
+		return 0, true
+	}
+	return usageError(e, fs, strings.Join(problems, "; ")), false
+}
+
 // parse parses flags that may come before or after positional arguments
 // and returns the positionals. ok is false when the command should exit
 // with code (0 for --help).
@@ -227,8 +256,12 @@ func subcommand(e *env, group string, args []string, subs map[string]func(*env, 
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintf(e.stderr, "Usage: komand %s <%s> [flags]\n", group, strings.Join(names, "|"))
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintf(e.stderr, "Usage: komand %s <subcommand> [flags]\n\nSubcommands:\n", group)
+		for _, n := range names {
+			fmt.Fprintf(e.stderr, "  %-10s %s\n", n, subSummaries[group+" "+n])
+		}
+		fmt.Fprintf(e.stderr, "\nRun 'komand %s <subcommand> --help' for its flags.\n", group)
 		if len(args) == 0 {
 			return exitUsage
 		}
@@ -239,4 +272,26 @@ func subcommand(e *env, group string, args []string, subs map[string]func(*env, 
 	}
 	fmt.Fprintf(e.stderr, "komand %s: unknown subcommand %q (want %s)\n", group, args[0], strings.Join(names, ", "))
 	return exitUsage
+}
+
+// subSummaries are the one-line summaries group help lists, by "group
+// subcommand". Every subcommand has one (TestGroupHelpListsSubcommands).
+var subSummaries = map[string]string{
+	"tenants create":     "create a tenant",
+	"tenants list":       "list the tenants",
+	"users create":       "create a user in a tenant (the first owner, for example)",
+	"apikeys create":     "create an API key acting as a user",
+	"audit verify":       "verify the audit trail's hash chain",
+	"config check":       "check a configuration file for plaintext secrets and key file permissions",
+	"credentials create": "store a credential in the vault, the value read from standard input",
+	"vault rotate-kek":   "re-wrap the vault's data keys under a new key-encryption key",
+	"skill keygen":       "create a publisher's Ed25519 signing key",
+	"skill pack":         "pack a contract and a WebAssembly module into a skill package",
+	"skill sign":         "sign a skill package",
+	"skill verify":       "verify a package's signature against trusted publisher keys",
+	"skill run":          "run a skill package locally in the sandbox",
+	"skill register":     "register a skill package in a tenant's registry",
+	"skill search":       "search a tenant's skill registry",
+	"skill info":         "show a registered skill and its versions",
+	"skill install":      "install a registered skill on an agent",
 }

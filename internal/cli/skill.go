@@ -58,8 +58,6 @@ func registerActor(fs *flag.FlagSet) actorFlags {
 		email: fs.String("email", "", "email of the user the command acts as (required)")}
 }
 
-func (a actorFlags) missing() bool { return *a.tenant == "" || *a.email == "" }
-
 // skillKeygen writes a new publisher signing key.
 func skillKeygen(e *env, args []string) int {
 	fs := flagSet(e, "skill keygen", "skill keygen --out <private key file> [--publisher <publisherId>]")
@@ -69,9 +67,8 @@ func skillKeygen(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 0 || *out == "" {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 0, 0, "", "out"); !ok {
+		return code
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -144,9 +141,8 @@ func skillPack(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 0 || *contract == "" || *module == "" || *out == "" {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 0, 0, "", "contract", "module", "out"); !ok {
+		return code
 	}
 	c, err := os.ReadFile(*contract)
 	if err != nil {
@@ -209,9 +205,8 @@ func skillSign(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 || *key == "" {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 1, 1, "the <package> file", "key"); !ok {
+		return code
 	}
 	p, err := readPackage(pos[0])
 	if err != nil {
@@ -244,9 +239,8 @@ func skillVerify(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 1, 1, "the <package> file"); !ok {
+		return code
 	}
 	spec := *trusted
 	if spec == "" {
@@ -317,9 +311,8 @@ func skillRun(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 1, 1, "the <package> file"); !ok {
+		return code
 	}
 	var memBytes uint64
 	if *memory != "" {
@@ -453,9 +446,8 @@ func skillRegister(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 || who.missing() {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 1, 1, "the <package> file", "tenant", "email"); !ok {
+		return code
 	}
 	raw, err := os.ReadFile(pos[0])
 	if err != nil {
@@ -486,9 +478,8 @@ func skillSearch(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) > 1 || who.missing() {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 0, 1, "one <query>", "tenant", "email"); !ok {
+		return code
 	}
 	q := ""
 	if len(pos) == 1 {
@@ -534,9 +525,8 @@ func skillInfo(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 || who.missing() {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 1, 1, "the <skillId>", "tenant", "email"); !ok {
+		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
 		p, err := actAs(ctx, a, *who.tenant, *who.email)
@@ -571,9 +561,8 @@ func skillInstall(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 || *agentID == "" || who.missing() {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 1, 1, "the <skillId>", "agent", "tenant", "email"); !ok {
+		return code
 	}
 	grant, gerr := parsePermissions("--grant", grants)
 	cfg, cerr := parseSettings(cfgs)

@@ -35,9 +35,8 @@ func vaultRotateKEK(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 0 {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
+		return code
 	}
 	log := logging.New(e.stderr, "warn", "text")
 	cfg, err := sf.loadConfig(e, log)
@@ -126,9 +125,8 @@ func credentialsCreate(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 0 || *tenantSlug == "" || *email == "" || *name == "" || *typ == "" {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 0, 0, "", "tenant", "email", "name", "type"); !ok {
+		return code
 	}
 	if !*valueStdin {
 		fmt.Fprintln(e.stderr, "komand: --value-stdin is required (values are never taken from arguments)")

@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestMissingFlagsAreNamed (issue 15, defect 9): a command line without a
+// required flag or argument says which, then prints the usage, and exits 2.
+func TestMissingFlagsAreNamed(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"users", "create", "--tenant", "acme"}, "missing required flag --email, --role"},
+		{[]string{"apikeys", "create", "--email", "a@example.com", "--name", "k"}, "missing required flag --tenant"},
+		{[]string{"credentials", "create", "--tenant", "acme", "--email", "a@example.com", "--name", "n"}, "missing required flag --type"},
+		{[]string{"tenants", "create"}, "missing the tenant's <slug>"},
+		{[]string{"tenants", "create", "a", "b"}, `unexpected argument "b"`},
+		{[]string{"skill", "pack", "--contract", "c.json"}, "missing required flag --module, --out"},
+		{[]string{"skill", "sign", "--key", "k"}, "missing the <package> file"},
+		{[]string{"skill", "register", "p.kskill"}, "missing required flag --tenant, --email"},
+		{[]string{"skill", "install", "s", "--tenant", "acme", "--email", "a@example.com"}, "missing required flag --agent"},
+		{[]string{"skill", "keygen"}, "missing required flag --out"},
+		{[]string{"vault", "rotate-kek", "extra"}, `unexpected argument "extra"`},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, "_"), func(t *testing.T) {
+			code, _, errs := runCLI(t, "", c.args...)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d: %q", code, exitUsage, errs)
+			}
+			msg, usage, found := strings.Cut(errs, "\n\n")
+			if !found || !strings.Contains(msg, c.want) || !strings.HasPrefix(usage, "Usage: komand "+c.args[0]) {
+				t.Fatalf("stderr %q: want %q first, then the usage", errs, c.want)
+			}
+		})
+	}
+}
+
+// TestGroupHelpListsSubcommands (issue 15, defect 9): every command group's
+// help lists each of its subcommands with a one-line summary.
+func TestGroupHelpListsSubcommands(t *testing.T) {
+	groups := map[string][]string{
+		"tenants": {"create", "list"}, "users": {"create"}, "apikeys": {"create"}, "audit": {"verify"},
+		"config": {"check"}, "credentials": {"create"}, "vault": {"rotate-kek"},
+		"skill": {"keygen", "pack", "sign", "verify", "run", "register", "search", "info", "install"},
+	}
+	for g, subs := range groups {
+		t.Run(g, func(t *testing.T) {
+			code, _, errs := runCLI(t, "", g, "--help")
+			if code != exitOK || !strings.Contains(errs, "Subcommands:") {
+				t.Fatalf("%s --help: %d %q", g, code, errs)
+			}
+			listed := 0
+			for _, line := range strings.Split(errs, "\n") {
+				f := strings.Fields(line)
+				if len(f) == 0 || !strings.HasPrefix(line, "  ") {
+					continue
+				}
+				listed++
+				if len(f) < 3 {
+					t.Errorf("%s %s: no summary in %q", g, f[0], line)
+				}
+			}
+			if listed != len(subs) {
+				t.Errorf("%s --help lists %d subcommands, want %d:\n%s", g, listed, len(subs), errs)
+			}
+			for _, s := range subs {
+				if !strings.Contains(errs, "  "+s+" ") {
+					t.Errorf("%s --help does not list %s:\n%s", g, s, errs)
+				}
+			}
+		})
+	}
+	// Without arguments: the same list, exit 2.
+	if code, _, errs := runCLI(t, "", "users"); code != exitUsage || !strings.Contains(errs, "create") || !strings.Contains(errs, subSummaries["users create"]) {
+		t.Fatalf("users: %d %q", code, errs)
+	}
+}
