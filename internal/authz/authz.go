@@ -145,5 +145,59 @@ func (a *Authorizer) Deny(ctx context.Context, p Principal, verb Verb, res Resou
 	}); err != nil {
 		return fmt.Errorf("authz: recording denial: %w", err)
 	}
-	return fmt.Errorf("%w: %s %s", ErrDenied, verb, res)
+	return &DeniedError{Role: p.Role, Verb: verb, Resource: res}
+}
+
+// DeniedError is the denial Check and Deny return. It matches ErrDenied
+// (errors.Is), and Message says in plain words what the caller's role does
+// not allow, for the client.
+type DeniedError struct {
+	Role     Role
+	Verb     Verb
+	Resource Resource
+}
+
+func (e *DeniedError) Error() string {
+	return fmt.Sprintf("%v: %s %s (role %s)", ErrDenied, e.Verb, e.Resource, e.Role)
+}
+
+// Is makes a DeniedError match ErrDenied.
+func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
+
+// Message is the denial for the caller: the role's name, what it does not
+// allow, and the lowest role that would, for example "Your role (viewer)
+// does not allow sending messages to agents; the operator role or higher
+// does." It names no internal verb or resource code.
+func (e *DeniedError) Message() string {
+	what := deniedActions[e.Verb] + " " + resourceNames[e.Resource]
+	if e.Verb == Create && e.Resource == Messages {
+		what = "sending messages to agents"
+	}
+	if deniedActions[e.Verb] == "" || resourceNames[e.Resource] == "" {
+		what = "this action"
+	}
+	msg := "Your role"
+	if e.Role != "" {
+		msg += " (" + string(e.Role) + ")"
+	}
+	msg += " does not allow " + what
+	for i := len(Roles) - 1; i >= 0; i-- {
+		if r := Roles[i]; r.rank() > e.Role.rank() && Allowed(r, e.Verb, e.Resource) {
+			if r == Owner {
+				return msg + "; only an owner may."
+			}
+			return msg + "; the " + string(r) + " role or higher does."
+		}
+	}
+	return msg + "."
+}
+
+// deniedActions and resourceNames put verbs and resources in plain words.
+var deniedActions = map[Verb]string{Read: "viewing", Create: "creating", Update: "changing", Delete: "deleting"}
+
+var resourceNames = map[Resource]string{
+	Tenant: "tenant settings", Users: "users", APIKeys: "API keys", Agents: "agents", Skills: "skills",
+	Channels: "channels", Sessions: "sessions", Memory: "agents' memory", Messages: "messages",
+	CRM: "CRM records", Credentials: "credentials", AuditLog: "the audit trail", Dashboard: "dashboards",
+	Injection: "the prompt-injection policy and reviews",
 }

@@ -116,3 +116,25 @@ func TestCheckAuditsDenials(t *testing.T) {
 		t.Fatalf("unrecorded denial: got %v, want an internal error", err)
 	}
 }
+
+// TestDeniedMessage: a denial says in plain words what the role does not
+// allow and which role would, and still matches ErrDenied.
+func TestDeniedMessage(t *testing.T) {
+	for _, c := range []struct {
+		e    DeniedError
+		want string
+	}{
+		{DeniedError{Viewer, Create, Messages}, "Your role (viewer) does not allow sending messages to agents; the operator role or higher does."},
+		{DeniedError{Admin, Create, Users}, "Your role (admin) does not allow creating users; only an owner may."},
+		{DeniedError{Operator, Read, Injection}, "Your role (operator) does not allow viewing the prompt-injection policy and reviews; the admin role or higher does."},
+		{DeniedError{Owner, Update, AuditLog}, "Your role (owner) does not allow changing the audit trail."},
+		{DeniedError{Viewer, Verb("frob"), Agents}, "Your role (viewer) does not allow this action."},
+	} {
+		if got := c.e.Message(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.e, got, c.want)
+		}
+		if !errors.Is(&c.e, ErrDenied) {
+			t.Errorf("%+v does not match ErrDenied", c.e)
+		}
+	}
+}

@@ -71,7 +71,9 @@ func decodeWebchat(r *http.Request, v *channel.Visitor) (channel.InboundMessage,
 		// the model, with arguments the sender chose: a staff member's
 		// tool, never an anonymous visitor's.
 		if strings.HasPrefix(strings.TrimLeftFunc(m.Text, unicode.IsSpace), "/") {
-			return channel.InboundMessage{}, "", apperr.Field("text", "commands are not available in a public chat")
+			// A plain sentence for the visitor, not a field error.
+			return channel.InboundMessage{}, "", &apperr.Error{Kind: apperr.Invalid, Field: "text",
+				Message: "Commands (messages that start with /) are not available in this chat. Please write your message as text."}
 		}
 	}
 	sessionID := ""

@@ -63,6 +63,7 @@ const storeRetryAfter = 5 * time.Second
 // "internal error".
 func publicError(err error) *apperr.Error {
 	var mbe *http.MaxBytesError
+	var denied *authz.DeniedError
 	switch e, isApp := apperr.As(err); {
 	case errors.Is(err, store.ErrUnavailable) && (!isApp || e.Kind == apperr.Internal):
 		// The database is unreachable or cannot write: a client may
@@ -76,6 +77,8 @@ func publicError(err error) *apperr.Error {
 		return apperr.New(apperr.TooLarge, "request body is too large")
 	case errors.Is(err, store.ErrNotFound):
 		return apperr.New(apperr.NotFound, "not found")
+	case errors.As(err, &denied):
+		return apperr.New(apperr.Forbidden, denied.Message())
 	case errors.Is(err, authz.ErrDenied):
 		return apperr.New(apperr.Forbidden, "permission denied")
 	case errors.Is(err, store.ErrConflict):

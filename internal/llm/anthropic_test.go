@@ -148,7 +148,7 @@ func TestAnthropicErrors(t *testing.T) {
 		http.Error(w, "invalid x-api-key sk-ant-secret-echo", http.StatusUnauthorized)
 	})
 	_, err = p.Complete(t.Context(), llm.Request{Model: "m", Messages: []llm.Message{{Role: "user", Text: "hi"}}}, nil)
-	if !errors.Is(err, llm.ErrUnavailable) || strings.Contains(err.Error(), "secret") || calls != 1 {
+	if !errors.Is(err, llm.ErrMisconfigured) || strings.Contains(err.Error(), "secret") || calls != 1 {
 		t.Fatalf("401: %v (calls %d)", err, calls)
 	}
 

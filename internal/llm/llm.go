@@ -77,3 +77,9 @@ type Provider interface {
 // after retries, malformed answer). Its text never includes the provider's
 // response body or key.
 var ErrUnavailable = errors.New("llm: model provider unavailable")
+
+// ErrMisconfigured means the provider refused Komand's request as
+// configured: the API key (401, 403) or the base URL or model (404). Trying
+// again will not help; an operator must fix the configuration. Like
+// ErrUnavailable, its text never includes the provider's body or key.
+var ErrMisconfigured = errors.New("llm: model provider refused the configured key, URL or model")

@@ -305,6 +305,10 @@ func do(ctx context.Context, hc *http.Client, rp Retry, newReq func() (*http.Req
 			status := resp.StatusCode
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
+			switch status {
+			case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+				return nil, fmt.Errorf("%w: HTTP %d from %s", ErrMisconfigured, status, req.URL.Host)
+			}
 			return nil, fmt.Errorf("%w: HTTP %d", ErrUnavailable, status)
 		}
 		if attempt >= rp.Attempts {

@@ -199,8 +199,9 @@ func (r *Runner) commandReply(ctx context.Context, text string) TurnOutput {
 // Public messages of a failed turn. The errors returned carry the cause
 // (logged with the request ID, never shown).
 const (
-	providerFailedMsg = "the agent's model provider is not answering right now; your message was kept, please try again"
-	turnTimeoutMsg    = "the agent took too long to answer; your message was kept, please try again"
+	providerFailedMsg        = "the agent's model provider is not answering right now; your message was kept, please try again"
+	providerMisconfiguredMsg = "the agent's model provider is misconfigured, so the agent cannot answer; your message was kept. Please tell the administrator."
+	turnTimeoutMsg           = "the agent took too long to answer; your message was kept, please try again"
 )
 
 // IterationLimitReply ends a turn whose model kept asking for tools.
@@ -249,6 +250,12 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv skill.Invo
 				return out, apperr.Wrap(err, apperr.Unavailable, turnTimeoutMsg)
 			}
 			out.Stop = "provider_error"
+			if errors.Is(err, llm.ErrMisconfigured) {
+				// The detail (status, host) is in err, which the
+				// gateway logs with the request ID; the client gets
+				// none of it.
+				return out, apperr.Wrap(err, apperr.Unavailable, providerMisconfiguredMsg)
+			}
 			return out, apperr.Wrap(err, apperr.Unavailable, providerFailedMsg)
 		}
 		text := clip(resp.Text, maxReplyChars)

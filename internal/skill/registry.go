@@ -148,7 +148,7 @@ func (r *Registry) Register(ctx context.Context, p authz.Principal, raw []byte) 
 		}
 		if !pol.AllowUnsigned {
 			r.record(ctx, p, audit.SkillRejected, "", c.SkillID, map[string]any{"version": c.Version, "reason": "unsigned"})
-			return Skill{}, apperr.New(apperr.Invalid, "the package is not signed by a trusted publisher key, and this tenant does not allow unsigned skills")
+			return Skill{}, apperr.New(apperr.Invalid, unverifiedMessage(pkg.Signature != nil, len(r.trusted) > 0, c.PublisherID))
 		}
 	}
 	if r.sb.WASM != nil {
@@ -725,4 +725,21 @@ func (r *Registry) SetPolicy(ctx context.Context, p authz.Principal, allowUnsign
 		return Policy{}, err
 	}
 	return Policy{AllowUnsigned: allowUnsigned, UpdatedBy: p.UserID, UpdatedAt: now}, nil
+}
+
+// unverifiedMessage says why a package that did not verify is refused
+// where unsigned skills are not allowed, and which setting would change
+// that: the deployment's Skills__TrustedPublishers (no key trusted at all,
+// or none for this publisher) or the tenant's skill policy.
+func unverifiedMessage(signed, anyTrusted bool, publisher string) string {
+	const policy = "or allow unsigned skills in the tenant's skill policy (PUT /api/tenant/skill-policy)"
+	switch {
+	case signed && !anyTrusted:
+		return "the package is signed, but this server trusts no publisher keys: Skills__TrustedPublishers is not set. " +
+			"Add the publisher's public key to Skills__TrustedPublishers (" + publisher + "=<base64 key>), " + policy
+	case signed:
+		return "the package is signed, but Skills__TrustedPublishers has no key for publisher " + publisher +
+			". Add the publisher's public key to it, " + policy
+	}
+	return "the package is not signed, and this tenant does not allow unsigned skills. Sign it with a key trusted in Skills__TrustedPublishers, " + policy
 }

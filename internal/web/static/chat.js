@@ -46,6 +46,7 @@
 
   $("login").addEventListener("submit", (e) => {
     e.preventDefault();
+    $("login-error").hidden = true;
     token = $("token").value.trim();
     sender = $("sender").value.trim();
     sessionStorage.setItem("komand.token", token);
@@ -73,7 +74,15 @@
           try { await visit(); } catch (e) { add("agent error", e.message); return; }
           return send(text, true);
         }
-        if (resp.status === 401 && !widget) { sessionStorage.removeItem("komand.token"); token = ""; show(); }
+        if (resp.status === 401 && !widget) {
+          // Back to the sign-in form, saying why: the key was refused.
+          sessionStorage.removeItem("komand.token");
+          token = "";
+          $("login-error").textContent = "Komand refused this key. Check the API key or access token and sign in again.";
+          $("login-error").hidden = false;
+          show();
+          return;
+        }
         if (resp.status === 409) sessionId = "";
         add("agent error", env.error || "request failed");
         return;
