@@ -42,7 +42,7 @@ func TestMissingFlagsAreNamed(t *testing.T) {
 // help lists each of its subcommands with a one-line summary.
 func TestGroupHelpListsSubcommands(t *testing.T) {
 	groups := map[string][]string{
-		"tenants": {"create", "list"}, "users": {"create"}, "apikeys": {"create"}, "audit": {"verify"},
+		"tenants": {"create", "list"}, "users": {"create", "reactivate"}, "apikeys": {"create", "list", "revoke"}, "audit": {"verify"},
 		"config": {"check"}, "credentials": {"create"}, "vault": {"rotate-kek"},
 		"skill": {"keygen", "pack", "sign", "verify", "run", "register", "search", "info", "install"},
 	}
