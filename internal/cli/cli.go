@@ -55,6 +55,9 @@ type env struct {
 	onReady func(addr string)
 	// signals, when set, replaces the SIGINT/SIGTERM context (tests).
 	ctx context.Context
+	// wasmCacheDir, when set, is where the skill commands keep compiled
+	// modules (tests share one across runs; the commands compile afresh).
+	wasmCacheDir string
 }
 
 type command struct {

@@ -10,16 +10,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/komand-ai/komand/internal/sandbox/sandboxtest"
 	"github.com/komand-ai/komand/internal/store/sqlite"
 )
 
 func testEnv(t *testing.T, stdin string) (*env, *bytes.Buffer, *bytes.Buffer) {
 	var out, errb bytes.Buffer
 	return &env{
-		stdin:   strings.NewReader(stdin),
-		stdout:  &out,
-		stderr:  &errb,
-		environ: []string{"Jwt__SecretKey=" + strings.Repeat("k", 40), "RateLimits__ApiPermitLimit=1000"},
+		stdin:        strings.NewReader(stdin),
+		stdout:       &out,
+		stderr:       &errb,
+		environ:      []string{"Jwt__SecretKey=" + strings.Repeat("k", 40), "RateLimits__ApiPermitLimit=1000", "Sandbox__CacheDir=" + sandboxtest.CompileCacheDir(t)},
+		wasmCacheDir: sandboxtest.CompileCacheDir(t),
 	}, &out, &errb
 }
 

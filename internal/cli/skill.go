@@ -125,8 +125,8 @@ func writePackage(path string, p *skill.Package) error {
 
 // checkedWASM is a sandbox runtime for the CLI: the server's runtime with
 // the server's defaults.
-func checkedWASM(ctx context.Context) (*sandbox.WASM, error) {
-	return sandbox.NewWASM(ctx, sandbox.Options{Egress: sandbox.NewEgress(sandbox.EgressOptions{})})
+func checkedWASM(ctx context.Context, e *env) (*sandbox.WASM, error) {
+	return sandbox.NewWASM(ctx, sandbox.Options{CacheDir: e.wasmCacheDir, Egress: sandbox.NewEgress(sandbox.EgressOptions{})})
 }
 
 // skillPack builds a package from a contract and a module, signed when a
@@ -157,7 +157,7 @@ func skillPack(e *env, args []string) int {
 		return fail(e, err)
 	}
 	ctx := context.Background()
-	w, err := checkedWASM(ctx)
+	w, err := checkedWASM(ctx, e)
 	if err != nil {
 		return fail(e, err)
 	}
@@ -355,7 +355,7 @@ func skillRun(e *env, args []string) int {
 		}
 	}
 	ctx := context.Background()
-	w, err := checkedWASM(ctx)
+	w, err := checkedWASM(ctx, e)
 	if err != nil {
 		return fail(e, err)
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/komand-ai/komand/internal/audit"
@@ -20,16 +19,6 @@ import (
 	"github.com/komand-ai/komand/internal/skill"
 	"github.com/komand-ai/komand/internal/store"
 )
-
-// wasmCache is shared by every app of this package's skill tests, so a
-// module is compiled once per test process.
-var wasmCache = sync.OnceValue(func() string {
-	d, err := os.MkdirTemp("", "komand-gw-wasm-")
-	if err != nil {
-		panic(err)
-	}
-	return d
-})
 
 func (f *fakeOpenAI) reset(script ...func(http.ResponseWriter, map[string]any)) {
 	f.mu.Lock()
@@ -53,7 +42,6 @@ func newSkillWorldWith(t *testing.T, kind string, mutate func(*config.Config)) *
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	w := newProviderWorld(t, kind, func(c *config.Config) {
 		c.Skills.TrustedPublishers = "komand-official=" + base64.StdEncoding.EncodeToString(pub)
-		c.Sandbox.CacheDir = wasmCache()
 		c.Sandbox.EgressAllowPrivate = []string{"127.0.0.1/32"}
 		if mutate != nil {
 			mutate(c)

@@ -11,7 +11,7 @@ import (
 // released, even past the bound; they are released once done.
 func TestCompiledCacheKeepsRunningModules(t *testing.T) {
 	ctx := context.Background()
-	w, err := NewWASM(ctx, Options{TempDir: t.TempDir(), MaxMemory: 512 << 20, MaxCompiled: 2})
+	w, err := NewWASM(ctx, Options{CacheDir: sandboxtest.CompileCacheDir(t), TempDir: t.TempDir(), MaxMemory: 512 << 20, MaxCompiled: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

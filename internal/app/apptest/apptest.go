@@ -20,6 +20,7 @@ import (
 	"github.com/komand-ai/komand/internal/authn"
 	"github.com/komand-ai/komand/internal/config"
 	"github.com/komand-ai/komand/internal/logging"
+	"github.com/komand-ai/komand/internal/sandbox/sandboxtest"
 	"github.com/komand-ai/komand/internal/store/pgtest"
 	"github.com/komand-ai/komand/internal/user"
 )
@@ -46,10 +47,14 @@ type Env struct {
 }
 
 // Config returns the test configuration for kind: loopback, a temp data
-// dir, a random JWT key and vault KEK, generous rate limits.
+// dir, a random JWT key and vault KEK, generous rate limits, and the
+// sandbox's compiled-module cache shared by every test process
+// (sandboxtest.CompileCacheDir), so a skill module is compiled once per
+// machine, not once per test.
 func Config(t testing.TB, kind string) config.Config {
 	cfg := config.Default()
 	cfg.Server.DataDir = t.TempDir()
+	cfg.Sandbox.CacheDir = sandboxtest.CompileCacheDir(t)
 	var k [32]byte
 	_, _ = rand.Read(k[:])
 	cfg.Jwt.SecretKey = hex.EncodeToString(k[:])
