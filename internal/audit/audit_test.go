@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -139,12 +140,17 @@ func TestRecordFailsClosed(t *testing.T) {
 
 type slowStore struct {
 	store.Audit
+	entered chan struct{} // receives once per commit, when it starts
 	release chan struct{}
 	mu      sync.Mutex
 	n       int
 }
 
 func (s *slowStore) AppendAudit(ctx context.Context, es []store.AuditEntry, seal store.SealFunc) error {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
 	<-s.release
 	s.mu.Lock()
 	s.n += len(es)
@@ -155,7 +161,7 @@ func (s *slowStore) AppendAudit(ctx context.Context, es []store.AuditEntry, seal
 // TestBackpressureAndDrain: a full queue blocks callers (no drop), a caller
 // whose context ends gets an error, and Close commits everything accepted.
 func TestBackpressureAndDrain(t *testing.T) {
-	ss := &slowStore{release: make(chan struct{})}
+	ss := &slowStore{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	w := audit.NewWriter(ss, audit.Options{QueueSize: 4, MaxBatch: 2})
 	var wg sync.WaitGroup
 	for i := 0; i < 6; i++ {
@@ -165,7 +171,18 @@ func TestBackpressureAndDrain(t *testing.T) {
 			_ = w.Record(context.Background(), audit.Event{TenantID: "t", Action: audit.MessageReceived})
 		}()
 	}
-	time.Sleep(50 * time.Millisecond) // let the six fill the writer and queue
+	// The writer is stuck in its first commit and the six fill it and the
+	// queue: wait for both (the callers are goroutines, so the queue is
+	// polled, with a deadline).
+	<-ss.entered
+	for deadline := time.Now().Add(10 * time.Second); audit.Queued(w) < 4; {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue holds %d entries, want it full (4)", audit.Queued(w))
+		}
+		runtime.Gosched()
+	}
+	// Full, and it stays full until the store is released: this call's
+	// own deadline ends its wait.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if err := w.Record(ctx, audit.Event{TenantID: "t", Action: audit.MessageReceived}); !errors.Is(err, context.DeadlineExceeded) {

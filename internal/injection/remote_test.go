@@ -20,6 +20,7 @@ func TestRemoteClassifier(t *testing.T) {
 	status := 200
 	var got map[string]string
 	var auth string
+	finished := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req map[string]string
 		_ = json.NewDecoder(r.Body).Decode(&req)
@@ -28,12 +29,18 @@ func TestRemoteClassifier(t *testing.T) {
 		answer, status := answer, status
 		mu.Unlock()
 		if answer == "slow" {
-			time.Sleep(200 * time.Millisecond)
+			// Answer only once the client has given up (its timeout
+			// closes the connection) or the test ends.
+			select {
+			case <-r.Context().Done():
+			case <-finished:
+			}
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(answer))
 	}))
 	defer srv.Close()
+	defer close(finished) // before srv.Close, which waits for handlers
 	var logs bytes.Buffer
 	c := &Combined{Local: New(Options{}), Remote: &Remote{URL: srv.URL, APIKey: "guard-key", Timeout: 50 * time.Millisecond,
 		Client: srv.Client()}, Log: slog.New(slog.NewTextHandler(&logs, nil))}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -207,11 +208,25 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// waitRunning waits until n executions of w hold compiled code (polled:
+// the runtime has no event for it), failing the test after a minute.
+func waitRunning(t *testing.T, w *sandbox.WASM, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); sandbox.Running(w) < n; {
+		if time.Now().After(deadline) {
+			t.Errorf("%d executions running after a minute, want %d", sandbox.Running(w), n)
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
 func TestHostCanceledContext(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	in, _ := json.Marshal(map[string]any{"mode": "spin"})
-	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
+	// Cancel once the guest runs (spins), not before it starts.
+	go func() { waitRunning(t, f.w, 1); cancel() }()
 	out := f.w.Run(ctx, f.mod, sandbox.Exec{Input: in})
 	if out.Reason != sandbox.ReasonCanceled {
 		t.Fatalf("reason %q", out.Reason)
@@ -575,14 +590,11 @@ func TestCompiledCacheBounded(t *testing.T) {
 		t.Fatalf("%d modules compiled in memory after a reload, want 2", n)
 	}
 	// A running module keeps its code while others push it out.
-	started := make(chan struct{})
 	finished := make(chan sandbox.Outcome)
 	go func() {
-		close(started)
 		finished <- w.Run(ctx, mods[1], sandbox.Exec{Input: []byte(`{"mode":"sleep"}`), Timeout: 400 * time.Millisecond})
 	}()
-	<-started
-	time.Sleep(50 * time.Millisecond) // let it start; the assertions below hold either way
+	waitRunning(t, w, 1)
 	for _, m := range []*sandbox.Module{mods[2], mods[3], mods[0]} {
 		echo(m)
 	}
