@@ -133,7 +133,7 @@ func TestAccountLifecycle(t *testing.T) {
 	}
 	var got []string
 	for _, e := range w.Entries(w.TenantA, "") {
-		if e.Action != audit.ChannelAccountCreated && e.Action != audit.ChannelAccountDeleted {
+		if e.Action != string(audit.ChannelAccountCreated) && e.Action != string(audit.ChannelAccountDeleted) {
 			continue
 		}
 		o, _ := e.Details["outcome"].(string)

@@ -83,7 +83,7 @@ func TestContactLifecycle(t *testing.T) {
 			}
 		}
 	}
-	want := []string{audit.ContactCreated + ":" + op.UserID, audit.ContactUpdated + ":" + op.UserID, audit.ContactDeleted + ":" + owner.UserID}
+	want := []string{string(audit.ContactCreated) + ":" + op.UserID, string(audit.ContactUpdated) + ":" + op.UserID, string(audit.ContactDeleted) + ":" + owner.UserID}
 	if !slices.Equal(got, want) {
 		t.Fatalf("entries %v, want %v", got, want)
 	}

@@ -107,9 +107,9 @@ type Entry struct {
 
 // Entries returns tenantID's audit entries with action ("" for every
 // action), oldest first.
-func (f *Fixture) Entries(tenantID, action string) []Entry {
+func (f *Fixture) Entries(tenantID string, action audit.Action) []Entry {
 	f.t.Helper()
-	es, _, err := f.Store.ListAudit(context.Background(), tenantID, store.AuditFilter{Action: action}, store.Page{Page: 1, PageSize: 1000})
+	es, _, err := f.Store.ListAudit(context.Background(), tenantID, store.AuditFilter{Action: string(action)}, store.Page{Page: 1, PageSize: 1000})
 	if err != nil {
 		f.t.Fatal(err)
 	}

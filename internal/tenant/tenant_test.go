@@ -36,7 +36,7 @@ func TestCreateAndFind(t *testing.T) {
 	}
 	// One entry, in the new tenant's own chain, by the CLI.
 	es := f.Entries(tn.ID, "")
-	if len(es) != 1 || es[0].Action != audit.TenantCreated || es[0].ActorID != "cli" || es[0].Details["slug"] != "acme" {
+	if len(es) != 1 || es[0].Action != string(audit.TenantCreated) || es[0].ActorID != "cli" || es[0].Details["slug"] != "acme" {
 		t.Fatalf("entries %+v", es)
 	}
 	if _, err := s.Create(ctx, "acme", "Another"); !isKind(err, apperr.Conflict) {
