@@ -4,6 +4,7 @@
 package archtest
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
@@ -75,6 +76,7 @@ var forbidden = map[string][]string{
 	"internal/agent":    {"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite", "net/http", module + "internal/store/sqlite", module + "internal/store/postgres"},
 	"internal/user":     {"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite", "net/http", module + "internal/store/sqlite", module + "internal/store/postgres"},
 	"internal/tenant":   {"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite", "net/http", module + "internal/store/sqlite", module + "internal/store/postgres"},
+	"internal/crm":      {"net/http"},
 	"internal/auditlog": {"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite", "net/http"},
 	"internal/authz":    {"database/sql", "net/http", module + "internal/store"},
 	"internal/authn":    {"database/sql", "net/http", module + "internal/store/sqlite", module + "internal/store/postgres"},
@@ -85,6 +87,84 @@ var forbidden = map[string][]string{
 	"internal/ratelimit": {module + "internal/"},
 	"internal/config":    {module + "internal/"},
 	"internal/requestid": {module + "internal/"},
+}
+
+// services are the domain service packages: they validate, authorize and
+// audit, over the store's interfaces. Each gets the rules of
+// serviceForbidden on top of its entry in forbidden, if any.
+var services = []string{
+	"internal/agent", "internal/audit", "internal/authn", "internal/authz", "internal/channel",
+	"internal/crm", "internal/injection", "internal/llm", "internal/session", "internal/skill",
+	"internal/tenant", "internal/user", "internal/vault",
+}
+
+// serviceForbidden is what no service imports: a database or cache
+// driver or a store implementation (services hold the store's
+// interfaces), the layers above them (gateway, wiring, CLI, commands),
+// test helpers, and the server side of net/http (its client is allowed:
+// channels answer Slack and Telegram, the vault reads external secret
+// managers, injection calls its classifier; serverIdents covers the
+// server half of net/http itself).
+var serviceForbidden = []string{
+	"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite", "github.com/redis/go-redis",
+	module + "internal/store/sqlite", module + "internal/store/postgres",
+	module + "internal/gateway", module + "internal/app", module + "internal/cli", module + "internal/e2e", module + "cmd/",
+	"testing", module + "internal/servicetest", module + "internal/store/storetest", module + "internal/store/pgtest",
+	module + "internal/sandbox/sandboxtest",
+	"net/http/httptest", "net/http/httputil", "net/http/pprof", "net/http/cgi", "net/http/fcgi",
+}
+
+// serverIdents are net/http's server-side names: a service that uses one
+// is serving HTTP itself, which is the gateway's job.
+var serverIdents = map[string]bool{
+	"ResponseWriter": true, "Handler": true, "HandlerFunc": true, "ServeMux": true, "NewServeMux": true,
+	"Server": true, "ListenAndServe": true, "ListenAndServeTLS": true, "Serve": true, "ServeTLS": true,
+	"Hijacker": true, "Flusher": true, "Pusher": true, "ServeContent": true, "ServeFile": true, "FileServer": true,
+	"StripPrefix": true, "TimeoutHandler": true, "Redirect": true, "NotFound": true, "NotFoundHandler": true,
+	"Error": true, "SetCookie": true, "AllowQuerySemicolons": true, "MaxBytesHandler": true,
+}
+
+func TestServicesLayering(t *testing.T) {
+	pkgs := packages(t)
+	for _, svc := range services {
+		files, ok := pkgs[svc]
+		if !ok {
+			t.Errorf("service package %s not found: update services", svc)
+			continue
+		}
+		for _, f := range files {
+			af, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			httpName := ""
+			for _, imp := range af.Imports {
+				path, _ := strconv.Unquote(imp.Path.Value)
+				for _, b := range serviceForbidden {
+					if path == b || strings.HasPrefix(path, b+"/") || (strings.HasSuffix(b, "/") && strings.HasPrefix(path, b)) {
+						t.Errorf("%s imports %s", f, path)
+					}
+				}
+				if path == "net/http" {
+					httpName = "http"
+					if imp.Name != nil {
+						httpName = imp.Name.Name
+					}
+				}
+			}
+			if httpName == "" {
+				continue
+			}
+			ast.Inspect(af, func(n ast.Node) bool {
+				if sel, ok := n.(*ast.SelectorExpr); ok {
+					if x, ok := sel.X.(*ast.Ident); ok && x.Name == httpName && serverIdents[sel.Sel.Name] {
+						t.Errorf("%s uses net/http's server side (%s.%s): serving HTTP is the gateway's job", f, x.Name, sel.Sel.Name)
+					}
+				}
+				return true
+			})
+		}
+	}
 }
 
 func TestLayering(t *testing.T) {
