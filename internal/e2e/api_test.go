@@ -110,6 +110,7 @@ func auditCount(t *testing.T, w *world, tenantID, action string) int {
 // 403, for every one of tenant A's resources, whatever B's role, and that
 // nothing of A changes.
 func TestCrossTenantIsNotFound(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorld(t, kind)
 		aOnly := "a-only-agent"
@@ -213,6 +214,7 @@ func TestCrossTenantIsNotFound(t *testing.T) {
 // TestRBACMatrixOverHTTP checks each role against each endpoint, and that
 // every denial is audited as PermissionDenied.
 func TestRBACMatrixOverHTTP(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorld(t, kind)
 		type call struct {
@@ -276,6 +278,7 @@ func contains(s []string, v string) bool {
 
 // TestRoleRules covers the last-owner rule and role escalation.
 func TestRoleRules(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorld(t, kind)
 		owner := w.keys["a/owner"]
@@ -317,6 +320,7 @@ func TestRoleRules(t *testing.T) {
 // TestAgentDefaults checks product.md's defaults and the AgentConfigured
 // audit entry.
 func TestAgentDefaults(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorld(t, kind)
 		r := w.env.Do("POST", "/api/agents/", w.keys["a/admin"], map[string]any{"agentId": "sales", "name": "Sales"})

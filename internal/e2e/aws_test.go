@@ -59,6 +59,7 @@ func (f *fakeSecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestAWSSecretsManagerReference(t *testing.T) {
+	t.Parallel()
 	value := "sk_live_from_aws_secrets_manager_5d1"
 	fake := &fakeSecretsManager{accessKey: "AKIAKOMANDTEST", region: "eu-central-1",
 		secrets: map[string]string{"prod/crm/stripe": `{"api_key":"` + value + `","n":7}`, "prod/plain": "plain-value-123"}}

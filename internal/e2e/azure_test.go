@@ -448,6 +448,7 @@ func auditEntries(t *testing.T, w *world, key, action string) []string {
 // resource the vault's host does not belong to, each give a plain error
 // and no value; the configured authority host is the one signed in to.
 func TestAzureKeyVaultSignInFailures(t *testing.T) {
+	t.Parallel()
 	clientSecret := "Qx8~PLANTED.azure-client.secret_9zQ1"
 	f := newFakeAzure(t, "login.partner.example", "komand-test.vault.azure.net", clientSecret)
 	f.put("crm-stripe", "0123456789abcdef0123456789abcdef", "value-from-azure-7c1")
@@ -506,6 +507,7 @@ func TestAzureKeyVaultSignInFailures(t *testing.T) {
 // TestAzureKeyVaultCacheExpires: a value is reused for 60 s, then read
 // again.
 func TestAzureKeyVaultCacheExpires(t *testing.T) {
+	t.Parallel()
 	clientSecret := "Qx8~PLANTED.azure-client.secret_c4c4"
 	f := newFakeAzure(t, "login.microsoftonline.com", "komand-test.vault.azure.net", clientSecret)
 	f.put("crm-stripe", "0123456789abcdef0123456789abcdef", "first-value-123")
@@ -535,6 +537,7 @@ func TestAzureKeyVaultCacheExpires(t *testing.T) {
 // _REF ("name[/version][#key]") and _VALUE (the value expected there) are
 // set.
 func TestAzureKeyVaultReal(t *testing.T) {
+	t.Parallel()
 	get := func(k string) string { return os.Getenv("KOMAND_TEST_AZURE_KEYVAULT_" + k) }
 	if get("URL") == "" || get("TENANT_ID") == "" || get("CLIENT_ID") == "" || get("CLIENT_SECRET") == "" || get("REF") == "" {
 		t.Skip("KOMAND_TEST_AZURE_KEYVAULT_URL, _TENANT_ID, _CLIENT_ID, _CLIENT_SECRET and _REF are not set; set them (and _VALUE) to test against a real Azure Key Vault")

@@ -15,6 +15,7 @@ import (
 
 // TestInputValidation sends what an attacker or a careless client would.
 func TestInputValidation(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "sqlite")
 	key := w.keys["a/admin"]
 	long := strings.Repeat("a", 129)
@@ -91,6 +92,7 @@ func TestInputValidation(t *testing.T) {
 
 // TestAuthentication covers the bearer boundary.
 func TestAuthentication(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "sqlite")
 	for _, h := range []string{"", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer kmd_notakey",
 		"Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "Bearer " + strings.Repeat("x", 5000)} {
@@ -109,6 +111,7 @@ func TestAuthentication(t *testing.T) {
 // TestLoginRefreshLogout walks the token lifecycle, including refresh-token
 // reuse, which must revoke the whole family.
 func TestLoginRefreshLogout(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorld(t, kind)
 		email := "owner-a@example.com"
@@ -159,6 +162,7 @@ func TestLoginRefreshLogout(t *testing.T) {
 // TestRequestID checks that a well-formed client ID is echoed and carried
 // into the audit entry and the logs, and that a malformed one is replaced.
 func TestRequestID(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "sqlite")
 	id := "trace-abc.123_XYZ"
 	r := w.env.Do("POST", "/api/agents/", w.keys["a/viewer"], map[string]any{"agentId": "x", "name": "x"}, "X-Request-Id", id)
@@ -184,6 +188,7 @@ func TestRequestID(t *testing.T) {
 
 // TestCORS checks both environments and the preflight.
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	prod := apptest.New(t, "sqlite", func(c *config.Config) {
 		c.Cors.AllowedOrigins = []string{"https://app.example.com"}
 	})
@@ -233,6 +238,7 @@ func TestCORS(t *testing.T) {
 
 // TestRateLimit checks headers on every response and the 429.
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	env := apptest.New(t, "sqlite", func(c *config.Config) { c.RateLimits.ApiPermitLimit = 3 })
 	ten := env.Tenant("acme")
 	key := env.APIKey(ten, env.User(ten, "o@example.com", "owner"))
@@ -259,6 +265,7 @@ func TestRateLimit(t *testing.T) {
 
 // TestSecurityHeaders checks the headers every response carries.
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	env := apptest.New(t, "sqlite", nil)
 	for _, path := range []string{"/health", "/api/agents/", "/nope"} {
 		r := env.Do("GET", path, "", nil)
@@ -280,6 +287,7 @@ func TestSecurityHeaders(t *testing.T) {
 // TestAgentUpdateNulls: an absent field is kept, "description": null clears
 // the description, and a rejected null changes nothing.
 func TestAgentUpdateNulls(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "sqlite")
 	key := w.keys["a/admin"]
 	path := "/api/agents/" + w.agent
@@ -331,6 +339,7 @@ func TestAgentUpdateNulls(t *testing.T) {
 // proxy, the client address the proxy appended keys the window, and a forged
 // address to the left of it does not open a new one.
 func TestForwardedForSpoofing(t *testing.T) {
+	t.Parallel()
 	env := apptest.New(t, "sqlite", func(c *config.Config) { c.RateLimits.ApiPermitLimit = 3 })
 	for i := range 3 {
 		if r := env.Do("GET", "/nope", "", nil, "X-Forwarded-For", "203.0.113."+strconv.Itoa(i)); r.Status != 404 {

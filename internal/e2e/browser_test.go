@@ -41,6 +41,7 @@ func browser(t *testing.T) context.Context {
 // answer streamed back; markup in a message stays text (no element is
 // created from it), and the credential is not kept beyond sessionStorage.
 func TestChatPageInBrowser(t *testing.T) {
+	t.Parallel()
 	ctx := browser(t)
 	env := apptest.New(t, "sqlite", nil)
 	tn := env.Tenant("acme")
@@ -104,6 +105,7 @@ func TestChatPageInBrowser(t *testing.T) {
 // answer streamed back in a session of the widget's account, and a token
 // that stopped working renewed by the page without losing the message.
 func TestChatWidgetInBrowser(t *testing.T) {
+	t.Parallel()
 	ctx := browser(t)
 	env := apptest.New(t, "sqlite", nil)
 	tn := env.Tenant("acme")

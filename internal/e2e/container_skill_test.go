@@ -21,6 +21,7 @@ import (
 // skills, with its limits from the contract, on each container backend
 // (bubblewrap, and Docker when an engine is reachable).
 func TestContainerSkillEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, backend := range []string{"bubblewrap", "docker"} {
 		t.Run(backend, func(t *testing.T) { testContainerSkill(t, backend) })
 	}

@@ -38,6 +38,7 @@ func noSecret(t *testing.T, where string, b []byte, secrets ...string) {
 }
 
 func TestCredentialsAPI(t *testing.T) {
+	t.Parallel()
 	for _, kind := range apptest.Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			w := newWorld(t, kind)

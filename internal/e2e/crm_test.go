@@ -10,6 +10,7 @@ import (
 )
 
 func TestCRMContacts(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		env := apptest.New(t, kind, nil)
 		a, b := env.Tenant("acme"), env.Tenant("globex")

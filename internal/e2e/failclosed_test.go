@@ -14,6 +14,7 @@ import (
 // actions it would record must fail with 500 and change nothing, and the
 // response must not say why.
 func TestAuditFailsClosed(t *testing.T) {
+	t.Parallel()
 	env := apptest.New(t, "sqlite", nil)
 	ten := env.Tenant("acme")
 	admin := env.APIKey(ten, env.User(ten, "admin@example.com", "admin"))
@@ -90,6 +91,7 @@ func TestAuditFailsClosed(t *testing.T) {
 // database stops answering, without the driver's words; the log has them,
 // with the request ID. /health (liveness) still answers.
 func TestReadyWhenDatabaseIsGone(t *testing.T) {
+	t.Parallel()
 	env := apptest.New(t, "sqlite", nil)
 	if r := env.Do("GET", "/ready", "", nil); r.Status != 200 {
 		t.Fatalf("ready before: %d %s", r.Status, r.Body)
@@ -115,6 +117,7 @@ func TestReadyWhenDatabaseIsGone(t *testing.T) {
 // a plain 500 with its request ID and nothing of the driver's text, and the
 // operator's log line carries both the driver's detail and that request ID.
 func TestDatabaseErrorIsLoggedWithRequestID(t *testing.T) {
+	t.Parallel()
 	env := apptest.New(t, "sqlite", nil)
 	ten := env.Tenant("acme")
 	admin := env.APIKey(ten, env.User(ten, "admin@example.com", "admin"))

@@ -74,6 +74,7 @@ func (f *fakeHashiCorpVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // login and a cached read; the value is in no response, and a bad
 // reference or an unknown source is refused.
 func TestHashiCorpVaultReference(t *testing.T) {
+	t.Parallel()
 	value := "sk_live_from_hashicorp_vault_91c2"
 	hv := &fakeHashiCorpVault{roleID: "role-1", secretID: "secret-1", token: "hvs.CAESIPLANTED",
 		secrets: map[string]map[string]any{"secret/crm/stripe": {"api_key": value, "other": 7}}}
@@ -157,6 +158,7 @@ func TestHashiCorpVaultReference(t *testing.T) {
 // KOMAND_TEST_HASHICORP_VAULT_ADDR, _TOKEN, _REF ("mount/path#key") and
 // _VALUE (the value expected there) are set.
 func TestHashiCorpVaultReal(t *testing.T) {
+	t.Parallel()
 	addr, token := os.Getenv("KOMAND_TEST_HASHICORP_VAULT_ADDR"), os.Getenv("KOMAND_TEST_HASHICORP_VAULT_TOKEN")
 	refStr, want := os.Getenv("KOMAND_TEST_HASHICORP_VAULT_REF"), os.Getenv("KOMAND_TEST_HASHICORP_VAULT_VALUE")
 	if addr == "" || token == "" || refStr == "" {
@@ -179,6 +181,7 @@ func TestHashiCorpVaultReal(t *testing.T) {
 // stored, otherwise), and a role that may not create credentials is
 // refused and recorded as such. Storing a reference contacts nothing.
 func TestExternalReferenceTenantPrefix(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorldWith(t, kind, func(c *config.Config) {
 			c.SecretManagers.HashiCorpVault.Address = "https://127.0.0.1:1"

@@ -66,6 +66,7 @@ func login(env *apptest.Env, email, password string) *apptest.Response {
 // TestInviteFlow walks an invitation from the Owner's request to the
 // invitee's first login.
 func TestInviteFlow(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorld(t, kind)
 		owner := w.keys["a/owner"]
@@ -224,6 +225,7 @@ func allAudit(t *testing.T, w *world, tenantID string) []store.AuditEntry {
 
 // TestInviteRules covers who may invite and what a request may not set.
 func TestInviteRules(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorld(t, kind)
 		// Only an Owner invites; every denial is audited.
@@ -294,6 +296,7 @@ func TestInviteRules(t *testing.T) {
 
 // TestInviteOfDeactivatedUser checks that deactivation ends an invitation.
 func TestInviteOfDeactivatedUser(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorld(t, kind)
 		d := invite(t, w.env, w.keys["a/owner"], "leaver-a@example.com", "viewer")
@@ -329,6 +332,7 @@ func (c *clock) Advance(d time.Duration) {
 // TestInviteExpires runs the app on a settable clock: an invitation works
 // until InviteTTL has passed, and not after.
 func TestInviteExpires(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		clk := &clock{t: time.Now()}
 		env := apptest.NewWith(t, kind, nil, app.Options{Now: clk.Now})
@@ -364,6 +368,7 @@ func TestInviteExpires(t *testing.T) {
 // TestInviteFailsClosed: an invitation whose audit entry cannot be stored
 // is not created, and no token is handed out.
 func TestInviteFailsClosed(t *testing.T) {
+	t.Parallel()
 	env := apptest.New(t, "sqlite", nil)
 	ten := env.Tenant("acme")
 	owner := env.APIKey(ten, env.User(ten, "owner@example.com", "owner"))

@@ -138,6 +138,7 @@ func (w *providerWorld) count(t *testing.T, action string) int {
 }
 
 func TestProviderToolLoop(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newProviderWorld(t, kind, nil,
 			toolReply("call_1", "memory_store", `{"key":"plan","value":"gold"}`),
@@ -196,6 +197,7 @@ func TestProviderToolLoop(t *testing.T) {
 // TestProviderLoopsForever: a model that only ever asks for tools is cut off
 // after Agents__MaxToolIterations model calls with a fixed answer.
 func TestProviderLoopsForever(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newProviderWorld(t, kind, func(c *config.Config) { c.Agents.MaxToolIterations = 3 },
 			toolReply("call_x", "current_time", `{}`))
@@ -218,6 +220,7 @@ func TestProviderLoopsForever(t *testing.T) {
 // TestProviderInvalidToolArguments: malformed arguments, an unknown tool and
 // a hostile timezone become tool errors the model sees; the turn goes on.
 func TestProviderInvalidToolArguments(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newProviderWorld(t, kind, nil,
 			toolReply("c1", "memory_store", `{not json`),
@@ -257,6 +260,7 @@ func TestProviderInvalidToolArguments(t *testing.T) {
 // TestProviderOutage: 5xx on every attempt gives the user a plain 503, keeps
 // the message, and leaks nothing of the provider's answer.
 func TestProviderOutage(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newProviderWorld(t, kind, nil, func(w http.ResponseWriter, _ map[string]any) {
 			http.Error(w, "upstream-secret-detail at 10.0.0.7", http.StatusBadGateway)
@@ -294,6 +298,7 @@ func TestProviderOutage(t *testing.T) {
 
 // TestProviderRetryAfter: a 429 with Retry-After is retried and succeeds.
 func TestProviderRetryAfter(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newProviderWorld(t, kind, nil,
 			func(w http.ResponseWriter, _ map[string]any) {
@@ -309,6 +314,7 @@ func TestProviderRetryAfter(t *testing.T) {
 }
 
 func TestProviderStreaming(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newProviderWorld(t, kind, nil, func(w http.ResponseWriter, req map[string]any) {
 			if req["stream"] != true {

@@ -14,6 +14,7 @@ import (
 // TestRateLimitSharedAcrossReplicas starts two Komand servers on one Redis:
 // their windows are shared, so the limit holds for the pair, not for each.
 func TestRateLimitSharedAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	url := os.Getenv("KOMAND_TEST_REDIS_URL")
 	if url == "" {
 		t.Skip("Redis tests are disabled; set KOMAND_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")

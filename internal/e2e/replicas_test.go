@@ -18,6 +18,7 @@ import (
 // lock), so there is one session, and its history is every message followed
 // by its own answer, nothing lost or interleaved.
 func TestTwoReplicasOneSession(t *testing.T) {
+	t.Parallel()
 	if !slices.Contains(apptest.Kinds(), "postgres") {
 		t.Skip("KOMAND_TEST_POSTGRES_DSN not set: PostgreSQL replicas not tested")
 	}

@@ -73,6 +73,7 @@ func send(t *testing.T, w *world, key string, body map[string]any) *apptest.Resp
 }
 
 func TestWebChatConversation(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := chatWorld(t, kind, nil)
 		r := send(t, w, "a/operator", map[string]any{"senderId": "user-1", "text": "Hello there", "displayName": "Ada"})
@@ -140,6 +141,7 @@ func TestWebChatConversation(t *testing.T) {
 }
 
 func TestWebChatCommandsAndTools(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := chatWorld(t, kind, nil)
 		msg := func(text string) string {
@@ -192,6 +194,7 @@ func TestWebChatCommandsAndTools(t *testing.T) {
 }
 
 func TestWebChatHostileInput(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := chatWorld(t, kind, nil)
 		long := strings.Repeat("é", session.MaxTextChars+1)
@@ -231,6 +234,7 @@ func TestWebChatHostileInput(t *testing.T) {
 }
 
 func TestWebChatRBACAndTenancy(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := chatWorld(t, kind, nil)
 		r := send(t, w, "a/operator", map[string]any{"senderId": "user-1", "text": "hi"})
@@ -285,6 +289,7 @@ func TestWebChatRBACAndTenancy(t *testing.T) {
 }
 
 func TestWebChatAgentBinding(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorld(t, kind)
 		// No "default" agent: a clear 404, no session.
@@ -304,6 +309,7 @@ func TestWebChatAgentBinding(t *testing.T) {
 }
 
 func TestWebChatRateLimit(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := chatWorld(t, kind, func(c *config.Config) { c.RateLimits.ChatPermitLimit = 2 })
 		for i := range 2 {
@@ -327,6 +333,7 @@ func TestWebChatRateLimit(t *testing.T) {
 // session handles them one at a time, so the history alternates user and
 // assistant turns with nothing lost.
 func TestWebChatOrdering(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := chatWorld(t, kind, nil)
 		const n = 16
@@ -372,6 +379,7 @@ func TestWebChatOrdering(t *testing.T) {
 }
 
 func TestWebChatStream(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := chatWorld(t, kind, nil)
 		req, _ := http.NewRequest("POST", w.env.Server.URL+"/api/webchat/message/stream",
@@ -399,6 +407,7 @@ func TestWebChatStream(t *testing.T) {
 }
 
 func TestMemoryAPI(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorld(t, kind)
 		base := "/api/agents/" + w.agent + "/memory/"
@@ -475,6 +484,7 @@ func TestMemoryAPI(t *testing.T) {
 // that allows only Komand's own scripts and connections, no inline script,
 // and framing by Komand and the configured origins only.
 func TestChatPage(t *testing.T) {
+	t.Parallel()
 	env := apptest.New(t, "sqlite", func(c *config.Config) { c.Cors.AllowedOrigins = []string{"https://shop.example"} })
 	for path, ct := range map[string]string{"/chat": "text/html", "/chat/chat.js": "text/javascript", "/chat/chat.css": "text/css"} {
 		resp, err := env.Server.Client().Get(env.Server.URL + path)
@@ -512,6 +522,7 @@ func TestChatPage(t *testing.T) {
 // TestMemoryEntryLimit fills an agent's memory to product.md's 1,000
 // entries; the next new key is a clear 409, a replace still works.
 func TestMemoryEntryLimit(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorld(t, kind)
 		a := agent.Actor{TenantID: w.tenA, AgentID: w.agent, Via: "test"}
@@ -546,6 +557,7 @@ func TestMemoryEntryLimit(t *testing.T) {
 // session lock while its own queries need connections; the locks come from
 // a separate pool, so this finishes (it deadlocked when they shared one).
 func TestWebChatManySessionsAtOnce(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := chatWorld(t, kind, nil)
 		const n = 40

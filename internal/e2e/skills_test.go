@@ -87,6 +87,7 @@ func hostileContract(limits map[string]any, perms []string) func(map[string]any)
 }
 
 func TestSkillsEndToEnd(t *testing.T) {
+	t.Parallel()
 	quoteWasm := sandboxtest.BuildGo(t, "./examples/skills/quote-builder")
 	fetchWasm := sandboxtest.BuildGo(t, "./examples/skills/web-fetch")
 	hostileWasm := sandboxtest.BuildGo(t, "./internal/sandbox/testdata/hostile")
@@ -449,6 +450,7 @@ func assertFailed(t *testing.T, w *skillWorld, skillID, reason string) string {
 // routes gets the exact status and code, a refused role writes exactly one
 // PermissionDenied, and nothing is stored.
 func TestSkillsAPIHostile(t *testing.T) {
+	t.Parallel()
 	quoteWasm := sandboxtest.BuildGo(t, "./examples/skills/quote-builder")
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newSkillWorld(t, kind)

@@ -49,6 +49,7 @@ func slackEvent(eventID, user, text, extra string) string {
 }
 
 func TestSlackAdapter(t *testing.T) {
+	t.Parallel()
 	for _, kind := range apptest.Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			botToken := "xoxb-1234-5678-PLANTEDtokenValue"

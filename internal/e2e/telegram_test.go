@@ -48,6 +48,7 @@ func tgUpdate(id int64, date time.Time, text string) string {
 }
 
 func TestTelegramAdapter(t *testing.T) {
+	t.Parallel()
 	for _, kind := range apptest.Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			bot := &fakeBotAPI{}

@@ -24,6 +24,7 @@ import (
 // else: not in API responses, the model's context, the history, the
 // audit log, the logs or the database file.
 func TestCredentialFlowWebFetch(t *testing.T) {
+	t.Parallel()
 	const secret = "sk_live_flow-7f3a9c1e5b2d4680"
 	var sawAuth []string
 	api := httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {

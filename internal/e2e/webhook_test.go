@@ -28,6 +28,7 @@ func deliver(w *world, path, ts, sig, body string) *apptest.Response {
 }
 
 func TestSignedWebhook(t *testing.T) {
+	t.Parallel()
 	for _, kind := range apptest.Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			w := newWorld(t, kind)

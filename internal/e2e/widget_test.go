@@ -52,6 +52,7 @@ func startVisitor(t *testing.T, w *providerWorld, body map[string]any) visitorVi
 // sender, reaches nothing else of the API, and loses access when the
 // widget is deleted.
 func TestWebChatWidget(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newProviderWorld(t, kind, nil, textReply("Hello, visitor!"), textReply("Again."), textReply("Third."))
 		env := w.env
@@ -190,6 +191,7 @@ func TestWebChatWidget(t *testing.T) {
 // TestWebChatWidgetLimits: an agent that does not allow WebChat refuses
 // visitors too, and visitor tokens per address are rate limited.
 func TestWebChatWidgetLimits(t *testing.T) {
+	t.Parallel()
 	w := newProviderWorld(t, "sqlite", nil)
 	env := w.env
 	if r := env.Do("POST", "/api/agents/", w.admin, map[string]any{"agentId": "slack-only", "name": "S",
@@ -230,6 +232,7 @@ func TestWebChatWidgetLimits(t *testing.T) {
 // memory (shared with staff sessions) and call any of the agent's skills
 // with arguments of its choosing (e.g. web-fetch with a granted credential).
 func TestWebChatWidgetNoCommands(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newProviderWorld(t, kind, nil)
 		env := w.env
@@ -275,6 +278,7 @@ func TestWebChatWidgetNoCommands(t *testing.T) {
 // audit entry) and visitor messages are counted per /64, so rotating
 // addresses does not mint identities without bound.
 func TestWebChatWidgetLimitsIPv6(t *testing.T) {
+	t.Parallel()
 	w := newProviderWorld(t, "sqlite", func(c *config.Config) { c.Server.TrustedProxies = []string{"127.0.0.1"} })
 	env := w.env
 	wa := newWidget(t, w, "site")
@@ -320,6 +324,7 @@ func TestWebChatWidgetLimitsIPv6(t *testing.T) {
 // TestPublicLimitIPv6: the API limit of unauthenticated requests (public
 // endpoints, refused credentials) counts an IPv6 /64 as one address.
 func TestPublicLimitIPv6(t *testing.T) {
+	t.Parallel()
 	w := newProviderWorld(t, "sqlite", func(c *config.Config) {
 		c.Server.TrustedProxies = []string{"127.0.0.1"}
 		c.RateLimits.ApiPermitLimit = 5

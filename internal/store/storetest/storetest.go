@@ -35,6 +35,7 @@ type test struct {
 // Run runs the whole suite. open must return a fresh, empty, migrated store
 // for every call; Run closes it when the subtest ends, so open only needs to
 // clean up what it created besides the store (a database, a directory).
+// The groups run in parallel, so open must be safe for concurrent use.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	groups := []struct {
 		name  string
@@ -60,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
+			t.Parallel() // every test has a store of its own
 			for _, tc := range g.tests {
 				t.Run(tc.name, func(t *testing.T) {
 					s := open(t)
