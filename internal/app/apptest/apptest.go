@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/komand-ai/komand/internal/app"
@@ -22,6 +23,7 @@ import (
 	"github.com/komand-ai/komand/internal/logging"
 	"github.com/komand-ai/komand/internal/sandbox/sandboxtest"
 	"github.com/komand-ai/komand/internal/store/pgtest"
+	"github.com/komand-ai/komand/internal/store/postgres"
 	"github.com/komand-ai/komand/internal/user"
 )
 
@@ -62,9 +64,36 @@ func Config(t testing.TB, kind string) config.Config {
 	cfg.Vault.Kek = hex.EncodeToString(k[:])
 	cfg.RateLimits.ApiPermitLimit = 100000
 	if kind == "postgres" {
-		cfg.ConnectionStrings.Komand = pgtest.FreshDSN(t)
+		if templates.Load() {
+			cfg.ConnectionStrings.Komand = pgtest.FreshDSNFrom(t, "migrated", migrate)
+		} else {
+			cfg.ConnectionStrings.Komand = pgtest.FreshDSN(t)
+		}
 	}
 	return cfg
+}
+
+// templates is set by Main: fresh PostgreSQL databases are copies of one
+// migrated once per test process.
+var templates atomic.Bool
+
+// Main runs a test package's tests (call it from TestMain) with each
+// fresh PostgreSQL database a copy of one migrated once, instead of an
+// empty database the app migrates at start-up; it drops that template at
+// the end. Without it every start migrates its own database.
+func Main(m *testing.M) int {
+	templates.Store(true)
+	defer pgtest.DropTemplates()
+	return m.Run()
+}
+
+func migrate(ctx context.Context, dsn string) error {
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	s.Close()
+	return nil
 }
 
 // New starts Komand on kind with cfg adjusted by mutate (may be nil).
