@@ -10,6 +10,7 @@ import (
 // TestCompiledCacheKeepsRunningModules: modules in use are never
 // released, even past the bound; they are released once done.
 func TestCompiledCacheKeepsRunningModules(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w, err := NewWASM(ctx, Options{CacheDir: sandboxtest.CompileCacheDir(t), TempDir: t.TempDir(), MaxMemory: 512 << 20, MaxCompiled: 2})
 	if err != nil {

@@ -71,6 +71,7 @@ func (f *fixture) run(t *testing.T, ex sandbox.Exec, mode, arg string, n int64) 
 }
 
 func TestEchoAndTempDir(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	out, h := f.run(t, sandbox.Exec{}, "echo", "héllo", 0)
 	if out.Failed() || !h.OK || h.Data != "héllo" {
@@ -90,6 +91,7 @@ func TestEchoAndTempDir(t *testing.T) {
 }
 
 func TestFileSystemConfined(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	for _, p := range []string{"/etc/passwd", "/tmp/../etc/passwd", "../etc/passwd", "../../../../../../etc/passwd",
 		"/proc/self/environ", "/tmp/../../root/.ssh/id_rsa", ".env", "/.env"} {
@@ -154,6 +156,7 @@ func TestNoEnvironmentNoSockets(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	cases := []struct {
 		name   string
@@ -222,6 +225,7 @@ func waitRunning(t *testing.T, w *sandbox.WASM, n int) {
 }
 
 func TestHostCanceledContext(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	in, _ := json.Marshal(map[string]any{"mode": "spin"})
@@ -265,6 +269,7 @@ func (h *testHost) Log(ctx context.Context, level int, msg string) {
 }
 
 func TestHostFunctions(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	host := &testHost{creds: map[string]string{"api-key": "granted-value-123"}}
 	ex := sandbox.Exec{Host: host, Config: map[string]string{"region": "eu"}}
@@ -301,6 +306,7 @@ func TestHostFunctions(t *testing.T) {
 }
 
 func TestInvalidModules(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w, err := sandbox.NewWASM(ctx, sandbox.Options{})
 	if err != nil {
@@ -362,6 +368,7 @@ func TestInvalidModules(t *testing.T) {
 }
 
 func TestCompileCache(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	// The smallest WASI command (its _start returns): the cache keeps any
@@ -405,6 +412,7 @@ func walk(t *testing.T, dir string, n *int) {
 }
 
 func TestConcurrentExecutions(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
@@ -428,6 +436,7 @@ func TestConcurrentExecutions(t *testing.T) {
 }
 
 func TestNetwork(t *testing.T) {
+	t.Parallel()
 	var authSeen string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -525,6 +534,7 @@ func TestNetwork(t *testing.T) {
 // TestCGuest runs the C example (clang + wasi-libc): the ABI works without
 // the Go SDK, host calls included.
 func TestCGuest(t *testing.T) {
+	t.Parallel()
 	mod := sandboxtest.BuildC(t, "examples/skills/word-count/main.c")
 	ctx := context.Background()
 	w, err := sandbox.NewWASM(ctx, sandbox.Options{TempDir: t.TempDir()})
@@ -561,6 +571,7 @@ func variant(module []byte, name string) []byte {
 // module's code is released, a running module is never released, and a
 // released module runs again (loaded from the cache) when it is needed.
 func TestCompiledCacheBounded(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w, err := sandbox.NewWASM(ctx, sandbox.Options{CacheDir: sandboxtest.CompileCacheDir(t), TempDir: t.TempDir(), MaxMemory: 512 << 20, MaxCompiled: 2})
 	if err != nil {
