@@ -1,4 +1,4 @@
-package gateway_test
+package e2e_test
 
 import (
 	"bytes"
@@ -381,6 +381,7 @@ func (w *outboxWorld) noBotToken(env *apptest.Env) {
 // delivered after 4 attempts, with the inbound request's ID. Nothing holds
 // the bot token.
 func TestOutboxRetriesUntilDelivered(t *testing.T) {
+	t.Parallel()
 	for _, kind := range apptest.Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			w := newOutboxWorld(t, kind, false, nil)
@@ -453,6 +454,7 @@ func TestOutboxRetriesUntilDelivered(t *testing.T) {
 // after MaxAge without another send. Each gets MessageSent failed with the
 // attempts and the class, and leaves nothing in the outbox.
 func TestOutboxGivesUp(t *testing.T) {
+	t.Parallel()
 	for _, kind := range apptest.Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			w := newOutboxWorld(t, kind, true, func(c *config.Config) { c.Channels.Delivery.MaxAttempts = 3 })
@@ -526,6 +528,7 @@ func TestOutboxGivesUp(t *testing.T) {
 // sends it. A server stopped in the middle of an attempt releases it, so
 // the next one sends it at once rather than when the lease would end.
 func TestOutboxSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	for _, kind := range apptest.Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			w := newOutboxWorld(t, kind, false, nil)
@@ -582,6 +585,7 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 // PostgreSQL database while the Bot API is down are each sent exactly
 // once when both replicas' workers run at the same moment.
 func TestOutboxTwoReplicasSendOnce(t *testing.T) {
+	t.Parallel()
 	if !slices.Contains(apptest.Kinds(), "postgres") {
 		t.Skip("KOMAND_TEST_POSTGRES_DSN not set: PostgreSQL replicas not tested")
 	}
