@@ -128,6 +128,8 @@ func TestValidation(t *testing.T) {
 		{"agentId path", agent.Input{AgentID: "../etc", Name: ptr("n")}, "agentId", ""},
 		{"agentId too long", agent.Input{AgentID: strings.Repeat("a", 200), Name: ptr("n")}, "agentId", ""},
 		{"name missing", agent.Input{AgentID: "a"}, "name", "is required"},
+		{"name NUL", agent.Input{AgentID: "a", Name: ptr("a\x00b")}, "name", ""},
+		{"name bidi override", agent.Input{AgentID: "a", Name: ptr("\u202egnp.exe")}, "name", ""},
 		{"name too long", agent.Input{AgentID: "a", Name: ptr(strings.Repeat("n", 1000))}, "name", ""},
 		{"description set and cleared", agent.Input{AgentID: "a", Name: ptr("n"), Description: ptr("d"), ClearDescription: true}, "description", "cannot be both set and cleared"},
 		{"system prompt too long", agent.Input{AgentID: "a", Name: ptr("n"), SystemPrompt: ptr(long)}, "systemPrompt", ""},

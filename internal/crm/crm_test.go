@@ -106,7 +106,8 @@ func TestValidation(t *testing.T) {
 		{crm.Input{Name: "a", Phone: "1\r\n2"}, "phone"},
 		{crm.Input{Name: "a", Company: "x\x1b[31m"}, "company"},
 		{crm.Input{Name: "a", Notes: strings.Repeat("n", 4001)}, "notes"},
-		{crm.Input{Name: "a", Notes: "tab\there"}, "notes"},
+		{crm.Input{Name: "a", Notes: "pay \u202eevil"}, "notes"}, // a bidi override (prose allows tabs and newlines)
+		{crm.Input{Name: "a\u200bb"}, "name"},
 	} {
 		_, err := s.Create(ctx, op, c.in)
 		if e, ok := apperr.As(err); !ok || e.Kind != apperr.Invalid || e.Field != c.field {

@@ -1,4 +1,4 @@
-package gateway_test
+package e2e_test
 
 import (
 	"encoding/json"
@@ -28,6 +28,7 @@ func userOf(t *testing.T, r *apptest.Response) userData {
 // Viewers are refused (audited), another tenant's user is 404, and
 // reactivating an active user is idempotent (200, nothing recorded).
 func TestReactivateUser(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorld(t, kind)
 		owner := w.keys["a/owner"]

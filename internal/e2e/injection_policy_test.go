@@ -1,4 +1,4 @@
-package gateway_test
+package e2e_test
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 // policy:"), and the answer to GET and PUT is the policy as it applies,
 // with the tenant-wide defaults filled in.
 func TestInjectionPolicyEffective(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		env := apptest.New(t, kind, nil)
 		tenant := env.Tenant("acme")

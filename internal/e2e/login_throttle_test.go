@@ -1,4 +1,4 @@
-package gateway_test
+package e2e_test
 
 import (
 	"crypto/rand"
@@ -30,6 +30,7 @@ func loginFrom(env *apptest.Env, email, password, ip string) *apptest.Response {
 // address B; rotating inside A's IPv6 /64 does not help; after the delay
 // the right password works from A.
 func TestLoginThrottleOverHTTP(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		clock := newTestClock()
 		env := apptest.NewWith(t, kind, behindProxy, app.Options{Now: clock.Now})
@@ -87,6 +88,7 @@ func TestLoginThrottleOverHTTP(t *testing.T) {
 // TestLoginThrottleSharedAcrossReplicas: with Redis, an address's failures
 // on one replica delay it on the other.
 func TestLoginThrottleSharedAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	url := os.Getenv("KOMAND_TEST_REDIS_URL")
 	if url == "" {
 		t.Skip("Redis tests are disabled; set KOMAND_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
@@ -125,6 +127,7 @@ func TestLoginThrottleSharedAcrossReplicas(t *testing.T) {
 // outside: ten wrong passwords from anywhere made the Owner's right
 // password answer 429.
 func TestLoginTenFailuresDoNotLockOwnerOut(t *testing.T) {
+	t.Parallel()
 	env := apptest.New(t, "sqlite", behindProxy)
 	env.User(env.Tenant("acme"), "owner@example.com", "owner")
 	for i := range 12 {

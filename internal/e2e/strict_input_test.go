@@ -1,4 +1,4 @@
-package gateway_test
+package e2e_test
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 // as the first; ?page=1000000000 was "must be an integer". Each is now a
 // 400 that says what is wrong, and nothing is created.
 func TestStrictRequestInput(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		env := apptest.New(t, kind, nil)
 		tenant := env.Tenant("acme")

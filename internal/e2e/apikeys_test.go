@@ -1,4 +1,4 @@
-package gateway_test
+package e2e_test
 
 import (
 	"encoding/json"
@@ -58,6 +58,7 @@ func meStatus(env *apptest.Env, key string) int {
 // tenant, anyone else's its own; the Owner revokes any key, a user its own,
 // and a revoked key is refused everywhere. Hostile requests change nothing.
 func TestAPIKeysOverHTTP(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newWorld(t, kind)
 		owner := w.keys["a/owner"]
@@ -237,6 +238,7 @@ func TestAPIKeysOverHTTP(t *testing.T) {
 // within the authentication cache's TTL: the other replica's clock is
 // moved past it, no sleep.
 func TestAPIKeyRevocationAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	if !slices.Contains(apptest.Kinds(), "postgres") {
 		t.Skip("KOMAND_TEST_POSTGRES_DSN not set: PostgreSQL replicas not tested")
 	}

@@ -1,4 +1,4 @@
-package gateway_test
+package e2e_test
 
 import (
 	"net/url"
@@ -14,6 +14,7 @@ import (
 // characters, bidi controls and invisible characters (validate.Line and
 // Prose): a 400 naming the field, and nothing stored.
 func TestHumanTextFieldsAPI(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		env := apptest.New(t, kind, nil)
 		tenant := env.Tenant("acme")
