@@ -32,3 +32,6 @@ type Agents interface {
 	UpdateAgent(ctx context.Context, a Agent) error
 	DeleteAgent(ctx context.Context, tenantID, agentID string) error
 }
+
+// PageKey is the agent's position in AgentList.
+func (a Agent) PageKey() (List, []any) { return AgentList, []any{a.AgentID} }

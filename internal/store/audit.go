@@ -70,3 +70,6 @@ type TurnAppend struct {
 	SessionID string
 	Turns     []Turn
 }
+
+// PageKey is the entry's position in AuditList.
+func (e AuditEntry) PageKey() (List, []any) { return AuditList, []any{e.Seq} }

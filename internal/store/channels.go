@@ -42,3 +42,8 @@ type Channels interface {
 	// replay). Entries expired at now are dropped.
 	MarkWebhookSeen(ctx context.Context, tenantID, accountID, signature string, now, expiresAt time.Time) error
 }
+
+// PageKey is the account's position in ChannelAccountList.
+func (a ChannelAccount) PageKey() (List, []any) {
+	return ChannelAccountList, []any{a.Channel, a.AccountID}
+}

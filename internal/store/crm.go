@@ -32,3 +32,6 @@ type CRM interface {
 	UpdateContact(ctx context.Context, c Contact) error
 	DeleteContact(ctx context.Context, tenantID, id string) error
 }
+
+// PageKey is the contact's position in ContactList.
+func (c Contact) PageKey() (List, []any) { return ContactList, []any{c.Name, c.ID} }

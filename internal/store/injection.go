@@ -76,3 +76,6 @@ type Injection interface {
 	// there is no such turn).
 	SetTurnFlag(ctx context.Context, tenantID, sessionID string, seq int64, flag string) error
 }
+
+// PageKey is the review's position in ReviewList.
+func (r Review) PageKey() (List, []any) { return ReviewList, []any{r.CreatedAt.UnixMicro(), r.ID} }

@@ -150,3 +150,14 @@ type Memory interface {
 	ListMemory(ctx context.Context, tenantID, agentID string, p Page) ([]MemoryEntry, int, error)
 	DeleteMemory(ctx context.Context, tenantID, agentID, key string) error
 }
+
+// PageKey is the session's position in SessionList.
+func (s Session) PageKey() (List, []any) {
+	return SessionList, []any{s.LastMessageAt.UnixMicro(), s.ID}
+}
+
+// PageKey is the turn's position in TurnList.
+func (t Turn) PageKey() (List, []any) { return TurnList, []any{t.Seq} }
+
+// PageKey is the entry's position in MemoryList.
+func (e MemoryEntry) PageKey() (List, []any) { return MemoryList, []any{e.Key} }

@@ -95,3 +95,6 @@ type Skills interface {
 	GetSkillPolicy(ctx context.Context, tenantID string) (SkillPolicy, error)
 	PutSkillPolicy(ctx context.Context, p SkillPolicy) error
 }
+
+// PageKey is the skill's position in SkillList.
+func (k Skill) PageKey() (List, []any) { return SkillList, []any{k.SkillID} }

@@ -140,3 +140,9 @@ type RefreshTokens interface {
 	// refresh family is still live (not revoked, not expired).
 	UserForSession(ctx context.Context, tenantID, userID, familyID string, now time.Time) (User, error)
 }
+
+// PageKey is the user's position in UserList. Emails are unique
+// case-insensitively, so the email alone is a position; the store lowers it
+// itself when it reads the cursor, so Go's and SQL's case folding need not
+// agree.
+func (u User) PageKey() (List, []any) { return UserList, []any{u.Email} }

@@ -113,3 +113,6 @@ type CredentialGrant struct {
 	CreatedBy string
 	CreatedAt time.Time
 }
+
+// PageKey is the credential's position in CredentialList.
+func (c Credential) PageKey() (List, []any) { return CredentialList, []any{c.Name} }

@@ -63,28 +63,13 @@ func (s *Store) GetAgent(ctx context.Context, tenantID, agentID string) (store.A
 	return a, wrapErr("get agent", err)
 }
 
-// ListAgents returns one page of the tenant's agents ordered by agentId, and
-// their total.
+// ListAgents returns one page of the tenant's agents ordered by agentId
+// (the primary key), and their total up to store.CountLimit+1.
 func (s *Store) ListAgents(ctx context.Context, tenantID string, p store.Page) ([]store.Agent, int, error) {
-	limit, offset := limitOffset(p)
-	out := []store.Agent{}
-	var total int
-	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT count(*) FROM komand_agents WHERE tenant_id = $1`, tenantID).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
-		b.Queue(`SELECT `+agentCols+` FROM komand_agents WHERE tenant_id = $1
-			ORDER BY agent_id LIMIT $2 OFFSET $3`, tenantID, limit, offset).
-			Query(func(rows pgx.Rows) (err error) {
-				out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.Agent, error) {
-					return scanAgent(r)
-				})
-				return err
-			})
-	})
-	if err != nil {
-		return nil, 0, wrapErr("list agents", err)
-	}
-	return out, total, nil
+	var after string
+	return listPage(ctx, s, listQuery{op: "list agents", tenantID: tenantID, from: "komand_agents", cols: agentCols,
+		where: "tenant_id = $1", args: []any{tenantID}, order: "agent_id",
+		list: store.AgentList, after: "agent_id > $K1", key: []any{&after}}, p, scanAgent)
 }
 
 // UpdateAgent replaces the mutable fields of an agent. TenantID and AgentID

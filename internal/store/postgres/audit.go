@@ -200,27 +200,10 @@ func auditWhere(tenantID string, f store.AuditFilter) (string, []any) {
 // (highest Seq) first, and the total that match. From and To are inclusive.
 func (s *Store) ListAudit(ctx context.Context, tenantID string, f store.AuditFilter, p store.Page) ([]store.AuditEntry, int, error) {
 	where, args := auditWhere(tenantID, f)
-	limit, offset := limitOffset(p)
-	n := len(args)
-	out := []store.AuditEntry{}
-	var total int
-	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT count(*) FROM komand_audit_log WHERE `+where, args...).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
-		b.Queue(`SELECT `+auditCols+` FROM komand_audit_log WHERE `+where+
-			` ORDER BY seq DESC LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2),
-			append(args, limit, offset)...).
-			Query(func(rows pgx.Rows) (err error) {
-				out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.AuditEntry, error) {
-					return scanAudit(r)
-				})
-				return err
-			})
-	})
-	if err != nil {
-		return nil, 0, wrapErr("list audit", err)
-	}
-	return out, total, nil
+	var seq int64
+	return listPage(ctx, s, listQuery{op: "list audit", tenantID: tenantID, from: "komand_audit_log",
+		cols: auditCols, where: where, args: args, order: "seq DESC",
+		list: store.AuditList, after: "seq < $K1", key: []any{&seq}}, p, scanAudit)
 }
 
 // ScanAudit returns up to limit entries of the tenant with Seq > afterSeq in

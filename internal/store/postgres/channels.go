@@ -57,20 +57,12 @@ func (s *Store) ChannelAccountByKey(ctx context.Context, tenantID, channel, acco
 
 // ListChannelAccounts returns one page of the tenant's accounts.
 func (s *Store) ListChannelAccounts(ctx context.Context, tenantID string, p store.Page) ([]store.ChannelAccount, int, error) {
-	limit, offset := limitOffset(p)
-	out := []store.ChannelAccount{}
-	var total int
-	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT count(*) FROM komand_channel_accounts WHERE tenant_id = $1`, tenantID).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
-		b.Queue(`SELECT `+channelAccountCols+` FROM komand_channel_accounts WHERE tenant_id = $1
-			ORDER BY channel COLLATE "C", account_id COLLATE "C" LIMIT $2 OFFSET $3`, tenantID, limit, offset).
-			Query(appendRows(&out, scanChannelAccount))
-	})
-	if err != nil {
-		return nil, 0, wrapErr("list channel accounts", err)
-	}
-	return out, total, nil
+	var channel, account string
+	return listPage(ctx, s, listQuery{op: "list channel accounts", tenantID: tenantID, from: "komand_channel_accounts",
+		cols: channelAccountCols, where: "tenant_id = $1", args: []any{tenantID},
+		order: `channel COLLATE "C", account_id COLLATE "C"`, list: store.ChannelAccountList,
+		after: `(channel COLLATE "C", account_id COLLATE "C") > ($K1, $K2)`, key: []any{&channel, &account}},
+		p, scanChannelAccount)
 }
 
 // DeleteChannelAccount removes an account.

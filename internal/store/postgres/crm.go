@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -61,20 +60,11 @@ func (s *Store) ListContacts(ctx context.Context, tenantID, query string, p stor
 		args = append(args, ilikePattern(query))
 		where += ` AND (name ILIKE $2 OR email ILIKE $2 OR company ILIKE $2)`
 	}
-	limit, offset := limitOffset(p)
-	n := len(args)
-	out := []store.Contact{}
-	var total int
-	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT count(*) FROM komand_crm_contacts WHERE `+where, args...).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
-		b.Queue(`SELECT `+contactCols+` FROM komand_crm_contacts WHERE `+where+` ORDER BY name COLLATE "C", id COLLATE "C"
-			LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2), append(args, limit, offset)...).Query(appendRows(&out, scanContact))
-	})
-	if err != nil {
-		return nil, 0, wrapErr("list contacts", err)
-	}
-	return out, total, nil
+	var name, id string
+	return listPage(ctx, s, listQuery{op: "list contacts", tenantID: tenantID, from: "komand_crm_contacts",
+		cols: contactCols, where: where, args: args, order: `name COLLATE "C", id COLLATE "C"`,
+		list: store.ContactList, after: `(name COLLATE "C", id COLLATE "C") > ($K1, $K2)`, key: []any{&name, &id}},
+		p, scanContact)
 }
 
 // UpdateContact replaces a contact's fields.

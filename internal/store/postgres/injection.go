@@ -97,21 +97,14 @@ func (s *Store) ListReviews(ctx context.Context, tenantID string, f store.Review
 		args = append(args, f.SessionID)
 		where += ` AND session_id = $` + strconv.Itoa(len(args))
 	}
-	limit, offset := limitOffset(p)
-	n := len(args)
-	out := []store.Review{}
-	var total int
-	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT count(*) FROM komand_injection_reviews WHERE `+where, args...).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
-		b.Queue(`SELECT `+reviewCols+` FROM komand_injection_reviews WHERE `+where+`
-			ORDER BY created_at DESC, id COLLATE "C" DESC
-			LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2), append(args, limit, offset)...).Query(appendRows(&out, scanReview))
-	})
-	if err != nil {
-		return nil, 0, wrapErr("list reviews", err)
-	}
-	return out, total, nil
+	var (
+		at int64
+		id string
+	)
+	return listPage(ctx, s, listQuery{op: "list reviews", tenantID: tenantID, from: "komand_injection_reviews",
+		cols: reviewCols, where: where, args: args, order: `created_at DESC, id COLLATE "C" DESC`,
+		list: store.ReviewList, after: `(created_at, id COLLATE "C") < ($K1, $K2)`, key: []any{&at, &id}, micros: &at},
+		p, scanReview)
 }
 
 // DecideReview moves a pending review to status in one statement, so of

@@ -42,6 +42,10 @@ type Store struct {
 	// locks can never take every connection their own queries need (with
 	// one pool, as many concurrent turns as connections deadlocked).
 	locks *pgxpool.Pool
+
+	// onList, set by tests only, sees every listing's statements and
+	// arguments (TestListPlans explains them).
+	onList func(query string, args []any)
 }
 
 // SessionLockConns bounds the connections held by session locks, that is
@@ -251,7 +255,7 @@ func wrapErr(op string, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	}
-	for _, sentinel := range []error{store.ErrNotFound, store.ErrConflict, store.ErrLastOwner, store.ErrTokenReused, store.ErrLimit} {
+	for _, sentinel := range []error{store.ErrNotFound, store.ErrConflict, store.ErrLastOwner, store.ErrTokenReused, store.ErrLimit, store.ErrBadCursor} {
 		if errors.Is(err, sentinel) {
 			return fmt.Errorf("postgres: %s: %w", op, sentinel)
 		}

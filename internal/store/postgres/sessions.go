@@ -109,21 +109,14 @@ func (s *Store) ListSessions(ctx context.Context, tenantID string, f store.Sessi
 	case "ended":
 		where += " AND ended_at IS NOT NULL"
 	}
-	limit, offset := limitOffset(p)
-	out := []store.Session{}
-	var total int
-	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT count(*) FROM komand_sessions WHERE `+where, args...).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
-		b.Queue(fmt.Sprintf(`SELECT `+sessionCols+` FROM komand_sessions WHERE %s
-			ORDER BY last_message_at DESC, id COLLATE "C" LIMIT $%d OFFSET $%d`, where, len(args)+1, len(args)+2),
-			append(args, limit, offset)...).
-			Query(appendRows(&out, scanSession))
-	})
-	if err != nil {
-		return nil, 0, wrapErr("list sessions", err)
-	}
-	return out, total, nil
+	var (
+		at int64
+		id string
+	)
+	return listPage(ctx, s, listQuery{op: "list sessions", tenantID: tenantID, from: "komand_sessions", cols: sessionCols,
+		where: where, args: args, order: `last_message_at DESC, id COLLATE "C" DESC`,
+		list: store.SessionList, after: `(last_message_at, id COLLATE "C") < ($K1, $K2)`, key: []any{&at, &id}, micros: &at},
+		p, scanSession)
 }
 
 // AppendTurns appends turns to an active session in one transaction and
@@ -221,13 +214,9 @@ func nullTime(t time.Time) *time.Time {
 	return &t
 }
 
-func (s *Store) turns(ctx context.Context, tenantID, op string, total *int, countArgs []any, q string, args ...any) ([]store.Turn, error) {
+func (s *Store) turns(ctx context.Context, tenantID, op string, q string, args ...any) ([]store.Turn, error) {
 	out := []store.Turn{}
 	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		if total != nil {
-			b.Queue(`SELECT count(*) FROM komand_session_turns WHERE tenant_id = $1 AND session_id = $2`,
-				countArgs...).QueryRow(func(row pgx.Row) error { return row.Scan(total) })
-		}
 		b.Queue(q, args...).Query(appendRows(&out, scanTurn))
 	})
 	if err != nil {
@@ -238,15 +227,10 @@ func (s *Store) turns(ctx context.Context, tenantID, op string, total *int, coun
 
 // ListTurns returns one page of a session's history, oldest first.
 func (s *Store) ListTurns(ctx context.Context, tenantID, sessionID string, p store.Page) ([]store.Turn, int, error) {
-	limit, offset := limitOffset(p)
-	var total int
-	out, err := s.turns(ctx, tenantID, "list turns", &total, []any{tenantID, sessionID},
-		`SELECT `+turnCols+` FROM komand_session_turns WHERE tenant_id = $1 AND session_id = $2
-		 ORDER BY seq LIMIT $3 OFFSET $4`, tenantID, sessionID, limit, offset)
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, total, nil
+	var seq int64
+	return listPage(ctx, s, listQuery{op: "list turns", tenantID: tenantID, from: "komand_session_turns", cols: turnCols,
+		where: "tenant_id = $1 AND session_id = $2", args: []any{tenantID, sessionID}, order: "seq",
+		list: store.TurnList, after: "seq > $K1", key: []any{&seq}}, p, scanTurn)
 }
 
 // RecentTurns returns the last limit turns of a session, oldest first.
@@ -254,7 +238,7 @@ func (s *Store) RecentTurns(ctx context.Context, tenantID, sessionID string, lim
 	if limit <= 0 {
 		return []store.Turn{}, nil
 	}
-	return s.turns(ctx, tenantID, "recent turns", nil, nil,
+	return s.turns(ctx, tenantID, "recent turns",
 		`SELECT `+turnCols+` FROM (SELECT `+turnCols+` FROM komand_session_turns
 		   WHERE tenant_id = $1 AND session_id = $2 ORDER BY seq DESC LIMIT $3) t ORDER BY seq`,
 		tenantID, sessionID, limit)
@@ -436,20 +420,10 @@ func (s *Store) GetMemory(ctx context.Context, tenantID, agentID, key string) (s
 
 // ListMemory returns one page of an agent's memory ordered by key.
 func (s *Store) ListMemory(ctx context.Context, tenantID, agentID string, p store.Page) ([]store.MemoryEntry, int, error) {
-	limit, offset := limitOffset(p)
-	out := []store.MemoryEntry{}
-	var total int
-	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT count(*) FROM komand_agent_memory WHERE tenant_id = $1 AND agent_id = $2`,
-			tenantID, agentID).QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
-		b.Queue(`SELECT `+memoryCols+` FROM komand_agent_memory WHERE tenant_id = $1 AND agent_id = $2
-			ORDER BY mem_key COLLATE "C" LIMIT $3 OFFSET $4`, tenantID, agentID, limit, offset).
-			Query(appendRows(&out, scanMemory))
-	})
-	if err != nil {
-		return nil, 0, wrapErr("list memory", err)
-	}
-	return out, total, nil
+	var key string
+	return listPage(ctx, s, listQuery{op: "list memory", tenantID: tenantID, from: "komand_agent_memory", cols: memoryCols,
+		where: "tenant_id = $1 AND agent_id = $2", args: []any{tenantID, agentID}, order: `mem_key COLLATE "C"`,
+		list: store.MemoryList, after: `mem_key COLLATE "C" > $K1`, key: []any{&key}}, p, scanMemory)
 }
 
 // DeleteMemory removes one memory key; an unknown key gives ErrNotFound.

@@ -96,21 +96,10 @@ func (s *Store) ListSkills(ctx context.Context, tenantID string, f store.SkillFi
 		q := arg(ilikePattern(f.Query))
 		where += ` AND (s.skill_id ILIKE ` + q + ` OR s.name ILIKE ` + q + ` OR s.description ILIKE ` + q + `)`
 	}
-	limit, offset := limitOffset(p)
-	n := len(args)
-	out := []store.Skill{}
-	var total int
-	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT count(*) FROM komand_skills s WHERE `+where, args...).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
-		b.Queue(`SELECT `+qualified("s", skillCols)+` FROM komand_skills s WHERE `+where+
-			` ORDER BY s.skill_id COLLATE "C" LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2),
-			append(args, limit, offset)...).Query(appendRows(&out, scanSkill))
-	})
-	if err != nil {
-		return nil, 0, wrapErr("list skills", err)
-	}
-	return out, total, nil
+	var after string
+	return listPage(ctx, s, listQuery{op: "list skills", tenantID: tenantID, from: "komand_skills s",
+		cols: qualified("s", skillCols), where: where, args: args, order: `s.skill_id COLLATE "C"`,
+		list: store.SkillList, after: `s.skill_id COLLATE "C" > $K1`, key: []any{&after}}, p, scanSkill)
 }
 
 // ilikePattern matches q as a literal substring (ILIKE's default escape

@@ -140,28 +140,14 @@ func (s *Store) GetUserByEmail(ctx context.Context, tenantID, email string) (sto
 	return u, wrapErr("get user by email", err)
 }
 
-// ListUsers returns one page of the tenant's users ordered by email, and
-// their total. Both come from one implicit transaction, so they agree.
+// ListUsers returns one page of the tenant's users ordered by email
+// case-insensitively (the generated column email_lower; emails are unique
+// case-insensitively), and their total up to store.CountLimit+1.
 func (s *Store) ListUsers(ctx context.Context, tenantID string, p store.Page) ([]store.User, int, error) {
-	limit, offset := limitOffset(p)
-	out := []store.User{}
-	var total int
-	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT count(*) FROM komand_users WHERE tenant_id = $1`, tenantID).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
-		b.Queue(`SELECT `+userCols+` FROM komand_users WHERE tenant_id = $1
-			ORDER BY lower(email), id LIMIT $2 OFFSET $3`, tenantID, limit, offset).
-			Query(func(rows pgx.Rows) (err error) {
-				out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.User, error) {
-					return scanUser(r)
-				})
-				return err
-			})
-	})
-	if err != nil {
-		return nil, 0, wrapErr("list users", err)
-	}
-	return out, total, nil
+	var email string
+	return listPage(ctx, s, listQuery{op: "list users", tenantID: tenantID, from: "komand_users", cols: userCols,
+		where: "tenant_id = $1", args: []any{tenantID}, order: "email_lower",
+		list: store.UserList, after: "email_lower > lower($K1)", key: []any{&email}}, p, scanUser)
 }
 
 // lockUserForChange locks the tenant's active owners and then the target

@@ -119,20 +119,10 @@ func (s *Store) GetCredentialByName(ctx context.Context, tenantID, name string) 
 
 // ListCredentials returns one page of the tenant's credentials by name.
 func (s *Store) ListCredentials(ctx context.Context, tenantID string, p store.Page) ([]store.Credential, int, error) {
-	limit, offset := limitOffset(p)
-	out := []store.Credential{}
-	var total int
-	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT count(*) FROM komand_credentials WHERE tenant_id = $1`, tenantID).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
-		b.Queue(`SELECT `+credentialCols+` FROM komand_credentials WHERE tenant_id = $1
-			ORDER BY name COLLATE "C" LIMIT $2 OFFSET $3`, tenantID, limit, offset).
-			Query(appendRows(&out, scanCredential))
-	})
-	if err != nil {
-		return nil, 0, wrapErr("list credentials", err)
-	}
-	return out, total, nil
+	var name string
+	return listPage(ctx, s, listQuery{op: "list credentials", tenantID: tenantID, from: "komand_credentials",
+		cols: credentialCols, where: "tenant_id = $1", args: []any{tenantID}, order: `name COLLATE "C"`,
+		list: store.CredentialList, after: `name COLLATE "C" > $K1`, key: []any{&name}}, p, scanCredential)
 }
 
 // UpdateCredential replaces a credential's name and type, and its value

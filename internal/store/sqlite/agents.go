@@ -80,49 +80,14 @@ func (s *Store) GetAgent(ctx context.Context, tenantID, agentID string) (store.A
 	return a, wrap("get agent", err)
 }
 
-// ListAgents returns one page of the tenant's agents ordered by agentId, and
-// their total. One statement computes both (count(*) OVER () is evaluated
-// before LIMIT), so the page and the total come from one snapshot without a
-// transaction; only a page past the end needs a second query for the total.
+// ListAgents returns one page of the tenant's agents ordered by agentId
+// (the primary key), and their total up to store.CountLimit+1.
 func (s *Store) ListAgents(ctx context.Context, tenantID string, p store.Page) ([]store.Agent, int, error) {
-	limit, offset := limitOffset(p)
-	out := []store.Agent{}
-	var total int
-	rows, err := s.rq.QueryContext(ctx,
-		`SELECT `+agentCols+`, count(*) OVER () FROM komand_agents WHERE tenant_id = ?
-		 ORDER BY agent_id LIMIT ? OFFSET ?`, tenantID, limit, offset)
-	if err != nil {
-		return nil, 0, wrap("list agents", err)
-	}
-	defer rows.Close()
-	ts := withTotal{rows, &total}
-	for rows.Next() {
-		a, err := scanAgent(ts)
-		if err != nil {
-			return nil, 0, wrap("list agents", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, wrap("list agents", err)
-	}
-	if len(out) == 0 && offset > 0 {
-		err := s.rq.QueryRowContext(ctx,
-			`SELECT count(*) FROM komand_agents WHERE tenant_id = ?`, tenantID).Scan(&total)
-		if err != nil {
-			return nil, 0, wrap("list agents", err)
-		}
-	}
-	return out, total, nil
+	var after string
+	return listPage(ctx, s, listQuery{op: "list agents", tenantID: tenantID, from: "komand_agents", cols: agentCols,
+		where: "tenant_id = ?", args: []any{tenantID}, order: "agent_id",
+		list: store.AgentList, after: "agent_id > ?", key: []any{&after}}, p, scanAgent)
 }
-
-// withTotal scans a row whose last column is a window count into total.
-type withTotal struct {
-	sc    scanner
-	total *int
-}
-
-func (w withTotal) Scan(dest ...any) error { return w.sc.Scan(append(dest, w.total)...) }
 
 // UpdateAgent replaces the mutable fields of an agent. TenantID and AgentID
 // select the row; OwnerID and CreatedAt are never written.

@@ -252,9 +252,10 @@ func auditWhere(tenantID string, f store.AuditFilter) (string, []any) {
 // (highest Seq) first, and the total that match. From and To are inclusive.
 func (s *Store) ListAudit(ctx context.Context, tenantID string, f store.AuditFilter, p store.Page) ([]store.AuditEntry, int, error) {
 	where, args := auditWhere(tenantID, f)
-	return listPage(ctx, s, "list audit", `SELECT count(*) FROM komand_audit_log WHERE `+where,
-		`SELECT `+auditCols+` FROM komand_audit_log WHERE `+where+` ORDER BY seq DESC LIMIT ? OFFSET ?`,
-		args, p, scanAudit)
+	var seq int64
+	return listPage(ctx, s, listQuery{op: "list audit", tenantID: tenantID, from: "komand_audit_log",
+		cols: auditCols, where: where, args: args, order: "seq DESC",
+		list: store.AuditList, after: "seq < ?", key: []any{&seq}}, p, scanAudit)
 }
 
 // ScanAudit returns up to limit entries of the tenant with Seq > afterSeq in

@@ -53,10 +53,10 @@ func (s *Store) ChannelAccountByKey(ctx context.Context, tenantID, channel, acco
 
 // ListChannelAccounts returns one page of the tenant's accounts.
 func (s *Store) ListChannelAccounts(ctx context.Context, tenantID string, p store.Page) ([]store.ChannelAccount, int, error) {
-	return listPage(ctx, s, "list channel accounts",
-		`SELECT count(*) FROM komand_channel_accounts WHERE tenant_id = ?`,
-		`SELECT `+channelAccountCols+` FROM komand_channel_accounts WHERE tenant_id = ?
-		 ORDER BY channel, account_id LIMIT ? OFFSET ?`, []any{tenantID}, p, scanChannelAccount)
+	var channel, account string
+	return listPage(ctx, s, listQuery{op: "list channel accounts", tenantID: tenantID, from: "komand_channel_accounts",
+		cols: channelAccountCols, where: "tenant_id = ?", args: []any{tenantID}, order: "channel, account_id",
+		list: store.ChannelAccountList, after: "(channel, account_id) > (?, ?)", key: []any{&channel, &account}}, p, scanChannelAccount)
 }
 
 // DeleteChannelAccount removes an account.

@@ -50,8 +50,10 @@ func (s *Store) ListContacts(ctx context.Context, tenantID, query string, p stor
 		where += ` AND (lower(name) LIKE ? ESCAPE '\' OR lower(email) LIKE ? ESCAPE '\' OR lower(company) LIKE ? ESCAPE '\')`
 		args = append(args, q, q, q)
 	}
-	return listPage(ctx, s, "list contacts", `SELECT count(*) FROM komand_crm_contacts WHERE `+where,
-		`SELECT `+contactCols+` FROM komand_crm_contacts WHERE `+where+` ORDER BY name, id LIMIT ? OFFSET ?`, args, p, scanContact)
+	var name, id string
+	return listPage(ctx, s, listQuery{op: "list contacts", tenantID: tenantID, from: "komand_crm_contacts",
+		cols: contactCols, where: where, args: args, order: "name, id",
+		list: store.ContactList, after: "(name, id) > (?, ?)", key: []any{&name, &id}}, p, scanContact)
 }
 
 // UpdateContact replaces a contact's fields.

@@ -88,9 +88,13 @@ func (s *Store) ListReviews(ctx context.Context, tenantID string, f store.Review
 		where += ` AND session_id = ?`
 		args = append(args, f.SessionID)
 	}
-	return listPage(ctx, s, "list reviews", `SELECT count(*) FROM komand_injection_reviews WHERE `+where,
-		`SELECT `+reviewCols+` FROM komand_injection_reviews WHERE `+where+`
-		 ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, args, p, scanReview)
+	var (
+		at int64
+		id string
+	)
+	return listPage(ctx, s, listQuery{op: "list reviews", tenantID: tenantID, from: "komand_injection_reviews",
+		cols: reviewCols, where: where, args: args, order: "created_at DESC, id DESC",
+		list: store.ReviewList, after: "(created_at, id) < (?, ?)", key: []any{&at, &id}}, p, scanReview)
 }
 
 // DecideReview moves a pending review to status in one statement, so of

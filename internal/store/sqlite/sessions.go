@@ -124,12 +124,17 @@ func sessionWhere(tenantID string, f store.SessionFilter) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-// ListSessions returns one page, most recently active first.
+// ListSessions returns one page, most recently active first (ties newest
+// id first), in the order of the index komand_sessions_list.
 func (s *Store) ListSessions(ctx context.Context, tenantID string, f store.SessionFilter, p store.Page) ([]store.Session, int, error) {
 	where, args := sessionWhere(tenantID, f)
-	return listPage(ctx, s, "list sessions", `SELECT count(*) FROM komand_sessions WHERE `+where,
-		`SELECT `+sessionCols+` FROM komand_sessions WHERE `+where+
-			` ORDER BY last_message_at DESC, id LIMIT ? OFFSET ?`, args, p, scanSession)
+	var (
+		at int64
+		id string
+	)
+	return listPage(ctx, s, listQuery{op: "list sessions", tenantID: tenantID, from: "komand_sessions", cols: sessionCols,
+		where: where, args: args, order: "last_message_at DESC, id DESC",
+		list: store.SessionList, after: "(last_message_at, id) < (?, ?)", key: []any{&at, &id}}, p, scanSession)
 }
 
 // countsAsMessage reports whether a turn adds to a session's MessageCount.
@@ -200,10 +205,10 @@ func appendTurnsTx(ctx context.Context, tx txQuerier, tenantID, sessionID string
 
 // ListTurns returns one page of a session's history, oldest first.
 func (s *Store) ListTurns(ctx context.Context, tenantID, sessionID string, p store.Page) ([]store.Turn, int, error) {
-	return listPage(ctx, s, "list turns",
-		`SELECT count(*) FROM komand_session_turns WHERE tenant_id = ? AND session_id = ?`,
-		`SELECT `+turnCols+` FROM komand_session_turns WHERE tenant_id = ? AND session_id = ?
-		 ORDER BY seq LIMIT ? OFFSET ?`, []any{tenantID, sessionID}, p, scanTurn)
+	var seq int64
+	return listPage(ctx, s, listQuery{op: "list turns", tenantID: tenantID, from: "komand_session_turns", cols: turnCols,
+		where: "tenant_id = ? AND session_id = ?", args: []any{tenantID, sessionID}, order: "seq",
+		list: store.TurnList, after: "seq > ?", key: []any{&seq}}, p, scanTurn)
 }
 
 func collectTurns(rows *sql.Rows, out []store.Turn) ([]store.Turn, error) {
@@ -382,10 +387,10 @@ func (s *Store) GetMemory(ctx context.Context, tenantID, agentID, key string) (s
 
 // ListMemory returns one page of an agent's memory ordered by key.
 func (s *Store) ListMemory(ctx context.Context, tenantID, agentID string, p store.Page) ([]store.MemoryEntry, int, error) {
-	return listPage(ctx, s, "list memory",
-		`SELECT count(*) FROM komand_agent_memory WHERE tenant_id = ? AND agent_id = ?`,
-		`SELECT `+memoryCols+` FROM komand_agent_memory WHERE tenant_id = ? AND agent_id = ?
-		 ORDER BY mem_key LIMIT ? OFFSET ?`, []any{tenantID, agentID}, p, scanMemory)
+	var key string
+	return listPage(ctx, s, listQuery{op: "list memory", tenantID: tenantID, from: "komand_agent_memory", cols: memoryCols,
+		where: "tenant_id = ? AND agent_id = ?", args: []any{tenantID, agentID}, order: "mem_key",
+		list: store.MemoryList, after: "mem_key > ?", key: []any{&key}}, p, scanMemory)
 }
 
 // DeleteMemory removes one memory key; an unknown key gives ErrNotFound.

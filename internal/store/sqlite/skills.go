@@ -98,10 +98,10 @@ func (s *Store) ListSkills(ctx context.Context, tenantID string, f store.SkillFi
 		q := likePattern(f.Query)
 		args = append(args, q, q, q)
 	}
-	return listPage(ctx, s, "list skills",
-		`SELECT count(*) FROM komand_skills s WHERE `+where,
-		`SELECT `+qualify("s", skillCols)+` FROM komand_skills s WHERE `+where+` ORDER BY s.skill_id LIMIT ? OFFSET ?`,
-		args, p, scanSkill)
+	var after string
+	return listPage(ctx, s, listQuery{op: "list skills", tenantID: tenantID, from: "komand_skills s",
+		cols: qualify("s", skillCols), where: where, args: args, order: "s.skill_id",
+		list: store.SkillList, after: "s.skill_id > ?", key: []any{&after}}, p, scanSkill)
 }
 
 // ListSkillVersions returns every version of a skill, newest first.

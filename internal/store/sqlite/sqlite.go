@@ -58,6 +58,10 @@ type Store struct {
 	// free measures the free space of a directory (freeBytes; tests
 	// replace it).
 	free func(dir string) (int64, bool)
+
+	// onList, set by tests only, sees every listing's statements and
+	// arguments (TestListPlans explains them).
+	onList func(query string, args []any)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -274,7 +278,7 @@ func wrap(op string, err error) error {
 		return nil
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict),
 		errors.Is(err, store.ErrLastOwner), errors.Is(err, store.ErrTokenReused),
-		errors.Is(err, store.ErrLimit):
+		errors.Is(err, store.ErrLimit), errors.Is(err, store.ErrBadCursor):
 		return err
 	case errors.Is(err, sql.ErrNoRows):
 		return store.ErrNotFound
@@ -407,21 +411,55 @@ func selectAll[T any](ctx context.Context, s *Store, op, q string, args []any, s
 	return out, nil
 }
 
-// listPage runs a listing's count and one page of it in one read
-// transaction (so both see the same snapshot) and scans the rows. args are
-// the WHERE clause's; pageSQL gets LIMIT and OFFSET appended as its last two
-// parameters.
-func listPage[T any](ctx context.Context, s *Store, op, countSQL, pageSQL string, args []any, p store.Page, scan func(scanner) (T, error)) ([]T, int, error) {
+// listQuery is one listing of a tenant: FROM, the selected columns, the
+// WHERE clause (it starts with the tenant) with its arguments, ORDER BY, and
+// for a cursor the list, the keyset condition "rows after the key" and
+// pointers to the key values it binds (filled from the cursor). ORDER BY
+// must be the order of an index that starts with the WHERE clause's
+// equalities, so that a page is an index range scan (TestListPlans).
+type listQuery struct {
+	op, tenantID, from, cols, where string
+	args                            []any
+	order                           string
+	list                            store.List
+	after                           string
+	key                             []any
+}
+
+// listPage runs a listing's bounded count (at most store.CountLimit+1 rows
+// are counted) and one page of it in one read transaction, so both see the
+// same snapshot, and scans the rows. A cursor page starts after the cursor's
+// key, with no OFFSET; a cursor of another list or tenant gives
+// store.ErrBadCursor.
+func listPage[T any](ctx context.Context, s *Store, q listQuery, p store.Page, scan func(scanner) (T, error)) ([]T, int, error) {
 	limit, offset := limitOffset(p)
+	where, pageArgs := q.where, append(make([]any, 0, len(q.args)+len(q.key)+2), q.args...)
+	ok, err := store.DecodeCursor(p, q.tenantID, q.list, q.key...)
+	if err != nil {
+		return nil, 0, wrap(q.op, err)
+	}
+	if ok {
+		where += " AND " + q.after
+		for _, k := range q.key {
+			pageArgs = append(pageArgs, deref(k))
+		}
+	}
+	pageArgs = append(pageArgs, limit, offset)
+	countArgs := append(append(make([]any, 0, len(q.args)+1), q.args...), store.CountLimit+1)
 	var (
 		out   []T
 		total int
 	)
-	err := s.read(ctx, op, func(tx querier) (err error) {
-		if err := tx.QueryRowContext(ctx, countSQL, args...).Scan(&total); err != nil {
+	countSQL := `SELECT count(*) FROM (SELECT 1 FROM ` + q.from + ` WHERE ` + q.where + ` LIMIT ?)`
+	pageSQL := `SELECT ` + q.cols + ` FROM ` + q.from + ` WHERE ` + where + ` ORDER BY ` + q.order + ` LIMIT ? OFFSET ?`
+	if s.onList != nil {
+		s.onList(countSQL, countArgs)
+		s.onList(pageSQL, pageArgs)
+	}
+	err = s.read(ctx, q.op, func(tx querier) (err error) {
+		if err := tx.QueryRowContext(ctx, countSQL, countArgs...).Scan(&total); err != nil {
 			return err
 		}
-		pageArgs := append(append(make([]any, 0, len(args)+2), args...), limit, offset)
 		out, err = scanRows(ctx, tx, pageSQL, pageArgs, scan)
 		return err
 	})
@@ -429,4 +467,15 @@ func listPage[T any](ctx context.Context, s *Store, op, countSQL, pageSQL string
 		return nil, 0, err
 	}
 	return out, total, nil
+}
+
+// deref returns the value a cursor key pointer points to.
+func deref(k any) any {
+	switch v := k.(type) {
+	case *string:
+		return *v
+	case *int64:
+		return *v
+	}
+	panic("sqlite: cursor key must be *string or *int64")
 }

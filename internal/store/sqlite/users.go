@@ -114,37 +114,15 @@ func (s *Store) UserByInviteHash(ctx context.Context, tenantID, hash string) (st
 	return u, wrap("user by invite", err)
 }
 
-// ListUsers returns one page of the tenant's users ordered by email, and
-// their total.
+// ListUsers returns one page of the tenant's users ordered by email
+// case-insensitively (unique: komand_users_email_key), and their total up to
+// store.CountLimit+1. The cursor's email is lowered here, by the same lower()
+// as the index komand_users_tenant_email.
 func (s *Store) ListUsers(ctx context.Context, tenantID string, p store.Page) ([]store.User, int, error) {
-	limit, offset := limitOffset(p)
-	out := []store.User{}
-	var total int
-	err := s.read(ctx, "list users", func(tx querier) error {
-		if err := tx.QueryRowContext(ctx,
-			`SELECT count(*) FROM komand_users WHERE tenant_id = ?`, tenantID).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx,
-			`SELECT `+userCols+` FROM komand_users WHERE tenant_id = ?
-			 ORDER BY lower(email), id LIMIT ? OFFSET ?`, tenantID, limit, offset)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			u, err := scanUser(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, u)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, total, nil
+	var email string
+	return listPage(ctx, s, listQuery{op: "list users", tenantID: tenantID, from: "komand_users", cols: userCols,
+		where: "tenant_id = ?", args: []any{tenantID}, order: "lower(email)",
+		list: store.UserList, after: "lower(email) > lower(?)", key: []any{&email}}, p, scanUser)
 }
 
 // keepAnOwner fails with store.ErrLastOwner unless the tenant has an active

@@ -108,10 +108,10 @@ func (s *Store) GetCredentialByName(ctx context.Context, tenantID, name string) 
 
 // ListCredentials returns one page of the tenant's credentials by name.
 func (s *Store) ListCredentials(ctx context.Context, tenantID string, p store.Page) ([]store.Credential, int, error) {
-	return listPage(ctx, s, "list credentials",
-		`SELECT count(*) FROM komand_credentials WHERE tenant_id = ?`,
-		`SELECT `+credentialCols+` FROM komand_credentials WHERE tenant_id = ?
-		 ORDER BY name LIMIT ? OFFSET ?`, []any{tenantID}, p, scanCredential)
+	var name string
+	return listPage(ctx, s, listQuery{op: "list credentials", tenantID: tenantID, from: "komand_credentials",
+		cols: credentialCols, where: "tenant_id = ?", args: []any{tenantID}, order: "name",
+		list: store.CredentialList, after: "name > ?", key: []any{&name}}, p, scanCredential)
 }
 
 // UpdateCredential replaces a credential's name and type, and its value

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CRM", crmTests},
 		{"Injection", injectionTests},
 		{"Audit", auditTests},
+		{"Listing", listingTests},
 		{"Isolation", isolationTests},
 		{"Concurrency", concurrencyTests},
 	}
