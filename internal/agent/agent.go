@@ -12,6 +12,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/komand-ai/komand/internal/apperr"
@@ -58,12 +59,17 @@ type Input struct {
 	AllowedChannels  []string
 }
 
+// DefaultMaxAgents is the per-tenant quota of agents unless SetMaxAgents
+// sets another (the Limits:MaxAgents setting).
+const DefaultMaxAgents = 1000
+
 // Service manages agents.
 type Service struct {
-	st    store.Agents
-	authz *authz.Authorizer
-	audit audit.Recorder
-	now   func() time.Time
+	st        store.Agents
+	authz     *authz.Authorizer
+	audit     audit.Recorder
+	now       func() time.Time
+	maxAgents int
 }
 
 // New returns a Service.
@@ -71,8 +77,12 @@ func New(st store.Agents, az *authz.Authorizer, rec audit.Recorder, now func() t
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, authz: az, audit: rec, now: now}
+	return &Service{st: st, authz: az, audit: rec, now: now, maxAgents: DefaultMaxAgents}
 }
+
+// SetMaxAgents sets the per-tenant quota of agents (at least 1); call it
+// before the service is used.
+func (s *Service) SetMaxAgents(n int) { s.maxAgents = n }
 
 // ErrNotFound is returned for an agent that does not exist in the caller's
 // tenant (including one that exists in another tenant).
@@ -123,10 +133,14 @@ func (s *Service) Create(ctx context.Context, p authz.Principal, in Input) (stor
 	if err := s.record(ctx, p, a.AgentID, "created", changed(nil, &a), ""); err != nil {
 		return store.Agent{}, err
 	}
-	if err := s.st.CreateAgent(ctx, a); err != nil {
+	if err := s.st.CreateAgent(ctx, a, s.maxAgents); err != nil {
 		s.failed(ctx, p, a.AgentID, "created", err)
 		if errors.Is(err, store.ErrConflict) {
 			return store.Agent{}, apperr.New(apperr.Conflict, "an agent with this agentId already exists")
+		}
+		if errors.Is(err, store.ErrLimit) {
+			return store.Agent{}, apperr.New(apperr.LimitReached, fmt.Sprintf(
+				"the tenant has reached its limit of %d agents (Limits:MaxAgents); delete an agent first", s.maxAgents))
 		}
 		return store.Agent{}, err
 	}

@@ -406,7 +406,7 @@ func TestFailedOutcome(t *testing.T) {
 	between(func() {
 		if err := f.Store.CreateAgent(ctx, store.Agent{TenantID: f.TenantA, AgentID: "race", Name: "other", ModelProvider: "openai",
 			ModelID: "m", MaxContextTokens: 1000, EnabledSkillIDs: []string{}, AllowedChannels: []string{},
-			OwnerID: admin.UserID, CreatedAt: servicetest.Start, UpdatedAt: servicetest.Start}); err != nil {
+			OwnerID: admin.UserID, CreatedAt: servicetest.Start, UpdatedAt: servicetest.Start}, 1000); err != nil {
 			t.Error(err)
 		}
 	})

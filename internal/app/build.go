@@ -108,6 +108,7 @@ func (a *App) buildIdentity(_ context.Context, w *wiring) error {
 		return err
 	}
 	a.Agents = agent.New(w.wst, a.Authz, a.Audit, w.now)
+	a.Agents.SetMaxAgents(w.cfg.Limits.MaxAgents)
 	a.Users = user.New(w.wst, a.Authz, a.Audit, a.Auth.HashPassword, authn.NewInviteToken, w.now)
 	a.APIKeys = user.NewAPIKeys(w.wst, a.Authz, a.Audit, a.Auth.CreateAPIKey, w.now)
 	a.Tenants = tenant.New(w.wst, a.Audit, w.now)
@@ -130,6 +131,7 @@ func (a *App) buildVault(_ context.Context, w *wiring) error {
 	a.Vault = vault.New(w.wst, ring, w.now)
 	a.Secrets = vault.NewService(w.wst, a.Vault, a.Authz, a.Audit, w.o.Secrets, w.now)
 	a.Secrets.SetLogger(w.log)
+	a.Secrets.SetMaxCredentials(cfg.Limits.MaxCredentials)
 	if h := cfg.SecretManagers.HashiCorpVault; h.Address != "" {
 		hc, err := vault.NewHashiCorp(vault.HashiCorpOptions{Address: h.Address, Token: h.Token, RoleID: h.RoleId, SecretID: h.SecretId, Now: w.now})
 		if err != nil {
@@ -200,6 +202,7 @@ func (a *App) buildSkills(_ context.Context, w *wiring) error {
 		return err
 	}
 	a.Skills = skill.NewRegistry(w.wst, a.Authz, a.Audit, w.sandboxes, trusted, w.log, w.now)
+	a.Skills.SetMaxSkills(w.cfg.Limits.MaxSkills)
 	a.Tools = skill.NewRuntime(skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, w.log, w.now), w.wst, w.sandboxes, a.Audit, a.Secrets, w.log, w.now)
 	a.CRM = crm.New(w.wst, a.Authz, a.Audit, w.now)
 	a.Tools.SetContacts(a.CRM)
@@ -224,7 +227,7 @@ func (a *App) buildSessions(_ context.Context, w *wiring) error {
 	a.Guard = session.NewGuard(screener, w.wst, a.Authz, a.Audit, w.now, w.log)
 	a.Sessions = session.New(w.wst, a.Authz, a.Audit, a.Limiter, runner, session.Options{
 		ChatLimit: cfg.RateLimits.ChatPermitLimit, ChatWindow: cfg.RateLimits.ChatWindow(),
-		IdleTimeout: cfg.Agents.SessionIdleTimeout, Now: w.now, Logger: w.log, Guard: a.Guard,
+		IdleTimeout: cfg.Agents.SessionIdleTimeout, MaxActiveSessions: cfg.Limits.MaxActiveSessions, Now: w.now, Logger: w.log, Guard: a.Guard,
 	})
 	return nil
 }

@@ -31,6 +31,8 @@ const (
 	RateLimited
 	Unavailable
 	MethodNotAllowed
+	// LimitReached is a creation refused by a per-tenant quota.
+	LimitReached
 )
 
 var kinds = [...]struct {
@@ -48,6 +50,7 @@ var kinds = [...]struct {
 	RateLimited:      {"rate_limited", 429},
 	Unavailable:      {"unavailable", 503},
 	MethodNotAllowed: {"method_not_allowed", 405},
+	LimitReached:     {"limit_reached", 409},
 }
 
 // Code is the stable machine-readable code of k.

@@ -147,7 +147,7 @@ func newSession(t *testing.T, st *sqlite.Store, tenant, sender string) (store.Se
 	se := store.Session{ID: uuid.NewString(), TenantID: tenant, Key: "WebChat:default:" + sender,
 		Channel: "WebChat", ChannelAccountID: "default", SenderID: sender, AgentID: "default",
 		FirstMessageAt: now, LastMessageAt: now}
-	if err := st.CreateSession(context.Background(), se); err != nil {
+	if err := st.CreateSession(context.Background(), se, 1000); err != nil {
 		t.Fatal(err)
 	}
 	return se, now

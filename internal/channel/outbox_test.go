@@ -112,7 +112,7 @@ func outboxService(t *testing.T, now func() time.Time, o DeliveryOptions) (*Serv
 	ag := store.Agent{TenantID: tn.ID, AgentID: "bot", Name: "Bot", CreatedAt: at, UpdatedAt: at}
 	a := store.ChannelAccount{TenantID: tn.ID, ID: uuid.NewString(), Channel: Telegram, AccountID: "support", AgentID: "bot",
 		SecretCredentialID: uuid.NewString(), TokenCredentialID: uuid.NewString(), CreatedAt: at, UpdatedAt: at}
-	for _, err := range []error{st.CreateTenant(t.Context(), tn), st.CreateAgent(t.Context(), ag), st.CreateChannelAccount(t.Context(), a)} {
+	for _, err := range []error{st.CreateTenant(t.Context(), tn), st.CreateAgent(t.Context(), ag, 1000), st.CreateChannelAccount(t.Context(), a)} {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -47,6 +47,7 @@ type Config struct {
 	Cors              CorsConfig
 	RateLimits        RateLimitsConfig
 	Agents            AgentsConfig
+	Limits            LimitsConfig
 	Injection         InjectionConfig
 	Providers         ProvidersConfig
 	Channels          ChannelsConfig
@@ -129,6 +130,18 @@ type AgentsConfig struct {
 	MaxToolIterations  int           // model calls per turn; default 10
 	TurnTimeout        time.Duration // wall time of one turn; default 2m
 	SessionIdleTimeout time.Duration // a session with no message for this long ends; default 24h, 0 never
+}
+
+// LimitsConfig is the Limits section: per-tenant quotas, enforced
+// atomically by the store (concurrent creations cannot pass them together).
+// Over a quota a creation is refused with 409 limit_reached and a message
+// that names the quota; nothing already stored is touched. Lowering a quota
+// under what a tenant holds only stops new creations.
+type LimitsConfig struct {
+	MaxAgents         int // agents per tenant; default 1000 (1–100000)
+	MaxActiveSessions int // sessions not yet ended per tenant; default 10000 (1–1000000)
+	MaxCredentials    int // vault credentials per tenant; default 1000 (1–100000)
+	MaxSkills         int // skills in the tenant's registry; default 10000 (1–100000)
 }
 
 // InjectionConfig is the Injection section: the optional external
@@ -409,6 +422,12 @@ func Default() Config {
 			MaxToolIterations:  10,
 			TurnTimeout:        2 * time.Minute,
 			SessionIdleTimeout: 24 * time.Hour,
+		},
+		Limits: LimitsConfig{
+			MaxAgents:         1000,
+			MaxActiveSessions: 10_000,
+			MaxCredentials:    1000,
+			MaxSkills:         10_000,
 		},
 		Sandbox:  SandboxConfig{MaxMemoryMb: 1024, MaxConcurrent: 64},
 		Channels: ChannelsConfig{WebChat: WebChatConfig{VisitorTokenMinutes: 60}, Delivery: DefaultDelivery},

@@ -121,6 +121,11 @@ var settings = []setting{
 	{"Agents", "TurnTimeout", kindDuration, false, func(c *Config) any { return &c.Agents.TurnTimeout }},
 	{"Agents", "SessionIdleTimeout", kindDuration, false, func(c *Config) any { return &c.Agents.SessionIdleTimeout }},
 
+	{"Limits", "MaxAgents", kindInt, false, func(c *Config) any { return &c.Limits.MaxAgents }},
+	{"Limits", "MaxActiveSessions", kindInt, false, func(c *Config) any { return &c.Limits.MaxActiveSessions }},
+	{"Limits", "MaxCredentials", kindInt, false, func(c *Config) any { return &c.Limits.MaxCredentials }},
+	{"Limits", "MaxSkills", kindInt, false, func(c *Config) any { return &c.Limits.MaxSkills }},
+
 	{"Injection", "ClassifierUrl", kindString, false, func(c *Config) any { return &c.Injection.ClassifierUrl }},
 	{"Injection", "ClassifierApiKey", kindString, true, func(c *Config) any { return &c.Injection.ClassifierApiKey }},
 	{"Injection", "ClassifierTimeout", kindDuration, false, func(c *Config) any { return &c.Injection.ClassifierTimeout }},

@@ -147,6 +147,19 @@ func (c *Config) Validate() error {
 	if d := c.Agents.TurnTimeout; d < time.Second || d > 30*time.Minute {
 		add("Agents:TurnTimeout", "must be between 1s and 30m, got %v", d)
 	}
+	for _, l := range []struct {
+		key    string
+		v, max int
+	}{
+		{"Limits:MaxAgents", c.Limits.MaxAgents, 100_000},
+		{"Limits:MaxActiveSessions", c.Limits.MaxActiveSessions, 1_000_000},
+		{"Limits:MaxCredentials", c.Limits.MaxCredentials, 100_000},
+		{"Limits:MaxSkills", c.Limits.MaxSkills, 100_000},
+	} {
+		if l.v < 1 || l.v > l.max {
+			add(l.key, "must be between 1 and %d, got %d", l.max, l.v)
+		}
+	}
 	if d := c.Injection.ClassifierTimeout; d < 10*time.Millisecond || d > 10*time.Second {
 		add("Injection:ClassifierTimeout", "must be between 10ms and 10s, got %v", d)
 	}

@@ -44,6 +44,16 @@ func TestValidate(t *testing.T) {
 		{"shutdown zero", func(c *Config) { c.Server.ShutdownTimeout = 0 }, "Server:ShutdownTimeout", "Server:ShutdownTimeout"},
 		{"shutdown long", func(c *Config) { c.Server.ShutdownTimeout = time.Hour }, "Server:ShutdownTimeout", "Server:ShutdownTimeout"},
 
+		// Limits.
+		{"limits min", func(c *Config) { c.Limits = LimitsConfig{1, 1, 1, 1} }, "", ""},
+		{"limits max", func(c *Config) { c.Limits = LimitsConfig{100_000, 1_000_000, 100_000, 100_000} }, "", ""},
+		{"agents zero", func(c *Config) { c.Limits.MaxAgents = 0 }, "Limits:MaxAgents: must be between 1 and 100000, got 0", "Limits:MaxAgents"},
+		{"agents over", func(c *Config) { c.Limits.MaxAgents = 100_001 }, "Limits:MaxAgents", "Limits:MaxAgents"},
+		{"sessions negative", func(c *Config) { c.Limits.MaxActiveSessions = -1 }, "Limits:MaxActiveSessions", "Limits:MaxActiveSessions"},
+		{"sessions over", func(c *Config) { c.Limits.MaxActiveSessions = 1_000_001 }, "Limits:MaxActiveSessions", "Limits:MaxActiveSessions"},
+		{"credentials zero", func(c *Config) { c.Limits.MaxCredentials = 0 }, "Limits:MaxCredentials", "Limits:MaxCredentials"},
+		{"skills over", func(c *Config) { c.Limits.MaxSkills = 100_001 }, "Limits:MaxSkills", "Limits:MaxSkills"},
+
 		// ConnectionStrings.
 		{"postgres", func(c *Config) { c.ConnectionStrings.Komand = "postgres://u:p@db:5432/komand?sslmode=require" }, "", ""},
 		{"postgresql upper", func(c *Config) { c.ConnectionStrings.Komand = "PostgreSQL://u@db/komand" }, "", ""},

@@ -28,12 +28,12 @@ func newExpiryService(t *testing.T, now *atomic.Int64) (*Service, *sqlite.Store,
 	if err := st.CreateTenant(ctx, store.Tenant{ID: tn, Slug: "acme", Name: "A", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateAgent(ctx, store.Agent{TenantID: tn, AgentID: "default", Name: "d", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+	if err := st.CreateAgent(ctx, store.Agent{TenantID: tn, AgentID: "default", Name: "d", CreatedAt: t0, UpdatedAt: t0}, 1000); err != nil {
 		t.Fatal(err)
 	}
 	se := store.Session{ID: uuid.NewString(), TenantID: tn, Key: "WebChat:default:u1", Channel: "WebChat",
 		ChannelAccountID: "default", SenderID: "u1", AgentID: "default", FirstMessageAt: t0, LastMessageAt: t0}
-	if err := st.CreateSession(ctx, se); err != nil {
+	if err := st.CreateSession(ctx, se, 1000); err != nil {
 		t.Fatal(err)
 	}
 	w := audit.NewWriter(st, audit.Options{})

@@ -25,6 +25,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -63,8 +64,11 @@ type Options struct {
 	ChatLimit   int           // messages per window and sender; 0 uses 30
 	ChatWindow  time.Duration // 0 uses 60 s
 	IdleTimeout time.Duration // 0 disables idle expiry
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// MaxActiveSessions is the per-tenant quota of sessions not yet ended
+	// (Limits:MaxActiveSessions); 0 uses DefaultMaxActiveSessions.
+	MaxActiveSessions int
+	Now               func() time.Time
+	Logger            *slog.Logger
 	// Guard screens messages and tool outputs for prompt injection (nil:
 	// no screening; the deterministic controls apply regardless).
 	Guard *Guard
@@ -93,12 +97,19 @@ func New(st store.Store, az *authz.Authorizer, rec audit.Recorder, lim ratelimit
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxActiveSessions <= 0 {
+		opts.MaxActiveSessions = DefaultMaxActiveSessions
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	return &Service{st: st, authz: az, audit: rec, limiter: lim, runner: runner, locks: newKeyLock(),
 		opts: opts, log: opts.Logger}
 }
+
+// DefaultMaxActiveSessions is the per-tenant quota of active sessions
+// unless Options sets another.
+const DefaultMaxActiveSessions = 10_000
 
 // ErrNotFound is a session the caller cannot see.
 var ErrNotFound = apperr.New(apperr.NotFound, "session not found")
@@ -418,7 +429,14 @@ func (s *Service) session(ctx context.Context, p authz.Principal, m channel.Inbo
 	if err := s.record(ctx, p, audit.SessionCreated, se, map[string]any{"channel": m.Channel}); err != nil {
 		return store.TurnState{}, err
 	}
-	if err := s.st.CreateSession(ctx, se); err != nil {
+	if err := s.st.CreateSession(ctx, se, s.opts.MaxActiveSessions); err != nil {
+		if errors.Is(err, store.ErrLimit) {
+			_ = s.record(context.WithoutCancel(ctx), p, audit.SessionCreated, se,
+				map[string]any{"channel": m.Channel, "outcome": "failed", "reason": "limit"})
+			return store.TurnState{}, apperr.New(apperr.LimitReached, fmt.Sprintf(
+				"the tenant has reached its limit of %d active sessions (Limits:MaxActiveSessions); "+
+					"sessions end after their idle timeout", s.opts.MaxActiveSessions))
+		}
 		return store.TurnState{}, err
 	}
 	return store.TurnState{Session: se, Agent: &ag, History: []store.Turn{}}, nil

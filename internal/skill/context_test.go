@@ -45,7 +45,7 @@ func newVaultWorld(t *testing.T) *vaultWorld {
 		t.Fatal(err)
 	}
 	for _, a := range []string{"sales", "support"} {
-		if err := st.CreateAgent(ctx, store.Agent{TenantID: tn, AgentID: a, Name: a, CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+		if err := st.CreateAgent(ctx, store.Agent{TenantID: tn, AgentID: a, Name: a, CreatedAt: time.Now(), UpdatedAt: time.Now()}, 1000); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -23,7 +23,7 @@ import (
 
 // Registry limits.
 const (
-	MaxSkills         = 10000 // per tenant (product.md)
+	MaxSkills         = 10000 // per tenant (product.md), unless SetMaxSkills sets another
 	MaxVersions       = 100   // per skill
 	maxConfigKeys     = 32
 	maxConfigValueLen = 4096
@@ -55,6 +55,8 @@ type Registry struct {
 	log     *slog.Logger
 	now     func() time.Time
 
+	maxSkills int // per tenant (Limits:MaxSkills)
+
 	// agentMu serialises this process's changes to an agent's
 	// enabledSkillIds (a read-modify-write of the agent row).
 	agentMu sync.Mutex
@@ -68,8 +70,12 @@ func NewRegistry(st RegistryStore, az *authz.Authorizer, rec audit.Recorder, sb 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{st: st, authz: az, audit: rec, sb: sb, trusted: trusted, log: log, now: now}
+	return &Registry{st: st, authz: az, audit: rec, sb: sb, trusted: trusted, log: log, now: now, maxSkills: MaxSkills}
 }
+
+// SetMaxSkills sets the per-tenant quota of skills (at least 1); call it
+// before the registry is used.
+func (r *Registry) SetMaxSkills(n int) { r.maxSkills = n }
 
 // ErrSkillNotFound is a skill (or version) the caller's tenant does not have.
 var ErrSkillNotFound = apperr.New(apperr.NotFound, "skill not found")
@@ -170,7 +176,7 @@ func (r *Registry) Register(ctx context.Context, p authz.Principal, raw []byte) 
 		"permissions": permStrings(c.RequiredPermissions)}); err != nil {
 		return Skill{}, err
 	}
-	err = r.st.CreateSkill(ctx, k, MaxSkills, MaxVersions)
+	err = r.st.CreateSkill(ctx, k, r.maxSkills, MaxVersions)
 	if err != nil {
 		r.failed(ctx, p, audit.SkillRegistered, "", c.SkillID, c.Version)
 	}
@@ -178,7 +184,8 @@ func (r *Registry) Register(ctx context.Context, p authz.Principal, raw []byte) 
 	case errors.Is(err, store.ErrConflict):
 		return Skill{}, apperr.New(apperr.Conflict, "this version of the skill is already registered; publish a new version")
 	case errors.Is(err, store.ErrLimit):
-		return Skill{}, apperr.New(apperr.Conflict, fmt.Sprintf("the registry is full (at most %d skills, %d versions each)", MaxSkills, MaxVersions))
+		return Skill{}, apperr.New(apperr.LimitReached, fmt.Sprintf(
+			"the registry is full: at most %d skills (Limits:MaxSkills) and %d versions of each", r.maxSkills, MaxVersions))
 	case err != nil:
 		return Skill{}, err
 	}
@@ -743,3 +750,6 @@ func unverifiedMessage(signed, anyTrusted bool, publisher string) string {
 	}
 	return "the package is not signed, and this tenant does not allow unsigned skills. Sign it with a key trusted in Skills__TrustedPublishers, " + policy
 }
+
+// PageKey is the skill's position in store.SkillList.
+func (s Skill) PageKey() (store.List, []any) { return store.SkillList, []any{s.SkillID} }

@@ -24,7 +24,10 @@ type Agent struct {
 
 // Agents stores agent configurations.
 type Agents interface {
-	CreateAgent(ctx context.Context, a Agent) error
+	// CreateAgent stores a; an agentId taken in the tenant gives
+	// ErrConflict, and a tenant that already has maxAgents agents gives
+	// ErrLimit (atomically, also under concurrent writers).
+	CreateAgent(ctx context.Context, a Agent, maxAgents int) error
 	GetAgent(ctx context.Context, tenantID, agentID string) (Agent, error)
 	ListAgents(ctx context.Context, tenantID string, p Page) ([]Agent, int, error)
 	// UpdateAgent replaces the mutable fields (everything but TenantID,

@@ -88,8 +88,10 @@ type SessionFilter struct {
 // Sessions stores sessions and their history.
 type Sessions interface {
 	// CreateSession stores a new active session; an active session with the
-	// same key in the tenant gives ErrConflict.
-	CreateSession(ctx context.Context, s Session) error
+	// same key in the tenant gives ErrConflict, and a tenant that already has
+	// maxActive active sessions gives ErrLimit (atomically, also under
+	// concurrent writers; ended sessions do not count).
+	CreateSession(ctx context.Context, s Session, maxActive int) error
 	// ActiveSession returns the tenant's active session for key.
 	ActiveSession(ctx context.Context, tenantID, key string) (Session, error)
 	GetSession(ctx context.Context, tenantID, id string) (Session, error)

@@ -74,13 +74,10 @@ type Store interface {
 
 // Listing bounds. Every list is read through an index in its sort order, so
 // a page costs the same whatever the size of the tenant; these bounds keep
-// the two parts that would not (skipping rows for a page number and counting
-// the total) from growing with it.
+// the two parts that would not, skipping rows for a page number and counting
+// the total, from growing with it. (How deep a page number may reach is
+// validate.MaxOffset; deeper rows are reached by following the cursor.)
 const (
-	// MaxOffset is the deepest row a page number reaches: a page with
-	// Page*PageSize > MaxOffset is refused (validate.Pagination); deeper
-	// rows are reached by following the cursor.
-	MaxOffset = 10_000
 	// CountLimit bounds the totals: a list counts at most CountLimit+1 of
 	// its rows, so a total of CountLimit or less is exact and CountLimit+1
 	// means "more than CountLimit" (see TotalCapped).
@@ -94,8 +91,9 @@ const (
 var ErrBadCursor = errors.New("store: invalid cursor")
 
 // Page selects one page of a list: either by number (Page is 1-based, at
-// most MaxOffset rows deep) or, when Cursor is set, the PageSize rows that
-// follow the row the cursor names (Page is then 1). A cursor is a position,
+// most validate.MaxOffset rows deep) or, when Cursor is set, the PageSize
+// rows that follow the row the cursor names (Page is then 1; the gateway
+// refuses another page number with a cursor). A cursor is a position,
 // not a capability: it carries the sort key of the last row of the previous
 // page, and the store still filters by tenant in SQL, so a forged cursor can
 // only position a tenant within its own rows.

@@ -56,8 +56,10 @@ type Vault interface {
 	// are skipped), in one transaction, and reports how many it replaced.
 	RewrapDataKeys(ctx context.Context, rs []DataKeyRewrap) (int, error)
 
-	// CreateCredential stores c; a taken name gives ErrConflict.
-	CreateCredential(ctx context.Context, c Credential) error
+	// CreateCredential stores c; a taken name gives ErrConflict, and a
+	// tenant that already has maxCredentials credentials gives ErrLimit
+	// (atomically, also under concurrent writers).
+	CreateCredential(ctx context.Context, c Credential, maxCredentials int) error
 	GetCredential(ctx context.Context, tenantID, id string) (Credential, error)
 	GetCredentialByName(ctx context.Context, tenantID, name string) (Credential, error)
 	// ListCredentials returns one page ordered by name, and the total.

@@ -85,7 +85,7 @@ func BenchmarkResolve(b *testing.B) {
 			ctx := context.Background()
 			tn := uuid.NewString()
 			st := openStore(b, tn)
-			if err := st.CreateAgent(ctx, store.Agent{TenantID: tn, AgentID: "sales", Name: "s", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+			if err := st.CreateAgent(ctx, store.Agent{TenantID: tn, AgentID: "sales", Name: "s", CreatedAt: time.Now(), UpdatedAt: time.Now()}, 1000); err != nil {
 				b.Fatal(err)
 			}
 			w := audit.NewWriter(st, audit.Options{})

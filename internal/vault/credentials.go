@@ -47,6 +47,9 @@ type Credential struct {
 	LastUsedAt *time.Time
 }
 
+// PageKey is the credential's position in store.CredentialList.
+func (c Credential) PageKey() (store.List, []any) { return store.CredentialList, []any{c.Name} }
+
 func metadata(c store.Credential) Credential {
 	return Credential{ID: c.ID, Name: c.Name, Type: c.Type, Source: c.Source, CreatedBy: c.CreatedBy,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, LastUsedAt: c.LastUsedAt}
@@ -77,6 +80,8 @@ type Service struct {
 	grants  map[grantKey]cachedGrant
 	gen     map[string]uint64    // tenant → changes seen; a read racing a change does not cache
 	touched map[string]time.Time // credential ID → last recorded use
+
+	maxCredentials int // per tenant (Limits:MaxCredentials)
 
 	external map[string]ExternalSource // by Source
 	scopes   map[string]string         // by Source: the tenant prefix, "" for none
@@ -113,10 +118,18 @@ func NewService(st store.Vault, v *Vault, az *authz.Authorizer, rec audit.Record
 		now = time.Now
 	}
 	stop, cancel := context.WithCancel(context.Background())
-	return &Service{st: st, vault: v, authz: az, audit: rec, known: known, now: now,
+	return &Service{st: st, vault: v, authz: az, audit: rec, known: known, now: now, maxCredentials: DefaultMaxCredentials,
 		grants: map[grantKey]cachedGrant{}, gen: map[string]uint64{}, touched: map[string]time.Time{},
 		stop: stop, cancel: cancel}
 }
+
+// DefaultMaxCredentials is the per-tenant quota of credentials unless
+// SetMaxCredentials sets another (the Limits:MaxCredentials setting).
+const DefaultMaxCredentials = 1000
+
+// SetMaxCredentials sets the per-tenant quota of credentials (at least 1);
+// call it before the service is used.
+func (s *Service) SetMaxCredentials(n int) { s.maxCredentials = n }
 
 // forget drops the tenant's cached grants (after any change to its
 // credentials or grants).
@@ -192,10 +205,14 @@ func (s *Service) create(ctx context.Context, p authz.Principal, name, typ, sour
 	if err := s.record(ctx, p, audit.CredentialCreated, c, extra); err != nil {
 		return Credential{}, err
 	}
-	if err := s.st.CreateCredential(ctx, c); err != nil {
+	if err := s.st.CreateCredential(ctx, c, s.maxCredentials); err != nil {
 		s.failed(ctx, p, audit.CredentialCreated, c)
 		if errors.Is(err, store.ErrConflict) {
 			return Credential{}, errNameTaken
+		}
+		if errors.Is(err, store.ErrLimit) {
+			return Credential{}, apperr.New(apperr.LimitReached, fmt.Sprintf(
+				"the tenant has reached its limit of %d credentials (Limits:MaxCredentials); delete a credential first", s.maxCredentials))
 		}
 		return Credential{}, err
 	}

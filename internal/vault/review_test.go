@@ -44,7 +44,7 @@ func newGrantWorld(t *testing.T, wrap func(store.Vault) store.Vault) grantWorld 
 	t.Helper()
 	tn := uuid.NewString()
 	st := openStore(t, tn)
-	if err := st.CreateAgent(context.Background(), store.Agent{TenantID: tn, AgentID: "sales", Name: "s", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+	if err := st.CreateAgent(context.Background(), store.Agent{TenantID: tn, AgentID: "sales", Name: "s", CreatedAt: time.Now(), UpdatedAt: time.Now()}, 1000); err != nil {
 		t.Fatal(err)
 	}
 	w := audit.NewWriter(st, audit.Options{})

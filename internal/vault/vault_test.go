@@ -240,7 +240,7 @@ func TestDataKeyRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := st.CreateCredential(ctx, store.Credential{TenantID: tn, ID: id, Name: "c" + strconv.Itoa(i), Type: "api_key",
-			KeyVersion: ver, Ciphertext: ct, CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+			KeyVersion: ver, Ciphertext: ct, CreatedAt: time.Now(), UpdatedAt: time.Now()}, 1000); err != nil {
 			t.Fatal(err)
 		}
 		ids[id] = val

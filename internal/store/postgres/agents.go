@@ -36,9 +36,12 @@ func scanAgent(row pgx.Row) (store.Agent, error) {
 }
 
 // CreateAgent stores an agent; an agentId taken in the same tenant gives
-// store.ErrConflict.
-func (s *Store) CreateAgent(ctx context.Context, a store.Agent) error {
+// store.ErrConflict, a tenant at maxAgents store.ErrLimit (see atLimit).
+func (s *Store) CreateAgent(ctx context.Context, a store.Agent, maxAgents int) error {
 	err := s.inTenant(ctx, a.TenantID, func(tx pgx.Tx) error {
+		if err := atLimit(ctx, tx, "komand_agents", `SELECT 1 FROM komand_agents WHERE tenant_id = $1`, maxAgents, a.TenantID); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx,
 			`INSERT INTO komand_agents (`+agentCols+`)
 			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,

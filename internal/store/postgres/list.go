@@ -86,3 +86,27 @@ func (q listQuery) bind(k any) any {
 	}
 	panic("postgres: cursor key must be *string or *int64")
 }
+
+// atLimit gives store.ErrLimit when rows (a SELECT of the tenant's counted
+// rows; $1 is the tenant) already holds max rows. A transaction-scoped
+// advisory lock on (table, tenant) serialises the count and the insert that
+// follows across connections and replicas, so concurrent creations cannot
+// pass the limit together; the lock is released at commit. It counts at most
+// max rows, so the check costs no more than the limit. A max below 1
+// refuses.
+func atLimit(ctx context.Context, tx pgx.Tx, table, rows string, max int, tenantID string) error {
+	if max < 1 {
+		return store.ErrLimit
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))`, table, tenantID); err != nil {
+		return err
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM (`+rows+` LIMIT $2) c`, tenantID, max).Scan(&n); err != nil {
+		return err
+	}
+	if n >= max {
+		return store.ErrLimit
+	}
+	return nil
+}

@@ -146,11 +146,11 @@ func seedTenant(t testing.TB, s *Store, slug string) (store.Tenant, store.User) 
 	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, store.RefreshToken{Hash: randomName("r"),
 		TenantID: tn.ID, UserID: u.ID, FamilyID: uuid.NewString(), CreatedAt: tNow, ExpiresAt: tNow.Add(time.Hour)}))
 	must(t, "CreateAgent", s.CreateAgent(ctx, store.Agent{TenantID: tn.ID, AgentID: "a-" + slug, Name: "a",
-		OwnerID: u.ID, CreatedAt: tNow, UpdatedAt: tNow}))
+		OwnerID: u.ID, CreatedAt: tNow, UpdatedAt: tNow}, 1000))
 	must(t, "AppendAudit", s.AppendAudit(ctx, []store.AuditEntry{auditEntry(tn.ID)}, audit.Seal))
 	se := store.Session{ID: uuid.NewString(), TenantID: tn.ID, Key: "WebChat:default:" + slug, Channel: "WebChat",
 		ChannelAccountID: "default", SenderID: slug, AgentID: "a-" + slug, FirstMessageAt: tNow, LastMessageAt: tNow}
-	must(t, "CreateSession", s.CreateSession(ctx, se))
+	must(t, "CreateSession", s.CreateSession(ctx, se, 1000))
 	_, err := s.AppendTurns(ctx, tn.ID, se.ID, []store.Turn{{Role: store.RoleUser, Text: "hi", CreatedAt: tNow}})
 	must(t, "AppendTurns", err)
 	_, err = s.PutMemory(ctx, store.MemoryEntry{TenantID: tn.ID, AgentID: "a-" + slug, Key: "k", Value: "v",
@@ -160,7 +160,7 @@ func seedTenant(t testing.TB, s *Store, slug string) (store.Tenant, store.User) 
 		Wrapped: []byte("w"), CreatedAt: tNow}))
 	credID := uuid.NewString()
 	must(t, "CreateCredential", s.CreateCredential(ctx, store.Credential{TenantID: tn.ID, ID: credID,
-		Name: "c", Type: "api_key", KeyVersion: 1, Ciphertext: []byte("c"), CreatedAt: tNow, UpdatedAt: tNow}))
+		Name: "c", Type: "api_key", KeyVersion: 1, Ciphertext: []byte("c"), CreatedAt: tNow, UpdatedAt: tNow}, 1000))
 	must(t, "GrantCredential", s.GrantCredential(ctx, store.CredentialGrant{TenantID: tn.ID, CredentialID: credID,
 		AgentID: "a-" + slug, SkillID: "s", CreatedAt: tNow}))
 	must(t, "CreateChannelAccount", s.CreateChannelAccount(ctx, store.ChannelAccount{TenantID: tn.ID, ID: uuid.NewString(),
@@ -637,7 +637,7 @@ func TestErrorsCarryNoSQL(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	tn, _ := seedTenant(t, s, "alpha")
-	err := s.CreateAgent(ctx, store.Agent{TenantID: tn.ID, AgentID: "a-alpha", OwnerID: "x"})
+	err := s.CreateAgent(ctx, store.Agent{TenantID: tn.ID, AgentID: "a-alpha", OwnerID: "x"}, 1000)
 	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate agent: %v, want ErrConflict", err)
 	}

@@ -55,9 +55,15 @@ func scanTurn(row pgx.Row) (store.Turn, error) {
 	return t, nil
 }
 
-// CreateSession stores a new active session.
-func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
+// CreateSession stores a new active session, unless the tenant has
+// maxActive active sessions (counted on the partial index of active
+// sessions, at most maxActive rows; see atLimit).
+func (s *Store) CreateSession(ctx context.Context, se store.Session, maxActive int) error {
 	err := s.inTenant(ctx, se.TenantID, func(tx pgx.Tx) error {
+		if err := atLimit(ctx, tx, "komand_sessions", `SELECT 1 FROM komand_sessions WHERE tenant_id = $1 AND ended_at IS NULL`,
+			maxActive, se.TenantID); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO komand_sessions (`+sessionCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			se.ID, se.TenantID, se.Key, se.Channel, se.ChannelAccountID, se.SenderID, se.AgentID,

@@ -27,10 +27,10 @@ func BenchmarkTurnSteps(b *testing.B) {
 	must(b, "CreateTenant", s.CreateTenant(ctx, tn))
 	must(b, "CreateAgent", s.CreateAgent(ctx, store.Agent{TenantID: tn.ID, AgentID: "default", Name: "D",
 		ModelProvider: "openai", ModelID: "m", AllowedChannels: []string{"WebChat"}, OwnerID: "u",
-		CreatedAt: now, UpdatedAt: now}))
+		CreatedAt: now, UpdatedAt: now}, 1000))
 	se := store.Session{ID: uuid.NewString(), TenantID: tn.ID, Key: "WebChat:default:s", Channel: "WebChat",
 		ChannelAccountID: "default", SenderID: "s", AgentID: "default", FirstMessageAt: now, LastMessageAt: now}
-	must(b, "CreateSession", s.CreateSession(ctx, se))
+	must(b, "CreateSession", s.CreateSession(ctx, se, 1000))
 	agentTurns := func() []store.Turn {
 		return []store.Turn{
 			{Role: store.RoleAssistant, ToolCalls: []byte(`[{"id":"call_1","name":"current_time","arguments":{}}]`), CreatedAt: now},
@@ -58,7 +58,7 @@ func BenchmarkTurnSteps(b *testing.B) {
 		if appends%10 == 0 {
 			fresh := se
 			fresh.ID, fresh.Key = uuid.NewString(), fmt.Sprintf("WebChat:default:s%d", appends)
-			must(b, "CreateSession", s.CreateSession(ctx, fresh))
+			must(b, "CreateSession", s.CreateSession(ctx, fresh, 1000))
 			appendTo = fresh.ID
 		}
 		return appendTo

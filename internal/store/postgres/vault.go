@@ -84,9 +84,14 @@ func scanCredentialAnd(r pgx.Row, extra ...any) (store.Credential, error) {
 	return c, nil
 }
 
-// CreateCredential stores a new credential.
-func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
+// CreateCredential stores a new credential, unless the tenant has
+// maxCredentials (see atLimit).
+func (s *Store) CreateCredential(ctx context.Context, c store.Credential, maxCredentials int) error {
 	err := s.inTenant(ctx, c.TenantID, func(tx pgx.Tx) error {
+		if err := atLimit(ctx, tx, "komand_credentials", `SELECT 1 FROM komand_credentials WHERE tenant_id = $1`,
+			maxCredentials, c.TenantID); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO komand_credentials (`+credentialCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)`, c.TenantID, c.ID, c.Name, c.Type, c.Source, c.KeyVersion,
 			c.Ciphertext, c.CreatedBy, c.CreatedAt, c.UpdatedAt)

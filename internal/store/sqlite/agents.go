@@ -60,9 +60,13 @@ func scanAgent(sc scanner) (store.Agent, error) {
 }
 
 // CreateAgent stores an agent; an agentId taken in the same tenant gives
-// store.ErrConflict.
-func (s *Store) CreateAgent(ctx context.Context, a store.Agent) error {
+// store.ErrConflict, a tenant at maxAgents store.ErrLimit. The one writer
+// connection serialises the count and the insert.
+func (s *Store) CreateAgent(ctx context.Context, a store.Agent, maxAgents int) error {
 	return s.write(ctx, "create agent", func(tx txQuerier) error {
+		if err := atLimit(ctx, tx, `SELECT 1 FROM komand_agents WHERE tenant_id = ?`, maxAgents, a.TenantID); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO komand_agents (`+agentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.TenantID, a.AgentID, a.Name, a.Description, a.SystemPrompt, a.ModelProvider, a.ModelID,

@@ -75,9 +75,15 @@ func scanTurn(sc scanner) (store.Turn, error) {
 	return t, nil
 }
 
-// CreateSession stores a new active session.
-func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
+// CreateSession stores a new active session, unless the tenant has
+// maxActive active sessions (counted on the partial index of active
+// sessions, at most maxActive rows).
+func (s *Store) CreateSession(ctx context.Context, se store.Session, maxActive int) error {
 	return s.write(ctx, "create session", func(tx txQuerier) error {
+		if err := atLimit(ctx, tx, `SELECT 1 FROM komand_sessions WHERE tenant_id = ? AND ended_at IS NULL`,
+			maxActive, se.TenantID); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO komand_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			se.ID, se.TenantID, se.Key, se.Channel, se.ChannelAccountID, se.SenderID, se.AgentID,

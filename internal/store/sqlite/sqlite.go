@@ -479,3 +479,22 @@ func deref(k any) any {
 	}
 	panic("sqlite: cursor key must be *string or *int64")
 }
+
+// atLimit gives store.ErrLimit when rows (a SELECT of the tenant's counted
+// rows, with args) already holds max rows. It counts at most max rows, so
+// the check costs no more than the limit, and runs in the write transaction
+// tx, which the one writer connection serialises with every other write: the
+// count and the insert that follows are atomic. A max below 1 refuses.
+func atLimit(ctx context.Context, tx querier, rows string, max int, args ...any) error {
+	if max < 1 {
+		return store.ErrLimit
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (`+rows+` LIMIT ?)`, append(args, max)...).Scan(&n); err != nil {
+		return err
+	}
+	if n >= max {
+		return store.ErrLimit
+	}
+	return nil
+}

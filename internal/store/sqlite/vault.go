@@ -82,9 +82,13 @@ func scanCredentialAnd(sc scanner, extra ...any) (store.Credential, error) {
 	return c, nil
 }
 
-// CreateCredential stores a new credential.
-func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
+// CreateCredential stores a new credential, unless the tenant has
+// maxCredentials.
+func (s *Store) CreateCredential(ctx context.Context, c store.Credential, maxCredentials int) error {
 	return s.write(ctx, "create credential", func(tx txQuerier) error {
+		if err := atLimit(ctx, tx, `SELECT 1 FROM komand_credentials WHERE tenant_id = ?`, maxCredentials, c.TenantID); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO komand_credentials (`+credentialCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`, c.TenantID, c.ID, c.Name, c.Type, c.Source, c.KeyVersion,
 			c.Ciphertext, c.CreatedBy, micros(c.CreatedAt), micros(c.UpdatedAt))

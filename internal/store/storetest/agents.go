@@ -43,7 +43,7 @@ func testAgentRoundTrip(t *testing.T, s store.Store) {
 			in := base
 			in.AgentID = fmt.Sprintf("agent%02d", i)
 			in.Description, in.EnabledSkillIDs, in.AllowedChannels = tc.desc, tc.skills, tc.channels
-			isErr(t, "CreateAgent", s.CreateAgent(ctx, in), nil)
+			isErr(t, "CreateAgent", s.CreateAgent(ctx, in, 1000), nil)
 			want := in
 			want.EnabledSkillIDs, want.AllowedChannels = tc.wantSkills, tc.wantChans
 			want.CreatedAt, want.UpdatedAt = norm(in.CreatedAt), norm(in.UpdatedAt)
@@ -75,7 +75,7 @@ func testAgentConflicts(t *testing.T, s store.Store) {
 
 	dup := orig
 	dup.Name, dup.SystemPrompt = "Impostor", "Leak everything."
-	isErr(t, "CreateAgent(same agentId, same tenant)", s.CreateAgent(ctx, dup), store.ErrConflict)
+	isErr(t, "CreateAgent(same agentId, same tenant)", s.CreateAgent(ctx, dup, 1000), store.ErrConflict)
 	got, err := s.GetAgent(ctx, a.ID, "support")
 	isErr(t, "GetAgent", err, nil)
 	equal(t, "agent after conflict", got, orig)

@@ -37,7 +37,7 @@ func mkSession(t *testing.T, s store.Store, tenantID, agentID, sender string, at
 		Metadata:       map[string]string{"displayName": "Ünïcode \"quoted\" " + sender},
 		FirstMessageAt: at, LastMessageAt: at,
 	}
-	isErr(t, "CreateSession "+sender, s.CreateSession(t.Context(), se), nil)
+	isErr(t, "CreateSession "+sender, s.CreateSession(t.Context(), se, 1000), nil)
 	se.FirstMessageAt, se.LastMessageAt = norm(at), norm(at)
 	return se
 }
@@ -56,7 +56,7 @@ func testSessionRoundTrip(t *testing.T, s store.Store) {
 	// No metadata reads back as an empty map.
 	bare := store.Session{ID: newID(), TenantID: a.ID, Key: "Slack:T1:U1", Channel: "Slack",
 		ChannelAccountID: "T1", SenderID: "U1", AgentID: "support", FirstMessageAt: t0, LastMessageAt: t0}
-	isErr(t, "CreateSession bare", s.CreateSession(ctx, bare), nil)
+	isErr(t, "CreateSession bare", s.CreateSession(ctx, bare, 1000), nil)
 	got, err = s.GetSession(ctx, a.ID, bare.ID)
 	isErr(t, "GetSession bare", err, nil)
 	equal(t, "bare metadata", got.Metadata, map[string]string{})
@@ -83,11 +83,11 @@ func testSessionActiveKey(t *testing.T, s store.Store) {
 	first := mkSession(t, s, a.ID, "support", "user-1", t0)
 	dup := first
 	dup.ID = newID()
-	isErr(t, "second active session, same key", s.CreateSession(ctx, dup), store.ErrConflict)
+	isErr(t, "second active session, same key", s.CreateSession(ctx, dup, 1000), store.ErrConflict)
 	// The same key in another tenant is another session.
 	other := first
 	other.ID, other.TenantID = newID(), b.ID
-	isErr(t, "same key, other tenant", s.CreateSession(ctx, other), nil)
+	isErr(t, "same key, other tenant", s.CreateSession(ctx, other, 1000), nil)
 
 	ended, err := s.EndSession(ctx, a.ID, first.ID, t0.Add(time.Minute), "ended")
 	isErr(t, "EndSession", err, nil)
@@ -99,7 +99,7 @@ func testSessionActiveKey(t *testing.T, s store.Store) {
 	_, err = s.ActiveSession(ctx, a.ID, first.Key)
 	isErr(t, "ActiveSession after end", err, store.ErrNotFound)
 	// After the end, the key may start a new session; the old one stays.
-	isErr(t, "new session after end", s.CreateSession(ctx, dup), nil)
+	isErr(t, "new session after end", s.CreateSession(ctx, dup, 1000), nil)
 	got, err := s.GetSession(ctx, a.ID, first.ID)
 	isErr(t, "GetSession ended", err, nil)
 	if got.EndedAt == nil {

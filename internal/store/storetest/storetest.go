@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Listing", listingTests},
 		{"Isolation", isolationTests},
 		{"Concurrency", concurrencyTests},
+		{"Limits", limitTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -215,7 +216,7 @@ func mkAgent(t *testing.T, s store.Store, tenantID, agentID, ownerID string) sto
 		EnabledSkillIDs: []string{"web.search", "kb.lookup"}, AllowedChannels: []string{"web", "slack"},
 		OwnerID: ownerID, CreatedAt: t0, UpdatedAt: t0,
 	}
-	isErr(t, "CreateAgent "+agentID, s.CreateAgent(t.Context(), a), nil)
+	isErr(t, "CreateAgent "+agentID, s.CreateAgent(t.Context(), a, 1000), nil)
 	return a
 }
 

@@ -31,7 +31,7 @@ func mkCredential(t *testing.T, s store.Store, tenantID, name string, version in
 	t.Helper()
 	c := store.Credential{TenantID: tenantID, ID: newID(), Name: name, Type: "api_key", Source: "hashicorp_vault", KeyVersion: version,
 		Ciphertext: []byte("\x01ciphertext\x00" + name), CreatedBy: newID(), CreatedAt: t0, UpdatedAt: t0}
-	isErr(t, "CreateCredential "+name, s.CreateCredential(t.Context(), c), nil)
+	isErr(t, "CreateCredential "+name, s.CreateCredential(t.Context(), c, 1000), nil)
 	return c
 }
 
@@ -101,7 +101,7 @@ func testCredentialRoundTrip(t *testing.T, s store.Store) {
 
 	bad := c
 	bad.ID, bad.Name, bad.KeyVersion = newID(), "no-such-key", 9
-	if err := s.CreateCredential(ctx, bad); err == nil {
+	if err := s.CreateCredential(ctx, bad, 1000); err == nil {
 		t.Fatal("CreateCredential accepted a data key version that does not exist")
 	}
 	isErr(t, "DeleteCredential", s.DeleteCredential(ctx, a.ID, c.ID), nil)
@@ -122,7 +122,7 @@ func testCredentialList(t *testing.T, s store.Store) {
 	}
 	dup := want[0]
 	dup.ID = newID()
-	isErr(t, "CreateCredential duplicate name", s.CreateCredential(ctx, dup), store.ErrConflict)
+	isErr(t, "CreateCredential duplicate name", s.CreateCredential(ctx, dup, 1000), store.ErrConflict)
 	other := want[1]
 	other.Name = "c-3"
 	isErr(t, "UpdateCredential to a taken name", s.UpdateCredential(ctx, other, false), store.ErrConflict)
@@ -164,7 +164,7 @@ func testCredentialTenancy(t *testing.T, s store.Store) {
 	mkDataKey(t, s, b.ID, 2, "kek")
 	cross := store.Credential{TenantID: a.ID, ID: newID(), Name: "cross", Type: "api_key", KeyVersion: 2,
 		Ciphertext: []byte("x"), CreatedAt: t0, UpdatedAt: t0}
-	if err := s.CreateCredential(ctx, cross); err == nil {
+	if err := s.CreateCredential(ctx, cross, 1000); err == nil {
 		t.Fatal("a credential of A was stored under B's data key version")
 	}
 }
