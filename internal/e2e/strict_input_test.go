@@ -69,7 +69,8 @@ func TestStrictRequestInput(t *testing.T) {
 		}
 
 		for query, msg := range map[string]string{
-			"page=1000000000":       "page: must be between 1 and 100000",
+			"page=1000000000": "page: must be between 1 and 200 with pageSize 50 (page numbers reach the first 10000 rows; " +
+				"follow meta.nextCursor with ?cursor= for the rest)",
 			"pageSize=100000000000": "pageSize: must be between 1 and 100",
 			"page=ten":              "page: must be an integer",
 		} {

@@ -201,10 +201,21 @@ func decode(r *http.Request, dst any) error {
 	return DecodeJSON(r.Header.Get("Content-Type"), r.Body, dst)
 }
 
-// pagination reads page and pageSize from the query (defaults 1 and 50).
+// pagination reads page, pageSize and cursor from the query (defaults 1, 50
+// and none). A cursor (meta.nextCursor of the previous page) replaces the
+// page number; the store checks that it belongs to the list and tenant.
 func pagination(r *http.Request) (store.Page, error) {
 	pg := store.Page{Page: validate.DefaultPage, PageSize: validate.DefaultPerPage}
 	q := r.URL.Query()
+	if c := q.Get("cursor"); c != "" {
+		if len(c) > maxCursorLen || strings.Trim(c, cursorChars) != "" {
+			return pg, errBadCursor
+		}
+		if v := q.Get("page"); v != "" && v != "1" {
+			return pg, apperr.Field("page", "cannot be combined with cursor (a cursor continues after the previous page)")
+		}
+		pg.Cursor = c
+	}
 	for _, f := range []struct {
 		name string
 		dst  *int
@@ -229,6 +240,15 @@ func pagination(r *http.Request) (store.Page, error) {
 	}
 	return pg, validate.Pagination(pg.Page, pg.PageSize)
 }
+
+const (
+	maxCursorLen = 1024
+	cursorChars  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" // base64url
+)
+
+// errBadCursor is a cursor that is not one of this list's (altered, of
+// another list or tenant, or not a cursor at all).
+var errBadCursor = apperr.Field("cursor", "is not a cursor of this list; start again from the first page without it")
 
 // pathID reads a route parameter that must be a slug (agentId, skillId…).
 func pathSlug(r *http.Request, name string) (string, error) {

@@ -206,16 +206,19 @@ func TestDecodeJSONRefusesDuplicateKeys(t *testing.T) {
 }
 
 // TestPaginationSaysTheRange (issue 15): ?page=1000000000 was "must be
-// an integer"; an integer out of range is now told the range, whatever
-// its size.
+// an integer"; an integer out of range is now told the range for the
+// pageSize (page numbers reach validate.MaxOffset rows), whatever its size.
 func TestPaginationSaysTheRange(t *testing.T) {
+	const pageRange = "page: must be between 1 and 200 with pageSize 50 (page numbers reach the first 10000 rows; " +
+		"follow meta.nextCursor with ?cursor= for the rest)"
 	for query, msg := range map[string]string{
-		"page=1000000000":               "page: must be between 1 and 100000",
-		"page=99999999999999999999999":  "page: must be between 1 and 100000",
-		"page=-99999999999999999999999": "page: must be between 1 and 100000",
-		"page=100001":                   "page: must be between 1 and 100000",
-		"page=0":                        "page: must be between 1 and 100000",
-		"page=-1":                       "page: must be between 1 and 100000",
+		"page=1000000000":               pageRange,
+		"page=99999999999999999999999":  pageRange,
+		"page=-99999999999999999999999": pageRange,
+		"page=201":                      pageRange,
+		"page=0":                        pageRange,
+		"page=-1":                       pageRange,
+		"page=101&pageSize=100":         strings.Replace(pageRange, "200 with pageSize 50", "100 with pageSize 100", 1),
 		"pageSize=1000000000":           "pageSize: must be between 1 and 100",
 		"pageSize=0":                    "pageSize: must be between 1 and 100",
 		"page=abc":                      "page: must be an integer",
@@ -228,8 +231,8 @@ func TestPaginationSaysTheRange(t *testing.T) {
 			t.Errorf("%s: %v, want %q", query, err, msg)
 		}
 	}
-	pg, err := pagination(httptest.NewRequest("GET", "/api/agents/?page=100000&pageSize=100", nil))
-	if err != nil || pg.Page != 100000 || pg.PageSize != 100 {
+	pg, err := pagination(httptest.NewRequest("GET", "/api/agents/?page=100&pageSize=100", nil))
+	if err != nil || pg.Page != 100 || pg.PageSize != 100 {
 		t.Fatalf("the largest page: %+v %v", pg, err)
 	}
 }

@@ -140,7 +140,7 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, p authz.Prin
 	for i, a := range as {
 		out[i] = agentJSON(a)
 	}
-	return okList(w, out, total, pg)
+	return okList(w, out, total, pg, store.Next(p.TenantID, pg, as))
 }
 
 func (s *Server) getAgent(w http.ResponseWriter, r *http.Request, p authz.Principal) error {

@@ -61,7 +61,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p authz.Princ
 			Details: details, RequestID: e.RequestID, Timestamp: e.Timestamp,
 			PrevHash: e.PrevHash, Hash: e.Hash}
 	}
-	return okList(w, out, total, pg)
+	return okList(w, out, total, pg, store.Next(p.TenantID, pg, es))
 }
 
 func requestIDOf(r *http.Request) string { return requestid.From(r.Context()) }

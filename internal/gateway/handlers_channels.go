@@ -74,7 +74,7 @@ func (s *Server) listChannelAccounts(w http.ResponseWriter, r *http.Request, p a
 	for i, a := range as {
 		out[i] = channelAccountJSON(a)
 	}
-	return okList(w, out, total, pg)
+	return okList(w, out, total, pg, store.Next(p.TenantID, pg, as))
 }
 
 func (s *Server) getChannelAccount(w http.ResponseWriter, r *http.Request, p authz.Principal) error {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/store"
 	"github.com/komand-ai/komand/internal/vault"
 )
 
@@ -116,7 +117,7 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request, p authz
 	for i, c := range cs {
 		out[i] = credentialJSON(c)
 	}
-	return okList(w, out, total, pg)
+	return okList(w, out, total, pg, store.Next(p.TenantID, pg, cs))
 }
 
 func (s *Server) getCredential(w http.ResponseWriter, r *http.Request, p authz.Principal) error {

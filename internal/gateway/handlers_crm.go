@@ -63,7 +63,7 @@ func (s *Server) listContacts(w http.ResponseWriter, r *http.Request, p authz.Pr
 	for i, c := range cs {
 		out[i] = contactJSON(c)
 	}
-	return okList(w, out, total, pg)
+	return okList(w, out, total, pg, store.Next(p.TenantID, pg, cs))
 }
 
 func (s *Server) getContact(w http.ResponseWriter, r *http.Request, p authz.Principal) error {

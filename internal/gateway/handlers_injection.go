@@ -100,7 +100,7 @@ func (s *Server) listReviews(w http.ResponseWriter, r *http.Request, p authz.Pri
 	for i, v := range rs {
 		out[i] = reviewJSON(v)
 	}
-	return okList(w, out, total, pg)
+	return okList(w, out, total, pg, store.Next(p.TenantID, pg, rs))
 }
 
 func (s *Server) getReview(w http.ResponseWriter, r *http.Request, p authz.Principal) error {

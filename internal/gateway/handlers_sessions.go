@@ -261,7 +261,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, p authz.Pr
 	for i, se := range ss {
 		out[i] = sessionJSON(se)
 	}
-	return okList(w, out, total, pg)
+	return okList(w, out, total, pg, store.Next(p.TenantID, pg, ss))
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
@@ -293,7 +293,7 @@ func (s *Server) sessionHistory(w http.ResponseWriter, r *http.Request, p authz.
 	for i, t := range ts {
 		out[i] = turnJSON(t)
 	}
-	return okList(w, out, total, pg)
+	return okList(w, out, total, pg, store.Next(p.TenantID, pg, ts))
 }
 
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
@@ -344,7 +344,7 @@ func (s *Server) listMemory(w http.ResponseWriter, r *http.Request, p authz.Prin
 	for i, e := range es {
 		out[i] = memoryJSON(e)
 	}
-	return okList(w, out, total, pg)
+	return okList(w, out, total, pg, store.Next(p.TenantID, pg, es))
 }
 
 func (s *Server) getMemory(w http.ResponseWriter, r *http.Request, p authz.Principal) error {

@@ -58,7 +58,7 @@ func (s *Server) listSkills(w http.ResponseWriter, r *http.Request, p authz.Prin
 	if err != nil {
 		return err
 	}
-	return okList(w, ks, total, pg)
+	return okList(w, ks, total, pg, store.Next(p.TenantID, pg, ks))
 }
 
 func (s *Server) getSkill(w http.ResponseWriter, r *http.Request, p authz.Principal) error {

@@ -80,7 +80,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p authz.Princ
 	for i, u := range us {
 		out[i] = userJSON(u)
 	}
-	return okList(w, out, total, pg)
+	return okList(w, out, total, pg, store.Next(p.TenantID, pg, us))
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p authz.Principal) error {

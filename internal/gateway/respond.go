@@ -25,10 +25,17 @@ type envelope struct {
 	Meta      *meta   `json:"meta"`
 }
 
+// meta is a list's pagination. Total is exact up to store.CountLimit; past
+// it Total is CountLimit and TotalCapped is true (counting stops there, so
+// a page costs the same whatever the size of the list). NextCursor, set
+// after a full page, continues the list (?cursor=); a page without it is
+// the last.
 type meta struct {
-	Total    int `json:"total"`
-	Page     int `json:"page"`
-	PageSize int `json:"pageSize"`
+	Total       int    `json:"total"`
+	TotalCapped bool   `json:"totalCapped,omitempty"`
+	Page        int    `json:"page"`
+	PageSize    int    `json:"pageSize"`
+	NextCursor  string `json:"nextCursor,omitempty"`
 }
 
 // jsonContentType is shared by every JSON response (no allocation per
@@ -49,9 +56,12 @@ func ok(w http.ResponseWriter, status int, data any) error {
 	return nil
 }
 
-func okList(w http.ResponseWriter, data any, total int, pg store.Page) error {
+// okList renders one page of a list: its rows (data, as the API shows
+// them), the store's bounded total and the cursor after the page.
+func okList(w http.ResponseWriter, data any, total int, pg store.Page, next string) error {
+	shown, capped := store.TotalCapped(total)
 	writeJSON(w, http.StatusOK, envelope{Success: true, Data: data,
-		Meta: &meta{Total: total, Page: pg.Page, PageSize: pg.PageSize}})
+		Meta: &meta{Total: shown, TotalCapped: capped, Page: pg.Page, PageSize: pg.PageSize, NextCursor: next}})
 	return nil
 }
 
@@ -83,6 +93,10 @@ func publicError(err error) *apperr.Error {
 		return apperr.New(apperr.Forbidden, "permission denied")
 	case errors.Is(err, store.ErrConflict):
 		return apperr.New(apperr.Conflict, "conflict")
+	case errors.Is(err, store.ErrBadCursor):
+		return errBadCursor
+	case errors.Is(err, store.ErrLimit):
+		return apperr.New(apperr.LimitReached, "a limit of the tenant is reached")
 	}
 	return apperr.New(apperr.Internal, "internal error")
 }

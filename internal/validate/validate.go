@@ -19,12 +19,16 @@ import (
 
 // Length limits, in characters (Unicode code points).
 const (
-	MaxIDLen       = 128    // route parameters that are identifiers
-	MaxNameLen     = 256    // names, emails, other short route parameters
-	MaxShortText   = 10_000 // descriptions, chat messages
-	MaxLongText    = 50_000 // system prompts and other long text bodies
-	MaxPageSize    = 100
-	MaxPage        = 100_000 // with MaxPageSize, 10 million rows in
+	MaxIDLen     = 128    // route parameters that are identifiers
+	MaxNameLen   = 256    // names, emails, other short route parameters
+	MaxShortText = 10_000 // descriptions, chat messages
+	MaxLongText  = 50_000 // system prompts and other long text bodies
+	MaxPageSize  = 100
+	// MaxOffset is the deepest row a page number reaches (page*pageSize at
+	// most this, so page at most MaxOffset/pageSize); deeper rows are
+	// reached by following meta.nextCursor, so no listing skips more than
+	// this many rows.
+	MaxOffset      = 10_000
 	DefaultPage    = 1
 	DefaultPerPage = 50
 )
@@ -103,13 +107,16 @@ func Email(field, v string) (string, error) {
 	return v, nil
 }
 
-// Pagination checks 1 ≤ page ≤ MaxPage and 1 ≤ pageSize ≤ MaxPageSize.
+// Pagination checks 1 ≤ pageSize ≤ MaxPageSize and 1 ≤ page ≤
+// MaxOffset/pageSize. A page out of range, however large, is told the range
+// for its pageSize and where the rows past it are.
 func Pagination(page, pageSize int) error {
-	if page < 1 || page > MaxPage {
-		return apperr.Field("page", "must be between 1 and "+itoa(MaxPage))
-	}
 	if pageSize < 1 || pageSize > MaxPageSize {
 		return apperr.Field("pageSize", "must be between 1 and "+itoa(MaxPageSize))
+	}
+	if maxPage := MaxOffset / pageSize; page < 1 || page > maxPage {
+		return apperr.Field("page", "must be between 1 and "+itoa(maxPage)+" with pageSize "+itoa(pageSize)+
+			" (page numbers reach the first "+itoa(MaxOffset)+" rows; follow meta.nextCursor with ?cursor= for the rest)")
 	}
 	return nil
 }

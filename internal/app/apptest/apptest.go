@@ -203,9 +203,11 @@ type Response struct {
 	Code    string          `json:"code"`
 	ReqID   string          `json:"requestId"`
 	Meta    *struct {
-		Total    int `json:"total"`
-		Page     int `json:"page"`
-		PageSize int `json:"pageSize"`
+		Total       int    `json:"total"`
+		TotalCapped bool   `json:"totalCapped"`
+		Page        int    `json:"page"`
+		PageSize    int    `json:"pageSize"`
+		NextCursor  string `json:"nextCursor"`
 	} `json:"meta"`
 }
 
