@@ -53,7 +53,12 @@ func listPage[T any](ctx context.Context, s *Store, q listQuery, p store.Page, s
 	limit, offset := limitOffset(p)
 	m := len(pageArgs)
 	pageArgs = append(pageArgs, limit, offset)
-	countSQL := `SELECT count(*) FROM (SELECT 1 FROM ` + q.from + ` WHERE ` + q.where + ` LIMIT $` + strconv.Itoa(n+1) + `) c`
+	// The count walks the list's index in the list's order too: without the
+	// ORDER BY the planner may pick a sequential scan for a tenant that
+	// holds much of the table, which stops after CountLimit+1 matches only
+	// if they come early in the heap.
+	countSQL := `SELECT count(*) FROM (SELECT 1 FROM ` + q.from + ` WHERE ` + q.where + ` ORDER BY ` + q.order +
+		` LIMIT $` + strconv.Itoa(n+1) + `) c`
 	countArgs := append(append(make([]any, 0, n+1), q.args...), store.CountLimit+1)
 	pageSQL := `SELECT ` + q.cols + ` FROM ` + q.from + ` WHERE ` + where + ` ORDER BY ` + q.order +
 		` LIMIT $` + strconv.Itoa(m+1) + ` OFFSET $` + strconv.Itoa(m+2)

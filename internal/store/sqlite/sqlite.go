@@ -450,7 +450,9 @@ func listPage[T any](ctx context.Context, s *Store, q listQuery, p store.Page, s
 		out   []T
 		total int
 	)
-	countSQL := `SELECT count(*) FROM (SELECT 1 FROM ` + q.from + ` WHERE ` + q.where + ` LIMIT ?)`
+	// The count walks the list's index in the list's order, as the page
+	// does (and as on PostgreSQL, where the planner needs the ORDER BY).
+	countSQL := `SELECT count(*) FROM (SELECT 1 FROM ` + q.from + ` WHERE ` + q.where + ` ORDER BY ` + q.order + ` LIMIT ?)`
 	pageSQL := `SELECT ` + q.cols + ` FROM ` + q.from + ` WHERE ` + where + ` ORDER BY ` + q.order + ` LIMIT ? OFFSET ?`
 	if s.onList != nil {
 		s.onList(countSQL, countArgs)
