@@ -132,7 +132,7 @@ const (
 	SessionList        List = "sessions" // lastMessageAt (µs), id; newest first
 	TurnList           List = "turns"    // seq
 	MemoryList         List = "memory"   // key
-	UserList           List = "users"    // lower(email), id
+	UserList           List = "users"    // email (lowered by the store)
 	SkillList          List = "skills"   // skillId
 	ContactList        List = "contacts" // name, id
 	ReviewList         List = "reviews"  // createdAt (µs), id; newest first
