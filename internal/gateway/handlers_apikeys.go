@@ -52,7 +52,7 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, p authz.Pri
 	for i, k := range ks {
 		out[i] = apiKeyJSON(k)
 	}
-	return okList(w, out, total, pg, "") // no cursor until the store reads one
+	return okList(w, out, total, pg, store.Next(p.TenantID, pg, ks))
 }
 
 func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, p authz.Principal) error {

@@ -139,7 +139,7 @@ const (
 	CredentialList     List = "vault"    // name
 	AuditList          List = "audit"    // seq; newest first
 	ChannelAccountList List = "channels" // channel, accountId
-	APIKeyList         List = "apikeys"  // for the API-key listing: createdAt (µs), id
+	APIKeyList         List = "apikeys"  // createdAt (µs), id
 )
 
 // Keyed is a listed record: its list and the key values of its position in

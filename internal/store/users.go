@@ -146,3 +146,6 @@ type RefreshTokens interface {
 // itself when it reads the cursor, so Go's and SQL's case folding need not
 // agree.
 func (u User) PageKey() (List, []any) { return UserList, []any{u.Email} }
+
+// PageKey is the key's position in APIKeyList.
+func (k APIKey) PageKey() (List, []any) { return APIKeyList, []any{k.CreatedAt.UnixMicro(), k.ID} }

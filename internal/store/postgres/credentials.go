@@ -113,34 +113,32 @@ func (s *Store) GetAPIKey(ctx context.Context, tenantID, id string) (store.APIKe
 	return k, nil
 }
 
-// ListTenantAPIKeys returns one page of the tenant's keys, oldest first.
-func (s *Store) ListTenantAPIKeys(ctx context.Context, tenantID string, f store.APIKeyFilter, p store.Page) ([]store.APIKey, int, error) {
-	limit, offset := limitOffset(p)
-	// $2 = '' keeps every user's keys.
-	const where = `tenant_id = $1 AND ($2 = '' OR user_id = $2)`
-	out := []store.APIKey{}
-	var total int
-	err := s.readTenant(ctx, tenantID, func(b *pgx.Batch) {
-		b.Queue(`SELECT count(*) FROM komand_api_keys WHERE `+where, tenantID, f.UserID).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
-		b.Queue(`SELECT `+apiKeyCols+` FROM komand_api_keys WHERE `+where+`
-			ORDER BY created_at, id LIMIT $3 OFFSET $4`, tenantID, f.UserID, limit, offset).
-			Query(func(rows pgx.Rows) (err error) {
-				out, err = pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (store.APIKey, error) {
-					var k store.APIKey
-					if err := r.Scan(apiKeyDest(&k)...); err != nil {
-						return k, err
-					}
-					fixAPIKey(&k)
-					return k, nil
-				})
-				return err
-			})
-	})
-	if err != nil {
-		return nil, 0, wrapErr("list tenant api keys", err)
+// scanAPIKeyRow scans one row of apiKeyCols.
+func scanAPIKeyRow(row pgx.Row) (store.APIKey, error) {
+	var k store.APIKey
+	if err := row.Scan(apiKeyDest(&k)...); err != nil {
+		return store.APIKey{}, err
 	}
-	return out, total, nil
+	fixAPIKey(&k)
+	return k, nil
+}
+
+// ListTenantAPIKeys returns one page of the tenant's keys, oldest first
+// (ties by id), in the order of komand_api_keys_list (or, for one user's,
+// komand_api_keys_user_list).
+func (s *Store) ListTenantAPIKeys(ctx context.Context, tenantID string, f store.APIKeyFilter, p store.Page) ([]store.APIKey, int, error) {
+	where, args := `tenant_id = $1`, []any{tenantID}
+	if f.UserID != "" {
+		where, args = where+` AND user_id = $2`, append(args, f.UserID)
+	}
+	var (
+		at int64
+		id string
+	)
+	return listPage(ctx, s, listQuery{op: "list tenant api keys", tenantID: tenantID, from: "komand_api_keys",
+		cols: apiKeyCols, where: where, args: args, order: `created_at, id COLLATE "C"`,
+		list: store.APIKeyList, after: `(created_at, id COLLATE "C") > ($K1, $K2)`, key: []any{&at, &id}, micros: &at},
+		p, scanAPIKeyRow)
 }
 
 // TouchAPIKey records a use of the key, never moving LastUsedAt back.

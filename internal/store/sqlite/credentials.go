@@ -20,6 +20,22 @@ func scanAPIKey(dest []any, k *store.APIKey, created *int64, lastUsed, revoked *
 	return append(dest, &k.ID, &k.TenantID, &k.UserID, &k.Name, &k.Prefix, &k.Hash, created, lastUsed, revoked)
 }
 
+// scanAPIKeyRow scans one row of apiKeyCols.
+func scanAPIKeyRow(sc scanner) (store.APIKey, error) {
+	var (
+		k                 store.APIKey
+		created           int64
+		lastUsed, revoked sql.NullInt64
+	)
+	if err := sc.Scan(scanAPIKey(nil, &k, &created, &lastUsed, &revoked)...); err != nil {
+		return store.APIKey{}, err
+	}
+	k.CreatedAt = fromMicros(created)
+	k.LastUsedAt = fromNullMicros(lastUsed)
+	k.RevokedAt = fromNullMicros(revoked)
+	return k, nil
+}
+
 // TenantIDByAPIKeyHash returns the tenant of the key with that hash, revoked
 // or not; AuthenticateAPIKey then decides whether it is usable.
 func (s *Store) TenantIDByAPIKeyHash(ctx context.Context, hash string) (string, error) {
@@ -115,46 +131,21 @@ func (s *Store) GetAPIKey(ctx context.Context, tenantID, id string) (store.APIKe
 	return k, nil
 }
 
-// ListTenantAPIKeys returns one page of the tenant's keys, oldest first.
+// ListTenantAPIKeys returns one page of the tenant's keys, oldest first
+// (ties by id), in the order of komand_api_keys_list (or, for one user's,
+// komand_api_keys_user_list).
 func (s *Store) ListTenantAPIKeys(ctx context.Context, tenantID string, f store.APIKeyFilter, p store.Page) ([]store.APIKey, int, error) {
-	limit, offset := limitOffset(p)
 	where, args := `tenant_id = ?`, []any{tenantID}
 	if f.UserID != "" {
 		where, args = where+` AND user_id = ?`, append(args, f.UserID)
 	}
-	out := []store.APIKey{}
-	var total int
-	err := s.read(ctx, "list tenant api keys", func(tx querier) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM komand_api_keys WHERE `+where, args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx,
-			`SELECT `+apiKeyCols+` FROM komand_api_keys WHERE `+where+`
-			 ORDER BY created_at, id LIMIT ? OFFSET ?`, append(args, limit, offset)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				k                 store.APIKey
-				created           int64
-				lastUsed, revoked sql.NullInt64
-			)
-			if err := rows.Scan(scanAPIKey(nil, &k, &created, &lastUsed, &revoked)...); err != nil {
-				return err
-			}
-			k.CreatedAt = fromMicros(created)
-			k.LastUsedAt = fromNullMicros(lastUsed)
-			k.RevokedAt = fromNullMicros(revoked)
-			out = append(out, k)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, total, nil
+	var (
+		at int64
+		id string
+	)
+	return listPage(ctx, s, listQuery{op: "list tenant api keys", tenantID: tenantID, from: "komand_api_keys",
+		cols: apiKeyCols, where: where, args: args, order: "created_at, id",
+		list: store.APIKeyList, after: "(created_at, id) > (?, ?)", key: []any{&at, &id}}, p, scanAPIKeyRow)
 }
 
 // TouchAPIKey records a use of the key, never moving LastUsedAt back.

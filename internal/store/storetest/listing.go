@@ -91,6 +91,7 @@ func testCursorWalk(t *testing.T, s store.Store) {
 				CreatedAt: t0, UpdatedAt: t0}), nil)
 			isErr(t, "AppendAudit", s.AppendAudit(ctx, []store.AuditEntry{entry(tn.ID, "agent.created", t0)}, seal), nil)
 			mkReview(t, s, se, store.ReviewMessage, t0.Add(time.Duration(k)*time.Minute), nil)
+			mkAPIKey(t, s, o, fmt.Sprintf("key-%d", k))
 		}
 		turns := make([]store.Turn, n)
 		for i := range turns {
@@ -149,6 +150,14 @@ func testCursorWalk(t *testing.T, s store.Store) {
 			})
 			checkWalk(t, "audit by action", id, n, func(p store.Page) ([]store.AuditEntry, int, error) {
 				return s.ListAudit(ctx, id, store.AuditFilter{Action: "agent.created"}, p)
+			})
+		})
+		t.Run("APIKeys", func(t *testing.T) {
+			checkWalk(t, "api keys", id, n, func(p store.Page) ([]store.APIKey, int, error) {
+				return s.ListTenantAPIKeys(ctx, id, store.APIKeyFilter{}, p)
+			})
+			checkWalk(t, "api keys of the owner", id, n, func(p store.Page) ([]store.APIKey, int, error) {
+				return s.ListTenantAPIKeys(ctx, id, store.APIKeyFilter{UserID: o.ID}, p)
 			})
 		})
 		t.Run("ChannelAccounts", func(t *testing.T) {

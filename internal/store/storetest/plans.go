@@ -80,6 +80,14 @@ func ListCalls(s store.Store, tn string) []ListCall {
 			_, _, err := s.ListAudit(ctx, tn, store.AuditFilter{Action: "agent.created"}, p)
 			return err
 		}},
+		{"api keys", cur(store.APIKeyList, int64(5), "i"), func(ctx context.Context, p store.Page) error {
+			_, _, err := s.ListTenantAPIKeys(ctx, tn, store.APIKeyFilter{}, p)
+			return err
+		}},
+		{"api keys of a user", cur(store.APIKeyList, int64(5), "i"), func(ctx context.Context, p store.Page) error {
+			_, _, err := s.ListTenantAPIKeys(ctx, tn, store.APIKeyFilter{UserID: "u"}, p)
+			return err
+		}},
 		{"channel accounts", cur(store.ChannelAccountList, "Slack", "a"), func(ctx context.Context, p store.Page) error {
 			_, _, err := s.ListChannelAccounts(ctx, tn, p)
 			return err

@@ -12,6 +12,9 @@ CREATE INDEX komand_crm_contacts_name ON komand_crm_contacts (tenant_id, name CO
 CREATE INDEX komand_injection_reviews_recent ON komand_injection_reviews (tenant_id, created_at, id COLLATE "C");
 CREATE INDEX komand_credentials_list ON komand_credentials (tenant_id, name COLLATE "C");
 CREATE INDEX komand_channel_accounts_list ON komand_channel_accounts (tenant_id, channel COLLATE "C", account_id COLLATE "C");
+CREATE INDEX komand_api_keys_list ON komand_api_keys (tenant_id, created_at, id COLLATE "C");
+DROP INDEX komand_api_keys_tenant_user;
+CREATE INDEX komand_api_keys_user_list ON komand_api_keys (tenant_id, user_id, created_at, id COLLATE "C");
 -- Users are listed by email case-insensitively. Under row-level security a
 -- condition that applies a function that is not leakproof (lower) to a
 -- column cannot become an index condition, so a cursor on lower(email)
