@@ -2,11 +2,12 @@
 // authorization and the AgentConfigured audit event. The HTTP API, the
 // dashboard and the CLI all call this service, so the checks live here once.
 //
-// Audit ordering: a change is recorded before it is applied (as Vault audits
-// a request before routing it). If the entry cannot be stored the change is
-// not made (fail closed). If the entry is stored but the change then fails
-// (a concurrent conflict, the database going away), a second entry with
-// outcome "failed" is recorded on a best-effort basis.
+// Audit ordering (audit.Do, the protocol every service follows): a change
+// is recorded before it is applied (as Vault audits a request before
+// routing it). If the entry cannot be stored the change is not made (fail
+// closed). If the entry is stored but the change then fails (a concurrent
+// conflict, the database going away), a second entry with outcome "failed"
+// is recorded on a best-effort basis.
 package agent
 
 import (
@@ -130,18 +131,17 @@ func (s *Service) Create(ctx context.Context, p authz.Principal, in Input) (stor
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return store.Agent{}, err
 	}
-	if err := s.record(ctx, p, a.AgentID, "created", changed(nil, &a), ""); err != nil {
-		return store.Agent{}, err
+	err := audit.Do(ctx, s.audit, audit.By(p), configured(a.AgentID, "created", changed(nil, &a)), func() error {
+		return s.st.CreateAgent(ctx, a, s.maxAgents)
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return store.Agent{}, apperr.New(apperr.Conflict, "an agent with this agentId already exists")
 	}
-	if err := s.st.CreateAgent(ctx, a, s.maxAgents); err != nil {
-		s.failed(ctx, p, a.AgentID, "created", err)
-		if errors.Is(err, store.ErrConflict) {
-			return store.Agent{}, apperr.New(apperr.Conflict, "an agent with this agentId already exists")
-		}
-		if errors.Is(err, store.ErrLimit) {
-			return store.Agent{}, apperr.New(apperr.LimitReached, fmt.Sprintf(
-				"the tenant has reached its limit of %d agents (Limits:MaxAgents); delete an agent first", s.maxAgents))
-		}
+	if errors.Is(err, store.ErrLimit) {
+		return store.Agent{}, apperr.New(apperr.LimitReached, fmt.Sprintf(
+			"the tenant has reached its limit of %d agents (Limits:MaxAgents); delete an agent first", s.maxAgents))
+	}
+	if err != nil {
 		return store.Agent{}, err
 	}
 	return a, nil
@@ -183,11 +183,9 @@ func (s *Service) Update(ctx context.Context, p authz.Principal, in Input) (stor
 		return store.Agent{}, err
 	}
 	a.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	if err := s.record(ctx, p, a.AgentID, "updated", changed(&old, &a), ""); err != nil {
-		return store.Agent{}, err
-	}
-	if err := s.st.UpdateAgent(ctx, a); err != nil {
-		s.failed(ctx, p, a.AgentID, "updated", err)
+	if err := audit.Do(ctx, s.audit, audit.By(p), configured(a.AgentID, "updated", changed(&old, &a)), func() error {
+		return s.st.UpdateAgent(ctx, a)
+	}); err != nil {
 		return store.Agent{}, notFound(err)
 	}
 	return a, nil
@@ -201,36 +199,17 @@ func (s *Service) Delete(ctx context.Context, p authz.Principal, agentID string)
 	if _, err := s.st.GetAgent(ctx, p.TenantID, agentID); err != nil {
 		return notFound(err)
 	}
-	if err := s.record(ctx, p, agentID, "deleted", nil, ""); err != nil {
-		return err
-	}
-	if err := s.st.DeleteAgent(ctx, p.TenantID, agentID); err != nil {
-		s.failed(ctx, p, agentID, "deleted", err)
-		return notFound(err)
-	}
-	return nil
+	return notFound(audit.Do(ctx, s.audit, audit.By(p), configured(agentID, "deleted", nil), func() error {
+		return s.st.DeleteAgent(ctx, p.TenantID, agentID)
+	}))
 }
 
-func (s *Service) record(ctx context.Context, p authz.Principal, agentID, op string, fields []string, outcome string) error {
+// configured is the AgentConfigured event of one operation on agentID,
+// with the fields it sets or changes.
+func configured(agentID, op string, fields []string) audit.Event {
 	details := map[string]any{"operation": op}
 	if fields != nil {
 		details["fields"] = fields
 	}
-	if outcome != "" {
-		details["outcome"] = outcome
-	}
-	if p.APIKeyID != "" {
-		details["apiKeyId"] = p.APIKeyID
-	}
-	return s.audit.Record(ctx, audit.Event{
-		TenantID: p.TenantID,
-		Action:   audit.AgentConfigured,
-		ActorID:  p.UserID,
-		AgentID:  agentID,
-		Details:  details,
-	})
-}
-
-func (s *Service) failed(ctx context.Context, p authz.Principal, agentID, op string, _ error) {
-	_ = s.record(context.WithoutCancel(ctx), p, agentID, op, nil, "failed")
+	return audit.Event{Action: audit.AgentConfigured, AgentID: agentID, Details: details}
 }

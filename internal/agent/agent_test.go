@@ -396,7 +396,7 @@ func TestFailedOutcome(t *testing.T) {
 	// Another writer between the service's entry and its store call.
 	between := func(do func()) {
 		f.Audit.Before(func(_ context.Context, ev audit.Event) error {
-			if ev.Action == string(audit.AgentConfigured) && ev.Details["outcome"] == nil {
+			if ev.Action == audit.AgentConfigured && ev.Details["outcome"] == nil {
 				f.Audit.Before(nil)
 				do()
 			}

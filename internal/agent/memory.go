@@ -70,6 +70,7 @@ type Actor struct {
 	AgentID   string
 	SessionID string
 	Via       string // "api", "tool" or "command"
+	APIKeyID  string // the API's caller's key, when it used one
 }
 
 // Put creates or replaces key in agentID's memory (API).
@@ -80,7 +81,7 @@ func (s *MemoryService) Put(ctx context.Context, p authz.Principal, agentID, key
 	if err := s.authz.Check(ctx, p, authz.Update, authz.Memory, authz.Target{AgentID: agentID}); err != nil {
 		return store.MemoryEntry{}, false, err
 	}
-	return s.put(ctx, Actor{TenantID: p.TenantID, UserID: p.UserID, AgentID: agentID, Via: "api"}, key, value)
+	return s.put(ctx, Actor{TenantID: p.TenantID, UserID: p.UserID, AgentID: agentID, Via: "api", APIKeyID: p.APIKeyID}, key, value)
 }
 
 // PutAs writes memory for an authorised tool call or command of a.
@@ -99,20 +100,25 @@ func (s *MemoryService) put(ctx context.Context, a Actor, key, value string) (st
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	e := store.MemoryEntry{TenantID: a.TenantID, AgentID: a.AgentID, Key: key, Value: value, CreatedAt: now, UpdatedAt: now}
-	if err := s.record(ctx, audit.MemoryWritten, a, key, map[string]any{"bytes": len(value)}); err != nil {
-		return store.MemoryEntry{}, false, err
-	}
-	created, err := s.st.PutMemory(ctx, e, MaxMemoryEntries)
+	var created bool
+	err := audit.Do(ctx, s.audit, a.actor(), a.event(audit.MemoryWritten, key, map[string]any{"bytes": len(value)}), func() error {
+		var err error
+		created, err = s.st.PutMemory(ctx, e, MaxMemoryEntries)
+		switch {
+		case errors.Is(err, store.ErrLimit):
+			return audit.Fail("limit", err)
+		case errors.Is(err, store.ErrNotFound):
+			return audit.Fail("agent not found", err)
+		}
+		return err
+	})
 	switch {
 	case errors.Is(err, store.ErrLimit):
-		s.failed(ctx, audit.MemoryWritten, a, key, "limit")
 		return store.MemoryEntry{}, false, apperr.New(apperr.Conflict,
 			"the agent's memory is full (at most 1000 entries); delete a key first")
 	case errors.Is(err, store.ErrNotFound):
-		s.failed(ctx, audit.MemoryWritten, a, key, "agent not found")
 		return store.MemoryEntry{}, false, ErrNotFound
 	case err != nil:
-		s.failed(ctx, audit.MemoryWritten, a, key, "failed")
 		return store.MemoryEntry{}, false, err
 	}
 	if !created {
@@ -167,37 +173,31 @@ func (s *MemoryService) Delete(ctx context.Context, p authz.Principal, agentID, 
 	if err := checkMemoryKey(key); err != nil {
 		return err
 	}
-	a := Actor{TenantID: p.TenantID, UserID: p.UserID, AgentID: agentID, Via: "api"}
+	a := Actor{TenantID: p.TenantID, UserID: p.UserID, AgentID: agentID, Via: "api", APIKeyID: p.APIKeyID}
 	if _, err := s.st.GetMemory(ctx, p.TenantID, agentID, key); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrMemoryNotFound
 		}
 		return err
 	}
-	if err := s.record(ctx, audit.MemoryDeleted, a, key, nil); err != nil {
-		return err
+	err := audit.Do(ctx, s.audit, a.actor(), a.event(audit.MemoryDeleted, key, nil), func() error {
+		return s.st.DeleteMemory(ctx, p.TenantID, agentID, key)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrMemoryNotFound
 	}
-	if err := s.st.DeleteMemory(ctx, p.TenantID, agentID, key); err != nil {
-		s.failed(ctx, audit.MemoryDeleted, a, key, "failed")
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrMemoryNotFound
-		}
-		return err
-	}
-	return nil
+	return err
 }
 
-func (s *MemoryService) record(ctx context.Context, action audit.Action, a Actor, key string, extra map[string]any) error {
+func (a Actor) actor() audit.Actor {
+	return audit.Actor{TenantID: a.TenantID, UserID: a.UserID, APIKeyID: a.APIKeyID}
+}
+
+// event is a memory event of key, with the path it came by.
+func (a Actor) event(action audit.Action, key string, extra map[string]any) audit.Event {
 	details := map[string]any{"key": key, "via": a.Via}
 	for k, v := range extra {
 		details[k] = v
 	}
-	return s.audit.Record(ctx, audit.Event{
-		TenantID: a.TenantID, Action: action, ActorID: a.UserID, AgentID: a.AgentID,
-		SessionID: a.SessionID, Details: details,
-	})
-}
-
-func (s *MemoryService) failed(ctx context.Context, action audit.Action, a Actor, key, outcome string) {
-	_ = s.record(context.WithoutCancel(ctx), action, a, key, map[string]any{"outcome": outcome})
+	return audit.Event{Action: action, AgentID: a.AgentID, SessionID: a.SessionID, Details: details}
 }

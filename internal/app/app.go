@@ -25,7 +25,6 @@ import (
 
 	"github.com/komand-ai/komand/internal/agent"
 	"github.com/komand-ai/komand/internal/audit"
-	"github.com/komand-ai/komand/internal/auditlog"
 	"github.com/komand-ai/komand/internal/authn"
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/channel"
@@ -57,7 +56,7 @@ type App struct {
 	Users    *user.Service
 	APIKeys  *user.APIKeys
 	Tenants  *tenant.Service
-	AuditLog *auditlog.Service
+	AuditLog *audit.Trail
 	Memory   *agent.MemoryService
 	Vault    *vault.Vault
 	Secrets  *vault.Service // the credential vault's API

@@ -12,7 +12,6 @@ import (
 
 	"github.com/komand-ai/komand/internal/agent"
 	"github.com/komand-ai/komand/internal/audit"
-	"github.com/komand-ai/komand/internal/auditlog"
 	"github.com/komand-ai/komand/internal/authn"
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/channel"
@@ -51,7 +50,7 @@ func (a *App) buildAudit(_ context.Context, w *wiring) error {
 	w.gen = &authn.Generation{}
 	w.wst = authn.WatchStore(a.Store, w.gen)
 	a.Audit = audit.NewWriter(a.Store, audit.Options{Logger: w.log, Now: w.now})
-	a.Authz = authz.New(a.Audit)
+	a.Authz = authz.New(audit.Denials(a.Audit))
 	return nil
 }
 
@@ -112,7 +111,7 @@ func (a *App) buildIdentity(_ context.Context, w *wiring) error {
 	a.Users = user.New(w.wst, a.Authz, a.Audit, a.Auth.HashPassword, authn.NewInviteToken, w.now)
 	a.APIKeys = user.NewAPIKeys(w.wst, a.Authz, a.Audit, a.Auth.CreateAPIKey, w.now)
 	a.Tenants = tenant.New(w.wst, a.Audit, w.now)
-	a.AuditLog = auditlog.New(w.wst, a.Authz)
+	a.AuditLog = audit.NewTrail(w.wst, a.Authz)
 	a.Memory = agent.NewMemory(w.wst, w.wst, a.Authz, a.Audit, w.now)
 	return nil
 }

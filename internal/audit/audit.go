@@ -16,6 +16,12 @@
 //
 // Each tenant's entries form a hash chain (see Seal and Verify); secrets in
 // details are redacted before anything is stored (see CanonicalDetails).
+//
+// Services record through one protocol (do.go): Do records a change before
+// it is applied and its failure after, Record attributes an event to its
+// Actor (the principal, with its API key), and Denials is authz's sink for
+// PermissionDenied. The read side (Trail) lists entries for the API and
+// verifies chains; it may authorize because authz does not import audit.
 package audit
 
 import (
@@ -124,7 +130,7 @@ func Entry(ctx context.Context, ev Event, now time.Time) store.AuditEntry {
 	return store.AuditEntry{
 		ID:        uuid.Must(uuid.NewV7()).String(),
 		TenantID:  ev.TenantID,
-		Action:    ev.Action,
+		Action:    string(ev.Action),
 		ActorID:   ev.ActorID,
 		AgentID:   ev.AgentID,
 		SessionID: ev.SessionID,

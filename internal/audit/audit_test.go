@@ -243,7 +243,7 @@ func TestCatalogue(t *testing.T) {
 		"ToolExecutionFailed", "SkillInstalled", "SkillUninstalled", "AgentConfigured", "SessionCreated",
 		"SessionEnded", "PromptInjectionDetected", "PermissionDenied"}
 	for _, a := range spec {
-		if !audit.Known(a) {
+		if !audit.Known(audit.Action(a)) {
 			t.Errorf("%s missing from the catalogue", a)
 		}
 	}

@@ -2,8 +2,11 @@ package audit
 
 // Action names one kind of audit event. The catalogue below is the only place
 // actions are defined, so the set can be reviewed (and documented) as a whole,
-// as Teleport does in lib/events/codes.go.
-type Action = string
+// as Teleport does in lib/events/codes.go. Action is a defined type, so an
+// event name that is not in the catalogue does not compile; the store keeps
+// it as a string (Entry converts), and a name from a request is parsed with
+// ParseAction.
+type Action string
 
 // The twelve events of the security specification (security.md, Audit Trail).
 const (
@@ -107,11 +110,20 @@ var Catalogue = []Action{
 }
 
 // Known reports whether a is in the catalogue.
-func Known(a string) bool {
+func Known(a Action) bool {
 	for _, c := range Catalogue {
 		if c == a {
 			return true
 		}
 	}
 	return false
+}
+
+// ParseAction returns the action named s and whether it is in the
+// catalogue.
+func ParseAction(s string) (Action, bool) {
+	if a := Action(s); Known(a) {
+		return a, true
+	}
+	return "", false
 }

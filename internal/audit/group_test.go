@@ -55,7 +55,7 @@ func TestGroupAddDoesNotWaitAndWaitDoes(t *testing.T) {
 	var got []audit.Action
 	for len(got) < 3 {
 		for _, e := range <-gs.stored {
-			got = append(got, e.Action)
+			got = append(got, audit.Action(e.Action))
 		}
 	}
 	want := []audit.Action{audit.MessageReceived, audit.ToolExecutionCompleted, audit.MessageSent}

@@ -502,9 +502,9 @@ func TestAuditWriterIntegration(t *testing.T) {
 	for _, c := range []struct {
 		name, tenant, action string
 	}{
-		{"platform_login_failed", store.PlatformTenantID, audit.LoginFailed},
-		{"tenant_login_failed", f.tenant, audit.LoginFailed},
-		{"tenant_login_succeeded", f.tenant, audit.LoginSucceeded},
+		{"platform_login_failed", store.PlatformTenantID, string(audit.LoginFailed)},
+		{"tenant_login_failed", f.tenant, string(audit.LoginFailed)},
+		{"tenant_login_succeeded", f.tenant, string(audit.LoginSucceeded)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if n := count(c.tenant, c.action); n != 1 {

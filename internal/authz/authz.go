@@ -6,17 +6,17 @@
 // Decisions are deny by default: an unknown role, resource or verb, or a
 // missing principal, is denied. The principal comes from authentication
 // (a verified token or API key and the user's current row in the store),
-// never from a request body. Every denial writes a PermissionDenied audit
-// entry; if that entry cannot be written the call fails with an internal
-// error instead (fail closed).
+// never from a request body. Every denial goes to the Authorizer's
+// DenialSink (package audit's Denials writes it as a PermissionDenied
+// entry); if the sink cannot store it the call fails with an internal error
+// instead (fail closed). authz imports neither audit nor store, so both may
+// depend on it.
 package authz
 
 import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/komand-ai/komand/internal/audit"
 )
 
 // ErrDenied is returned (wrapped) when the matrix does not allow an action.
@@ -87,13 +87,31 @@ type Principal struct {
 // IsZero reports whether p is the empty (unauthenticated) principal.
 func (p Principal) IsZero() bool { return p.TenantID == "" || p.UserID == "" }
 
-// Authorizer checks the matrix and audits denials.
-type Authorizer struct {
-	audit audit.Recorder
+// Denial is one refused action, as the DenialSink receives it.
+type Denial struct {
+	Principal Principal
+	Verb      Verb
+	Resource  Resource
+	Target    Target
+	Reason    string // for the audit trail; clients see a plain denial
+	// Via, when set, names the path a refused action came by other than
+	// the API ("model", "command": a tool call of an agent's turn).
+	Via string
 }
 
-// New returns an Authorizer that records denials with rec.
-func New(rec audit.Recorder) *Authorizer { return &Authorizer{audit: rec} }
+// DenialSink stores denials. RecordDenial returns only once the denial is
+// stored, or with the error that prevented it.
+type DenialSink interface {
+	RecordDenial(ctx context.Context, d Denial) error
+}
+
+// Authorizer checks the matrix and records denials.
+type Authorizer struct {
+	sink DenialSink
+}
+
+// New returns an Authorizer that records denials with sink.
+func New(sink DenialSink) *Authorizer { return &Authorizer{sink: sink} }
 
 // Target names what an action is about, for the denial's audit entry.
 type Target struct {
@@ -104,7 +122,7 @@ type Target struct {
 }
 
 // Check returns nil when p may perform verb on res, and otherwise an error
-// wrapping ErrDenied after recording PermissionDenied.
+// wrapping ErrDenied after recording the denial.
 func (a *Authorizer) Check(ctx context.Context, p Principal, verb Verb, res Resource, t Target) error {
 	if Allowed(p.Role, verb, res) && !p.IsZero() {
 		return nil
@@ -112,40 +130,25 @@ func (a *Authorizer) Check(ctx context.Context, p Principal, verb Verb, res Reso
 	return a.Deny(ctx, p, verb, res, t, "role does not allow this action")
 }
 
-// Deny records PermissionDenied for a decision taken outside the matrix
-// (for example granting a role above one's own) and returns the error to
-// hand back. The reason is for the audit log; clients see a plain denial.
+// Deny records a denial taken outside the matrix (for example granting a
+// role above one's own) and returns the error to hand back. The reason is
+// for the audit log; clients see a plain denial.
 func (a *Authorizer) Deny(ctx context.Context, p Principal, verb Verb, res Resource, t Target, reason string) error {
-	tenant := p.TenantID
-	if tenant == "" {
+	return a.Refuse(ctx, Denial{Principal: p, Verb: verb, Resource: res, Target: t, Reason: reason})
+}
+
+// Refuse records d and returns the error to hand back: one wrapping
+// ErrDenied once d is stored, an internal error when it cannot be.
+func (a *Authorizer) Refuse(ctx context.Context, d Denial) error {
+	if d.Principal.TenantID == "" {
 		// A denial with no principal cannot be attributed to a tenant;
 		// services never call Check without one, so this is a bug.
 		return fmt.Errorf("%w: no principal", ErrDenied)
 	}
-	details := map[string]any{
-		"verb":     string(verb),
-		"resource": string(res),
-		"role":     string(p.Role),
-		"reason":   reason,
-	}
-	if t.ID != "" {
-		details["targetId"] = t.ID
-	}
-	if p.APIKeyID != "" {
-		details["apiKeyId"] = p.APIKeyID
-	}
-	if err := a.audit.Record(ctx, audit.Event{
-		TenantID:  tenant,
-		Action:    audit.PermissionDenied,
-		ActorID:   p.UserID,
-		AgentID:   t.AgentID,
-		SessionID: t.SessionID,
-		SkillID:   t.SkillID,
-		Details:   details,
-	}); err != nil {
+	if err := a.sink.RecordDenial(ctx, d); err != nil {
 		return fmt.Errorf("authz: recording denial: %w", err)
 	}
-	return &DeniedError{Role: p.Role, Verb: verb, Resource: res}
+	return &DeniedError{Role: d.Principal.Role, Verb: d.Verb, Resource: d.Resource}
 }
 
 // DeniedError is the denial Check and Deny return. It matches ErrDenied

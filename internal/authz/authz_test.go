@@ -4,20 +4,18 @@ import (
 	"context"
 	"errors"
 	"testing"
-
-	"github.com/komand-ai/komand/internal/audit"
 )
 
-type memRecorder struct {
-	events []audit.Event
-	err    error
+type memSink struct {
+	denials []Denial
+	err     error
 }
 
-func (m *memRecorder) Record(_ context.Context, ev audit.Event) error {
+func (m *memSink) RecordDenial(_ context.Context, d Denial) error {
 	if m.err != nil {
 		return m.err
 	}
-	m.events = append(m.events, ev)
+	m.denials = append(m.denials, d)
 	return nil
 }
 
@@ -85,35 +83,33 @@ func TestCanGrant(t *testing.T) {
 	}
 }
 
-func TestCheckAuditsDenials(t *testing.T) {
-	rec := &memRecorder{}
-	az := New(rec)
+// TestRefuseHandsTheSinkTheDenial: the sink gets the principal, verb,
+// resource, target and reason; a sink error is not a plain denial.
+func TestRefuseHandsTheSinkTheDenial(t *testing.T) {
+	sink := &memSink{}
+	az := New(sink)
 	ctx := context.Background()
-	viewer := Principal{TenantID: "t1", UserID: "u1", Role: Viewer}
-	if err := az.Check(ctx, viewer, Read, Agents, Target{}); err != nil || len(rec.events) != 0 {
-		t.Fatalf("allowed check: %v, events %d", err, len(rec.events))
-	}
-	err := az.Check(ctx, viewer, Delete, Agents, Target{AgentID: "bot"})
+	p := Principal{TenantID: "t1", UserID: "u1", Role: Viewer, APIKeyID: "k1"}
+	tg := Target{AgentID: "bot", ID: "x"}
+	err := az.Deny(ctx, p, Update, Users, tg, "cannot grant a role above one's own")
 	if !errors.Is(err, ErrDenied) {
 		t.Fatalf("got %v, want ErrDenied", err)
 	}
-	if len(rec.events) != 1 {
-		t.Fatalf("events: %d", len(rec.events))
+	want := Denial{Principal: p, Verb: Update, Resource: Users, Target: tg, Reason: "cannot grant a role above one's own"}
+	if len(sink.denials) != 1 || sink.denials[0] != want {
+		t.Fatalf("denials: %+v, want %+v", sink.denials, want)
 	}
-	ev := rec.events[0]
-	if ev.Action != audit.PermissionDenied || ev.TenantID != "t1" || ev.ActorID != "u1" || ev.AgentID != "bot" ||
-		ev.Details["verb"] != "delete" || ev.Details["resource"] != "agents" {
-		t.Fatalf("denial entry: %+v", ev)
+	err = az.Refuse(ctx, Denial{Principal: p, Verb: Execute, Resource: Skills, Reason: "r", Via: "model"})
+	if !errors.Is(err, ErrDenied) || len(sink.denials) != 2 || sink.denials[1].Via != "model" {
+		t.Fatalf("refuse: %v, %+v", err, sink.denials)
 	}
-	// A principal without a user is denied even for an allowed action.
-	if err := az.Check(ctx, Principal{TenantID: "t1", Role: Owner}, Read, Agents, Target{}); !errors.Is(err, ErrDenied) {
-		t.Fatalf("zero principal: %v", err)
+	// No tenant: denied without reaching the sink.
+	if err := az.Check(ctx, Principal{UserID: "u1", Role: Owner}, Read, Agents, Target{}); !errors.Is(err, ErrDenied) || len(sink.denials) != 2 {
+		t.Fatalf("no tenant: %v, %d denials", err, len(sink.denials))
 	}
-	// If the denial cannot be recorded, the error is not a plain denial.
-	rec.err = errors.New("audit down")
-	err = az.Check(ctx, viewer, Delete, Agents, Target{})
-	if err == nil || errors.Is(err, ErrDenied) {
-		t.Fatalf("unrecorded denial: got %v, want an internal error", err)
+	sink.err = errors.New("audit down")
+	if err := az.Check(ctx, p, Delete, Agents, Target{}); err == nil || errors.Is(err, ErrDenied) {
+		t.Fatalf("unstored denial: got %v, want an internal error", err)
 	}
 }
 

@@ -9,6 +9,10 @@ const (
 	Create Verb = "create"
 	Update Verb = "update"
 	Delete Verb = "delete"
+	// Execute is running a skill as a tool. It is in no role's row: the
+	// tool runtime refuses a skill the agent may not run (Refuse), so the
+	// refusal takes the same path as every other denial.
+	Execute Verb = "execute"
 )
 
 // Resource is a kind of thing a tenant owns.

@@ -170,17 +170,15 @@ func (s *Service) CreateAccount(ctx context.Context, p authz.Principal, in Accou
 	a := store.ChannelAccount{TenantID: p.TenantID, ID: uuid.NewString(), Channel: in.Channel, AccountID: in.AccountID,
 		AgentID: in.AgentID, SecretCredentialID: in.SecretCredentialID, TokenCredentialID: in.TokenCredentialID,
 		CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
-	if err := s.record(ctx, p, audit.ChannelAccountCreated, a, nil); err != nil {
-		return store.ChannelAccount{}, err
-	}
-	if err := s.st.CreateChannelAccount(ctx, a); err != nil {
-		_ = s.record(context.WithoutCancel(ctx), p, audit.ChannelAccountCreated, a, map[string]any{"outcome": "failed"})
-		switch {
-		case errors.Is(err, store.ErrConflict):
-			return store.ChannelAccount{}, apperr.New(apperr.Conflict, "this channel already has an account with this accountId")
-		case errors.Is(err, store.ErrNotFound):
-			return store.ChannelAccount{}, apperr.New(apperr.NotFound, "agent not found")
-		}
+	err := audit.Do(ctx, s.audit, audit.By(p), accountEvent(audit.ChannelAccountCreated, a), func() error {
+		return s.st.CreateChannelAccount(ctx, a)
+	})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return store.ChannelAccount{}, apperr.New(apperr.Conflict, "this channel already has an account with this accountId")
+	case errors.Is(err, store.ErrNotFound):
+		return store.ChannelAccount{}, apperr.New(apperr.NotFound, "agent not found")
+	case err != nil:
 		return store.ChannelAccount{}, err
 	}
 	return a, nil
@@ -222,24 +220,19 @@ func (s *Service) DeleteAccount(ctx context.Context, p authz.Principal, id strin
 	if err != nil {
 		return err
 	}
-	if err := s.record(ctx, p, audit.ChannelAccountDeleted, a, nil); err != nil {
-		return err
+	err = audit.Do(ctx, s.audit, audit.By(p), accountEvent(audit.ChannelAccountDeleted, a), func() error {
+		return s.st.DeleteChannelAccount(ctx, p.TenantID, id)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrAccountNotFound
 	}
-	if err := s.st.DeleteChannelAccount(ctx, p.TenantID, id); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrAccountNotFound
-		}
-		return err
-	}
-	return nil
+	return err
 }
 
-func (s *Service) record(ctx context.Context, p authz.Principal, action audit.Action, a store.ChannelAccount, extra map[string]any) error {
-	details := map[string]any{"channelAccountId": a.ID, "channel": a.Channel, "accountId": a.AccountID}
-	for k, v := range extra {
-		details[k] = v
-	}
-	return s.audit.Record(ctx, audit.Event{TenantID: p.TenantID, Action: action, ActorID: p.UserID, AgentID: a.AgentID, Details: details})
+// accountEvent is a change to channel account a.
+func accountEvent(action audit.Action, a store.ChannelAccount) audit.Event {
+	return audit.Event{Action: action, AgentID: a.AgentID,
+		Details: map[string]any{"channelAccountId": a.ID, "channel": a.Channel, "accountId": a.AccountID}}
 }
 
 // ErrUnauthorized is every refused delivery's answer: the sender learns

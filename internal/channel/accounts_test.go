@@ -143,8 +143,8 @@ func TestAccountLifecycle(t *testing.T) {
 		}
 	}
 	// The duplicate's entry is followed by its failed outcome.
-	want := []string{audit.ChannelAccountCreated + ":crm-hook:", audit.ChannelAccountCreated + ":site:",
-		audit.ChannelAccountCreated + ":crm-hook:", audit.ChannelAccountCreated + ":crm-hook:failed", audit.ChannelAccountDeleted + ":site:"}
+	want := []string{string(audit.ChannelAccountCreated) + ":crm-hook:", string(audit.ChannelAccountCreated) + ":site:",
+		string(audit.ChannelAccountCreated) + ":crm-hook:", string(audit.ChannelAccountCreated) + ":crm-hook:failed", string(audit.ChannelAccountDeleted) + ":site:"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("entries %v, want %v", got, want)
 	}

@@ -118,7 +118,7 @@ func outboxService(t *testing.T, now func() time.Time, o DeliveryOptions) (*Serv
 		}
 	}
 	rec := &recorder{}
-	s := NewService(st, tokens{}, authz.New(rec), rec, nil, slog.New(slog.DiscardHandler), now,
+	s := NewService(st, tokens{}, authz.New(audit.Denials(rec)), rec, nil, slog.New(slog.DiscardHandler), now,
 		Options{TelegramAPI: api.URL, Delivery: o})
 	return s, st, rec, &requests, a
 }

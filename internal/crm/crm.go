@@ -73,12 +73,9 @@ func (in *Input) validate() error {
 	return nil
 }
 
-func (s *Service) record(ctx context.Context, p authz.Principal, action audit.Action, id string) error {
-	d := map[string]any{"contactId": id}
-	if p.APIKeyID != "" {
-		d["apiKeyId"] = p.APIKeyID
-	}
-	return s.audit.Record(ctx, audit.Event{TenantID: p.TenantID, Action: action, ActorID: p.UserID, Details: d})
+// contactEvent is a change to contact id.
+func contactEvent(action audit.Action, id string) audit.Event {
+	return audit.Event{Action: action, Details: map[string]any{"contactId": id}}
 }
 
 // Create adds a contact.
@@ -92,13 +89,17 @@ func (s *Service) Create(ctx context.Context, p authz.Principal, in Input) (stor
 	now := s.now().UTC().Truncate(time.Microsecond)
 	c := store.Contact{TenantID: p.TenantID, ID: uuid.NewString(), Name: in.Name, Email: in.Email, Phone: in.Phone,
 		Company: in.Company, Notes: in.Notes, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
-	if err := s.record(ctx, p, audit.ContactCreated, c.ID); err != nil {
-		return store.Contact{}, err
-	}
-	if err := s.st.CreateContact(ctx, c, MaxContacts); err != nil {
+	err := audit.Do(ctx, s.audit, audit.By(p), contactEvent(audit.ContactCreated, c.ID), func() error {
+		err := s.st.CreateContact(ctx, c, MaxContacts)
 		if errors.Is(err, store.ErrLimit) {
-			return store.Contact{}, apperr.New(apperr.Conflict, "the CRM holds its maximum number of contacts")
+			return audit.Fail("limit", err)
 		}
+		return err
+	})
+	if errors.Is(err, store.ErrLimit) {
+		return store.Contact{}, apperr.New(apperr.Conflict, "the CRM holds its maximum number of contacts")
+	}
+	if err != nil {
 		return store.Contact{}, err
 	}
 	return c, nil
@@ -151,13 +152,13 @@ func (s *Service) Update(ctx context.Context, p authz.Principal, id string, in I
 	}
 	c.Name, c.Email, c.Phone, c.Company, c.Notes = in.Name, in.Email, in.Phone, in.Company, in.Notes
 	c.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	if err := s.record(ctx, p, audit.ContactUpdated, c.ID); err != nil {
-		return store.Contact{}, err
+	err = audit.Do(ctx, s.audit, audit.By(p), contactEvent(audit.ContactUpdated, c.ID), func() error {
+		return s.st.UpdateContact(ctx, c)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Contact{}, ErrNotFound
 	}
-	if err := s.st.UpdateContact(ctx, c); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return store.Contact{}, ErrNotFound
-		}
+	if err != nil {
 		return store.Contact{}, err
 	}
 	return c, nil
@@ -171,16 +172,13 @@ func (s *Service) Delete(ctx context.Context, p authz.Principal, id string) erro
 	if _, err := s.get(ctx, p, id); err != nil {
 		return err
 	}
-	if err := s.record(ctx, p, audit.ContactDeleted, id); err != nil {
-		return err
+	err := audit.Do(ctx, s.audit, audit.By(p), contactEvent(audit.ContactDeleted, id), func() error {
+		return s.st.DeleteContact(ctx, p.TenantID, id)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotFound
 	}
-	if err := s.st.DeleteContact(ctx, p.TenantID, id); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrNotFound
-		}
-		return err
-	}
-	return nil
+	return err
 }
 
 // Lookup is the skills' read path: up to limit contacts of tenantID

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/komand-ai/komand/internal/app/apptest"
+	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/config"
 	"github.com/komand-ai/komand/internal/store"
 )
@@ -97,9 +98,9 @@ func assertNoLeak(t *testing.T, body []byte) {
 	}
 }
 
-func auditCount(t *testing.T, w *world, tenantID, action string) int {
+func auditCount(t *testing.T, w *world, tenantID string, action audit.Action) int {
 	t.Helper()
-	_, total, err := w.env.App.Store.ListAudit(t.Context(), tenantID, store.AuditFilter{Action: action}, store.Page{Page: 1, PageSize: 1})
+	_, total, err := w.env.App.Store.ListAudit(t.Context(), tenantID, store.AuditFilter{Action: string(action)}, store.Page{Page: 1, PageSize: 1})
 	if err != nil {
 		t.Fatalf("list audit: %v", err)
 	}

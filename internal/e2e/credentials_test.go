@@ -163,7 +163,7 @@ func TestCredentialsAPI(t *testing.T) {
 			if r := w.env.Do("DELETE", grants+"/"+w.agent+"/billing.charge", admin, nil); r.Status != 200 {
 				t.Fatalf("revoke: %d %s", r.Status, r.Body)
 			}
-			for _, a := range []string{audit.CredentialGranted, audit.CredentialRevoked} {
+			for _, a := range []audit.Action{audit.CredentialGranted, audit.CredentialRevoked} {
 				if n := auditCount(t, w, w.tenA, a); n < 1 {
 					t.Fatalf("%s not recorded", a)
 				}
@@ -199,7 +199,7 @@ func TestCredentialsAPI(t *testing.T) {
 				t.Fatalf("delete: %d %s", r.Status, r.Body)
 			}
 			expectError(t, w.env.Do("GET", "/api/credentials/"+c.ID, admin, nil), 404, "not_found")
-			for _, a := range []string{audit.CredentialCreated, audit.CredentialUpdated, audit.CredentialDeleted} {
+			for _, a := range []audit.Action{audit.CredentialCreated, audit.CredentialUpdated, audit.CredentialDeleted} {
 				if n := auditCount(t, w, w.tenA, a); n != 1 {
 					t.Fatalf("%s: %d entries, want 1", a, n)
 				}

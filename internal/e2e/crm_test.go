@@ -53,7 +53,7 @@ func TestCRMContacts(t *testing.T) {
 		if r := env.Do("DELETE", "/api/crm/contacts/"+id, owner, nil); r.Status != 200 {
 			t.Fatalf("delete: %d %s", r.Status, r.Body)
 		}
-		for action, want := range map[string]int{audit.ContactCreated: 1, audit.ContactUpdated: 1, audit.ContactDeleted: 1} {
+		for action, want := range map[audit.Action]int{audit.ContactCreated: 1, audit.ContactUpdated: 1, audit.ContactDeleted: 1} {
 			if n := countAudit(t, env, a, action); n != want {
 				t.Fatalf("%s: %d, want %d", action, n, want)
 			}
@@ -61,9 +61,9 @@ func TestCRMContacts(t *testing.T) {
 	})
 }
 
-func countAudit(t *testing.T, env *apptest.Env, tenant, action string) int {
+func countAudit(t *testing.T, env *apptest.Env, tenant string, action audit.Action) int {
 	t.Helper()
-	_, n, err := env.App.Store.ListAudit(t.Context(), tenant, store.AuditFilter{Action: action}, store.Page{Page: 1, PageSize: 1})
+	_, n, err := env.App.Store.ListAudit(t.Context(), tenant, store.AuditFilter{Action: string(action)}, store.Page{Page: 1, PageSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

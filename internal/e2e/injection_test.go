@@ -52,7 +52,7 @@ func (w *providerWorld) remember(t *testing.T, key, value string) {
 // detections returns the tenant's PromptInjectionDetected details.
 func (w *providerWorld) detections(t *testing.T) []map[string]any {
 	t.Helper()
-	es, _, err := w.env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: audit.PromptInjectionDetected},
+	es, _, err := w.env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: string(audit.PromptInjectionDetected)},
 		store.Page{Page: 1, PageSize: 100})
 	if err != nil {
 		t.Fatal(err)

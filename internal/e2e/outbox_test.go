@@ -317,7 +317,7 @@ func (w *outboxWorld) rows(env *apptest.Env) []outboxRow {
 // first, with each entry's request ID under "requestId".
 func (w *outboxWorld) sent(env *apptest.Env) []map[string]any {
 	w.t.Helper()
-	es, _, err := env.App.Store.ListAudit(w.t.Context(), w.tenant, store.AuditFilter{Action: audit.MessageSent}, store.Page{Page: 1, PageSize: 100})
+	es, _, err := env.App.Store.ListAudit(w.t.Context(), w.tenant, store.AuditFilter{Action: string(audit.MessageSent)}, store.Page{Page: 1, PageSize: 100})
 	if err != nil {
 		w.t.Fatalf("list audit: %v", err)
 	}

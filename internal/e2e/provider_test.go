@@ -128,9 +128,9 @@ func (w *providerWorld) history(t *testing.T, sessionID string) []store.Turn {
 	return turns
 }
 
-func (w *providerWorld) count(t *testing.T, action string) int {
+func (w *providerWorld) count(t *testing.T, action audit.Action) int {
 	t.Helper()
-	_, n, err := w.env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: action}, store.Page{Page: 1, PageSize: 1})
+	_, n, err := w.env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: string(action)}, store.Page{Page: 1, PageSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

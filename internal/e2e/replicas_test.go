@@ -70,7 +70,7 @@ func TestTwoReplicasOneSession(t *testing.T) {
 	if len(seen) != n {
 		t.Errorf("%d distinct messages, want %d", len(seen), n)
 	}
-	_, created, err := r1.App.Store.ListAudit(t.Context(), tn, store.AuditFilter{Action: audit.SessionCreated}, store.Page{Page: 1, PageSize: 1})
+	_, created, err := r1.App.Store.ListAudit(t.Context(), tn, store.AuditFilter{Action: string(audit.SessionCreated)}, store.Page{Page: 1, PageSize: 1})
 	if err != nil || created != 1 {
 		t.Errorf("SessionCreated entries: %d (%v), want 1", created, err)
 	}

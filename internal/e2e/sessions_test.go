@@ -120,7 +120,7 @@ func TestWebChatConversation(t *testing.T) {
 			t.Fatalf("list sessions: %s", r.Body)
 		}
 
-		for action, want := range map[string]int{
+		for action, want := range map[audit.Action]int{
 			audit.SessionCreated: 2, audit.MessageReceived: 3, audit.MessageSent: 3,
 		} {
 			if got := auditCount(t, w, w.tenA, action); got != want {
@@ -132,7 +132,7 @@ func TestWebChatConversation(t *testing.T) {
 		if r.Meta == nil || r.Meta.Total != 5 { // SessionCreated + 2×(Received, Sent)
 			t.Errorf("audit by session: %s", r.Body)
 		}
-		for _, action := range []string{audit.SessionCreated, audit.MessageReceived, audit.MessageSent} {
+		for _, action := range []audit.Action{audit.SessionCreated, audit.MessageReceived, audit.MessageSent} {
 			if n := auditCount(t, w, w.tenB, action); n != 0 {
 				t.Errorf("tenant B's log got %d %s entries from A's conversation", n, action)
 			}
@@ -183,7 +183,7 @@ func TestWebChatCommandsAndTools(t *testing.T) {
 		}
 		// 4 successful tool runs, 4 failed (validation) plus none for the
 		// invalid-JSON command, which never reaches the executor.
-		for action, want := range map[string]int{
+		for action, want := range map[audit.Action]int{
 			audit.ToolExecutionStarted: 8, audit.ToolExecutionCompleted: 4, audit.ToolExecutionFailed: 4,
 		} {
 			if got := auditCount(t, w, w.tenA, action); got != want {

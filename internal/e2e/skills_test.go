@@ -109,7 +109,7 @@ func TestSkillsEndToEnd(t *testing.T) {
 			t.Fatalf("registered: %+v", got)
 		}
 		expectError(t, env.Do("POST", "/api/skills/", w.admin, qb), 409, "conflict")
-		if reg, _, _ := env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: audit.SkillRegistered}, store.Page{Page: 1, PageSize: 5}); len(reg) != 3 ||
+		if reg, _, _ := env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: string(audit.SkillRegistered)}, store.Page{Page: 1, PageSize: 5}); len(reg) != 3 ||
 			!strings.Contains(string(reg[0].Details), `"outcome":"failed"`) {
 			t.Fatalf("SkillRegistered entries after a duplicate version: %+v", reg)
 		}
@@ -192,7 +192,7 @@ func TestSkillsEndToEnd(t *testing.T) {
 		if !strings.Contains(toolMsg, `"total":32.4`) || !strings.Contains(toolMsg, "<untrusted-data-") || !strings.Contains(toolMsg, injection.DataNotice) {
 			t.Fatalf("tool result: %s", toolMsg)
 		}
-		entries, _, _ := env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: audit.ToolExecutionCompleted, SkillID: "quote-builder"}, store.Page{Page: 1, PageSize: 5})
+		entries, _, _ := env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: string(audit.ToolExecutionCompleted), SkillID: "quote-builder"}, store.Page{Page: 1, PageSize: 5})
 		if len(entries) != 1 || !strings.Contains(string(entries[0].Details), `"peakMemoryBytes"`) || !strings.Contains(string(entries[0].Details), `"runtime":"wasm"`) {
 			t.Fatalf("completed entry: %+v", entries)
 		}
@@ -384,7 +384,7 @@ func TestSkillsEndToEnd(t *testing.T) {
 		// Installed skills cannot be deleted; uninstall first. The trail
 		// says the recorded deletion did not happen.
 		expectError(t, env.Do("DELETE", "/api/skills/quote-builder", w.admin, nil), 409, "conflict")
-		del, _, _ := env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: audit.SkillDeleted, SkillID: "quote-builder"}, store.Page{Page: 1, PageSize: 2})
+		del, _, _ := env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: string(audit.SkillDeleted), SkillID: "quote-builder"}, store.Page{Page: 1, PageSize: 2})
 		if len(del) != 2 || !strings.Contains(string(del[0].Details), `"outcome":"failed"`) || strings.Contains(string(del[1].Details), "outcome") {
 			t.Fatalf("SkillDeleted entries for a refused delete: %+v", del)
 		}
@@ -435,7 +435,7 @@ func lastToolMessage(t *testing.T, req map[string]any) string {
 // and returns its details.
 func assertFailed(t *testing.T, w *skillWorld, skillID, reason string) string {
 	t.Helper()
-	es, _, err := w.env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: audit.ToolExecutionFailed, SkillID: skillID}, store.Page{Page: 1, PageSize: 1})
+	es, _, err := w.env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: string(audit.ToolExecutionFailed), SkillID: skillID}, store.Page{Page: 1, PageSize: 1})
 	if err != nil || len(es) == 0 {
 		t.Fatalf("no ToolExecutionFailed for %s: %v", skillID, err)
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/komand-ai/komand/internal/apperr"
-	"github.com/komand-ai/komand/internal/auditlog"
+	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/requestid"
 	"github.com/komand-ai/komand/internal/store"
@@ -40,10 +40,10 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p authz.Princ
 		Action: q.Get("action"), ActorID: q.Get("actorId"), AgentID: q.Get("agentId"),
 		SessionID: q.Get("sessionId"), SkillID: q.Get("skillId"),
 	}
-	if f.From, err = auditlog.ParseTime("from", q.Get("from")); err != nil {
+	if f.From, err = audit.ParseTime("from", q.Get("from")); err != nil {
 		return err
 	}
-	if f.To, err = auditlog.ParseTime("to", q.Get("to")); err != nil {
+	if f.To, err = audit.ParseTime("to", q.Get("to")); err != nil {
 		return err
 	}
 	es, total, err := s.deps.AuditLog.List(r.Context(), p, f, pg)

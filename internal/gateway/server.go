@@ -13,15 +13,16 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"github.com/komand-ai/komand/internal/session"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"time"
 
+	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/session"
+
 	"github.com/komand-ai/komand/internal/agent"
-	"github.com/komand-ai/komand/internal/auditlog"
 	"github.com/komand-ai/komand/internal/authn"
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/channel"
@@ -47,7 +48,7 @@ type Deps struct {
 	Agents      *agent.Service
 	Users       *user.Service
 	APIKeys     *user.APIKeys
-	AuditLog    *auditlog.Service
+	AuditLog    *audit.Trail
 	Sessions    *session.Service
 	Guard       *session.Guard
 	Memory      *agent.MemoryService

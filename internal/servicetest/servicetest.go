@@ -65,7 +65,7 @@ func New(t testing.TB) *Fixture {
 		}
 	})
 	rec := &Recorder{next: w}
-	f := &Fixture{Store: st, Writer: w, Audit: rec, Authz: authz.New(rec), Clock: clock,
+	f := &Fixture{Store: st, Writer: w, Audit: rec, Authz: authz.New(audit.Denials(rec)), Clock: clock,
 		TenantA: "00000000-0000-7000-8000-00000000000a", TenantB: "00000000-0000-7000-8000-00000000000b",
 		t: t, principals: map[string]authz.Principal{}}
 	for id, slug := range map[string]string{f.TenantA: "tenant-a", f.TenantB: "tenant-b"} {

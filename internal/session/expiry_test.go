@@ -39,7 +39,7 @@ func newExpiryService(t *testing.T, now *atomic.Int64) (*Service, *sqlite.Store,
 	w := audit.NewWriter(st, audit.Options{})
 	t.Cleanup(func() { w.Close() })
 	clock := func() time.Time { return time.Unix(now.Load(), 0).UTC() }
-	s := New(st, authz.New(w), w, nil, NewRunner(nil, nil, RunnerOptions{}), Options{IdleTimeout: time.Hour, Now: clock})
+	s := New(st, authz.New(audit.Denials(w)), w, nil, NewRunner(nil, nil, RunnerOptions{}), Options{IdleTimeout: time.Hour, Now: clock})
 	return s, st, se
 }
 
@@ -61,7 +61,7 @@ func TestExpireIdle(t *testing.T) {
 	if got.EndedAt == nil || got.EndReason != "idle" {
 		t.Fatalf("session after expiry: %+v", got)
 	}
-	if _, n, _ := st.ListAudit(ctx, se.TenantID, store.AuditFilter{Action: audit.SessionEnded}, store.Page{Page: 1, PageSize: 1}); n != 1 {
+	if _, n, _ := st.ListAudit(ctx, se.TenantID, store.AuditFilter{Action: string(audit.SessionEnded)}, store.Page{Page: 1, PageSize: 1}); n != 1 {
 		t.Fatalf("SessionEnded entries: %d", n)
 	}
 }

@@ -200,12 +200,10 @@ func (g *Guard) PutPolicy(ctx context.Context, p authz.Principal, doc []byte) (s
 	}
 	sp := store.InjectionPolicy{TenantID: p.TenantID, Doc: canonical, UpdatedBy: p.UserID,
 		UpdatedAt: g.now().UTC().Truncate(time.Microsecond)}
-	if err := g.st.PutInjectionPolicy(ctx, sp); err != nil {
-		return store.InjectionPolicy{}, err
-	}
 	details := map[string]any{"action": pol.Resolve("", injection.SourceUser).Action, "agents": len(pol.Agents)}
-	if err := g.audit.Record(ctx, audit.Event{TenantID: p.TenantID, Action: audit.InjectionPolicyChanged,
-		ActorID: p.UserID, Details: details}); err != nil {
+	if err := audit.Do(ctx, g.audit, audit.By(p), audit.Event{Action: audit.InjectionPolicyChanged, Details: details}, func() error {
+		return g.st.PutInjectionPolicy(ctx, sp)
+	}); err != nil {
 		return store.InjectionPolicy{}, err
 	}
 	return effectivePolicy(sp, pol)

@@ -426,17 +426,19 @@ func (s *Service) session(ctx context.Context, p authz.Principal, m channel.Inbo
 		ChannelAccountID: m.ChannelAccountID, SenderID: m.SenderID, AgentID: ag.AgentID,
 		Metadata: meta, FirstMessageAt: now, LastMessageAt: now,
 	}
-	if err := s.record(ctx, p, audit.SessionCreated, se, map[string]any{"channel": m.Channel}); err != nil {
-		return store.TurnState{}, err
-	}
-	if err := s.st.CreateSession(ctx, se, s.opts.MaxActiveSessions); err != nil {
+	err = audit.Do(ctx, s.audit, audit.By(p), sessionEvent(audit.SessionCreated, se, map[string]any{"channel": m.Channel}), func() error {
+		err := s.st.CreateSession(ctx, se, s.opts.MaxActiveSessions)
 		if errors.Is(err, store.ErrLimit) {
-			_ = s.record(context.WithoutCancel(ctx), p, audit.SessionCreated, se,
-				map[string]any{"channel": m.Channel, "outcome": "failed", "reason": "limit"})
-			return store.TurnState{}, apperr.New(apperr.LimitReached, fmt.Sprintf(
-				"the tenant has reached its limit of %d active sessions (Limits:MaxActiveSessions); "+
-					"sessions end after their idle timeout", s.opts.MaxActiveSessions))
+			return audit.Fail("limit", err)
 		}
+		return err
+	})
+	if errors.Is(err, store.ErrLimit) {
+		return store.TurnState{}, apperr.New(apperr.LimitReached, fmt.Sprintf(
+			"the tenant has reached its limit of %d active sessions (Limits:MaxActiveSessions); "+
+				"sessions end after their idle timeout", s.opts.MaxActiveSessions))
+	}
+	if err != nil {
 		return store.TurnState{}, err
 	}
 	return store.TurnState{Session: se, Agent: &ag, History: []store.Turn{}}, nil
@@ -458,23 +460,19 @@ func (s *Service) boundAgent(ctx context.Context, tenantID string, m channel.Inb
 	return "", apperr.New(apperr.NotFound, "no agent is bound to this channel account")
 }
 
-func (s *Service) record(ctx context.Context, p authz.Principal, action audit.Action, se store.Session, details map[string]any) error {
-	return s.audit.Record(ctx, event(p, action, se, details))
-}
-
 // add puts an event in the turn's audit group without waiting for it.
 func (s *Service) add(ctx context.Context, g *audit.Group, p authz.Principal, action audit.Action, se store.Session, details map[string]any) error {
 	return g.Add(ctx, event(p, action, se, details))
 }
 
+// event is an event of session se by p.
 func event(p authz.Principal, action audit.Action, se store.Session, details map[string]any) audit.Event {
-	if p.APIKeyID != "" {
-		details["apiKeyId"] = p.APIKeyID
-	}
-	return audit.Event{
-		TenantID: se.TenantID, Action: action, ActorID: p.UserID, AgentID: se.AgentID,
-		SessionID: se.ID, Details: details,
-	}
+	return audit.By(p).Event(sessionEvent(action, se, details))
+}
+
+// sessionEvent is an event of session se, not yet attributed.
+func sessionEvent(action audit.Action, se store.Session, details map[string]any) audit.Event {
+	return audit.Event{TenantID: se.TenantID, Action: action, AgentID: se.AgentID, SessionID: se.ID, Details: details}
 }
 
 // List returns one page of p's tenant's sessions, most recently active first.
@@ -530,10 +528,12 @@ func (s *Service) End(ctx context.Context, p authz.Principal, id string) (store.
 		return store.Session{}, err
 	}
 	defer unlock()
-	if err := s.record(ctx, p, audit.SessionEnded, se, map[string]any{"reason": "ended"}); err != nil {
-		return store.Session{}, err
-	}
-	ended, err := s.st.EndSession(ctx, p.TenantID, id, s.opts.Now().UTC().Truncate(time.Microsecond), "ended")
+	var ended store.Session
+	err = audit.Do(ctx, s.audit, audit.By(p), sessionEvent(audit.SessionEnded, se, map[string]any{"reason": "ended"}), func() error {
+		var err error
+		ended, err = s.st.EndSession(ctx, p.TenantID, id, s.opts.Now().UTC().Truncate(time.Microsecond), "ended")
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, apperr.New(apperr.Conflict, "the session has already ended")
 	}
@@ -597,17 +597,15 @@ func (s *Service) expire(ctx context.Context, se store.Session, cutoff, now time
 	if cur.EndedAt != nil || !cur.LastMessageAt.Before(cutoff) {
 		return false, nil
 	}
-	if err := s.audit.Record(ctx, audit.Event{TenantID: se.TenantID, Action: audit.SessionEnded,
-		AgentID: se.AgentID, SessionID: se.ID, Details: map[string]any{"reason": "idle"}}); err != nil {
-		return false, err
+	// The platform ends it: the entry has no actor.
+	err = audit.Do(ctx, s.audit, audit.Actor{}, sessionEvent(audit.SessionEnded, se, map[string]any{"reason": "idle"}), func() error {
+		_, err := s.st.EndSession(ctx, se.TenantID, se.ID, now, "idle")
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
 	}
-	if _, err := s.st.EndSession(ctx, se.TenantID, se.ID, now, "idle"); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return false, nil
-		}
-		return false, err
-	}
-	return true, nil
+	return err == nil, err
 }
 
 // lockKey takes a session key's locks: the FIFO lock of this process, then

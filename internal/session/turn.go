@@ -123,6 +123,7 @@ func (r *Runner) turn(ctx context.Context, role, text string) store.Turn {
 // Turn answers one message.
 func (r *Runner) Turn(ctx context.Context, in TurnInput) (TurnOutput, error) {
 	inv := skill.Invocation{TenantID: in.Principal.TenantID, UserID: in.Principal.UserID,
+		Role: in.Principal.Role, APIKeyID: in.Principal.APIKeyID,
 		AgentID: in.Agent.AgentID, SessionID: in.Session.ID, Via: "command", Audit: in.Audit,
 		EnabledSkillIDs: in.Agent.EnabledSkillIDs}
 	// Slash commands run a tool with the sender's own arguments: for
@@ -348,7 +349,7 @@ func (r *Runner) runCalls(ctx context.Context, inv skill.Invocation, in TurnInpu
 		}
 		if det, ok := in.Guard.screen(in.Policy, in.Agent.AgentID, output, src); ok {
 			ev := detectedEvent(in.Principal.TenantID, in.Principal.UserID, in.Agent.AgentID, in.Session.ID, call.Name, det, output)
-			if err := recordEvent(ctx, in, ev); err != nil {
+			if err := in.recorder().Record(ctx, ev); err != nil {
 				out.Stop = "audit_error"
 				return err
 			}
@@ -365,12 +366,13 @@ func (r *Runner) runCalls(ctx context.Context, inv skill.Invocation, in TurnInpu
 	return nil
 }
 
-// recordEvent records ev through the turn's group, awaited.
-func recordEvent(ctx context.Context, in TurnInput, ev audit.Event) error {
+// recorder is where the turn's awaited entries go: its group when it has
+// one.
+func (in TurnInput) recorder() audit.Recorder {
 	if in.Audit != nil {
-		return in.Audit.Record(ctx, ev)
+		return in.Audit
 	}
-	return in.Guard.audit.Record(ctx, ev)
+	return in.Guard.audit
 }
 
 // Texts the model sees in place of a tool output it may not read.

@@ -51,7 +51,7 @@ func newVaultWorld(t *testing.T) *vaultWorld {
 	}
 	w := audit.NewWriter(st, audit.Options{})
 	t.Cleanup(func() { w.Close() })
-	az := authz.New(w)
+	az := authz.New(audit.Denials(w))
 	kek := make([]byte, vault.KeySize)
 	_, _ = rand.Read(kek)
 	ring, _ := vault.NewKeyring(kek)
@@ -73,10 +73,10 @@ func newVaultWorld(t *testing.T) *vaultWorld {
 		admin: authz.Principal{TenantID: tn, UserID: uuid.NewString(), Role: authz.Admin}}
 }
 
-func (vw *vaultWorld) count(t *testing.T, action string) int {
+func (vw *vaultWorld) count(t *testing.T, action audit.Action) int {
 	t.Helper()
 	// Entries are durable once recorded; list them from the store.
-	_, n, err := vw.st.ListAudit(context.Background(), vw.tenant, store.AuditFilter{Action: action}, store.Page{Page: 1, PageSize: 1})
+	_, n, err := vw.st.ListAudit(context.Background(), vw.tenant, store.AuditFilter{Action: string(action)}, store.Page{Page: 1, PageSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestGetCredentialGrantedAndScrubbed(t *testing.T) {
 	if n := vw.count(t, audit.CredentialRead); n != 1 {
 		t.Fatalf("CredentialRead entries: %d", n)
 	}
-	es, _, _ := vw.st.ListAudit(ctx, vw.tenant, store.AuditFilter{Action: audit.CredentialRead}, store.Page{Page: 1, PageSize: 1})
+	es, _, _ := vw.st.ListAudit(ctx, vw.tenant, store.AuditFilter{Action: string(audit.CredentialRead)}, store.Page{Page: 1, PageSize: 1})
 	if e := es[0]; e.SkillID != "charge" || e.AgentID != "sales" || e.SessionID != inv.SessionID || strings.Contains(string(e.Details), "sk_live") {
 		t.Fatalf("CredentialRead entry: %+v %s", e, e.Details)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/komand-ai/komand/internal/agent"
 	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/llm"
 )
 
@@ -37,6 +38,10 @@ type Invocation struct {
 	AgentID   string
 	SessionID string
 	Via       string // "model" or "command"
+	// Role and APIKeyID are the caller's, for the audit entry of a
+	// refusal.
+	Role     authz.Role
+	APIKeyID string
 	// EnabledSkillIDs is the agent's enabledSkillIds: registry skills
 	// outside it are not offered and do not run.
 	EnabledSkillIDs []string

@@ -102,24 +102,19 @@ func view(k store.Skill) (Skill, error) {
 }
 
 func (r *Registry) record(ctx context.Context, p authz.Principal, action audit.Action, agentID, skillID string, details map[string]any) error {
-	if p.APIKeyID != "" {
-		details["apiKeyId"] = p.APIKeyID
-	}
-	return r.audit.Record(ctx, audit.Event{TenantID: p.TenantID, Action: action, ActorID: p.UserID,
-		AgentID: agentID, SkillID: skillID, Details: details})
+	return audit.Record(ctx, r.audit, audit.By(p), skillEvent(action, agentID, skillID, details))
+}
+
+// skillEvent is a registry or installation event of skillID (on agentID,
+// when not empty).
+func skillEvent(action audit.Action, agentID, skillID string, details map[string]any) audit.Event {
+	return audit.Event{Action: action, AgentID: agentID, SkillID: skillID, Details: details}
 }
 
 // CanRegister checks that p may register skills, so the gateway refuses
 // before it reads a package body of up to 96 MiB.
 func (r *Registry) CanRegister(ctx context.Context, p authz.Principal) error {
 	return r.authz.Check(ctx, p, authz.Create, authz.Skills, authz.Target{})
-}
-
-// failed records that a change recorded before it was applied did not
-// happen, so the trail never shows a change that was not made (as the
-// agent service does).
-func (r *Registry) failed(ctx context.Context, p authz.Principal, action audit.Action, agentID, skillID, version string) {
-	_ = r.record(ctx, p, action, agentID, skillID, map[string]any{"version": version, "outcome": "failed"})
 }
 
 // Register verifies and stores a skill package (one new version).
@@ -171,15 +166,11 @@ func (r *Registry) Register(ctx context.Context, p authz.Principal, raw []byte) 
 		Name: c.Name, Description: c.Description, PublisherID: c.PublisherID, Category: c.Category,
 		Contract: compact.Bytes(), Module: pkg.Module, ModuleDigest: sandbox.Digest(pkg.Module),
 		SignatureHash: v.SignatureHash, SignatureKeyID: v.KeyID, IsVerified: v.Verified, CreatedBy: p.UserID, CreatedAt: now}
-	if err := r.record(ctx, p, audit.SkillRegistered, "", c.SkillID, map[string]any{"version": c.Version,
+	err = audit.Do(ctx, r.audit, audit.By(p), skillEvent(audit.SkillRegistered, "", c.SkillID, map[string]any{"version": c.Version,
 		"isVerified": v.Verified, "signatureHash": v.SignatureHash, "signedBy": v.KeyID,
-		"permissions": permStrings(c.RequiredPermissions)}); err != nil {
-		return Skill{}, err
-	}
-	err = r.st.CreateSkill(ctx, k, r.maxSkills, MaxVersions)
-	if err != nil {
-		r.failed(ctx, p, audit.SkillRegistered, "", c.SkillID, c.Version)
-	}
+		"permissions": permStrings(c.RequiredPermissions)}), func() error {
+		return r.st.CreateSkill(ctx, k, r.maxSkills, MaxVersions)
+	})
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return Skill{}, apperr.New(apperr.Conflict, "this version of the skill is already registered; publish a new version")
@@ -301,13 +292,9 @@ func (r *Registry) Delete(ctx context.Context, p authz.Principal, skillID, versi
 		}
 		return err
 	}
-	if err := r.record(ctx, p, audit.SkillDeleted, "", skillID, map[string]any{"version": version}); err != nil {
-		return err
-	}
-	err := r.st.DeleteSkillVersion(ctx, p.TenantID, skillID, version)
-	if err != nil {
-		r.failed(ctx, p, audit.SkillDeleted, "", skillID, version)
-	}
+	err := audit.Do(ctx, r.audit, audit.By(p), skillEvent(audit.SkillDeleted, "", skillID, map[string]any{"version": version}), func() error {
+		return r.st.DeleteSkillVersion(ctx, p.TenantID, skillID, version)
+	})
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return apperr.New(apperr.Conflict, "the skill is installed on an agent; uninstall it first")
@@ -564,13 +551,12 @@ func (r *Registry) Install(ctx context.Context, p authz.Principal, in InstallInp
 	if prev != nil {
 		details["previousVersion"] = old.Version
 	}
-	if err := r.record(ctx, p, audit.SkillInstalled, in.AgentID, in.SkillID, details); err != nil {
-		return Installation{}, nil, nil, err
-	}
-	created, err := r.st.PutSkillInstall(ctx, rec)
-	if err != nil {
-		r.failed(ctx, p, audit.SkillInstalled, in.AgentID, in.SkillID, k.Version)
-	}
+	var created bool
+	err = audit.Do(ctx, r.audit, audit.By(p), skillEvent(audit.SkillInstalled, in.AgentID, in.SkillID, details), func() error {
+		var err error
+		created, err = r.st.PutSkillInstall(ctx, rec)
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return Installation{}, nil, nil, ErrSkillNotFound
 	}
@@ -658,18 +644,15 @@ func (r *Registry) Uninstall(ctx context.Context, p authz.Principal, agentID, sk
 	if err != nil {
 		return err
 	}
-	if err := r.record(ctx, p, audit.SkillUninstalled, agentID, skillID, map[string]any{"version": old.Version}); err != nil {
-		return err
-	}
-	if err := r.setEnabled(ctx, p.TenantID, agentID, skillID, false); err != nil {
-		r.failed(ctx, p, audit.SkillUninstalled, agentID, skillID, old.Version)
-		return err
-	}
-	if err := r.st.DeleteSkillInstall(ctx, p.TenantID, agentID, skillID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		r.failed(ctx, p, audit.SkillUninstalled, agentID, skillID, old.Version)
-		return err
-	}
-	return nil
+	return audit.Do(ctx, r.audit, audit.By(p), skillEvent(audit.SkillUninstalled, agentID, skillID, map[string]any{"version": old.Version}), func() error {
+		if err := r.setEnabled(ctx, p.TenantID, agentID, skillID, false); err != nil {
+			return err
+		}
+		if err := r.st.DeleteSkillInstall(ctx, p.TenantID, agentID, skillID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
 }
 
 // Installed lists an agent's installations.
@@ -725,10 +708,9 @@ func (r *Registry) SetPolicy(ctx context.Context, p authz.Principal, allowUnsign
 		return Policy{}, err
 	}
 	now := r.now().UTC().Truncate(time.Microsecond)
-	if err := r.record(ctx, p, audit.SkillPolicyChanged, "", "", map[string]any{"allowUnsigned": allowUnsigned}); err != nil {
-		return Policy{}, err
-	}
-	if err := r.st.PutSkillPolicy(ctx, store.SkillPolicy{TenantID: p.TenantID, AllowUnsigned: allowUnsigned, UpdatedBy: p.UserID, UpdatedAt: now}); err != nil {
+	if err := audit.Do(ctx, r.audit, audit.By(p), skillEvent(audit.SkillPolicyChanged, "", "", map[string]any{"allowUnsigned": allowUnsigned}), func() error {
+		return r.st.PutSkillPolicy(ctx, store.SkillPolicy{TenantID: p.TenantID, AllowUnsigned: allowUnsigned, UpdatedBy: p.UserID, UpdatedAt: now})
+	}); err != nil {
 		return Policy{}, err
 	}
 	return Policy{AllowUnsigned: allowUnsigned, UpdatedBy: p.UserID, UpdatedAt: now}, nil

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/komand-ai/komand/internal/audit"
+	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/llm"
 	"github.com/komand-ai/komand/internal/sandbox"
 	"github.com/komand-ai/komand/internal/store"
@@ -236,14 +238,24 @@ func (r *Runtime) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (R
 	return Result{Output: ex.Output}, nil
 }
 
+// deny records the refusal of a skill the agent may not run, through authz
+// like every denial, into the turn's group when there is one. It returns
+// nil once the refusal is stored.
 func (r *Runtime) deny(ctx context.Context, inv Invocation, skillID string) error {
-	ev := audit.Event{TenantID: inv.TenantID, Action: audit.PermissionDenied, ActorID: inv.UserID, AgentID: inv.AgentID,
-		SessionID: inv.SessionID, SkillID: skillID,
-		Details: map[string]any{"verb": "execute", "resource": "skills", "reason": "skill not enabled or not every permission granted", "via": inv.Via}}
+	var rec audit.Recorder = r.audit
 	if inv.Audit != nil {
-		return inv.Audit.Record(ctx, ev)
+		rec = inv.Audit
 	}
-	return r.audit.Record(ctx, ev)
+	err := authz.New(audit.Denials(rec)).Refuse(ctx, authz.Denial{
+		Principal: authz.Principal{TenantID: inv.TenantID, UserID: inv.UserID, Role: inv.Role, APIKeyID: inv.APIKeyID},
+		Verb:      authz.Execute, Resource: authz.Skills,
+		Target: authz.Target{AgentID: inv.AgentID, SessionID: inv.SessionID, SkillID: skillID},
+		Reason: "skill not enabled or not every permission granted", Via: inv.Via,
+	})
+	if errors.Is(err, authz.ErrDenied) {
+		return nil
+	}
+	return err
 }
 
 func errorResult(msg string) Result {

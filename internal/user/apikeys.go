@@ -144,23 +144,14 @@ func (s *APIKeys) revoke(ctx context.Context, p authz.Principal, k store.APIKey)
 	}
 	// Neither the key nor its hash: the prefix is what owners see.
 	details := map[string]any{"keyId": k.ID, "userId": k.UserID, "name": k.Name, "prefix": k.Prefix}
-	if p.APIKeyID != "" {
-		details["apiKeyId"] = p.APIKeyID
-	}
-	if err := s.audit.Record(ctx, audit.Event{
-		TenantID: p.TenantID, Action: audit.APIKeyRevoked, ActorID: p.UserID, Details: details,
-	}); err != nil {
-		return store.APIKey{}, err
-	}
 	now := s.now().UTC()
-	if err := s.st.RevokeAPIKey(ctx, p.TenantID, k.ID, now); err != nil {
-		details["outcome"] = "failed"
-		_ = s.audit.Record(context.WithoutCancel(ctx), audit.Event{
-			TenantID: p.TenantID, Action: audit.APIKeyRevoked, ActorID: p.UserID, Details: details,
-		})
-		if errors.Is(err, store.ErrNotFound) {
-			return store.APIKey{}, errKeyNotFound
-		}
+	err := audit.Do(ctx, s.audit, audit.By(p), audit.Event{Action: audit.APIKeyRevoked, Details: details}, func() error {
+		return s.st.RevokeAPIKey(ctx, p.TenantID, k.ID, now)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.APIKey{}, errKeyNotFound
+	}
+	if err != nil {
 		return store.APIKey{}, err
 	}
 	// Read back for the revocation time as stored (a concurrent revoke

@@ -114,7 +114,7 @@ func (s *Service) Create(ctx context.Context, p authz.Principal, in CreateInput)
 			"cannot grant a role above one's own")
 	}
 	u.TenantID = p.TenantID
-	if err := s.insert(ctx, u, p.UserID, p.APIKeyID); err != nil {
+	if err := s.insert(ctx, u, audit.By(p)); err != nil {
 		return store.User{}, Invitation{}, err
 	}
 	return u, inv, nil
@@ -129,7 +129,7 @@ func (s *Service) Bootstrap(ctx context.Context, tenantID string, in CreateInput
 		return store.User{}, err
 	}
 	u.TenantID = tenantID
-	return u, s.insert(ctx, u, "cli", "")
+	return u, s.insert(ctx, u, audit.Actor{TenantID: tenantID, UserID: "cli"})
 }
 
 // prepare validates in and builds the user: with in.Password hashed, or,
@@ -186,7 +186,7 @@ func (s *Service) prepareUser(in CreateInput, invite bool) (store.User, error) {
 	}, nil
 }
 
-func (s *Service) insert(ctx context.Context, u store.User, actor, apiKeyID string) error {
+func (s *Service) insert(ctx context.Context, u store.User, by audit.Actor) error {
 	if _, err := s.st.TenantIDByEmail(ctx, u.Email); err == nil {
 		return errEmailTaken
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -194,25 +194,17 @@ func (s *Service) insert(ctx context.Context, u store.User, actor, apiKeyID stri
 	}
 	// The invitation token is never recorded, nor its hash.
 	details := map[string]any{"userId": u.ID, "email": u.Email, "role": u.Role}
-	if apiKeyID != "" {
-		details["apiKeyId"] = apiKeyID
-	}
 	action := audit.UserCreated
 	if u.InviteHash != "" {
 		action = audit.UserInvited
 	}
-	if err := s.audit.Record(ctx, audit.Event{
-		TenantID: u.TenantID, Action: action, ActorID: actor, Details: details,
-	}); err != nil {
-		return err
+	err := audit.Do(ctx, s.audit, by, audit.Event{TenantID: u.TenantID, Action: action, Details: details}, func() error {
+		return s.st.CreateUser(ctx, u)
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return errEmailTaken
 	}
-	if err := s.st.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return errEmailTaken
-		}
-		return err
-	}
-	return nil
+	return err
 }
 
 // AcceptInvite sets the first password of an invited user with its
@@ -255,20 +247,17 @@ func (s *Service) AcceptInvite(ctx context.Context, token, password string) (sto
 	}
 	// Recorded before it is applied, like every change (fail closed).
 	details := map[string]any{"userId": holder.ID, "email": holder.Email, "role": holder.Role}
-	if err := s.audit.Record(ctx, audit.Event{
-		TenantID: tid, Action: audit.UserInviteAccepted, ActorID: holder.ID, Details: details,
-	}); err != nil {
-		return store.User{}, err
-	}
-	u, err := s.st.AcceptInvite(ctx, tid, hash, pwHash, now)
-	if err != nil {
-		details["outcome"] = "failed"
-		_ = s.audit.Record(context.WithoutCancel(ctx), audit.Event{
-			TenantID: tid, Action: audit.UserInviteAccepted, ActorID: holder.ID, Details: details,
+	var u store.User
+	err = audit.Do(ctx, s.audit, audit.Actor{TenantID: tid, UserID: holder.ID},
+		audit.Event{Action: audit.UserInviteAccepted, Details: details}, func() error {
+			var err error
+			u, err = s.st.AcceptInvite(ctx, tid, hash, pwHash, now)
+			return err
 		})
-		if errors.Is(err, store.ErrNotFound) {
-			return store.User{}, bad // spent meanwhile, or deactivated
-		}
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, bad // spent meanwhile, or deactivated
+	}
+	if err != nil {
 		return store.User{}, err
 	}
 	if u.TenantID != tid || u.ID != holder.ID {
@@ -333,14 +322,14 @@ func (s *Service) SetRole(ctx context.Context, p authz.Principal, id, role strin
 	if old.Role == string(r) {
 		return old, nil
 	}
-	if err := s.audit.Record(ctx, audit.Event{
-		TenantID: p.TenantID, Action: audit.UserRoleChanged, ActorID: p.UserID,
-		Details: map[string]any{"userId": id, "from": old.Role, "to": string(r)},
-	}); err != nil {
-		return store.User{}, err
-	}
-	u, err := s.st.SetUserRole(ctx, p.TenantID, id, string(r), s.now().UTC())
-	return u, s.mapErr(ctx, p, err, audit.UserRoleChanged, id)
+	var u store.User
+	err = audit.Do(ctx, s.audit, audit.By(p), audit.Event{Action: audit.UserRoleChanged,
+		Details: map[string]any{"userId": id, "from": old.Role, "to": string(r)}}, func() error {
+		var err error
+		u, err = s.st.SetUserRole(ctx, p.TenantID, id, string(r), s.now().UTC())
+		return err
+	})
+	return u, mapErr(err)
 }
 
 // Deactivate disables a user: no login, and its sessions and API keys stop
@@ -362,14 +351,14 @@ func (s *Service) Deactivate(ctx context.Context, p authz.Principal, id string) 
 	if !old.Active {
 		return old, nil
 	}
-	if err := s.audit.Record(ctx, audit.Event{
-		TenantID: p.TenantID, Action: audit.UserDeactivated, ActorID: p.UserID,
-		Details: map[string]any{"userId": id, "role": old.Role},
-	}); err != nil {
-		return store.User{}, err
-	}
-	u, err := s.st.DeactivateUser(ctx, p.TenantID, id, s.now().UTC())
-	return u, s.mapErr(ctx, p, err, audit.UserDeactivated, id)
+	var u store.User
+	err = audit.Do(ctx, s.audit, audit.By(p), audit.Event{Action: audit.UserDeactivated,
+		Details: map[string]any{"userId": id, "role": old.Role}}, func() error {
+		var err error
+		u, err = s.st.DeactivateUser(ctx, p.TenantID, id, s.now().UTC())
+		return err
+	})
+	return u, mapErr(err)
 }
 
 // Reactivate lets a deactivated user log in again. Only roles that may
@@ -411,29 +400,18 @@ func (s *Service) reactivate(ctx context.Context, p authz.Principal, old store.U
 	if old.Active {
 		return old, nil
 	}
-	details := map[string]any{"userId": old.ID, "role": old.Role}
-	if p.APIKeyID != "" {
-		details["apiKeyId"] = p.APIKeyID
-	}
-	if err := s.audit.Record(ctx, audit.Event{
-		TenantID: p.TenantID, Action: audit.UserReactivated, ActorID: p.UserID, Details: details,
-	}); err != nil {
-		return store.User{}, err
-	}
-	u, err := s.st.ReactivateUser(ctx, p.TenantID, old.ID, s.now().UTC())
-	return u, s.mapErr(ctx, p, err, audit.UserReactivated, old.ID)
+	var u store.User
+	err := audit.Do(ctx, s.audit, audit.By(p), audit.Event{Action: audit.UserReactivated,
+		Details: map[string]any{"userId": old.ID, "role": old.Role}}, func() error {
+		var err error
+		u, err = s.st.ReactivateUser(ctx, p.TenantID, old.ID, s.now().UTC())
+		return err
+	})
+	return u, mapErr(err)
 }
 
-// mapErr turns store errors into public ones and, when the change recorded
-// in the audit log did not happen, records that it failed.
-func (s *Service) mapErr(ctx context.Context, p authz.Principal, err error, action, id string) error {
-	if err == nil {
-		return nil
-	}
-	_ = s.audit.Record(context.WithoutCancel(ctx), audit.Event{
-		TenantID: p.TenantID, Action: action, ActorID: p.UserID,
-		Details: map[string]any{"userId": id, "outcome": "failed"},
-	})
+// mapErr turns store errors into public ones.
+func mapErr(err error) error {
 	switch {
 	case errors.Is(err, store.ErrLastOwner):
 		return errLastOwner

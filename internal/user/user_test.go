@@ -235,7 +235,7 @@ func TestRolesAndDeactivation(t *testing.T) {
 			outcomes = append(outcomes, e.Action+":"+o)
 		}
 	}
-	want := []string{string(audit.UserRoleChanged) + ":", audit.UserRoleChanged + ":failed", string(audit.UserDeactivated) + ":", audit.UserDeactivated + ":failed"}
+	want := []string{string(audit.UserRoleChanged) + ":", string(audit.UserRoleChanged) + ":failed", string(audit.UserDeactivated) + ":", string(audit.UserDeactivated) + ":failed"}
 	if !slices.Equal(outcomes, want) {
 		t.Fatalf("entries for the last owner %v, want %v", outcomes, want)
 	}

@@ -91,7 +91,7 @@ func BenchmarkResolve(b *testing.B) {
 			w := audit.NewWriter(st, audit.Options{})
 			b.Cleanup(func() { w.Close() })
 			ring, _ := NewKeyring(randomKey(b))
-			svc := NewService(st, New(st, ring, nil), authz.New(w), w, nil, nil)
+			svc := NewService(st, New(st, ring, nil), authz.New(audit.Denials(w)), w, nil, nil)
 			admin := authz.Principal{TenantID: tn, UserID: uuid.NewString(), Role: authz.Admin}
 			c, err := svc.Create(ctx, admin, "stripe", "api_key", "sk_live_"+uuid.NewString())
 			if err != nil {

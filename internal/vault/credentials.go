@@ -202,18 +202,17 @@ func (s *Service) create(ctx context.Context, p authz.Principal, name, typ, sour
 	if source != "" {
 		extra["source"] = source
 	}
-	if err := s.record(ctx, p, audit.CredentialCreated, c, extra); err != nil {
-		return Credential{}, err
+	err = audit.Do(ctx, s.audit, audit.By(p), credentialEvent(audit.CredentialCreated, c, extra), func() error {
+		return s.st.CreateCredential(ctx, c, s.maxCredentials)
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return Credential{}, errNameTaken
 	}
-	if err := s.st.CreateCredential(ctx, c, s.maxCredentials); err != nil {
-		s.failed(ctx, p, audit.CredentialCreated, c)
-		if errors.Is(err, store.ErrConflict) {
-			return Credential{}, errNameTaken
-		}
-		if errors.Is(err, store.ErrLimit) {
-			return Credential{}, apperr.New(apperr.LimitReached, fmt.Sprintf(
-				"the tenant has reached its limit of %d credentials (Limits:MaxCredentials); delete a credential first", s.maxCredentials))
-		}
+	if errors.Is(err, store.ErrLimit) {
+		return Credential{}, apperr.New(apperr.LimitReached, fmt.Sprintf(
+			"the tenant has reached its limit of %d credentials (Limits:MaxCredentials); delete a credential first", s.maxCredentials))
+	}
+	if err != nil {
 		return Credential{}, err
 	}
 	return metadata(c), nil
@@ -310,19 +309,17 @@ func (s *Service) Update(ctx context.Context, p authz.Principal, id string, in U
 		}
 	}
 	c.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	if err := s.record(ctx, p, audit.CredentialUpdated, c, changed); err != nil {
-		return Credential{}, err
-	}
-	s.forget(p.TenantID)
 	defer s.forget(p.TenantID)
-	if err := s.st.UpdateCredential(ctx, c, in.Value != nil); err != nil {
-		s.failed(ctx, p, audit.CredentialUpdated, c)
-		switch {
-		case errors.Is(err, store.ErrConflict):
-			return Credential{}, errNameTaken
-		case errors.Is(err, store.ErrNotFound):
-			return Credential{}, ErrNotFound
-		}
+	err = audit.Do(ctx, s.audit, audit.By(p), credentialEvent(audit.CredentialUpdated, c, changed), func() error {
+		s.forget(p.TenantID)
+		return s.st.UpdateCredential(ctx, c, in.Value != nil)
+	})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return Credential{}, errNameTaken
+	case errors.Is(err, store.ErrNotFound):
+		return Credential{}, ErrNotFound
+	case err != nil:
 		return Credential{}, err
 	}
 	return metadata(c), nil
@@ -337,34 +334,25 @@ func (s *Service) Delete(ctx context.Context, p authz.Principal, id string) erro
 	if err != nil {
 		return err
 	}
-	if err := s.record(ctx, p, audit.CredentialDeleted, c, nil); err != nil {
-		return err
-	}
-	s.forget(p.TenantID)
 	defer s.forget(p.TenantID)
-	if err := s.st.DeleteCredential(ctx, p.TenantID, id); err != nil {
-		s.failed(ctx, p, audit.CredentialDeleted, c)
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrNotFound
-		}
-		return err
+	err = audit.Do(ctx, s.audit, audit.By(p), credentialEvent(audit.CredentialDeleted, c, nil), func() error {
+		s.forget(p.TenantID)
+		return s.st.DeleteCredential(ctx, p.TenantID, id)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotFound
 	}
-	return nil
+	return err
 }
 
-func (s *Service) record(ctx context.Context, p authz.Principal, action audit.Action, c store.Credential, extra map[string]any) error {
+// credentialEvent is a change to credential c (never its value), with
+// extra details.
+func credentialEvent(action audit.Action, c store.Credential, extra map[string]any) audit.Event {
 	details := map[string]any{"credentialId": c.ID, "name": c.Name, "type": c.Type}
-	if p.APIKeyID != "" {
-		details["apiKeyId"] = p.APIKeyID
-	}
 	for k, v := range extra {
 		details[k] = v
 	}
-	return s.audit.Record(ctx, audit.Event{TenantID: p.TenantID, Action: action, ActorID: p.UserID, Details: details})
-}
-
-func (s *Service) failed(ctx context.Context, p authz.Principal, action audit.Action, c store.Credential) {
-	_ = s.record(context.WithoutCancel(ctx), p, action, c, map[string]any{"outcome": "failed"})
+	return audit.Event{Action: action, Details: details}
 }
 
 // Grant is one (agent, skill) pair that may read a credential.
@@ -457,20 +445,17 @@ func (s *Service) Grant(ctx context.Context, p authz.Principal, id, agentID, ski
 	if len(hosts) > 0 {
 		extra["hosts"] = hosts
 	}
-	if err := s.record(ctx, p, audit.CredentialGranted, c, extra); err != nil {
-		return Grant{}, err
-	}
-	s.forget(p.TenantID)
 	defer s.forget(p.TenantID)
-	if err := s.st.GrantCredential(ctx, g); err != nil {
-		extra["outcome"] = "failed"
-		_ = s.record(context.WithoutCancel(ctx), p, audit.CredentialGranted, c, extra)
-		switch {
-		case errors.Is(err, store.ErrConflict):
-			return Grant{}, apperr.New(apperr.Conflict, "this skill of this agent already holds a grant")
-		case errors.Is(err, store.ErrNotFound):
-			return Grant{}, apperr.New(apperr.NotFound, "agent not found")
-		}
+	err = audit.Do(ctx, s.audit, audit.By(p), credentialEvent(audit.CredentialGranted, c, extra), func() error {
+		s.forget(p.TenantID)
+		return s.st.GrantCredential(ctx, g)
+	})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return Grant{}, apperr.New(apperr.Conflict, "this skill of this agent already holds a grant")
+	case errors.Is(err, store.ErrNotFound):
+		return Grant{}, apperr.New(apperr.NotFound, "agent not found")
+	case err != nil:
 		return Grant{}, err
 	}
 	return Grant{AgentID: agentID, SkillID: skillID, Hosts: hosts, CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt}, nil
@@ -489,20 +474,15 @@ func (s *Service) Revoke(ctx context.Context, p authz.Principal, id, agentID, sk
 		return err
 	}
 	extra := map[string]any{"agentId": agentID, "skillId": skillID}
-	if err := s.record(ctx, p, audit.CredentialRevoked, c, extra); err != nil {
-		return err
-	}
-	s.forget(p.TenantID)
 	defer s.forget(p.TenantID)
-	if err := s.st.RevokeCredential(ctx, p.TenantID, id, agentID, skillID); err != nil {
-		extra["outcome"] = "failed"
-		_ = s.record(context.WithoutCancel(ctx), p, audit.CredentialRevoked, c, extra)
-		if errors.Is(err, store.ErrNotFound) {
-			return apperr.New(apperr.NotFound, "grant not found")
-		}
-		return err
+	err = audit.Do(ctx, s.audit, audit.By(p), credentialEvent(audit.CredentialRevoked, c, extra), func() error {
+		s.forget(p.TenantID)
+		return s.st.RevokeCredential(ctx, p.TenantID, id, agentID, skillID)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return apperr.New(apperr.NotFound, "grant not found")
 	}
-	return nil
+	return err
 }
 
 // Use says who reads a credential at run time: a skill of an agent, in a
@@ -635,18 +615,19 @@ func (s *Service) RotateDataKey(ctx context.Context, p authz.Principal) (int, er
 	if err := s.authz.Check(ctx, p, authz.Update, authz.Credentials, authz.Target{}); err != nil {
 		return 0, err
 	}
-	rec := func(ctx context.Context, details map[string]any) error {
-		return s.audit.Record(ctx, audit.Event{TenantID: p.TenantID, Action: audit.DataKeyRotated, ActorID: p.UserID, Details: details})
+	by := audit.By(p)
+	rotated := func(details map[string]any) audit.Event {
+		return audit.Event{Action: audit.DataKeyRotated, Details: details}
 	}
-	if err := rec(ctx, map[string]any{"phase": "requested"}); err != nil {
+	var version int
+	if err := audit.Do(ctx, s.audit, by, rotated(map[string]any{"phase": "requested"}), func() error {
+		var err error
+		version, err = s.vault.RotateDataKey(ctx, p.TenantID)
+		return err
+	}); err != nil {
 		return 0, err
 	}
-	version, err := s.vault.RotateDataKey(ctx, p.TenantID)
-	if err != nil {
-		_ = rec(context.WithoutCancel(ctx), map[string]any{"phase": "requested", "outcome": "failed"})
-		return 0, err
-	}
-	if err := rec(ctx, map[string]any{"version": version, "phase": "created"}); err != nil {
+	if err := audit.Record(ctx, s.audit, by, rotated(map[string]any{"version": version, "phase": "created"})); err != nil {
 		return 0, err
 	}
 	s.background.Add(1)
@@ -664,8 +645,8 @@ func (s *Service) RotateDataKey(ctx context.Context, p authz.Principal) (int, er
 				s.log.ErrorContext(bctx, "re-encrypting credentials after a data-key rotation", "tenant", p.TenantID, "err", err)
 			}
 		}
-		_ = s.audit.Record(context.WithoutCancel(bctx), audit.Event{TenantID: p.TenantID, Action: audit.DataKeyRotated, ActorID: p.UserID,
-			Details: map[string]any{"version": version, "phase": "reencrypted", "credentials": n, "outcome": outcome}})
+		_ = audit.Record(context.WithoutCancel(bctx), s.audit, by,
+			rotated(map[string]any{"version": version, "phase": "reencrypted", "credentials": n, "outcome": outcome}))
 	}()
 	return version, nil
 }

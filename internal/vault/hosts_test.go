@@ -46,7 +46,7 @@ func TestGrantBoundToHosts(t *testing.T) {
 		}
 	}
 	denied := func() int {
-		_, n, _ := st.ListAudit(ctx, tn, store.AuditFilter{Action: audit.PermissionDenied}, store.Page{Page: 1, PageSize: 1})
+		_, n, _ := st.ListAudit(ctx, tn, store.AuditFilter{Action: string(audit.PermissionDenied)}, store.Page{Page: 1, PageSize: 1})
 		return n
 	}
 	before := denied()
@@ -59,7 +59,7 @@ func TestGrantBoundToHosts(t *testing.T) {
 		t.Fatalf("PermissionDenied entries for the refused uses: %d, want 5", n)
 	}
 	// The reason says which rule refused (the value is never in it).
-	ds, _, _ := st.ListAudit(ctx, tn, store.AuditFilter{Action: audit.PermissionDenied}, store.Page{Page: 1, PageSize: 10})
+	ds, _, _ := st.ListAudit(ctx, tn, store.AuditFilter{Action: string(audit.PermissionDenied)}, store.Page{Page: 1, PageSize: 10})
 	var reasons string
 	for _, e := range ds {
 		reasons += string(e.Details)
@@ -68,7 +68,7 @@ func TestGrantBoundToHosts(t *testing.T) {
 		strings.Contains(reasons, "sk_live") {
 		t.Fatalf("refusal reasons: %s", reasons)
 	}
-	es, _, _ := st.ListAudit(ctx, tn, store.AuditFilter{Action: audit.CredentialRead}, store.Page{Page: 1, PageSize: 1})
+	es, _, _ := st.ListAudit(ctx, tn, store.AuditFilter{Action: string(audit.CredentialRead)}, store.Page{Page: 1, PageSize: 1})
 	if len(es) != 1 || !strings.Contains(string(es[0].Details), `"host":"eu.stripe-files.net"`) {
 		t.Fatalf("CredentialRead without the host: %+v", es)
 	}

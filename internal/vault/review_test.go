@@ -54,7 +54,7 @@ func newGrantWorld(t *testing.T, wrap func(store.Vault) store.Vault) grantWorld 
 	if wrap != nil {
 		vs = wrap(st)
 	}
-	return grantWorld{svc: NewService(vs, New(st, ring, nil), authz.New(w), w, nil, nil), st: st, tn: tn,
+	return grantWorld{svc: NewService(vs, New(st, ring, nil), authz.New(audit.Denials(w)), w, nil, nil), st: st, tn: tn,
 		admin: authz.Principal{TenantID: tn, UserID: uuid.NewString(), Role: authz.Admin}}
 }
 
