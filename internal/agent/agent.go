@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/komand-ai/komand/internal/apperr"
@@ -64,13 +66,18 @@ type Input struct {
 // sets another (the Limits:MaxAgents setting).
 const DefaultMaxAgents = 1000
 
-// Service manages agents.
+// Service manages agents. It is the only writer of the agent row: the skill
+// registry enables and disables skills through SetSkillEnabled.
 type Service struct {
 	st        store.Agents
 	authz     *authz.Authorizer
 	audit     audit.Recorder
 	now       func() time.Time
 	maxAgents int
+
+	// skillsMu serialises this process's read-modify-writes of an
+	// agent's enabledSkillIds (SetSkillEnabled).
+	skillsMu sync.Mutex
 }
 
 // New returns a Service.
@@ -202,6 +209,36 @@ func (s *Service) Delete(ctx context.Context, p authz.Principal, agentID string)
 	return notFound(audit.Do(ctx, s.audit, audit.By(p), configured(agentID, "deleted", nil), func() error {
 		return s.st.DeleteAgent(ctx, p.TenantID, agentID)
 	}))
+}
+
+// SetSkillEnabled adds skillID to (on) or removes it from the agent's
+// enabledSkillIds, for the skill registry's install and uninstall, which
+// p must be allowed to update the agent for. It records nothing of its
+// own: the registry's SkillInstalled or SkillUninstalled entry, recorded
+// before, is the change's audit. A lost update between replicas can only
+// drop a skill from the list, which makes it not offered: it fails
+// closed.
+func (s *Service) SetSkillEnabled(ctx context.Context, p authz.Principal, agentID, skillID string, on bool) error {
+	if err := s.authz.Check(ctx, p, authz.Update, authz.Agents, authz.Target{AgentID: agentID, SkillID: skillID}); err != nil {
+		return err
+	}
+	s.skillsMu.Lock()
+	defer s.skillsMu.Unlock()
+	a, err := s.st.GetAgent(ctx, p.TenantID, agentID)
+	if err != nil {
+		return notFound(err)
+	}
+	if slices.Contains(a.EnabledSkillIDs, skillID) == on {
+		return nil
+	}
+	if on {
+		a.EnabledSkillIDs = append(slices.Clone(a.EnabledSkillIDs), skillID)
+		slices.Sort(a.EnabledSkillIDs)
+	} else {
+		a.EnabledSkillIDs = slices.DeleteFunc(slices.Clone(a.EnabledSkillIDs), func(id string) bool { return id == skillID })
+	}
+	a.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
+	return notFound(s.st.UpdateAgent(ctx, a))
 }
 
 // configured is the AgentConfigured event of one operation on agentID,

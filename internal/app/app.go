@@ -15,11 +15,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/komand-ai/komand/internal/egress"
 	"github.com/komand-ai/komand/internal/injection"
 	"github.com/komand-ai/komand/internal/llm"
 	"github.com/komand-ai/komand/internal/logging"
 	"github.com/komand-ai/komand/internal/session"
 	"github.com/komand-ai/komand/internal/skill"
+	"github.com/komand-ai/komand/internal/tool"
 
 	"github.com/redis/go-redis/v9"
 
@@ -65,7 +67,7 @@ type App struct {
 	Channels *channel.Service
 	Skills   *skill.Registry
 	CRM      *crm.Service
-	Tools    *skill.Runtime
+	Tools    *tool.Runtime
 	WASM     *sandbox.WASM
 	Limiter  ratelimit.Limiter
 
@@ -274,7 +276,7 @@ func (a *App) Close() error {
 
 // containerRuntime starts the container skill backend cfg selects:
 // bubblewrap, or the Docker Engine at Sandbox__DockerHost.
-func (a *App) containerRuntime(ctx context.Context, cfg config.Config, egress *sandbox.Egress) (sandbox.ContainerRuntime, error) {
+func (a *App) containerRuntime(ctx context.Context, cfg config.Config, egress *egress.Broker) (sandbox.ContainerRuntime, error) {
 	maxMem := uint64(cfg.Sandbox.MaxMemoryMb) << 20
 	if cfg.Sandbox.Container == "docker" {
 		d, err := sandbox.NewDocker(ctx, sandbox.DockerOptions{Host: cfg.Sandbox.DockerHost, TempDir: cfg.Sandbox.TempDir,

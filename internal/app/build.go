@@ -17,6 +17,7 @@ import (
 	"github.com/komand-ai/komand/internal/channel"
 	"github.com/komand-ai/komand/internal/config"
 	"github.com/komand-ai/komand/internal/crm"
+	"github.com/komand-ai/komand/internal/egress"
 	"github.com/komand-ai/komand/internal/logging"
 	"github.com/komand-ai/komand/internal/ratelimit"
 	"github.com/komand-ai/komand/internal/sandbox"
@@ -24,6 +25,7 @@ import (
 	"github.com/komand-ai/komand/internal/skill"
 	"github.com/komand-ai/komand/internal/store"
 	"github.com/komand-ai/komand/internal/tenant"
+	"github.com/komand-ai/komand/internal/tool"
 	"github.com/komand-ai/komand/internal/user"
 	"github.com/komand-ai/komand/internal/vault"
 	"github.com/redis/go-redis/v9"
@@ -42,7 +44,7 @@ type wiring struct {
 	wst           store.Store
 	gen           *authn.Generation
 	loginThrottle ratelimit.Backoff
-	egress        *sandbox.Egress
+	egress        *egress.Broker
 	sandboxes     skill.Sandboxes
 }
 
@@ -174,7 +176,7 @@ func (a *App) buildSandboxes(ctx context.Context, w *wiring) error {
 	if roots != nil {
 		egressTLS = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	}
-	w.egress = sandbox.NewEgress(sandbox.EgressOptions{AllowPrivate: allowPrivate, TLSClientConf: egressTLS})
+	w.egress = egress.New(egress.Options{AllowPrivate: allowPrivate, TLSClientConf: egressTLS})
 	cacheDir := cmp.Or(cfg.Sandbox.CacheDir, filepath.Join(cfg.Server.DataDir, "wasm-cache"))
 	a.WASM, err = sandbox.NewWASM(context.Background(), sandbox.Options{CacheDir: cacheDir, TempDir: cfg.Sandbox.TempDir,
 		MaxMemory: uint64(cfg.Sandbox.MaxMemoryMb) << 20, MaxConcurrent: cfg.Sandbox.MaxConcurrent, Egress: w.egress})
@@ -200,9 +202,9 @@ func (a *App) buildSkills(_ context.Context, w *wiring) error {
 	if err != nil {
 		return err
 	}
-	a.Skills = skill.NewRegistry(w.wst, a.Authz, a.Audit, w.sandboxes, trusted, w.log, w.now)
+	a.Skills = skill.NewRegistry(w.wst, a.Agents, a.Authz, a.Audit, w.sandboxes, trusted, w.log, w.now)
 	a.Skills.SetMaxSkills(w.cfg.Limits.MaxSkills)
-	a.Tools = skill.NewRuntime(skill.NewBuiltins(a.Memory, a.Audit, a.Secrets, w.log, w.now), w.wst, w.sandboxes, a.Audit, a.Secrets, w.log, w.now)
+	a.Tools = tool.NewRuntime(tool.NewBuiltins(a.Memory, a.Audit, a.Secrets, w.log, w.now), w.wst, w.sandboxes, a.Audit, a.Secrets, w.log, w.now)
 	a.CRM = crm.New(w.wst, a.Authz, a.Audit, w.now)
 	a.Tools.SetContacts(a.CRM)
 	return nil

@@ -9,6 +9,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,6 +82,15 @@ var forbidden = map[string][]string{
 	"internal/authz": {"database/sql", "net/http", module + "internal/store", module + "internal/audit"},
 	"internal/authn": {"database/sql", "net/http", module + "internal/store/sqlite", module + "internal/store/postgres"},
 	"internal/audit": {"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite", "net/http", module + "internal/store/sqlite", module + "internal/store/postgres"},
+	// The skill package format and registry sit below the tool runtime and
+	// write no agent row (they enable skills through agent.Service, by
+	// interface); the runtime serves no HTTP and runs no turn.
+	"internal/skill": {"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite", "net/http", module + "internal/store/sqlite", module + "internal/store/postgres",
+		module + "internal/tool", module + "internal/agent", module + "internal/session", module + "internal/gateway"},
+	"internal/tool": {"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite", "net/http", module + "internal/store/sqlite", module + "internal/store/postgres",
+		module + "internal/session", module + "internal/gateway"},
+	// The SSRF broker is an HTTP client, nothing more (see onlyInternal).
+	"internal/egress": {"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite", "net/http/httptest"},
 	// The store contract knows nothing of HTTP or of services above it.
 	"internal/store": {"net/http", module + "internal/gateway", module + "internal/authz", module + "internal/authn"},
 	// Leaves stay leaves.
@@ -188,6 +198,55 @@ func TestLayering(t *testing.T) {
 							t.Errorf("%s imports %s", f, path)
 						}
 					}
+				}
+			}
+		}
+	}
+}
+
+// onlyInternal maps a package to the only packages of this module it may
+// import.
+var onlyInternal = map[string][]string{
+	"internal/egress": {module + "internal/validate"},
+}
+
+func TestOnlyInternal(t *testing.T) {
+	pkgs := packages(t)
+	for dir, allowed := range onlyInternal {
+		files, ok := pkgs[dir]
+		if !ok {
+			t.Fatalf("package walk did not find %s", dir)
+		}
+		for _, f := range files {
+			af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range af.Imports {
+				path, _ := strconv.Unquote(imp.Path.Value)
+				if strings.HasPrefix(path, module) && !slices.Contains(allowed, path) {
+					t.Errorf("%s imports %s (may import only %v of this module)", f, path, allowed)
+				}
+			}
+		}
+	}
+}
+
+// TestOneAgentWriter: the agent row has one writer, agent.Service; no other
+// package creates, updates or deletes agents through the store.
+func TestOneAgentWriter(t *testing.T) {
+	for dir, files := range packages(t) {
+		if dir == "internal/agent" || strings.HasPrefix(dir, "internal/store") {
+			continue
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, call := range []string{".CreateAgent(", ".UpdateAgent(", ".DeleteAgent("} {
+				if strings.Contains(string(b), call) {
+					t.Errorf("%s calls %s: agent rows are written by agent.Service only", f, strings.Trim(call, ".("))
 				}
 			}
 		}

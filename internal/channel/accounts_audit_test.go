@@ -60,7 +60,7 @@ func TestAccountChangesRecordTheAPIKey(t *testing.T) {
 	if err := st.CreateTenant(ctx, store.Tenant{ID: tn, Slug: "acme", Name: "A", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateAgent(ctx, store.Agent{TenantID: tn, AgentID: "default", Name: "d", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+	if err := st.CreateAgent(ctx, store.Agent{TenantID: tn, AgentID: "default", Name: "d", CreatedAt: t0, UpdatedAt: t0}, 1000); err != nil {
 		t.Fatal(err)
 	}
 	rec := &events{}

@@ -22,6 +22,7 @@ import (
 	"github.com/komand-ai/komand/internal/apperr"
 	"github.com/komand-ai/komand/internal/authn"
 	"github.com/komand-ai/komand/internal/authz"
+	"github.com/komand-ai/komand/internal/egress"
 	"github.com/komand-ai/komand/internal/sandbox"
 	"github.com/komand-ai/komand/internal/skill"
 	"github.com/komand-ai/komand/internal/store"
@@ -126,7 +127,7 @@ func writePackage(path string, p *skill.Package) error {
 // checkedWASM is a sandbox runtime for the CLI: the server's runtime with
 // the server's defaults.
 func checkedWASM(ctx context.Context, e *env) (*sandbox.WASM, error) {
-	return sandbox.NewWASM(ctx, sandbox.Options{CacheDir: e.wasmCacheDir, Egress: sandbox.NewEgress(sandbox.EgressOptions{})})
+	return sandbox.NewWASM(ctx, sandbox.Options{CacheDir: e.wasmCacheDir, Egress: egress.New(egress.Options{})})
 }
 
 // skillPack builds a package from a contract and a module, signed when a
@@ -362,7 +363,7 @@ func skillRun(e *env, args []string) int {
 	defer w.Close(ctx)
 	sb := skill.Sandboxes{WASM: w}
 	if c.Runtime == skill.RuntimeContainer {
-		if sb.Container, err = sandbox.NewContainer(sandbox.ContainerOptions{Egress: sandbox.NewEgress(sandbox.EgressOptions{})}); err != nil {
+		if sb.Container, err = sandbox.NewContainer(sandbox.ContainerOptions{Egress: egress.New(egress.Options{})}); err != nil {
 			return fail(e, err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/komand-ai/komand/internal/sandbox/sandboxtest"
 	"github.com/komand-ai/komand/internal/skill"
 	"github.com/komand-ai/komand/internal/store"
+	"github.com/komand-ai/komand/internal/tool"
 )
 
 func (f *fakeOpenAI) reset(script ...func(http.ResponseWriter, map[string]any)) {
@@ -345,7 +346,7 @@ func TestSkillsEndToEnd(t *testing.T) {
 		if m := probe("credential", "someone-elses-key", 0); !strings.Contains(m, `"ok":false`) {
 			t.Fatalf("other credential: %s", m)
 		}
-		if m := probe("credential", "api-key", 0); strings.Contains(m, "sk-live-Zq8uP2mW9x") || !strings.Contains(m, skill.Scrubbed) {
+		if m := probe("credential", "api-key", 0); strings.Contains(m, "sk-live-Zq8uP2mW9x") || !strings.Contains(m, tool.Scrubbed) {
 			t.Fatalf("credential echoed: %s", m)
 		}
 		probe("spin", "", 0)

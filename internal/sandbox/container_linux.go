@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/komand-ai/komand/internal/egress"
 )
 
 // Container runs skills shipped as native programs or scripts in a
@@ -40,7 +42,7 @@ type Container struct {
 	maxMem  uint64
 	bwrap   string
 	cg      cgroups
-	egress  *Egress
+	egress  *egress.Broker
 	tempDir string
 	sem     chan struct{}
 	filter  []byte
@@ -52,7 +54,7 @@ type ContainerOptions struct {
 	CgroupRoot    string // default /sys/fs/cgroup
 	TempDir       string
 	MaxConcurrent int
-	Egress        *Egress
+	Egress        *egress.Broker
 	// MaxMemory is the platform maximum per execution (default 1 GiB).
 	MaxMemory uint64
 }
@@ -292,7 +294,7 @@ type execDir struct {
 
 // newExecDir makes the directories under tempDir and starts the broker,
 // which serves until closeBroker or remove.
-func newExecDir(ctx context.Context, tempDir string, program []byte, ex Exec, egress *Egress) (*execDir, error) {
+func newExecDir(ctx context.Context, tempDir string, program []byte, ex Exec, egress *egress.Broker) (*execDir, error) {
 	dir, err := os.MkdirTemp(tempDir, "komand-ctr-")
 	if err != nil {
 		return nil, err
@@ -305,7 +307,7 @@ func newExecDir(ctx context.Context, tempDir string, program []byte, ex Exec, eg
 	return x, nil
 }
 
-func (x *execDir) prepare(ctx context.Context, program []byte, ex Exec, egress *Egress) error {
+func (x *execDir) prepare(ctx context.Context, program []byte, ex Exec, egress *egress.Broker) error {
 	for _, d := range []string{x.skillDir, x.runDir} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return err
@@ -342,7 +344,7 @@ func (x *execDir) prepare(ctx context.Context, program []byte, ex Exec, egress *
 
 // closeBroker stops the broker (no handler appends to the network log
 // after it) and returns the execution's platform calls and network log.
-func (x *execDir) closeBroker() (hostCalls int, network []NetworkCall) {
+func (x *execDir) closeBroker() (hostCalls int, network []egress.Call) {
 	if x.open {
 		x.srv.Close()
 		x.open = false
@@ -352,7 +354,7 @@ func (x *execDir) closeBroker() (hostCalls int, network []NetworkCall) {
 	}
 	x.st.mu.Lock()
 	defer x.st.mu.Unlock()
-	return int(x.st.calls.Load()), append([]NetworkCall(nil), x.st.network...)
+	return int(x.st.calls.Load()), append([]egress.Call(nil), x.st.network...)
 }
 
 // remove stops the broker and deletes the directories.

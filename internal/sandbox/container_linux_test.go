@@ -21,6 +21,7 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 
+	"github.com/komand-ai/komand/internal/egress"
 	"github.com/komand-ai/komand/internal/sandbox"
 	"github.com/komand-ai/komand/internal/sandbox/sandboxtest"
 )
@@ -41,13 +42,13 @@ type backend struct {
 // bubblewrap needs bwrap, cgroups and root; Docker a reachable engine.
 // KOMAND_TEST_REQUIRE_CONTAINER (bubblewrap) and KOMAND_TEST_REQUIRE_DOCKER
 // (Docker), both set by CI, make that a failure instead.
-func forEachBackend(t *testing.T, egress *sandbox.Egress, fn func(t *testing.T, b backend)) {
+func forEachBackend(t *testing.T, egress *egress.Broker, fn func(t *testing.T, b backend)) {
 	for _, name := range []string{"bubblewrap", "docker"} {
 		t.Run(name, func(t *testing.T) { fn(t, newBackend(t, name, egress)) })
 	}
 }
 
-func newBackend(t *testing.T, name string, egress *sandbox.Egress) backend {
+func newBackend(t *testing.T, name string, egress *egress.Broker) backend {
 	t.Helper()
 	// The per-execution directories are bound from here, so the sandbox
 	// user must be able to reach it (t.TempDir's parents are 0700).
@@ -232,7 +233,7 @@ func TestContainerLimits(t *testing.T) {
 func TestContainerBroker(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello from api") }))
 	defer srv.Close()
-	egress := sandbox.NewEgress(sandbox.EgressOptions{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	egress := egress.New(egress.Options{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 	forEachBackend(t, egress, func(t *testing.T, b backend) {
 		host := &testHost{creds: map[string]string{"api-key": "granted-value-123"}}
 		granted := sandbox.Exec{AllowedHosts: []string{"127.0.0.1", "169.254.169.254"}, Host: host, Config: map[string]string{"region": "eu"}}

@@ -2,7 +2,11 @@
 
 package sandbox
 
-import "context"
+import (
+	"context"
+
+	"github.com/komand-ai/komand/internal/egress"
+)
 
 // Container is the bubblewrap runtime; it exists on Linux only.
 type Container struct{}
@@ -13,7 +17,7 @@ type ContainerOptions struct {
 	CgroupRoot    string
 	TempDir       string
 	MaxConcurrent int
-	Egress        *Egress
+	Egress        *egress.Broker
 	MaxMemory     uint64
 }
 
@@ -52,7 +56,7 @@ type DockerOptions struct {
 	Host          string
 	TempDir       string
 	MaxConcurrent int
-	Egress        *Egress
+	Egress        *egress.Broker
 	MaxMemory     uint64
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/komand-ai/komand/internal/egress"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -67,7 +68,7 @@ type Docker struct {
 	image   string
 	engine  string
 	maxMem  uint64
-	egress  *Egress
+	egress  *egress.Broker
 	tempDir string
 	sem     chan struct{}
 	seccomp string
@@ -89,7 +90,7 @@ type DockerOptions struct {
 	Host          string // default DefaultDockerHost
 	TempDir       string // reachable (o+x) by uid 65534; bind-mounted from
 	MaxConcurrent int
-	Egress        *Egress
+	Egress        *egress.Broker
 	// MaxMemory is the platform maximum per execution (default 1 GiB).
 	MaxMemory uint64
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/komand-ai/komand/internal/egress"
 	"github.com/tetratelabs/wazero/api"
 )
 
@@ -93,7 +94,7 @@ type execKey struct{}
 // threaded, but a mutex keeps it safe regardless.
 type execState struct {
 	ex     Exec
-	egress *Egress
+	egress *egress.Broker
 
 	calls atomic.Int64
 
@@ -101,7 +102,7 @@ type execState struct {
 	pending   []byte
 	logs      int
 	httpCalls int
-	network   []NetworkCall
+	network   []egress.Call
 	secrets   []string // credential values attached by reference, scrubbed from responses
 	creds     int
 }
@@ -157,7 +158,7 @@ func errFrom(err error) (int, []byte) {
 	if errors.As(err, &he) {
 		return errBody(he.Code, he.Msg)
 	}
-	var de *ErrEgressDenied
+	var de *egress.ErrDenied
 	if errors.As(err, &de) {
 		return errBody(codeDenied, de.Error())
 	}
@@ -215,7 +216,7 @@ func (st *execState) credential(ctx context.Context, name []byte) (int, []byte) 
 }
 
 func (st *execState) httpRequest(ctx context.Context, raw []byte) (int, []byte) {
-	var req HTTPRequest
+	var req egress.Request
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return errBody(codeInvalid, "request must be JSON")
 	}
@@ -228,7 +229,7 @@ func (st *execState) httpRequest(ctx context.Context, raw []byte) (int, []byte) 
 	}
 	if len(st.ex.AllowedHosts) == 0 || st.egress == nil {
 		st.mu.Lock()
-		st.network = append(st.network, NetworkCall{Method: req.Method, Host: hostOf(req.URL), Denied: "no network permission"})
+		st.network = append(st.network, egress.Call{Method: req.Method, Host: hostOf(req.URL), Denied: "no network permission"})
 		st.mu.Unlock()
 		return errBody(codeDenied, "network request refused: the skill has no network:outbound permission")
 	}
@@ -252,7 +253,7 @@ func (st *execState) httpRequest(ctx context.Context, raw []byte) (int, []byte) 
 		if h == "" {
 			h = "Authorization"
 		}
-		if !httpHeaderAllowed(h) {
+		if !egress.HeaderAllowed(h) {
 			return errBody(codeInvalid, "header not allowed")
 		}
 		val := v
@@ -261,7 +262,7 @@ func (st *execState) httpRequest(ctx context.Context, raw []byte) (int, []byte) 
 		}
 		auth, secret = &[2]string{h, val}, v
 	}
-	var calls []NetworkCall
+	var calls []egress.Call
 	resp, err := st.egress.Do(ctx, req, st.ex.AllowedHosts, auth, &calls)
 	st.mu.Lock()
 	st.network = append(st.network, calls...)
@@ -393,4 +394,12 @@ func hostOf(raw string) string {
 		s = s[i+1:]
 	}
 	return truncateRunes(s, 100)
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
 }

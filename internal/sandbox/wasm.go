@@ -62,6 +62,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/komand-ai/komand/internal/egress"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
@@ -108,7 +109,7 @@ type Options struct {
 	// MaxConcurrent bounds executions running at once (default 64).
 	MaxConcurrent int
 	// Egress serves http_request (nil: every request refused).
-	Egress *Egress
+	Egress *egress.Broker
 	// MaxCompiled bounds the modules kept compiled in memory (default
 	// DefaultMaxCompiled). Past it the least recently used module not
 	// running is released; its next execution loads it again (from the
@@ -127,7 +128,7 @@ type WASM struct {
 	tempDir   string
 	maxMemory uint64
 	sem       chan struct{}
-	egress    *Egress
+	egress    *egress.Broker
 
 	// compileMu serialises compilations: wazero adds a module loaded
 	// from the disk cache to its table before it is ready to run, so two
@@ -397,7 +398,7 @@ type Outcome struct {
 	Duration   time.Duration
 	PeakMemory uint64
 	HostCalls  int
-	Network    []NetworkCall
+	Network    []egress.Call
 }
 
 // Failed says whether the execution failed.

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/komand-ai/komand/internal/egress"
 	"github.com/komand-ai/komand/internal/sandbox"
 	"github.com/komand-ai/komand/internal/sandbox/sandboxtest"
 )
@@ -36,7 +37,7 @@ type fixture struct {
 	tempDir string
 }
 
-func newFixture(t *testing.T, egress *sandbox.Egress) *fixture {
+func newFixture(t *testing.T, egress *egress.Broker) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	tmp := t.TempDir()
@@ -462,10 +463,10 @@ func TestNetwork(t *testing.T) {
 	tlsHost := strings.TrimPrefix(tlsSrv.URL, "https://")
 
 	// The deployment that opened 127.0.0.1 on purpose (an internal API).
-	open := newFixture(t, sandbox.NewEgress(sandbox.EgressOptions{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+	open := newFixture(t, egress.New(egress.Options{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		TLSClientConf: tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig}))
 	// The default: no private address at all.
-	closed := newFixture(t, sandbox.NewEgress(sandbox.EgressOptions{}))
+	closed := newFixture(t, egress.New(egress.Options{}))
 
 	host := &testHost{creds: map[string]string{"api-key": "sk-live-abcdef123456"}}
 	granted := sandbox.Exec{AllowedHosts: []string{"127.0.0.1", "169.254.169.254", "localhost"}, Host: host}

@@ -17,8 +17,8 @@ import (
 	"github.com/komand-ai/komand/internal/injection"
 	"github.com/komand-ai/komand/internal/llm"
 	"github.com/komand-ai/komand/internal/requestid"
-	"github.com/komand-ai/komand/internal/skill"
 	"github.com/komand-ai/komand/internal/store"
+	"github.com/komand-ai/komand/internal/tool"
 )
 
 // Turn limits (product.md: at most 10 tool iterations and 2 minutes per
@@ -45,7 +45,7 @@ const NoProviderPublicReply = "This agent has no model provider configured, so i
 // Runner is the agent's side of a turn: the tool-calling loop.
 type Runner struct {
 	providers     map[string]llm.Provider // by agent modelProvider
-	tools         skill.Executor
+	tools         tool.Executor
 	maxIterations int
 	turnTimeout   time.Duration
 	now           func() time.Time
@@ -60,7 +60,7 @@ type RunnerOptions struct {
 
 // NewRunner returns a Runner over the configured providers (a provider that
 // is not configured is simply absent) and the tool executor.
-func NewRunner(providers map[string]llm.Provider, tools skill.Executor, opts RunnerOptions) *Runner {
+func NewRunner(providers map[string]llm.Provider, tools tool.Executor, opts RunnerOptions) *Runner {
 	if opts.MaxIterations <= 0 {
 		opts.MaxIterations = DefaultMaxIterations
 	}
@@ -122,7 +122,7 @@ func (r *Runner) turn(ctx context.Context, role, text string) store.Turn {
 
 // Turn answers one message.
 func (r *Runner) Turn(ctx context.Context, in TurnInput) (TurnOutput, error) {
-	inv := skill.Invocation{TenantID: in.Principal.TenantID, UserID: in.Principal.UserID,
+	inv := tool.Invocation{TenantID: in.Principal.TenantID, UserID: in.Principal.UserID,
 		Role: in.Principal.Role, APIKeyID: in.Principal.APIKeyID,
 		AgentID: in.Agent.AgentID, SessionID: in.Session.ID, Via: "command", Audit: in.Audit,
 		EnabledSkillIDs: in.Agent.EnabledSkillIDs}
@@ -150,7 +150,7 @@ func (r *Runner) Turn(ctx context.Context, in TurnInput) (TurnOutput, error) {
 // command runs a slash command through the tool executor, so it is
 // authorised and audited like a tool call. ok is false for text that is not
 // a known command (it goes to the model).
-func (r *Runner) command(ctx context.Context, inv skill.Invocation, text string) (TurnOutput, bool, error) {
+func (r *Runner) command(ctx context.Context, inv tool.Invocation, text string) (TurnOutput, bool, error) {
 	fields := strings.Fields(text)
 	var call llm.ToolCall
 	switch {
@@ -210,7 +210,7 @@ const IterationLimitReply = "I could not finish this request: it needed more too
 
 // loop is system prompt + trimmed history + tools → model → tool calls run
 // through the executor → results fed back, until a plain answer or a limit.
-func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv skill.Invocation, in TurnInput) (TurnOutput, error) {
+func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invocation, in TurnInput) (TurnOutput, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.turnTimeout)
 	defer cancel()
 	inv.Via = "model"
@@ -312,8 +312,8 @@ func (r *Runner) held(ctx context.Context, out TurnOutput) TurnOutput {
 }
 
 // consequential returns the names of the consequential tools among calls.
-func (r *Runner) consequential(ctx context.Context, inv skill.Invocation, calls []llm.ToolCall) []string {
-	d, ok := r.tools.(skill.Describer)
+func (r *Runner) consequential(ctx context.Context, inv tool.Invocation, calls []llm.ToolCall) []string {
+	d, ok := r.tools.(tool.Describer)
 	var names []string
 	for _, c := range calls {
 		// An executor that cannot describe its tools has every tool held.
@@ -328,8 +328,8 @@ func (r *Runner) consequential(ctx context.Context, inv skill.Invocation, calls 
 // the system prompt and wrapped as data. A detection under an escalate
 // policy sets out.Hold (the remaining calls still run: the model chose
 // them before it saw the output).
-func (r *Runner) runCalls(ctx context.Context, inv skill.Invocation, in TurnInput, calls []llm.ToolCall, nonce string, msgs *[]llm.Message, out *TurnOutput) error {
-	d, _ := r.tools.(skill.Describer)
+func (r *Runner) runCalls(ctx context.Context, inv tool.Invocation, in TurnInput, calls []llm.ToolCall, nonce string, msgs *[]llm.Message, out *TurnOutput) error {
+	d, _ := r.tools.(tool.Describer)
 	for _, call := range calls {
 		res, err := r.tools.Run(ctx, inv, call)
 		if err != nil {

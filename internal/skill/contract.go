@@ -1,3 +1,16 @@
+// Package skill is the skill package format and its registry: the
+// contract a skill declares (contract.go: input and output schemas,
+// required permissions, runtime and limits), the signed package and the
+// trusted publisher keys (pack.go), execution of one package against its
+// contract in the sandbox (execute.go: Prepare and Execute, shared by the
+// server and `komand skill run`), and the tenant's registry (registry.go:
+// registration with signature verification, versions, and installation on
+// agents with the installer's explicit grant).
+//
+// Running an agent's tools (the built-ins and the installed skills, with
+// their audit) is package tool's. The registry does not write agent rows:
+// enabling a skill on an agent goes through the Agents interface
+// (agent.Service, wired by the app).
 package skill
 
 import (
@@ -239,7 +252,7 @@ func (c *Contract) validate() error {
 		if !ok {
 			return invalid("declaredToolAccess: unknown platform tool %q", truncate(t, 64))
 		}
-		if !slices.ContainsFunc(c.RequiredPermissions, func(p Permission) bool { return p.covers(need) }) {
+		if !slices.ContainsFunc(c.RequiredPermissions, func(p Permission) bool { return p.Covers(need) }) {
 			return invalid("declaredToolAccess %s needs the permission %s", t, need)
 		}
 	}
@@ -295,8 +308,8 @@ func (p *Permission) normalise() error {
 	return nil
 }
 
-// covers says whether p grants what need asks for (scope nil is any).
-func (p Permission) covers(need Permission) bool {
+// Covers says whether p grants what need asks for (scope nil is any).
+func (p Permission) Covers(need Permission) bool {
 	return p.Resource == need.Resource && p.Access == need.Access &&
 		(p.Scope == nil || (need.Scope != nil && *p.Scope == *need.Scope))
 }
@@ -369,4 +382,11 @@ func (noLoader) Load(url string) (any, error) {
 
 func hasControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) })
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }

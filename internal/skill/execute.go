@@ -14,11 +14,18 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/egress"
 	"github.com/komand-ai/komand/internal/sandbox"
 )
 
+// Bounds of one execution, the same on the server and in `komand skill run`.
+const (
+	MaxArgumentBytes = 128 * 1024 // a tool call's JSON arguments
+	MaxResultBytes   = 64 << 10   // a skill's output as the model sees it
+)
+
 // Prepared is one skill version ready to run: its contract, compiled
-// schemas and compiled module. The server (Runtime) and `komand skill run`
+// schemas and compiled module. The server (tool.Runtime) and `komand skill run`
 // both execute through it, so a skill author sees exactly what the server
 // does.
 type Prepared struct {
@@ -89,8 +96,6 @@ type RunOptions struct {
 	Host   sandbox.Host
 	// Scrub removes the credential values the run read (Context.Scrub).
 	Scrub func([]byte) []byte
-	// Screen inspects the output before the model sees it.
-	Screen func(output []byte) ([]byte, error)
 	// Timeout and MemoryBytes override the contract's limits (komand skill run).
 	Timeout     time.Duration
 	MemoryBytes uint64
@@ -154,7 +159,7 @@ func (p *Prepared) Execute(ctx context.Context, sb Sandboxes, skillID string, ar
 	ex := Execution{Sandbox: out, Usage: map[string]any{"durationMs": out.Duration.Milliseconds(), "peakMemoryBytes": out.PeakMemory,
 		"hostCalls": out.HostCalls, "network": networkDetails(out.Network)}}
 	if len(out.Stderr) > 0 {
-		ex.Stderr = scrub(cleanText(out.Stderr, 2048))
+		ex.Stderr = scrub(CleanText(out.Stderr, 2048))
 	}
 	if out.Failed() {
 		ex.Reason, ex.Message = string(out.Reason), out.Message
@@ -169,14 +174,6 @@ func (p *Prepared) Execute(ctx context.Context, sb Sandboxes, skillID string, ar
 	ex.Data, ex.Reason, ex.Message = p.check(out.Output, scrub)
 	if ex.Reason != "" {
 		return ex
-	}
-	if o.Screen != nil {
-		screened, err := o.Screen(ex.Data)
-		if err != nil {
-			ex.Reason, ex.Message = "screened", err.Error()
-			return ex
-		}
-		ex.Data = screened
 	}
 	// The agent's tool loop hands it to the model inside a data block
 	// with a random boundary (injection.WrapData), like every tool output.
@@ -212,7 +209,7 @@ func (p *Prepared) check(raw []byte, scrub func([]byte) []byte) ([]byte, string,
 	return clean, "", ""
 }
 
-func networkDetails(calls []sandbox.NetworkCall) []map[string]any {
+func networkDetails(calls []egress.Call) []map[string]any {
 	out := make([]map[string]any, 0, len(calls))
 	for _, c := range calls {
 		m := map[string]any{"method": c.Method, "host": c.Host}
@@ -241,12 +238,12 @@ func skillMessage(out []byte) string {
 	if json.Unmarshal(out, &e) != nil {
 		return ""
 	}
-	return string(cleanText([]byte(e.Error), 300))
+	return string(CleanText([]byte(e.Error), 300))
 }
 
-// cleanText is b as valid UTF-8 without control or invisible format
+// CleanText is b as valid UTF-8 without control or invisible format
 // characters (newlines and tabs become spaces), at most n bytes.
-func cleanText(b []byte, n int) []byte {
+func CleanText(b []byte, n int) []byte {
 	s := strings.ToValidUTF8(string(b), "\uFFFD")
 	s = strings.Map(func(r rune) rune {
 		switch {

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/komand-ai/komand/internal/apperr"
@@ -33,7 +31,12 @@ const (
 type RegistryStore interface {
 	store.Skills
 	GetAgent(ctx context.Context, tenantID, agentID string) (store.Agent, error)
-	UpdateAgent(ctx context.Context, a store.Agent) error
+}
+
+// Agents enables and disables a skill on an agent: agent.Service, the one
+// writer of the agent row (wired by the app).
+type Agents interface {
+	SetSkillEnabled(ctx context.Context, p authz.Principal, agentID, skillID string, on bool) error
 }
 
 // Registry is the tenant's skill registry: registration with signature
@@ -54,23 +57,20 @@ type Registry struct {
 	trusted TrustedKeys
 	log     *slog.Logger
 	now     func() time.Time
+	agents  Agents
 
 	maxSkills int // per tenant (Limits:MaxSkills)
-
-	// agentMu serialises this process's changes to an agent's
-	// enabledSkillIds (a read-modify-write of the agent row).
-	agentMu sync.Mutex
 }
 
 // NewRegistry returns the registry.
-func NewRegistry(st RegistryStore, az *authz.Authorizer, rec audit.Recorder, sb Sandboxes, trusted TrustedKeys, log *slog.Logger, now func() time.Time) *Registry {
+func NewRegistry(st RegistryStore, agents Agents, az *authz.Authorizer, rec audit.Recorder, sb Sandboxes, trusted TrustedKeys, log *slog.Logger, now func() time.Time) *Registry {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{st: st, authz: az, audit: rec, sb: sb, trusted: trusted, log: log, now: now, maxSkills: MaxSkills}
+	return &Registry{st: st, agents: agents, authz: az, audit: rec, sb: sb, trusted: trusted, log: log, now: now, maxSkills: MaxSkills}
 }
 
 // SetMaxSkills sets the per-tenant quota of skills (at least 1); call it
@@ -192,6 +192,9 @@ func permStrings(ps []Permission) []string {
 	}
 	return out
 }
+
+// ValidID reports whether id is a well-formed skill ID.
+func ValidID(id string) bool { return checkSkillID(id) == nil }
 
 func checkSkillID(id string) error {
 	if len(id) == 0 || len(id) > 64 || !skillIDRe.MatchString(id) {
@@ -342,7 +345,9 @@ type Consent struct {
 	SignatureHash       string       `json:"signatureHash"`
 }
 
-func decodePerms(b []byte) []Permission {
+// DecodeGrant reads an installation's stored grant (none when it does not
+// parse).
+func DecodeGrant(b []byte) []Permission {
 	var ps []Permission
 	if json.Unmarshal(b, &ps) != nil {
 		return []Permission{}
@@ -398,7 +403,7 @@ func (r *Registry) Consent(ctx context.Context, p authz.Principal, agentID, skil
 	out := Consent{SkillID: skillID, Version: k.Version, RequiredPermissions: c.RequiredPermissions,
 		CurrentlyGranted: []Permission{}, IsVerified: k.IsVerified, SignatureHash: k.SignatureHash}
 	if in, err := r.st.GetSkillInstall(ctx, p.TenantID, agentID, skillID); err == nil {
-		out.InstalledVersion, out.CurrentlyGranted = in.Version, decodePerms(in.Granted)
+		out.InstalledVersion, out.CurrentlyGranted = in.Version, DecodeGrant(in.Granted)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return Consent{}, err
 	}
@@ -503,7 +508,7 @@ func (r *Registry) Install(ctx context.Context, p authz.Principal, in InstallInp
 	old, err := r.st.GetSkillInstall(ctx, p.TenantID, in.AgentID, in.SkillID)
 	switch {
 	case err == nil:
-		prev = decodePerms(old.Granted)
+		prev = DecodeGrant(old.Granted)
 	case errors.Is(err, store.ErrNotFound):
 	default:
 		return Installation{}, nil, nil, err
@@ -566,7 +571,7 @@ func (r *Registry) Install(ctx context.Context, p authz.Principal, in InstallInp
 	if !created {
 		rec.InstalledBy, rec.InstalledAt = old.InstalledBy, old.InstalledAt
 	}
-	if err := r.setEnabled(ctx, p.TenantID, in.AgentID, in.SkillID, true); err != nil {
+	if err := r.agents.SetSkillEnabled(ctx, p, in.AgentID, in.SkillID, true); err != nil {
 		return Installation{}, nil, nil, err
 	}
 	out := installation(rec, c)
@@ -590,36 +595,12 @@ func checkConfig(cfg map[string]string) error {
 }
 
 func installation(in store.SkillInstall, c Contract) Installation {
-	out := Installation{AgentID: in.AgentID, SkillID: in.SkillID, Version: in.Version, GrantedPermissions: decodePerms(in.Granted),
+	out := Installation{AgentID: in.AgentID, SkillID: in.SkillID, Version: in.Version, GrantedPermissions: DecodeGrant(in.Granted),
 		Config: map[string]string{}, InstalledBy: in.InstalledBy, InstalledAt: in.InstalledAt, UpdatedAt: in.UpdatedAt}
 	_ = json.Unmarshal(in.Config, &out.Config)
 	missing, _ := diff(c.RequiredPermissions, out.GrantedPermissions)
 	out.Active = len(missing) == 0
 	return out
-}
-
-// setEnabled adds skillID to (or removes it from) the agent's
-// enabledSkillIds. A lost update between replicas can only drop a skill
-// from the list, which makes it not offered: it fails closed.
-func (r *Registry) setEnabled(ctx context.Context, tenantID, agentID, skillID string, on bool) error {
-	r.agentMu.Lock()
-	defer r.agentMu.Unlock()
-	a, err := r.st.GetAgent(ctx, tenantID, agentID)
-	if err != nil {
-		return err
-	}
-	has := slices.Contains(a.EnabledSkillIDs, skillID)
-	if has == on {
-		return nil
-	}
-	if on {
-		a.EnabledSkillIDs = append(slices.Clone(a.EnabledSkillIDs), skillID)
-		sort.Strings(a.EnabledSkillIDs)
-	} else {
-		a.EnabledSkillIDs = slices.DeleteFunc(slices.Clone(a.EnabledSkillIDs), func(s string) bool { return s == skillID })
-	}
-	a.UpdatedAt = r.now().UTC().Truncate(time.Microsecond)
-	return r.st.UpdateAgent(ctx, a)
 }
 
 // Uninstall removes a skill from an agent.
@@ -645,7 +626,7 @@ func (r *Registry) Uninstall(ctx context.Context, p authz.Principal, agentID, sk
 		return err
 	}
 	return audit.Do(ctx, r.audit, audit.By(p), skillEvent(audit.SkillUninstalled, agentID, skillID, map[string]any{"version": old.Version}), func() error {
-		if err := r.setEnabled(ctx, p.TenantID, agentID, skillID, false); err != nil {
+		if err := r.agents.SetSkillEnabled(ctx, p, agentID, skillID, false); err != nil {
 			return err
 		}
 		if err := r.st.DeleteSkillInstall(ctx, p.TenantID, agentID, skillID); err != nil && !errors.Is(err, store.ErrNotFound) {

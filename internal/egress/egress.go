@@ -1,4 +1,8 @@
-package sandbox
+// Package egress is the SSRF-safe broker every sandboxed skill's network
+// request goes through (Broker.Do): the only way out of a sandbox to the
+// network. It imports nothing of Komand but validate (host patterns), so
+// the sandboxes, the app and the CLI share one implementation of the rule.
+package egress
 
 import (
 	"context"
@@ -17,7 +21,7 @@ import (
 	"github.com/komand-ai/komand/internal/validate"
 )
 
-// Egress is the only way out of a sandbox to the network. A skill asks it
+// Broker is the only way out of a sandbox to the network. A skill asks it
 // for one HTTP request; it checks the URL's host against the skill's
 // granted allowlist, resolves the name itself, refuses any address that is
 // loopback, private, link-local, multicast, unspecified, shared (CGNAT) or
@@ -25,9 +29,9 @@ import (
 // second resolution cannot swap it: DNS rebinding), re-checks every
 // redirect the same way, and caps the response's size and time.
 //
-// One Egress serves the whole process; the per-execution allowlist comes
+// One Broker serves the whole process; the per-execution allowlist comes
 // with each request.
-type Egress struct {
+type Broker struct {
 	resolver *net.Resolver
 	// allowPrivate are the address ranges a deployment opened on purpose
 	// (an internal API); metadata addresses stay refused even inside them.
@@ -42,8 +46,8 @@ type Egress struct {
 	tlsConfig *tls.Config
 }
 
-// EgressOptions configure an Egress. Zero values take the defaults.
-type EgressOptions struct {
+// Options configure an Broker. Zero values take the defaults.
+type Options struct {
 	Resolver      *net.Resolver
 	AllowPrivate  []netip.Prefix
 	Timeout       time.Duration // per request, default 10 s
@@ -52,9 +56,9 @@ type EgressOptions struct {
 	TLSClientConf *tls.Config
 }
 
-// NewEgress returns the egress broker.
-func NewEgress(o EgressOptions) *Egress {
-	e := &Egress{resolver: o.Resolver, allowPrivate: o.AllowPrivate, timeout: o.Timeout,
+// New returns the egress broker.
+func New(o Options) *Broker {
+	e := &Broker{resolver: o.Resolver, allowPrivate: o.AllowPrivate, timeout: o.Timeout,
 		maxBody: o.MaxBodyBytes, maxRedirects: o.MaxRedirects, tlsConfig: o.TLSClientConf}
 	if e.resolver == nil {
 		e.resolver = net.DefaultResolver
@@ -73,35 +77,35 @@ func NewEgress(o EgressOptions) *Egress {
 	return e
 }
 
-// HTTPRequest is what a skill asks for (the host ABI's http_request).
-type HTTPRequest struct {
+// Request is what a skill asks for (the host ABI's http_request).
+type Request struct {
 	Method  string            `json:"method"`
 	URL     string            `json:"url"`
 	Headers map[string]string `json:"headers,omitempty"`
 	Body    string            `json:"body,omitempty"`
 	// Auth attaches a credential by reference: the host reads the granted
 	// credential and sets the header; the module never sees the value.
-	Auth *HTTPAuth `json:"auth,omitempty"`
+	Auth *Auth `json:"auth,omitempty"`
 }
 
-// HTTPAuth names a credential and where it goes.
-type HTTPAuth struct {
+// Auth names a credential and where it goes.
+type Auth struct {
 	Credential string `json:"credential"`
 	Header     string `json:"header,omitempty"` // default Authorization
 	Scheme     string `json:"scheme,omitempty"` // e.g. Bearer; "" puts the bare value
 }
 
-// HTTPResponse is what the skill gets back.
-type HTTPResponse struct {
+// Response is what the skill gets back.
+type Response struct {
 	Status    int               `json:"status"`
 	Headers   map[string]string `json:"headers"`
 	Body      string            `json:"body"`
 	Truncated bool              `json:"truncated,omitempty"`
 }
 
-// NetworkCall is the audit record of one request (allowed or not): never
+// Call is the audit record of one request (allowed or not): never
 // the path, query, headers or body, which may carry customer data.
-type NetworkCall struct {
+type Call struct {
 	Method   string `json:"method"`
 	Host     string `json:"host"`
 	Status   int    `json:"status,omitempty"`
@@ -110,14 +114,14 @@ type NetworkCall struct {
 	Redirect bool   `json:"redirect,omitempty"`
 }
 
-// ErrEgressDenied is a request the policy refused; its message is safe to
+// ErrDenied is a request the policy refused; its message is safe to
 // show the skill (and the model).
-type ErrEgressDenied struct{ Reason string }
+type ErrDenied struct{ Reason string }
 
-func (e *ErrEgressDenied) Error() string { return "network request refused: " + e.Reason }
+func (e *ErrDenied) Error() string { return "network request refused: " + e.Reason }
 
 func denied(format string, args ...any) error {
-	return &ErrEgressDenied{Reason: fmt.Sprintf(format, args...)}
+	return &ErrDenied{Reason: fmt.Sprintf(format, args...)}
 }
 
 // metadata are cloud instance-metadata addresses, refused even inside an
@@ -146,7 +150,7 @@ var special = []netip.Prefix{
 }
 
 // checkAddr refuses what a skill must never reach.
-func (e *Egress) checkAddr(a netip.Addr) error {
+func (e *Broker) checkAddr(a netip.Addr) error {
 	a = a.Unmap()
 	for _, p := range metadata {
 		if p.Contains(a) {
@@ -181,7 +185,7 @@ func (e *Egress) checkAddr(a netip.Addr) error {
 }
 
 // checkURL validates scheme and host of one hop.
-func (e *Egress) checkURL(u *url.URL, allow []string) error {
+func (e *Broker) checkURL(u *url.URL, allow []string) error {
 	if u.Scheme != "https" && u.Scheme != "http" {
 		return denied("only http and https")
 	}
@@ -206,7 +210,7 @@ func (e *Egress) checkURL(u *url.URL, allow []string) error {
 // dialChecked resolves addr's host, refuses it when any address is one a
 // skill may not reach, and dials the first allowed address. A name that
 // resolves to a mix of public and private addresses is refused whole.
-func (e *Egress) dialChecked(ctx context.Context, network, addr string) (net.Conn, error) {
+func (e *Broker) dialChecked(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, denied("bad address")
@@ -232,7 +236,7 @@ func (e *Egress) dialChecked(ctx context.Context, network, addr string) (net.Con
 // when set, is the resolved credential header (name and value) to attach;
 // the caller scrubs its value from the response. Every hop is appended to
 // calls.
-func (e *Egress) Do(ctx context.Context, req HTTPRequest, allow []string, auth *[2]string, calls *[]NetworkCall) (HTTPResponse, error) {
+func (e *Broker) Do(ctx context.Context, req Request, allow []string, auth *[2]string, calls *[]Call) (Response, error) {
 	method := strings.ToUpper(req.Method)
 	if method == "" {
 		method = http.MethodGet
@@ -240,34 +244,34 @@ func (e *Egress) Do(ctx context.Context, req HTTPRequest, allow []string, auth *
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 	default:
-		return HTTPResponse{}, denied("method not allowed")
+		return Response{}, denied("method not allowed")
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil || !u.IsAbs() {
-		return HTTPResponse{}, denied("bad URL")
+		return Response{}, denied("bad URL")
 	}
-	rec := func(c NetworkCall) {
+	rec := func(c Call) {
 		if calls != nil && len(*calls) < 100 {
 			*calls = append(*calls, c)
 		}
 	}
 	if err := e.checkURL(u, allow); err != nil {
-		rec(NetworkCall{Method: method, Host: truncateRunes(u.Hostname(), 100), Denied: err.(*ErrEgressDenied).Reason})
-		return HTTPResponse{}, err
+		rec(Call{Method: method, Host: truncateRunes(u.Hostname(), 100), Denied: err.(*ErrDenied).Reason})
+		return Response{}, err
 	}
 	if auth != nil && u.Scheme != "https" {
-		rec(NetworkCall{Method: method, Host: truncateRunes(u.Hostname(), 100), Denied: "credential over plain http"})
-		return HTTPResponse{}, denied("credentials are sent over https only")
+		rec(Call{Method: method, Host: truncateRunes(u.Hostname(), 100), Denied: "credential over plain http"})
+		return Response{}, denied("credentials are sent over https only")
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	hr, err := http.NewRequestWithContext(ctx, method, u.String(), strings.NewReader(req.Body))
 	if err != nil {
-		return HTTPResponse{}, denied("bad request")
+		return Response{}, denied("bad request")
 	}
 	for k, v := range req.Headers {
-		if !httpHeaderAllowed(k) {
-			return HTTPResponse{}, denied("header %q not allowed", truncateRunes(k, 64))
+		if !HeaderAllowed(k) {
+			return Response{}, denied("header %q not allowed", truncateRunes(k, 64))
 		}
 		hr.Header.Set(k, v)
 	}
@@ -291,7 +295,7 @@ func (e *Egress) Do(ctx context.Context, req HTTPRequest, allow []string, auth *
 	client := &http.Client{Transport: tr, CheckRedirect: func(next *http.Request, via []*http.Request) error {
 		hops++
 		prev := via[len(via)-1]
-		rec(NetworkCall{Method: prev.Method, Host: prev.URL.Hostname(), Status: next.Response.StatusCode, Redirect: true})
+		rec(Call{Method: prev.Method, Host: prev.URL.Hostname(), Status: next.Response.StatusCode, Redirect: true})
 		if hops > e.maxRedirects {
 			return denied("too many redirects")
 		}
@@ -307,23 +311,23 @@ func (e *Egress) Do(ctx context.Context, req HTTPRequest, allow []string, auth *
 	}}
 	resp, err := client.Do(hr)
 	if err != nil {
-		var de *ErrEgressDenied
+		var de *ErrDenied
 		if errors.As(err, &de) {
-			rec(NetworkCall{Method: method, Host: hr.URL.Hostname(), Denied: de.Reason})
-			return HTTPResponse{}, de
+			rec(Call{Method: method, Host: hr.URL.Hostname(), Denied: de.Reason})
+			return Response{}, de
 		}
-		rec(NetworkCall{Method: method, Host: hr.URL.Hostname(), Denied: "unreachable"})
+		rec(Call{Method: method, Host: hr.URL.Hostname(), Denied: "unreachable"})
 		if ctx.Err() != nil {
-			return HTTPResponse{}, &ErrEgressDenied{Reason: "timed out"}
+			return Response{}, &ErrDenied{Reason: "timed out"}
 		}
-		return HTTPResponse{}, &ErrEgressDenied{Reason: "request failed"}
+		return Response{}, &ErrDenied{Reason: "request failed"}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, e.maxBody+1))
 	if err != nil && ctx.Err() != nil {
-		return HTTPResponse{}, &ErrEgressDenied{Reason: "timed out"}
+		return Response{}, &ErrDenied{Reason: "timed out"}
 	}
-	out := HTTPResponse{Status: resp.StatusCode, Headers: map[string]string{}}
+	out := Response{Status: resp.StatusCode, Headers: map[string]string{}}
 	if int64(len(body)) > e.maxBody {
 		body, out.Truncated = body[:e.maxBody], true
 	}
@@ -333,13 +337,13 @@ func (e *Egress) Do(ctx context.Context, req HTTPRequest, allow []string, auth *
 			out.Headers[k] = v
 		}
 	}
-	rec(NetworkCall{Method: method, Host: resp.Request.URL.Hostname(), Status: resp.StatusCode, Bytes: len(body)})
+	rec(Call{Method: method, Host: resp.Request.URL.Hostname(), Status: resp.StatusCode, Bytes: len(body)})
 	return out, nil
 }
 
-// httpHeaderAllowed refuses headers that would change where or how the
+// HeaderAllowed refuses headers that would change where or how the
 // request goes (hop-by-hop, Host) or forge the platform's identity.
-func httpHeaderAllowed(k string) bool {
+func HeaderAllowed(k string) bool {
 	switch http.CanonicalHeaderKey(k) {
 	case "Host", "Connection", "Proxy-Authorization", "Proxy-Connection", "Transfer-Encoding",
 		"Te", "Trailer", "Upgrade", "Keep-Alive", "Content-Length", "X-Forwarded-For", "Forwarded":

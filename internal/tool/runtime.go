@@ -1,4 +1,4 @@
-package skill
+package tool
 
 import (
 	"bytes"
@@ -14,16 +14,9 @@ import (
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/llm"
 	"github.com/komand-ai/komand/internal/sandbox"
+	"github.com/komand-ai/komand/internal/skill"
 	"github.com/komand-ai/komand/internal/store"
 )
-
-// MaxResultBytes caps a skill's output as the model sees it.
-const MaxResultBytes = 64 << 10
-
-// Screen inspects a skill's output before the model sees it (the
-// prompt-injection defense plugs in here). It returns the output to pass
-// on, or an error whose message replaces it.
-type Screen func(ctx context.Context, inv Invocation, skillID string, output []byte) ([]byte, error)
 
 // Runtime is the Executor of an agent's tools: the built-in tools plus the
 // registry skills installed on the agent, run in the WASM sandbox.
@@ -33,17 +26,17 @@ type Screen func(ctx context.Context, inv Invocation, skillID string, output []b
 // its contract requires was granted at installation. Its input is checked
 // against inputSchema before the sandbox starts; its output must be JSON
 // matching outputSchema, is capped, stripped of control characters,
-// scrubbed of the credential values it read, screened (Screen), and handed
-// to the model wrapped as data.
+// and scrubbed of the credential values it read. The agent's turn
+// (session/turn.go) screens it for prompt injection and hands it to the
+// model wrapped as data, as it does every tool's output.
 type Runtime struct {
 	builtins *Builtins
-	st       RegistryStore
-	sb       Sandboxes
+	st       store.Skills
+	sb       skill.Sandboxes
 	audit    audit.Recorder
 	creds    CredentialSource
 	log      *slog.Logger
 	now      func() time.Time
-	screen   Screen
 
 	contacts ContactLookup
 
@@ -51,10 +44,10 @@ type Runtime struct {
 	loaded map[string]*loadedSkill // tenant/skill/version
 }
 
-type loadedSkill = Prepared
+type loadedSkill = skill.Prepared
 
 // NewRuntime returns the agent tool executor.
-func NewRuntime(builtins *Builtins, st RegistryStore, sb Sandboxes, rec audit.Recorder, creds CredentialSource, log *slog.Logger, now func() time.Time) *Runtime {
+func NewRuntime(builtins *Builtins, st store.Skills, sb skill.Sandboxes, rec audit.Recorder, creds CredentialSource, log *slog.Logger, now func() time.Time) *Runtime {
 	if now == nil {
 		now = time.Now
 	}
@@ -72,9 +65,6 @@ type ContactLookup interface {
 
 // SetContacts connects the "database" platform tool to the CRM.
 func (r *Runtime) SetContacts(c ContactLookup) { r.contacts = c }
-
-// SetScreen installs the output screen.
-func (r *Runtime) SetScreen(s Screen) { r.screen = s }
 
 // installs returns the agent's installations by skill ID.
 func (r *Runtime) installs(ctx context.Context, inv Invocation) (map[string]store.SkillInstall, error) {
@@ -106,7 +96,7 @@ func (r *Runtime) load(ctx context.Context, in store.SkillInstall) (*loadedSkill
 	if err != nil {
 		return nil, err
 	}
-	c, err := ParseContract(k.Contract)
+	c, err := skill.ParseContract(k.Contract)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +104,7 @@ func (r *Runtime) load(ctx context.Context, in store.SkillInstall) (*loadedSkill
 	if err != nil {
 		return nil, err
 	}
-	if l, err = Prepare(ctx, r.sb, c, mod, k.IsVerified); err != nil {
+	if l, err = skill.Prepare(ctx, r.sb, c, mod, k.IsVerified); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
@@ -127,8 +117,8 @@ func (r *Runtime) load(ctx context.Context, in store.SkillInstall) (*loadedSkill
 }
 
 // granted says whether every required permission is in the grant.
-func granted(c Contract, in store.SkillInstall) bool {
-	missing, _ := diff(c.RequiredPermissions, decodePerms(in.Granted))
+func granted(c skill.Contract, in store.SkillInstall) bool {
+	missing := skill.Missing(c.RequiredPermissions, skill.DecodeGrant(in.Granted))
 	return len(missing) == 0
 }
 
@@ -167,7 +157,7 @@ func (r *Runtime) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (R
 	if r.builtins.Has(call.Name) {
 		return r.builtins.Run(ctx, inv, call)
 	}
-	if checkSkillID(call.Name) != nil {
+	if !skill.ValidID(call.Name) {
 		// Not a name a skill can have: the built-ins answer "unknown tool".
 		return r.builtins.Run(ctx, inv, call)
 	}
@@ -213,17 +203,11 @@ func (r *Runtime) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (R
 	}
 
 	sc := NewContext(inv, skillID, r.creds)
-	grant := decodePerms(in.Granted)
+	grant := skill.DecodeGrant(in.Granted)
 	cfg := map[string]string{}
 	_ = json.Unmarshal(in.Config, &cfg)
-	ex := l.Execute(ctx, r.sb, skillID, call.Arguments, RunOptions{Grant: grant, Config: cfg, Scrub: sc.Scrub,
-		Host: &skillHost{r: r, inv: inv, sc: sc, c: l.Contract, grant: grant, skillID: skillID},
-		Screen: func(out []byte) ([]byte, error) {
-			if r.screen == nil {
-				return out, nil
-			}
-			return r.screen(ctx, inv, skillID, out)
-		}})
+	ex := l.Execute(ctx, r.sb, skillID, call.Arguments, skill.RunOptions{Grant: grant, Config: cfg, Scrub: sc.Scrub,
+		Host: &skillHost{r: r, inv: inv, sc: sc, c: l.Contract, grant: grant, skillID: skillID}})
 	if len(ex.Stderr) > 0 {
 		r.log.InfoContext(ctx, "skill stderr", "skill", skillID, "agent", inv.AgentID, "stderr", string(ex.Stderr))
 	}
@@ -280,8 +264,8 @@ type skillHost struct {
 	r       *Runtime
 	inv     Invocation
 	sc      *Context
-	c       Contract
-	grant   []Permission
+	c       skill.Contract
+	grant   []skill.Permission
 	skillID string
 }
 
@@ -298,11 +282,11 @@ func (h *skillHost) Credential(ctx context.Context, name, host string) (string, 
 }
 
 func (h *skillHost) Tool(ctx context.Context, name string, args []byte) ([]byte, error) {
-	need, known := PlatformTools[name]
+	need, known := skill.PlatformTools[name]
 	if !known || !slices.Contains(h.c.DeclaredToolAccess, name) {
 		return nil, sandbox.Denied("tool not declared by this skill")
 	}
-	if !slices.ContainsFunc(h.grant, func(p Permission) bool { return p.covers(need) }) {
+	if !slices.ContainsFunc(h.grant, func(p skill.Permission) bool { return p.Covers(need) }) {
 		return nil, sandbox.Denied("tool not granted to this skill")
 	}
 	switch name {
@@ -352,7 +336,7 @@ func (h *skillHost) database(ctx context.Context, args []byte) ([]byte, error) {
 func (h *skillHost) Log(ctx context.Context, level int, msg string) {
 	lv := []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}[level]
 	h.r.log.Log(ctx, lv, "skill log", "skill", h.skillID, "agent", h.inv.AgentID, "session", h.inv.SessionID,
-		"msg", string(h.sc.Scrub(cleanText([]byte(msg), 4096))))
+		"msg", string(h.sc.Scrub(skill.CleanText([]byte(msg), 4096))))
 }
 
 // ToolInfo is what the prompt-injection defense needs to know of a tool.
@@ -385,7 +369,7 @@ func (b *Builtins) Describe(_ context.Context, _ Invocation, name string) ToolIn
 // installations cannot be read the tool counts as consequential (it is
 // held rather than run unchecked).
 func (r *Runtime) Describe(ctx context.Context, inv Invocation, name string) ToolInfo {
-	if r.builtins.Has(name) || checkSkillID(name) != nil {
+	if r.builtins.Has(name) || !skill.ValidID(name) {
 		return r.builtins.Describe(ctx, inv, name)
 	}
 	act, err := r.installs(ctx, inv)
@@ -396,7 +380,7 @@ func (r *Runtime) Describe(ctx context.Context, inv Invocation, name string) Too
 	if !ok {
 		return ToolInfo{}
 	}
-	grant := decodePerms(in.Granted)
-	return ToolInfo{Consequential: Consequential(grant),
-		External: slices.ContainsFunc(grant, func(p Permission) bool { return p.Resource == "network" })}
+	grant := skill.DecodeGrant(in.Granted)
+	return ToolInfo{Consequential: skill.Consequential(grant),
+		External: slices.ContainsFunc(grant, func(p skill.Permission) bool { return p.Resource == "network" })}
 }

@@ -1,7 +1,10 @@
-// Package skill is where agents' tools run. This first part is the executor
-// interface the agent's tool loop calls, with the platform's built-in tools
-// (memory_store, memory_recall, current_time); the signed registry and the
-// sandboxes plug in behind the same interface.
+// Package tool runs an agent's tools. Executor is the interface the
+// agent's turn calls to list and run tools; Runtime is the server's
+// Executor: the platform's built-in tools (Builtins: memory_store,
+// memory_recall, current_time) plus the registry skills installed on the
+// agent, run in the sandbox through package skill's Prepared, with a
+// Context (the SkillContext: credentials by grant, scrubbed from the
+// output) and the host functions a skill may call.
 //
 // Every execution is audited: ToolExecutionStarted before it runs, then
 // ToolExecutionCompleted or ToolExecutionFailed, with the agent, session,
@@ -9,8 +12,16 @@
 // hold customer data). The start entry fails closed: a tool whose start
 // cannot be recorded does not run. Within a turn (Invocation.Audit) the
 // outcome entry joins the turn's audit group, which the turn awaits before
-// it replies.
-package skill
+// it replies. A skill the agent may not run is refused through authz
+// (PermissionDenied, like every denial).
+//
+// Decision: the tool loop stays in session/turn.go. The loop is the turn's:
+// it screens each output for prompt injection, holds consequential calls
+// and tainted outputs for review, and builds the session's stored turns,
+// all of which are session concerns. A new source of tools (MCP servers
+// next) plugs in here, as another Executor composed with Runtime behind
+// the same interface, so the loop does not change.
+package tool
 
 import (
 	"bytes"
@@ -26,10 +37,8 @@ import (
 	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/llm"
+	"github.com/komand-ai/komand/internal/skill"
 )
-
-// MaxArgumentBytes caps a tool call's JSON arguments.
-const MaxArgumentBytes = 128 * 1024
 
 // Invocation says who runs a tool, for authorization and audit.
 type Invocation struct {
@@ -189,7 +198,7 @@ func decodeArgs(args json.RawMessage, v any) error {
 	if len(bytes.TrimSpace(args)) == 0 {
 		args = json.RawMessage(`{}`)
 	}
-	if len(args) > MaxArgumentBytes {
+	if len(args) > skill.MaxArgumentBytes {
 		return failf("arguments are too large")
 	}
 	dec := json.NewDecoder(bytes.NewReader(args))
