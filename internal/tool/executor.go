@@ -47,8 +47,8 @@ type Invocation struct {
 	AgentID   string
 	SessionID string
 	Via       string // "model" or "command"
-	// Role and APIKeyID are the caller's, for the audit entry of a
-	// refusal.
+	// Role and APIKeyID are the caller's: a refusal's entry names the
+	// role, and every tool entry the API key (as the turn's own entries do).
 	Role     authz.Role
 	APIKeyID string
 	// EnabledSkillIDs is the agent's enabledSkillIds: registry skills
@@ -184,7 +184,8 @@ func memActor(inv Invocation) agent.Actor {
 	if inv.Via == "command" {
 		via = "command"
 	}
-	return agent.Actor{TenantID: inv.TenantID, UserID: inv.UserID, AgentID: inv.AgentID, SessionID: inv.SessionID, Via: via}
+	return agent.Actor{TenantID: inv.TenantID, UserID: inv.UserID, AgentID: inv.AgentID, SessionID: inv.SessionID, Via: via,
+		APIKeyID: inv.APIKeyID}
 }
 
 func (b *Builtins) add(t builtin) {
@@ -299,10 +300,9 @@ func (b *Builtins) record(ctx context.Context, action audit.Action, inv Invocati
 // before Run goes on (the start, before the tool runs); the outcome may be
 // left to the turn's audit group.
 func recordTool(ctx context.Context, rec audit.Recorder, action audit.Action, inv Invocation, tool string, details map[string]any, await bool) error {
-	ev := audit.Event{
-		TenantID: inv.TenantID, Action: action, ActorID: inv.UserID, AgentID: inv.AgentID,
-		SessionID: inv.SessionID, SkillID: tool, Details: details,
-	}
+	ev := audit.Actor{TenantID: inv.TenantID, UserID: inv.UserID, APIKeyID: inv.APIKeyID}.Event(audit.Event{
+		Action: action, AgentID: inv.AgentID, SessionID: inv.SessionID, SkillID: tool, Details: details,
+	})
 	switch {
 	case inv.Audit == nil:
 		return rec.Record(ctx, ev)
