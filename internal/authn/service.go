@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/komand-ai/komand/internal/ratelimit"
 	"github.com/komand-ai/komand/internal/requestid"
 	"github.com/komand-ai/komand/internal/store"
+	"github.com/komand-ai/komand/internal/validate"
 )
 
 // Public messages. Each is the same for every cause it covers, so a client
@@ -678,23 +677,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, tenantID, userID, name strin
 }
 
 func checkAPIKeyName(name string) error {
-	if name == "" {
-		return apperr.Field("name", "is required")
-	}
-	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxAPIKeyNameChars {
-		return apperr.Field("name", fmt.Sprintf("must be at most %d characters of text", maxAPIKeyNameChars))
-	}
-	for _, r := range name {
-		// Control characters could forge lines in terminals and logs;
-		// bidi controls and invisible format characters could make a
-		// listing show another name than the one stored. ZWNJ and ZWJ
-		// stay: some scripts and emoji need them.
-		if unicode.IsControl(r) {
-			return apperr.Field("name", "must not contain control characters")
-		}
-		if unicode.Is(unicode.Bidi_Control, r) || (unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d') {
-			return apperr.Field("name", "must not contain invisible or direction-changing characters")
-		}
-	}
-	return nil
+	// The one human-text rule (validate.Line): control characters could
+	// forge lines in terminals and logs; bidi controls and invisible
+	// characters could make a listing show another name than the one
+	// stored. ZWNJ and ZWJ only where a script needs them.
+	return validate.Name("name", name, maxAPIKeyNameChars)
 }

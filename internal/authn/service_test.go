@@ -562,3 +562,20 @@ func TestLimiterErrorFailsClosed(t *testing.T) {
 		t.Fatal("tokens returned")
 	}
 }
+
+// TestAPIKeyNameHumanText: the issuer every path reaches (the API's
+// user.APIKeys and the CLI's apikeys create) applies validate.Line to the
+// name.
+func TestAPIKeyNameHumanText(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	for _, name := range []string{"ad\u200dmin", "a\u2028b", "a\u2029b", "a\u3164b", "a\u115fb", "a\u200cb", "a\u0000b", "\u202eyek"} {
+		_, _, err := f.svc.CreateAPIKey(ctx, f.tenant, f.op.ID, name, "cli")
+		if e := wantKind(t, err, apperr.Invalid, ""); !strings.HasPrefix(e.Message, "name: must") {
+			t.Fatalf("%q: message %q does not name the field", name, e.Message)
+		}
+	}
+	if _, _, err := f.svc.CreateAPIKey(ctx, f.tenant, f.op.ID, "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "cli"); err != nil {
+		t.Fatalf("a Persian name with its ZWNJ: %v", err)
+	}
+}

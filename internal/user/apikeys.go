@@ -62,7 +62,7 @@ func (s *APIKeys) Create(ctx context.Context, p authz.Principal, userID, name st
 	if err := s.authz.Check(ctx, p, authz.Create, authz.APIKeys, t); err != nil {
 		return "", store.APIKey{}, err
 	}
-	if err := validate.First(validate.UUID("userId", userID), validate.Text("name", name, MaxAPIKeyNameChars)); err != nil {
+	if err := validate.First(validate.UUID("userId", userID), validate.Name("name", name, MaxAPIKeyNameChars)); err != nil {
 		return "", store.APIKey{}, err
 	}
 	u, err := s.st.GetUser(ctx, p.TenantID, userID)
