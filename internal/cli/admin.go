@@ -16,13 +16,6 @@ import (
 	"github.com/komand-ai/komand/internal/user"
 )
 
-func tenants(e *env, args []string) int {
-	return subcommand(e, "tenants", args, map[string]func(*env, []string) int{
-		"create": tenantsCreate,
-		"list":   tenantsList,
-	})
-}
-
 func tenantsCreate(e *env, args []string) int {
 	fs := flagSet(e, "tenants create", "tenants create <slug> [--name \"Display Name\"] [store flags]")
 	var sf storeFlags
@@ -67,13 +60,6 @@ func tenantsList(e *env, args []string) int {
 	})
 }
 
-func users(e *env, args []string) int {
-	return subcommand(e, "users", args, map[string]func(*env, []string) int{
-		"create":     usersCreate,
-		"reactivate": usersReactivate,
-	})
-}
-
 // usersReactivate lets a deactivated user log in again (audited as actor
 // "cli"). Its old sessions and API keys stay revoked.
 func usersReactivate(e *env, args []string) int {
@@ -86,9 +72,8 @@ func usersReactivate(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 0 || *tenantSlug == "" || *email == "" {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
+		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
 		t, err := a.Tenants.BySlug(ctx, *tenantSlug)
@@ -112,17 +97,13 @@ func usersCreate(e *env, args []string) int {
 	email := fs.String("email", "", "email address (required)")
 	role := fs.String("role", "", "owner, admin, operator or viewer (required)")
 	name := fs.String("name", "", "display name")
-	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
+	_ = fs.Bool("password-stdin", false, "read the password from the first line of standard input (never from an argument, which other users can see; required)")
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
 	}
-	if code, ok := complete(e, fs, pos, 0, 0, "", "tenant", "email", "role"); !ok {
+	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
-	}
-	if !*pwStdin {
-		fmt.Fprintln(e.stderr, "komand: --password-stdin is required (passwords are never taken from arguments)")
-		return exitUsage
 	}
 	pw, err := readSecretLine(e)
 	if err != nil {
@@ -151,14 +132,6 @@ func readSecretLine(e *env) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-func apikeys(e *env, args []string) int {
-	return subcommand(e, "apikeys", args, map[string]func(*env, []string) int{
-		"create": apikeysCreate,
-		"list":   apikeysList,
-		"revoke": apikeysRevoke,
-	})
-}
-
 // apikeysList prints the tenant's keys (or one user's), one a line: id,
 // prefix, user email, name, created, last used, revoked. Never the key.
 func apikeysList(e *env, args []string) int {
@@ -171,9 +144,8 @@ func apikeysList(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 0 || *tenantSlug == "" {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
+		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
 		t, err := a.Tenants.BySlug(ctx, *tenantSlug)
@@ -241,9 +213,8 @@ func apikeysRevoke(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 || *tenantSlug == "" {
-		fs.Usage()
-		return exitUsage
+	if code, ok := complete(e, fs, pos, 1, 1, "the <key id>"); !ok {
+		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
 		t, err := a.Tenants.BySlug(ctx, *tenantSlug)
@@ -270,7 +241,7 @@ func apikeysCreate(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if code, ok := complete(e, fs, pos, 0, 0, "", "tenant", "email", "name"); !ok {
+	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
@@ -292,10 +263,6 @@ func apikeysCreate(e *env, args []string) int {
 		fmt.Fprintln(e.stdout, key)
 		return nil
 	})
-}
-
-func auditCmd(e *env, args []string) int {
-	return subcommand(e, "audit", args, map[string]func(*env, []string) int{"verify": auditVerify})
 }
 
 func auditVerify(e *env, args []string) int {

@@ -60,26 +60,32 @@ type env struct {
 	wasmCacheDir string
 }
 
+// command is one entry of the command table: a command that runs, or a
+// group of subcommands (subs), dispatched by subcommand.
 type command struct {
 	name    string
 	summary string
 	run     func(e *env, args []string) int
+	subs    map[string]func(e *env, args []string) int
 }
 
 func commands() []command {
 	return []command{
-		{"serve", "run the Komand server", serve},
-		{"tenants", "manage tenants (create, list)", tenants},
-		{"users", "manage users (create, reactivate)", users},
-		{"apikeys", "manage API keys (create, list, revoke)", apikeys},
-		{"audit", "audit trail tools (verify)", auditCmd},
-		{"config", "configuration tools (check: plaintext secrets, key file permissions)", configCmd},
-		{"credentials", "manage vault credentials (create)", credentialsCmd},
-		{"vault", "credential vault keys (rotate-kek)", vaultCmd},
-		{"skill", "skills (keygen, pack, sign, verify, run, register, search, info, install)", skillCmd},
-		{"screen", "screen JSON Lines {text, source} for prompt injection", screenCmd},
-		{"healthcheck", "exit 0 when the server's /health answers", healthcheck},
-		{"version", "print the version", versionCmd},
+		{"serve", "run the Komand server", serve, nil},
+		{"tenants", "manage tenants (create, list)", nil, map[string]func(*env, []string) int{"create": tenantsCreate, "list": tenantsList}},
+		{"users", "manage users (create, reactivate)", nil, map[string]func(*env, []string) int{"create": usersCreate, "reactivate": usersReactivate}},
+		{"apikeys", "manage API keys (create, list, revoke)", nil, map[string]func(*env, []string) int{"create": apikeysCreate, "list": apikeysList, "revoke": apikeysRevoke}},
+		{"audit", "audit trail tools (verify)", nil, map[string]func(*env, []string) int{"verify": auditVerify}},
+		{"config", "configuration tools (check: plaintext secrets, key file permissions)", nil, map[string]func(*env, []string) int{"check": configCheck}},
+		{"credentials", "manage vault credentials (create)", nil, map[string]func(*env, []string) int{"create": credentialsCreate}},
+		{"vault", "credential vault keys (rotate-kek)", nil, map[string]func(*env, []string) int{"rotate-kek": vaultRotateKEK}},
+		{"skill", "skills (keygen, pack, sign, verify, run, register, search, info, install)", nil, map[string]func(*env, []string) int{
+			"keygen": skillKeygen, "pack": skillPack, "sign": skillSign, "verify": skillVerify, "run": skillRun,
+			"register": skillRegister, "search": skillSearch, "info": skillInfo, "install": skillInstall,
+		}},
+		{"screen", "screen JSON Lines {text, source} for prompt injection", screenCmd, nil},
+		{"healthcheck", "exit 0 when the server's /health answers", healthcheck, nil},
+		{"version", "print the version", versionCmd, nil},
 	}
 }
 
@@ -98,6 +104,9 @@ func run(e *env, args []string) int {
 		return exitOK
 	}
 	for _, c := range commands() {
+		if c.name == args[0] && c.subs != nil {
+			return subcommand(e, c.name, args[1:], c.subs)
+		}
 		if c.name == args[0] {
 			return c.run(e, args[1:])
 		}
@@ -137,16 +146,18 @@ func usageError(e *env, fs *flag.FlagSet, msg string) int {
 
 // complete checks a parsed command line: between minArgs and maxArgs
 // positional arguments (named argName in the message) and a value for
-// every flag in required. If something is missing or extra it says what,
-// prints the usage and returns exitUsage with ok false.
-func complete(e *env, fs *flag.FlagSet, pos []string, minArgs, maxArgs int, argName string, required ...string) (code int, ok bool) {
+// every required flag: one whose usage ends in "required)", so that what
+// --help tells and what is checked are one thing. If something is missing
+// or extra it says what, prints the usage and returns exitUsage with ok
+// false. Every command checks its command line with it.
+func complete(e *env, fs *flag.FlagSet, pos []string, minArgs, maxArgs int, argName string) (code int, ok bool) {
 	var problems []string
 	var missing []string
-	for _, name := range required {
-		if f := fs.Lookup(name); f != nil && (f.Value.String() == "" || f.Value.String() == "false") {
-			missing = append(missing, "--"+name)
+	fs.VisitAll(func(f *flag.Flag) {
+		if strings.HasSuffix(f.Usage, "required)") && (f.Value.String() == "" || f.Value.String() == "false") {
+			missing = append(missing, "--"+f.Name)
 		}
-	}
+	})
 	if len(missing) > 0 {
 		problems = append(problems, "missing required flag "+strings.Join(missing, ", "))
 	}

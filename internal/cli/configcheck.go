@@ -11,10 +11,6 @@ import (
 	"github.com/komand-ai/komand/internal/config"
 )
 
-func configCmd(e *env, args []string) int {
-	return subcommand(e, "config", args, map[string]func(*env, []string) int{"check": configCheck})
-}
-
 // configCheck reports secrets stored in plaintext in the configuration
 // file, and key files in the data directory that others can read. It exits
 // 1 when it finds any, so it can gate a deployment.
@@ -26,9 +22,8 @@ func configCheck(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 0 {
-		fl.Usage()
-		return exitUsage
+	if code, ok := complete(e, fl, pos, 0, 0, ""); !ok {
+		return code
 	}
 	file := config.LoadOptions{File: sf.configFile, Env: e.environ}.FilePath()
 	var findings []config.Finding

@@ -28,13 +28,6 @@ import (
 	"github.com/komand-ai/komand/internal/store"
 )
 
-func skillCmd(e *env, args []string) int {
-	return subcommand(e, "skill", args, map[string]func(*env, []string) int{
-		"keygen": skillKeygen, "pack": skillPack, "sign": skillSign, "verify": skillVerify, "run": skillRun,
-		"register": skillRegister, "search": skillSearch, "info": skillInfo, "install": skillInstall,
-	})
-}
-
 // actAs returns the principal of an active user of a tenant, for the
 // commands that act through the services (and their authorization).
 func actAs(ctx context.Context, a *app.App, tenantSlug, email string) (authz.Principal, error) {
@@ -68,7 +61,7 @@ func skillKeygen(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if code, ok := complete(e, fs, pos, 0, 0, "", "out"); !ok {
+	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -142,7 +135,7 @@ func skillPack(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if code, ok := complete(e, fs, pos, 0, 0, "", "contract", "module", "out"); !ok {
+	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
 	}
 	c, err := os.ReadFile(*contract)
@@ -206,7 +199,7 @@ func skillSign(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if code, ok := complete(e, fs, pos, 1, 1, "the <package> file", "key"); !ok {
+	if code, ok := complete(e, fs, pos, 1, 1, "the <package> file"); !ok {
 		return code
 	}
 	p, err := readPackage(pos[0])
@@ -447,7 +440,7 @@ func skillRegister(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if code, ok := complete(e, fs, pos, 1, 1, "the <package> file", "tenant", "email"); !ok {
+	if code, ok := complete(e, fs, pos, 1, 1, "the <package> file"); !ok {
 		return code
 	}
 	raw, err := os.ReadFile(pos[0])
@@ -479,7 +472,7 @@ func skillSearch(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if code, ok := complete(e, fs, pos, 0, 1, "one <query>", "tenant", "email"); !ok {
+	if code, ok := complete(e, fs, pos, 0, 1, "one <query>"); !ok {
 		return code
 	}
 	q := ""
@@ -526,7 +519,7 @@ func skillInfo(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if code, ok := complete(e, fs, pos, 1, 1, "the <skillId>", "tenant", "email"); !ok {
+	if code, ok := complete(e, fs, pos, 1, 1, "the <skillId>"); !ok {
 		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
@@ -562,7 +555,7 @@ func skillInstall(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if code, ok := complete(e, fs, pos, 1, 1, "the <skillId>", "agent", "tenant", "email"); !ok {
+	if code, ok := complete(e, fs, pos, 1, 1, "the <skillId>"); !ok {
 		return code
 	}
 	grant, gerr := parsePermissions("--grant", grants)

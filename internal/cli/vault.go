@@ -15,10 +15,6 @@ import (
 	"github.com/komand-ai/komand/internal/vault"
 )
 
-func vaultCmd(e *env, args []string) int {
-	return subcommand(e, "vault", args, map[string]func(*env, []string) int{"rotate-kek": vaultRotateKEK})
-}
-
 // vaultRotateKEK re-wraps every tenant's data keys under the current KEK.
 //
 // With Vault__Kek configured, the operator has already made the new key
@@ -106,10 +102,6 @@ func withConfiguredApp(e *env, cfg config.Config, log *slog.Logger, f func(conte
 	return runWithApp(e, a, f)
 }
 
-func credentialsCmd(e *env, args []string) int {
-	return subcommand(e, "credentials", args, map[string]func(*env, []string) int{"create": credentialsCreate})
-}
-
 // credentialsCreate stores a credential as a user of the tenant (whose
 // role must allow it), reading the value from standard input.
 func credentialsCreate(e *env, args []string) int {
@@ -120,17 +112,13 @@ func credentialsCreate(e *env, args []string) int {
 	email := fs.String("email", "", "email of the Owner or Admin the credential is created as (required)")
 	name := fs.String("name", "", "credential name, as skills ask for it (required)")
 	typ := fs.String("type", "", "api_key, token, password, certificate or other (required)")
-	valueStdin := fs.Bool("value-stdin", false, "read the value from standard input, all of it (required)")
+	_ = fs.Bool("value-stdin", false, "read the value from standard input, all of it (never from an argument; required)")
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
 	}
-	if code, ok := complete(e, fs, pos, 0, 0, "", "tenant", "email", "name", "type"); !ok {
+	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
-	}
-	if !*valueStdin {
-		fmt.Fprintln(e.stderr, "komand: --value-stdin is required (values are never taken from arguments)")
-		return exitUsage
 	}
 	raw, err := io.ReadAll(io.LimitReader(bufio.NewReader(e.stdin), vault.MaxValueBytes+2))
 	if err != nil {
