@@ -19,7 +19,8 @@ import (
 )
 
 // DecodeJSON reads one JSON object from body into dst, strictly: the content
-// type must be application/json, unknown fields are rejected, nothing may
+// type must be application/json, the body an object (not null, an array or
+// a scalar), unknown fields are rejected, nothing may
 // follow the object, and no object (at any depth) may give a key twice.
 // encoding/json keeps the last of two equal keys, and matches field names
 // without regard to case, so keys that differ only in case are refused as
@@ -37,6 +38,12 @@ func DecodeJSON(contentType string, body io.Reader, dst any) error {
 	data, err := io.ReadAll(body)
 	if err != nil {
 		return decodeError(err)
+	}
+	// One object, not null (which encoding/json decodes as "change
+	// nothing", so {} for a struct and a reset for a document) nor any
+	// other value.
+	if v := bytes.TrimLeft(data, " \t\r\n"); len(v) > 0 && v[0] != '{' {
+		return apperr.New(apperr.Invalid, "request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

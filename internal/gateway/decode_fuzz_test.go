@@ -46,6 +46,9 @@ func FuzzDecodeJSON(f *testing.F) {
 			if !json.Valid(bytes.TrimSpace(data)) {
 				t.Fatalf("accepted invalid JSON %q", data)
 			}
+			if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
+				t.Fatalf("accepted %q, which is not an object", data)
+			}
 			return
 		}
 		pe, ok := apperr.As(err)
