@@ -39,7 +39,7 @@ func TestInjectionPolicyEffective(t *testing.T) {
 			`{"sources":{"skill":{"threshold":0}}}`:    "policy.sources.skill.threshold: must be greater than 0 and at most 1",
 			`{"agents":{"sales":{"action":""}}}`:       "policy.agents.sales.action: must be block, warn or escalate",
 			`{"agents":{"../x":{}}}`:                   "policy.agents: an agent ID must be 1 to 128 lowercase letters, digits and hyphens",
-			`{"sources":{"system":{"action":"warn"}}}`: "policy: the policy must be a JSON object with action, threshold, sources and agents",
+			`{"sources":{"system":{"action":"warn"}}}`: "policy.sources.system: is not a known source (user, skill or external)",
 		} {
 			r := env.Do("PUT", "/api/injection/policy", admin, doc)
 			expectError(t, r, 400, "validation_failed")

@@ -168,6 +168,9 @@ func decodeError(err error) error {
 		return apperr.Wrap(err, apperr.TooLarge, "request body is too large")
 	case errors.Is(err, io.EOF):
 		return apperr.New(apperr.Invalid, "request body is required")
+	case errors.As(err, &se) && strings.Contains(se.Error(), "exceeded max depth"):
+		// encoding/json's own limit: 10000 nested objects and arrays.
+		return apperr.Wrap(err, apperr.Invalid, "request body is nested too deeply (at most 10000 levels)")
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
 		return apperr.Wrap(err, apperr.Invalid, "request body is not valid JSON")
 	case errors.As(err, &ute):

@@ -126,7 +126,7 @@ func fixedDecodeMessage(msg string) bool {
 	switch msg {
 	case "request body is too large", "request body is required", "request body is not valid JSON",
 		"request body must be a JSON object", "request body must contain a single JSON object",
-		"Content-Type must be application/json":
+		"Content-Type must be application/json", "request body is nested too deeply (at most 10000 levels)":
 		return true
 	}
 	field, rest, ok := strings.Cut(msg, ": ")

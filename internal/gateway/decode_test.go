@@ -32,3 +32,23 @@ func TestDecodeJSONRefusesNonObjects(t *testing.T) {
 		t.Fatalf("an object: %v %s", err, raw)
 	}
 }
+
+// TestDecodeJSONTooDeep: encoding/json refuses a value nested more than
+// 10000 levels deep; the refusal says so instead of calling valid JSON
+// invalid.
+func TestDecodeJSONTooDeep(t *testing.T) {
+	ok := strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000)
+	var raw json.RawMessage
+	if err := DecodeJSON("application/json", strings.NewReader(ok), &raw); err != nil {
+		t.Fatalf("10000 levels: %v", err)
+	}
+	for _, body := range []string{
+		strings.Repeat(`{"a":`, 10001) + "1" + strings.Repeat("}", 10001),
+		`{"a":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + "}",
+	} {
+		pe, isApp := apperr.As(DecodeJSON("application/json", strings.NewReader(body), &raw))
+		if !isApp || pe.Kind != apperr.Invalid || pe.Message != "request body is nested too deeply (at most 10000 levels)" {
+			t.Fatalf("10001 levels: %v", pe)
+		}
+	}
+}

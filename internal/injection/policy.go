@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/komand-ai/komand/internal/validate"
 )
@@ -159,6 +160,7 @@ const (
 )
 
 // ParsePolicy decodes and validates a policy document: unknown fields,
+// wrong types, null for a field that is present,
 // unknown actions, thresholds outside (0, 1], agent IDs that are not
 // slugs and more than MaxPolicyAgents agents are errors (*PolicyError,
 // messages safe to show).
@@ -166,10 +168,15 @@ func ParsePolicy(doc []byte) (*Policy, error) {
 	if len(doc) > MaxPolicyBytes {
 		return nil, policyErr("", "the policy must be at most %d bytes", MaxPolicyBytes)
 	}
+	if err := checkShape(doc); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
 	var p Policy
 	if err := dec.Decode(&p); err != nil {
+		// checkShape has named every unknown field and wrong type; what
+		// is left is a number out of range (1e400).
 		return nil, policyErr("", "the policy must be a JSON object with action, threshold, sources and agents")
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -243,4 +250,159 @@ func (p *Policy) validate() error {
 		}
 	}
 	return nil
+}
+
+// checkShape walks doc (one JSON value) along the policy's schema before
+// it is decoded, so that an unknown field, a value of the wrong type or an
+// explicit null is refused naming its path ("sources.admin",
+// "agents.sales.threshold"), which encoding/json's errors do not. A field
+// that is present must not be null: leaving it out is how a rule
+// inherits, and null would say the same thing a second way.
+func checkShape(doc []byte) error {
+	top, err := shapeObject(doc, "")
+	if err != nil {
+		return err
+	}
+	return shapeRule(top, "", map[string]func(json.RawMessage, string) error{
+		"sources": shapeSources,
+		"agents":  shapeAgents,
+	})
+}
+
+// shapeObject decodes raw as an object, the field where (the document
+// when "").
+func shapeObject(raw []byte, where string) (map[string]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	switch kind := firstByte(raw); {
+	case kind == '{' && json.Unmarshal(raw, &m) == nil:
+		return m, nil
+	case where == "" && kind == '{':
+		return nil, policyErr("", "the policy is not valid JSON")
+	case where == "":
+		return nil, policyErr("", "the policy must be a JSON object with action, threshold, sources and agents")
+	case kind == 'n':
+		return nil, policyErr(where, "must not be null (leave it out to inherit)")
+	}
+	return nil, policyErr(where, "must be an object")
+}
+
+// shapeRule checks a rule's action and threshold, the fields in more, and
+// refuses any other.
+func shapeRule(m map[string]json.RawMessage, where string, more map[string]func(json.RawMessage, string) error) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		v, field := m[k], joinField(where, safeKey(k))
+		if firstByte(v) == 'n' {
+			return policyErr(field, "must not be null (leave it out to inherit)")
+		}
+		var err error
+		switch f, ok := more[k]; {
+		case k == "action" && firstByte(v) != '"':
+			err = policyErr(field, "must be block, warn or escalate")
+		case k == "threshold" && !isNumber(v):
+			err = policyErr(field, "must be a number")
+		case k == "action", k == "threshold":
+		case ok:
+			err = f(v, field)
+		default:
+			err = policyErr(field, "is not a known field")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func shapeSources(raw json.RawMessage, where string) error {
+	m, err := shapeObject(raw, where)
+	if err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		field := joinField(where, safeKey(k))
+		switch Source(k) {
+		case SourceUser, SourceSkill, SourceExternal:
+		default:
+			return policyErr(field, "is not a known source (user, skill or external)")
+		}
+		r, err := shapeObject(m[k], field)
+		if err != nil {
+			return err
+		}
+		if err := shapeRule(r, field, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func shapeAgents(raw json.RawMessage, where string) error {
+	m, err := shapeObject(raw, where)
+	if err != nil {
+		return err
+	}
+	for _, id := range slices.Sorted(maps.Keys(m)) {
+		if validate.Slug("agentId", id, 128) != nil {
+			return policyErr(where, "an agent ID must be 1 to 128 lowercase letters, digits and hyphens")
+		}
+		field := where + "." + id
+		a, err := shapeObject(m[id], field)
+		if err != nil {
+			return err
+		}
+		if err := shapeRule(a, field, map[string]func(json.RawMessage, string) error{
+			"sources": shapeSources,
+			"allowConsequentialTools": func(v json.RawMessage, field string) error {
+				if b := firstByte(v); b != 't' && b != 'f' {
+					return policyErr(field, "must be true or false")
+				}
+				return nil
+			},
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func joinField(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}
+
+// firstByte is the first byte of a JSON value, which tells its type.
+func firstByte(raw []byte) byte {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	if len(raw) == 0 {
+		return 0
+	}
+	return raw[0]
+}
+
+func isNumber(raw []byte) bool {
+	b := firstByte(raw)
+	return b == '-' || b >= '0' && b <= '9'
+}
+
+// safeKey keeps a client's field name printable and short for a message:
+// letters, digits, '_' and '-' as they are, anything else '?'.
+func safeKey(k string) string {
+	var b strings.Builder
+	for _, r := range k {
+		if b.Len() >= 64 {
+			b.WriteString("…")
+			break
+		}
+		if r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('?')
+		}
+	}
+	if b.Len() == 0 {
+		return "?"
+	}
+	return b.String()
 }

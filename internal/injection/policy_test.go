@@ -152,3 +152,39 @@ func TestPolicyEffective(t *testing.T) {
 		t.Fatalf("effective resolves differently: %+v", d)
 	}
 }
+
+// TestParsePolicyNamesUnknownAndMistyped: an unknown field, an unknown
+// source, a value of the wrong type and an explicit null (for a field that
+// is present: leaving it out is how a rule inherits) are refused naming
+// the path, not with a message about the whole document.
+func TestParsePolicyNamesUnknownAndMistyped(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"bogus":1}`: "bogus: is not a known field",
+		`{"sources":{"admin":{"action":"warn"}}}`:            "sources.admin: is not a known source (user, skill or external)",
+		`{"threshold":"0.5"}`:                                "threshold: must be a number",
+		`{"threshold":null}`:                                 "threshold: must not be null (leave it out to inherit)",
+		`{"action":null}`:                                    "action: must not be null (leave it out to inherit)",
+		`{"action":1}`:                                       "action: must be block, warn or escalate",
+		`{"sources":null}`:                                   "sources: must not be null (leave it out to inherit)",
+		`{"sources":[]}`:                                     "sources: must be an object",
+		`{"sources":{"user":{"mode":"x"}}}`:                  "sources.user.mode: is not a known field",
+		`{"sources":{"user":{"threshold":true}}}`:            "sources.user.threshold: must be a number",
+		`{"sources":{"user":null}}`:                          "sources.user: must not be null (leave it out to inherit)",
+		`{"agents":{"sales":{"bogus":1}}}`:                   "agents.sales.bogus: is not a known field",
+		`{"agents":{"sales":{"allowConsequentialTools":1}}}`: "agents.sales.allowConsequentialTools: must be true or false",
+		`{"agents":{"sales":{"sources":{"x":{}}}}}`:          "agents.sales.sources.x: is not a known source (user, skill or external)",
+		`{"agents":{"sales":{"threshold":"high"}}}`:          "agents.sales.threshold: must be a number",
+		`{"agents":[]}`:                                      "agents: must be an object",
+		`{"a\nb<script>":1}`:                                 "a?b?script?: is not a known field",
+		`{"Action":"warn"}`:                                  "Action: is not a known field",
+		`null`:                                               "the policy must be a JSON object with action, threshold, sources and agents",
+	} {
+		_, err := ParsePolicy([]byte(doc))
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", doc, err, want)
+		}
+	}
+	if _, err := ParsePolicy([]byte(`{"action":"warn","threshold":0.5,"sources":{"user":{}},"agents":{"a":{"allowConsequentialTools":false,"sources":{"skill":{"threshold":1}}}}}`)); err != nil {
+		t.Fatalf("a valid policy: %v", err)
+	}
+}
