@@ -551,8 +551,8 @@ type brokenThrottle struct{}
 func (brokenThrottle) Take(context.Context, string, ratelimit.BackoffPolicy) (ratelimit.Attempt, error) {
 	return ratelimit.Attempt{}, ratelimit.ErrInvalidArgument
 }
-func (brokenThrottle) Refund(context.Context, string) error { return nil }
-func (brokenThrottle) Reset(context.Context, string) error  { return nil }
+func (brokenThrottle) Refund(context.Context, string, ratelimit.Attempt) error { return nil }
+func (brokenThrottle) Reset(context.Context, string) error                     { return nil }
 
 func TestLimiterErrorFailsClosed(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.Throttle = brokenThrottle{} })

@@ -39,7 +39,8 @@ import (
 // a delay neither extends it nor costs the hash.
 //
 // Attempts are charged before the password is checked and refunded when it
-// was right, so a burst of concurrent guesses cannot all pass the check
+// was right (each key as it was before the attempt, its last failure's time
+// included, so a correct login neither counts nor restarts a delay), so a burst of concurrent guesses cannot all pass the check
 // before the first failure is recorded.
 //
 // The state is in Redis when the deployment has one (every replica sees
@@ -107,6 +108,8 @@ func keysFor(email, clientIP string) loginKeys {
 type charge struct {
 	keys                   loginKeys
 	account, pair, address bool
+	// The attempts charged, for Refund to restore each key as it was.
+	accountA, pairA, addressA ratelimit.Attempt
 }
 
 // throttledAttempt says why and until when an attempt is refused.
@@ -124,7 +127,7 @@ func (s *Service) takeLogin(ctx context.Context, email, clientIP string) (charge
 	if err != nil {
 		return c, nil, fmt.Errorf("login throttle: %w", err)
 	}
-	c.account = true
+	c.account, c.accountA = true, acct
 	pairPolicy := s.policy.PerPair
 	if acct.Failures >= s.policy.AccountUnderAttack {
 		// Fewer free failures, then 1 s each until the usual doubling:
@@ -140,7 +143,7 @@ func (s *Service) takeLogin(ctx context.Context, email, clientIP string) (charge
 		c.refund(ctx, s)
 		return charge{}, &throttledAttempt{scope: "account+address", failures: pair.Failures, retryAt: pair.RetryAt}, nil
 	}
-	c.pair = true
+	c.pair, c.pairA = true, pair
 	addr, err := s.throttle.Take(ctx, c.keys.address, s.policy.PerAddress)
 	if err != nil {
 		c.refund(ctx, s)
@@ -150,7 +153,7 @@ func (s *Service) takeLogin(ctx context.Context, email, clientIP string) (charge
 		c.refund(ctx, s)
 		return charge{}, &throttledAttempt{scope: "address", failures: addr.Failures, retryAt: addr.RetryAt}, nil
 	}
-	c.address = true
+	c.address, c.addressA = true, addr
 	return c, nil, nil
 }
 
@@ -160,9 +163,10 @@ func (c charge) refund(ctx context.Context, s *Service) {
 	for _, k := range []struct {
 		on  bool
 		key string
-	}{{c.account, c.keys.account}, {c.pair, c.keys.pair}, {c.address, c.keys.address}} {
+		a   ratelimit.Attempt
+	}{{c.account, c.keys.account, c.accountA}, {c.pair, c.keys.pair, c.pairA}, {c.address, c.keys.address, c.addressA}} {
 		if k.on {
-			if err := s.throttle.Refund(ctx, k.key); err != nil {
+			if err := s.throttle.Refund(ctx, k.key, k.a); err != nil {
 				s.log.WarnContext(ctx, "login throttle: refund failed", "err", err)
 			}
 		}

@@ -270,3 +270,31 @@ func TestLoginThrottleConcurrentBurst(t *testing.T) {
 		t.Fatalf("LoginFailed = %d, want %d", n, free)
 	}
 }
+
+// A correct login from an address past its free failures neither counts
+// nor moves the address's wait: once the wait is over, the Owner logs in
+// again and again from that address. The defect: each success restarted
+// a 1 s wait (200, then 429 with Retry-After 1).
+func TestLoginThrottleSuccessDoesNotRestartWait(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	ip := "203.0.113.77"
+	for i := range DefaultLoginThrottle.PerAddress.Free {
+		_, _, err := f.svc.Login(ctx, fmt.Sprintf("nobody%d@victims.test", i), wrongPassword, ip)
+		wantKind(t, err, apperr.Unauthenticated, "")
+	}
+	_, _, err := f.svc.Login(ctx, f.owner.Email, testPassword, ip)
+	wantThrottled(t, err, time.Second)
+	f.clock.Advance(time.Second)
+	for i := range 5 {
+		if _, _, err := f.svc.Login(ctx, f.owner.Email, testPassword, ip); err != nil {
+			t.Fatalf("correct login %d after the wait: %v", i, err)
+		}
+	}
+	// The address's failures still count: the next wrong one is allowed
+	// (the wait is over), the one after it waits 2 s.
+	_, _, err = f.svc.Login(ctx, "nobody-else@victims.test", wrongPassword, ip)
+	wantKind(t, err, apperr.Unauthenticated, "")
+	_, _, err = f.svc.Login(ctx, "and-another@victims.test", wrongPassword, ip)
+	wantThrottled(t, err, 2*time.Second)
+}

@@ -97,6 +97,22 @@ type Attempt struct {
 	Failures int
 	// RetryAt is when the next attempt will be allowed; set when refused.
 	RetryAt time.Time
+
+	// charged is what an allowed attempt changed, for Refund to undo.
+	charged *charged
+}
+
+// charged is the key's state before an allowed attempt (failures as
+// stored, and the last failure's time) and the state the attempt left
+// (failures, at). A refund of the latest attempt restores the state before
+// it, so the attempt neither counts nor moves the time the wait and the
+// decay are measured from: a successful login from an address that is
+// past its free failures must not restart the address's delay.
+type charged struct {
+	prevN    int
+	prevLast time.Time
+	n        int
+	at       time.Time
 }
 
 // Backoff throttles attempts by their failures; see the section above.
@@ -104,8 +120,11 @@ type Backoff interface {
 	// Take judges one attempt for key under p. A refused attempt charges
 	// nothing; an allowed one counts as a failure until it is Refunded.
 	Take(ctx context.Context, key string, p BackoffPolicy) (Attempt, error)
-	// Refund takes back one attempt charged by Take, which succeeded.
-	Refund(ctx context.Context, key string) error
+	// Refund takes back the attempt a, charged by Take, which succeeded:
+	// when no attempt was charged after it, the key is as it was before
+	// a (the last failure's time included); otherwise one failure is
+	// taken back.
+	Refund(ctx context.Context, key string, a Attempt) error
 	// Reset forgets every failure of key.
 	Reset(ctx context.Context, key string) error
 }
@@ -193,19 +212,27 @@ func (b *MemoryBackoff) Take(_ context.Context, key string, p BackoffPolicy) (At
 	if at := st.last.Add(p.Wait(n)); n >= p.Free && now.Before(at) {
 		return Attempt{Failures: n, RetryAt: at}, nil
 	}
+	c := &charged{prevN: st.n, prevLast: st.last, n: n + 1, at: now}
 	st.n, st.last = n+1, now
 	st.expires = now.Add(p.ttl(st.n))
-	return Attempt{Allowed: true, Failures: n}, nil
+	return Attempt{Allowed: true, Failures: n, charged: c}, nil
 }
 
 // Refund implements Backoff.
-func (b *MemoryBackoff) Refund(_ context.Context, key string) error {
+func (b *MemoryBackoff) Refund(_ context.Context, key string, a Attempt) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if st := b.m[key]; st != nil {
-		if st.n--; st.n <= 0 {
-			delete(b.m, key)
-		}
+	st := b.m[key]
+	if st == nil {
+		return nil
+	}
+	if c := a.charged; c != nil && st.n == c.n && st.last.Equal(c.at) {
+		st.n, st.last = c.prevN, c.prevLast // expires stays: it is later
+	} else {
+		st.n--
+	}
+	if st.n <= 0 {
+		delete(b.m, key)
 	}
 	return nil
 }

@@ -11,13 +11,15 @@ import (
 
 // takeScript is MemoryBackoff.Take on a Redis hash {n: failures, l: Unix ms
 // of the last one}. ARGV: now, Free, Base, Max, Decay (ms). It returns
-// {allowed (0/1), failures before this attempt, retry-at ms}. ARGV[6] is
+// {allowed (0/1), failures before this attempt, retry-at ms, the stored
+// failures and last-failure ms before it (for refundScript)}. ARGV[6] is
 // Doubling. The delay is
 // computed by doubling with a cap, so it never overflows.
 var takeScript = redis.NewScript(`
 local now, free, base, maxd, decay, dbl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
 local last = tonumber(redis.call('HGET', KEYS[1], 'l') or '0')
+local storedN = n
 if n > 0 and now > last then
   n = math.max(0, n - math.floor((now - last) / decay))
 end
@@ -31,18 +33,28 @@ local function wait(k)
   return math.min(w, maxd)
 end
 if n >= free and now < last + wait(n) then
-  return {0, n, last + wait(n)}
+  return {0, n, last + wait(n), 0, 0}
 end
 n = n + 1
 redis.call('HSET', KEYS[1], 'n', n, 'l', now)
 redis.call('PEXPIREAT', KEYS[1], now + math.max(n * decay, wait(n)))
-return {1, n - 1, 0}
+return {1, n - 1, 0, storedN, last}
 `)
 
-// refundScript takes one failure back; the key goes when none is left.
+// refundScript takes an attempt back: when the key is still as the attempt
+// left it (ARGV: its failures and ms), it is restored to what it was
+// before (ARGV: failures and last-failure ms); otherwise one failure is
+// taken back. The key goes when no failure is left.
 var refundScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local n = redis.call('HINCRBY', KEYS[1], 'n', -1)
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+local last = tonumber(redis.call('HGET', KEYS[1], 'l') or '0')
+if ARGV[1] ~= '' and n == tonumber(ARGV[1]) and last == tonumber(ARGV[2]) then
+  n = tonumber(ARGV[3])
+  redis.call('HSET', KEYS[1], 'n', n, 'l', ARGV[4])
+else
+  n = redis.call('HINCRBY', KEYS[1], 'n', -1)
+end
 if n <= 0 then redis.call('DEL', KEYS[1]) end
 return n
 `)
@@ -83,7 +95,7 @@ func (r *RedisBackoff) Take(ctx context.Context, key string, p BackoffPolicy) (A
 	now := r.now()
 	res, err := takeScript.Run(ctx, r.client, []string{r.prefix + key},
 		now.UnixMilli(), p.Free, p.Base.Milliseconds(), p.Max.Milliseconds(), p.Decay.Milliseconds(), p.Doubling).Int64Slice()
-	if err != nil || len(res) != 3 {
+	if err != nil || len(res) != 5 {
 		r.warn(err)
 		if r.fallback == nil {
 			return Attempt{RetryAt: now.Add(p.Base)}, nil
@@ -93,16 +105,22 @@ func (r *RedisBackoff) Take(ctx context.Context, key string, p BackoffPolicy) (A
 	a := Attempt{Allowed: res[0] == 1, Failures: int(res[1])}
 	if !a.Allowed {
 		a.RetryAt = time.UnixMilli(res[2])
+	} else {
+		a.charged = &charged{prevN: int(res[3]), prevLast: time.UnixMilli(res[4]), n: int(res[1]) + 1, at: time.UnixMilli(now.UnixMilli())}
 	}
 	return a, nil
 }
 
 // Refund implements Backoff.
-func (r *RedisBackoff) Refund(ctx context.Context, key string) error {
-	if err := refundScript.Run(ctx, r.client, []string{r.prefix + key}).Err(); err != nil {
+func (r *RedisBackoff) Refund(ctx context.Context, key string, a Attempt) error {
+	args := []any{"", "", "", ""}
+	if c := a.charged; c != nil {
+		args = []any{c.n, c.at.UnixMilli(), c.prevN, c.prevLast.UnixMilli()}
+	}
+	if err := refundScript.Run(ctx, r.client, []string{r.prefix + key}, args...).Err(); err != nil {
 		r.warn(err)
 		if r.fallback != nil {
-			return r.fallback.Refund(ctx, key)
+			return r.fallback.Refund(ctx, key, a)
 		}
 	}
 	return nil

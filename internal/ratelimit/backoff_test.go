@@ -68,6 +68,7 @@ func backoffScenario(t *testing.T, b func(i int) Backoff, clock *fakeClock) {
 			t.Fatalf("free attempt %d: %+v", i, a)
 		}
 	}
+	var latest Attempt
 	for _, wait := range []time.Duration{1, 2, 4, 8, 10, 10} {
 		wait *= time.Second
 		a := take("k")
@@ -80,30 +81,36 @@ func backoffScenario(t *testing.T, b func(i int) Backoff, clock *fakeClock) {
 			t.Fatalf("second refusal %+v, want RetryAt %v", a2, a.RetryAt)
 		}
 		clock.Advance(time.Millisecond)
-		if a := take("k"); !a.Allowed {
-			t.Fatalf("after the delay: %+v", a)
+		if latest = take("k"); !latest.Allowed {
+			t.Fatalf("after the delay: %+v", latest)
 		}
 	}
-	// A refund takes one failure back: the wait is that of one fewer.
-	if err := b(0).Refund(ctx, "k"); err != nil {
+	// A refund of the latest attempt restores the key as it was: one
+	// failure fewer, the wait measured from the failure before (10 s
+	// ago, over), so the next attempt is allowed; it counts, and the one
+	// after it waits Max.
+	if err := b(0).Refund(ctx, "k", latest); err != nil {
 		t.Fatal(err)
 	}
-	if a := take("k"); a.Allowed || a.Failures != testPolicy.Free+5 {
+	if a := take("k"); !a.Allowed || a.Failures != testPolicy.Free+5 {
 		t.Fatalf("after refund: %+v", a)
+	}
+	if a := take("k"); a.Allowed || !a.RetryAt.Equal(clock.Now().Add(testPolicy.Max)) {
+		t.Fatalf("after refund and a failure: %+v", a)
 	}
 	// Other keys are independent.
 	if a := take("other"); !a.Allowed || a.Failures != 0 {
 		t.Fatalf("other key: %+v", a)
 	}
-	// One failure forgotten per quiet Decay: of 8, after 5 Decays 3 are
-	// left, which is Free: the wait is Base from the last failure, long
-	// past, so the attempt is allowed; the next waits 2·Base.
+	// One failure forgotten per quiet Decay: of 9, after 5 Decays 4 are
+	// left: the wait is 2·Base from the last failure, long past, so the
+	// attempt is allowed; the next waits 4·Base.
 	clock.Advance(5 * testPolicy.Decay)
-	if a := take("k"); !a.Allowed || a.Failures != 3 {
-		t.Fatalf("after decay: %+v, want allowed with 3 failures", a)
+	if a := take("k"); !a.Allowed || a.Failures != 4 {
+		t.Fatalf("after decay: %+v, want allowed with 4 failures", a)
 	}
-	if a := take("k"); a.Allowed || !a.RetryAt.Equal(clock.Now().Add(2*time.Second)) {
-		t.Fatalf("after decay and one more failure: %+v, want a 2 s wait", a)
+	if a := take("k"); a.Allowed || !a.RetryAt.Equal(clock.Now().Add(4*time.Second)) {
+		t.Fatalf("after decay and one more failure: %+v, want a 4 s wait", a)
 	}
 	if err := b(0).Reset(ctx, "k"); err != nil {
 		t.Fatal(err)
@@ -136,7 +143,7 @@ func TestMemoryBackoffFull(t *testing.T) {
 	if a, _ := m.Take(ctx, "a", testPolicy); !a.Allowed || a.Failures != 1 {
 		t.Fatalf("existing key in a full table: %+v", a)
 	}
-	_ = m.Refund(ctx, "b")
+	_ = m.Refund(ctx, "b", Attempt{})
 	if m.Len() != 1 {
 		t.Fatalf("Len after refunding b's only attempt = %d, want 1", m.Len())
 	}
@@ -195,4 +202,87 @@ func TestNetKey(t *testing.T) {
 			t.Errorf("NetKey(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// refundKeepsWait: a key past its free failures whose latest failure's wait
+// is over takes an attempt that succeeds (Take, then Refund): the key is
+// as it was, so the next attempt is allowed at once, and the failures
+// decay from the last real failure. The defect: the refund left the
+// success's time as the last failure's, so every success restarted the
+// wait (200, then 429 with Retry-After 1) and stopped the decay.
+func refundKeepsWait(t *testing.T, b Backoff, clock *fakeClock) {
+	t.Helper()
+	ctx := context.Background()
+	p := BackoffPolicy{Free: 2, Base: time.Second, Max: time.Minute, Decay: time.Minute}
+	take := func(what string) Attempt {
+		t.Helper()
+		a, err := b.Take(ctx, "k", p)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return a
+	}
+	// Two free failures, a third after the 1 s wait: the next waits 2 s.
+	take("failure 1")
+	take("failure 2")
+	clock.Advance(time.Second)
+	if a := take("failure 3"); !a.Allowed {
+		t.Fatalf("failure 3: %+v", a)
+	}
+	clock.Advance(3 * time.Second) // the 2 s wait is over, and then some
+	for i := range 3 {
+		a := take("success")
+		if !a.Allowed || a.Failures != 3 {
+			t.Fatalf("success %d: %+v, want allowed with the 3 failures", i, a)
+		}
+		if err := b.Refund(ctx, "k", a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The decay still counts from the last failure: 59 s after it (56 s
+	// after the successes), none is forgotten, and the wait after a 4th
+	// failure is 4 s.
+	clock.Advance(56 * time.Second)
+	if a := take("failure 4"); !a.Allowed || a.Failures != 3 {
+		t.Fatalf("a failure 59 s after the last: %+v, want 3 failures before it", a)
+	}
+	if a := take("failure 5"); a.Allowed || !a.RetryAt.Equal(clock.Now().Add(4*time.Second)) {
+		t.Fatalf("after 4 failures: %+v, want a 4 s wait", a)
+	}
+	if err := b.Reset(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	// Two failures, then a success a minute for 3 minutes: the failures
+	// are forgotten as if the successes had not happened.
+	take("failure 1")
+	take("failure 2")
+	for range 3 {
+		clock.Advance(time.Minute)
+		a := take("success")
+		if !a.Allowed {
+			t.Fatalf("a success a minute later: %+v", a)
+		}
+		if err := b.Refund(ctx, "k", a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a := take("after"); !a.Allowed || a.Failures != 0 {
+		t.Fatalf("after 3 quiet minutes of successes: %+v, want 0 failures", a)
+	}
+}
+
+func TestBackoffRefundKeepsWait(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		clock := newFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		refundKeepsWait(t, NewMemoryBackoff(10, clock.Now), clock)
+	})
+	t.Run("redis", func(t *testing.T) {
+		c := newTestClient(t)
+		clock := newFakeClock(time.Now().Add(time.Hour).Truncate(time.Second))
+		refundKeepsWait(t, NewRedisBackoff(c, testPrefix(t, c), nil, nil, clock.Now), clock)
+	})
+	t.Run("redis_down", func(t *testing.T) {
+		clock := newFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		refundKeepsWait(t, NewRedisBackoff(downClient(t), "p:", NewMemoryBackoff(10, clock.Now), slog.New(slog.DiscardHandler), clock.Now), clock)
+	})
 }
