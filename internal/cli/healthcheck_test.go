@@ -71,3 +71,24 @@ func TestHealthcheckAddress(t *testing.T) {
 		t.Fatalf("no server: exit %d, %q", code, errb)
 	}
 }
+
+// TestHealthcheckTimeoutMustBePositive: --timeout 0 (which http.Client
+// reads as no timeout at all, so a hung server hangs the probe) and
+// negative timeouts are refused, naming the flag, before any request.
+func TestHealthcheckTimeoutMustBePositive(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	for _, v := range []string{"0s", "0", "-1s", "-1ns"} {
+		code, _, errs := runCLI(t, "", "healthcheck", "--url", srv.URL+"/health", "--timeout", v)
+		if code != exitUsage || !strings.HasPrefix(errs, "komand healthcheck: --timeout must be greater than 0") {
+			t.Errorf("--timeout %s: exit %d %q", v, code, errs)
+		}
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("%d requests made with a refused timeout", hits.Load())
+	}
+	if code, _, errs := runCLI(t, "", "healthcheck", "--url", srv.URL+"/health", "--timeout", "30s"); code != exitOK {
+		t.Fatalf("--timeout 30s: %d %q", code, errs)
+	}
+}

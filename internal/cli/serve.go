@@ -93,9 +93,18 @@ func healthcheck(e *env, args []string) int {
 	url := fs.String("url", "", "health URL (default: http://<addr>/health)")
 	addrFlag := fs.String("addr", "", "server address host:port (default: the configured Server__Addr, 127.0.0.1:5000)")
 	configFile := fs.String("config", "", "configuration file to read Server__Addr from (also KOMAND_CONFIG)")
-	timeout := fs.Duration("timeout", 3*time.Second, "request timeout")
-	if _, code, ok := parse(fs, args); !ok {
+	timeout := fs.Duration("timeout", 3*time.Second, "request timeout (greater than 0)")
+	pos, code, ok := parse(fs, args)
+	if !ok {
 		return code
+	}
+	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
+		return code
+	}
+	if *timeout <= 0 {
+		// http.Client reads 0 as no timeout: a hung server would hang
+		// the probe.
+		return usageError(e, fs, "--timeout must be greater than 0")
 	}
 	if *url != "" && *addrFlag != "" {
 		return usageError(e, fs, "--addr and --url are exclusive; give one")
