@@ -54,9 +54,12 @@ func registerActor(fs *flag.FlagSet) actorFlags {
 
 // skillKeygen writes a new publisher signing key.
 func skillKeygen(e *env, args []string) int {
-	fs := flagSet(e, "skill keygen", "skill keygen --out <private key file> [--publisher <publisherId>]")
+	fs := flagSet(e, "skill keygen", "skill keygen --out <private key file> --publisher <publisherId>")
 	out := fs.String("out", "", "file for the private key (written with mode 0600; required)")
-	publisher := fs.String("publisher", "komand-official", "publisher ID, for the configuration line printed")
+	// No default: a default would print a line trusting the new key as
+	// that publisher, and an operator pasting it would trust their own
+	// key for someone else's (komand-official's) packages.
+	publisher := fs.String("publisher", "", "publisher ID the key signs for, as in the contracts' publisherId; for the configuration line printed (required)")
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code

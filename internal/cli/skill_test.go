@@ -24,7 +24,7 @@ func TestSkillPublisherFlow(t *testing.T) {
 	os.WriteFile(fetch, sandboxtest.BuildGo(t, "./examples/skills/web-fetch"), 0o644)
 	key := filepath.Join(dir, "publisher.key")
 
-	code, out, errs := runCLI(t, "", "skill", "keygen", "--out", key)
+	code, out, errs := runCLI(t, "", "skill", "keygen", "--out", key, "--publisher", "komand-official")
 	trusted, ok := strings.CutPrefix(strings.TrimSpace(out), "Skills__TrustedPublishers=")
 	if code != 0 || !ok {
 		t.Fatalf("keygen: %d %q %q", code, out, errs)
@@ -32,7 +32,7 @@ func TestSkillPublisherFlow(t *testing.T) {
 	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", err, fi)
 	}
-	if code, _, _ := runCLI(t, "", "skill", "keygen", "--out", key); code != exitFail {
+	if code, _, _ := runCLI(t, "", "skill", "keygen", "--out", key, "--publisher", "komand-official"); code != exitFail {
 		t.Fatal("keygen overwrote an existing key")
 	}
 

@@ -21,7 +21,10 @@ func TestMissingFlagsAreNamed(t *testing.T) {
 		{[]string{"skill", "sign", "--key", "k"}, "missing the <package> file"},
 		{[]string{"skill", "register", "p.kskill"}, "missing required flag --email, --tenant"},
 		{[]string{"skill", "install", "s", "--tenant", "acme", "--email", "a@example.com"}, "missing required flag --agent"},
-		{[]string{"skill", "keygen"}, "missing required flag --out"},
+		{[]string{"skill", "keygen"}, "missing required flag --out, --publisher"},
+		// No default publisher: the printed line would have an operator's
+		// own key trusted as komand-official.
+		{[]string{"skill", "keygen", "--out", "k"}, "missing required flag --publisher"},
 		{[]string{"vault", "rotate-kek", "extra"}, `unexpected argument "extra"`},
 	}
 	for _, c := range cases {
