@@ -196,7 +196,11 @@ func (s *Server) public(h handler) http.Handler {
 		if !s.limit(w, r, "api:ip:"+clientNet(r, s.opts.TrustedProxies)) {
 			return
 		}
-		if err := h(w, r); err != nil {
+		err := queryOnce(r)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
 			writeError(w, r, s.log, err)
 		}
 	})
@@ -255,7 +259,11 @@ func (s *Server) authed(h authedHandler) http.Handler {
 		if !s.limit(w, r, key) {
 			return
 		}
-		if err := h(w, r, p); err != nil {
+		err = queryOnce(r)
+		if err == nil {
+			err = h(w, r, p)
+		}
+		if err != nil {
 			writeError(w, r, s.log, err)
 		}
 	})
@@ -281,6 +289,9 @@ func (s *Server) webchat(h webchatHandler) http.Handler {
 			return
 		}
 		v, err := s.deps.Channels.AuthenticateVisitor(r.Context(), cred)
+		if err == nil {
+			err = queryOnce(r)
+		}
 		if err == nil {
 			err = h(w, r, v.Principal, &v)
 		}
