@@ -40,7 +40,11 @@
 // indexed form (Cors__AllowedOrigins__0, Cors__AllowedOrigins__1, …; not
 // both); a list from the environment replaces the file's list. An empty
 // variable counts as unset. A variable that names a key with the wrong case
-// (JWT__SECRETKEY) is an error rather than silently ignored.
+// (JWT__SECRETKEY) is an error rather than silently ignored, and so is a
+// variable of one of Komand's sections (its first part, in any case) that
+// names no key of it (Channels__Delivery__MaxAtempts: unknown key
+// "Channels:Delivery:MaxAtempts"), as in the file. Variables of any other
+// first part (PATH, GOFLAGS, Foo__Bar) are other software's and ignored.
 //
 // Secrets can instead be read from a file named by the same variable with a
 // _FILE suffix (Jwt__SecretKey_FILE=/run/secrets/jwt): one trailing newline

@@ -491,7 +491,51 @@ func (c *Config) loadEnv(env map[string]string) error {
 	}
 
 	errs = append(errs, caseMistakes(env)...)
+	errs = append(errs, unknownEnv(env)...)
 	return errors.Join(errs...)
+}
+
+// unknownEnv reports variables Section__Key… whose section is one of
+// Komand's but whose key path is not a key of it
+// ("Channels__Delivery__MaxAtempts"), as the file loader reports an
+// unknown key of a known section: silently ignored, the setting would keep
+// its default. Names are compared without regard to case, so a name that
+// differs from a key only in case is left to caseMistakes. Variables of
+// any other section (PATH, GOFLAGS, Foo__Bar) may belong to other software
+// and are not Komand's to judge. An empty variable counts as unset.
+func unknownEnv(env map[string]string) []error {
+	known := make(map[string]bool)
+	lists := make(map[string]bool)
+	sections := make(map[string]bool)
+	for _, s := range settings {
+		if s.section == "" {
+			continue
+		}
+		name := strings.ToLower(s.envName())
+		sections[strings.ToLower(s.section)] = true
+		known[name] = true
+		if s.secret {
+			known[name+"_file"] = true
+		}
+		if s.kind == kindList {
+			lists[name] = true
+		}
+	}
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		section, _, found := strings.Cut(k, "__")
+		if env[k] == "" || !found || !sections[strings.ToLower(section)] {
+			continue
+		}
+		name := strings.ToLower(k)
+		if i := strings.LastIndex(name, "__"); i >= 0 && lists[name[:i]] {
+			continue // NAME__0 of a list; indexedList refuses a bad index
+		}
+		if !known[name] {
+			errs = append(errs, fmt.Errorf("environment variable %s: unknown key %q", k, strings.ReplaceAll(k, "__", ":")))
+		}
+	}
+	return errs
 }
 
 // setEnv parses one environment value into c.
