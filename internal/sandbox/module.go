@@ -100,7 +100,6 @@ func (f quotaFile) Truncate(size int64) experimentalsys.Errno {
 	return f.File.Truncate(size)
 }
 
-
 // The module check: before wazero sees a module's bytes, every vector
 // the binary format declares is walked and its count bounded. wazero's
 // decoder allocates a vector's items (make([]T, count)) before reading
