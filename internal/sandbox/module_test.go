@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime"
+	"runtime/debug"
 	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 )
 
 // Hand-made module binaries: the header, then sections (id, LEB128 size,
@@ -78,7 +83,12 @@ func TestCompileRefusesWrappingSectionSize(t *testing.T) {
 }
 
 // FuzzInspect: inspect never panics, is deterministic and, when it
-// accepts a module, reports a shape within the limits it enforces.
+// accepts a module, reports a shape within the limits it enforces, and
+// the module compiles (or is refused by the compiler) without a panic
+// and within a memory bound: what the check lets through never makes the
+// decoder allocate by a count it did not bound. The seeds hold a section
+// of every kind and each nested vector, so the fuzzer mutates counts,
+// not only lengths.
 func FuzzInspect(f *testing.F) {
 	for _, s := range []string{
 		wasmHeader,
@@ -88,9 +98,40 @@ func FuzzInspect(f *testing.F) {
 		wasmHeader + "\x05\x04\x01\x01\x01\x02",
 		wasmHeader + "\x05\x03\x01\x04\x01",
 		wasmHeader + "\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x07\x0a\x01\x06_start\x00\x00\x0a\x04\x01\x02\x00\x0b",
+		// type with params and results, import of each kind, global,
+		// export, start, element, code with locals, data, data count.
+		wasmHeader + "\x01\x0a\x02\x60\x02\x7f\x7e\x01\x7d\x60\x00\x00" +
+			"\x02\x16\x03\x01m\x01f\x00\x00\x01m\x01g\x03\x7f\x00\x01m\x01t\x01\x70\x00\x01" +
+			"\x03\x02\x01\x01\x05\x03\x01\x00\x01" +
+			"\x06\x06\x01\x7f\x01\x41\x07\x0b" +
+			"\x07\x05\x01\x01e\x00\x01" +
+			"\x08\x01\x01" +
+			"\x09\x07\x01\x00\x41\x00\x0b\x01\x01" +
+			"\x0c\x01\x02" +
+			"\x0a\x0a\x01\x08\x02\x02\x7f\x01\x7c\x01\x01\x0b" +
+			"\x0b\x0d\x02\x00\x41\x00\x0b\x03abc\x01\x02hi",
+		// element segments of every prefix.
+		wasmHeader + "\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x04\x04\x01\x70\x00\x04" +
+			"\x09\x2f\x08\x00\x41\x00\x0b\x01\x00\x01\x00\x01\x00\x02\x00\x41\x01\x0b\x00\x01\x00" +
+			"\x03\x00\x01\x00\x04\x41\x02\x0b\x01\xd2\x00\x0b\x05\x70\x01\xd0\x70\x0b\x06\x00\x41\x03\x0b\x70\x00\x07\x70\x00" +
+			"\x0a\x04\x01\x02\x00\x0b",
+		// a name section: module name, function names, local names.
+		wasmHeader + "\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a\x06\x01\x04\x01\x01\x7f\x0b" +
+			"\x00\x17\x04name\x00\x02\x01m\x01\x04\x01\x00\x01f\x02\x06\x01\x00\x01\x00\x01x",
+		// the hostile counts, so the fuzzer starts from the refusals.
+		wasmHeader + "\x02\x06" + huge + "\x00",
+		wasmHeader + "\x07\x05\xff\xff\xff\x07\x00",
+		wasmHeader + oneFunc + "\x0a\x0a\x01\x08\x01" + huge + "\x7f\x0b",
+		wasmHeader + "\x0b\x08\x01\x01" + huge + "\x00",
+		wasmHeader + "\x00\x0d\x04name\x01\x06" + huge + "\x00",
 	} {
 		f.Add([]byte(s))
 	}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+		WithCoreFeatures(api.CoreFeaturesV2&^api.CoreFeatureReferenceTypes))
+	f.Cleanup(func() { rt.Close(ctx) })
+	debug.SetMemoryLimit(1 << 30)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		lim, reason := inspect(b)
 		lim2, reason2 := inspect(append([]byte(nil), b...))
@@ -105,6 +146,22 @@ func FuzzInspect(f *testing.F) {
 		}
 		if lim.memories == 0 && lim.memMinPages != 0 {
 			t.Fatalf("memory pages without a memory: %+v", lim)
+		}
+		if len(b) > 1<<16 {
+			return // bounded inputs: the compile below must stay small
+		}
+		// A module the check accepts compiles, or is refused, without a
+		// panic and without a large allocation (a count the check missed
+		// is gigabytes, or a fatal error that ends the fuzzer).
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		cm, err := rt.CompileModule(ctx, b)
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			cm.Close(ctx)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+			t.Fatalf("compiling an accepted %d-byte module allocated %d MiB", len(b), grew>>20)
 		}
 	})
 }
