@@ -9,6 +9,12 @@
 // writes fail closed, so if the entry cannot be stored the action it records
 // fails too (as Vault does in request_handling.go).
 //
+// A unit of work (Unit, unit.go: an agent turn) records its events in order,
+// waits for them once, and ends with Commit, which stores the work's writes
+// (a store.Unit: the turn's messages) in the transaction of its final entry.
+// The Writer carries a unit's writes through its queue to
+// store.Audit.CommitAudit without looking inside them.
+//
 // Under overload the queue fills and Record blocks (backpressure) until there
 // is room or the caller's context ends; an entry that was accepted is never
 // dropped, and Close drains the queue before returning (graceful shutdown
@@ -72,7 +78,7 @@ type Options struct {
 
 type pending struct {
 	entry store.AuditEntry
-	turns *store.TurnAppend // stored in the entry's transaction, when not nil
+	unit  *store.Unit // writes stored in the entry's transaction, when not nil
 	done  chan error
 }
 
@@ -155,18 +161,18 @@ func (w *Writer) Record(ctx context.Context, ev Event) error {
 
 // submit enqueues ev; the entry takes its place in the chain now, in call
 // order, and is durable once await returns nil.
-func (w *Writer) submit(ctx context.Context, ev Event, turns *store.TurnAppend) (*pending, error) {
+func (w *Writer) submit(ctx context.Context, ev Event, unit *store.Unit) (*pending, error) {
 	if ev.TenantID == "" || ev.Action == "" {
 		return nil, errors.New("audit: event needs a tenant and an action")
 	}
 	p := w.pool.Get().(*pending)
 	p.entry = Entry(ctx, ev, w.opts.Now())
-	p.turns = turns
+	p.unit = unit
 
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
-		p.turns = nil
+		p.unit = nil
 		w.pool.Put(p)
 		return nil, ErrClosed
 	}
@@ -174,7 +180,7 @@ func (w *Writer) submit(ctx context.Context, ev Event, turns *store.TurnAppend) 
 	case w.queue <- p:
 		return p, nil
 	case <-ctx.Done():
-		p.turns = nil
+		p.unit = nil
 		w.pool.Put(p)
 		return nil, ctx.Err()
 	}
@@ -184,7 +190,7 @@ func (w *Writer) submit(ctx context.Context, ev Event, turns *store.TurnAppend) 
 func (w *Writer) await(ctx context.Context, p *pending) error {
 	select {
 	case err := <-p.done:
-		p.entry, p.turns = store.AuditEntry{}, nil
+		p.entry, p.unit = store.AuditEntry{}, nil
 		w.pool.Put(p)
 		return err
 	case <-ctx.Done():
@@ -210,7 +216,7 @@ func (w *Writer) run() {
 	defer close(w.done)
 	batch := make([]*pending, 0, w.opts.MaxBatch)
 	entries := make([]store.AuditEntry, 0, w.opts.MaxBatch)
-	var appends []*store.TurnAppend
+	var units []*store.Unit
 	var timer *time.Timer
 	for {
 		first, ok := <-w.queue
@@ -219,23 +225,23 @@ func (w *Writer) run() {
 		}
 		batch = append(batch[:0], first)
 		open := w.fill(&batch, &timer)
-		entries, appends = entries[:0], appends[:0]
+		entries, units = entries[:0], units[:0]
 		for _, p := range batch {
 			entries = append(entries, p.entry)
-			if p.turns != nil {
-				appends = append(appends, p.turns)
+			if p.unit != nil {
+				units = append(units, p.unit)
 			}
 		}
-		err := w.commit(entries, appends)
+		err := w.commit(entries, units)
 		rest := err
-		if err != nil && len(appends) > 0 {
-			// Turns stored with an entry could not be (or the store
-			// failed): the batch is retried without the entries that
-			// carried turns, so other requests' entries do not fail with
-			// them. Those units of work fail; their turns are not stored.
+		if err != nil && len(units) > 0 {
+			// A unit's writes could not be made (or the store failed):
+			// the batch is retried without the entries that carried
+			// units, so other requests' entries do not fail with them.
+			// Those units of work fail; their writes are not stored.
 			entries = entries[:0]
 			for _, p := range batch {
-				if p.turns == nil {
+				if p.unit == nil {
 					entries = append(entries, p.entry)
 				}
 			}
@@ -243,9 +249,9 @@ func (w *Writer) run() {
 				rest = w.commit(entries, nil)
 			}
 		}
-		clear(appends)
+		clear(units)
 		for _, p := range batch {
-			if p.turns != nil {
+			if p.unit != nil {
 				p.done <- err
 			} else {
 				p.done <- rest
@@ -295,14 +301,14 @@ func (w *Writer) fill(batch *[]*pending, timer **time.Timer) bool {
 
 // commit stores one batch. It deliberately ignores the callers' contexts:
 // once accepted an entry is written even if its request has gone away.
-func (w *Writer) commit(entries []store.AuditEntry, appends []*store.TurnAppend) error {
+func (w *Writer) commit(entries []store.AuditEntry, units []*store.Unit) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.WriteLimit)
 	defer cancel()
 	var err error
-	if len(appends) == 0 {
+	if len(units) == 0 {
 		err = w.st.AppendAudit(ctx, entries, Seal)
 	} else {
-		err = w.st.AppendAuditWith(ctx, entries, Seal, appends)
+		err = w.st.CommitAudit(ctx, entries, Seal, units)
 	}
 	if err != nil {
 		w.log.Error("audit batch not stored; the actions it records fail",

@@ -33,7 +33,7 @@ import (
 var ErrReviewNotFound = apperr.New(apperr.NotFound, "review not found")
 
 // openReview stores a pending review of se and records TurnHeld.
-func (s *Service) openReview(ctx context.Context, p authz.Principal, group *audit.Group, se store.Session, r store.Review) error {
+func (s *Service) openReview(ctx context.Context, p authz.Principal, work *audit.Unit, se store.Session, r store.Review) error {
 	r.TenantID, r.ID, r.SessionID, r.AgentID = se.TenantID, uuid.NewString(), se.ID, se.AgentID
 	r.Status, r.RequestID = store.ReviewPending, requestid.From(ctx)
 	r.CreatedAt = s.opts.Now().UTC().Truncate(time.Microsecond)
@@ -43,7 +43,7 @@ func (s *Service) openReview(ctx context.Context, p authz.Principal, group *audi
 	if err := s.st.CreateReview(ctx, r); err != nil {
 		return err
 	}
-	return s.add(ctx, group, p, audit.TurnHeld, se, map[string]any{
+	return s.add(ctx, work, p, audit.TurnHeld, se, map[string]any{
 		"reviewId": r.ID, "kind": r.Kind, "source": r.Source, "tool": r.ToolName, "turnSeq": r.TurnSeq,
 	})
 }
@@ -119,21 +119,21 @@ func (s *Service) DecideReview(ctx context.Context, p authz.Principal, id string
 	if gone {
 		se = store.Session{TenantID: p.TenantID, ID: r.SessionID, AgentID: r.AgentID}
 	}
-	group := audit.NewGroup(s.audit)
-	if err := s.add(ctx, group, p, audit.TurnReviewed, se, map[string]any{
+	work := audit.NewUnit(s.audit)
+	if err := s.add(ctx, work, p, audit.TurnReviewed, se, map[string]any{
 		"reviewId": r.ID, "kind": r.Kind, "decision": status, "turnSeq": r.TurnSeq,
 	}); err != nil {
 		return Decision{}, err
 	}
 	resume, err := s.applyDecision(ctx, p, se, r, approve, now)
 	if err != nil {
-		_ = group.Wait(context.WithoutCancel(ctx))
+		_ = work.Wait(context.WithoutCancel(ctx))
 		return Decision{}, err
 	}
 	if !resume || gone || se.EndedAt != nil {
-		return Decision{Review: r}, group.Wait(ctx)
+		return Decision{Review: r}, work.Wait(ctx)
 	}
-	reply, err := s.resume(ctx, p, group, se)
+	reply, err := s.resume(ctx, p, work, se)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -199,9 +199,9 @@ func (s *Service) turnAt(ctx context.Context, tenantID, sessionID string, seq in
 }
 
 // resume continues se's conversation after a decision, as p.
-func (s *Service) resume(ctx context.Context, p authz.Principal, group *audit.Group, se store.Session) (channel.Reply, error) {
+func (s *Service) resume(ctx context.Context, p authz.Principal, work *audit.Unit, se store.Session) (channel.Reply, error) {
 	fail := func(err error) (channel.Reply, error) {
-		_ = group.Wait(context.WithoutCancel(ctx))
+		_ = work.Wait(context.WithoutCancel(ctx))
 		return channel.Reply{}, err
 	}
 	ag, err := s.st.GetAgent(ctx, p.TenantID, se.AgentID)
@@ -217,6 +217,6 @@ func (s *Service) resume(ctx context.Context, p authz.Principal, group *audit.Gr
 		return fail(err)
 	}
 	out, runErr := s.runner.Turn(ctx, TurnInput{Principal: p, Agent: ag, Session: se, History: history,
-		Audit: group, Guard: s.opts.Guard, Policy: pol, Resume: true})
-	return s.finish(ctx, p, group, se, map[string]any{"channel": se.Channel, "via": "review"}, out, runErr)
+		Audit: work, Guard: s.opts.Guard, Policy: pol, Resume: true})
+	return s.finish(ctx, p, work, se, map[string]any{"channel": se.Channel, "via": "review"}, out, runErr)
 }

@@ -208,19 +208,19 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 		return channel.Reply{}, apperr.New(apperr.NotFound, "the session's agent no longer exists")
 	}
 	se, ag, history := st.Session, *st.Agent, st.History
-	// The turn's audit entries go through one group: they take their
-	// place in the chain as they happen, a tool's start is awaited before
-	// the tool runs, and the rest are awaited together before the reply
-	// is returned.
-	group := audit.NewGroup(s.audit)
-	if err := s.add(ctx, group, p, audit.MessageReceived, se, map[string]any{
+	// The turn is one unit of work: its audit entries take their place in
+	// the chain as they happen, a tool's start is awaited before the tool
+	// runs, and the rest are awaited together, with the agent's messages,
+	// when finish commits the unit before the reply is returned.
+	work := audit.NewUnit(s.audit)
+	if err := s.add(ctx, work, p, audit.MessageReceived, se, map[string]any{
 		"channel": m.Channel, "messageId": m.MessageID, "chars": utf8.RuneCountInString(m.Text),
 	}); err != nil {
 		return channel.Reply{}, err
 	}
 	pol, err := s.opts.Guard.policy(ctx, p.TenantID)
 	if err != nil {
-		_ = group.Wait(context.WithoutCancel(ctx))
+		_ = work.Wait(context.WithoutCancel(ctx))
 		return channel.Reply{}, err
 	}
 	user := store.Turn{Role: store.RoleUser, Text: m.Text, RequestID: requestid.From(ctx), CreatedAt: now}
@@ -231,7 +231,7 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 	det, detected := s.opts.Guard.screen(pol, ag.AgentID, m.Text, src)
 	if detected {
 		// Fail closed: a detection that cannot be recorded stops here.
-		if err := group.Record(ctx, detectedEvent(p.TenantID, p.UserID, ag.AgentID, se.ID, "", det, m.Text)); err != nil {
+		if err := work.Record(ctx, detectedEvent(p.TenantID, p.UserID, ag.AgentID, se.ID, "", det, m.Text)); err != nil {
 			return channel.Reply{}, err
 		}
 		user.Flag = flagFor(det.dec.Action)
@@ -240,7 +240,7 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 		hooks.OnStart()
 	}
 	if user.Flag == store.FlagBlocked || user.Flag == store.FlagHeld {
-		return s.stopMessage(ctx, p, group, m, se, user, det)
+		return s.stopMessage(ctx, p, work, m, se, user, det)
 	}
 	// The user's turn is stored while the model thinks: it is durable
 	// before anything the agent produced is appended after it, and before
@@ -252,34 +252,36 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 	}()
 
 	out, runErr := s.runner.Turn(ctx, TurnInput{Principal: p, Agent: ag, Session: se, History: history,
-		Text: m.Text, OnDelta: hooks.OnDelta, Audit: group, Guard: s.opts.Guard, Policy: pol,
+		Text: m.Text, OnDelta: hooks.OnDelta, Audit: work, Guard: s.opts.Guard, Policy: pol,
 		Tainted: user.Flag == store.FlagWarn})
 	if err := <-appended; err != nil {
-		_ = group.Wait(context.WithoutCancel(ctx))
+		_ = work.Wait(context.WithoutCancel(ctx))
 		return channel.Reply{}, err
 	}
-	return s.finish(ctx, p, group, se, sentDetails(m), out, runErr)
+	return s.finish(ctx, p, work, se, sentDetails(m), out, runErr)
 }
 
-// finish stores what a turn produced (also after a failure), opens a
-// review when it stopped for one, records MessageSent and waits for the
-// turn's audit entries.
-func (s *Service) finish(ctx context.Context, p authz.Principal, group *audit.Group, se store.Session, sent map[string]any, out TurnOutput, runErr error) (channel.Reply, error) {
+// finish ends the turn's unit of work: it stores what the turn produced
+// (also after a failure), opens a review when it stopped for one, records
+// MessageSent and waits for the turn's audit entries.
+func (s *Service) finish(ctx context.Context, p authz.Principal, work *audit.Unit, se store.Session, sent map[string]any, out TurnOutput, runErr error) (channel.Reply, error) {
 	fail := func(err error) (channel.Reply, error) {
-		_ = group.Wait(context.WithoutCancel(ctx))
+		_ = work.Wait(context.WithoutCancel(ctx))
 		return channel.Reply{}, err
 	}
 	if runErr == nil && out.Hold == nil {
-		// The usual end of a turn is one unit of work: the agent's turns
-		// go into the transaction that stores MessageSent (and whatever
-		// of the group is still queued with it), one commit on the
-		// reply's path instead of two. A failure stores neither and
-		// answers 500 without the reply. Like the turns of a failed turn,
-		// they are stored even if the client has gone away.
+		// The usual end of a turn: the unit's writes (the agent's
+		// messages) are committed with its final entry, MessageSent, in
+		// the transaction that stores it and whatever of the unit is
+		// still queued: one commit on the reply's path instead of two. A
+		// failure stores neither and answers 500 without the reply. Like
+		// the turns of a failed turn, they are stored even if the client
+		// has gone away. Over a Recorder that cannot (ErrUnsupported)
+		// the turns are stored below, and MessageSent after them.
 		at := s.opts.Now().UTC().Truncate(time.Microsecond)
 		sent["chars"], sent["iterations"], sent["stop"] = utf8.RuneCountInString(out.Reply), out.Iterations, out.Stop
-		turns := &store.TurnAppend{TenantID: p.TenantID, SessionID: se.ID, Turns: out.Turns}
-		switch err := group.Commit(context.WithoutCancel(ctx), event(p, audit.MessageSent, se, sent), turns); {
+		work.AppendTurns(p.TenantID, se.ID, out.Turns)
+		switch err := work.Commit(context.WithoutCancel(ctx), event(p, audit.MessageSent, se, sent)); {
 		case err == nil:
 			return channel.Reply{SessionID: se.ID, Text: out.Reply, Timestamp: at}, nil
 		case !errors.Is(err, errors.ErrUnsupported):
@@ -294,22 +296,22 @@ func (s *Service) finish(ctx context.Context, p authz.Principal, group *audit.Gr
 	}
 	if runErr != nil {
 		sent["outcome"], sent["reason"] = "failed", out.Stop
-		_ = s.add(context.WithoutCancel(ctx), group, p, audit.MessageSent, se, sent)
+		_ = s.add(context.WithoutCancel(ctx), work, p, audit.MessageSent, se, sent)
 		return fail(runErr)
 	}
 	if h := out.Hold; h != nil {
 		r := store.Review{Kind: h.Kind, Source: string(h.Source), TurnSeq: out.Turns[h.Turn].Seq, ToolName: h.ToolName,
 			Excerpt: h.Excerpt, Score: h.Score, Categories: h.Categories}
-		if err := s.openReview(ctx, p, group, se, r); err != nil {
+		if err := s.openReview(ctx, p, work, se, r); err != nil {
 			return fail(err)
 		}
 	}
 	at := s.opts.Now().UTC().Truncate(time.Microsecond)
 	sent["chars"], sent["iterations"], sent["stop"] = utf8.RuneCountInString(out.Reply), out.Iterations, out.Stop
-	if err := s.add(ctx, group, p, audit.MessageSent, se, sent); err != nil {
+	if err := s.add(ctx, work, p, audit.MessageSent, se, sent); err != nil {
 		return fail(err)
 	}
-	if err := group.Wait(ctx); err != nil {
+	if err := work.Wait(ctx); err != nil {
 		return channel.Reply{}, err
 	}
 	return channel.Reply{SessionID: se.ID, Text: out.Reply, Timestamp: at}, nil
@@ -330,7 +332,7 @@ func sentDetails(m channel.InboundMessage) map[string]any {
 // stopMessage answers a message that was blocked (a neutral refusal) or
 // held for review (a holding reply): the message is stored, flagged, and
 // never reaches the model.
-func (s *Service) stopMessage(ctx context.Context, p authz.Principal, group *audit.Group, m channel.InboundMessage, se store.Session, user store.Turn, det detection) (channel.Reply, error) {
+func (s *Service) stopMessage(ctx context.Context, p authz.Principal, work *audit.Unit, m channel.InboundMessage, se store.Session, user store.Turn, det detection) (channel.Reply, error) {
 	reply, stop := RefusalReply, "blocked"
 	if user.Flag == store.FlagHeld {
 		reply, stop = HoldingReply, "held"
@@ -343,7 +345,7 @@ func (s *Service) stopMessage(ctx context.Context, p authz.Principal, group *aud
 			Excerpt: injection.Excerpt(m.Text, det.res.Spans, excerptBytes), Score: det.res.Score,
 			Categories: det.res.Categories}
 	}
-	return s.finish(ctx, p, group, se, sentDetails(m), out, nil)
+	return s.finish(ctx, p, work, se, sentDetails(m), out, nil)
 }
 
 // chatLimit applies the chat rate limit per tenant, channel, account and
@@ -460,8 +462,8 @@ func (s *Service) boundAgent(ctx context.Context, tenantID string, m channel.Inb
 	return "", apperr.New(apperr.NotFound, "no agent is bound to this channel account")
 }
 
-// add puts an event in the turn's audit group without waiting for it.
-func (s *Service) add(ctx context.Context, g *audit.Group, p authz.Principal, action audit.Action, se store.Session, details map[string]any) error {
+// add puts an event in the turn's unit of work without waiting for it.
+func (s *Service) add(ctx context.Context, g *audit.Unit, p authz.Principal, action audit.Action, se store.Session, details map[string]any) error {
 	return g.Add(ctx, event(p, action, se, details))
 }
 

@@ -82,7 +82,7 @@ type TurnInput struct {
 	History   []store.Turn // before this message, oldest first
 	Text      string
 	OnDelta   func(string) // streamed reply text, when not nil
-	Audit     *audit.Group // the turn's audit group (nil: each entry awaited)
+	Audit     *audit.Unit  // the turn's unit of work (nil: each entry awaited)
 	// Guard screens tool outputs under Policy (nil: no screening; the
 	// deterministic controls apply regardless).
 	Guard  *Guard
@@ -366,8 +366,8 @@ func (r *Runner) runCalls(ctx context.Context, inv tool.Invocation, in TurnInput
 	return nil
 }
 
-// recorder is where the turn's awaited entries go: its group when it has
-// one.
+// recorder is where the turn's awaited entries go: its unit of work when
+// it has one.
 func (in TurnInput) recorder() audit.Recorder {
 	if in.Audit != nil {
 		return in.Audit

@@ -45,14 +45,16 @@ type Audit interface {
 	// each entry it sets Seq and PrevHash from the tenant's chain head and
 	// Hash from seal. Either all entries are stored or none.
 	AppendAudit(ctx context.Context, entries []AuditEntry, seal SealFunc) error
-	// AppendAuditWith is AppendAudit that also makes each of appends, in
-	// the same transaction, as AppendTurns would (a unit of work: an agent
-	// turn's history and its audit entries are stored together or not at
-	// all). An append to an ended or unknown session fails the whole
-	// transaction, every entry of the batch included, with ErrNotFound.
-	// Once committed, each append's turns have Seq, SessionID and TenantID
-	// set.
-	AppendAuditWith(ctx context.Context, entries []AuditEntry, seal SealFunc, appends []*TurnAppend) error
+	// CommitAudit is the unit-of-work boundary: it appends entries as
+	// AppendAudit does and makes every write of units in the same
+	// transaction, so the writes and the entries that record them are
+	// durable together or not at all. A write that cannot be made (a turn
+	// appended to an ended, unknown or other tenant's session: ErrNotFound)
+	// fails the whole transaction, every entry and unit of the batch
+	// included; the caller (audit.Writer) retries the rest without the
+	// units. Once committed, each appended turn has Seq, SessionID and
+	// TenantID set.
+	CommitAudit(ctx context.Context, entries []AuditEntry, seal SealFunc, units []*Unit) error
 	// ListAudit returns one page of a tenant's entries, newest first, and
 	// the total that match.
 	ListAudit(ctx context.Context, tenantID string, f AuditFilter, p Page) ([]AuditEntry, int, error)
@@ -63,8 +65,17 @@ type Audit interface {
 	AuditHead(ctx context.Context, tenantID string) (seq int64, hash string, err error)
 }
 
-// TurnAppend is turns to append to a session's history in an audit batch's
-// transaction (AppendAuditWith).
+// Unit is a unit of work's writes: what must be durable together with the
+// audit entries that record it (CommitAudit). The audit writer carries units
+// through its queue without looking inside them. Writes of other kinds (a
+// tool's memory, say) get fields of their own here.
+type Unit struct {
+	// Turns are appended to sessions' histories, in order, as AppendTurns
+	// would.
+	Turns []TurnAppend
+}
+
+// TurnAppend is turns to append to one session's history in a Unit.
 type TurnAppend struct {
 	TenantID  string
 	SessionID string

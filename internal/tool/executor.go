@@ -11,7 +11,7 @@
 // tool name and request ID (never the arguments or the output, which may
 // hold customer data). The start entry fails closed: a tool whose start
 // cannot be recorded does not run. Within a turn (Invocation.Audit) the
-// outcome entry joins the turn's audit group, which the turn awaits before
+// outcome entry joins the turn's unit of work, which the turn awaits before
 // it replies. A skill the agent may not run is refused through authz
 // (PermissionDenied, like every denial).
 //
@@ -54,11 +54,11 @@ type Invocation struct {
 	// EnabledSkillIDs is the agent's enabledSkillIds: registry skills
 	// outside it are not offered and do not run.
 	EnabledSkillIDs []string
-	// Audit, when set, is the turn's audit group: the start of a run is
+	// Audit, when set, is the turn's unit of work: the start of a run is
 	// recorded through it and awaited (with everything the turn added
 	// before), its outcome added without waiting; the turn waits for the
-	// group before replying. When nil every entry is awaited on its own.
-	Audit *audit.Group
+	// unit before replying. When nil every entry is awaited on its own.
+	Audit *audit.Unit
 }
 
 // Result is a tool's outcome. Output is JSON; when IsError is set it is an
@@ -298,7 +298,7 @@ func (b *Builtins) record(ctx context.Context, action audit.Action, inv Invocati
 
 // recordTool writes one tool event. await says the entry must be durable
 // before Run goes on (the start, before the tool runs); the outcome may be
-// left to the turn's audit group.
+// left to the turn's unit of work.
 func recordTool(ctx context.Context, rec audit.Recorder, action audit.Action, inv Invocation, tool string, details map[string]any, await bool) error {
 	ev := audit.Actor{TenantID: inv.TenantID, UserID: inv.UserID, APIKeyID: inv.APIKeyID}.Event(audit.Event{
 		Action: action, AgentID: inv.AgentID, SessionID: inv.SessionID, SkillID: tool, Details: details,

@@ -223,7 +223,7 @@ func (r *Runtime) Run(ctx context.Context, inv Invocation, call llm.ToolCall) (R
 }
 
 // deny records the refusal of a skill the agent may not run, through authz
-// like every denial, into the turn's group when there is one. It returns
+// like every denial, into the turn's unit of work when there is one. It returns
 // nil once the refusal is stored.
 func (r *Runtime) deny(ctx context.Context, inv Invocation, skillID string) error {
 	var rec audit.Recorder = r.audit

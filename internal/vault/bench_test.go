@@ -7,7 +7,7 @@ package vault
 // Seal/Open: one ≤ 4 KB credential value with a warm data-key cache.
 // Resolve: SkillContext.GetCredential's back end, p99 over all calls,
 // warm (grant and data key cached; the read's audit entry joins the turn's
-// group) and cold (grant read from the database each time). RotateKEK:
+// unit of work) and cold (grant read from the database each time). RotateKEK:
 // re-wrapping the data keys of 10,000 tenants (one credential each, so
 // 10,000 credentials and 10,000 data keys: the worst case, since
 // credentials are not touched).
@@ -101,7 +101,7 @@ func BenchmarkResolve(b *testing.B) {
 				b.Fatal(err)
 			}
 			ds := make([]time.Duration, 0, 1<<16)
-			g := audit.NewGroup(w)
+			g := audit.NewUnit(w)
 			u := Use{TenantID: tn, AgentID: "sales", SkillID: "billing", SessionID: uuid.NewString(), Audit: g}
 			if _, err := svc.Resolve(ctx, u, "stripe"); err != nil { // warms the caches
 				b.Fatal(err)
@@ -118,7 +118,7 @@ func BenchmarkResolve(b *testing.B) {
 				}
 				ds = append(ds, time.Since(t0))
 				if i++; i%256 == 0 {
-					// A turn awaits its group once; do it outside the
+					// A turn awaits its unit once; do it outside the
 					// timed call, as the turn does after the tool.
 					if err := g.Wait(ctx); err != nil {
 						b.Fatal(err)

@@ -486,8 +486,8 @@ func (s *Service) Revoke(ctx context.Context, p authz.Principal, id, agentID, sk
 }
 
 // Use says who reads a credential at run time: a skill of an agent, in a
-// session, for a user's message. Audit, when set, is the turn's audit
-// group: the read's entry joins it (durable before the turn replies)
+// session, for a user's message. Audit, when set, is the turn's unit of
+// work: the read's entry joins it (durable before the turn replies)
 // instead of being awaited on its own.
 type Use struct {
 	TenantID  string
@@ -495,7 +495,7 @@ type Use struct {
 	AgentID   string
 	SkillID   string
 	SessionID string
-	Audit     *audit.Group
+	Audit     *audit.Unit
 	// Host is where the value goes: "" for the skill itself, else the
 	// host (lower case, no port) of a request the platform makes with it
 	// attached by reference.

@@ -54,14 +54,15 @@ func scanAudit(row pgx.Row) (store.AuditEntry, error) {
 // The caller's entries get Seq, PrevHash, the normalised Timestamp and Hash
 // once the transaction has committed; after a failure they are unchanged.
 func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, seal store.SealFunc) error {
-	return s.AppendAuditWith(ctx, entries, seal, nil)
+	return s.CommitAudit(ctx, entries, seal, nil)
 }
 
-// AppendAuditWith is AppendAudit whose first round trip also carries the
-// statements of each append (queueAppendTurns): one transaction, one commit
-// for an agent turn's history and its audit entries.
-func (s *Store) AppendAuditWith(ctx context.Context, entries []store.AuditEntry, seal store.SealFunc, appends []*store.TurnAppend) error {
-	if len(entries) == 0 && len(appends) == 0 {
+// CommitAudit is AppendAudit whose first round trip also carries the
+// statements of every write of units (queueAppendTurns for their turns):
+// one transaction, one commit for an agent turn's history and its audit
+// entries. It is the unit-of-work boundary.
+func (s *Store) CommitAudit(ctx context.Context, entries []store.AuditEntry, seal store.SealFunc, units []*store.Unit) error {
+	if len(entries) == 0 && len(units) == 0 {
 		return nil
 	}
 	if seal == nil {
@@ -80,7 +81,7 @@ func (s *Store) AppendAuditWith(ctx context.Context, entries []store.AuditEntry,
 	slices.Sort(tenants)
 
 	heads := make([]chainHead, len(tenants))
-	dones := make([]func() store.Session, len(appends))
+	dones := make([]func() store.Session, 0, len(units))
 	err := s.twoBatchTx(ctx, func(b *pgx.Batch) error {
 		for k, t := range tenants {
 			b.Queue(setTenantSQL, t)
@@ -89,12 +90,14 @@ func (s *Store) AppendAuditWith(ctx context.Context, entries []store.AuditEntry,
 			b.Queue(`SELECT seq, hash FROM komand_audit_heads WHERE tenant_id = $1 FOR UPDATE`, t).
 				QueryRow(func(row pgx.Row) error { return row.Scan(&heads[k].seq, &heads[k].hash) })
 		}
-		// The appends go in the first round trip: an append to a session
+		// The units' writes go in the first round trip: an append to a session
 		// that is not active fails on the client (no row to scan), and
 		// only a failure seen before the second round trip keeps its
 		// COMMIT from being sent.
-		for i, a := range appends {
-			dones[i] = queueAppendTurns(b, a.TenantID, a.SessionID, a.Turns)
+		for _, u := range units {
+			for _, a := range u.Turns {
+				dones = append(dones, queueAppendTurns(b, a.TenantID, a.SessionID, a.Turns))
+			}
 		}
 		return nil
 	}, func(b *pgx.Batch) error {

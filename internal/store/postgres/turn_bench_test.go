@@ -83,9 +83,9 @@ func BenchmarkTurnSteps(b *testing.B) {
 		}},
 		{"AppendTurns3", func() error { _, err := s.AppendTurns(ctx, tn.ID, next(), agentTurns()); return err }},
 		{"AppendAudit2", func() error { return s.AppendAudit(ctx, entries(2), audit.Seal) }},
-		{"AppendAudit2WithTurns3", func() error {
-			return s.AppendAuditWith(ctx, entries(2), audit.Seal,
-				[]*store.TurnAppend{{TenantID: tn.ID, SessionID: next(), Turns: agentTurns()}})
+		{"CommitAudit2Turns3", func() error {
+			return s.CommitAudit(ctx, entries(2), audit.Seal,
+				[]*store.Unit{{Turns: []store.TurnAppend{{TenantID: tn.ID, SessionID: next(), Turns: agentTurns()}}}})
 		}},
 	}
 	for _, st := range steps {

@@ -54,13 +54,14 @@ type chainHead struct {
 // once the transaction has committed; after a failure they are unchanged. A
 // panic in seal rolls the transaction back before it propagates.
 func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, seal store.SealFunc) error {
-	return s.AppendAuditWith(ctx, entries, seal, nil)
+	return s.CommitAudit(ctx, entries, seal, nil)
 }
 
-// AppendAuditWith is AppendAudit that also makes each of appends
-// (appendTurnsTx) after the entries, in the same write transaction.
-func (s *Store) AppendAuditWith(ctx context.Context, entries []store.AuditEntry, seal store.SealFunc, appends []*store.TurnAppend) error {
-	if len(entries) == 0 && len(appends) == 0 {
+// CommitAudit is AppendAudit that also makes every write of units
+// (appendTurnsTx for their turns) after the entries, in the same write
+// transaction: the unit-of-work boundary.
+func (s *Store) CommitAudit(ctx context.Context, entries []store.AuditEntry, seal store.SealFunc, units []*store.Unit) error {
+	if len(entries) == 0 && len(units) == 0 {
 		return nil
 	}
 	if seal == nil {
@@ -111,9 +112,11 @@ func (s *Store) AppendAuditWith(ctx context.Context, entries []store.AuditEntry,
 				return err
 			}
 		}
-		for _, a := range appends {
-			if _, err := appendTurnsTx(rowCtx, tx, a.TenantID, a.SessionID, a.Turns); err != nil {
-				return err
+		for _, u := range units {
+			for _, a := range u.Turns {
+				if _, err := appendTurnsTx(rowCtx, tx, a.TenantID, a.SessionID, a.Turns); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -174,7 +174,7 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 }
 
 // appendTurnsTx appends turns to an active session inside the write
-// transaction tx (AppendTurns, and AppendAuditWith after an audit batch).
+// transaction tx (AppendTurns, and CommitAudit for a unit's turns after an audit batch).
 // An ended or unknown session gives sql.ErrNoRows.
 func appendTurnsTx(ctx context.Context, tx txQuerier, tenantID, sessionID string, turns []store.Turn) (store.Session, error) {
 	se, err := scanSession(tx.QueryRowContext(ctx, activeSessionForUpdateSQL, tenantID, sessionID))

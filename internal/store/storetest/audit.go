@@ -18,8 +18,8 @@ var auditTests = []test{
 	{"Scan", testAuditScan},
 	{"AtomicOnDBFailure", testAuditAtomicDB},
 	{"AtomicOnSealPanic", testAuditAtomicSeal},
-	{"WithTurns", testAuditWithTurns},
-	{"WithTurnsAtomic", testAuditWithTurnsAtomic},
+	{"Units", testAuditUnits},
+	{"UnitAtomic", testAuditUnitAtomic},
 }
 
 // entry returns an entry of tenant with fresh IDs at ts.
@@ -368,10 +368,11 @@ func testAuditAtomicSeal(t *testing.T, s store.Store) {
 	checkNothingAppended(t, s, map[string]int{a.ID: 1})
 }
 
-// testAuditWithTurns: AppendAuditWith stores the entries and the turns of
-// several appends (two to one session, numbered in order after its
-// history; one of another tenant) in one batch.
-func testAuditWithTurns(t *testing.T, s store.Store) {
+// testAuditUnits: CommitAudit stores the entries and the writes of several
+// units in one batch: a unit of two appends to one session (numbered in
+// order after its history), a unit of another tenant's session, and a unit
+// of one more append to the first session, after the first unit's.
+func testAuditUnits(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	a, b := mkTenant(t, s, "acme"), mkTenant(t, s, "globex")
 	sa := mkSession(t, s, a.ID, "support", "user-1", t0)
@@ -379,38 +380,40 @@ func testAuditWithTurns(t *testing.T, s store.Store) {
 	_, err := s.AppendTurns(ctx, a.ID, sa.ID, []store.Turn{{Role: store.RoleUser, Text: "hi", CreatedAt: t0}})
 	isErr(t, "AppendTurns", err, nil)
 
-	first := &store.TurnAppend{TenantID: a.ID, SessionID: sa.ID, Turns: []store.Turn{
+	first := []store.TurnAppend{{TenantID: a.ID, SessionID: sa.ID, Turns: []store.Turn{
 		{Role: store.RoleAssistant, ToolCalls: []byte(`[{"id":"c1"}]`), RequestID: "r1", CreatedAt: t0.Add(time.Second)},
 		{Role: store.RoleTool, Text: "12:00", ToolCallID: "c1", ToolName: "current_time", RequestID: "r1", CreatedAt: t0.Add(2 * time.Second)},
+	}}, {TenantID: a.ID, SessionID: sa.ID, Turns: []store.Turn{
 		{Role: store.RoleAssistant, Text: "It is noon.", RequestID: "r1", CreatedAt: t0.Add(3 * time.Second)},
-	}}
-	second := &store.TurnAppend{TenantID: a.ID, SessionID: sa.ID, Turns: []store.Turn{
+	}}}
+	second := store.TurnAppend{TenantID: a.ID, SessionID: sa.ID, Turns: []store.Turn{
 		{Role: store.RoleUser, Text: "thanks", RequestID: "r2", CreatedAt: t0.Add(4 * time.Second)},
 	}}
-	other := &store.TurnAppend{TenantID: b.ID, SessionID: sb.ID, Turns: []store.Turn{
+	other := store.TurnAppend{TenantID: b.ID, SessionID: sb.ID, Turns: []store.Turn{
 		{Role: store.RoleAssistant, Text: "globex", CreatedAt: t0.Add(time.Second)},
 	}}
 	entries := []store.AuditEntry{entry(a.ID, "message.sent", t0), entry(b.ID, "message.sent", t0), entry(a.ID, "x", t0)}
-	isErr(t, "AppendAuditWith", s.AppendAuditWith(ctx, entries, seal, []*store.TurnAppend{first, second, other}), nil)
+	units := []*store.Unit{{Turns: []store.TurnAppend{first[0], first[1]}}, {Turns: []store.TurnAppend{other}}, {Turns: []store.TurnAppend{second}}}
+	isErr(t, "CommitAudit", s.CommitAudit(ctx, entries, seal, units), nil)
 	verifyChain(t, s, a.ID, 2)
 	verifyChain(t, s, b.ID, 1)
 	if entries[0].Seq != 1 || entries[2].Seq != 2 || entries[1].Seq != 1 {
 		t.Errorf("entries' Seq: %d %d %d", entries[0].Seq, entries[1].Seq, entries[2].Seq)
 	}
 	for i, want := range []int64{2, 3, 4} {
-		if tr := first.Turns[i]; tr.Seq != want || tr.SessionID != sa.ID || tr.TenantID != a.ID {
-			t.Errorf("first append, turn %d: Seq %d SessionID %q TenantID %q", i, tr.Seq, tr.SessionID, tr.TenantID)
+		if tr := append(first[0].Turns, first[1].Turns...)[i]; tr.Seq != want || tr.SessionID != sa.ID || tr.TenantID != a.ID {
+			t.Errorf("first unit, turn %d: Seq %d SessionID %q TenantID %q", i, tr.Seq, tr.SessionID, tr.TenantID)
 		}
 	}
 	if second.Turns[0].Seq != 5 || other.Turns[0].Seq != 1 {
-		t.Errorf("Seq: second append %d (want 5), other tenant %d (want 1)", second.Turns[0].Seq, other.Turns[0].Seq)
+		t.Errorf("Seq: second unit %d (want 5), other tenant %d (want 1)", second.Turns[0].Seq, other.Turns[0].Seq)
 	}
 	all, total, err := s.ListTurns(ctx, a.ID, sa.ID, store.Page{Page: 1, PageSize: 10})
 	isErr(t, "ListTurns", err, nil)
 	if total != 5 || all[3].Text != "It is noon." || all[4].Text != "thanks" {
 		t.Fatalf("history: %d turns, %+v", total, all)
 	}
-	want := first.Turns[1]
+	want := first[0].Turns[1]
 	want.CreatedAt = norm(want.CreatedAt)
 	equal(t, "stored tool turn", all[2], want)
 	got, err := s.GetSession(ctx, a.ID, sa.ID)
@@ -423,18 +426,19 @@ func testAuditWithTurns(t *testing.T, s store.Store) {
 	if total != 1 || bt[0].Text != "globex" {
 		t.Errorf("b's history: %+v", bt)
 	}
-	// Turns alone (no entries) are stored too.
-	isErr(t, "AppendAuditWith without entries", s.AppendAuditWith(ctx, nil, seal,
-		[]*store.TurnAppend{{TenantID: b.ID, SessionID: sb.ID, Turns: []store.Turn{{Role: store.RoleUser, Text: "2", CreatedAt: t0}}}}), nil)
+	// A unit alone (no entries) is stored too.
+	isErr(t, "CommitAudit without entries", s.CommitAudit(ctx, nil, seal, []*store.Unit{{Turns: []store.TurnAppend{
+		{TenantID: b.ID, SessionID: sb.ID, Turns: []store.Turn{{Role: store.RoleUser, Text: "2", CreatedAt: t0}}}}}}), nil)
 	if _, total, _ := s.ListTurns(ctx, b.ID, sb.ID, store.Page{Page: 1, PageSize: 10}); total != 2 {
 		t.Errorf("b's history after turns alone: %d turns, want 2", total)
 	}
 }
 
-// testAuditWithTurnsAtomic: an append that cannot be made (an ended
-// session, another tenant's session, an unknown one) fails the whole
-// batch: no entry, no turn of any append is stored.
-func testAuditWithTurnsAtomic(t *testing.T, s store.Store) {
+// testAuditUnitAtomic: a write that cannot be made (a turn appended to an
+// ended session, to another tenant's session, to an unknown one) fails the
+// whole batch, whether it is in a unit of its own or in the same unit as a
+// good write: no entry and no write of any unit is stored.
+func testAuditUnitAtomic(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	a, b := mkTenant(t, s, "acme"), mkTenant(t, s, "globex")
 	sa := mkSession(t, s, a.ID, "support", "user-1", t0)
@@ -444,24 +448,28 @@ func testAuditWithTurnsAtomic(t *testing.T, s store.Store) {
 	isErr(t, "AppendAudit", s.AppendAudit(ctx, []store.AuditEntry{entry(a.ID, "x", t0), entry(b.ID, "x", t0)}, seal), nil)
 
 	turn := func() []store.Turn { return []store.Turn{{Role: store.RoleAssistant, Text: "x", CreatedAt: t0}} }
-	for _, bad := range []*store.TurnAppend{
+	for _, bad := range []store.TurnAppend{
 		{TenantID: a.ID, SessionID: ended.ID, Turns: turn()},
 		{TenantID: b.ID, SessionID: sa.ID, Turns: turn()}, // a's session under b's ID
 		{TenantID: a.ID, SessionID: newID(), Turns: turn()},
 	} {
-		good := &store.TurnAppend{TenantID: a.ID, SessionID: sa.ID, Turns: turn()}
-		err := s.AppendAuditWith(ctx, []store.AuditEntry{entry(a.ID, "x", t0), entry(b.ID, "x", t0)}, seal,
-			[]*store.TurnAppend{good, bad})
-		isErr(t, fmt.Sprintf("AppendAuditWith(%s of %s)", bad.SessionID, bad.TenantID), err, store.ErrNotFound)
-		verifyChain(t, s, a.ID, 1)
-		verifyChain(t, s, b.ID, 1)
-		for _, se := range []store.Session{sa, ended} {
-			if _, total, err := s.ListTurns(ctx, a.ID, se.ID, store.Page{Page: 1, PageSize: 10}); err != nil || total != 0 {
-				t.Fatalf("turns of %s after a failed batch: %d (%v), want 0", se.ID, total, err)
+		good := func() store.TurnAppend { return store.TurnAppend{TenantID: a.ID, SessionID: sa.ID, Turns: turn()} }
+		for name, units := range map[string][]*store.Unit{
+			"own unit":  {{Turns: []store.TurnAppend{good()}}, {Turns: []store.TurnAppend{bad}}},
+			"same unit": {{Turns: []store.TurnAppend{good(), bad}}},
+		} {
+			err := s.CommitAudit(ctx, []store.AuditEntry{entry(a.ID, "x", t0), entry(b.ID, "x", t0)}, seal, units)
+			isErr(t, fmt.Sprintf("CommitAudit(%s of %s, %s)", bad.SessionID, bad.TenantID, name), err, store.ErrNotFound)
+			verifyChain(t, s, a.ID, 1)
+			verifyChain(t, s, b.ID, 1)
+			for _, se := range []store.Session{sa, ended} {
+				if _, total, err := s.ListTurns(ctx, a.ID, se.ID, store.Page{Page: 1, PageSize: 10}); err != nil || total != 0 {
+					t.Fatalf("turns of %s after a failed batch (%s): %d (%v), want 0", se.ID, name, total, err)
+				}
 			}
-		}
-		if got, _ := s.GetSession(ctx, a.ID, sa.ID); got.MessageCount != 0 {
-			t.Errorf("MessageCount after a failed batch: %d", got.MessageCount)
+			if got, _ := s.GetSession(ctx, a.ID, sa.ID); got.MessageCount != 0 {
+				t.Errorf("MessageCount after a failed batch (%s): %d", name, got.MessageCount)
+			}
 		}
 	}
 	checkNothingAppended(t, s, map[string]int{a.ID: 1, b.ID: 1})

@@ -28,13 +28,13 @@ func (g *gateStore) AppendAudit(ctx context.Context, es []store.AuditEntry, seal
 	return nil
 }
 
-// TestGroupAddDoesNotWaitAndWaitDoes: Add returns while the store is held;
+// TestUnitAddDoesNotWaitAndWaitDoes: Add returns while the store is held;
 // Wait returns only after every added entry is committed, in order.
-func TestGroupAddDoesNotWaitAndWaitDoes(t *testing.T) {
+func TestUnitAddDoesNotWaitAndWaitDoes(t *testing.T) {
 	gs := &gateStore{release: make(chan struct{}), stored: make(chan []store.AuditEntry, 16)}
 	w := audit.NewWriter(gs, audit.Options{})
 	defer w.Close()
-	g := audit.NewGroup(w)
+	g := audit.NewUnit(w)
 	ctx := context.Background()
 	for _, a := range []audit.Action{audit.MessageReceived, audit.ToolExecutionCompleted, audit.MessageSent} {
 		if err := g.Add(ctx, audit.Event{TenantID: "t", Action: a}); err != nil {
@@ -66,11 +66,11 @@ func TestGroupAddDoesNotWaitAndWaitDoes(t *testing.T) {
 	}
 }
 
-// TestGroupFailsClosed: a failed commit is reported by Wait and by Record.
-func TestGroupFailsClosed(t *testing.T) {
+// TestUnitFailsClosed: a failed commit is reported by Wait and by Record.
+func TestUnitFailsClosed(t *testing.T) {
 	w := audit.NewWriter(failingStore{}, audit.Options{})
 	defer w.Close()
-	g := audit.NewGroup(w)
+	g := audit.NewUnit(w)
 	ctx := context.Background()
 	if err := g.Add(ctx, audit.Event{TenantID: "t", Action: audit.MessageReceived}); err != nil {
 		t.Fatalf("Add: %v", err)
@@ -86,28 +86,28 @@ func TestGroupFailsClosed(t *testing.T) {
 	}
 }
 
-// TestGroupCommitStoresTurnsWithTheEntry: Commit stores the turns in the
-// entry's transaction on a real store; an append that cannot be made fails
-// the Commit and stores neither the entry nor the turns; over a plain
-// Recorder Commit does nothing and says so.
-func TestGroupCommitStoresTurnsWithTheEntry(t *testing.T) {
+// TestUnitCommitStoresTurnsWithTheEntry: Commit stores the unit's turns in
+// the entry's transaction on a real store; an append that cannot be made
+// fails the Commit and stores neither the entry nor the turns; over a plain
+// Recorder Commit does nothing and says so; the writes are handed over once.
+func TestUnitCommitStoresTurnsWithTheEntry(t *testing.T) {
 	st, tenant := openSQLite(t)
 	ctx := context.Background()
 	se, now := newSession(t, st, tenant, "u")
 	w := audit.NewWriter(st, audit.Options{})
 	defer w.Close()
 
-	g := audit.NewGroup(w)
+	g := audit.NewUnit(w)
 	if err := g.Add(ctx, audit.Event{TenantID: tenant, Action: audit.MessageReceived}); err != nil {
 		t.Fatal(err)
 	}
-	turns := &store.TurnAppend{TenantID: tenant, SessionID: se.ID, Turns: []store.Turn{
-		{Role: store.RoleAssistant, Text: "It is noon.", CreatedAt: now}}}
-	if err := g.Commit(ctx, audit.Event{TenantID: tenant, Action: audit.MessageSent}, turns); err != nil {
+	turns := []store.Turn{{Role: store.RoleAssistant, Text: "It is noon.", CreatedAt: now}}
+	g.AppendTurns(tenant, se.ID, turns)
+	if err := g.Commit(ctx, audit.Event{TenantID: tenant, Action: audit.MessageSent}); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
-	if turns.Turns[0].Seq != 1 {
-		t.Errorf("committed turn's Seq: %d, want 1", turns.Turns[0].Seq)
+	if turns[0].Seq != 1 {
+		t.Errorf("committed turn's Seq: %d, want 1", turns[0].Seq)
 	}
 	hist, err := st.RecentTurns(ctx, tenant, se.ID, 10)
 	if err != nil || len(hist) != 1 || hist[0].Text != "It is noon." {
@@ -117,25 +117,38 @@ func TestGroupCommitStoresTurnsWithTheEntry(t *testing.T) {
 	if head != 2 {
 		t.Fatalf("audit head after Commit: %d, want 2", head)
 	}
+	// The writes went with the first Commit: a second one stores only its
+	// entry.
+	if err := g.Commit(ctx, audit.Event{TenantID: tenant, Action: audit.MessageSent}); err != nil {
+		t.Fatalf("second Commit: %v", err)
+	}
+	if hist, _ := st.RecentTurns(ctx, tenant, se.ID, 10); len(hist) != 1 {
+		t.Fatalf("history after a second Commit: %+v", hist)
+	}
+	if head, _, _ := st.AuditHead(ctx, tenant); head != 3 {
+		t.Fatalf("audit head after a second Commit: %d, want 3", head)
+	}
 
 	// An ended session: the Commit fails, and nothing of it is stored.
 	if _, err := st.EndSession(ctx, tenant, se.ID, now, "ended"); err != nil {
 		t.Fatal(err)
 	}
-	g = audit.NewGroup(w)
-	if err := g.Commit(ctx, audit.Event{TenantID: tenant, Action: audit.MessageSent}, &store.TurnAppend{
-		TenantID: tenant, SessionID: se.ID, Turns: []store.Turn{{Role: store.RoleAssistant, Text: "late", CreatedAt: now}}}); err == nil {
+	g = audit.NewUnit(w)
+	g.AppendTurns(tenant, se.ID, []store.Turn{{Role: store.RoleAssistant, Text: "late", CreatedAt: now}})
+	if err := g.Commit(ctx, audit.Event{TenantID: tenant, Action: audit.MessageSent}); err == nil {
 		t.Fatal("Commit to an ended session succeeded")
 	}
-	if head, _, _ := st.AuditHead(ctx, tenant); head != 2 {
-		t.Fatalf("audit head after a failed Commit: %d, want 2", head)
+	if head, _, _ := st.AuditHead(ctx, tenant); head != 3 {
+		t.Fatalf("audit head after a failed Commit: %d, want 3", head)
 	}
 	if hist, _ := st.RecentTurns(ctx, tenant, se.ID, 10); len(hist) != 1 {
 		t.Fatalf("history after a failed Commit: %+v", hist)
 	}
 
 	var plain recorderFunc = func(context.Context, audit.Event) error { t.Error("a plain Recorder recorded"); return nil }
-	if err := audit.NewGroup(plain).Commit(ctx, audit.Event{TenantID: tenant, Action: audit.MessageSent}, turns); !errors.Is(err, errors.ErrUnsupported) {
+	pu := audit.NewUnit(plain)
+	pu.AppendTurns(tenant, se.ID, turns)
+	if err := pu.Commit(ctx, audit.Event{TenantID: tenant, Action: audit.MessageSent}); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("Commit over a plain Recorder: %v, want ErrUnsupported", err)
 	}
 }
@@ -193,8 +206,9 @@ func TestCommitFailureDoesNotFailTheBatch(t *testing.T) {
 	<-gs.entered // the writer is committing the first batch; the next two queue up
 	failing, other := make(chan error, 1), make(chan error, 1)
 	go func() {
-		failing <- audit.NewGroup(w).Commit(ctx, audit.Event{TenantID: tenant, Action: audit.MessageSent},
-			&store.TurnAppend{TenantID: tenant, SessionID: se.ID, Turns: []store.Turn{{Role: store.RoleAssistant, Text: "late", CreatedAt: now}}})
+		u := audit.NewUnit(w)
+		u.AppendTurns(tenant, se.ID, []store.Turn{{Role: store.RoleAssistant, Text: "late", CreatedAt: now}})
+		failing <- u.Commit(ctx, audit.Event{TenantID: tenant, Action: audit.MessageSent})
 	}()
 	go func() { other <- w.Record(ctx, audit.Event{TenantID: tenant, Action: audit.UserCreated}) }()
 	for audit.Queued(w) < 2 {
