@@ -335,18 +335,9 @@ func (s *Service) SetRole(ctx context.Context, p authz.Principal, id, role strin
 // Deactivate disables a user: no login, and its sessions and API keys stop
 // working at once.
 func (s *Service) Deactivate(ctx context.Context, p authz.Principal, id string) (store.User, error) {
-	t := authz.Target{ID: id}
-	if err := s.authz.Check(ctx, p, authz.Delete, authz.Users, t); err != nil {
+	old, err := s.subject(ctx, p, authz.Delete, id, "deactivate")
+	if err != nil {
 		return store.User{}, err
-	}
-	old, err := s.st.GetUser(ctx, p.TenantID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, errNotFound
-	} else if err != nil {
-		return store.User{}, err
-	}
-	if !p.Role.CanGrant(authz.Role(old.Role)) {
-		return store.User{}, s.authz.Deny(ctx, p, authz.Delete, authz.Users, t, "cannot deactivate a user whose role ranks above one's own")
 	}
 	if !old.Active {
 		return old, nil
@@ -368,8 +359,19 @@ func (s *Service) Deactivate(ctx context.Context, p authz.Principal, id string) 
 // active user changes nothing and records nothing, like deactivating an
 // inactive one.
 func (s *Service) Reactivate(ctx context.Context, p authz.Principal, id string) (store.User, error) {
+	old, err := s.subject(ctx, p, authz.Update, id, "reactivate")
+	if err != nil {
+		return store.User{}, err
+	}
+	return s.reactivate(ctx, p, old)
+}
+
+// subject authorizes verb on user id for p and loads the user: not found
+// for no such user in p's tenant, and a recorded denial for one whose role
+// ranks above p's (change names what was refused).
+func (s *Service) subject(ctx context.Context, p authz.Principal, verb authz.Verb, id, change string) (store.User, error) {
 	t := authz.Target{ID: id}
-	if err := s.authz.Check(ctx, p, authz.Update, authz.Users, t); err != nil {
+	if err := s.authz.Check(ctx, p, verb, authz.Users, t); err != nil {
 		return store.User{}, err
 	}
 	old, err := s.st.GetUser(ctx, p.TenantID, id)
@@ -379,9 +381,9 @@ func (s *Service) Reactivate(ctx context.Context, p authz.Principal, id string) 
 		return store.User{}, err
 	}
 	if !p.Role.CanGrant(authz.Role(old.Role)) {
-		return store.User{}, s.authz.Deny(ctx, p, authz.Update, authz.Users, t, "cannot reactivate a user whose role ranks above one's own")
+		return store.User{}, s.authz.Deny(ctx, p, verb, authz.Users, t, "cannot "+change+" a user whose role ranks above one's own")
 	}
-	return s.reactivate(ctx, p, old)
+	return old, nil
 }
 
 // ReactivateByEmail is Reactivate for the CLI, whose operator already holds
