@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -60,7 +61,7 @@ func TestProviderRefusingTheKeyIsMisconfigured(t *testing.T) {
 		r := w.send(t, "Hello?")
 		expectError(t, r, 503, "unavailable")
 		if !strings.Contains(*r.Error, "misconfigured") || strings.Contains(*r.Error, "not answering") ||
-			strings.Contains(string(r.Body), "upstream-echo") || strings.Contains(string(r.Body), "401") {
+			strings.Contains(string(r.Body), "upstream-echo") || strings.Contains(*r.Error, strconv.Itoa(status)) {
 			t.Fatalf("%d: %s", status, r.Body)
 		}
 		if w.fake.calls() != 1 {
