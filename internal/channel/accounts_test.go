@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -314,5 +315,41 @@ func TestWebhookDelivery(t *testing.T) {
 	}
 	if !strings.Contains(w.Entries(w.TenantA, audit.WebhookRejected)[0].ActorID, a.ID) {
 		t.Fatal("rejection entries do not name the account")
+	}
+}
+
+// TestAccountChangesRecordTheAPIKey: a channel account created and deleted
+// with an API key is attributed to the key, as every other service's
+// changes are (the channel service used to leave apiKeyId out); without a
+// key there is no apiKeyId.
+func TestAccountChangesRecordTheAPIKey(t *testing.T) {
+	w := newWorld(t)
+	admin := w.As(w.TenantA, authz.Admin)
+	admin.APIKeyID = "key-1"
+	a, err := w.s.CreateAccount(ctx, admin, channel.AccountInput{Channel: channel.WebChat, AccountID: "site", AgentID: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.s.DeleteAccount(ctx, admin, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	base := map[string]any{"channelAccountId": a.ID, "channel": channel.WebChat, "accountId": "site", "apiKeyId": "key-1"}
+	for _, action := range []audit.Action{audit.ChannelAccountCreated, audit.ChannelAccountDeleted} {
+		got := w.Entries(w.TenantA, action)
+		if len(got) != 1 {
+			t.Fatalf("%s entries: %+v, want 1", action, got)
+		}
+		e := got[0]
+		if e.ActorID != admin.UserID || e.AgentID != "support" || !reflect.DeepEqual(e.Details, base) {
+			t.Errorf("%s entry: %+v %v, want details %v", action, e.AuditEntry, e.Details, base)
+		}
+	}
+	owner := w.As(w.TenantA, authz.Owner)
+	if _, err := w.s.CreateAccount(ctx, owner, channel.AccountInput{Channel: channel.WebChat, AccountID: "shop", AgentID: "support"}); err != nil {
+		t.Fatal(err)
+	}
+	got := w.Entries(w.TenantA, audit.ChannelAccountCreated)
+	if len(got) != 2 || got[1].Details["apiKeyId"] != nil || got[1].ActorID != owner.UserID {
+		t.Fatalf("created by a signed-in owner: %+v", got)
 	}
 }
