@@ -7,7 +7,11 @@ import (
 
 // Caps per origin (groups of twins count once); origins not listed get
 // DefaultCap.
-var Caps = map[string]int{}
+var Caps = map[string]int{
+	// Player-written defences are many and odd; keep them from outweighing
+	// the everyday benign sources.
+	"tensortrust-defenses": 5000,
+}
 
 // Build verifies the raw files against m, reads them with the loaders of
 // table, adds the project's own text and returns the finished, validated
@@ -43,6 +47,7 @@ func own(b *builder) {
 	englishIndirect(b)
 	englishDirect(b)
 	englishHardNegatives(b)
+	moreHardNegatives(b)
 	multilingual(b)
 	komandDocs(b)
 	twins(b)

@@ -39,25 +39,25 @@ func komandDocs(b *builder) {
 	r := rng("komand-docs")
 	pools := []string{"komand-en", "komand-en", "bipia-text", "tensortrust", "extraction"}
 	for i := 0; i < 700; i++ {
-		b.docs = append(b.docs, doc{text: makeEmail(r), kind: "email", source: External, lang: "en", origin: "komand-docs", twins: 2, pools: pools})
+		b.docs = append(b.docs, doc{text: makeEmail(r), kind: "email", source: External, lang: "en", origin: "komand-docs", twins: 3, pools: pools})
 	}
 	for i := 0; i < 300; i++ {
-		b.docs = append(b.docs, doc{text: makeTable(r), kind: "table", source: External, lang: "en", origin: "komand-docs", twins: 2, pools: pools})
+		b.docs = append(b.docs, doc{text: makeTable(r), kind: "table", source: External, lang: "en", origin: "komand-docs", twins: 3, pools: pools})
 	}
 	for i := 0; i < 500; i++ {
-		b.docs = append(b.docs, doc{text: makeJSON(r), kind: "json", source: Skill, lang: "en", origin: "komand-docs", twins: 2, pools: pools})
+		b.docs = append(b.docs, doc{text: makeJSON(r), kind: "json", source: Skill, lang: "en", origin: "komand-docs", twins: 3, pools: pools})
 	}
 	for i := 0; i < 300; i++ {
-		b.docs = append(b.docs, doc{text: makeCode(r), kind: "code", source: Skill, lang: "en", origin: "komand-docs", twins: 2, pools: []string{"komand-code", "komand-en", "bipia-code"}})
+		b.docs = append(b.docs, doc{text: makeCode(r), kind: "code", source: Skill, lang: "en", origin: "komand-docs", twins: 3, pools: []string{"komand-code", "komand-en", "bipia-code"}})
 	}
 	for i := 0; i < 400; i++ {
-		b.docs = append(b.docs, doc{text: makeWeb(r), kind: "web", source: External, lang: "en", origin: "komand-docs", twins: 2, pools: pools})
+		b.docs = append(b.docs, doc{text: makeWeb(r), kind: "web", source: External, lang: "en", origin: "komand-docs", twins: 3, pools: pools})
 	}
 	for i := 0; i < 300; i++ {
-		b.docs = append(b.docs, doc{text: makeWebhook(r), kind: "webhook", source: External, lang: "en", origin: "komand-docs", twins: 2, pools: pools})
+		b.docs = append(b.docs, doc{text: makeWebhook(r), kind: "webhook", source: External, lang: "en", origin: "komand-docs", twins: 3, pools: pools})
 	}
 	for i := 0; i < 300; i++ {
-		b.docs = append(b.docs, doc{text: makeTicket(r), kind: "ticket", source: External, lang: "en", origin: "komand-docs", twins: 2, pools: pools})
+		b.docs = append(b.docs, doc{text: makeTicket(r), kind: "ticket", source: External, lang: "en", origin: "komand-docs", twins: 3, pools: pools})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -141,10 +142,28 @@ func loadTensorTrustBench(origin, kind string) func(*builder, string, []byte) er
 
 func addDefence(b *builder, s string) {
 	s = clean(s)
-	if len(s) < 20 || len(s) > 3000 || overrideRE.MatchString(s) {
+	if len(s) < 20 || len(s) > 3000 || overrideRE.MatchString(s) || strings.Contains(s, "<|") || letterShare(s) < 0.6 {
 		return
 	}
 	b.add("tensortrust-defenses", Benign, User, "system-prompt", "", s)
+}
+
+// letterShare is the fraction of non-space runes that are letters.
+func letterShare(s string) float64 {
+	var n, l int
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			continue
+		}
+		n++
+		if unicode.IsLetter(r) {
+			l++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(l) / float64(n)
 }
 
 func loadTensorTrustDefenses(b *builder, name string, data []byte) error {
@@ -382,7 +401,7 @@ func loadWiki(b *builder, name string, data []byte) error {
 			sb.WriteString(sentenceCase(s))
 		}
 		i += n
-		b.docs = append(b.docs, doc{text: clean(sb.String()), kind: "wiki", source: External, lang: "en", origin: "clinc-wiki", twins: 1,
+		b.docs = append(b.docs, doc{text: clean(sb.String()), kind: "wiki", source: External, lang: "en", origin: "clinc-wiki", twins: 2,
 			pools: []string{"komand-en", "bipia-text", "tensortrust", "extraction"}})
 	}
 	return nil
@@ -478,6 +497,38 @@ func loadSelfInstruct(b *builder, name string, data []byte) error {
 		}
 		return nil
 	})
+}
+
+// loadXSID reads the "# text = " lines of an xSID validation file:
+// assistant requests (alarms, weather, reminders) translated by people
+// into the language the file is named for.
+func loadXSID(b *builder, name string, data []byte) error {
+	lang, _, _ := strings.Cut(path.Base(name), ".")
+	for _, line := range strings.Split(string(data), "\n") {
+		t, ok := strings.CutPrefix(line, "# text = ")
+		if !ok {
+			continue
+		}
+		if lang == "ja" || lang == "zh" {
+			t = joinCJK(t)
+		}
+		b.add("xsid", Benign, User, "query", lang, t)
+	}
+	return nil
+}
+
+// joinCJK removes the spaces the tokenised Chinese and Japanese text has
+// between non-ASCII characters.
+func joinCJK(s string) string {
+	rs := []rune(s)
+	var out []rune
+	for i, r := range rs {
+		if r == ' ' && i > 0 && i+1 < len(rs) && (rs[i-1] > 127 || rs[i+1] > 127) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return string(out)
 }
 
 func eachJSONL(data []byte, f func([]byte) error) error {

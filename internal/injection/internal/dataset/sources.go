@@ -38,6 +38,7 @@ const (
 	commitPromptsrc   = "7dab96a3eeb3717cea633705135ebc488885d709"
 	commitACP         = "aa0cc20aad30d36fe77cc8458005bae2f5819453"
 	commitSelfInst    = "0b26ccaa415992100fa32df62d41b994cf928e23"
+	commitXSID        = "761d926c3f2e9f6bea13192d2f39cec1d04d9777"
 )
 
 // Licences, as the repositories state them.
@@ -78,5 +79,6 @@ var Table = []Source{
 	{Origin: "sgd-dialogue", Repo: "google-research-datasets/dstc8-schema-guided-dialogue", Commit: commitSGD, Licence: licCCBYSA4, Pattern: "train/dialogues_00[1-6].json", load: loadSGD},
 	{Origin: "promptsource", Repo: "bigscience-workshop/promptsource", Commit: commitPromptsrc, Licence: licApache, Pattern: "promptsource/templates/**/templates.yaml", load: loadPromptsource},
 	{Origin: "awesome-chatgpt-prompts", Repo: "f/awesome-chatgpt-prompts", Commit: commitACP, Licence: licCC0, Pattern: "prompts.csv", load: loadACP},
+	{Origin: "xsid", Repo: "mainlp/xsid", Commit: commitXSID, Licence: licCCBYSA4, Pattern: "data/xSID-0.7/*.valid.conll", load: loadXSID},
 	{Origin: "self-instruct-seed", Repo: "yizhongw/self-instruct", Commit: commitSelfInst, Licence: licApache, Pattern: "data/seed_tasks.jsonl", load: loadSelfInstruct},
 }
