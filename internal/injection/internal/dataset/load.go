@@ -142,7 +142,7 @@ func loadTensorTrustBench(origin, kind string) func(*builder, string, []byte) er
 
 func addDefence(b *builder, s string) {
 	s = clean(s)
-	if len(s) < 20 || len(s) > 3000 || overrideRE.MatchString(s) || strings.Contains(s, "<|") || letterShare(s) < 0.6 {
+	if len(s) < 20 || len(s) > 3000 || overrideRE.MatchString(s) || strings.Contains(s, "<|") || letterShare(s) < 0.7 || repetitive(s) {
 		return
 	}
 	b.add("tensortrust-defenses", Benign, User, "system-prompt", "", s)
@@ -164,6 +164,22 @@ func letterShare(s string) float64 {
 		return 0
 	}
 	return float64(l) / float64(n)
+}
+
+// repetitive reports text made mostly of one repeated word, or too few
+// words to be a prompt.
+func repetitive(s string) bool {
+	words := strings.Fields(strings.ToLower(s))
+	if len(words) < 5 {
+		return true
+	}
+	seen := map[string]int{}
+	top := 0
+	for _, w := range words {
+		seen[w]++
+		top = max(top, seen[w])
+	}
+	return top*4 > len(words) || len(seen)*3 < len(words)
 }
 
 func loadTensorTrustDefenses(b *builder, name string, data []byte) error {
