@@ -48,7 +48,9 @@ type Turn struct {
 	CreatedAt  time.Time
 	// Flag is what prompt-injection screening made of the turn: "" (clean
 	// or approved), FlagWarn, FlagBlocked, FlagHeld, FlagRejected, or
-	// FlagNotice for a reply Komand wrote itself (refusal, holding reply).
+	// FlagNotice for a reply Komand wrote itself (refusal, holding reply),
+	// or FlagConfirm for a user's "CONFIRM <code>" message (answered by
+	// Komand, never shown to the model).
 	Flag string
 }
 
@@ -59,6 +61,7 @@ const (
 	FlagHeld     = "held"
 	FlagRejected = "rejected"
 	FlagNotice   = "notice"
+	FlagConfirm  = "confirm"
 )
 
 // TurnQuery names the session LoadTurn reads: by SessionID when it is not
@@ -137,13 +140,34 @@ type MemoryEntry struct {
 	AgentID   string
 	Key       string
 	Value     string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// Provenance is ProvenanceTrusted for a value a Komand user wrote (the
+	// API, their own /memory set) or the agent stored in a turn with no
+	// untrusted content, ProvenanceUntrusted otherwise: it is recalled as
+	// data and taints the turn that recalls it. A store reads "" as
+	// untrusted.
+	Provenance string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Memory provenances (MemoryEntry.Provenance).
+const (
+	ProvenanceTrusted   = "trusted"
+	ProvenanceUntrusted = "untrusted"
+)
+
+// MemoryProvenance is p as stored: anything but ProvenanceTrusted is
+// untrusted.
+func MemoryProvenance(p string) string {
+	if p == ProvenanceTrusted {
+		return p
+	}
+	return ProvenanceUntrusted
 }
 
 // Memory stores agents' memories. An agent's memory is deleted with it.
 type Memory interface {
-	// PutMemory creates or replaces e.Key. Creating a key when the agent
+	// PutMemory creates or replaces e.Key (value and provenance). Creating a key when the agent
 	// already holds maxEntries gives ErrLimit; an unknown agent gives
 	// ErrNotFound. It reports whether the key was created.
 	PutMemory(ctx context.Context, e MemoryEntry, maxEntries int) (created bool, err error)

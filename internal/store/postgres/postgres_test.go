@@ -179,6 +179,9 @@ func seedTenant(t testing.TB, s *Store, slug string) (store.Tenant, store.User) 
 	must(t, "PutInjectionPolicy", s.PutInjectionPolicy(ctx, store.InjectionPolicy{TenantID: tn.ID, Doc: []byte("{}"), UpdatedAt: tNow}))
 	must(t, "CreateReview", s.CreateReview(ctx, store.Review{TenantID: tn.ID, ID: uuid.NewString(), SessionID: se.ID, AgentID: "a-" + slug,
 		Kind: store.ReviewMessage, Source: "user", TurnSeq: 1, Status: store.ReviewPending, CreatedAt: tNow}))
+	must(t, "CreateConfirmation", s.CreateConfirmation(ctx, store.Confirmation{TenantID: tn.ID, ID: uuid.NewString(), SessionID: se.ID,
+		AgentID: "a-" + slug, UserID: u.ID, TurnSeq: 1, CallHash: "h", CodeHash: "h", Status: store.ConfirmationPending,
+		CreatedAt: tNow, ExpiresAt: tNow.Add(time.Hour)}))
 	return tn, u
 }
 
@@ -192,7 +195,7 @@ var tenantTables = []string{"komand_users", "komand_api_keys", "komand_refresh_f
 	"komand_refresh_tokens", "komand_agents", "komand_audit_log", "komand_audit_heads",
 	"komand_sessions", "komand_session_turns", "komand_agent_memory", "komand_vault_keys", "komand_credentials", "komand_credential_grants",
 	"komand_channel_accounts", "komand_webhook_seen", "komand_skills", "komand_skill_installs", "komand_skill_policy", "komand_crm_contacts",
-	"komand_injection_policies", "komand_injection_reviews", "komand_outbox"}
+	"komand_injection_policies", "komand_injection_reviews", "komand_outbox", "komand_tool_confirmations"}
 
 // TestRowLevelSecurity checks the second wall on its own: raw SQL on a
 // komand_app connection, without any WHERE clause.
@@ -282,6 +285,9 @@ func TestRowLevelSecurity(t *testing.T) {
 			VALUES ($1, '{"action":"warn"}', now()) ON CONFLICT (tenant_id) DO UPDATE SET doc = '{"action":"warn"}'`},
 		{"komand_injection_reviews", `INSERT INTO komand_injection_reviews (tenant_id, id, session_id, agent_id, kind, source,
 			turn_seq, status, created_at) VALUES ($1, 'evil', 'evil', 'a-beta', 'message', 'user', 1, 'pending', now())`},
+		{"komand_tool_confirmations", `INSERT INTO komand_tool_confirmations (tenant_id, id, session_id, agent_id, user_id,
+			turn_seq, call_hash, code_hash, status, created_at, expires_at) VALUES ($1, 'evil', 'evil', 'a-beta', 'u', 1, 'h', 'h',
+			'pending', now(), now())`},
 		{"komand_outbox", `INSERT INTO komand_outbox (tenant_id, id, channel, channel_account_id, payload, attempts,
 			next_attempt_at, lease_until, created_at) VALUES ($1, 'evil', 'Telegram', 'evil', convert_to('{}', 'UTF8'), 1, now(), now(), now())`},
 	}
@@ -376,6 +382,7 @@ func TestTurnsAppendOnly(t *testing.T) {
 		"UPDATE komand_session_turns SET role = 'assistant' WHERE tenant_id = $1",
 		"DELETE FROM komand_session_turns WHERE tenant_id = $1",
 		"DELETE FROM komand_injection_reviews WHERE tenant_id = $1",
+		"DELETE FROM komand_tool_confirmations WHERE tenant_id = $1",
 		"DELETE FROM komand_injection_policies WHERE tenant_id = $1",
 	} {
 		err := s.inTenant(ctx, a.ID, func(tx pgx.Tx) error {

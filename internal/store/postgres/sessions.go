@@ -363,11 +363,11 @@ func (s *Store) LockSession(ctx context.Context, tenantID, key string) (func(), 
 	}, nil
 }
 
-const memoryCols = "tenant_id, agent_id, mem_key, value, created_at, updated_at"
+const memoryCols = "tenant_id, agent_id, mem_key, value, provenance, created_at, updated_at"
 
 func scanMemory(row pgx.Row) (store.MemoryEntry, error) {
 	var e store.MemoryEntry
-	if err := row.Scan(&e.TenantID, &e.AgentID, &e.Key, &e.Value, &e.CreatedAt, &e.UpdatedAt); err != nil {
+	if err := row.Scan(&e.TenantID, &e.AgentID, &e.Key, &e.Value, &e.Provenance, &e.CreatedAt, &e.UpdatedAt); err != nil {
 		return store.MemoryEntry{}, err
 	}
 	e.CreatedAt, e.UpdatedAt = utc(e.CreatedAt), utc(e.UpdatedAt)
@@ -385,9 +385,9 @@ func (s *Store) PutMemory(ctx context.Context, e store.MemoryEntry, maxEntries i
 			FOR UPDATE`, e.TenantID, e.AgentID).Scan(&one); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `UPDATE komand_agent_memory SET value = $4, updated_at = $5
+		tag, err := tx.Exec(ctx, `UPDATE komand_agent_memory SET value = $4, updated_at = $5, provenance = $6
 			WHERE tenant_id = $1 AND agent_id = $2 AND mem_key = $3`,
-			e.TenantID, e.AgentID, e.Key, e.Value, e.UpdatedAt)
+			e.TenantID, e.AgentID, e.Key, e.Value, e.UpdatedAt, store.MemoryProvenance(e.Provenance))
 		if err != nil || tag.RowsAffected() > 0 {
 			return err
 		}
@@ -401,7 +401,8 @@ func (s *Store) PutMemory(ctx context.Context, e store.MemoryEntry, maxEntries i
 		}
 		created = true
 		_, err = tx.Exec(ctx, `INSERT INTO komand_agent_memory (`+memoryCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6)`, e.TenantID, e.AgentID, e.Key, e.Value, e.CreatedAt, e.UpdatedAt)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.TenantID, e.AgentID, e.Key, e.Value, store.MemoryProvenance(e.Provenance),
+			e.CreatedAt, e.UpdatedAt)
 		return err
 	})
 	if err != nil {

@@ -340,9 +340,9 @@ func (s *Store) PutMemory(ctx context.Context, e store.MemoryEntry, maxEntries i
 			e.TenantID, e.AgentID).Scan(&one); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE komand_agent_memory SET value = ?, updated_at = ?
+		res, err := tx.ExecContext(ctx, `UPDATE komand_agent_memory SET value = ?, provenance = ?, updated_at = ?
 			WHERE tenant_id = ? AND agent_id = ? AND mem_key = ?`,
-			e.Value, micros(e.UpdatedAt), e.TenantID, e.AgentID, e.Key)
+			e.Value, store.MemoryProvenance(e.Provenance), micros(e.UpdatedAt), e.TenantID, e.AgentID, e.Key)
 		if err != nil {
 			return err
 		}
@@ -360,8 +360,8 @@ func (s *Store) PutMemory(ctx context.Context, e store.MemoryEntry, maxEntries i
 		}
 		created = true
 		_, err = tx.ExecContext(ctx, `INSERT INTO komand_agent_memory
-			(tenant_id, agent_id, mem_key, value, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			e.TenantID, e.AgentID, e.Key, e.Value, micros(e.CreatedAt), micros(e.UpdatedAt))
+			(tenant_id, agent_id, mem_key, value, provenance, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			e.TenantID, e.AgentID, e.Key, e.Value, store.MemoryProvenance(e.Provenance), micros(e.CreatedAt), micros(e.UpdatedAt))
 		return err
 	})
 	if err != nil {
@@ -370,14 +370,14 @@ func (s *Store) PutMemory(ctx context.Context, e store.MemoryEntry, maxEntries i
 	return created, nil
 }
 
-const memoryCols = "tenant_id, agent_id, mem_key, value, created_at, updated_at"
+const memoryCols = "tenant_id, agent_id, mem_key, value, provenance, created_at, updated_at"
 
 func scanMemory(sc scanner) (store.MemoryEntry, error) {
 	var (
 		e                store.MemoryEntry
 		created, updated int64
 	)
-	if err := sc.Scan(&e.TenantID, &e.AgentID, &e.Key, &e.Value, &created, &updated); err != nil {
+	if err := sc.Scan(&e.TenantID, &e.AgentID, &e.Key, &e.Value, &e.Provenance, &created, &updated); err != nil {
 		return store.MemoryEntry{}, err
 	}
 	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)

@@ -376,7 +376,8 @@ func testSessionLock(t *testing.T, s store.Store) {
 }
 
 func mkMemory(key, value string, tenantID, agentID string, at time.Time) store.MemoryEntry {
-	return store.MemoryEntry{TenantID: tenantID, AgentID: agentID, Key: key, Value: value, CreatedAt: at, UpdatedAt: at}
+	return store.MemoryEntry{TenantID: tenantID, AgentID: agentID, Key: key, Value: value, Provenance: store.ProvenanceTrusted,
+		CreatedAt: at, UpdatedAt: at}
 }
 
 func testMemoryPut(t *testing.T, s store.Store) {
@@ -405,6 +406,33 @@ func testMemoryPut(t *testing.T, s store.Store) {
 	isErr(t, "GetMemory after replace", err, nil)
 	if got.Value != "green" || !got.CreatedAt.Equal(t0) || !got.UpdatedAt.Equal(t0.Add(time.Hour)) {
 		t.Errorf("after replace: %+v", got)
+	}
+
+	// Provenance is replaced with the value; anything but "trusted" is
+	// stored as untrusted.
+	for _, p := range []struct{ in, want string }{{store.ProvenanceUntrusted, store.ProvenanceUntrusted},
+		{"", store.ProvenanceUntrusted}, {"Trusted", store.ProvenanceUntrusted}, {store.ProvenanceTrusted, store.ProvenanceTrusted}} {
+		e := mkMemory("favourite colour", "v-"+p.in, a.ID, "support", t0.Add(2*time.Hour))
+		e.Provenance = p.in
+		_, err = s.PutMemory(ctx, e, 10)
+		isErr(t, "PutMemory provenance "+p.in, err, nil)
+		got, err = s.GetMemory(ctx, a.ID, "support", "favourite colour")
+		isErr(t, "GetMemory provenance", err, nil)
+		if got.Provenance != p.want || got.Value != "v-"+p.in {
+			t.Errorf("provenance %q stored as %q (value %q), want %q", p.in, got.Provenance, got.Value, p.want)
+		}
+		fresh := mkMemory("fresh "+p.in, "v", a.ID, "sales", t0)
+		fresh.Provenance = p.in
+		_, err = s.PutMemory(ctx, fresh, 10)
+		isErr(t, "PutMemory new key", err, nil)
+		page, _, err := s.ListMemory(ctx, a.ID, "sales", store.Page{Page: 1, PageSize: 100})
+		isErr(t, "ListMemory", err, nil)
+		for _, e := range page {
+			if e.Key == fresh.Key && e.Provenance != p.want {
+				t.Errorf("new key with provenance %q listed as %q, want %q", p.in, e.Provenance, p.want)
+			}
+		}
+		isErr(t, "DeleteMemory", s.DeleteMemory(ctx, a.ID, "sales", fresh.Key), nil)
 	}
 
 	// Memory is per agent and per tenant.

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Skills", skillTests},
 		{"CRM", crmTests},
 		{"Injection", injectionTests},
+		{"Confirmations", confirmationTests},
 		{"Audit", auditTests},
 		{"Listing", listingTests},
 		{"Isolation", isolationTests},
