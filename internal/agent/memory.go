@@ -71,6 +71,18 @@ type Actor struct {
 	SessionID string
 	Via       string // "api", "tool" or "command"
 	APIKeyID  string // the API's caller's key, when it used one
+	// Untrusted says the write comes from untrusted content: a turn that
+	// held some, or a sender who is not a Komand user. The entry is
+	// stored with provenance "untrusted".
+	Untrusted bool
+}
+
+// provenance is the stored provenance of a's writes.
+func (a Actor) provenance() string {
+	if a.Untrusted {
+		return store.ProvenanceUntrusted
+	}
+	return store.ProvenanceTrusted
 }
 
 // Put creates or replaces key in agentID's memory (API).
@@ -99,9 +111,11 @@ func (s *MemoryService) put(ctx context.Context, a Actor, key, value string) (st
 		return store.MemoryEntry{}, false, notFound(err)
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	e := store.MemoryEntry{TenantID: a.TenantID, AgentID: a.AgentID, Key: key, Value: value, CreatedAt: now, UpdatedAt: now}
+	e := store.MemoryEntry{TenantID: a.TenantID, AgentID: a.AgentID, Key: key, Value: value, Provenance: a.provenance(),
+		CreatedAt: now, UpdatedAt: now}
 	var created bool
-	err := audit.Do(ctx, s.audit, a.actor(), a.event(audit.MemoryWritten, key, map[string]any{"bytes": len(value)}), func() error {
+	details := map[string]any{"bytes": len(value), "provenance": e.Provenance}
+	err := audit.Do(ctx, s.audit, a.actor(), a.event(audit.MemoryWritten, key, details), func() error {
 		var err error
 		created, err = s.st.PutMemory(ctx, e, MaxMemoryEntries)
 		switch {

@@ -90,6 +90,13 @@ const (
 	InjectionPolicyChanged Action = "InjectionPolicyChanged" // the tenant's block/warn/escalate policy replaced
 	TurnHeld               Action = "TurnHeld"               // a message, tool output or tool call held for an Admin's review
 	TurnReviewed           Action = "TurnReviewed"           // an Admin approved or rejected a held turn
+	// A consequential tool call in a tainted turn of a Komand user waits
+	// for their in-channel "CONFIRM <code>": requested (the call held and
+	// the code sent), confirmed (the exact call released to run once), or
+	// refused (a wrong, replayed, expired or foreign confirmation).
+	ToolCallConfirmationRequested Action = "ToolCallConfirmationRequested"
+	ToolCallConfirmed             Action = "ToolCallConfirmed"
+	ToolCallConfirmationRefused   Action = "ToolCallConfirmationRefused"
 )
 
 // Catalogue lists every action, specification events first.
@@ -107,6 +114,7 @@ var Catalogue = []Action{
 	SkillRegistered, SkillRejected, SkillDeleted, SkillPolicyChanged,
 	ContactCreated, ContactUpdated, ContactDeleted,
 	InjectionPolicyChanged, TurnHeld, TurnReviewed,
+	ToolCallConfirmationRequested, ToolCallConfirmed, ToolCallConfirmationRefused,
 }
 
 // Known reports whether a is in the catalogue.

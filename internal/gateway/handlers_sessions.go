@@ -309,14 +309,16 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, p authz.Prin
 }
 
 type memoryResponse struct {
-	Key       string    `json:"key"`
-	Value     string    `json:"value"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Key        string    `json:"key"`
+	Value      string    `json:"value"`
+	Provenance string    `json:"provenance"`
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
 }
 
 func memoryJSON(e store.MemoryEntry) memoryResponse {
-	return memoryResponse{Key: e.Key, Value: e.Value, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+	return memoryResponse{Key: e.Key, Value: e.Value, Provenance: store.MemoryProvenance(e.Provenance),
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 }
 
 // memoryPath reads agentId and key from the route.

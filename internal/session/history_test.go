@@ -65,9 +65,13 @@ func TestHistoryMessagesRendering(t *testing.T) {
 	if calls := pendingCalls(turns); len(calls) != 1 || calls[0].Name != "memory_recall" {
 		t.Errorf("approved call not pending: %v", calls)
 	}
-	// Tool output after the last message, or a flagged (warn) message,
-	// taints a resumed turn; a clean message does not.
-	if !taintedSinceUser(turns) || !taintedSinceUser(turns[:5]) || taintedSinceUser(turns[:4]) {
-		t.Errorf("taint: %v %v %v", taintedSinceUser(turns), taintedSinceUser(turns[:5]), taintedSinceUser(turns[:4]))
+	// A confirmation message is not a message for the model and does not
+	// end the wait of an approved call.
+	turns = append(turns, store.Turn{Role: store.RoleUser, Text: "CONFIRM 123456", Flag: store.FlagConfirm})
+	if calls := pendingCalls(turns); len(calls) != 1 {
+		t.Errorf("a confirmation message hid the approved call: %v", calls)
+	}
+	if msgs := historyMessages(turns, false, "abcd"); strings.Contains(msgs[len(msgs)-1].Text, "CONFIRM") {
+		t.Errorf("the confirmation message reached the model: %+v", msgs[len(msgs)-1])
 	}
 }

@@ -133,7 +133,9 @@ func (s *Service) DecideReview(ctx context.Context, p authz.Principal, id string
 	if !resume || gone || se.EndedAt != nil {
 		return Decision{Review: r}, work.Wait(ctx)
 	}
-	reply, err := s.resume(ctx, p, work, se)
+	// The Admin's approval resumes the sender's turn; a further held call
+	// in it goes to the queue again.
+	reply, err := s.resume(ctx, p, work, se, false, map[string]any{"channel": se.Channel, "via": "review"})
 	if err != nil {
 		return Decision{}, err
 	}
@@ -198,8 +200,10 @@ func (s *Service) turnAt(ctx context.Context, tenantID, sessionID string, seq in
 	return store.Turn{}, ErrReviewNotFound
 }
 
-// resume continues se's conversation after a decision, as p.
-func (s *Service) resume(ctx context.Context, p authz.Principal, work *audit.Unit, se store.Session) (channel.Reply, error) {
+// resume continues se's conversation after a decision or a confirmation,
+// as p (komandUser: the sender confirms a further held call in-channel);
+// sent starts the MessageSent details.
+func (s *Service) resume(ctx context.Context, p authz.Principal, work *audit.Unit, se store.Session, komandUser bool, sent map[string]any) (channel.Reply, error) {
 	fail := func(err error) (channel.Reply, error) {
 		_ = work.Wait(context.WithoutCancel(ctx))
 		return channel.Reply{}, err
@@ -217,6 +221,6 @@ func (s *Service) resume(ctx context.Context, p authz.Principal, work *audit.Uni
 		return fail(err)
 	}
 	out, runErr := s.runner.Turn(ctx, TurnInput{Principal: p, Agent: ag, Session: se, History: history,
-		Audit: work, Guard: s.opts.Guard, Policy: pol, Resume: true})
-	return s.finish(ctx, p, work, se, map[string]any{"channel": se.Channel, "via": "review"}, out, runErr)
+		Audit: work, Guard: s.opts.Guard, Policy: pol, Resume: true, KomandUser: komandUser})
+	return s.finish(ctx, p, work, se, sent, out, runErr)
 }

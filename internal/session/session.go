@@ -218,6 +218,13 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 	}); err != nil {
 		return channel.Reply{}, err
 	}
+	if code, ok := parseConfirm(m.Text); ok {
+		// "CONFIRM <code>" is for Komand, never for the model.
+		if hooks.OnStart != nil {
+			hooks.OnStart()
+		}
+		return s.confirm(ctx, p, work, m, se, history, code)
+	}
 	pol, err := s.opts.Guard.policy(ctx, p.TenantID)
 	if err != nil {
 		_ = work.Wait(context.WithoutCancel(ctx))
@@ -253,7 +260,7 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 
 	out, runErr := s.runner.Turn(ctx, TurnInput{Principal: p, Agent: ag, Session: se, History: history,
 		Text: m.Text, OnDelta: hooks.OnDelta, Audit: work, Guard: s.opts.Guard, Policy: pol,
-		Tainted: user.Flag == store.FlagWarn})
+		Tainted: user.Flag == store.FlagWarn, KomandUser: komandUser(p)})
 	if err := <-appended; err != nil {
 		_ = work.Wait(context.WithoutCancel(ctx))
 		return channel.Reply{}, err
@@ -299,7 +306,12 @@ func (s *Service) finish(ctx context.Context, p authz.Principal, work *audit.Uni
 		_ = s.add(context.WithoutCancel(ctx), work, p, audit.MessageSent, se, sent)
 		return fail(runErr)
 	}
-	if h := out.Hold; h != nil {
+	if h := out.Hold; h != nil && h.Confirm {
+		// The sender confirms it in-channel (confirm.go).
+		if err := s.openConfirmation(ctx, p, work, se, out); err != nil {
+			return fail(err)
+		}
+	} else if h != nil {
 		r := store.Review{Kind: h.Kind, Source: string(h.Source), TurnSeq: out.Turns[h.Turn].Seq, ToolName: h.ToolName,
 			Excerpt: h.Excerpt, Score: h.Score, Categories: h.Categories}
 		if err := s.openReview(ctx, p, work, se, r); err != nil {

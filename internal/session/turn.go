@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -88,8 +89,14 @@ type TurnInput struct {
 	Guard  *Guard
 	Policy *injection.Policy
 	// Tainted says the turn already holds untrusted content (a flagged
-	// message); tool outputs and webhook messages taint it too.
+	// message); tool outputs, webhook messages and the untrusted content
+	// of earlier turns still in the context window taint it too.
 	Tainted bool
+	// KomandUser says the sender is a Komand user acting for themselves
+	// (an API key or a login: see komandUser). A consequential call in a
+	// tainted turn then waits for their in-channel confirmation instead of
+	// an Admin's review, and what they write is trusted.
+	KomandUser bool
 	// Resume continues the conversation in History (after a review)
 	// instead of answering a new message Text.
 	Resume bool
@@ -114,6 +121,12 @@ type Hold struct {
 	Excerpt    string
 	Score      float64
 	Categories []string
+	// Confirm: a held tool call that waits for the sender's in-channel
+	// confirmation of Calls (the reply carries Code) instead of the
+	// review queue.
+	Confirm bool
+	Calls   []llm.ToolCall
+	Code    string
 }
 
 func (r *Runner) turn(ctx context.Context, role, text string) store.Turn {
@@ -125,7 +138,8 @@ func (r *Runner) Turn(ctx context.Context, in TurnInput) (TurnOutput, error) {
 	inv := tool.Invocation{TenantID: in.Principal.TenantID, UserID: in.Principal.UserID,
 		Role: in.Principal.Role, APIKeyID: in.Principal.APIKeyID,
 		AgentID: in.Agent.AgentID, SessionID: in.Session.ID, Via: "command", Audit: in.Audit,
-		EnabledSkillIDs: in.Agent.EnabledSkillIDs}
+		EnabledSkillIDs: in.Agent.EnabledSkillIDs,
+		Untrusted:       !in.KomandUser || in.Tainted || in.Session.Channel == channel.Webhook}
 	// Slash commands run a tool with the sender's own arguments: for
 	// Komand users and authenticated integrations (Slack workspaces,
 	// signed webhooks), never for a public sender, whose "/…" is text.
@@ -185,11 +199,20 @@ func (r *Runner) command(ctx context.Context, inv tool.Invocation, text string) 
 	if err != nil {
 		return TurnOutput{}, true, err
 	}
-	tool := r.turn(ctx, store.RoleTool, string(res.Output))
-	tool.ToolCallID, tool.ToolName, tool.IsError = call.ID, call.Name, res.IsError
+	tt := r.turn(ctx, store.RoleTool, string(res.Output))
+	tt.ToolCallID, tt.ToolName, tt.IsError = call.ID, call.Name, res.IsError
 	reply := string(res.Output)
+	echo := r.turn(ctx, store.RoleAssistant, reply)
+	if !tool.TrustedOutput(call.Name, res.Output) {
+		// Untrusted content (an untrusted memory, a skill's output) is
+		// shown as data, and its echo is Komand's notice, never an
+		// assistant message the model would read as its own words (the
+		// tool turn stays in the context, as data that taints it).
+		reply = injection.WrapData(reply, "tool "+call.Name, injection.Nonce())
+		echo.Text, echo.Flag = reply, store.FlagNotice
+	}
 	out := TurnOutput{Reply: reply, Stop: "command"}
-	out.Turns = []store.Turn{tool, r.turn(ctx, store.RoleAssistant, reply)}
+	out.Turns = []store.Turn{tt, echo}
 	return out, true, nil
 }
 
@@ -216,16 +239,19 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 	inv.Via = "model"
 	external := in.Session.Channel == channel.Webhook
 	nonce := injection.Nonce()
-	msgs := historyMessages(in.History, external, nonce)
+	msgs, untrusted := historyContext(in.History, external, nonce)
 	if !in.Resume {
 		msgs = append(msgs, userMessage(in.Text, external, nonce))
+		untrusted = append(untrusted, external || in.Tainted)
 	}
-	// Untrusted content taints the turn that read it: a new message starts
-	// clean (earlier tool outputs stay in the context as delimited data),
-	// an approved turn resumes with what it had read before it was held.
-	tainted := in.Tainted || external || (in.Resume && taintedSinceUser(in.History))
+	// Untrusted content taints every turn that has it in the model's
+	// context: what this turn reads, and what earlier turns read that is
+	// still in the window after trimming (see historyContext). Taint is
+	// computed from the messages actually sent.
+	start := trimStart(msgs, in.Agent.MaxContextTokens-estimate(in.Agent.SystemPrompt))
+	msgs = msgs[start:]
+	tainted := in.Tainted || external || slices.Contains(untrusted[start:], true)
 	allow := in.Policy.Resolve(in.Agent.AgentID, injection.SourceUser).AllowConsequentialTools
-	msgs = trim(msgs, in.Agent.MaxContextTokens-estimate(in.Agent.SystemPrompt))
 	req := llm.Request{Model: in.Agent.ModelID, System: in.Agent.SystemPrompt, Tools: r.tools.Tools(ctx, inv), MaxTokens: 4096}
 	var out TurnOutput
 	var onDelta func(llm.Delta)
@@ -235,10 +261,11 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 	if in.Resume {
 		// An approved tool call: run what the held assistant turn asked for.
 		if calls := pendingCalls(in.History); len(calls) > 0 {
+			inv.Untrusted = tainted || !in.KomandUser
 			if err := r.runCalls(ctx, inv, in, calls, nonce, &msgs, &out); err != nil || out.Hold != nil {
 				return r.held(ctx, out), err
 			}
-			tainted = true
+			tainted = tainted || untrustedOutputs(out.Turns)
 		}
 	}
 	for out.Iterations < r.maxIterations {
@@ -271,24 +298,31 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 		if tainted && !allow {
 			if names := r.consequential(ctx, inv, resp.ToolCalls); len(names) > 0 {
 				// The model wants to change something after reading
-				// untrusted content: that needs more than its say-so.
+				// untrusted content: that needs more than its say-so —
+				// the sender's confirmation of the exact call when they
+				// are a Komand user, an Admin's review otherwise.
 				at.Flag = store.FlagHeld
 				out.Turns = append(out.Turns, at)
 				out.Hold = &Hold{Kind: store.ReviewToolCall, Turn: len(out.Turns) - 1, Source: injection.SourceSkill,
 					ToolName: strings.Join(names, ","), Excerpt: injection.Excerpt(string(calls), nil, excerptBytes),
 					Categories: []string{"consequential_tool_in_untrusted_turn"}}
+				if in.KomandUser {
+					out.Hold.Confirm, out.Hold.Calls, out.Hold.Code = true, resp.ToolCalls, newCode()
+				}
 				return r.held(ctx, out), nil
 			}
 		}
 		out.Turns = append(out.Turns, at)
 		msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Text: text, ToolCalls: resp.ToolCalls})
+		inv.Untrusted = tainted || !in.KomandUser
+		before := len(out.Turns)
 		if err := r.runCalls(ctx, inv, in, resp.ToolCalls, nonce, &msgs, &out); err != nil || out.Hold != nil {
 			if err != nil {
 				return out, err
 			}
 			return r.held(ctx, out), nil
 		}
-		tainted = true
+		tainted = tainted || untrustedOutputs(out.Turns[before:])
 		if err := ctx.Err(); err != nil {
 			out.Stop = "timeout"
 			return out, apperr.Wrap(err, apperr.Unavailable, turnTimeoutMsg)
@@ -299,9 +333,18 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 	return out, nil
 }
 
-// held ends a turn that waits for review with the holding reply.
+// held ends a turn that waits for review with the holding reply, or for
+// the sender's confirmation with the confirmation request (stored without
+// its code).
 func (r *Runner) held(ctx context.Context, out TurnOutput) TurnOutput {
 	if out.Hold == nil {
+		return out
+	}
+	if h := out.Hold; h.Confirm {
+		notice := r.turn(ctx, store.RoleAssistant, ConfirmReply(maskedCode, h.Calls))
+		notice.Flag = store.FlagNotice
+		out.Turns = append(out.Turns, notice)
+		out.Reply, out.Stop = ConfirmReply(h.Code, h.Calls), "confirm"
 		return out
 	}
 	notice := r.turn(ctx, store.RoleAssistant, HoldingReply)
@@ -411,19 +454,31 @@ func userMessage(text string, external bool, nonce string) llm.Message {
 	return llm.Message{Role: llm.RoleUser, Text: text}
 }
 
-// taintedSinceUser reports tool output after the last user message of
-// history (a resumed turn that already read tool results).
-func taintedSinceUser(turns []store.Turn) bool {
-	for i := len(turns) - 1; i >= 0; i-- {
-		switch {
-		case turns[i].Flag == store.FlagNotice:
-		case turns[i].Role == store.RoleUser:
-			return turns[i].Flag == store.FlagWarn
-		case turns[i].Role == store.RoleTool:
+// untrustedOutputs reports whether any tool turn among turns holds
+// untrusted content (untrustedTool).
+func untrustedOutputs(turns []store.Turn) bool {
+	for _, t := range turns {
+		if t.Role == store.RoleTool && untrustedTool(t) {
 			return true
 		}
 	}
 	return false
+}
+
+// untrustedTool reports whether the model sees untrusted content in tool
+// turn t: its output, unless Komand withheld it (blocked, held, rejected:
+// the model sees Komand's error instead) or it is Komand's own text
+// (tool.TrustedOutput: the time, a memory write's acknowledgement, a
+// trusted memory).
+func untrustedTool(t store.Turn) bool {
+	switch t.Flag {
+	case store.FlagBlocked, store.FlagHeld, store.FlagRejected:
+		return false
+	}
+	if t.Text == RejectedCall {
+		return false
+	}
+	return !tool.TrustedOutput(t.ToolName, []byte(t.Text))
 }
 
 // pendingCalls returns the tool calls of the last assistant turn of
@@ -433,6 +488,9 @@ func pendingCalls(turns []store.Turn) []llm.ToolCall {
 		t := turns[i]
 		if t.Flag == store.FlagNotice {
 			continue
+		}
+		if t.Role == store.RoleUser && t.Flag == store.FlagConfirm {
+			continue // the confirmation that resumes it
 		}
 		if t.Role != store.RoleAssistant || len(t.ToolCalls) == 0 || t.Flag != "" {
 			return nil
@@ -444,24 +502,44 @@ func pendingCalls(turns []store.Turn) []llm.ToolCall {
 	return nil
 }
 
-// historyMessages converts stored turns to model messages. Komand's own
-// notices, messages that were blocked, held or rejected, and an assistant
+// historyMessages converts stored turns to model messages (historyContext
+// without the taint).
+func historyMessages(turns []store.Turn, external bool, nonce string) []llm.Message {
+	msgs, _ := historyContext(turns, external, nonce)
+	return msgs
+}
+
+// historyContext converts stored turns to model messages, and says of each
+// whether it is untrusted content. Komand's own notices, confirmation
+// messages, messages that were blocked, held or rejected, and an assistant
 // turn whose tool calls wait for review are left out; tool outputs and
 // webhook messages become data blocks.
-func historyMessages(turns []store.Turn, external bool, nonce string) []llm.Message {
+//
+// Untrusted: a webhook message, a message the detector flagged (warn), a
+// tool output the model reads (untrustedTool: any skill's, an untrusted
+// memory's), and every assistant message written after untrusted content
+// since the user's last message — the model may have copied the content
+// into its own words, which outlive the content when the window is
+// trimmed.
+func historyContext(turns []store.Turn, external bool, nonce string) ([]llm.Message, []bool) {
 	out := make([]llm.Message, 0, len(turns))
+	taint := make([]bool, 0, len(turns))
+	exchange := false // untrusted content since the last user message
 	for _, t := range turns {
 		switch {
 		case t.Flag == store.FlagNotice:
 			continue
 		case t.Role == store.RoleUser:
-			if t.Flag == store.FlagBlocked || t.Flag == store.FlagHeld || t.Flag == store.FlagRejected {
+			if t.Flag == store.FlagBlocked || t.Flag == store.FlagHeld || t.Flag == store.FlagRejected || t.Flag == store.FlagConfirm {
 				continue
 			}
-			out = append(out, userMessage(t.Text, external, nonce))
+			exchange = external || t.Flag == store.FlagWarn
+			out, taint = append(out, userMessage(t.Text, external, nonce)), append(taint, exchange)
 			continue
 		case t.Role == store.RoleTool:
-			out = append(out, toolMessage(t, nonce))
+			u := untrustedTool(t)
+			exchange = exchange || u
+			out, taint = append(out, toolMessage(t, nonce)), append(taint, u)
 			continue
 		case t.Flag == store.FlagHeld:
 			continue
@@ -470,9 +548,9 @@ func historyMessages(turns []store.Turn, external bool, nonce string) []llm.Mess
 		if len(t.ToolCalls) > 0 {
 			_ = json.Unmarshal(t.ToolCalls, &m.ToolCalls)
 		}
-		out = append(out, m)
+		out, taint = append(out, m), append(taint, exchange)
 	}
-	return out
+	return out, taint
 }
 
 // estimate is a conservative token count for text: about four bytes a
@@ -494,6 +572,11 @@ func messageTokens(m llm.Message) int {
 // tool result or tool call without its partner is invalid for providers).
 // The newest message is always kept.
 func trim(msgs []llm.Message, budget int) []llm.Message {
+	return msgs[trimStart(msgs, budget):]
+}
+
+// trimStart is the index of the first message trim keeps.
+func trimStart(msgs []llm.Message, budget int) int {
 	total := 0
 	for _, m := range msgs {
 		total += messageTokens(m)
@@ -506,7 +589,7 @@ func trim(msgs []llm.Message, budget int) []llm.Message {
 	for start < len(msgs)-1 && msgs[start].Role != llm.RoleUser {
 		start++
 	}
-	return msgs[start:]
+	return start
 }
 
 func clip(s string, n int) string {

@@ -38,6 +38,7 @@ import (
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/llm"
 	"github.com/komand-ai/komand/internal/skill"
+	"github.com/komand-ai/komand/internal/store"
 )
 
 // Invocation says who runs a tool, for authorization and audit.
@@ -54,6 +55,11 @@ type Invocation struct {
 	// EnabledSkillIDs is the agent's enabledSkillIds: registry skills
 	// outside it are not offered and do not run.
 	EnabledSkillIDs []string
+	// Untrusted says the call is made on the strength of untrusted
+	// content: the turn held some when the model asked for it, or the
+	// sender is not a Komand user acting for themselves. What it writes
+	// is marked so (memory_store stores provenance "untrusted").
+	Untrusted bool
 	// Audit, when set, is the turn's unit of work: the start of a run is
 	// recorded through it and awaited (with everything the turn added
 	// before), its outcome added without waiting; the turn waits for the
@@ -173,7 +179,9 @@ func NewBuiltins(mem *agent.MemoryService, rec audit.Recorder, creds CredentialS
 			if err != nil {
 				return nil, err
 			}
-			return map[string]any{"found": true, "value": e.Value}, nil
+			// The provenance goes with the value: an untrusted one
+			// taints the turn that reads it (TrustedOutput).
+			return map[string]any{"found": true, "value": e.Value, "provenance": store.MemoryProvenance(e.Provenance)}, nil
 		},
 	})
 	return b
@@ -185,7 +193,7 @@ func memActor(inv Invocation) agent.Actor {
 		via = "command"
 	}
 	return agent.Actor{TenantID: inv.TenantID, UserID: inv.UserID, AgentID: inv.AgentID, SessionID: inv.SessionID, Via: via,
-		APIKeyID: inv.APIKeyID}
+		APIKeyID: inv.APIKeyID, Untrusted: inv.Untrusted}
 }
 
 func (b *Builtins) add(t builtin) {
@@ -284,6 +292,39 @@ func publicToolError(err error) string {
 		return msg
 	}
 	return "the tool failed"
+}
+
+// TrustedOutput reports whether a tool's output (as stored in a session's
+// history) is Komand's own text rather than content from outside: the
+// results of current_time and memory_store, and memory_recall's when it
+// found nothing or a value of provenance "trusted". Every other output —
+// any registry skill's, an untrusted memory, anything that does not parse
+// as expected — is untrusted content, which taints the turns that have it
+// in their context (session/turn.go).
+func TrustedOutput(name string, output []byte) bool {
+	switch name {
+	case "current_time", "memory_store":
+		return true
+	case "memory_recall":
+		var out struct {
+			Found      *bool   `json:"found"`
+			Provenance *string `json:"provenance"`
+		}
+		if json.Unmarshal(output, &out) != nil || out.Found == nil {
+			// An error result ({"error": …}) is Komand's own message.
+			var e struct {
+				Error *string `json:"error"`
+			}
+			dec := json.NewDecoder(bytes.NewReader(output))
+			dec.DisallowUnknownFields()
+			return dec.Decode(&e) == nil && e.Error != nil
+		}
+		if !*out.Found {
+			return out.Provenance == nil
+		}
+		return out.Provenance != nil && *out.Provenance == store.ProvenanceTrusted
+	}
+	return false
 }
 
 // Has says whether name is a built-in tool.
