@@ -87,6 +87,10 @@ func testContainerSkill(t *testing.T, backend string) {
 			"grantedPermissions": []string{"network:outbound:169.254.169.254"}}); r.Status != 200 {
 			t.Fatalf("install: %d %s", r.Status, r.Body)
 		}
+		// The probes are turns of one conversation: each reads the last
+		// one's output, so this agent must be allowed to chain a network
+		// skill's calls without confirmation (TestTaintAcrossTurns).
+		w.setPolicy(t, `{"agents":{"default":{"allowConsequentialTools":true}}}`)
 		probe := func(mode, arg string, n int64) string {
 			args, _ := json.Marshal(map[string]any{"mode": mode, "arg": arg, "bytes": n})
 			w.fake.reset(toolReply("n", "native-probe", string(args)), textReply("ok"))

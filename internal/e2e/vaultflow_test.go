@@ -59,6 +59,11 @@ func TestCredentialFlowWebFetch(t *testing.T) {
 		"grantedPermissions": []string{"network:outbound:127.0.0.1"}, "config": map[string]string{"auth-credential": "billing-api"}}); r.Status != 200 {
 		t.Fatalf("install: %d %s", r.Status, r.Body)
 	}
+	// Each fetch is a turn of one conversation: after the first, the
+	// fetched page is in the model's context, and a second network call
+	// would wait for the user's confirmation (TestTaintAcrossTurns). This
+	// agent is allowed to chain them.
+	w.setPolicy(t, `{"agents":{"default":{"allowConsequentialTools":true}}}`)
 	fetch := func() string {
 		t.Helper()
 		w.fake.reset(toolReply("c1", "web-fetch", `{"url":"`+api.URL+`/invoices"}`), textReply("done"))
