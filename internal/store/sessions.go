@@ -136,10 +136,10 @@ type Sessions interface {
 
 // MemoryEntry is one key of an agent's long-term memory.
 type MemoryEntry struct {
-	TenantID  string
-	AgentID   string
-	Key       string
-	Value     string
+	TenantID string
+	AgentID  string
+	Key      string
+	Value    string
 	// Provenance is ProvenanceTrusted for a value a Komand user wrote (the
 	// API, their own /memory set) or the agent stored in a turn with no
 	// untrusted content, ProvenanceUntrusted otherwise: it is recalled as
