@@ -65,13 +65,13 @@ const (
 
 // Replies to a confirmation message.
 const (
-	confirmNotUser  = "Only a signed-in Komand user can confirm actions in this conversation."
-	confirmNone     = "There is no action waiting for your confirmation in this conversation."
-	confirmExpired  = "That confirmation has expired, so the action was not run. Ask again if you still want it done."
-	confirmOther    = "Only the person who asked for this action can confirm it."
-	confirmWrong    = "That code does not match the action waiting for confirmation. Check the code and try again."
-	confirmTooMany  = "Too many wrong codes: the action was cancelled and will not run."
-	confirmObsolete = "That action is no longer waiting for confirmation, so it was not run."
+	ConfirmNotUserReply  = "Only a signed-in Komand user can confirm actions in this conversation."
+	ConfirmNoneReply     = "There is no action waiting for your confirmation in this conversation."
+	ConfirmExpiredReply  = "That confirmation has expired, so the action was not run. Ask again if you still want it done."
+	ConfirmOtherUserReply    = "Only the person who asked for this action can confirm it."
+	ConfirmWrongReply    = "That code does not match the action waiting for confirmation. Check the code and try again."
+	ConfirmTooManyReply  = "Too many wrong codes: the action was cancelled and will not run."
+	ConfirmObsoleteReply = "That action is no longer waiting for confirmation, so it was not run."
 )
 
 // ConfirmReply is the reply that asks the sender to confirm calls with
@@ -392,20 +392,20 @@ func (s *Service) confirm(ctx context.Context, p authz.Principal, work *audit.Un
 		got, err := s.st.FailConfirmation(ctx, p.TenantID, c.ID, MaxConfirmAttempts, now)
 		switch {
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
-			return refuse("none_pending", confirmNone, nil)
+			return refuse("none_pending", ConfirmNoneReply, nil)
 		case err != nil:
 			return fail(err)
 		case got.Status == store.ConfirmationCancelled:
-			return refuse("too_many_attempts", confirmTooMany, &got)
+			return refuse("too_many_attempts", ConfirmTooManyReply, &got)
 		}
 		return refuse(reason, reply, &got)
 	}
 	if !komandUser(p) {
-		return refuse("not_a_user", confirmNotUser, nil)
+		return refuse("not_a_user", ConfirmNotUserReply, nil)
 	}
 	c, err := s.st.PendingConfirmation(ctx, p.TenantID, se.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return refuse("none_pending", confirmNone, nil)
+		return refuse("none_pending", ConfirmNoneReply, nil)
 	}
 	if err != nil {
 		return fail(err)
@@ -415,13 +415,13 @@ func (s *Service) confirm(ctx context.Context, p authz.Principal, work *audit.Un
 			return fail(err)
 		}
 		c.Status = store.ConfirmationExpired
-		return refuse("expired", confirmExpired, &c)
+		return refuse("expired", ConfirmExpiredReply, &c)
 	}
 	if c.UserID != p.UserID {
-		return attempt(c, "other_user", confirmOther)
+		return attempt(c, "other_user", ConfirmOtherUserReply)
 	}
 	if subtle.ConstantTimeCompare([]byte(codeHash(c.ID, code)), []byte(c.CodeHash)) != 1 {
-		return attempt(c, "wrong_code", confirmWrong)
+		return attempt(c, "wrong_code", ConfirmWrongReply)
 	}
 	held, ok := heldCall(history, c.TurnSeq, c.CallHash)
 	if !ok {
@@ -431,11 +431,11 @@ func (s *Service) confirm(ctx context.Context, p authz.Principal, work *audit.Un
 			return fail(err)
 		}
 		c.Status = store.ConfirmationCancelled
-		return refuse("superseded", confirmObsolete, &c)
+		return refuse("superseded", ConfirmObsoleteReply, &c)
 	}
 	switch err := s.st.ConsumeConfirmation(ctx, p.TenantID, c.ID, now); {
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
-		return refuse("replayed", confirmNone, &c) // another use won
+		return refuse("replayed", ConfirmNoneReply, &c) // another use won
 	case err != nil:
 		return fail(err)
 	}
