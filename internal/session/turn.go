@@ -518,13 +518,16 @@ func historyMessages(turns []store.Turn, external bool, nonce string) []llm.Mess
 // Untrusted: a webhook message, a message the detector flagged (warn), a
 // tool output the model reads (untrustedTool: any skill's, an untrusted
 // memory's), and every assistant message written after untrusted content
-// since the user's last message — the model may have copied the content
-// into its own words, which outlive the content when the window is
-// trimmed.
+// appeared in the history — the model may have copied the content into
+// its own words (an injection can ask for exactly that), which would
+// outlive the content when the window is trimmed. Taint is sticky in that
+// sense, as in information-flow control: a conversation that has read
+// untrusted content stays tainted while any of it, or any answer written
+// since, is in the window.
 func historyContext(turns []store.Turn, external bool, nonce string) ([]llm.Message, []bool) {
 	out := make([]llm.Message, 0, len(turns))
 	taint := make([]bool, 0, len(turns))
-	exchange := false // untrusted content since the last user message
+	seen := false // untrusted content so far
 	for _, t := range turns {
 		switch {
 		case t.Flag == store.FlagNotice:
@@ -533,12 +536,13 @@ func historyContext(turns []store.Turn, external bool, nonce string) ([]llm.Mess
 			if t.Flag == store.FlagBlocked || t.Flag == store.FlagHeld || t.Flag == store.FlagRejected || t.Flag == store.FlagConfirm {
 				continue
 			}
-			exchange = external || t.Flag == store.FlagWarn
-			out, taint = append(out, userMessage(t.Text, external, nonce)), append(taint, exchange)
+			u := external || t.Flag == store.FlagWarn
+			seen = seen || u
+			out, taint = append(out, userMessage(t.Text, external, nonce)), append(taint, u)
 			continue
 		case t.Role == store.RoleTool:
 			u := untrustedTool(t)
-			exchange = exchange || u
+			seen = seen || u
 			out, taint = append(out, toolMessage(t, nonce)), append(taint, u)
 			continue
 		case t.Flag == store.FlagHeld:
@@ -548,7 +552,7 @@ func historyContext(turns []store.Turn, external bool, nonce string) ([]llm.Mess
 		if len(t.ToolCalls) > 0 {
 			_ = json.Unmarshal(t.ToolCalls, &m.ToolCalls)
 		}
-		out, taint = append(out, m), append(taint, exchange)
+		out, taint = append(out, m), append(taint, seen)
 	}
 	return out, taint
 }
