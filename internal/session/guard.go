@@ -37,9 +37,11 @@ import (
 // reach the model only as data blocks with a random boundary and
 // neutralised markers (injection.WrapData), never as a system or user turn;
 // the agent's system prompt is cut out of tool outputs; and a consequential
-// tool (write or network access) that the model calls in a turn that
-// already holds untrusted content is held for an Admin unless the agent's
-// policy sets allowConsequentialTools.
+// tool (write or network access) that the model calls while untrusted
+// content is in its context (this turn's or earlier turns': turn.go,
+// historyContext) is held — for the sender's in-channel confirmation
+// (confirm.go) or an Admin — unless the agent's policy sets
+// allowConsequentialTools.
 
 // Replies Komand writes itself (stored as notice turns, never shown to the
 // model).
