@@ -65,13 +65,13 @@ const (
 
 // Replies to a confirmation message.
 const (
-	ConfirmNotUserReply  = "Only a signed-in Komand user can confirm actions in this conversation."
-	ConfirmNoneReply     = "There is no action waiting for your confirmation in this conversation."
-	ConfirmExpiredReply  = "That confirmation has expired, so the action was not run. Ask again if you still want it done."
-	ConfirmOtherUserReply    = "Only the person who asked for this action can confirm it."
-	ConfirmWrongReply    = "That code does not match the action waiting for confirmation. Check the code and try again."
-	ConfirmTooManyReply  = "Too many wrong codes: the action was cancelled and will not run."
-	ConfirmObsoleteReply = "That action is no longer waiting for confirmation, so it was not run."
+	ConfirmNotUserReply   = "Only a signed-in Komand user can confirm actions in this conversation."
+	ConfirmNoneReply      = "There is no action waiting for your confirmation in this conversation."
+	ConfirmExpiredReply   = "That confirmation has expired, so the action was not run. Ask again if you still want it done."
+	ConfirmOtherUserReply = "Only the person who asked for this action can confirm it."
+	ConfirmWrongReply     = "That code does not match the action waiting for confirmation. Check the code and try again."
+	ConfirmTooManyReply   = "Too many wrong codes: the action was cancelled and will not run."
+	ConfirmObsoleteReply  = "That action is no longer waiting for confirmation, so it was not run."
 )
 
 // ConfirmReply is the reply that asks the sender to confirm calls with

@@ -321,7 +321,9 @@ func TestRenderCalls(t *testing.T) {
 	}
 
 	hash := func(calls ...llm.ToolCall) string { return CallHash(calls) }
-	call := func(name, args string) llm.ToolCall { return llm.ToolCall{ID: uuid.NewString(), Name: name, Arguments: json.RawMessage(args)} }
+	call := func(name, args string) llm.ToolCall {
+		return llm.ToolCall{ID: uuid.NewString(), Name: name, Arguments: json.RawMessage(args)}
+	}
 	base := hash(call("memory_store", `{"key":"k","value":"`+long+`"}`))
 	if base != hash(call("memory_store", ` { "value" : "`+long+`", "key":"k" } `)) {
 		t.Error("the hash depends on key order, spacing or the call ID")
