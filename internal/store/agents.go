@@ -17,9 +17,26 @@ type Agent struct {
 	MaxContextTokens int
 	EnabledSkillIDs  []string
 	AllowedChannels  []string
+	Limits           AgentLimits
 	OwnerID          string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+}
+
+// AgentLimits are an agent's circuit breakers and model prices (the API's
+// "limits" object). A zero field takes the platform's default
+// (session.DefaultLimits); the prices are in US dollars per million
+// tokens, and MaxCostPerSession is in dollars (0: no cost ceiling).
+type AgentLimits struct {
+	MaxToolCallsPerTurn    int     `json:"maxToolCallsPerTurn,omitempty"`
+	MaxTokensPerTurn       int     `json:"maxTokensPerTurn,omitempty"`
+	MaxTurnSeconds         int     `json:"maxTurnSeconds,omitempty"`
+	MaxToolCallsPerSession int     `json:"maxToolCallsPerSession,omitempty"`
+	MaxTokensPerSession    int     `json:"maxTokensPerSession,omitempty"`
+	MaxSessionSeconds      int     `json:"maxSessionSeconds,omitempty"`
+	InputPricePerMTok      float64 `json:"inputPricePerMTok,omitempty"`
+	OutputPricePerMTok     float64 `json:"outputPricePerMTok,omitempty"`
+	MaxCostPerSession      float64 `json:"maxCostPerSession,omitempty"`
 }
 
 // Agents stores agent configurations.

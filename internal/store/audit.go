@@ -75,11 +75,13 @@ type Unit struct {
 	Turns []TurnAppend
 }
 
-// TurnAppend is turns to append to one session's history in a Unit.
+// TurnAppend is turns to append to one session's history in a Unit, and
+// usage to add to its counters (as AddSessionUsage would).
 type TurnAppend struct {
 	TenantID  string
 	SessionID string
 	Turns     []Turn
+	Usage     SessionUsage
 }
 
 // PageKey is the entry's position in AuditList.

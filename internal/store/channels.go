@@ -16,6 +16,9 @@ type ChannelAccount struct {
 	AgentID            string
 	SecretCredentialID string // verifies inbound deliveries
 	TokenCredentialID  string // authenticates outbound calls (Telegram's bot token); may be empty
+	// AllowCommands lets the account's text run slash commands (a Webhook
+	// or Slack account; off by default).
+	AllowCommands bool
 	CreatedBy          string
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
@@ -34,6 +37,9 @@ type Channels interface {
 	// ID, and the total.
 	ListChannelAccounts(ctx context.Context, tenantID string, p Page) ([]ChannelAccount, int, error)
 	DeleteChannelAccount(ctx context.Context, tenantID, id string) error
+	// UpdateChannelAccount replaces an account's mutable fields
+	// (AllowCommands, UpdatedAt); an unknown account gives ErrNotFound.
+	UpdateChannelAccount(ctx context.Context, a ChannelAccount) error
 	// TenantIDByChannelAccount returns the tenant of an account ID (an
 	// inbound webhook names only its account); ErrNotFound when unknown.
 	TenantIDByChannelAccount(ctx context.Context, id string) (string, error)

@@ -30,7 +30,28 @@ type Session struct {
 	LastMessageAt    time.Time
 	EndedAt          *time.Time
 	EndReason        string // "ended" (by a user) or "idle"; empty while active
+	Usage            SessionUsage
 }
+
+// SessionUsage is what a session's turns have used so far, for the
+// per-session circuit breakers: tool calls (a model's and commands'), model
+// tokens (as the provider reported them, or estimated) and busy time (the
+// wall time of its turns).
+type SessionUsage struct {
+	ToolCalls    int64
+	InputTokens  int64
+	OutputTokens int64
+	BusyMillis   int64
+}
+
+// Add returns u plus v.
+func (u SessionUsage) Add(v SessionUsage) SessionUsage {
+	return SessionUsage{ToolCalls: u.ToolCalls + v.ToolCalls, InputTokens: u.InputTokens + v.InputTokens,
+		OutputTokens: u.OutputTokens + v.OutputTokens, BusyMillis: u.BusyMillis + v.BusyMillis}
+}
+
+// IsZero reports whether u counts nothing.
+func (u SessionUsage) IsZero() bool { return u == SessionUsage{} }
 
 // Turn is one entry of a session's history. Seq is assigned by the store,
 // 1, 2, 3… per session.
@@ -107,6 +128,10 @@ type Sessions interface {
 	// turn's CreatedAt. It returns the updated session. An ended or unknown
 	// session gives ErrNotFound and stores nothing.
 	AppendTurns(ctx context.Context, tenantID, sessionID string, turns []Turn) (Session, error)
+	// AddSessionUsage adds u to an active session's usage counters
+	// (atomically: concurrent adds all count). An ended or unknown session
+	// gives ErrNotFound.
+	AddSessionUsage(ctx context.Context, tenantID, sessionID string, u SessionUsage) error
 	// ListTurns returns one page of a session's history, oldest first, and
 	// the total.
 	ListTurns(ctx context.Context, tenantID, sessionID string, p Page) ([]Turn, int, error)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/jackc/pgx/v5"
 
@@ -9,7 +10,7 @@ import (
 )
 
 const agentCols = "tenant_id, agent_id, name, description, system_prompt, model_provider, model_id, " +
-	"max_context_tokens, enabled_skill_ids, allowed_channels, owner_id, created_at, updated_at"
+	"max_context_tokens, enabled_skill_ids, allowed_channels, owner_id, created_at, updated_at, limits"
 
 // list makes a nil slice an empty one: pgx would send nil as NULL, and the
 // columns are NOT NULL text[].
@@ -20,11 +21,23 @@ func list(v []string) []string {
 	return v
 }
 
+// encodeLimits is an agent's limits as the JSON object stored.
+func encodeLimits(l store.AgentLimits) string {
+	b, _ := json.Marshal(l) // a struct of numbers always marshals
+	return string(b)
+}
+
 func scanAgent(row pgx.Row) (store.Agent, error) {
-	var a store.Agent
+	var (
+		a      store.Agent
+		limits []byte
+	)
 	if err := row.Scan(&a.TenantID, &a.AgentID, &a.Name, &a.Description, &a.SystemPrompt,
 		&a.ModelProvider, &a.ModelID, &a.MaxContextTokens, &a.EnabledSkillIDs, &a.AllowedChannels,
-		&a.OwnerID, &a.CreatedAt, &a.UpdatedAt); err != nil {
+		&a.OwnerID, &a.CreatedAt, &a.UpdatedAt, &limits); err != nil {
+		return store.Agent{}, err
+	}
+	if err := json.Unmarshal(limits, &a.Limits); err != nil {
 		return store.Agent{}, err
 	}
 	// An empty array reads back as []string{}, never nil, as in SQLite.
@@ -44,10 +57,10 @@ func (s *Store) CreateAgent(ctx context.Context, a store.Agent, maxAgents int) e
 		}
 		_, err := tx.Exec(ctx,
 			`INSERT INTO komand_agents (`+agentCols+`)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb)`,
 			a.TenantID, a.AgentID, a.Name, a.Description, a.SystemPrompt, a.ModelProvider, a.ModelID,
 			a.MaxContextTokens, list(a.EnabledSkillIDs), list(a.AllowedChannels),
-			a.OwnerID, a.CreatedAt, a.UpdatedAt)
+			a.OwnerID, a.CreatedAt, a.UpdatedAt, encodeLimits(a.Limits))
 		return err
 	})
 	return wrapErr("create agent", err)
@@ -82,10 +95,10 @@ func (s *Store) UpdateAgent(ctx context.Context, a store.Agent) error {
 		return mustAffect(tx.Exec(ctx,
 			`UPDATE komand_agents SET name = $3, description = $4, system_prompt = $5,
 			   model_provider = $6, model_id = $7, max_context_tokens = $8,
-			   enabled_skill_ids = $9, allowed_channels = $10, updated_at = $11
+			   enabled_skill_ids = $9, allowed_channels = $10, updated_at = $11, limits = $12::jsonb
 			 WHERE tenant_id = $1 AND agent_id = $2`,
 			a.TenantID, a.AgentID, a.Name, a.Description, a.SystemPrompt, a.ModelProvider, a.ModelID,
-			a.MaxContextTokens, list(a.EnabledSkillIDs), list(a.AllowedChannels), a.UpdatedAt))
+			a.MaxContextTokens, list(a.EnabledSkillIDs), list(a.AllowedChannels), a.UpdatedAt, encodeLimits(a.Limits)))
 	})
 	return wrapErr("update agent", err)
 }

@@ -96,7 +96,7 @@ func (s *Store) CommitAudit(ctx context.Context, entries []store.AuditEntry, sea
 		// COMMIT from being sent.
 		for _, u := range units {
 			for _, a := range u.Turns {
-				dones = append(dones, queueAppendTurns(b, a.TenantID, a.SessionID, a.Turns))
+				dones = append(dones, queueAppendTurns(b, a.TenantID, a.SessionID, a.Turns, a.Usage))
 			}
 		}
 		return nil

@@ -33,10 +33,10 @@ func seedLists(b *testing.B, rows int) (*Store, string) {
 			for _, q := range []string{
 				setTenantSQL,
 				`INSERT INTO komand_agents (` + agentCols + `) SELECT $1, 'agent-' || lpad(g::text, 7, '0'), 'Agent', NULL, '',
-				   'anthropic', 'claude', 1000, '{}', '{}', '', now(), now() FROM generate_series(1, $2::int) g`,
+				   'anthropic', 'claude', 1000, '{}', '{}', '', now(), now(), '{}' FROM generate_series(1, $2::int) g`,
 				`INSERT INTO komand_sessions (` + sessionCols + `) SELECT $1 || '-' || lpad(g::text, 7, '0'), $1,
 				   'WebChat:default:s' || g, 'WebChat', 'default', 's' || g, 'agent-0000001', '{}', 2,
-				   to_timestamp(g), to_timestamp(g) + (g % 7) * interval '1 microsecond', NULL, '' FROM generate_series(1, $2::int) g`,
+				   to_timestamp(g), to_timestamp(g) + (g % 7) * interval '1 microsecond', NULL, '', 0, 0, 0, 0 FROM generate_series(1, $2::int) g`,
 				`INSERT INTO komand_audit_log (` + auditCols + `) SELECT $1 || '-' || lpad(g::text, 7, '0'), $1, g, 'agent.created',
 				   'u', '', '', '', '{}', 'r', to_timestamp(g), 'p', 'h' FROM generate_series(1, $2::int) g`,
 			} {

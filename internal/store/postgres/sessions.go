@@ -14,7 +14,8 @@ import (
 )
 
 const sessionCols = "id, tenant_id, session_key, channel, channel_account_id, sender_id, agent_id, " +
-	"metadata, message_count, first_message_at, last_message_at, ended_at, end_reason"
+	"metadata, message_count, first_message_at, last_message_at, ended_at, end_reason, " +
+	"tool_calls, input_tokens, output_tokens, busy_ms"
 
 const turnCols = "tenant_id, session_id, seq, role, text, tool_calls, tool_call_id, tool_name, " +
 	"is_error, request_id, created_at, flag"
@@ -30,7 +31,8 @@ func scanSession(row pgx.Row) (store.Session, error) {
 	var se store.Session
 	if err := row.Scan(&se.ID, &se.TenantID, &se.Key, &se.Channel, &se.ChannelAccountID, &se.SenderID,
 		&se.AgentID, &se.Metadata, &se.MessageCount, &se.FirstMessageAt, &se.LastMessageAt,
-		&se.EndedAt, &se.EndReason); err != nil {
+		&se.EndedAt, &se.EndReason, &se.Usage.ToolCalls, &se.Usage.InputTokens, &se.Usage.OutputTokens,
+		&se.Usage.BusyMillis); err != nil {
 		return store.Session{}, err
 	}
 	se.Metadata = metadata(se.Metadata)
@@ -65,10 +67,10 @@ func (s *Store) CreateSession(ctx context.Context, se store.Session, maxActive i
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO komand_sessions (`+sessionCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			se.ID, se.TenantID, se.Key, se.Channel, se.ChannelAccountID, se.SenderID, se.AgentID,
 			metadata(se.Metadata), se.MessageCount, se.FirstMessageAt, se.LastMessageAt, se.EndedAt,
-			se.EndReason)
+			se.EndReason, se.Usage.ToolCalls, se.Usage.InputTokens, se.Usage.OutputTokens, se.Usage.BusyMillis)
 		return err
 	})
 	return wrapErr("create session", err)
@@ -130,11 +132,19 @@ func (s *Store) ListSessions(ctx context.Context, tenantID string, f store.Sessi
 // transaction (as readTenant does). See queueAppendTurns.
 func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, turns []store.Turn) (store.Session, error) {
 	b := &pgx.Batch{}
-	done := queueAppendTurns(b, tenantID, sessionID, turns)
+	done := queueAppendTurns(b, tenantID, sessionID, turns, store.SessionUsage{})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return store.Session{}, wrapErr("append turns", err)
 	}
 	return done(), nil
+}
+
+// AddSessionUsage adds u to an active session's counters (the UPDATE of
+// queueAppendTurns with no turns).
+func (s *Store) AddSessionUsage(ctx context.Context, tenantID, sessionID string, u store.SessionUsage) error {
+	b := &pgx.Batch{}
+	queueAppendTurns(b, tenantID, sessionID, nil, u)
+	return wrapErr("add session usage", s.pool.SendBatch(ctx, b).Close())
 }
 
 // queueAppendTurns queues the statements that append turns to an active
@@ -147,7 +157,7 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 // (pgx.ErrNoRows), and inserts nothing. Once the batch has committed, done
 // sets the turns' Seq, SessionID, TenantID and normalised CreatedAt and
 // returns the updated session.
-func queueAppendTurns(b *pgx.Batch, tenantID, sessionID string, turns []store.Turn) (done func() store.Session) {
+func queueAppendTurns(b *pgx.Batch, tenantID, sessionID string, turns []store.Turn, u store.SessionUsage) (done func() store.Session) {
 	n := len(turns)
 	var (
 		roles, texts, calls, callIDs, tools, reqIDs = make([]string, n), make([]string, n), make([]*string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -178,9 +188,11 @@ func queueAppendTurns(b *pgx.Batch, tenantID, sessionID string, turns []store.Tu
 	)
 	b.Queue(setTenantSQL, tenantID)
 	b.Queue(`UPDATE komand_sessions SET message_count = message_count + $3,
-		   last_message_at = greatest(last_message_at, coalesce($4, last_message_at))
+		   last_message_at = greatest(last_message_at, coalesce($4, last_message_at)),
+		   tool_calls = tool_calls + $5, input_tokens = input_tokens + $6, output_tokens = output_tokens + $7,
+		   busy_ms = busy_ms + $8
 		 WHERE tenant_id = $1 AND id = $2 AND ended_at IS NULL RETURNING `+sessionCols,
-		tenantID, sessionID, messages, nullTime(latest)).
+		tenantID, sessionID, messages, nullTime(latest), u.ToolCalls, u.InputTokens, u.OutputTokens, u.BusyMillis).
 		QueryRow(func(row pgx.Row) (err error) {
 			se, err = scanSession(row)
 			return err

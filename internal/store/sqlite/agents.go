@@ -9,7 +9,7 @@ import (
 )
 
 const agentCols = "tenant_id, agent_id, name, description, system_prompt, model_provider, model_id, " +
-	"max_context_tokens, enabled_skill_ids, allowed_channels, owner_id, created_at, updated_at"
+	"max_context_tokens, enabled_skill_ids, allowed_channels, owner_id, created_at, updated_at, limits"
 
 // encodeList stores a string slice as a JSON array; nil is stored as [].
 func encodeList(v []string) string {
@@ -33,15 +33,25 @@ func decodeList(s string) ([]string, error) {
 	return out, nil
 }
 
+// encodeLimits stores an agent's limits as a JSON object.
+func encodeLimits(l store.AgentLimits) string {
+	b, _ := json.Marshal(l) // a struct of numbers always marshals
+	return string(b)
+}
+
 func scanAgent(sc scanner) (store.Agent, error) {
 	var (
 		a                store.Agent
 		desc             sql.NullString
 		skills, channels string
 		created, updated int64
+		limits           string
 	)
 	if err := sc.Scan(&a.TenantID, &a.AgentID, &a.Name, &desc, &a.SystemPrompt, &a.ModelProvider,
-		&a.ModelID, &a.MaxContextTokens, &skills, &channels, &a.OwnerID, &created, &updated); err != nil {
+		&a.ModelID, &a.MaxContextTokens, &skills, &channels, &a.OwnerID, &created, &updated, &limits); err != nil {
+		return store.Agent{}, err
+	}
+	if err := json.Unmarshal([]byte(limits), &a.Limits); err != nil {
 		return store.Agent{}, err
 	}
 	if desc.Valid {
@@ -68,10 +78,10 @@ func (s *Store) CreateAgent(ctx context.Context, a store.Agent, maxAgents int) e
 			return err
 		}
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO komand_agents (`+agentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO komand_agents (`+agentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.TenantID, a.AgentID, a.Name, a.Description, a.SystemPrompt, a.ModelProvider, a.ModelID,
 			a.MaxContextTokens, encodeList(a.EnabledSkillIDs), encodeList(a.AllowedChannels),
-			a.OwnerID, micros(a.CreatedAt), micros(a.UpdatedAt))
+			a.OwnerID, micros(a.CreatedAt), micros(a.UpdatedAt), encodeLimits(a.Limits))
 		return err
 	})
 }
@@ -100,10 +110,10 @@ func (s *Store) UpdateAgent(ctx context.Context, a store.Agent) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE komand_agents SET name = ?, description = ?, system_prompt = ?,
 			   model_provider = ?, model_id = ?, max_context_tokens = ?,
-			   enabled_skill_ids = ?, allowed_channels = ?, updated_at = ?
+			   enabled_skill_ids = ?, allowed_channels = ?, updated_at = ?, limits = ?
 			 WHERE tenant_id = ? AND agent_id = ?`,
 			a.Name, a.Description, a.SystemPrompt, a.ModelProvider, a.ModelID, a.MaxContextTokens,
-			encodeList(a.EnabledSkillIDs), encodeList(a.AllowedChannels), micros(a.UpdatedAt),
+			encodeList(a.EnabledSkillIDs), encodeList(a.AllowedChannels), micros(a.UpdatedAt), encodeLimits(a.Limits),
 			a.TenantID, a.AgentID)
 		return mustAffect(res, err)
 	})

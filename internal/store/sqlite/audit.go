@@ -114,7 +114,7 @@ func (s *Store) CommitAudit(ctx context.Context, entries []store.AuditEntry, sea
 		}
 		for _, u := range units {
 			for _, a := range u.Turns {
-				if _, err := appendTurnsTx(rowCtx, tx, a.TenantID, a.SessionID, a.Turns); err != nil {
+				if _, err := appendTurnsTx(rowCtx, tx, a.TenantID, a.SessionID, a.Turns, a.Usage); err != nil {
 					return err
 				}
 			}

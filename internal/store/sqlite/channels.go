@@ -7,18 +7,20 @@ import (
 	"github.com/komand-ai/komand/internal/store"
 )
 
-const channelAccountCols = "tenant_id, id, channel, account_id, agent_id, secret_credential_id, token_credential_id, created_by, created_at, updated_at"
+const channelAccountCols = "tenant_id, id, channel, account_id, agent_id, secret_credential_id, token_credential_id, created_by, created_at, updated_at, allow_commands"
 
 func scanChannelAccount(sc scanner) (store.ChannelAccount, error) {
 	var (
 		a                store.ChannelAccount
 		created, updated int64
+		allow            int
 	)
 	if err := sc.Scan(&a.TenantID, &a.ID, &a.Channel, &a.AccountID, &a.AgentID, &a.SecretCredentialID, &a.TokenCredentialID, &a.CreatedBy,
-		&created, &updated); err != nil {
+		&created, &updated, &allow); err != nil {
 		return store.ChannelAccount{}, err
 	}
 	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
+	a.AllowCommands = allow != 0
 	return a, nil
 }
 
@@ -31,8 +33,8 @@ func (s *Store) CreateChannelAccount(ctx context.Context, a store.ChannelAccount
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO komand_channel_accounts (`+channelAccountCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.TenantID, a.ID, a.Channel, a.AccountID, a.AgentID,
-			a.SecretCredentialID, a.TokenCredentialID, a.CreatedBy, micros(a.CreatedAt), micros(a.UpdatedAt))
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.TenantID, a.ID, a.Channel, a.AccountID, a.AgentID,
+			a.SecretCredentialID, a.TokenCredentialID, a.CreatedBy, micros(a.CreatedAt), micros(a.UpdatedAt), boolInt(a.AllowCommands))
 		return err
 	})
 }
@@ -63,6 +65,14 @@ func (s *Store) ListChannelAccounts(ctx context.Context, tenantID string, p stor
 func (s *Store) DeleteChannelAccount(ctx context.Context, tenantID, id string) error {
 	return s.write(ctx, "delete channel account", func(tx txQuerier) error {
 		return mustAffect(tx.ExecContext(ctx, `DELETE FROM komand_channel_accounts WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	})
+}
+
+// UpdateChannelAccount replaces an account's mutable fields.
+func (s *Store) UpdateChannelAccount(ctx context.Context, a store.ChannelAccount) error {
+	return s.write(ctx, "update channel account", func(tx txQuerier) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE komand_channel_accounts SET allow_commands = ?, updated_at = ?
+			WHERE tenant_id = ? AND id = ?`, boolInt(a.AllowCommands), micros(a.UpdatedAt), a.TenantID, a.ID))
 	})
 }
 

@@ -33,9 +33,9 @@ func seedLists(b *testing.B, rows int) (*Store, string) {
 		}
 		for _, q := range []string{
 			`INSERT INTO komand_agents (` + agentCols + `) SELECT ?1, printf('agent-%07d', x), 'Agent', NULL, '',
-			   'anthropic', 'claude', 1000, '[]', '[]', '', 0, 0 FROM c`,
+			   'anthropic', 'claude', 1000, '[]', '[]', '', 0, 0, '{}' FROM c`,
 			`INSERT INTO komand_sessions (` + sessionCols + `) SELECT ?1 || printf('-%07d', x), ?1, printf('WebChat:default:s%d', x),
-			   'WebChat', 'default', printf('s%d', x), 'agent-0000001', '{}', 2, x * 1000000, x * 1000000 + (x % 7), NULL, '' FROM c`,
+			   'WebChat', 'default', printf('s%d', x), 'agent-0000001', '{}', 2, x * 1000000, x * 1000000 + (x % 7), NULL, '', 0, 0, 0, 0 FROM c`,
 			`INSERT INTO komand_audit_log (` + auditCols + `) SELECT ?1 || printf('-%07d', x), ?1, x, 'agent.created', 'u', '', '', '',
 			   '{}', 'r', x, 'p', 'h' FROM c`,
 		} {

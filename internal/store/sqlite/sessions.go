@@ -12,7 +12,8 @@ import (
 )
 
 const sessionCols = "id, tenant_id, session_key, channel, channel_account_id, sender_id, agent_id, " +
-	"metadata, message_count, first_message_at, last_message_at, ended_at, end_reason"
+	"metadata, message_count, first_message_at, last_message_at, ended_at, end_reason, " +
+	"tool_calls, input_tokens, output_tokens, busy_ms"
 
 const turnCols = "tenant_id, session_id, seq, role, text, tool_calls, tool_call_id, tool_name, " +
 	"is_error, request_id, created_at, flag"
@@ -44,7 +45,8 @@ func scanSession(sc scanner) (store.Session, error) {
 		ended       sql.NullInt64
 	)
 	if err := sc.Scan(&se.ID, &se.TenantID, &se.Key, &se.Channel, &se.ChannelAccountID, &se.SenderID,
-		&se.AgentID, &meta, &se.MessageCount, &first, &last, &ended, &se.EndReason); err != nil {
+		&se.AgentID, &meta, &se.MessageCount, &first, &last, &ended, &se.EndReason,
+		&se.Usage.ToolCalls, &se.Usage.InputTokens, &se.Usage.OutputTokens, &se.Usage.BusyMillis); err != nil {
 		return store.Session{}, err
 	}
 	var err error
@@ -85,10 +87,11 @@ func (s *Store) CreateSession(ctx context.Context, se store.Session, maxActive i
 			return err
 		}
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO komand_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO komand_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			se.ID, se.TenantID, se.Key, se.Channel, se.ChannelAccountID, se.SenderID, se.AgentID,
 			encodeMetadata(se.Metadata), se.MessageCount, micros(se.FirstMessageAt),
-			micros(se.LastMessageAt), nullMicros(se.EndedAt), se.EndReason)
+			micros(se.LastMessageAt), nullMicros(se.EndedAt), se.EndReason,
+			se.Usage.ToolCalls, se.Usage.InputTokens, se.Usage.OutputTokens, se.Usage.BusyMillis)
 		return err
 	})
 }
@@ -155,7 +158,9 @@ const (
 	activeSessionForUpdateSQL = `SELECT ` + sessionCols + ` FROM komand_sessions WHERE tenant_id = ? AND id = ? AND ended_at IS NULL`
 	lastSeqSQL                = `SELECT coalesce(max(seq), 0) FROM komand_session_turns WHERE tenant_id = ? AND session_id = ?`
 	insertTurnSQL             = `INSERT INTO komand_session_turns (` + turnCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	updateSessionCountsSQL    = `UPDATE komand_sessions SET message_count = ?, last_message_at = ? WHERE tenant_id = ? AND id = ?`
+	updateSessionCountsSQL    = `UPDATE komand_sessions SET message_count = ?, last_message_at = ?,
+		tool_calls = tool_calls + ?, input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, busy_ms = busy_ms + ?
+		WHERE tenant_id = ? AND id = ?`
 )
 
 var hotWrites = []string{activeSessionForUpdateSQL, lastSeqSQL, insertTurnSQL, updateSessionCountsSQL}
@@ -164,7 +169,7 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 	var se store.Session
 	err := s.write(ctx, "append turns", func(tx txQuerier) error {
 		var err error
-		se, err = appendTurnsTx(ctx, tx, tenantID, sessionID, turns)
+		se, err = appendTurnsTx(ctx, tx, tenantID, sessionID, turns, store.SessionUsage{})
 		return err
 	})
 	if err != nil {
@@ -173,10 +178,18 @@ func (s *Store) AppendTurns(ctx context.Context, tenantID, sessionID string, tur
 	return se, nil
 }
 
+// AddSessionUsage adds u to an active session's counters.
+func (s *Store) AddSessionUsage(ctx context.Context, tenantID, sessionID string, u store.SessionUsage) error {
+	return s.write(ctx, "add session usage", func(tx txQuerier) error {
+		_, err := appendTurnsTx(ctx, tx, tenantID, sessionID, nil, u)
+		return err
+	})
+}
+
 // appendTurnsTx appends turns to an active session inside the write
 // transaction tx (AppendTurns, and CommitAudit for a unit's turns after an audit batch).
 // An ended or unknown session gives sql.ErrNoRows.
-func appendTurnsTx(ctx context.Context, tx txQuerier, tenantID, sessionID string, turns []store.Turn) (store.Session, error) {
+func appendTurnsTx(ctx context.Context, tx txQuerier, tenantID, sessionID string, turns []store.Turn, u store.SessionUsage) (store.Session, error) {
 	se, err := scanSession(tx.QueryRowContext(ctx, activeSessionForUpdateSQL, tenantID, sessionID))
 	if err != nil {
 		return store.Session{}, err
@@ -204,8 +217,9 @@ func appendTurnsTx(ctx context.Context, tx txQuerier, tenantID, sessionID string
 			se.LastMessageAt = t.CreatedAt.UTC().Truncate(time.Microsecond)
 		}
 	}
-	_, err = tx.ExecContext(ctx, updateSessionCountsSQL,
-		se.MessageCount, micros(se.LastMessageAt), tenantID, sessionID)
+	_, err = tx.ExecContext(ctx, updateSessionCountsSQL, se.MessageCount, micros(se.LastMessageAt),
+		u.ToolCalls, u.InputTokens, u.OutputTokens, u.BusyMillis, tenantID, sessionID)
+	se.Usage = se.Usage.Add(u)
 	return se, err
 }
 

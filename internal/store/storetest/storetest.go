@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Isolation", isolationTests},
 		{"Concurrency", concurrencyTests},
 		{"Limits", limitTests},
+		{"Breakers", breakerTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
