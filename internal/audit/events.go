@@ -47,6 +47,9 @@ const (
 const (
 	MemoryWritten Action = "MemoryWritten" // an agent memory key created or replaced (never the value)
 	MemoryDeleted Action = "MemoryDeleted"
+	// CircuitBreakerTripped: a turn was ended by one of the agent's
+	// limits (breaker, limit, counts; see docs/runtime.md).
+	CircuitBreakerTripped Action = "CircuitBreakerTripped"
 )
 
 // Credential vault events (never the value).
@@ -79,7 +82,8 @@ const (
 const (
 	ChannelAccountCreated Action = "ChannelAccountCreated"
 	ChannelAccountDeleted Action = "ChannelAccountDeleted"
-	WebhookRejected       Action = "WebhookRejected" // bad, stale or replayed signature: never reaches an agent
+	ChannelAccountUpdated Action = "ChannelAccountUpdated" // a setting changed (allowCommands: old and new value)
+	WebhookRejected       Action = "WebhookRejected"       // bad, stale or replayed signature: never reaches an agent
 	// WebChatVisitorStarted: a public chat widget gave an anonymous
 	// visitor a token (a new visitor, or a renewal of the same one).
 	WebChatVisitorStarted Action = "WebChatVisitorStarted"
@@ -107,10 +111,10 @@ var Catalogue = []Action{
 	TenantCreated, LoginSucceeded, LoginFailed, LoginThrottled, Logout,
 	TokenRefreshed, RefreshTokenReused, UserCreated, UserInvited,
 	UserInviteAccepted, UserRoleChanged, UserDeactivated, UserReactivated, APIKeyCreated,
-	APIKeyRevoked, MemoryWritten, MemoryDeleted,
+	APIKeyRevoked, MemoryWritten, MemoryDeleted, CircuitBreakerTripped,
 	CredentialCreated, CredentialUpdated, CredentialDeleted, CredentialGranted,
 	CredentialRevoked, CredentialRead, DataKeyRotated, ChannelAccountCreated,
-	ChannelAccountDeleted, WebhookRejected, WebChatVisitorStarted,
+	ChannelAccountDeleted, ChannelAccountUpdated, WebhookRejected, WebChatVisitorStarted,
 	SkillRegistered, SkillRejected, SkillDeleted, SkillPolicyChanged,
 	ContactCreated, ContactUpdated, ContactDeleted,
 	InjectionPolicyChanged, TurnHeld, TurnReviewed,

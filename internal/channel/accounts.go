@@ -123,6 +123,22 @@ type AccountInput struct {
 	AgentID            string
 	SecretCredentialID string
 	TokenCredentialID  string // Telegram: the bot token
+	// AllowCommands lets the account's text run slash commands (Webhook
+	// and Slack accounts only; see CommandChannels).
+	AllowCommands bool
+}
+
+// CommandChannels are the channels whose accounts may allow slash
+// commands: integrations that authenticate their deliveries (a signed
+// webhook, a Slack workspace). Their text is data for the model unless an
+// Admin sets allowCommands, and even then a consequential command is held
+// for review. Telegram users and chat-widget visitors are public senders:
+// their "/…" is never a command.
+var CommandChannels = []string{Webhook, Slack}
+
+// AccountUpdate changes an account's settings; nil fields keep theirs.
+type AccountUpdate struct {
+	AllowCommands *bool
 }
 
 // ErrAccountNotFound is an account the caller cannot see.
@@ -151,6 +167,9 @@ func (s *Service) CreateAccount(ctx context.Context, p authz.Principal, in Accou
 	if in.Channel == Telegram || in.Channel == Slack || in.TokenCredentialID != "" {
 		errs = append(errs, validate.UUID("tokenCredentialId", in.TokenCredentialID))
 	}
+	if in.AllowCommands && !slices.Contains(CommandChannels, in.Channel) {
+		errs = append(errs, errCommandsChannel)
+	}
 	if err := validate.First(errs...); err != nil {
 		return store.ChannelAccount{}, err
 	}
@@ -169,7 +188,7 @@ func (s *Service) CreateAccount(ctx context.Context, p authz.Principal, in Accou
 	now := s.now().UTC().Truncate(time.Microsecond)
 	a := store.ChannelAccount{TenantID: p.TenantID, ID: uuid.NewString(), Channel: in.Channel, AccountID: in.AccountID,
 		AgentID: in.AgentID, SecretCredentialID: in.SecretCredentialID, TokenCredentialID: in.TokenCredentialID,
-		CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
+		AllowCommands: in.AllowCommands, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
 	err := audit.Do(ctx, s.audit, audit.By(p), accountEvent(audit.ChannelAccountCreated, a), func() error {
 		return s.st.CreateChannelAccount(ctx, a)
 	})
@@ -179,6 +198,42 @@ func (s *Service) CreateAccount(ctx context.Context, p authz.Principal, in Accou
 	case errors.Is(err, store.ErrNotFound):
 		return store.ChannelAccount{}, apperr.New(apperr.NotFound, "agent not found")
 	case err != nil:
+		return store.ChannelAccount{}, err
+	}
+	return a, nil
+}
+
+var errCommandsChannel = apperr.Field("allowCommands", "only a Webhook or Slack account may allow commands")
+
+// UpdateAccount changes an account's settings (today allowCommands), as
+// an Owner or Admin; the change is audited (ChannelAccountUpdated, with the
+// setting's old and new value) before it is made.
+func (s *Service) UpdateAccount(ctx context.Context, p authz.Principal, id string, in AccountUpdate) (store.ChannelAccount, error) {
+	if err := s.authz.Check(ctx, p, authz.Update, authz.Channels, authz.Target{ID: id}); err != nil {
+		return store.ChannelAccount{}, err
+	}
+	a, err := s.get(ctx, p.TenantID, id)
+	if err != nil {
+		return store.ChannelAccount{}, err
+	}
+	if in.AllowCommands == nil {
+		return a, nil
+	}
+	if *in.AllowCommands && !slices.Contains(CommandChannels, a.Channel) {
+		return store.ChannelAccount{}, errCommandsChannel
+	}
+	old := a.AllowCommands
+	a.AllowCommands = *in.AllowCommands
+	a.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
+	ev := accountEvent(audit.ChannelAccountUpdated, a)
+	ev.Details["allowCommands"], ev.Details["previous"] = a.AllowCommands, map[string]any{"allowCommands": old}
+	err = audit.Do(ctx, s.audit, audit.By(p), ev, func() error {
+		return s.st.UpdateChannelAccount(ctx, a)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.ChannelAccount{}, ErrAccountNotFound
+	}
+	if err != nil {
 		return store.ChannelAccount{}, err
 	}
 	return a, nil
@@ -232,7 +287,8 @@ func (s *Service) DeleteAccount(ctx context.Context, p authz.Principal, id strin
 // accountEvent is a change to channel account a.
 func accountEvent(action audit.Action, a store.ChannelAccount) audit.Event {
 	return audit.Event{Action: action, AgentID: a.AgentID,
-		Details: map[string]any{"channelAccountId": a.ID, "channel": a.Channel, "accountId": a.AccountID}}
+		Details: map[string]any{"channelAccountId": a.ID, "channel": a.Channel, "accountId": a.AccountID,
+			"allowCommands": a.AllowCommands}}
 }
 
 // ErrUnauthorized is every refused delivery's answer: the sender learns

@@ -21,7 +21,10 @@ type channelAccountResponse struct {
 	AgentID            string `json:"agentId"`
 	SecretCredentialID string `json:"secretCredentialId"`
 	TokenCredentialID  string `json:"tokenCredentialId,omitempty"`
-	WebhookPath        string `json:"webhookPath,omitempty"`
+	// AllowCommands: the account's text may run slash commands (Webhook
+	// and Slack only; consequential ones are held for review).
+	AllowCommands bool   `json:"allowCommands"`
+	WebhookPath   string `json:"webhookPath,omitempty"`
 	// ChatPagePath is a WebChat account's public chat page (the widget
 	// to embed); its ID is the widgetId the page exchanges for visitor
 	// tokens.
@@ -33,7 +36,7 @@ type channelAccountResponse struct {
 func channelAccountJSON(a store.ChannelAccount) channelAccountResponse {
 	out := channelAccountResponse{ID: a.ID, Channel: a.Channel, AccountID: a.AccountID, AgentID: a.AgentID,
 		SecretCredentialID: a.SecretCredentialID, TokenCredentialID: a.TokenCredentialID,
-		CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt}
+		AllowCommands: a.AllowCommands, CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt}
 	if a.Channel == channel.WebChat {
 		out.ChatPagePath = "/chat?widget=" + a.ID
 	} else {
@@ -49,12 +52,14 @@ func (s *Server) createChannelAccount(w http.ResponseWriter, r *http.Request, p 
 		AgentID            string `json:"agentId"`
 		SecretCredentialID string `json:"secretCredentialId"`
 		TokenCredentialID  string `json:"tokenCredentialId"`
+		AllowCommands      bool   `json:"allowCommands"`
 	}
 	if err := decode(r, &b); err != nil {
 		return err
 	}
 	a, err := s.deps.Channels.CreateAccount(r.Context(), p, channel.AccountInput{Channel: b.Channel, AccountID: b.AccountID,
-		AgentID: b.AgentID, SecretCredentialID: b.SecretCredentialID, TokenCredentialID: b.TokenCredentialID})
+		AgentID: b.AgentID, SecretCredentialID: b.SecretCredentialID, TokenCredentialID: b.TokenCredentialID,
+		AllowCommands: b.AllowCommands})
 	if err != nil {
 		return err
 	}
@@ -83,6 +88,30 @@ func (s *Server) getChannelAccount(w http.ResponseWriter, r *http.Request, p aut
 		return err
 	}
 	a, err := s.deps.Channels.GetAccount(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, channelAccountJSON(a))
+}
+
+// updateChannelAccount changes an account's settings: {"allowCommands":
+// true|false}. An absent field keeps its value; null is refused.
+func (s *Server) updateChannelAccount(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	id, err := pathUUID(r, "accountId")
+	if err != nil {
+		return err
+	}
+	var b struct {
+		AllowCommands opt[bool] `json:"allowCommands"`
+	}
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	allow, err := b.AllowCommands.ptr("allowCommands")
+	if err != nil {
+		return err
+	}
+	a, err := s.deps.Channels.UpdateAccount(r.Context(), p, id, channel.AccountUpdate{AllowCommands: allow})
 	if err != nil {
 		return err
 	}

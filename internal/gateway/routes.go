@@ -119,6 +119,7 @@ func (s *Server) table() []route {
 		{"GET", "/api/channels/accounts/", s.authed(s.listChannelAccounts)},
 		{"POST", "/api/channels/accounts/", s.authed(s.createChannelAccount)},
 		{"GET", "/api/channels/accounts/{accountId}", s.authed(s.getChannelAccount)},
+		{"PUT", "/api/channels/accounts/{accountId}", s.authed(s.updateChannelAccount)},
 		{"DELETE", "/api/channels/accounts/{accountId}", s.authedNoBody(s.deleteChannelAccount)},
 		{"POST", "/hooks/webhook/{accountId}", s.public(s.receiveWebhook)},
 		{"POST", "/hooks/telegram/{accountId}", s.public(s.receiveTelegram)},

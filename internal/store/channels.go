@@ -19,9 +19,9 @@ type ChannelAccount struct {
 	// AllowCommands lets the account's text run slash commands (a Webhook
 	// or Slack account; off by default).
 	AllowCommands bool
-	CreatedBy          string
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	CreatedBy     string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Channels stores channel accounts and webhook replay protection. An
