@@ -60,6 +60,9 @@ type Input struct {
 	MaxContextTokens *int
 	EnabledSkillIDs  []string
 	AllowedChannels  []string
+	// Limits replaces the agent's circuit breakers and prices as a whole
+	// (nil: keep; the zero value: the platform defaults).
+	Limits *store.AgentLimits
 }
 
 // DefaultMaxAgents is the per-tenant quota of agents unless SetMaxAgents

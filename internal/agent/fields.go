@@ -76,6 +76,12 @@ func apply(a *store.Agent, in Input) error {
 		}
 		a.AllowedChannels = chs
 	}
+	if in.Limits != nil {
+		if err := validLimits(*in.Limits); err != nil {
+			return err
+		}
+		a.Limits = *in.Limits
+	}
 	return nil
 }
 
@@ -116,6 +122,7 @@ func changed(old, new *store.Agent) []string {
 	add("maxContextTokens", old.MaxContextTokens != new.MaxContextTokens)
 	add("enabledSkillIds", !slices.Equal(old.EnabledSkillIDs, new.EnabledSkillIDs))
 	add("allowedChannels", !slices.Equal(old.AllowedChannels, new.AllowedChannels))
+	add("limits", old.Limits != new.Limits)
 	if f == nil {
 		f = []string{}
 	}

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -20,6 +22,7 @@ type agentResponse struct {
 	MaxContextTokens int       `json:"maxContextTokens"`
 	EnabledSkillIDs  []string  `json:"enabledSkillIds"`
 	AllowedChannels  []string  `json:"allowedChannels"`
+	Limits           limits    `json:"limits"`
 	OwnerID          string    `json:"ownerId"`
 	CreatedAt        time.Time `json:"createdAt"`
 	UpdatedAt        time.Time `json:"updatedAt"`
@@ -30,8 +33,38 @@ func agentJSON(a store.Agent) agentResponse {
 		AgentID: a.AgentID, Name: a.Name, Description: a.Description, SystemPrompt: a.SystemPrompt,
 		ModelProvider: a.ModelProvider, ModelID: a.ModelID, MaxContextTokens: a.MaxContextTokens,
 		EnabledSkillIDs: nonNil(a.EnabledSkillIDs), AllowedChannels: nonNil(a.AllowedChannels),
-		OwnerID: a.OwnerID, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		Limits: limits(a.Limits), OwnerID: a.OwnerID, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
+}
+
+// limits is an agent's "limits" object: every field, 0 for the platform's
+// default (docs/runtime.md, circuit breakers). In a request unknown fields
+// are refused like everywhere else.
+type limits struct {
+	MaxToolCallsPerTurn    int     `json:"maxToolCallsPerTurn"`
+	MaxTokensPerTurn       int     `json:"maxTokensPerTurn"`
+	MaxTurnSeconds         int     `json:"maxTurnSeconds"`
+	MaxToolCallsPerSession int     `json:"maxToolCallsPerSession"`
+	MaxTokensPerSession    int     `json:"maxTokensPerSession"`
+	MaxSessionSeconds      int     `json:"maxSessionSeconds"`
+	InputPricePerMTok      float64 `json:"inputPricePerMTok"`
+	OutputPricePerMTok     float64 `json:"outputPricePerMTok"`
+	MaxCostPerSession      float64 `json:"maxCostPerSession"`
+}
+
+// UnmarshalJSON reads a limits object strictly: opt's json.Unmarshal would
+// ignore an unknown (mistyped) field, and a limit that silently stays at
+// its default is a limit the Admin thinks is set.
+func (l *limits) UnmarshalJSON(b []byte) error {
+	type plain limits
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var v plain
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	*l = limits(v)
+	return nil
 }
 
 func nonNil(s []string) []string {
@@ -55,6 +88,7 @@ type agentRequest struct {
 	MaxContextTokens opt[int]      `json:"maxContextTokens"`
 	EnabledSkillIDs  opt[[]string] `json:"enabledSkillIds"`
 	AllowedChannels  opt[[]string] `json:"allowedChannels"`
+	Limits           opt[limits]   `json:"limits"`
 }
 
 // input validates the presence rules and returns the service input; the
@@ -94,6 +128,14 @@ func (q agentRequest) input() (agent.Input, error) {
 	}
 	if in.AllowedChannels, err = listField("allowedChannels", q.AllowedChannels); err != nil {
 		return in, err
+	}
+	l, err := q.Limits.ptr("limits")
+	if err != nil {
+		return in, err
+	}
+	if l != nil {
+		sl := store.AgentLimits(*l)
+		in.Limits = &sl
 	}
 	return in, nil
 }
