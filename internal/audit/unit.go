@@ -78,6 +78,18 @@ func (u *Unit) AppendTurns(tenantID, sessionID string, turns []store.Turn) {
 	u.writes.Turns = append(u.writes.Turns, store.TurnAppend{TenantID: tenantID, SessionID: sessionID, Turns: turns})
 }
 
+// AddUsage adds to the unit the addition of u to session sessionID's
+// usage counters (as store.Sessions.AddSessionUsage would), to be stored by
+// Commit with the turns.
+func (u *Unit) AddUsage(tenantID, sessionID string, us store.SessionUsage) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.writes == nil {
+		u.writes = &store.Unit{}
+	}
+	u.writes.Turns = append(u.writes.Turns, store.TurnAppend{TenantID: tenantID, SessionID: sessionID, Usage: us})
+}
+
 // Commit ends the unit: it enqueues ev with the unit's writes, to be stored
 // in the transaction that stores ev, and waits until they, and everything
 // added before, are durable. If ev or the writes cannot be stored, none of

@@ -189,7 +189,11 @@ func (s *Service) CreateAccount(ctx context.Context, p authz.Principal, in Accou
 	a := store.ChannelAccount{TenantID: p.TenantID, ID: uuid.NewString(), Channel: in.Channel, AccountID: in.AccountID,
 		AgentID: in.AgentID, SecretCredentialID: in.SecretCredentialID, TokenCredentialID: in.TokenCredentialID,
 		AllowCommands: in.AllowCommands, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
-	err := audit.Do(ctx, s.audit, audit.By(p), accountEvent(audit.ChannelAccountCreated, a), func() error {
+	created := accountEvent(audit.ChannelAccountCreated, a)
+	if slices.Contains(CommandChannels, a.Channel) {
+		created.Details["allowCommands"] = a.AllowCommands
+	}
+	err := audit.Do(ctx, s.audit, audit.By(p), created, func() error {
 		return s.st.CreateChannelAccount(ctx, a)
 	})
 	switch {
@@ -287,8 +291,7 @@ func (s *Service) DeleteAccount(ctx context.Context, p authz.Principal, id strin
 // accountEvent is a change to channel account a.
 func accountEvent(action audit.Action, a store.ChannelAccount) audit.Event {
 	return audit.Event{Action: action, AgentID: a.AgentID,
-		Details: map[string]any{"channelAccountId": a.ID, "channel": a.Channel, "accountId": a.AccountID,
-			"allowCommands": a.AllowCommands}}
+		Details: map[string]any{"channelAccountId": a.ID, "channel": a.Channel, "accountId": a.AccountID}}
 }
 
 // ErrUnauthorized is every refused delivery's answer: the sender learns
@@ -345,7 +348,7 @@ func (s *Service) ReceiveWebhook(ctx context.Context, d Delivery) (Reply, error)
 	}
 	m := InboundMessage{MessageID: b.MessageID, Channel: Webhook, ChannelAccountID: a.AccountID, SenderID: b.SenderID,
 		SenderDisplayName: b.DisplayName, Text: b.Text, Metadata: b.Metadata}
-	p := authz.Principal{TenantID: tenantID, UserID: "channel:" + a.ID, Role: authz.Operator}
+	p := authz.Principal{TenantID: tenantID, UserID: AccountActor(a.ID), Role: authz.Operator}
 	return s.dispatch(ctx, p, m)
 }
 
@@ -386,7 +389,7 @@ func (s *Service) markSeen(ctx context.Context, a store.ChannelAccount, key stri
 
 // reject records a refused delivery and returns ErrUnauthorized.
 func (s *Service) reject(ctx context.Context, a store.ChannelAccount, reason string) error {
-	if err := s.audit.Record(ctx, audit.Event{TenantID: a.TenantID, Action: audit.WebhookRejected, ActorID: "channel:" + a.ID,
+	if err := s.audit.Record(ctx, audit.Event{TenantID: a.TenantID, Action: audit.WebhookRejected, ActorID: AccountActor(a.ID),
 		AgentID: a.AgentID, Details: map[string]any{"channelAccountId": a.ID, "channel": a.Channel, "reason": reason}}); err != nil {
 		return err
 	}

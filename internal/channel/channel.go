@@ -39,6 +39,10 @@ type InboundMessage struct {
 	Metadata          map[string]string
 }
 
+// AccountActor is the principal (and audit actor) of the messages a
+// channel account delivers.
+func AccountActor(accountID string) string { return "channel:" + accountID }
+
 // SessionKey is the message's session key, {Channel}:{Account}:{Sender}.
 func (m InboundMessage) SessionKey() string {
 	return m.Channel + ":" + m.ChannelAccountID + ":" + m.SenderID

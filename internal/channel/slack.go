@@ -121,7 +121,7 @@ func (s *Service) ReceiveSlack(ctx context.Context, d SlackDelivery) (challenge 
 		defer s.recoverDispatch(ctx, a.ID)
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
-		p := authz.Principal{TenantID: a.TenantID, UserID: "channel:" + a.ID, Role: authz.Operator}
+		p := authz.Principal{TenantID: a.TenantID, UserID: AccountActor(a.ID), Role: authz.Operator}
 		reply, err := s.dispatch(bctx, p, m)
 		text := reply.Text
 		if err != nil {

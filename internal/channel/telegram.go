@@ -101,7 +101,7 @@ func (s *Service) ReceiveTelegram(ctx context.Context, d TelegramDelivery) error
 		defer s.recoverDispatch(ctx, a.ID)
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
-		p := authz.Principal{TenantID: a.TenantID, UserID: "channel:" + a.ID, Role: authz.Operator, Public: true}
+		p := authz.Principal{TenantID: a.TenantID, UserID: AccountActor(a.ID), Role: authz.Operator, Public: true}
 		reply, err := s.dispatch(bctx, p, m)
 		text := reply.Text
 		if err != nil {

@@ -258,9 +258,15 @@ func (s *Service) Handle(ctx context.Context, p authz.Principal, m channel.Inbou
 		appended <- err
 	}()
 
+	commands, err := s.commandAccess(ctx, p, m)
+	if err != nil {
+		<-appended
+		_ = work.Wait(context.WithoutCancel(ctx))
+		return channel.Reply{}, err
+	}
 	out, runErr := s.runner.Turn(ctx, TurnInput{Principal: p, Agent: ag, Session: se, History: history,
 		Text: m.Text, OnDelta: hooks.OnDelta, Audit: work, Guard: s.opts.Guard, Policy: pol,
-		Tainted: user.Flag == store.FlagWarn, KomandUser: komandUser(p)})
+		Tainted: user.Flag == store.FlagWarn, KomandUser: komandUser(p), Commands: commands})
 	if err := <-appended; err != nil {
 		_ = work.Wait(context.WithoutCancel(ctx))
 		return channel.Reply{}, err
@@ -287,7 +293,13 @@ func (s *Service) finish(ctx context.Context, p authz.Principal, work *audit.Uni
 		// the turns are stored below, and MessageSent after them.
 		at := s.opts.Now().UTC().Truncate(time.Microsecond)
 		sent["chars"], sent["iterations"], sent["stop"] = utf8.RuneCountInString(out.Reply), out.Iterations, out.Stop
+		if out.Breaker != "" {
+			sent["breaker"] = out.Breaker
+		}
 		work.AppendTurns(p.TenantID, se.ID, out.Turns)
+		if !out.Usage.IsZero() {
+			work.AddUsage(p.TenantID, se.ID, out.Usage)
+		}
 		switch err := work.Commit(context.WithoutCancel(ctx), event(p, audit.MessageSent, se, sent)); {
 		case err == nil:
 			return channel.Reply{SessionID: se.ID, Text: out.Reply, Timestamp: at}, nil
@@ -298,6 +310,12 @@ func (s *Service) finish(ctx context.Context, p authz.Principal, work *audit.Uni
 	if len(out.Turns) > 0 {
 		// Whatever the agent produced before a failure is kept too.
 		if _, err := s.st.AppendTurns(context.WithoutCancel(ctx), p.TenantID, se.ID, out.Turns); err != nil {
+			return fail(err)
+		}
+	}
+	if !out.Usage.IsZero() {
+		// And so is what it used (tokens spent are spent).
+		if err := s.st.AddSessionUsage(context.WithoutCancel(ctx), p.TenantID, se.ID, out.Usage); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fail(err)
 		}
 	}
@@ -320,6 +338,9 @@ func (s *Service) finish(ctx context.Context, p authz.Principal, work *audit.Uni
 	}
 	at := s.opts.Now().UTC().Truncate(time.Microsecond)
 	sent["chars"], sent["iterations"], sent["stop"] = utf8.RuneCountInString(out.Reply), out.Iterations, out.Stop
+	if out.Breaker != "" {
+		sent["breaker"] = out.Breaker
+	}
 	if err := s.add(ctx, work, p, audit.MessageSent, se, sent); err != nil {
 		return fail(err)
 	}
@@ -327,6 +348,38 @@ func (s *Service) finish(ctx context.Context, p authz.Principal, work *audit.Uni
 		return channel.Reply{}, err
 	}
 	return channel.Reply{SessionID: se.ID, Text: out.Reply, Timestamp: at}, nil
+}
+
+// commandAccess decides whether m's text may be a slash command, from who
+// sent it (issue 16): a Komand user acting for themselves (a login or an
+// API key on WebChat) may; a Webhook or Slack account only when an Admin
+// set its allowCommands, and then a consequential command is held for
+// review; nobody else (a public sender, a Telegram user, a chat-widget
+// visitor, an account without the setting): their "/…" is text for the
+// model. Deny by default: a channel not named here has no commands.
+func (s *Service) commandAccess(ctx context.Context, p authz.Principal, m channel.InboundMessage) (CommandAccess, error) {
+	if p.Public || !strings.HasPrefix(m.Text, "/") {
+		return CommandsNone, nil
+	}
+	switch m.Channel {
+	case channel.WebChat:
+		if channel.IsAccountActor(p.UserID) {
+			return CommandsNone, nil
+		}
+		return CommandsUser, nil
+	case channel.Webhook, channel.Slack:
+		a, err := s.st.ChannelAccountByKey(ctx, p.TenantID, m.Channel, m.ChannelAccountID)
+		if errors.Is(err, store.ErrNotFound) {
+			return CommandsNone, nil
+		}
+		if err != nil {
+			return CommandsNone, err
+		}
+		if a.AllowCommands && p.UserID == channel.AccountActor(a.ID) {
+			return CommandsHeld, nil
+		}
+	}
+	return CommandsNone, nil
 }
 
 // sentDetails starts the details of a message's MessageSent entry. A

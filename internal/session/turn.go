@@ -100,7 +100,29 @@ type TurnInput struct {
 	// Resume continues the conversation in History (after a review)
 	// instead of answering a new message Text.
 	Resume bool
+	// Commands says whether Text may be a slash command (the zero value:
+	// no, it is text for the model). The service decides it from the
+	// sender (commandAccess).
+	Commands CommandAccess
 }
+
+// CommandAccess is what a message's sender may do with slash commands
+// (/memory set|get, /tool <name> <json>), which run a tool directly with
+// the sender's arguments, without the model.
+type CommandAccess int
+
+const (
+	// CommandsNone: "/…" is text for the model (a public sender, the
+	// generic webhook, Slack and anything else not named below).
+	CommandsNone CommandAccess = iota
+	// CommandsHeld: an integration's account with allowCommands; a
+	// consequential command (write or network) is held for an Admin's
+	// review instead of running.
+	CommandsHeld
+	// CommandsUser: a Komand user acting for themselves (an API key or a
+	// login, on WebChat).
+	CommandsUser
+)
 
 // TurnOutput is what the agent produced: the turns to append after the
 // user's (assistant and tool turns), the reply, and why the loop stopped.
@@ -108,8 +130,14 @@ type TurnOutput struct {
 	Turns      []store.Turn
 	Reply      string
 	Iterations int
-	Stop       string // "answer", "command", "no_provider", "iteration_limit", "timeout", "provider_error", "held"
+	Stop       string // "answer", "command", "no_provider", "circuit_breaker", "provider_error", "held", …
 	Hold       *Hold  // set when the turn stopped for an Admin's review
+	// Breaker names the circuit breaker that ended the turn (Stop
+	// "circuit_breaker").
+	Breaker string
+	// Usage is what the turn used (tool calls, model tokens, wall time),
+	// to be added to the session's counters.
+	Usage store.SessionUsage
 }
 
 // Hold is a turn held for review: Turns[Turn] is the held turn.
@@ -135,36 +163,57 @@ func (r *Runner) turn(ctx context.Context, role, text string) store.Turn {
 
 // Turn answers one message.
 func (r *Runner) Turn(ctx context.Context, in TurnInput) (TurnOutput, error) {
+	b := newBudget(in.Agent.Limits, in.Session.Usage, r.turnTimeout, r.now)
+	out, err := r.answer(ctx, in, b)
+	out.Usage = b.usage()
+	return out, err
+}
+
+func (r *Runner) answer(ctx context.Context, in TurnInput, b *budget) (TurnOutput, error) {
 	inv := tool.Invocation{TenantID: in.Principal.TenantID, UserID: in.Principal.UserID,
 		Role: in.Principal.Role, APIKeyID: in.Principal.APIKeyID,
 		AgentID: in.Agent.AgentID, SessionID: in.Session.ID, Via: "command", Audit: in.Audit,
 		EnabledSkillIDs: in.Agent.EnabledSkillIDs,
 		Untrusted:       !in.KomandUser || in.Tainted || in.Session.Channel == channel.Webhook}
-	// Slash commands run a tool with the sender's own arguments: for
-	// Komand users and authenticated integrations (Slack workspaces,
-	// signed webhooks), never for a public sender, whose "/…" is text.
-	if !in.Resume && !in.Principal.Public && strings.HasPrefix(in.Text, "/") {
-		if out, ok, err := r.command(ctx, inv, in.Text); ok || err != nil {
+	// A session that has used up its tokens, cost or busy time gets no
+	// further work, commands included.
+	if tr := b.check(0); tr != nil {
+		return r.tripped(ctx, in, b, TurnOutput{}, tr, nil)
+	}
+	if in.Resume {
+		// An approved or rejected command: answered as the command, not by
+		// the model.
+		if out, ok, err := r.resumeCommand(ctx, inv, in, b); ok || err != nil {
+			return out, err
+		}
+	}
+	// Slash commands run a tool with the sender's own arguments: only for
+	// Komand users acting for themselves, or an integration an Admin let
+	// send commands (held when consequential); anyone else's "/…" is text.
+	if !in.Resume && in.Commands != CommandsNone && !in.Principal.Public && strings.HasPrefix(in.Text, "/") {
+		if out, ok, err := r.command(ctx, inv, in, b); ok || err != nil {
 			return out, err
 		}
 	}
 	provider := r.providers[in.Agent.ModelProvider]
 	if provider == nil {
 		reply := NoProviderReply
-		if in.Principal.Public {
+		if in.Principal.Public || in.Commands == CommandsNone {
 			reply = NoProviderPublicReply
 		}
 		out := TurnOutput{Reply: reply, Stop: "no_provider"}
 		out.Turns = []store.Turn{r.turn(ctx, store.RoleAssistant, reply)}
 		return out, nil
 	}
-	return r.loop(ctx, provider, inv, in)
+	return r.loop(ctx, provider, inv, in, b)
 }
 
 // command runs a slash command through the tool executor, so it is
 // authorised and audited like a tool call. ok is false for text that is not
-// a known command (it goes to the model).
-func (r *Runner) command(ctx context.Context, inv tool.Invocation, text string) (TurnOutput, bool, error) {
+// a known command (it goes to the model). From an integration
+// (CommandsHeld) a consequential command is held for an Admin's review.
+func (r *Runner) command(ctx context.Context, inv tool.Invocation, in TurnInput, b *budget) (TurnOutput, bool, error) {
+	text := in.Text
 	fields := strings.Fields(text)
 	var call llm.ToolCall
 	switch {
@@ -194,10 +243,42 @@ func (r *Runner) command(ctx context.Context, inv tool.Invocation, text string) 
 	default:
 		return TurnOutput{}, false, nil
 	}
-	call.ID = "cmd_" + uuid.NewString()
+	call.ID = commandCallPrefix + uuid.NewString()
+	if len(call.Arguments) == 0 {
+		call.Arguments = json.RawMessage(`{}`)
+	}
+	if tr := b.check(1); tr != nil {
+		out, err := r.tripped(ctx, in, b, TurnOutput{}, tr, nil)
+		return out, true, err
+	}
+	if in.Commands == CommandsHeld {
+		if names := r.consequential(ctx, inv, []llm.ToolCall{call}); len(names) > 0 {
+			// The integration's text would change something: an Admin
+			// sees the exact call and decides.
+			calls, _ := json.Marshal([]llm.ToolCall{call})
+			at := r.turn(ctx, store.RoleAssistant, "")
+			at.ToolCalls, at.Flag = calls, store.FlagHeld
+			out := TurnOutput{Turns: []store.Turn{at}}
+			out.Hold = &Hold{Kind: store.ReviewToolCall, Turn: 0, Source: injection.SourceExternal,
+				ToolName: strings.Join(names, ","), Excerpt: injection.Excerpt(string(calls), nil, excerptBytes),
+				Categories: []string{"command_from_integration"}}
+			return r.held(ctx, out), true, nil
+		}
+	}
+	out, err := r.runCommand(ctx, inv, b, call, TurnOutput{})
+	return out, true, err
+}
+
+// commandCallPrefix starts the call ID of a slash command's tool call.
+const commandCallPrefix = "cmd_"
+
+// runCommand runs a command's call and answers with its output.
+func (r *Runner) runCommand(ctx context.Context, inv tool.Invocation, b *budget, call llm.ToolCall, out TurnOutput) (TurnOutput, error) {
+	inv.Via = "command"
+	b.turn.ToolCalls++
 	res, err := r.tools.Run(ctx, inv, call)
 	if err != nil {
-		return TurnOutput{}, true, err
+		return out, err
 	}
 	tt := r.turn(ctx, store.RoleTool, string(res.Output))
 	tt.ToolCallID, tt.ToolName, tt.IsError = call.ID, call.Name, res.IsError
@@ -211,9 +292,37 @@ func (r *Runner) command(ctx context.Context, inv tool.Invocation, text string) 
 		reply = injection.WrapData(reply, "tool "+call.Name, injection.Nonce())
 		echo.Text, echo.Flag = reply, store.FlagNotice
 	}
-	out := TurnOutput{Reply: reply, Stop: "command"}
-	out.Turns = []store.Turn{tt, echo}
-	return out, true, nil
+	out.Reply, out.Stop = reply, "command"
+	out.Turns = append(out.Turns, tt, echo)
+	return out, nil
+}
+
+// RejectedCommandReply answers a held command an Admin rejected.
+const RejectedCommandReply = "An administrator rejected this command; it did not run."
+
+// resumeCommand continues a turn held at a slash command: an approved
+// command runs (as the approving Admin), a rejected one is answered
+// without the model. ok is false when the held turn was not a command.
+func (r *Runner) resumeCommand(ctx context.Context, inv tool.Invocation, in TurnInput, b *budget) (TurnOutput, bool, error) {
+	if calls := pendingCalls(in.History); len(calls) == 1 && strings.HasPrefix(calls[0].ID, commandCallPrefix) {
+		if tr := b.check(1); tr != nil {
+			out, err := r.tripped(ctx, in, b, TurnOutput{}, tr, calls)
+			return out, true, err
+		}
+		out, err := r.runCommand(ctx, inv, b, calls[0], TurnOutput{})
+		return out, true, err
+	}
+	for i := len(in.History) - 1; i >= 0; i-- {
+		t := in.History[i]
+		if t.Flag == store.FlagNotice {
+			continue
+		}
+		if t.Role == store.RoleTool && strings.HasPrefix(t.ToolCallID, commandCallPrefix) && t.Text == RejectedCall {
+			return r.commandReply(ctx, RejectedCommandReply), true, nil
+		}
+		break
+	}
+	return TurnOutput{}, false, nil
 }
 
 func (r *Runner) commandReply(ctx context.Context, text string) TurnOutput {
@@ -225,7 +334,7 @@ func (r *Runner) commandReply(ctx context.Context, text string) TurnOutput {
 const (
 	providerFailedMsg        = "the agent's model provider is not answering right now; your message was kept, please try again"
 	providerMisconfiguredMsg = "the agent's model provider is misconfigured, so the agent cannot answer; your message was kept. Please tell the administrator."
-	turnTimeoutMsg           = "the agent took too long to answer; your message was kept, please try again"
+	turnCanceledMsg          = "the request ended before the agent answered; your message was kept, please try again"
 )
 
 // IterationLimitReply ends a turn whose model kept asking for tools.
@@ -233,8 +342,9 @@ const IterationLimitReply = "I could not finish this request: it needed more too
 
 // loop is system prompt + trimmed history + tools → model → tool calls run
 // through the executor → results fed back, until a plain answer or a limit.
-func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invocation, in TurnInput) (TurnOutput, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.turnTimeout)
+func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invocation, in TurnInput, b *budget) (TurnOutput, error) {
+	limit, _ := b.deadline()
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	inv.Via = "model"
 	external := in.Session.Channel == channel.Webhook
@@ -261,6 +371,10 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 	if in.Resume {
 		// An approved tool call: run what the held assistant turn asked for.
 		if calls := pendingCalls(in.History); len(calls) > 0 {
+			if tr := b.check(len(calls)); tr != nil {
+				return r.tripped(ctx, in, b, out, tr, calls)
+			}
+			b.turn.ToolCalls += int64(len(calls))
 			inv.Untrusted = tainted || !in.KomandUser
 			if err := r.runCalls(ctx, inv, in, calls, nonce, &msgs, &out); err != nil || out.Hold != nil {
 				return r.held(ctx, out), err
@@ -269,13 +383,17 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 		}
 	}
 	for out.Iterations < r.maxIterations {
+		if tr := b.check(0); tr != nil {
+			return r.tripped(ctx, in, b, out, tr, nil)
+		}
 		out.Iterations++
 		req.Messages = msgs
 		resp, err := provider.Complete(ctx, req, onDelta)
 		if err != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				out.Stop = "timeout"
-				return out, apperr.Wrap(err, apperr.Unavailable, turnTimeoutMsg)
+				// The turn's (or the session's) time is up: a breaker,
+				// not a failure.
+				return r.tripped(ctx, in, b, out, b.timeTrip(), nil)
 			}
 			out.Stop = "provider_error"
 			if errors.Is(err, llm.ErrMisconfigured) {
@@ -286,6 +404,7 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 			}
 			return out, apperr.Wrap(err, apperr.Unavailable, providerFailedMsg)
 		}
+		b.countTokens(req, resp)
 		text := clip(resp.Text, maxReplyChars)
 		if len(resp.ToolCalls) == 0 {
 			out.Turns = append(out.Turns, r.turn(ctx, store.RoleAssistant, text))
@@ -295,6 +414,12 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 		calls, _ := json.Marshal(resp.ToolCalls)
 		at := r.turn(ctx, store.RoleAssistant, text)
 		at.ToolCalls = calls
+		if tr := b.check(len(resp.ToolCalls)); tr != nil {
+			// Over a limit: the calls are stored with results saying
+			// they did not run.
+			out.Turns = append(out.Turns, at)
+			return r.tripped(ctx, in, b, out, tr, resp.ToolCalls)
+		}
 		if tainted && !allow {
 			if names := r.consequential(ctx, inv, resp.ToolCalls); len(names) > 0 {
 				// The model wants to change something after reading
@@ -316,6 +441,7 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 		msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Text: text, ToolCalls: resp.ToolCalls})
 		inv.Untrusted = tainted || !in.KomandUser
 		before := len(out.Turns)
+		b.turn.ToolCalls += int64(len(resp.ToolCalls))
 		if err := r.runCalls(ctx, inv, in, resp.ToolCalls, nonce, &msgs, &out); err != nil || out.Hold != nil {
 			if err != nil {
 				return out, err
@@ -323,14 +449,14 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 			return r.held(ctx, out), nil
 		}
 		tainted = tainted || untrustedOutputs(out.Turns[before:])
-		if err := ctx.Err(); err != nil {
-			out.Stop = "timeout"
-			return out, apperr.Wrap(err, apperr.Unavailable, turnTimeoutMsg)
+		if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) {
+			return r.tripped(ctx, in, b, out, b.timeTrip(), nil)
+		} else if err != nil {
+			out.Stop = "canceled"
+			return out, apperr.Wrap(err, apperr.Unavailable, turnCanceledMsg)
 		}
 	}
-	out.Turns = append(out.Turns, r.turn(ctx, store.RoleAssistant, IterationLimitReply))
-	out.Reply, out.Stop = IterationLimitReply, "iteration_limit"
-	return out, nil
+	return r.tripped(ctx, in, b, out, &trip{BreakerIterations, float64(r.maxIterations), float64(out.Iterations)}, nil)
 }
 
 // held ends a turn that waits for review with the holding reply, or for
