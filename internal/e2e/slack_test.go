@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"github.com/komand-ai/komand/internal/audit"
 	"github.com/komand-ai/komand/internal/channel"
 	"github.com/komand-ai/komand/internal/config"
+	"github.com/komand-ai/komand/internal/session"
+	"github.com/komand-ai/komand/internal/store"
 )
 
 // fakeSlackAPI speaks the Slack Web API's chat.postMessage.
@@ -91,19 +94,22 @@ func TestSlackAdapter(t *testing.T) {
 			if r.Status != 200 || string(r.Body) != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" {
 				t.Fatalf("url_verification: %d %q", r.Status, r.Body)
 			}
-			// A user's message: answered in its thread.
+			// A user's message: answered in its thread. A Slack member is
+			// not a Komand user, and the account does not allow commands:
+			// "/memory set" is a message for the agent (which has no
+			// provider here), not a command.
 			if r := signed(slackEvent("Ev1", "U42", "/memory set tier pro", "")); r.Status != 200 {
 				t.Fatalf("event: %d %s", r.Status, r.Body)
 			}
 			w.env.App.Channels.Wait()
 			api.mu.Lock()
 			if len(api.posts) != 1 || api.posts[0]["channel"] != "C1" || api.posts[0]["thread_ts"] != "1700000000.000100" ||
-				!strings.Contains(fmt.Sprint(api.posts[0]["text"]), "stored") {
+				api.posts[0]["text"] != session.NoProviderPublicReply {
 				t.Fatalf("posts: %v", api.posts)
 			}
 			api.mu.Unlock()
-			if m, err := w.env.App.Store.GetMemory(t.Context(), w.tenA, "slackbot", "tier"); err != nil || m.Value != "pro" {
-				t.Fatalf("memory: %+v %v", m, err)
+			if m, err := w.env.App.Store.GetMemory(t.Context(), w.tenA, "slackbot", "tier"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("a Slack member's text ran as a command: %+v %v", m, err)
 			}
 			// Slack's retry (same event, new signature) and bot messages are
 			// acknowledged without an answer.
