@@ -159,6 +159,13 @@ type anEvent struct {
 	Usage struct {
 		OutputTokens int `json:"output_tokens"`
 	} `json:"usage"`
+	// Message is message_start's: the input tokens are counted there.
+	Message struct {
+		Usage struct {
+			InputTokens  int `json:"input_tokens"`
+			OutputTokens int `json:"output_tokens"`
+		} `json:"usage"`
+	} `json:"message"`
 }
 
 // readAnthropicStream assembles a streamed message from its events.
@@ -167,6 +174,7 @@ func readAnthropicStream(r io.Reader, onDelta func(Delta)) (Response, error) {
 		blocks    []anBlock
 		partial   []strings.Builder
 		stop      string
+		inTokens  int
 		outTokens int
 		done      bool
 	)
@@ -186,6 +194,8 @@ func readAnthropicStream(r io.Reader, onDelta func(Delta)) (Response, error) {
 			return Response{}, malformed
 		}
 		switch ev.Type {
+		case "message_start":
+			inTokens, outTokens = ev.Message.Usage.InputTokens, ev.Message.Usage.OutputTokens
 		case "content_block_start":
 			for len(blocks) <= ev.Index {
 				blocks = append(blocks, anBlock{})
@@ -205,7 +215,8 @@ func readAnthropicStream(r io.Reader, onDelta func(Delta)) (Response, error) {
 				partial[ev.Index].WriteString(ev.Delta.PartialJSON)
 			}
 		case "message_delta":
-			stop, outTokens = ev.Delta.StopReason, ev.Usage.OutputTokens
+			// Its usage is cumulative.
+			stop, outTokens = ev.Delta.StopReason, max(outTokens, ev.Usage.OutputTokens)
 		case "message_stop":
 			done = true
 		case "error":
@@ -224,6 +235,6 @@ func readAnthropicStream(r io.Reader, onDelta func(Delta)) (Response, error) {
 		}
 	}
 	resp := anthropicResponse(blocks)
-	resp.StopReason, resp.OutputTokens = stop, outTokens
+	resp.StopReason, resp.InputTokens, resp.OutputTokens = stop, inTokens, outTokens
 	return resp, nil
 }

@@ -81,6 +81,14 @@ type oaRequest struct {
 	Tools     []oaTool    `json:"tools,omitempty"`
 	MaxTokens int         `json:"max_tokens,omitempty"`
 	Stream    bool        `json:"stream,omitempty"`
+	// StreamOptions asks a stream for its token usage (a last chunk with
+	// "usage" and no choices): the circuit breakers count provider-reported
+	// tokens. Servers that ignore it leave the count to the estimate.
+	StreamOptions *oaStreamOptions `json:"stream_options,omitempty"`
+}
+
+type oaStreamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
 }
 
 type oaChoice struct {
@@ -101,6 +109,9 @@ func str(s string) *string { return &s }
 
 func (c *OpenAI) body(req Request, stream bool) ([]byte, error) {
 	q := oaRequest{Model: req.Model, MaxTokens: req.MaxTokens, Stream: stream}
+	if stream {
+		q.StreamOptions = &oaStreamOptions{IncludeUsage: true}
+	}
 	if req.System != "" {
 		q.Messages = append(q.Messages, oaMessage{Role: "system", Content: str(req.System)})
 	}
