@@ -358,7 +358,7 @@ func (s *Service) finish(ctx context.Context, p authz.Principal, work *audit.Uni
 // visitor, an account without the setting): their "/…" is text for the
 // model. Deny by default: a channel not named here has no commands.
 func (s *Service) commandAccess(ctx context.Context, p authz.Principal, m channel.InboundMessage) (CommandAccess, error) {
-	if p.Public || !strings.HasPrefix(m.Text, "/") {
+	if p.Public {
 		return CommandsNone, nil
 	}
 	switch m.Channel {
@@ -368,6 +368,9 @@ func (s *Service) commandAccess(ctx context.Context, p authz.Principal, m channe
 		}
 		return CommandsUser, nil
 	case channel.Webhook, channel.Slack:
+		if !strings.HasPrefix(m.Text, "/") {
+			return CommandsNone, nil // not a command: no need to read the account
+		}
 		a, err := s.st.ChannelAccountByKey(ctx, p.TenantID, m.Channel, m.ChannelAccountID)
 		if errors.Is(err, store.ErrNotFound) {
 			return CommandsNone, nil
