@@ -75,3 +75,32 @@ func TestHistoryMessagesRendering(t *testing.T) {
 		t.Errorf("the confirmation message reached the model: %+v", msgs[len(msgs)-1])
 	}
 }
+
+// TestHistoryCommandResults: a slash command's result is stored as a tool
+// turn with no assistant call before it; sent as it is, a provider refuses
+// the whole request (a tool message must answer a tool call). It is left
+// out (the assistant turn after it carries the answer), and every tool
+// message the model is sent answers a call of the assistant message before
+// it.
+func TestHistoryCommandResults(t *testing.T) {
+	calls := []byte(`[{"id":"c1","name":"memory_recall","arguments":{}},{"id":"c2","name":"current_time","arguments":{}}]`)
+	turns := []store.Turn{
+		{Role: store.RoleUser, Text: "/memory get plan"},
+		{Role: store.RoleTool, Text: `{"key":"plan","value":"gold"}`, ToolCallID: commandCallPrefix + "1", ToolName: "memory_recall"},
+		{Role: store.RoleAssistant, Text: `{"key":"plan","value":"gold"}`},
+		{Role: store.RoleUser, Text: "and the time?"},
+		{Role: store.RoleAssistant, ToolCalls: calls},
+		{Role: store.RoleTool, Text: `{"v":"gold"}`, ToolCallID: "c1", ToolName: "memory_recall"},
+		{Role: store.RoleTool, Text: `{"t":"noon"}`, ToolCallID: "c2", ToolName: "current_time"},
+		{Role: store.RoleTool, Text: `{"stray":true}`, ToolCallID: "c9", ToolName: "current_time"},
+		{Role: store.RoleAssistant, Text: "Gold, at noon."},
+	}
+	msgs := historyMessages(turns, false, "abcd")
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.Role+":"+m.ToolCallID)
+	}
+	if want := "user:,assistant:,user:,assistant:,tool:c1,tool:c2,assistant:"; strings.Join(got, ",") != want {
+		t.Fatalf("messages %v, want %s", got, want)
+	}
+}

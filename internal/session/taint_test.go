@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +40,21 @@ func taintHistory() []store.Turn {
 	}
 }
 
+// asked returns user, then an assistant turn asking for every tool call of
+// rest's tool turns (each given its own call ID), then rest: a history in
+// which each tool result answers a call.
+func asked(user store.Turn, rest ...store.Turn) []store.Turn {
+	var calls []llm.ToolCall
+	for i := range rest {
+		if rest[i].Role == store.RoleTool {
+			rest[i].ToolCallID = "call-" + strconv.Itoa(i)
+			calls = append(calls, llm.ToolCall{ID: rest[i].ToolCallID, Name: rest[i].ToolName, Arguments: json.RawMessage(`{}`)})
+		}
+	}
+	b, _ := json.Marshal(calls)
+	return append([]store.Turn{user, {Role: store.RoleAssistant, ToolCalls: b}}, rest...)
+}
+
 // TestHistoryTaint: which messages of the context are untrusted content.
 func TestHistoryTaint(t *testing.T) {
 	recall := func(out string) store.Turn {
@@ -57,19 +73,22 @@ func TestHistoryTaint(t *testing.T) {
 			[]bool{true, true}},
 		{"a warn-flagged message", []store.Turn{{Role: store.RoleUser, Text: "hm", Flag: store.FlagWarn}, {Role: store.RoleAssistant, Text: "ok"}},
 			false, []bool{true, true}},
-		{"Komand's own tool outputs", []store.Turn{{Role: store.RoleUser, Text: "x"},
-			{Role: store.RoleTool, Text: `{"time":"2026-01-01T00:00:00Z"}`, ToolName: "current_time"},
-			{Role: store.RoleTool, Text: `{"stored":true,"created":true}`, ToolName: "memory_store"},
+		{"Komand's own tool outputs", asked(store.Turn{Role: store.RoleUser, Text: "x"},
+			store.Turn{Role: store.RoleTool, Text: `{"time":"2026-01-01T00:00:00Z"}`, ToolName: "current_time"},
+			store.Turn{Role: store.RoleTool, Text: `{"stored":true,"created":true}`, ToolName: "memory_store"},
 			recall(`{"found":false}`), recall(`{"found":true,"provenance":"trusted","value":"gold"}`), recall(`{"error":"key is required"}`),
-			{Role: store.RoleAssistant, Text: "ok"}}, false, []bool{false, false, false, false, false, false, false}},
-		{"untrusted and unreadable recalls", []store.Turn{{Role: store.RoleUser, Text: "x"},
+			store.Turn{Role: store.RoleAssistant, Text: "ok"}), false, []bool{false, false, false, false, false, false, false, false}},
+		{"untrusted and unreadable recalls", asked(store.Turn{Role: store.RoleUser, Text: "x"},
 			recall(`{"found":true,"provenance":"untrusted","value":"v"}`), recall(`{"found":true,"value":"v"}`),
-			recall(`{"found":true,"provenance":"Trusted","value":"v"}`), recall(`not json`), recall(`{"found":false,"provenance":"trusted","x":1}`)},
-			false, []bool{false, true, true, true, true, true}},
-		{"withheld outputs are Komand's text", []store.Turn{{Role: store.RoleUser, Text: "x"},
-			{Role: store.RoleTool, Text: "evil", ToolName: "web-fetch", Flag: store.FlagBlocked},
-			{Role: store.RoleTool, Text: RejectedCall, ToolName: "web-fetch"},
-			{Role: store.RoleAssistant, Text: "ok"}}, false, []bool{false, false, false, false}},
+			recall(`{"found":true,"provenance":"Trusted","value":"v"}`), recall(`not json`), recall(`{"found":false,"provenance":"trusted","x":1}`)),
+			false, []bool{false, false, true, true, true, true, true}},
+		{"withheld outputs are Komand's text", asked(store.Turn{Role: store.RoleUser, Text: "x"},
+			store.Turn{Role: store.RoleTool, Text: "evil", ToolName: "web-fetch", Flag: store.FlagBlocked},
+			store.Turn{Role: store.RoleTool, Text: RejectedCall, ToolName: "web-fetch"},
+			store.Turn{Role: store.RoleAssistant, Text: "ok"}), false, []bool{false, false, false, false, false}},
+		{"a tool result without its call (a slash command's) is left out", []store.Turn{{Role: store.RoleUser, Text: "/memory get x"},
+			recall(`{"found":true,"provenance":"untrusted","value":"v"}`), {Role: store.RoleAssistant, Text: "noted"}},
+			false, []bool{false, false}},
 	}
 	for _, c := range cases {
 		_, got := historyContext(c.turns, c.external, "n")
@@ -226,6 +245,42 @@ func TestTaintEveryChannel(t *testing.T) {
 				}
 			} else if out.Reply != HoldingReply || out.Stop != "held" {
 				t.Fatalf("reply %q stop %s", out.Reply, out.Stop)
+			}
+		})
+	}
+}
+
+// TestTaintSenderNotAKomandUser: with nothing untrusted read yet, a
+// Komand user's own request for a consequential call runs, while the same
+// request from a sender who is not a Komand user (anyone can be a widget
+// visitor, a Telegram or Slack sender, or fill in the form behind a
+// webhook) is untrusted content itself and goes to the Admin queue: such a
+// sender could otherwise poison the agent's memory, which staff sessions
+// share, or make a credentialed fetch.
+func TestTaintSenderNotAKomandUser(t *testing.T) {
+	cases := []struct {
+		name string
+		p    authz.Principal
+		ch   string
+		runs bool
+	}{
+		{"API key", authz.Principal{UserID: uuid.NewString(), Role: authz.Operator, APIKeyID: uuid.NewString()}, channel.WebChat, true},
+		{"login", authz.Principal{UserID: uuid.NewString(), Role: authz.Admin, SessionID: uuid.NewString()}, channel.WebChat, true},
+		{"widget visitor", authz.Principal{UserID: channel.WidgetActor(uuid.NewString()), Role: authz.Operator, Public: true}, channel.WebChat, false},
+		{"Telegram", authz.Principal{UserID: "channel:" + uuid.NewString(), Role: authz.Operator, Public: true}, channel.Telegram, false},
+		{"Slack", authz.Principal{UserID: "channel:" + uuid.NewString(), Role: authz.Operator}, channel.Slack, false},
+		{"webhook", authz.Principal{UserID: "channel:" + uuid.NewString(), Role: authz.Operator}, channel.Webhook, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rig := newTaintRig(t)
+			out := rig.turn(t, c.p, c.ch, nil, 0)
+			_, ran := rig.stored(t)
+			if ran != c.runs {
+				t.Fatalf("memory_store ran: %v, want %v (hold %+v, reply %q)", ran, c.runs, out.Hold, out.Reply)
+			}
+			if !c.runs && (out.Hold == nil || out.Hold.Kind != store.ReviewToolCall || out.Hold.Confirm || out.Reply != HoldingReply) {
+				t.Fatalf("hold %+v, reply %q: want the Admin queue", out.Hold, out.Reply)
 			}
 		})
 	}

@@ -360,7 +360,13 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 	// computed from the messages actually sent.
 	start := trimStart(msgs, in.Agent.MaxContextTokens-estimate(in.Agent.SystemPrompt))
 	msgs = msgs[start:]
-	tainted := in.Tainted || external || slices.Contains(untrusted[start:], true)
+	//
+	// A sender who is not a Komand user (a widget visitor, a Telegram or
+	// Slack sender, an integration) is untrusted content too: anyone can
+	// be one, and what they write can steer the model as well as a web
+	// page can. Their consequential calls go to an Admin's review, since
+	// they cannot confirm one themselves.
+	tainted := in.Tainted || external || !in.KomandUser || slices.Contains(untrusted[start:], true)
 	allow := in.Policy.Resolve(in.Agent.AgentID, injection.SourceUser).AllowConsequentialTools
 	req := llm.Request{Model: in.Agent.ModelID, System: in.Agent.SystemPrompt, Tools: r.tools.Tools(ctx, inv), MaxTokens: 4096}
 	var out TurnOutput
@@ -667,6 +673,12 @@ func historyContext(turns []store.Turn, external bool, nonce string) ([]llm.Mess
 			out, taint = append(out, userMessage(t.Text, external, nonce)), append(taint, u)
 			continue
 		case t.Role == store.RoleTool:
+			if !answers(out, t.ToolCallID) {
+				// A slash command's result has no assistant call before
+				// it (its output is the next assistant turn's text):
+				// providers refuse a tool result without its call.
+				continue
+			}
 			u := untrustedTool(t)
 			seen = seen || u
 			out, taint = append(out, toolMessage(t, nonce)), append(taint, u)
@@ -681,6 +693,25 @@ func historyContext(turns []store.Turn, external bool, nonce string) ([]llm.Mess
 		out, taint = append(out, m), append(taint, seen)
 	}
 	return out, taint
+}
+
+// answers reports whether a tool result with call ID id may follow msgs:
+// the last assistant message since the last user message asked for it.
+func answers(msgs []llm.Message, id string) bool {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		switch msgs[i].Role {
+		case llm.RoleUser:
+			return false
+		case llm.RoleAssistant:
+			for _, c := range msgs[i].ToolCalls {
+				if c.ID == id {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
 }
 
 // estimate is a conservative token count for text: about four bytes a
