@@ -19,7 +19,7 @@ const (
 	minHex    = 16
 )
 
-func (d *Detector) decoded(sc *scratch, text string, src Source, depth int, budget *int, ev *evidence) {
+func (d *Detector) decoded(sc *scratch, text string, src Source, depth int, budget *int, vs *views) {
 	// The scan below never carries state across a byte <= ' ' (an encoded
 	// span or a base64 run ends before one, and the byte after one starts
 	// a step), so it runs only over the chunks between such bytes that
@@ -31,7 +31,7 @@ func (d *Detector) decoded(sc *scratch, text string, src Source, depth int, budg
 		if *budget <= 0 {
 			return
 		}
-		d.decodedRange(sc, text, ch[0], ch[1], src, depth, budget, ev)
+		d.decodedRange(sc, text, ch[0], ch[1], src, depth, budget, vs)
 	}
 }
 
@@ -85,7 +85,7 @@ func encodedChunks(out [][2]int, text string) [][2]int {
 func hasZero(w uint64) uint64 { return (w - 0x0101010101010101) & ^w & 0x8080808080808080 }
 
 // decodedRange is the scan of one chunk text[start:end].
-func (d *Detector) decodedRange(sc *scratch, text string, start, end int, src Source, depth int, budget *int, ev *evidence) {
+func (d *Detector) decodedRange(sc *scratch, text string, start, end int, src Source, depth int, budget *int, vs *views) {
 	for i := start; i < end && *budget > 0; {
 		// Pass over bytes that start nothing.
 		for i < end && encClass[text[i]] == 0 {
@@ -98,7 +98,7 @@ func (d *Detector) decodedRange(sc *scratch, text string, start, end int, src So
 		switch {
 		case c == '%' || (c == '\\' && i+1 < len(text) && text[i+1] == 'x'):
 			j := spanEnd(text, i)
-			d.try(sc, text, i, j, "url", src, depth, budget, ev)
+			d.try(sc, text, i, j, "url", src, depth, budget, vs)
 			i = j
 		case encClass[c] == encB64:
 			j := i
@@ -110,7 +110,7 @@ func (d *Detector) decodedRange(sc *scratch, text string, start, end int, src So
 				if isHexRun(text[i:j]) {
 					enc = "hex"
 				}
-				d.try(sc, text, i, j, enc, src, depth, budget, ev)
+				d.try(sc, text, i, j, enc, src, depth, budget, vs)
 			}
 			i = j
 			if i < len(text) && text[i] == '%' {
@@ -173,18 +173,18 @@ func isHexRun(s string) bool {
 // reversed screens text written backwards (with a right-to-left override
 // or with the request to read it in reverse): the whole text, reversed by
 // characters, is one decoded span.
-func (d *Detector) reversed(text string, src Source, depth int, budget *int, ev *evidence) {
+func (d *Detector) reversed(text string, src Source, depth int, budget *int, vs *views) {
 	if len(text) > *budget {
 		return
 	}
 	r := []rune(text)
 	slices.Reverse(r)
-	d.screenDecoded(text, 0, len(text), "reversed", []byte(string(r)), src, depth, budget, ev)
+	d.screenDecoded(text, 0, len(text), "reversed", []byte(string(r)), src, depth, budget, vs)
 }
 
 // try decodes text[i:j] as enc and, when it reads as text, screens it.
 // Base64 and hex decode into the scratch's buffers.
-func (d *Detector) try(sc *scratch, text string, i, j int, enc string, src Source, depth int, budget *int, ev *evidence) {
+func (d *Detector) try(sc *scratch, text string, i, j int, enc string, src Source, depth int, budget *int, vs *views) {
 	raw := text[i:j]
 	var out []byte
 	switch enc {
@@ -219,7 +219,7 @@ func (d *Detector) try(sc *scratch, text string, i, j int, enc string, src Sourc
 	if len(out) < 8 || !readable(out) {
 		return
 	}
-	d.screenDecoded(text, i, j, enc, out, src, depth, budget, ev)
+	d.screenDecoded(text, i, j, enc, out, src, depth, budget, vs)
 }
 
 // decodeHex appends the bytes that the hex digits in s (an even number of
@@ -243,21 +243,22 @@ func hexVal(c byte) byte {
 
 // screenDecoded screens out, the decoding of text[i:j], and adds what it
 // shows to ev.
-func (d *Detector) screenDecoded(text string, i, j int, enc string, out []byte, src Source, depth int, budget *int, ev *evidence) {
+func (d *Detector) screenDecoded(text string, i, j int, enc string, out []byte, src Source, depth int, budget *int, vs *views) {
 	*budget -= len(out)
 	sub := d.evidence(string(out), src, depth+1, budget)
-	if sub.z <= bias+2 {
-		return
-	}
-	// The decoded text's evidence counts for the whole text, as obfuscated.
-	for c, w := range sub.cats {
-		if sub.has&(1<<c) != 0 {
-			ev.add(catID(c), w, Span{Start: i, End: j, Encoding: enc})
+	for k := 0; k < vs.n; k++ {
+		sv, ev := &sub.v[k], &vs.v[k]
+		if sv.z <= bias+2 {
+			continue
 		}
-	}
-	ev.add(catObfuscate, 1.5, Span{Start: i, End: j, Encoding: enc})
-	if z := sub.z + 1.5; z > ev.z {
-		ev.z = z
+		// The decoded text's evidence counts for the whole text, as obfuscated.
+		for c, w := range sv.cats {
+			if sv.has&(1<<c) != 0 {
+				ev.add(catID(c), w, Span{Start: i, End: j, Encoding: enc})
+			}
+		}
+		ev.add(catObfuscate, 1.5, Span{Start: i, End: j, Encoding: enc})
+		ev.dz = max(ev.dz, sv.z+1.5)
 	}
 }
 

@@ -41,8 +41,25 @@ const (
 	VerdictBenign    = "benign"
 )
 
-// DefaultThreshold is the score at and above which text is an injection.
+// DefaultThreshold is the score at and above which text is an injection
+// when there is no embedded model (rules only) and the threshold of an
+// explicit policy rule that sets an action but no threshold; with the
+// model, each source has its own calibrated default (DefaultThresholds).
 const DefaultThreshold = 0.5
+
+// DefaultThresholds are the default policy's thresholds for src: warn at
+// and above warn, block at and above block. They come with the embedded
+// model, chosen on its leave-one-source-out folds (docs/injection.md,
+// "Calibration and defaults"): block where benign text of sources the
+// model never saw is flagged at most 0.5 % of the time, warn at most 5 %.
+// Without a model: warn 0.35, block DefaultThreshold.
+func DefaultThresholds(src Source) (warn, block float64) {
+	if m := loadTables().model; m != nil {
+		i := srcIndex(src)
+		return float64(m.warn[i]), float64(m.block[i])
+	}
+	return 0.35, DefaultThreshold
+}
 
 // Result is one screening.
 type Result struct {
@@ -167,8 +184,9 @@ func loadTables() *detectorTables {
 
 // Detector screens text. It is safe for concurrent use.
 type Detector struct {
-	t         *detectorTables
-	threshold float64
+	t *detectorTables
+	// threshold is the verdict's threshold, per source (srcIndex).
+	threshold [3]float64
 	noModel   bool
 	pool      sync.Pool
 }
@@ -176,7 +194,8 @@ type Detector struct {
 // Options configure a Detector.
 type Options struct {
 	// Threshold is the score at and above which the verdict is injection
-	// (DefaultThreshold when zero).
+	// (when zero, each source's default block threshold,
+	// DefaultThresholds).
 	Threshold float64
 	// RulesOnly leaves the statistical classifier out (for measuring).
 	RulesOnly bool
@@ -184,22 +203,41 @@ type Options struct {
 
 // New returns a Detector.
 func New(opts Options) *Detector {
-	if opts.Threshold <= 0 || opts.Threshold > 1 {
-		opts.Threshold = DefaultThreshold
-	}
-	d := &Detector{t: loadTables(), threshold: opts.Threshold, noModel: opts.RulesOnly}
+	d := &Detector{t: loadTables(), noModel: opts.RulesOnly}
+	d.setThreshold(opts.Threshold)
 	d.pool.New = func() any { return &scratch{tok: tokenizer{d: d.t}} }
 	return d
 }
 
-// Threshold is the detector's verdict threshold.
-func (d *Detector) Threshold() float64 { return d.threshold }
+func (d *Detector) setThreshold(t float64) {
+	for i, src := range sources {
+		switch _, block := DefaultThresholds(src); {
+		case t > 0 && t <= 1:
+			d.threshold[i] = t
+		case d.noModel || d.t.model == nil:
+			d.threshold[i] = DefaultThreshold
+		default:
+			d.threshold[i] = block
+		}
+	}
+}
+
+// Threshold is the detector's verdict threshold for a user's message.
+func (d *Detector) Threshold() float64 { return d.threshold[0] }
+
+// ThresholdFor is the detector's verdict threshold for src.
+func (d *Detector) ThresholdFor(src Source) float64 { return d.threshold[srcIndex(src)] }
 
 type scratch struct {
 	f      folded
 	tok    tokenizer
 	cls    []byte
-	pos    [2][windowStep]float32 // see model.logit
+	// The classifier's windows and sums (see model.go).
+	off    []int32
+	starts []int32
+	wins   []window
+	pu, pd []int64
+	wu     []int32
 	quotes [][2]int32
 	meta   bool // the text talks about examples, attacks or detection
 	// metaWords counts the words that make it so.
@@ -227,8 +265,8 @@ const maxDecoded = 256 << 10
 // carry them).
 func (d *Detector) Screen(text string, src Source) Result {
 	budget := maxDecoded
-	ev := d.evidence(text, src, 0, &budget)
-	res := d.result(ev)
+	vs := d.evidence(text, src, 0, &budget)
+	res := d.result(&vs, src)
 	if len(res.Spans) > 0 && !utf8.ValidString(text) {
 		res.Spans = validSpans(text, res.Spans)
 	}
@@ -259,12 +297,32 @@ func validSpans(text string, spans []Span) []Span {
 	return out
 }
 
-// evidence is what one text (or decoded span) showed.
+// evidence is what one text (or decoded span) showed in one view.
 type evidence struct {
-	z     float64        // log-odds
+	z     float64        // log-odds (uncalibrated)
 	cats  [nCats]float64 // strongest weight per category (catNames)
 	has   uint16         // categories with a weight above 0
 	spans []Span
+	// hits are the spans' starts, categories and weights (sorted by
+	// start before the classifier reads them); globObf is the weight of
+	// obfuscation seen in the whole text (bidi controls); dz the
+	// strongest decoded span's log-odds.
+	hits    []hit
+	globObf float64
+	dz      float64
+}
+
+type hit struct {
+	start int32
+	cat   catID
+	w     float64
+}
+
+// views is what one text showed as a user's message (v[0]) and, when its
+// source is data, as that source's data (v[1]); n is 1 or 2.
+type views struct {
+	v [2]evidence
+	n int
 }
 
 // catNames are the categories rules and markers report, by catID.
@@ -303,16 +361,41 @@ func (e *evidence) add(cat catID, w float64, s Span) {
 	}
 	s.Category = catNames[cat]
 	e.spans = append(e.spans, s)
+	e.hits = append(e.hits, hit{start: int32(s.Start), cat: cat, w: w})
 }
 
-func (d *Detector) result(ev evidence) Result {
-	score := 1 / (1 + math.Exp(-ev.z))
+func (e *evidence) sortHits() {
+	slices.SortFunc(e.hits, func(a, b hit) int { return cmp.Compare(a.start, b.start) })
+}
+
+// prob is the calibrated score of log-odds z from src's view.
+func (d *Detector) prob(z float64, src Source) float64 {
+	if d.noModel || d.t.model == nil {
+		return 1 / (1 + math.Exp(-z))
+	}
+	return d.t.model.cal[srcIndex(src)].p(z)
+}
+
+// score is the text's calibrated score: for data, the higher of the
+// user view's and the data view's (so data never scores lower than a
+// user's message with the same words).
+func (d *Detector) score(vs *views, src Source) float64 {
+	p := d.prob(vs.v[viewUser].z, SourceUser)
+	if vs.n == 2 {
+		p = max(p, d.prob(vs.v[viewData].z, src))
+	}
+	return p
+}
+
+func (d *Detector) result(vs *views, src Source) Result {
+	score := d.score(vs, src)
 	res := Result{Score: math.Round(score*1e4) / 1e4, Verdict: VerdictBenign, Categories: []string{}}
-	if score >= d.threshold {
+	if score >= d.threshold[srcIndex(src)] {
 		res.Verdict = VerdictInjection
 	}
+	has := vs.v[0].has | vs.v[1].has
 	for c, name := range catNames {
-		if ev.has&(1<<c) != 0 {
+		if has&(1<<c) != 0 {
 			res.Categories = append(res.Categories, name)
 		}
 	}
@@ -320,14 +403,28 @@ func (d *Detector) result(ev evidence) Result {
 	if res.Verdict == VerdictInjection && len(res.Categories) == 0 {
 		res.Categories = append(res.Categories, CatModel)
 	}
-	res.Spans = mergeSpans(ev.spans)
+	spans := vs.v[0].spans
+	if vs.n == 2 {
+		spans = append(spans, vs.v[1].spans...)
+	}
+	res.Spans = mergeSpans(spans)
 	return res
 }
 
-func (d *Detector) evidence(text string, src Source, depth int, budget *int) evidence {
+func (d *Detector) evidence(text string, src Source, depth int, budget *int) views {
 	sc := d.pool.Get().(*scratch)
 	defer d.pool.Put(sc)
-	var ev evidence
+	return d.evidenceIn(sc, text, src, depth, budget)
+}
+
+// evidenceIn is evidence with the scratch sc, which holds the text's
+// tokens, class text and windows afterwards (training reads them).
+func (d *Detector) evidenceIn(sc *scratch, text string, src Source, depth int, budget *int) views {
+	var vs views
+	vs.n = 1
+	if src.data() {
+		vs.n = 2
+	}
 	sc.f.fold(text)
 	f := sc.f.b
 	quotes(sc, f)
@@ -337,12 +434,57 @@ func (d *Detector) evidence(text string, src Source, depth int, budget *int) evi
 	present, lits := sc.tok.present, &sc.tok.lits
 	sc.meta = present&cMeta != 0
 	sc.metaWords = sc.tok.meta
-	d.markers(sc, text, src, &ev)
-	d.rules(sc, text, toks, present, lits, src, &ev)
-	if sc.f.hidden > 0 && sc.f.bidi && ev.cats[catObfuscate] < 1 {
-		ev.cats[catObfuscate] = 1 // bidi overrides have no place in chat text
-		ev.has |= 1 << catObfuscate
+	for k := 0; k < vs.n; k++ {
+		ev, s := &vs.v[k], viewSource(k, src)
+		ev.dz = math.Inf(-1)
+		d.markers(sc, text, s, ev)
+		d.rules(sc, text, toks, present, lits, s, ev)
+		if sc.f.hidden > 0 && sc.f.bidi && ev.cats[catObfuscate] < 1 {
+			ev.cats[catObfuscate] = 1 // bidi overrides have no place in chat text
+			ev.has |= 1 << catObfuscate
+			ev.globObf = 1
+		}
 	}
+	if depth < maxDepth {
+		d.decoded(sc, text, src, depth, budget, &vs)
+		if sc.f.bidi || present&cReverse != 0 {
+			d.reversed(text, src, depth, budget, &vs)
+		}
+	}
+	clsOffsets(sc, toks)
+	windows(sc, text, toks)
+	m := d.t.model
+	if d.noModel {
+		m = nil
+	}
+	if m != nil {
+		m.sums(sc, sc.tok.cls, toks, vs.n == 2)
+	}
+	for k := 0; k < vs.n; k++ {
+		ev, s := &vs.v[k], viewSource(k, src)
+		ev.sortHits()
+		if m != nil {
+			ev.z = m.logit(sc, ev, k, s)
+		} else {
+			ev.z = rulesLogit(ev, s)
+		}
+		ev.z = max(ev.z, ev.dz)
+	}
+	return vs
+}
+
+// viewSource is the source view k of text from src is scored as.
+func viewSource(k int, src Source) Source {
+	if k == viewUser {
+		return SourceUser
+	}
+	return src
+}
+
+// rulesLogit is the rules' log-odds without the classifier: the
+// strongest rule of each category, more in data, obfuscation only
+// together with another category.
+func rulesLogit(ev *evidence, src Source) float64 {
 	z := bias
 	others := false
 	for c, w := range ev.cats {
@@ -359,17 +501,7 @@ func (d *Detector) evidence(text string, src Source, depth int, budget *int) evi
 		// Hiding words is evidence only together with what was hidden.
 		z += ev.cats[catObfuscate]
 	}
-	if !d.noModel && d.t.model != nil {
-		z += d.t.model.logit(sc, sc.tok.cls, src)
-	}
-	ev.z = z
-	if depth < maxDepth {
-		d.decoded(sc, text, src, depth, budget, &ev)
-		if sc.f.bidi || present&cReverse != 0 {
-			d.reversed(text, src, depth, budget, &ev)
-		}
-	}
-	return ev
+	return z
 }
 
 // rules runs every rule from every token that can start it. A rule can

@@ -1,54 +1,80 @@
-// Command gen trains the injection detector's classifier from the labelled
-// corpus (its training split only) and writes the embedded model file. It
-// is run by `go generate ./internal/injection`; the same corpus always
+// Command gen trains the injection detector's classifier and writes the
+// embedded model file. It is run by `go generate ./internal/injection`
+// and reads the project's corpus (its training split only) plus, when
+// KOMAND_TRAINING_DATA names a directory, $KOMAND_TRAINING_DATA/examples.jsonl
+// (the public training data, see docs/injection.md). The same data always
 // gives the same file.
+//
+// With -report FILE it also writes the leave-one-source-out and
+// in-distribution figures as markdown (docs/injection.md quotes them).
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
+	"time"
 
 	"github.com/komand-ai/komand/internal/injection"
 )
 
 func main() {
-	corpus := flag.String("corpus", "testdata/corpus.jsonl", "labelled JSON Lines corpus")
+	corpus := flag.String("corpus", "testdata/corpus.jsonl", "the project's labelled corpus (its training split is used)")
 	out := flag.String("out", "model.bin", "model file to write")
+	report := flag.String("report", "", "also measure the in-distribution split and write the figures as markdown to this file")
+	loso := flag.Bool("loso", false, "only measure (leave one source out, in-distribution split) and write -report; do not write the model")
+	workers := flag.Int("workers", min(2, runtime.NumCPU()), "folds trained at once")
 	flag.Parse()
-	if err := run(*corpus, *out); err != nil {
+	if err := run(*corpus, os.Getenv("KOMAND_TRAINING_DATA"), *out, *report, *loso, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(corpus, out string) error {
-	f, err := os.Open(corpus)
+func run(corpus, dataDir, out, report string, losoOnly bool, workers int) error {
+	ex, err := injection.LoadTrainingData(corpus, dataDir)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	all, err := injection.ReadCorpus(f)
-	if err != nil {
-		return err
+	start := time.Now()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "gen: %6.1fs "+format+"\n", append([]any{time.Since(start).Seconds()}, args...)...)
 	}
-	var train []injection.Example
-	for _, e := range all {
-		if !injection.InTestSplit(e.Text) {
-			train = append(train, e)
+	logf("%d examples", len(ex))
+	model, rep := injection.Train(ex, injection.TrainOptions{Workers: workers, InDist: report != "", Log: logf})
+	if report != "" {
+		host, _ := os.Hostname()
+		md := formatReport(rep, fmt.Sprintf("%s, %d cores (%s), %s", runtime.GOARCH, runtime.NumCPU(), cpuName(), time.Now().UTC().Format("2006-01-02")), host)
+		if err := os.WriteFile(report, []byte(md), 0o644); err != nil {
+			return err
 		}
+		logf("wrote %s", report)
 	}
-	model, cv := injection.Train(train)
-	for _, r := range cv {
-		mark := ""
-		if r.Chosen {
-			mark = "  <- chosen"
-		}
-		fmt.Printf("gen: L2 %-6g held-out log-loss %.4f  tp %d fp %d tn %d fn %d%s\n", r.L2, r.LogLoss, r.TP, r.FP, r.TN, r.FN, mark)
+	if losoOnly {
+		return nil
 	}
 	if err := os.WriteFile(out, model, 0o644); err != nil {
 		return err
 	}
-	fmt.Printf("gen: trained on %d of %d examples, wrote %s\n", len(train), len(all), out)
+	logf("wrote %s (%d bytes)", filepath.Base(out), len(model))
 	return nil
+}
+
+func cpuName() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range splitLines(string(b)) {
+		if len(line) > 10 && line[:10] == "model name" {
+			for i := range line {
+				if line[i] == ':' {
+					return trim(line[i+1:])
+				}
+			}
+		}
+	}
+	return "unknown CPU"
 }
