@@ -25,7 +25,7 @@ func TestTrainMatchesRuntime(t *testing.T) {
 		}
 		best := math.Inf(-1)
 		for wi := range doc.wins {
-			best = max(best, p.z(doc, &doc.wins[wi]))
+			best = max(best, p.z(doc, &doc.wins[wi], doc.view))
 		}
 		zu, zd := d.logits(e.Text, e.Source)
 		z := zu

@@ -110,7 +110,7 @@ type trainWin struct {
 	fa, fb int32
 	inv    float32 // 1/sqrt(feature count)
 	lab    int8    // 1 positive, 0 negative, -1 not trained on
-	x      [nDense]float32
+	x      [2][nDense]float32 // per view
 }
 
 // cropExample cuts e to trainMaxBytes around its span.
@@ -150,7 +150,6 @@ func featurize(d *Detector, sc *scratch, e Example, weight float64) trainDoc {
 	if e.Source.data() {
 		view = viewData
 	}
-	ev := &vs.v[view]
 	toks := sc.tok.toks
 	cls := sc.tok.cls
 	type pf struct {
@@ -183,10 +182,12 @@ func featurize(d *Detector, sc *scratch, e Example, weight float64) trainDoc {
 		if c := gramCount(int(a), int(b), n) + 2*int(w.t1-w.t0); c > 0 {
 			tw.inv = float32(1 / math.Sqrt(float64(c)))
 		}
-		var x [nDense]float64
-		denseOf(&x, ev, w, int(b-a))
-		for i := range x {
-			tw.x[i] = float32(x[i])
+		for v := 0; v < vs.n; v++ {
+			var x [nDense]float64
+			denseOf(&x, &vs.v[v], w, int(b-a))
+			for i := range x {
+				tw.x[v][i] = float32(x[i])
+			}
 		}
 		switch {
 		case !e.Injection():
@@ -270,19 +271,39 @@ type params struct {
 	dense [2][nDense]float64
 }
 
-func (p *params) z(d *trainDoc, w *trainWin) float64 {
+// z is the log-odds of window w of d in view v.
+func (p *params) z(d *trainDoc, w *trainWin, v int) float64 {
 	var s float64
 	for _, f := range d.feats[w.fa:w.fb] {
-		s += p.v[f&^dataBit]
+		if f&dataBit == 0 {
+			s += p.v[f]
+		} else if v == viewData {
+			s += p.v[f&^dataBit]
+		}
 	}
-	z := p.bias[d.src] + p.scale*s*float64(w.inv)
-	for i, x := range w.x {
-		z += p.dense[d.view][i] * float64(x)
+	z := p.bias[d.srcIn(v)] + p.scale*s*float64(w.inv)
+	for i, x := range w.x[v] {
+		z += p.dense[v][i] * float64(x)
 	}
 	return z
 }
 
-type rowRef struct{ d, w int32 }
+// srcIn is the source whose bias view v of d uses.
+func (d *trainDoc) srcIn(v int) int {
+	if v == viewUser {
+		return 0
+	}
+	return d.src
+}
+
+// A row is one window of a document in one view. Data documents train the
+// data view; benign ones also the user view (as what a user's message
+// with those words is), so the user view, which a data text's score
+// never goes below, does not learn that documents are attacks.
+type rowRef struct {
+	d, w int32
+	v    int8
+}
 
 // fit trains on the docs for which use is true.
 func (ts *trainSet) fit(use func(i int) bool) *params {
@@ -314,22 +335,25 @@ func (ts *trainSet) fit(use func(i int) bool) *params {
 				for wi := range d.wins {
 					var z float64
 					if epoch == 0 { // no model yet: the window with the most rule evidence
-						for _, x := range d.wins[wi].x[:nCats] {
+						for _, x := range d.wins[wi].x[d.view][:nCats] {
 							z += float64(x)
 						}
 					} else {
-						z = p.z(d, &d.wins[wi])
+						z = p.z(d, &d.wins[wi], d.view)
 					}
 					if z > bz {
 						best, bz = wi, z
 					}
 				}
-				rows = append(rows, rowRef{di, int32(best)})
+				rows = append(rows, rowRef{di, int32(best), int8(d.view)})
 				continue
 			}
 			for wi := range d.wins {
 				if d.wins[wi].lab >= 0 {
-					rows = append(rows, rowRef{di, int32(wi)})
+					rows = append(rows, rowRef{di, int32(wi), int8(d.view)})
+					if d.view == viewData && d.y == 0 {
+						rows = append(rows, rowRef{di, int32(wi), viewUser})
+					}
 				}
 			}
 		}
@@ -343,16 +367,19 @@ func (ts *trainSet) fit(use func(i int) bool) *params {
 				y = float64(max(0, w.lab))
 			}
 			wt := d.w / math.Sqrt(float64(max(1, d.nl)))
-			z := p.z(d, w)
+			v := int(r.v)
+			z := p.z(d, w, v)
 			g := (1/(1+math.Exp(-z)) - y) * wt
-			p.bias[d.src] -= 0.2 * rate * g
-			for i, x := range w.x {
-				p.dense[d.view][i] -= 0.2 * rate * g * float64(x)
+			p.bias[d.srcIn(v)] -= 0.2 * rate * g
+			for i, x := range w.x[v] {
+				p.dense[v][i] -= 0.2 * rate * g * float64(x)
 			}
 			p.scale *= 1 - rate*trainL2
 			step := rate * g * float64(w.inv) / p.scale
 			for _, f := range d.feats[w.fa:w.fb] {
-				p.v[f&^dataBit] -= step
+				if f&dataBit == 0 || v == viewData {
+					p.v[f&^dataBit] -= step
+				}
 			}
 			if p.scale < 1e-3 {
 				for i := range p.v {
