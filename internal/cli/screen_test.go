@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -68,5 +70,69 @@ func TestScreenCommand(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "", "screen", "--threshold", "2"); code != exitUsage || !strings.Contains(errs, "threshold") {
 		t.Errorf("--threshold 2: exit %d, %s", code, errs)
+	}
+}
+
+// shortLines is a stream of chat-sized JSON lines: the corpus's texts cut
+// to at most 200 bytes, as user messages and as external data.
+func shortLines(tb testing.TB) (string, int) {
+	f, err := os.Open("../injection/testdata/corpus.jsonl")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	ex, err := injection.ReadCorpus(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var b strings.Builder
+	n := 0
+	for i, e := range ex {
+		text := strings.ToValidUTF8(e.Text[:min(len(e.Text), 200)], "")
+		src := "user"
+		if i%3 == 0 {
+			src = "external"
+		}
+		line, _ := json.Marshal(map[string]string{"text": text, "source": src})
+		b.Write(line)
+		b.WriteByte('\n')
+		n += len(text)
+	}
+	return b.String(), n
+}
+
+// BenchmarkScreenShortLines: komand screen on a stream of chat-sized
+// items (MB/s of text).
+func BenchmarkScreenShortLines(b *testing.B) {
+	in, n := shortLines(b)
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		e := &env{stdin: strings.NewReader(in), stdout: io.Discard, stderr: io.Discard}
+		if code := run(e, []string{"screen"}); code != exitOK {
+			b.Fatal(code)
+		}
+	}
+}
+
+// TestScreenEncodingMatchesJSON: the command's hand-written encoding of a
+// result is what encoding/json writes.
+func TestScreenEncodingMatchesJSON(t *testing.T) {
+	in, _ := shortLines(t)
+	d := injection.New(injection.Options{})
+	for _, line := range strings.Split(strings.TrimSpace(in), "\n") {
+		var req struct{ Text, Source string }
+		if err := json.Unmarshal([]byte(line), &req); err != nil {
+			t.Fatal(err)
+		}
+		res := d.Screen(req.Text, injection.Source(req.Source))
+		want, _ := json.Marshal(struct {
+			Score      float64          `json:"score"`
+			Verdict    string           `json:"verdict"`
+			Categories []string         `json:"categories"`
+			Spans      []injection.Span `json:"spans,omitempty"`
+		}{res.Score, res.Verdict, res.Categories, res.Spans})
+		if got := appendResult(nil, res); string(got) != string(want)+"\n" {
+			t.Fatalf("%s: encoded %s, encoding/json %s", line, got, want)
+		}
 	}
 }

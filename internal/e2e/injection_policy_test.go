@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/komand-ai/komand/internal/injection"
+
 	"github.com/komand-ai/komand/internal/app/apptest"
 )
 
@@ -29,7 +31,7 @@ func TestInjectionPolicyEffective(t *testing.T) {
 			}
 			return string(d.Policy)
 		}
-		if r := env.Do("GET", "/api/injection/policy", admin, nil); r.Status != 200 || policy(r) != `{"action":"block","threshold":0.5}` {
+		if r := env.Do("GET", "/api/injection/policy", admin, nil); r.Status != 200 || policy(r) != effectivePolicy(t, "") {
 			t.Fatalf("default policy: %d %s", r.Status, r.Body)
 		}
 		for doc, msg := range map[string]string{
@@ -47,11 +49,11 @@ func TestInjectionPolicyEffective(t *testing.T) {
 				t.Errorf("%s: %q, want %q", doc, *r.Error, msg)
 			}
 		}
-		if r := env.Do("GET", "/api/injection/policy", admin, nil); policy(r) != `{"action":"block","threshold":0.5}` {
+		if r := env.Do("GET", "/api/injection/policy", admin, nil); policy(r) != effectivePolicy(t, "") {
 			t.Fatalf("a refused document changed the policy: %s", r.Body)
 		}
 		r := env.Do("PUT", "/api/injection/policy", admin, `{"action":"warn", "agents":{"sales":{"threshold":0.8}}}`)
-		want := `{"action":"warn","threshold":0.5,"agents":{"sales":{"threshold":0.8}}}`
+		want := effectivePolicy(t, `{"action":"warn","agents":{"sales":{"threshold":0.8}}}`)
 		if r.Status != 200 || policy(r) != want {
 			t.Fatalf("PUT: %d %s, want policy %s", r.Status, r.Body, want)
 		}
@@ -59,4 +61,24 @@ func TestInjectionPolicyEffective(t *testing.T) {
 			t.Fatalf("GET after PUT: %s, want policy %s", r.Body, want)
 		}
 	})
+}
+
+// effectivePolicy is the policy document GET answers for a tenant that
+// stored doc ("": none): doc with the tenant-wide action and each source's
+// action and thresholds filled in (injection.Policy.Effective; the
+// default thresholds come with the embedded model).
+func effectivePolicy(t *testing.T, doc string) string {
+	t.Helper()
+	var p *injection.Policy
+	if doc != "" {
+		var err error
+		if p, err = injection.ParsePolicy([]byte(doc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := json.Marshal(p.Effective())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

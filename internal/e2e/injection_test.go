@@ -173,7 +173,7 @@ func TestInjectionPolicyAPI(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		w, viewer := newInjectionWorld(t, kind, nil, textReply("ok"))
 		r := w.env.Do("GET", "/api/injection/policy", w.admin, nil)
-		if r.Status != 200 || !strings.Contains(string(r.Data), `"policy":{"action":"block","threshold":0.5}`) {
+		if r.Status != 200 || !strings.Contains(string(r.Data), `"policy":`+effectivePolicy(t, "")) {
 			t.Fatalf("default policy: %d %s", r.Status, r.Body)
 		}
 		denied := w.count(t, audit.PermissionDenied)

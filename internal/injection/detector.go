@@ -56,7 +56,7 @@ const DefaultThreshold = 0.5
 func DefaultThresholds(src Source) (warn, block float64) {
 	if m := loadTables().model; m != nil {
 		i := srcIndex(src)
-		return float64(m.warn[i]), float64(m.block[i])
+		return math.Round(float64(m.warn[i])*1e4) / 1e4, math.Round(float64(m.block[i])*1e4) / 1e4
 	}
 	return 0.35, DefaultThreshold
 }
@@ -229,9 +229,9 @@ func (d *Detector) Threshold() float64 { return d.threshold[0] }
 func (d *Detector) ThresholdFor(src Source) float64 { return d.threshold[srcIndex(src)] }
 
 type scratch struct {
-	f      folded
-	tok    tokenizer
-	cls    []byte
+	f   folded
+	tok tokenizer
+	cls []byte
 	// The classifier's windows and sums (see model.go).
 	off    []int32
 	starts []int32

@@ -18,12 +18,22 @@
 //     cue word ("such as", "like", "z. B.") in text that discusses attacks
 //     (training material, tickets), and phrases right after a negation,
 //     weigh less;
-//   - a logistic-regression classifier over hashed character 3–5-grams of
-//     the normalised words, trained by `go generate ./internal/injection`
-//     from testdata/corpus.jsonl (its training split, with the L2
-//     strength chosen by 5-fold cross-validation on that split) with the
-//     rules as a fixed offset, and embedded (model.bin). Long text is
-//     scored in windows; the most suspicious window counts.
+//   - a logistic-regression classifier (model.go) over hashed character
+//     3–5-grams and word uni- and bigrams of the normalised words (and,
+//     for data, a data-only copy of the word features), with the rules'
+//     weight per category as learned features, scored in sentence windows
+//     (up to three sentences; the most suspicious window counts), trained
+//     by `go generate ./internal/injection` from the training split of
+//     testdata/corpus.jsonl and the public training data in
+//     $KOMAND_TRAINING_DATA (train.go; docs/injection.md), and embedded
+//     (model.bin). Attacked documents train with the inserted attack's
+//     span: the windows over it are positives, the rest of the document
+//     negatives, so being an e-mail or a table is not what is learnt.
+//
+// The score is calibrated per source (Platt scaling on the scores of
+// leave-one-source-out folds), so it reads as a probability and the
+// default policy's thresholds (DefaultThresholds) are operating points
+// measured on sources the model never saw.
 //
 // Screen is one pass over the text for each signal, with its buffers
 // reused between calls (pooled scratch): ASCII runs skip the
@@ -32,12 +42,15 @@
 // can hold an encoding (16+ bytes without a space, or a '%' or '\') are
 // scanned for one.
 //
-// Sources weigh differently: the same words count more in skill output and
-// external data than in a user's message, and some rules (text that
-// addresses "the AI reading this") count only in data. The result is a
-// score in [0, 1], a verdict at the threshold (DefaultThreshold unless the
-// tenant's Policy says otherwise), categories and spans with byte offsets
-// into the original text. Remote adds an optional external classifier.
+// Sources weigh differently: data (skill output, external content) is
+// scored twice, as a user's message and as data (with the data-only rules,
+// such as text that addresses "the AI reading this", its own weights and
+// its own calibration), and its score is the higher of the two, so the
+// same words never score lower in data than from a user. The result is a
+// score in [0, 1], a verdict at the source's default block threshold
+// (unless Options or the tenant's Policy say otherwise), categories and
+// spans with byte offsets into the original text. Remote adds an optional
+// external classifier.
 //
 // Policy is the tenant's block/warn/escalate document; the session package
 // applies it. WrapData, Neutralize and ScrubPrompt are the controls that

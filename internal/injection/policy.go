@@ -25,12 +25,21 @@ const (
 	ActionEscalate = "escalate"
 )
 
-// PolicyRule is an action and a threshold; a field left out inherits. A
-// field that is present must be valid: an action among block, warn and
-// escalate, a threshold in (0, 1] (0 is no threshold, not "inherit").
+// PolicyRule is an action, a threshold and a warn threshold; a field left
+// out inherits. A field that is present must be valid: an action among
+// block, warn and escalate, thresholds in (0, 1] (0 is no threshold, not
+// "inherit").
+//
+// A score at or above Threshold takes Action; a score at or above
+// WarnThreshold but below Threshold is a warning (ActionWarn: the text goes
+// on, audited, flagged in the history, with a caution the model sees);
+// below both, nothing. A WarnThreshold at or above Threshold leaves no
+// warning band. Without a policy each source has calibrated defaults
+// (DefaultThresholds).
 type PolicyRule struct {
-	Action    *string  `json:"action,omitempty"`
-	Threshold *float64 `json:"threshold,omitempty"`
+	Action        *string  `json:"action,omitempty"`
+	Threshold     *float64 `json:"threshold,omitempty"`
+	WarnThreshold *float64 `json:"warnThreshold,omitempty"`
 }
 
 // SourceRules are rules per source.
@@ -67,7 +76,8 @@ type AgentPolicy struct {
 // source, and overrides per agent (which may again be per source). The
 // most specific rule that sets a field wins, field by field: agent and
 // source, then agent, then source, then tenant, then the built-in default
-// (block at DefaultThreshold).
+// (block at the source's default threshold, warn from its default warn
+// threshold: DefaultThresholds).
 type Policy struct {
 	PolicyRule
 	Sources *SourceRules            `json:"sources,omitempty"`
@@ -76,9 +86,24 @@ type Policy struct {
 
 // Decision is the resolved rule for one agent and source.
 type Decision struct {
-	Action                  string
-	Threshold               float64
+	Action    string
+	Threshold float64
+	// WarnThreshold starts the warning band below Threshold (none when
+	// it is at or above Threshold).
+	WarnThreshold           float64
 	AllowConsequentialTools bool
+}
+
+// Act is what a decision does with a score: Action at or above
+// Threshold, ActionWarn in the warning band, "" (nothing) below.
+func (d Decision) Act(score float64) string {
+	switch {
+	case score >= d.Threshold:
+		return d.Action
+	case d.WarnThreshold < d.Threshold && score >= d.WarnThreshold:
+		return ActionWarn
+	}
+	return ""
 }
 
 // Resolve returns the rule for agentID and src.
@@ -103,33 +128,53 @@ func (p *Policy) Resolve(agentID string, src Source) Decision {
 		if d.Threshold == 0 && r.Threshold != nil {
 			d.Threshold = *r.Threshold
 		}
+		if d.WarnThreshold == 0 && r.WarnThreshold != nil {
+			d.WarnThreshold = *r.WarnThreshold
+		}
 	}
+	warn, block := DefaultThresholds(src)
 	if d.Action == "" {
 		d.Action = ActionBlock
 	}
 	if d.Threshold == 0 {
-		d.Threshold = DefaultThreshold
+		d.Threshold = block
+	}
+	if d.WarnThreshold == 0 {
+		d.WarnThreshold = warn
 	}
 	return d
 }
 
 // Effective returns a copy of p (nil: no policy) with the tenant-wide
-// action and threshold set to what applies when the document leaves them
-// out: what the tenant's texts are screened under unless a source or an
-// agent says otherwise.
+// action set to what applies when the document leaves it out, and each
+// source's action, threshold and warn threshold set to what applies to
+// it (Resolve for no agent): what the tenant's texts are screened under
+// unless an agent says otherwise. The thresholds are per source because
+// the defaults are.
 func (p *Policy) Effective() *Policy {
 	out := &Policy{}
 	if p != nil {
 		*out = *p
 	}
-	action, threshold := ActionBlock, DefaultThreshold
+	action := ActionBlock
 	if out.Action != nil {
 		action = *out.Action
 	}
-	if out.Threshold != nil {
-		threshold = *out.Threshold
+	out.Action = &action
+	src := &SourceRules{}
+	for _, s := range []Source{SourceUser, SourceSkill, SourceExternal} {
+		d := p.Resolve("", s)
+		r := &PolicyRule{Action: &d.Action, Threshold: &d.Threshold, WarnThreshold: &d.WarnThreshold}
+		switch s {
+		case SourceUser:
+			src.User = r
+		case SourceSkill:
+			src.Skill = r
+		default:
+			src.External = r
+		}
 	}
-	out.Action, out.Threshold = &action, &threshold
+	out.Sources = src
 	return out
 }
 
@@ -210,6 +255,9 @@ func (p *Policy) validate() error {
 		// NaN fails both comparisons, so it is refused too (JSON has none).
 		if r.Threshold != nil && !(*r.Threshold > 0 && *r.Threshold <= 1) {
 			return policyErr(join(where, "threshold"), "must be greater than 0 and at most 1")
+		}
+		if r.WarnThreshold != nil && !(*r.WarnThreshold > 0 && *r.WarnThreshold <= 1) {
+			return policyErr(join(where, "warnThreshold"), "must be greater than 0 and at most 1")
 		}
 		return nil
 	}
@@ -298,9 +346,9 @@ func shapeRule(m map[string]json.RawMessage, where string, more map[string]func(
 		switch f, ok := more[k]; {
 		case k == "action" && firstByte(v) != '"':
 			err = policyErr(field, "must be block, warn or escalate")
-		case k == "threshold" && !isNumber(v):
+		case (k == "threshold" || k == "warnThreshold") && !isNumber(v):
 			err = policyErr(field, "must be a number")
-		case k == "action", k == "threshold":
+		case k == "action", k == "threshold", k == "warnThreshold":
 		case ok:
 			err = f(v, field)
 		default:

@@ -8,8 +8,14 @@ import (
 
 func TestPolicyResolve(t *testing.T) {
 	var none *Policy
-	if d := none.Resolve("any", SourceUser); d.Action != ActionBlock || d.Threshold != DefaultThreshold || d.AllowConsequentialTools {
-		t.Fatalf("defaults: %+v", d)
+	for _, src := range sources {
+		warn, block := DefaultThresholds(src)
+		if d := none.Resolve("any", src); d.Action != ActionBlock || d.Threshold != block || d.WarnThreshold != warn || d.AllowConsequentialTools {
+			t.Fatalf("defaults for %s: %+v, want block at %v, warn from %v", src, d, block, warn)
+		}
+		if !(warn > 0 && warn <= block && block <= 1) {
+			t.Errorf("%s: default warn %v, block %v: want 0 < warn <= block <= 1", src, warn, block)
+		}
 	}
 	p, err := ParsePolicy([]byte(`{"action":"warn","threshold":0.7,
 		"sources":{"skill":{"action":"escalate"}},
@@ -131,25 +137,39 @@ func TestParsePolicyNamesField(t *testing.T) {
 }
 
 // TestPolicyEffective: the effective policy is the document with the
-// tenant-wide action and threshold the screening applies.
+// tenant-wide action and each source's action and thresholds the
+// screening applies.
 func TestPolicyEffective(t *testing.T) {
 	var none *Policy
-	if e := none.Effective(); *e.Action != ActionBlock || *e.Threshold != DefaultThreshold || e.Sources != nil || e.Agents != nil {
-		t.Fatalf("defaults: %+v", e)
+	e0 := none.Effective()
+	if *e0.Action != ActionBlock || e0.Threshold != nil || e0.Agents != nil {
+		t.Fatalf("defaults: %+v", e0)
+	}
+	for _, src := range sources {
+		warn, block := DefaultThresholds(src)
+		r := e0.Sources.rule(src)
+		if *r.Action != ActionBlock || *r.Threshold != block || *r.WarnThreshold != warn {
+			t.Fatalf("defaults for %s: %+v", src, r)
+		}
 	}
 	p, err := ParsePolicy([]byte(`{"action":"warn","sources":{"user":{"threshold":0.9}},"agents":{"a":{"action":"escalate"}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := p.Effective()
-	if *e.Action != ActionWarn || *e.Threshold != DefaultThreshold || *e.Sources.User.Threshold != 0.9 || *e.Agents["a"].Action != ActionEscalate {
+	_, skillBlock := DefaultThresholds(SourceSkill)
+	if *e.Action != ActionWarn || e.Threshold != nil || *e.Sources.User.Threshold != 0.9 || *e.Sources.Skill.Threshold != skillBlock || *e.Agents["a"].Action != ActionEscalate {
 		t.Fatalf("effective: %+v", e)
 	}
-	if p.Threshold != nil {
+	if p.Threshold != nil || p.Sources.Skill != nil {
 		t.Fatal("Effective changed the policy it was called on")
 	}
-	if d := e.Resolve("b", SourceSkill); d.Action != ActionWarn || d.Threshold != DefaultThreshold {
-		t.Fatalf("effective resolves differently: %+v", d)
+	for _, agent := range []string{"a", "b"} {
+		for _, src := range sources {
+			if d, w := e.Resolve(agent, src), p.Resolve(agent, src); d != w {
+				t.Fatalf("effective resolves %s/%s differently: %+v, document %+v", agent, src, d, w)
+			}
+		}
 	}
 }
 
@@ -186,5 +206,48 @@ func TestParsePolicyNamesUnknownAndMistyped(t *testing.T) {
 	}
 	if _, err := ParsePolicy([]byte(`{"action":"warn","threshold":0.5,"sources":{"user":{}},"agents":{"a":{"allowConsequentialTools":false,"sources":{"skill":{"threshold":1}}}}}`)); err != nil {
 		t.Fatalf("a valid policy: %v", err)
+	}
+}
+
+// TestDecisionAct: action at and above the threshold, warn in the band
+// below it, nothing under the warn threshold; an explicit warnThreshold is
+// validated and inherits like the other fields.
+func TestDecisionAct(t *testing.T) {
+	d := Decision{Action: ActionEscalate, Threshold: 0.8, WarnThreshold: 0.4}
+	for _, c := range []struct {
+		score float64
+		want  string
+	}{{0.95, ActionEscalate}, {0.8, ActionEscalate}, {0.79, ActionWarn}, {0.4, ActionWarn}, {0.39, ""}, {0, ""}} {
+		if got := d.Act(c.score); got != c.want {
+			t.Errorf("score %v: %q, want %q", c.score, got, c.want)
+		}
+	}
+	if got := (Decision{Action: ActionBlock, Threshold: 0.5, WarnThreshold: 0.6}).Act(0.45); got != "" {
+		t.Errorf("warn threshold above the threshold: %q, want no warning band", got)
+	}
+	p, err := ParsePolicy([]byte(`{"warnThreshold":0.3,"sources":{"external":{"warnThreshold":0.2}},"agents":{"x":{"threshold":0.9}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.Resolve("x", SourceUser); d.WarnThreshold != 0.3 || d.Threshold != 0.9 {
+		t.Errorf("user: %+v", d)
+	}
+	if d := p.Resolve("x", SourceExternal); d.WarnThreshold != 0.2 {
+		t.Errorf("external: %+v", d)
+	}
+	for doc, field := range map[string]string{
+		`{"warnThreshold":0}`:                                       "warnThreshold",
+		`{"warnThreshold":1.5}`:                                     "warnThreshold",
+		`{"warnThreshold":"0.3"}`:                                   "warnThreshold",
+		`{"warnThreshold":null}`:                                    "warnThreshold",
+		`{"sources":{"skill":{"warnThreshold":-1}}}`:                "sources.skill.warnThreshold",
+		`{"agents":{"a":{"warnThreshold":2}}}`:                      "agents.a.warnThreshold",
+		`{"agents":{"a":{"sources":{"user":{"warnThreshold":0}}}}}`: "agents.a.sources.user.warnThreshold",
+	} {
+		_, err := ParsePolicy([]byte(doc))
+		var pe *PolicyError
+		if !errors.As(err, &pe) || pe.Field != field {
+			t.Errorf("%s: %v, want an error about %s", doc, err, field)
+		}
 	}
 }

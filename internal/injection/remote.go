@@ -148,7 +148,7 @@ func (c *Combined) Screen(text string, src Source) Result {
 	}
 	if s > res.Score {
 		res.Score = math.Round(s*1e4) / 1e4
-		if res.Score >= c.Local.Threshold() {
+		if res.Score >= c.Local.ThresholdFor(src) {
 			res.Verdict = VerdictInjection
 		}
 		if !slices.Contains(res.Categories, CatExternal) {

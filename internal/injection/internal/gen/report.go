@@ -64,12 +64,15 @@ func formatReport(rep *injection.TrainReport, machine, host string) string {
 	p("Measured %s on %d training examples (%d folds, %s).\n\n", machine, len(ex), len(rep.Folds),
 		map[bool]string{true: "one per origin: leave one source out", false: "hash folds: the data has fewer than three origins"}[loso])
 	// Pooled.
-	var pooled split
+	var pooled, inScope split
 	byOrigin := map[string]*split{}
 	var od split
 	for i, e := range ex {
 		sc := rep.OOF[i].Score
 		pooled.add(e.Injection(), sc)
+		if !injection.OutOfScope(e) {
+			inScope.add(e.Injection(), sc)
+		}
 		if byOrigin[e.Origin] == nil {
 			byOrigin[e.Origin] = &split{}
 		}
@@ -79,17 +82,24 @@ func formatReport(rep *injection.TrainReport, machine, host string) string {
 		}
 	}
 	pooled.sort()
+	inScope.sort()
 	od.sort()
 	t05, t03 := thresholdFor(pooled.ben, 0.05), thresholdFor(pooled.ben, 0.03)
+	s05, s03 := thresholdFor(inScope.ben, 0.05), thresholdFor(inScope.ben, 0.03)
 	warn := func(src injection.Source) float64 { return rep.Warn[srcIdx(src)] }
 	block := func(src injection.Source) float64 { return rep.Block[srcIdx(src)] }
 	p("### Pooled out-of-fold\n\n")
 	p("| | threshold | recall | FPR |\n|---|---|---|---|\n")
 	p("| at pooled FPR 0.05 | %.3f | %.3f | %.3f |\n", t05, rate(pooled.att, t05), rate(pooled.ben, t05))
 	p("| at pooled FPR 0.03 | %.3f | %.3f | %.3f |\n", t03, rate(pooled.att, t03), rate(pooled.ben, t03))
+	p("| at FPR 0.05, system prompts left out | %.3f | %.3f | %.3f |\n", s05, rate(inScope.att, s05), rate(inScope.ben, s05))
+	p("| at FPR 0.03, system prompts left out | %.3f | %.3f | %.3f |\n", s03, rate(inScope.att, s03), rate(inScope.ben, s03))
 	// Default policy, per example's source.
 	var wr, wf, br, bf split
 	for i, e := range ex {
+		if injection.OutOfScope(e) {
+			continue
+		}
 		sc := rep.OOF[i].Score
 		if e.Injection() {
 			wr.add(true, b2f(sc >= warn(e.Source)))
@@ -101,6 +111,7 @@ func formatReport(rep *injection.TrainReport, machine, host string) string {
 	}
 	p("| default warn (per source) | %s | %.3f | %.3f |\n", thr(rep.Warn), mean(wr.att), mean(wf.ben))
 	p("| default block (per source) | %s | %.3f | %.3f |\n\n", thr(rep.Block), mean(br.att), mean(bf.ben))
+	p("(The default rows leave system prompts out, as the defaults do; thresholds are user / skill / external.)\n\n")
 	p("Over-defence (benign instruction, template and role-play examples, %d): flagged %.3f at the pooled FPR-0.05 threshold, %.3f at the pooled FPR-0.03 threshold.\n\n",
 		len(od.ben), rate(od.ben, t05), rate(od.ben, t03))
 	// Per origin.
