@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/komand-ai/komand/internal/injection"
 )
@@ -41,7 +43,13 @@ func screenCmd(e *env, args []string) int {
 		}
 		req.Text, req.Source = nil, ""
 		src, ok := injection.Source(""), false
-		if err := json.Unmarshal(line, &req); err == nil && req.Text != nil {
+		if !parseReq(line, &req) {
+			req.Text, req.Source = nil, ""
+			if json.Unmarshal(line, &req) != nil {
+				req.Text = nil
+			}
+		}
+		if req.Text != nil {
 			src, ok = injection.ParseSource(req.Source)
 		}
 		if !ok {
@@ -111,4 +119,161 @@ func appendResult(b []byte, res injection.Result) []byte {
 		b = append(b, ']')
 	}
 	return append(b, "}\n"...)
+}
+
+// parseReq reads line as {"text": …, "source": …} (either key optional,
+// once each, in any order, strings only) the way encoding/json would,
+// without its reflection; anything else (another key or type, invalid
+// UTF-8, trailing bytes) is left to encoding/json (false).
+func parseReq(line []byte, req *screenReq) bool {
+	i := skipSpace(line, 0)
+	if i >= len(line) || line[i] != '{' {
+		return false
+	}
+	i = skipSpace(line, i+1)
+	seen := 0
+	if i < len(line) && line[i] == '}' {
+		i++
+	} else {
+		for {
+			key, j, ok := jsonString(line, i)
+			if !ok {
+				return false
+			}
+			i = skipSpace(line, j)
+			if i >= len(line) || line[i] != ':' {
+				return false
+			}
+			val, j, ok := jsonString(line, skipSpace(line, i+1))
+			if !ok {
+				return false
+			}
+			switch {
+			case key == "text" && seen&1 == 0:
+				req.Text, seen = &val, seen|1
+			case key == "source" && seen&2 == 0:
+				req.Source, seen = val, seen|2
+			default:
+				return false
+			}
+			i = skipSpace(line, j)
+			if i < len(line) && line[i] == ',' {
+				i = skipSpace(line, i+1)
+				continue
+			}
+			if i < len(line) && line[i] == '}' {
+				i++
+				break
+			}
+			return false
+		}
+	}
+	return skipSpace(line, i) == len(line)
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// jsonString reads the JSON string at b[i]: its value and the offset past
+// it. Escapes are decoded; control characters and invalid UTF-8 are not
+// handled here (false).
+func jsonString(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", 0, false
+	}
+	i++
+	start := i
+	for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+		i++
+	}
+	if i < len(b) && b[i] == '"' {
+		if !utf8.Valid(b[start:i]) {
+			return "", 0, false
+		}
+		return string(b[start:i]), i + 1, true
+	}
+	var out []byte
+	out = append(out, b[start:i]...)
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			if !utf8.Valid(out) {
+				return "", 0, false
+			}
+			return string(out), i + 1, true
+		case c < 0x20:
+			return "", 0, false
+		case c != '\\':
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(b) {
+			return "", 0, false
+		}
+		switch e := b[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(b, i+2)
+			if !ok {
+				return "", 0, false
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				// A pair, or U+FFFD as encoding/json reads a lone half.
+				r2, ok2 := rune(-1), false
+				if i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
+					r2, ok2 = hex4(b, i+2)
+				}
+				if dec := utf16.DecodeRune(r, r2); ok2 && dec != utf8.RuneError {
+					r = dec
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default:
+			return "", 0, false
+		}
+		i += 2
+	}
+	return "", 0, false
+}
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }

@@ -136,3 +136,26 @@ func TestScreenEncodingMatchesJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestParseReqMatchesJSON: the command's own reading of a line gives what
+// encoding/json gives, or leaves the line to it.
+func TestParseReqMatchesJSON(t *testing.T) {
+	in, _ := shortLines(t)
+	lines := strings.Split(strings.TrimSpace(in), "\n")
+	lines = append(lines, `{}`, ` { "source" : "skill" , "text" : "a\"b\\c\/d\u00e9\ud83d\ude00\ud800x\n" } `, `{"text":"x","text":"y"}`,
+		`{"text":1}`, `{"text":"x"} x`, `{"text":"x",}`, `{"text":"\x"}`, `{"text":"\u12"}`, "{\"text\":\"a\tb\"}", `{"text":"é"}`,
+		"{\"text\":\"\xff\"}", `{"text":"x","other":"y"}`, `{"Text":"x"}`, `{"text":null}`, `[]`, `{"text":"\udc00\ud800"}`)
+	for _, line := range lines {
+		var fast, slow screenReq
+		if !parseReq([]byte(line), &fast) {
+			continue
+		}
+		if err := json.Unmarshal([]byte(line), &slow); err != nil {
+			t.Errorf("%s: read by parseReq, refused by encoding/json: %v", line, err)
+			continue
+		}
+		if (fast.Text == nil) != (slow.Text == nil) || fast.Text != nil && *fast.Text != *slow.Text || fast.Source != slow.Source {
+			t.Errorf("%s: parseReq %v %q, encoding/json %v %q", line, fast.Text, fast.Source, slow.Text, slow.Source)
+		}
+	}
+}

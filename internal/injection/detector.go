@@ -243,7 +243,9 @@ type scratch struct {
 	// metaWords counts the words that make it so.
 	metaWords int
 	seen      []uint32 // per rule: the token stamp it was last tried at
-	viable    []bool   // per rule: every step has a word in this text
+	viable    []bool   // per rule: every step has a word in this text (and it counts for the source)
+	within    []bool   // per rule: every step has a word in this text
+	withinOK  bool     // within is this text's
 	stamp     uint32
 	raw       []byte   // an encoded span, copied for decoding
 	dec       []byte   // its decoding
@@ -434,6 +436,7 @@ func (d *Detector) evidenceIn(sc *scratch, text string, src Source, depth int, b
 	present, lits := sc.tok.present, &sc.tok.lits
 	sc.meta = present&cMeta != 0
 	sc.metaWords = sc.tok.meta
+	sc.withinOK = false
 	for k := 0; k < vs.n; k++ {
 		ev, s := &vs.v[k], viewSource(k, src)
 		ev.dz = math.Inf(-1)
@@ -513,9 +516,15 @@ func (d *Detector) rules(sc *scratch, text string, toks []token, present concept
 		sc.viable = make([]bool, len(d.t.rules))
 	}
 	sc.viable = sc.viable[:len(d.t.rules)]
+	if !sc.withinOK { // the same for every view of the text
+		sc.within = grow(sc.within, len(d.t.rules))
+		for ri := range d.t.rules {
+			sc.within[ri] = d.t.rules[ri].within(present, lits)
+		}
+		sc.withinOK = true
+	}
 	for ri := range d.t.rules {
-		r := &d.t.rules[ri]
-		sc.viable[ri] = (!r.dataOnly || src.data()) && r.within(present, lits)
+		sc.viable[ri] = sc.within[ri] && (!d.t.rules[ri].dataOnly || src.data())
 	}
 	if len(sc.seen) < len(d.t.rules) {
 		sc.seen = make([]uint32, len(d.t.rules))

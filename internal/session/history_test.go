@@ -50,7 +50,11 @@ func TestHistoryMessagesRendering(t *testing.T) {
 		if !msgs[4].IsError || !strings.Contains(msgs[4].Text, "withheld") {
 			t.Errorf("blocked output: %+v", msgs[4])
 		}
-		user := msgs[0].Text
+		// A message flagged warn reaches the model after the caution note.
+		user, cautioned := strings.CutPrefix(msgs[0].Text, CautionNote)
+		if !cautioned {
+			t.Errorf("external=%v: warned message without the caution note: %q", external, msgs[0].Text)
+		}
 		if external != strings.HasPrefix(user, "<untrusted-data-abcd source=\"webhook message\">") {
 			t.Errorf("external=%v: user message %q", external, user)
 		}
