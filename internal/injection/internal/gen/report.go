@@ -77,7 +77,7 @@ func formatReport(rep *injection.TrainReport, machine, host string) string {
 			byOrigin[e.Origin] = &split{}
 		}
 		byOrigin[e.Origin].add(e.Injection(), sc)
-		if !e.Injection() && (overDefence.MatchString(e.Origin) || overDefence.MatchString(e.Kind)) {
+		if !e.Injection() && !injection.OutOfScope(e) && (overDefence.MatchString(e.Origin) || overDefence.MatchString(e.Kind)) {
 			od.add(false, sc)
 		}
 	}
@@ -112,11 +112,18 @@ func formatReport(rep *injection.TrainReport, machine, host string) string {
 	p("| default warn (per source) | %s | %.3f | %.3f |\n", thr(rep.Warn), mean(wr.att), mean(wf.ben))
 	p("| default block (per source) | %s | %.3f | %.3f |\n\n", thr(rep.Block), mean(br.att), mean(bf.ben))
 	p("(The default rows leave system prompts out, as the defaults do; thresholds are user / skill / external.)\n\n")
-	p("Over-defence (benign instruction, template and role-play examples, %d): flagged %.3f at the pooled FPR-0.05 threshold, %.3f at the pooled FPR-0.03 threshold.\n\n",
-		len(od.ben), rate(od.ben, t05), rate(od.ben, t03))
+	var odw split
+	for i, e := range ex {
+		if !e.Injection() && !injection.OutOfScope(e) && (overDefence.MatchString(e.Origin) || overDefence.MatchString(e.Kind)) {
+			odw.add(false, b2f(rep.OOF[i].Score >= warn(e.Source)))
+		}
+	}
+	p("Over-defence (benign instruction, template and role-play examples, system prompts left out, %d): flagged %.3f at the FPR-0.05 threshold (%.3f), %.3f at the FPR-0.03 threshold, %.3f at the default warn thresholds.\n\n",
+		len(odw.ben), rate(od.ben, s05), s05, rate(od.ben, s03), mean(odw.ben))
 	// Per origin.
-	p("### Per held-out %s\n\n", map[bool]string{true: "origin", false: "fold"}[loso])
-	p("| origin | examples | attacks | benign | recall @FPR0.05 | FPR @FPR0.05 | recall @warn | FPR @warn | FPR @block |\n|---|---|---|---|---|---|---|---|---|\n")
+	p("### Per origin (scored by the fold that held its source out)\n\n")
+	p("@FPR0.05 is the pooled threshold %.3f (FPR 0.05 with system prompts left out); warn and block are the per-source defaults.\n\n", s05)
+	p("| origin | source family held out | examples | attacks | benign | recall @FPR0.05 | FPR @FPR0.05 | recall @warn | FPR @warn | FPR @block |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	names := make([]string, 0, len(byOrigin))
 	for o := range byOrigin {
 		names = append(names, o)
@@ -144,18 +151,20 @@ func formatReport(rep *injection.TrainReport, machine, host string) string {
 			}
 			return fmt.Sprintf("%.3f", v)
 		}
-		p("| %s | %d | %d | %d | %s | %s | %s | %s | %s |\n", o, len(s.att)+len(s.ben), len(s.att), len(s.ben),
-			cell(s.att, rate(s.att, t05)), cell(s.ben, rate(s.ben, t05)), cell(s.att, mean(w.att)), cell(s.ben, mean(wb.ben)), cell(s.ben, mean(bb.ben)))
+		p("| %s | %s | %d | %d | %d | %s | %s | %s | %s | %s |\n", o, injection.SourceGroup(o), len(s.att)+len(s.ben), len(s.att), len(s.ben),
+			cell(s.att, rate(s.att, s05)), cell(s.ben, rate(s.ben, s05)), cell(s.att, mean(w.att)), cell(s.ben, mean(wb.ben)), cell(s.ben, mean(bb.ben)))
 	}
 	p("\n")
 	if len(rep.InDist) > 0 {
 		var in split
 		for _, s := range rep.InDist {
-			in.add(ex[s.Index].Injection(), s.Score)
+			if !injection.OutOfScope(ex[s.Index]) {
+				in.add(ex[s.Index].Injection(), s.Score)
+			}
 		}
 		in.sort()
 		i05, i03 := thresholdFor(in.ben, 0.05), thresholdFor(in.ben, 0.03)
-		p("### In-distribution split\n\nTrained on the examples with `InTestSplit` false, tested on the %d with it true (every origin on both sides):\n\n", len(rep.InDist))
+		p("### In-distribution split\n\nTrained on the examples with `InTestSplit` false, tested on the %d with it true (every origin on both sides; system prompts left out):\n\n", len(in.att)+len(in.ben))
 		p("| | recall | FPR |\n|---|---|---|\n")
 		p("| at FPR 0.05 | %.3f | %.3f |\n| at FPR 0.03 | %.3f | %.3f |\n\n", rate(in.att, i05), rate(in.ben, i05), rate(in.att, i03), rate(in.ben, i03))
 	}
