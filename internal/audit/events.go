@@ -101,6 +101,7 @@ const (
 	ToolCallConfirmationRequested Action = "ToolCallConfirmationRequested"
 	ToolCallConfirmed             Action = "ToolCallConfirmed"
 	ToolCallConfirmationRefused   Action = "ToolCallConfirmationRefused"
+	ReplySanitized         Action = "ReplySanitized"         // an agent reply had images, links with data or system-prompt text removed
 )
 
 // Catalogue lists every action, specification events first.
@@ -117,7 +118,7 @@ var Catalogue = []Action{
 	ChannelAccountDeleted, ChannelAccountUpdated, WebhookRejected, WebChatVisitorStarted,
 	SkillRegistered, SkillRejected, SkillDeleted, SkillPolicyChanged,
 	ContactCreated, ContactUpdated, ContactDeleted,
-	InjectionPolicyChanged, TurnHeld, TurnReviewed,
+	InjectionPolicyChanged, TurnHeld, TurnReviewed, ReplySanitized,
 	ToolCallConfirmationRequested, ToolCallConfirmed, ToolCallConfirmationRefused,
 }
 

@@ -265,7 +265,7 @@ func (r *Runner) command(ctx context.Context, inv tool.Invocation, in TurnInput,
 			return r.held(ctx, out), true, nil
 		}
 	}
-	out, err := r.runCommand(ctx, inv, b, call, TurnOutput{})
+	out, err := r.runCommand(ctx, inv, in, b, call, TurnOutput{})
 	return out, true, err
 }
 
@@ -273,7 +273,7 @@ func (r *Runner) command(ctx context.Context, inv tool.Invocation, in TurnInput,
 const commandCallPrefix = "cmd_"
 
 // runCommand runs a command's call and answers with its output.
-func (r *Runner) runCommand(ctx context.Context, inv tool.Invocation, b *budget, call llm.ToolCall, out TurnOutput) (TurnOutput, error) {
+func (r *Runner) runCommand(ctx context.Context, inv tool.Invocation, in TurnInput, b *budget, call llm.ToolCall, out TurnOutput) (TurnOutput, error) {
 	inv.Via = "command"
 	b.turn.ToolCalls++
 	res, err := r.tools.Run(ctx, inv, call)
@@ -282,9 +282,15 @@ func (r *Runner) runCommand(ctx context.Context, inv tool.Invocation, b *budget,
 	}
 	tt := r.turn(ctx, store.RoleTool, string(res.Output))
 	tt.ToolCallID, tt.ToolName, tt.IsError = call.ID, call.Name, res.IsError
-	reply := string(res.Output)
-	echo := r.turn(ctx, store.RoleAssistant, reply)
-	if !tool.TrustedOutput(call.Name, res.Output) {
+	untrusted := !tool.TrustedOutput(call.Name, res.Output)
+	echo := r.turn(ctx, store.RoleAssistant, string(res.Output))
+	// The reply goes out like a model's: through the reply controls, as
+	// tainted when the output is untrusted.
+	if err := r.sanitize(ctx, in, &echo, untrusted); err != nil {
+		return out, err
+	}
+	reply := echo.Text
+	if untrusted {
 		// Untrusted content (an untrusted memory, a skill's output) is
 		// shown as data, and its echo is Komand's notice, never an
 		// assistant message the model would read as its own words (the
@@ -295,6 +301,39 @@ func (r *Runner) runCommand(ctx context.Context, inv tool.Invocation, b *budget,
 	out.Reply, out.Stop = reply, "command"
 	out.Turns = append(out.Turns, tt, echo)
 	return out, nil
+}
+
+// sanitize applies the reply controls (injection.SanitizeReply) to an
+// assistant turn's text: images removed, links with data to other hosts
+// defanged when tainted, the system prompt cut out. A changed turn is
+// flagged (unless it has a flag already) and ReplySanitized is recorded
+// with the kinds of what was removed (never the values).
+func (r *Runner) sanitize(ctx context.Context, in TurnInput, t *store.Turn, tainted bool) error {
+	text, removed := injection.SanitizeReply(t.Text, replyOptions(in, tainted))
+	if len(removed) == 0 {
+		return nil
+	}
+	t.Text = text
+	if t.Flag == "" {
+		t.Flag = store.FlagSanitized
+	}
+	ev := audit.Event{TenantID: in.Principal.TenantID, Action: audit.ReplySanitized, ActorID: in.Principal.UserID,
+		AgentID: in.Agent.AgentID, SessionID: in.Session.ID,
+		Details: map[string]any{"removed": removed, "tainted": tainted, "toolCalls": len(t.ToolCalls) > 0}}
+	if in.Audit != nil {
+		return in.Audit.Add(ctx, ev)
+	}
+	if rec := in.recorder(); rec != nil {
+		return rec.Record(ctx, ev)
+	}
+	return nil
+}
+
+// replyOptions are the reply controls' options for in's agent. The link
+// allowlist is empty: the hosts an agent's skills may fetch from include
+// hosts others can write to, so they are no proof that a link is safe.
+func replyOptions(in TurnInput, tainted bool) injection.ReplyOptions {
+	return injection.ReplyOptions{Tainted: tainted, SystemPrompt: in.Agent.SystemPrompt}
 }
 
 // RejectedCommandReply answers a held command an Admin rejected.
@@ -309,7 +348,7 @@ func (r *Runner) resumeCommand(ctx context.Context, inv tool.Invocation, in Turn
 			out, err := r.tripped(ctx, in, b, TurnOutput{}, tr, calls)
 			return out, true, err
 		}
-		out, err := r.runCommand(ctx, inv, b, calls[0], TurnOutput{})
+		out, err := r.runCommand(ctx, inv, in, b, calls[0], TurnOutput{})
 		return out, true, err
 	}
 	for i := len(in.History) - 1; i >= 0; i-- {
@@ -373,9 +412,13 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 	allow := in.Policy.Resolve(in.Agent.AgentID, injection.SourceUser).AllowConsequentialTools
 	req := llm.Request{Model: in.Agent.ModelID, System: in.Agent.SystemPrompt, Tools: r.tools.Tools(ctx, inv), MaxTokens: 4096}
 	var out TurnOutput
+	// Streamed text goes through the reply controls too, a line at a
+	// time (injection.ReplyStream): a delta cannot be taken back.
 	var onDelta func(llm.Delta)
+	var stream *injection.ReplyStream
 	if in.OnDelta != nil {
-		onDelta = func(d llm.Delta) { in.OnDelta(d.Text) }
+		stream = injection.NewReplyStream(replyOptions(in, tainted), in.OnDelta)
+		onDelta = func(d llm.Delta) { stream.Write(d.Text) }
 	}
 	if in.Resume {
 		// An approved tool call: run what the held assistant turn asked for.
@@ -397,7 +440,13 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 		}
 		out.Iterations++
 		req.Messages = msgs
+		if stream != nil {
+			stream.SetTainted(tainted)
+		}
 		resp, err := provider.Complete(ctx, req, onDelta)
+		if stream != nil {
+			stream.Flush()
+		}
 		if err != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				// The turn's (or the session's) time is up: a breaker,
@@ -416,13 +465,23 @@ func (r *Runner) loop(ctx context.Context, provider llm.Provider, inv tool.Invoc
 		b.countTokens(req, resp)
 		text := clip(resp.Text, maxReplyChars)
 		if len(resp.ToolCalls) == 0 {
-			out.Turns = append(out.Turns, r.turn(ctx, store.RoleAssistant, text))
-			out.Reply, out.Stop = text, "answer"
+			at := r.turn(ctx, store.RoleAssistant, text)
+			if err := r.sanitize(ctx, in, &at, tainted); err != nil {
+				out.Stop = "audit_error"
+				return out, err
+			}
+			out.Turns = append(out.Turns, at)
+			out.Reply, out.Stop = at.Text, "answer"
 			return out, nil
 		}
 		calls, _ := json.Marshal(resp.ToolCalls)
 		at := r.turn(ctx, store.RoleAssistant, text)
 		at.ToolCalls = calls
+		if err := r.sanitize(ctx, in, &at, tainted); err != nil {
+			out.Stop = "audit_error"
+			return out, err
+		}
+		text = at.Text
 		if tr := b.check(len(resp.ToolCalls)); tr != nil {
 			// Over a limit: the calls are stored with results saying
 			// they did not run.
@@ -629,7 +688,7 @@ func pendingCalls(turns []store.Turn) []llm.ToolCall {
 		if t.Role == store.RoleUser && t.Flag == store.FlagConfirm {
 			continue // the confirmation that resumes it
 		}
-		if t.Role != store.RoleAssistant || len(t.ToolCalls) == 0 || t.Flag != "" {
+		if t.Role != store.RoleAssistant || len(t.ToolCalls) == 0 || (t.Flag != "" && t.Flag != store.FlagSanitized) {
 			return nil
 		}
 		var calls []llm.ToolCall

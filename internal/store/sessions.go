@@ -70,8 +70,9 @@ type Turn struct {
 	// Flag is what prompt-injection screening made of the turn: "" (clean
 	// or approved), FlagWarn, FlagBlocked, FlagHeld, FlagRejected, or
 	// FlagNotice for a reply Komand wrote itself (refusal, holding reply),
-	// or FlagConfirm for a user's "CONFIRM <code>" message (answered by
-	// Komand, never shown to the model).
+	// FlagConfirm for a user's "CONFIRM <code>" message (answered by
+	// Komand, never shown to the model), or FlagSanitized for an agent
+	// reply the reply controls changed.
 	Flag string
 }
 
@@ -83,6 +84,9 @@ const (
 	FlagRejected = "rejected"
 	FlagNotice   = "notice"
 	FlagConfirm  = "confirm"
+	// FlagSanitized: an assistant turn whose text had images, links with
+	// data or system-prompt text removed (injection.SanitizeReply).
+	FlagSanitized = "sanitized"
 )
 
 // TurnQuery names the session LoadTurn reads: by SessionID when it is not
