@@ -101,7 +101,7 @@ const (
 	ToolCallConfirmationRequested Action = "ToolCallConfirmationRequested"
 	ToolCallConfirmed             Action = "ToolCallConfirmed"
 	ToolCallConfirmationRefused   Action = "ToolCallConfirmationRefused"
-	ReplySanitized         Action = "ReplySanitized"         // an agent reply had images, links with data or system-prompt text removed
+	ReplySanitized                Action = "ReplySanitized" // an agent reply had images, links with data or system-prompt text removed
 )
 
 // Catalogue lists every action, specification events first.

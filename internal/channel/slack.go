@@ -142,7 +142,11 @@ func (s *Service) slackPost(ctx context.Context, a store.ChannelAccount, channel
 	if len(text) > 40000 {
 		text = text[:40000] // chat.postMessage's limit
 	}
-	body, _ := json.Marshal(map[string]any{"channel": channelID, "text": text, "thread_ts": thread})
+	// Previews off: Slack would otherwise fetch every link and image URL
+	// in the reply (a zero-click channel out for data an injection put in
+	// a URL).
+	body, _ := json.Marshal(map[string]any{"channel": channelID, "text": text, "thread_ts": thread,
+		"unfurl_links": false, "unfurl_media": false})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.slackBase+"/api/chat.postMessage", bytes.NewReader(body))
 	if err != nil {
 		return &deliveryError{class: ClassClientError, msg: "slack: bad request"}

@@ -132,7 +132,11 @@ func (s *Service) telegramSend(ctx context.Context, a store.ChannelAccount, chat
 	if len(text) > 4096 {
 		text = text[:4096] // the Bot API's limit
 	}
-	body, _ := json.Marshal(map[string]any{"chat_id": chatID, "text": text})
+	// Link previews off: Telegram would otherwise fetch the first URL in
+	// the reply (a zero-click channel out for data an injection put in a
+	// URL). No parse_mode: the text is shown as sent, never as markup.
+	body, _ := json.Marshal(map[string]any{"chat_id": chatID, "text": text,
+		"link_preview_options": map[string]any{"is_disabled": true}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.telegramBase+"/bot"+token+"/sendMessage", bytes.NewReader(body))
 	if err != nil {
 		return &deliveryError{class: ClassClientError, msg: "telegram: bad request"}

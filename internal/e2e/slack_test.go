@@ -103,8 +103,10 @@ func TestSlackAdapter(t *testing.T) {
 			}
 			w.env.App.Channels.Wait()
 			api.mu.Lock()
+			// Link and media previews are off in every post.
 			if len(api.posts) != 1 || api.posts[0]["channel"] != "C1" || api.posts[0]["thread_ts"] != "1700000000.000100" ||
-				api.posts[0]["text"] != session.NoProviderPublicReply {
+				api.posts[0]["text"] != session.NoProviderPublicReply ||
+				api.posts[0]["unfurl_links"] != false || api.posts[0]["unfurl_media"] != false {
 				t.Fatalf("posts: %v", api.posts)
 			}
 			api.mu.Unlock()

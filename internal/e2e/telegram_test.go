@@ -96,8 +96,10 @@ func TestTelegramAdapter(t *testing.T) {
 			// A Telegram user is a public sender: "/memory set" is text for the
 			// model (here: no provider), never a command run on the agent.
 			bot.mu.Lock()
+			// Link previews are off in every message.
 			if len(bot.sent) != 1 || bot.sent[0]["chat_id"] != float64(42) ||
-				fmt.Sprint(bot.sent[0]["text"]) != session.NoProviderPublicReply || bot.paths[0] != "/bot"+botToken+"/sendMessage" {
+				fmt.Sprint(bot.sent[0]["text"]) != session.NoProviderPublicReply || bot.paths[0] != "/bot"+botToken+"/sendMessage" ||
+				fmt.Sprint(bot.sent[0]["link_preview_options"]) != "map[is_disabled:true]" {
 				t.Fatalf("sendMessage calls: %v %v", bot.paths, bot.sent)
 			}
 			bot.mu.Unlock()
