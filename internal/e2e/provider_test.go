@@ -324,8 +324,8 @@ func TestProviderStreaming(t *testing.T) {
 			w.Header().Set("Content-Type", "text/event-stream")
 			for _, c := range []string{
 				`{"choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"}}]}`,
-				`{"choices":[{"index":0,"delta":{"content":"lo "}}]}`,
-				`{"choices":[{"index":0,"delta":{"content":"there"},"finish_reason":"stop"}]}`,
+				`{"choices":[{"index":0,"delta":{"content":"lo\nth"}}]}`,
+				`{"choices":[{"index":0,"delta":{"content":"ere"},"finish_reason":"stop"}]}`,
 			} {
 				fmt.Fprintf(w, "data: %s\n\n", c)
 			}
@@ -341,7 +341,10 @@ func TestProviderStreaming(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		s := string(body)
-		if strings.Count(s, "event: delta\n") != 3 || !strings.Contains(s, `"text":"Hello there"`) {
+		// Deltas are released a line at a time, through the reply
+		// controls (injection.ReplyStream).
+		if strings.Count(s, "event: delta\n") != 2 || !strings.Contains(s, `"text":"Hello\n"`) ||
+			!strings.Contains(s, `"text":"there"`) || !strings.Contains(s, `"text":"Hello\nthere"`) {
 			t.Fatalf("stream: %s", s)
 		}
 	})
