@@ -456,6 +456,24 @@ func (w *world) ran(tool string) int {
 	return len(es)
 }
 
+// ranVia returns how many times tool started through via ("command" or
+// "model"), per the audit log.
+func (w *world) ranVia(tool, via string) int {
+	es, _, err := w.env.App.Store.ListAudit(w.t.Context(), w.tenant, store.AuditFilter{Action: string(audit.ToolExecutionStarted), SkillID: tool},
+		store.Page{Page: 1, PageSize: 100})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	n := 0
+	for _, e := range es {
+		var d map[string]any
+		if json.Unmarshal(e.Details, &d) == nil && d["via"] == via {
+			n++
+		}
+	}
+	return n
+}
+
 // exfiltrated reports whether the attacker's host received any of the
 // canaries (in a URL, a header or a body), and returns the first request
 // that did.
