@@ -12,7 +12,7 @@ KEY ?= komand-data/publisher.key
 GO_SKILLS = quote-builder web-fetch crm-contact-lookup
 KOMAND = go run ./cmd/komand
 
-.PHONY: skills clean-skills fuzz
+.PHONY: skills clean-skills fuzz bench-attack
 
 skills: $(KEY)
 	@mkdir -p $(OUT)
@@ -53,3 +53,10 @@ fuzz:
 		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || failed="$$failed $$pkg.$$name"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz failures:$$failed" >&2; exit 1; fi
+
+# The end-to-end prompt-injection attack benchmark (bench/agentattack):
+# every attack and benign task on the whole app with an obedient model,
+# with the detector on and off; prints the tables and fails if any attack
+# succeeded (about 15-40 s).
+bench-attack:
+	go test ./bench/agentattack -count=1 -run TestAgentAttack -v -args -report

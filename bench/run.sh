@@ -26,6 +26,13 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
+# bench/run.sh attack: the end-to-end prompt-injection attack benchmark
+# (bench/agentattack) instead of the load benchmark: prints its tables and
+# exits non-zero if any attack succeeded.
+if [[ "${1:-}" == "attack" ]]; then
+	exec go test ./bench/agentattack -count=1 -run TestAgentAttack -v -args -report
+fi
+
 DURATION=${BENCH_DURATION:-10s}
 ME_DURATION=${BENCH_ME_DURATION:-5s}
 WARMUP=${BENCH_WARMUP:-2s}
