@@ -14,12 +14,12 @@ import (
 // screenCmd is `komand screen`: JSON Lines {"text", "source"} on stdin,
 // one {"score", "verdict", "categories"} line per input on stdout, through
 // the server's detector with its default thresholds (each source's default
-// block threshold, injection.DefaultThresholds) unless --threshold sets
-// one. A line that is not such an object gets {"error": …} and the command
+// warn threshold, injection.DefaultThresholds: the score at which a
+// detection is recorded) unless --threshold sets one. A line that is not such an object gets {"error": …} and the command
 // exits 1 after the rest.
 func screenCmd(e *env, args []string) int {
 	fs := flagSet(e, "screen", "screen [--threshold 0.9] [--spans] < lines.jsonl")
-	threshold := fs.Float64("threshold", 0, "score at and above which the verdict is injection (default: each source's default block threshold)")
+	threshold := fs.Float64("threshold", 0, "score at and above which the verdict is injection (default: each source's default warn threshold, where detection starts)")
 	spans := fs.Bool("spans", false, "also print the matched spans (byte offsets into the text)")
 	if _, code, ok := parse(fs, args); !ok {
 		return code

@@ -194,8 +194,9 @@ type Detector struct {
 // Options configure a Detector.
 type Options struct {
 	// Threshold is the score at and above which the verdict is injection
-	// (when zero, each source's default block threshold,
-	// DefaultThresholds).
+	// (when zero, each source's default warn threshold, DefaultThresholds:
+	// the verdict says the text was detected; the tenant's policy says
+	// whether a detection is warned about or blocked).
 	Threshold float64
 	// RulesOnly leaves the statistical classifier out (for measuring).
 	RulesOnly bool
@@ -211,13 +212,13 @@ func New(opts Options) *Detector {
 
 func (d *Detector) setThreshold(t float64) {
 	for i, src := range sources {
-		switch _, block := DefaultThresholds(src); {
+		switch warn, _ := DefaultThresholds(src); {
 		case t > 0 && t <= 1:
 			d.threshold[i] = t
 		case d.noModel || d.t.model == nil:
 			d.threshold[i] = DefaultThreshold
 		default:
-			d.threshold[i] = block
+			d.threshold[i] = warn
 		}
 	}
 }

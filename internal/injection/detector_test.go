@@ -347,3 +347,37 @@ func TestDataAtLeastUser(t *testing.T) {
 		t.Error("the data view never scores below the user view: the test shows nothing")
 	}
 }
+
+// TestVerdictAtWarnThreshold: by default the verdict is "injection" from
+// each source's warn threshold (a detection the server records), not only
+// from the block threshold; an explicit threshold replaces it.
+func TestVerdictAtWarnThreshold(t *testing.T) {
+	d := New(Options{})
+	for _, src := range []Source{SourceUser, SourceSkill, SourceExternal} {
+		warn, block := DefaultThresholds(src)
+		if warn >= block {
+			t.Fatalf("%s: warn %v not below block %v", src, warn, block)
+		}
+		if got := d.ThresholdFor(src); got != warn {
+			t.Errorf("%s: verdict threshold %v, want the warn threshold %v", src, got, warn)
+		}
+		if got := New(Options{Threshold: 0.9}).ThresholdFor(src); got != 0.9 {
+			t.Errorf("%s: explicit threshold %v, want 0.9", src, got)
+		}
+	}
+	// A text between the thresholds is an injection by verdict.
+	found := false
+	for _, a := range attacks {
+		warn, block := DefaultThresholds(a.src)
+		r := d.Screen(a.text, a.src)
+		if r.Score >= warn && r.Score < block {
+			found = true
+			if r.Verdict != VerdictInjection {
+				t.Errorf("%q scores %v (warn %v, block %v): verdict %s", a.text, r.Score, warn, block, r.Verdict)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no attack scores in a warning band: the test checks nothing")
+	}
+}

@@ -47,8 +47,9 @@
 // such as text that addresses "the AI reading this", its own weights and
 // its own calibration), and its score is the higher of the two, so the
 // same words never score lower in data than from a user. The result is a
-// score in [0, 1], a verdict at the source's default block threshold
-// (unless Options or the tenant's Policy say otherwise), categories and
+// score in [0, 1], a verdict of "injection" from the source's default warn threshold
+// (where a detection is recorded; unless Options say otherwise: the
+// tenant's Policy decides whether a detection is warned about or blocked), categories and
 // spans with byte offsets into the original text. Remote adds an optional
 // external classifier.
 //
