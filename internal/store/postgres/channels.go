@@ -9,12 +9,12 @@ import (
 	"github.com/komand-ai/komand/internal/store"
 )
 
-const channelAccountCols = "tenant_id, id, channel, account_id, agent_id, secret_credential_id, token_credential_id, created_by, created_at, updated_at, allow_commands"
+const channelAccountCols = "tenant_id, id, channel, account_id, agent_id, secret_credential_id, token_credential_id, created_by, created_at, updated_at, allow_commands, slack_team_id, review_destination"
 
 func scanChannelAccount(r pgx.Row) (store.ChannelAccount, error) {
 	var a store.ChannelAccount
 	if err := r.Scan(&a.TenantID, &a.ID, &a.Channel, &a.AccountID, &a.AgentID, &a.SecretCredentialID, &a.TokenCredentialID, &a.CreatedBy,
-		&a.CreatedAt, &a.UpdatedAt, &a.AllowCommands); err != nil {
+		&a.CreatedAt, &a.UpdatedAt, &a.AllowCommands, &a.SlackTeamID, &a.ReviewDestination); err != nil {
 		return store.ChannelAccount{}, err
 	}
 	a.CreatedAt, a.UpdatedAt = utc(a.CreatedAt), utc(a.UpdatedAt)
@@ -25,8 +25,9 @@ func scanChannelAccount(r pgx.Row) (store.ChannelAccount, error) {
 func (s *Store) CreateChannelAccount(ctx context.Context, a store.ChannelAccount) error {
 	err := s.inTenant(ctx, a.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO komand_channel_accounts (`+channelAccountCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, a.TenantID, a.ID, a.Channel, a.AccountID, a.AgentID,
-			a.SecretCredentialID, a.TokenCredentialID, a.CreatedBy, a.CreatedAt, a.UpdatedAt, a.AllowCommands)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, a.TenantID, a.ID, a.Channel, a.AccountID, a.AgentID,
+			a.SecretCredentialID, a.TokenCredentialID, a.CreatedBy, a.CreatedAt, a.UpdatedAt, a.AllowCommands,
+			a.SlackTeamID, a.ReviewDestination)
 		return err
 	})
 	return wrapErr("create channel account", err)
@@ -35,8 +36,9 @@ func (s *Store) CreateChannelAccount(ctx context.Context, a store.ChannelAccount
 // UpdateChannelAccount replaces an account's mutable fields.
 func (s *Store) UpdateChannelAccount(ctx context.Context, a store.ChannelAccount) error {
 	err := s.inTenant(ctx, a.TenantID, func(tx pgx.Tx) error {
-		return mustAffect(tx.Exec(ctx, `UPDATE komand_channel_accounts SET allow_commands = $3, updated_at = $4
-			WHERE tenant_id = $1 AND id = $2`, a.TenantID, a.ID, a.AllowCommands, a.UpdatedAt))
+		return mustAffect(tx.Exec(ctx, `UPDATE komand_channel_accounts SET allow_commands = $3, slack_team_id = $4,
+			review_destination = $5, updated_at = $6 WHERE tenant_id = $1 AND id = $2`, a.TenantID, a.ID, a.AllowCommands,
+			a.SlackTeamID, a.ReviewDestination, a.UpdatedAt))
 	})
 	return wrapErr("update channel account", err)
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/komand-ai/komand/internal/store"
 )
 
-const channelAccountCols = "tenant_id, id, channel, account_id, agent_id, secret_credential_id, token_credential_id, created_by, created_at, updated_at, allow_commands"
+const channelAccountCols = "tenant_id, id, channel, account_id, agent_id, secret_credential_id, token_credential_id, created_by, created_at, updated_at, allow_commands, slack_team_id, review_destination"
 
 func scanChannelAccount(sc scanner) (store.ChannelAccount, error) {
 	var (
@@ -16,7 +16,7 @@ func scanChannelAccount(sc scanner) (store.ChannelAccount, error) {
 		allow            int
 	)
 	if err := sc.Scan(&a.TenantID, &a.ID, &a.Channel, &a.AccountID, &a.AgentID, &a.SecretCredentialID, &a.TokenCredentialID, &a.CreatedBy,
-		&created, &updated, &allow); err != nil {
+		&created, &updated, &allow, &a.SlackTeamID, &a.ReviewDestination); err != nil {
 		return store.ChannelAccount{}, err
 	}
 	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -33,8 +33,9 @@ func (s *Store) CreateChannelAccount(ctx context.Context, a store.ChannelAccount
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO komand_channel_accounts (`+channelAccountCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.TenantID, a.ID, a.Channel, a.AccountID, a.AgentID,
-			a.SecretCredentialID, a.TokenCredentialID, a.CreatedBy, micros(a.CreatedAt), micros(a.UpdatedAt), boolInt(a.AllowCommands))
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.TenantID, a.ID, a.Channel, a.AccountID, a.AgentID,
+			a.SecretCredentialID, a.TokenCredentialID, a.CreatedBy, micros(a.CreatedAt), micros(a.UpdatedAt), boolInt(a.AllowCommands),
+			a.SlackTeamID, a.ReviewDestination)
 		return err
 	})
 }
@@ -71,8 +72,9 @@ func (s *Store) DeleteChannelAccount(ctx context.Context, tenantID, id string) e
 // UpdateChannelAccount replaces an account's mutable fields.
 func (s *Store) UpdateChannelAccount(ctx context.Context, a store.ChannelAccount) error {
 	return s.write(ctx, "update channel account", func(tx txQuerier) error {
-		return mustAffect(tx.ExecContext(ctx, `UPDATE komand_channel_accounts SET allow_commands = ?, updated_at = ?
-			WHERE tenant_id = ? AND id = ?`, boolInt(a.AllowCommands), micros(a.UpdatedAt), a.TenantID, a.ID))
+		return mustAffect(tx.ExecContext(ctx, `UPDATE komand_channel_accounts SET allow_commands = ?, slack_team_id = ?,
+			review_destination = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`, boolInt(a.AllowCommands), a.SlackTeamID,
+			a.ReviewDestination, micros(a.UpdatedAt), a.TenantID, a.ID))
 	})
 }
 

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Memory", memoryTests},
 		{"Vault", vaultTests},
 		{"Channels", channelTests},
+		{"ChannelIdentities", identityTests},
 		{"Outbox", outboxTests},
 		{"Skills", skillTests},
 		{"CRM", crmTests},
