@@ -84,6 +84,10 @@ const (
 	ChannelAccountDeleted Action = "ChannelAccountDeleted"
 	ChannelAccountUpdated Action = "ChannelAccountUpdated" // a setting changed (allowCommands: old and new value)
 	WebhookRejected       Action = "WebhookRejected"       // bad, stale or replayed signature: never reaches an agent
+	// A Slack member or Telegram user of an account mapped to a Komand
+	// user (or the mapping deleted).
+	ChannelIdentityMapped   Action = "ChannelIdentityMapped"
+	ChannelIdentityUnmapped Action = "ChannelIdentityUnmapped"
 	// WebChatVisitorStarted: a public chat widget gave an anonymous
 	// visitor a token (a new visitor, or a renewal of the same one).
 	WebChatVisitorStarted Action = "WebChatVisitorStarted"
@@ -116,6 +120,7 @@ var Catalogue = []Action{
 	CredentialCreated, CredentialUpdated, CredentialDeleted, CredentialGranted,
 	CredentialRevoked, CredentialRead, DataKeyRotated, ChannelAccountCreated,
 	ChannelAccountDeleted, ChannelAccountUpdated, WebhookRejected, WebChatVisitorStarted,
+	ChannelIdentityMapped, ChannelIdentityUnmapped,
 	SkillRegistered, SkillRejected, SkillDeleted, SkillPolicyChanged,
 	ContactCreated, ContactUpdated, ContactDeleted,
 	InjectionPolicyChanged, TurnHeld, TurnReviewed, ReplySanitized,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -77,6 +78,8 @@ type Options struct {
 type Store interface {
 	store.Channels
 	store.Outbox
+	// GetUser reads the Komand user a platform sender is mapped to.
+	GetUser(ctx context.Context, tenantID, id string) (store.User, error)
 }
 
 // recoverDispatch keeps a panic in an asynchronous reply (Slack,
@@ -139,6 +142,44 @@ var CommandChannels = []string{Webhook, Slack}
 // AccountUpdate changes an account's settings; nil fields keep theirs.
 type AccountUpdate struct {
 	AllowCommands *bool
+	// SlackTeamID is a Slack account's workspace ("T…", "E…"; "" clears
+	// it): member mappings then apply only to events of that team.
+	SlackTeamID *string
+	// ReviewDestination is where held reviews are posted with Approve /
+	// Reject buttons: a Slack channel ID ("C…", "G…", "D…") or a
+	// Telegram chat ID (an integer); "" turns it off.
+	ReviewDestination *string
+}
+
+// validateUpdate checks the settings of u that apply to account a.
+func validateUpdate(a store.ChannelAccount, u AccountUpdate) error {
+	var errs []error
+	if u.AllowCommands != nil && *u.AllowCommands && !slices.Contains(CommandChannels, a.Channel) {
+		errs = append(errs, errCommandsChannel)
+	}
+	if t := u.SlackTeamID; t != nil {
+		switch {
+		case a.Channel != Slack:
+			errs = append(errs, apperr.Field("slackTeamId", "only a Slack account has a team"))
+		case *t != "" && !slackTeamID.MatchString(*t):
+			errs = append(errs, apperr.Field("slackTeamId", "must be a Slack team ID (T… or E…)"))
+		}
+	}
+	if d := u.ReviewDestination; d != nil && *d != "" {
+		switch a.Channel {
+		case Slack:
+			if !slackConvID.MatchString(*d) {
+				errs = append(errs, apperr.Field("reviewDestination", "must be a Slack channel ID (C…, G… or D…)"))
+			}
+		case Telegram:
+			if n, err := strconv.ParseInt(*d, 10, 64); err != nil || n == 0 || strconv.FormatInt(n, 10) != *d {
+				errs = append(errs, apperr.Field("reviewDestination", "must be a Telegram chat ID (an integer)"))
+			}
+		default:
+			errs = append(errs, apperr.Field("reviewDestination", "only Slack and Telegram accounts post reviews"))
+		}
+	}
+	return validate.First(errs...)
 }
 
 // ErrAccountNotFound is an account the caller cannot see.
@@ -209,9 +250,10 @@ func (s *Service) CreateAccount(ctx context.Context, p authz.Principal, in Accou
 
 var errCommandsChannel = apperr.Field("allowCommands", "only a Webhook or Slack account may allow commands")
 
-// UpdateAccount changes an account's settings (today allowCommands), as
-// an Owner or Admin; the change is audited (ChannelAccountUpdated, with the
-// setting's old and new value) before it is made.
+// UpdateAccount changes an account's settings (allowCommands,
+// slackTeamId, reviewDestination), as an Owner or Admin; the change is
+// audited (ChannelAccountUpdated, with each changed setting's new value and
+// its old one under "previous") before it is made.
 func (s *Service) UpdateAccount(ctx context.Context, p authz.Principal, id string, in AccountUpdate) (store.ChannelAccount, error) {
 	if err := s.authz.Check(ctx, p, authz.Update, authz.Channels, authz.Target{ID: id}); err != nil {
 		return store.ChannelAccount{}, err
@@ -220,17 +262,28 @@ func (s *Service) UpdateAccount(ctx context.Context, p authz.Principal, id strin
 	if err != nil {
 		return store.ChannelAccount{}, err
 	}
-	if in.AllowCommands == nil {
+	if in.AllowCommands == nil && in.SlackTeamID == nil && in.ReviewDestination == nil {
 		return a, nil
 	}
-	if *in.AllowCommands && !slices.Contains(CommandChannels, a.Channel) {
-		return store.ChannelAccount{}, errCommandsChannel
+	if err := validateUpdate(a, in); err != nil {
+		return store.ChannelAccount{}, err
 	}
-	old := a.AllowCommands
-	a.AllowCommands = *in.AllowCommands
-	a.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
 	ev := accountEvent(audit.ChannelAccountUpdated, a)
-	ev.Details["allowCommands"], ev.Details["previous"] = a.AllowCommands, map[string]any{"allowCommands": old}
+	previous := map[string]any{}
+	if in.AllowCommands != nil {
+		previous["allowCommands"], a.AllowCommands = a.AllowCommands, *in.AllowCommands
+		ev.Details["allowCommands"] = a.AllowCommands
+	}
+	if in.SlackTeamID != nil {
+		previous["slackTeamId"], a.SlackTeamID = a.SlackTeamID, *in.SlackTeamID
+		ev.Details["slackTeamId"] = a.SlackTeamID
+	}
+	if in.ReviewDestination != nil {
+		previous["reviewDestination"], a.ReviewDestination = a.ReviewDestination, *in.ReviewDestination
+		ev.Details["reviewDestination"] = a.ReviewDestination
+	}
+	ev.Details["previous"] = previous
+	a.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
 	err = audit.Do(ctx, s.audit, audit.By(p), ev, func() error {
 		return s.st.UpdateChannelAccount(ctx, a)
 	})

@@ -37,8 +37,11 @@ type slackEnvelope struct {
 	Type      string `json:"type"`
 	Challenge string `json:"challenge"`
 	EventID   string `json:"event_id"`
+	TeamID    string `json:"team_id"`
 	Event     *struct {
 		Type     string `json:"type"`
+		Team     string `json:"team"`
+		UserTeam string `json:"user_team"`
 		Subtype  string `json:"subtype"`
 		BotID    string `json:"bot_id"`
 		User     string `json:"user"`
@@ -62,7 +65,8 @@ type SlackDelivery struct {
 // url_verification returns the challenge; a user's message or mention
 // goes to the account's agent in the background (Slack wants its 200
 // within 3 seconds) and the reply is posted with chat.postMessage, in the
-// message's thread. Each event ID is handled once (Slack retries), and
+// message's thread. The sender is the account's principal unless the
+// member is mapped to a Komand user (identities.go). Each event ID is handled once (Slack retries), and
 // messages from bots (including this one) are ignored. A refused request
 // gets ErrUnauthorized and a WebhookRejected entry.
 func (s *Service) ReceiveSlack(ctx context.Context, d SlackDelivery) (challenge string, err error) {
@@ -121,8 +125,17 @@ func (s *Service) ReceiveSlack(ctx context.Context, d SlackDelivery) (challenge 
 		defer s.recoverDispatch(ctx, a.ID)
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
+		// A member mapped to a Komand user acts as that user, but only
+		// within the account's workspace (identities.go).
 		p := authz.Principal{TenantID: a.TenantID, UserID: AccountActor(a.ID), Role: authz.Operator}
-		reply, err := s.dispatch(bctx, p, m)
+		var reply Reply
+		var err error
+		if slackTeamMatches(a, env.TeamID, e.Team, e.UserTeam) {
+			p, err = s.sender(bctx, a, e.User, false)
+		}
+		if err == nil {
+			reply, err = s.dispatch(bctx, p, m)
+		}
 		text := reply.Text
 		if err != nil {
 			text = publicText(err)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/komand-ai/komand/internal/apperr"
-	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/store"
 	"github.com/komand-ai/komand/internal/validate"
 )
@@ -101,8 +100,13 @@ func (s *Service) ReceiveTelegram(ctx context.Context, d TelegramDelivery) error
 		defer s.recoverDispatch(ctx, a.ID)
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
-		p := authz.Principal{TenantID: a.TenantID, UserID: AccountActor(a.ID), Role: authz.Operator, Public: true}
-		reply, err := s.dispatch(bctx, p, m)
+		// The sender is the signed update's from.id: a Komand user when an
+		// Admin mapped it (identities.go), a public sender otherwise.
+		p, err := s.sender(bctx, a, m.SenderID, true)
+		var reply Reply
+		if err == nil {
+			reply, err = s.dispatch(bctx, p, m)
+		}
 		text := reply.Text
 		if err != nil {
 			// The user gets the same plain message the API would give.

@@ -3,13 +3,14 @@ package e2e_test
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/komand-ai/komand/internal/agent"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/komand-ai/komand/internal/agent"
 
 	"github.com/komand-ai/komand/internal/app/apptest"
 	"github.com/komand-ai/komand/internal/audit"

@@ -23,8 +23,13 @@ type channelAccountResponse struct {
 	TokenCredentialID  string `json:"tokenCredentialId,omitempty"`
 	// AllowCommands: the account's text may run slash commands (Webhook
 	// and Slack only; consequential ones are held for review).
-	AllowCommands bool   `json:"allowCommands"`
-	WebhookPath   string `json:"webhookPath,omitempty"`
+	AllowCommands bool `json:"allowCommands"`
+	// SlackTeamID: a Slack account's workspace; member mappings apply
+	// only to its events. ReviewDestination: where held reviews are
+	// posted with Approve / Reject buttons ("" = off).
+	SlackTeamID       string `json:"slackTeamId,omitempty"`
+	ReviewDestination string `json:"reviewDestination,omitempty"`
+	WebhookPath       string `json:"webhookPath,omitempty"`
 	// ChatPagePath is a WebChat account's public chat page (the widget
 	// to embed); its ID is the widgetId the page exchanges for visitor
 	// tokens.
@@ -36,7 +41,8 @@ type channelAccountResponse struct {
 func channelAccountJSON(a store.ChannelAccount) channelAccountResponse {
 	out := channelAccountResponse{ID: a.ID, Channel: a.Channel, AccountID: a.AccountID, AgentID: a.AgentID,
 		SecretCredentialID: a.SecretCredentialID, TokenCredentialID: a.TokenCredentialID,
-		AllowCommands: a.AllowCommands, CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt}
+		AllowCommands: a.AllowCommands, SlackTeamID: a.SlackTeamID, ReviewDestination: a.ReviewDestination,
+		CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt}
 	if a.Channel == channel.WebChat {
 		out.ChatPagePath = "/chat?widget=" + a.ID
 	} else {
@@ -95,27 +101,96 @@ func (s *Server) getChannelAccount(w http.ResponseWriter, r *http.Request, p aut
 }
 
 // updateChannelAccount changes an account's settings: {"allowCommands":
-// true|false}. An absent field keeps its value; null is refused.
+// true|false, "slackTeamId": "T…"|"", "reviewDestination": "…"|""}. An
+// absent field keeps its value; null is refused.
 func (s *Server) updateChannelAccount(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
 	id, err := pathUUID(r, "accountId")
 	if err != nil {
 		return err
 	}
 	var b struct {
-		AllowCommands opt[bool] `json:"allowCommands"`
+		AllowCommands     opt[bool]   `json:"allowCommands"`
+		SlackTeamID       opt[string] `json:"slackTeamId"`
+		ReviewDestination opt[string] `json:"reviewDestination"`
 	}
 	if err := decode(r, &b); err != nil {
 		return err
 	}
-	allow, err := b.AllowCommands.ptr("allowCommands")
-	if err != nil {
+	var u channel.AccountUpdate
+	if u.AllowCommands, err = b.AllowCommands.ptr("allowCommands"); err != nil {
 		return err
 	}
-	a, err := s.deps.Channels.UpdateAccount(r.Context(), p, id, channel.AccountUpdate{AllowCommands: allow})
+	if u.SlackTeamID, err = b.SlackTeamID.ptr("slackTeamId"); err != nil {
+		return err
+	}
+	if u.ReviewDestination, err = b.ReviewDestination.ptr("reviewDestination"); err != nil {
+		return err
+	}
+	a, err := s.deps.Channels.UpdateAccount(r.Context(), p, id, u)
 	if err != nil {
 		return err
 	}
 	return ok(w, http.StatusOK, channelAccountJSON(a))
+}
+
+type channelIdentityResponse struct {
+	ExternalID string    `json:"externalId"`
+	UserID     string    `json:"userId"`
+	CreatedBy  string    `json:"createdBy"`
+	CreatedAt  time.Time `json:"createdAt"`
+}
+
+func channelIdentityJSON(i store.ChannelIdentity) channelIdentityResponse {
+	return channelIdentityResponse{ExternalID: i.ExternalID, UserID: i.UserID, CreatedBy: i.CreatedBy, CreatedAt: i.CreatedAt}
+}
+
+// mapChannelIdentity maps a Slack member or Telegram user of the account
+// to a Komand user: {"externalId": "U…"|"<telegram user id>", "userId":
+// "<uuid>"}.
+func (s *Server) mapChannelIdentity(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	id, err := pathUUID(r, "accountId")
+	if err != nil {
+		return err
+	}
+	var b struct {
+		ExternalID string `json:"externalId"`
+		UserID     string `json:"userId"`
+	}
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	i, err := s.deps.Channels.MapIdentity(r.Context(), p, id, channel.IdentityInput{ExternalID: b.ExternalID, UserID: b.UserID})
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, channelIdentityJSON(i))
+}
+
+func (s *Server) listChannelIdentities(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	id, err := pathUUID(r, "accountId")
+	if err != nil {
+		return err
+	}
+	is, err := s.deps.Channels.ListIdentities(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	out := make([]channelIdentityResponse, len(is))
+	for k, i := range is {
+		out[k] = channelIdentityJSON(i)
+	}
+	return ok(w, http.StatusOK, out)
+}
+
+func (s *Server) unmapChannelIdentity(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	id, err := pathUUID(r, "accountId")
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Channels.UnmapIdentity(r.Context(), p, id, r.PathValue("externalId")); err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, map[string]bool{"deleted": true})
 }
 
 func (s *Server) deleteChannelAccount(w http.ResponseWriter, r *http.Request, p authz.Principal) error {

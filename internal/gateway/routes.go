@@ -1,10 +1,11 @@
 package gateway
 
 import (
-	"github.com/komand-ai/komand/internal/web"
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/komand-ai/komand/internal/web"
 
 	"github.com/komand-ai/komand/internal/apperr"
 )
@@ -121,6 +122,9 @@ func (s *Server) table() []route {
 		{"GET", "/api/channels/accounts/{accountId}", s.authed(s.getChannelAccount)},
 		{"PUT", "/api/channels/accounts/{accountId}", s.authed(s.updateChannelAccount)},
 		{"DELETE", "/api/channels/accounts/{accountId}", s.authedNoBody(s.deleteChannelAccount)},
+		{"GET", "/api/channels/accounts/{accountId}/identities/", s.authed(s.listChannelIdentities)},
+		{"POST", "/api/channels/accounts/{accountId}/identities/", s.authed(s.mapChannelIdentity)},
+		{"DELETE", "/api/channels/accounts/{accountId}/identities/{externalId}", s.authedNoBody(s.unmapChannelIdentity)},
 		{"POST", "/hooks/webhook/{accountId}", s.public(s.receiveWebhook)},
 		{"POST", "/hooks/telegram/{accountId}", s.public(s.receiveTelegram)},
 		{"POST", "/hooks/slack/{accountId}", s.public(s.receiveSlack)},

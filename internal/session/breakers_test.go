@@ -68,8 +68,9 @@ func (w *runnerWorld) account(t *testing.T, ch, accountID string, allow bool) st
 }
 
 // TestCommandAccess: who may send slash commands. Deny by default: only a
-// Komand user on WebChat, or the principal of an integration account with
-// allowCommands (held), gets anything but CommandsNone.
+// Komand user on WebChat, Slack or Telegram (a mapped member), or the
+// principal of an integration account with allowCommands (held), gets
+// anything but CommandsNone.
 func TestCommandAccess(t *testing.T) {
 	w := newRunnerWorld(t, nil)
 	user := w.f.As(w.f.TenantA, authz.Operator)
@@ -103,6 +104,12 @@ func TestCommandAccess(t *testing.T) {
 		{"a Telegram user", as(tg, true), msg(channel.Telegram, "bot"), CommandsNone},
 		{"a Telegram principal not marked public", as(tg, false), msg(channel.Telegram, "bot"), CommandsNone},
 		{"a channel with no commands", user, msg("Teams", "default"), CommandsNone},
+		// A Slack member or Telegram user mapped to a Komand user is that
+		// user (channel.Service.sender builds the principal).
+		{"a mapped Slack member", user, msg(channel.Slack, "acme"), CommandsUser},
+		{"a mapped Telegram user", user, msg(channel.Telegram, "bot"), CommandsUser},
+		{"a mapped user marked public", authz.Principal{TenantID: w.f.TenantA, UserID: user.UserID, Role: authz.Operator, Public: true}, msg(channel.Telegram, "bot"), CommandsNone},
+		{"a Komand user on the generic webhook", user, msg(channel.Webhook, "forms"), CommandsNone},
 	} {
 		got, err := w.svc.commandAccess(context.Background(), c.p, c.m)
 		if err != nil || got != c.want {

@@ -41,8 +41,10 @@ import (
 // a code replayed or for a call no longer waiting, an expired one, another
 // user's, one sent in another session or after the session ended, and any
 // confirmation from a sender who is not a Komand user (a public widget
-// visitor, a Telegram user, a webhook, a Slack workspace), whose held
-// calls go to the Admin review queue instead.
+// visitor, an unmapped Telegram user or Slack member, a webhook), whose
+// held calls go to the Admin review queue instead. A Slack member or
+// Telegram user mapped to a Komand user (channel/identities.go) is that
+// user and confirms like them.
 //
 // The code is 6 digits from crypto/rand, stored only as a hash with the
 // confirmation's ID; it is bound to the tenant, the session, the user, the
@@ -317,9 +319,10 @@ func quote(b *strings.Builder, s string, display bool) {
 }
 
 // komandUser reports whether p is a Komand user acting for themselves (an
-// API key or a login), the only sender who may confirm a held call: not a
-// public sender (a widget visitor, a Telegram user) and not a channel
-// account's principal (a webhook, a Slack workspace).
+// API key, a login, or a Slack member or Telegram user an Admin mapped to
+// a Komand user), the only sender who may confirm a held call: not a
+// public sender (a widget visitor, an unmapped Telegram user) and not a
+// channel account's principal (a webhook, an unmapped Slack member).
 func komandUser(p authz.Principal) bool {
 	return !p.Public && p.UserID != "" && !channel.IsAccountActor(p.UserID)
 }

@@ -351,36 +351,44 @@ func (s *Service) finish(ctx context.Context, p authz.Principal, work *audit.Uni
 }
 
 // commandAccess decides whether m's text may be a slash command, from who
-// sent it (issue 16): a Komand user acting for themselves (a login or an
-// API key on WebChat) may; a Webhook or Slack account only when an Admin
-// set its allowCommands, and then a consequential command is held for
-// review; nobody else (a public sender, a Telegram user, a chat-widget
-// visitor, an account without the setting): their "/…" is text for the
-// model. Deny by default: a channel not named here has no commands.
+// sent it (issue 16): a Komand user acting for themselves may — a login or
+// an API key on WebChat, a Slack member or Telegram user an Admin mapped to
+// a Komand user (the principal is then that user's, channel.sender); a
+// Webhook or Slack account only when an Admin set its allowCommands, and
+// then a consequential command is held for review; nobody else (a public
+// sender, an unmapped Telegram user, a chat-widget visitor, an account
+// without the setting): their "/…" is text for the model. Deny by default:
+// a channel not named here has no commands.
 func (s *Service) commandAccess(ctx context.Context, p authz.Principal, m channel.InboundMessage) (CommandAccess, error) {
 	if p.Public {
 		return CommandsNone, nil
 	}
 	switch m.Channel {
-	case channel.WebChat:
-		if channel.IsAccountActor(p.UserID) {
-			return CommandsNone, nil
+	case channel.WebChat, channel.Telegram:
+		if komandUser(p) {
+			return CommandsUser, nil
 		}
-		return CommandsUser, nil
-	case channel.Webhook, channel.Slack:
-		if !strings.HasPrefix(m.Text, "/") {
-			return CommandsNone, nil // not a command: no need to read the account
+		return CommandsNone, nil
+	case channel.Slack:
+		if komandUser(p) {
+			return CommandsUser, nil
 		}
-		a, err := s.st.ChannelAccountByKey(ctx, p.TenantID, m.Channel, m.ChannelAccountID)
-		if errors.Is(err, store.ErrNotFound) {
-			return CommandsNone, nil
-		}
-		if err != nil {
-			return CommandsNone, err
-		}
-		if a.AllowCommands && p.UserID == channel.AccountActor(a.ID) {
-			return CommandsHeld, nil
-		}
+	case channel.Webhook:
+	default:
+		return CommandsNone, nil
+	}
+	if !strings.HasPrefix(m.Text, "/") {
+		return CommandsNone, nil // not a command: no need to read the account
+	}
+	a, err := s.st.ChannelAccountByKey(ctx, p.TenantID, m.Channel, m.ChannelAccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return CommandsNone, nil
+	}
+	if err != nil {
+		return CommandsNone, err
+	}
+	if a.AllowCommands && p.UserID == channel.AccountActor(a.ID) {
+		return CommandsHeld, nil
 	}
 	return CommandsNone, nil
 }

@@ -26,8 +26,8 @@ type ChannelAccount struct {
 	// Reject buttons: a Slack channel ID or a Telegram chat ID; "" is off.
 	ReviewDestination string
 	CreatedBy         string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // Channels stores channel accounts and webhook replay protection. An
