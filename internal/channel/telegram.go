@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/komand-ai/komand/internal/apperr"
+	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/store"
 	"github.com/komand-ai/komand/internal/validate"
 )
@@ -117,8 +118,17 @@ func (s *Service) ReceiveTelegram(ctx context.Context, d TelegramDelivery) error
 	return nil
 }
 
+// DeniedReply answers a sender whose Komand role may not do what they
+// asked.
+const DeniedReply = "Your Komand role does not allow this; ask an administrator."
+
 // publicText is the message of an error that is safe to show a user.
 func publicText(err error) string {
+	if errors.Is(err, authz.ErrDenied) {
+		// A mapped member whose Komand role may not do this (a Viewer
+		// may not send messages).
+		return DeniedReply
+	}
 	if e, ok := apperr.As(err); ok && e.Kind != apperr.Internal {
 		return e.Message
 	}
