@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -145,10 +144,6 @@ type AccountUpdate struct {
 	// SlackTeamID is a Slack account's workspace ("T…", "E…"; "" clears
 	// it): member mappings then apply only to events of that team.
 	SlackTeamID *string
-	// ReviewDestination is where held reviews are posted with Approve /
-	// Reject buttons: a Slack channel ID ("C…", "G…", "D…") or a
-	// Telegram chat ID (an integer); "" turns it off.
-	ReviewDestination *string
 }
 
 // validateUpdate checks the settings of u that apply to account a.
@@ -163,20 +158,6 @@ func validateUpdate(a store.ChannelAccount, u AccountUpdate) error {
 			errs = append(errs, apperr.Field("slackTeamId", "only a Slack account has a team"))
 		case *t != "" && !slackTeamID.MatchString(*t):
 			errs = append(errs, apperr.Field("slackTeamId", "must be a Slack team ID (T… or E…)"))
-		}
-	}
-	if d := u.ReviewDestination; d != nil && *d != "" {
-		switch a.Channel {
-		case Slack:
-			if !slackConvID.MatchString(*d) {
-				errs = append(errs, apperr.Field("reviewDestination", "must be a Slack channel ID (C…, G… or D…)"))
-			}
-		case Telegram:
-			if n, err := strconv.ParseInt(*d, 10, 64); err != nil || n == 0 || strconv.FormatInt(n, 10) != *d {
-				errs = append(errs, apperr.Field("reviewDestination", "must be a Telegram chat ID (an integer)"))
-			}
-		default:
-			errs = append(errs, apperr.Field("reviewDestination", "only Slack and Telegram accounts post reviews"))
 		}
 	}
 	return validate.First(errs...)
@@ -251,7 +232,7 @@ func (s *Service) CreateAccount(ctx context.Context, p authz.Principal, in Accou
 var errCommandsChannel = apperr.Field("allowCommands", "only a Webhook or Slack account may allow commands")
 
 // UpdateAccount changes an account's settings (allowCommands,
-// slackTeamId, reviewDestination), as an Owner or Admin; the change is
+// slackTeamId), as an Owner or Admin; the change is
 // audited (ChannelAccountUpdated, with each changed setting's new value and
 // its old one under "previous") before it is made.
 func (s *Service) UpdateAccount(ctx context.Context, p authz.Principal, id string, in AccountUpdate) (store.ChannelAccount, error) {
@@ -262,7 +243,7 @@ func (s *Service) UpdateAccount(ctx context.Context, p authz.Principal, id strin
 	if err != nil {
 		return store.ChannelAccount{}, err
 	}
-	if in.AllowCommands == nil && in.SlackTeamID == nil && in.ReviewDestination == nil {
+	if in.AllowCommands == nil && in.SlackTeamID == nil {
 		return a, nil
 	}
 	if err := validateUpdate(a, in); err != nil {
@@ -277,10 +258,6 @@ func (s *Service) UpdateAccount(ctx context.Context, p authz.Principal, id strin
 	if in.SlackTeamID != nil {
 		previous["slackTeamId"], a.SlackTeamID = a.SlackTeamID, *in.SlackTeamID
 		ev.Details["slackTeamId"] = a.SlackTeamID
-	}
-	if in.ReviewDestination != nil {
-		previous["reviewDestination"], a.ReviewDestination = a.ReviewDestination, *in.ReviewDestination
-		ev.Details["reviewDestination"] = a.ReviewDestination
 	}
 	ev.Details["previous"] = previous
 	a.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)

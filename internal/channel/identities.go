@@ -45,7 +45,6 @@ const maxIdentities = 1000
 var (
 	slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{1,20}$`)
 	slackTeamID = regexp.MustCompile(`^[TE][A-Z0-9]{1,20}$`)
-	slackConvID = regexp.MustCompile(`^[CGD][A-Z0-9]{1,20}$`)
 )
 
 // validExternalID checks a platform user ID of channel ch.

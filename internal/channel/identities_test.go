@@ -136,45 +136,40 @@ func TestIdentityMapping(t *testing.T) {
 	}
 }
 
-// TestAccountSettingsValidation: slackTeamId only on Slack accounts,
-// reviewDestination only on Slack and Telegram, each in its platform's
-// format; changes are audited with their previous values.
+// TestAccountSettingsValidation: slackTeamId only on Slack accounts, in
+// Slack's format; a change is audited with its previous value.
 func TestAccountSettingsValidation(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	admin := w.As(w.TenantA, authz.Admin)
 	slack := w.platformAccount(t, w.TenantA, channel.Slack)
 	tg := w.platformAccount(t, w.TenantA, channel.Telegram)
-	hook := w.webhook(t, w.TenantA)
 	str := func(s string) *string { return &s }
 	for name, c := range map[string]struct {
 		id string
 		u  channel.AccountUpdate
 	}{
-		"a team on Telegram":       {tg.ID, channel.AccountUpdate{SlackTeamID: str("T0001")}},
-		"a malformed team":         {slack.ID, channel.AccountUpdate{SlackTeamID: str("team-1")}},
-		"a Slack user as channel":  {slack.ID, channel.AccountUpdate{ReviewDestination: str("U0001")}},
-		"a Telegram chat on Slack": {slack.ID, channel.AccountUpdate{ReviewDestination: str("-1001")}},
-		"a channel on Telegram":    {tg.ID, channel.AccountUpdate{ReviewDestination: str("C0001")}},
-		"a webhook destination":    {hook.ID, channel.AccountUpdate{ReviewDestination: str("C0001")}},
+		"a team on Telegram": {tg.ID, channel.AccountUpdate{SlackTeamID: str("T0001")}},
+		"a malformed team":   {slack.ID, channel.AccountUpdate{SlackTeamID: str("team-1")}},
+		"a user as team":     {slack.ID, channel.AccountUpdate{SlackTeamID: str("U0001")}},
 	} {
 		if _, err := w.s.UpdateAccount(ctx, admin, c.id, c.u); kind(err) != apperr.Invalid {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := w.s.UpdateAccount(ctx, w.As(w.TenantA, authz.Operator), slack.ID, channel.AccountUpdate{ReviewDestination: str("C0001")}); !errors.Is(err, authz.ErrDenied) {
-		t.Fatalf("operator sets a destination: %v", err)
+	if _, err := w.s.UpdateAccount(ctx, w.As(w.TenantA, authz.Operator), slack.ID, channel.AccountUpdate{SlackTeamID: str("T0001")}); !errors.Is(err, authz.ErrDenied) {
+		t.Fatalf("operator sets the team: %v", err)
 	}
-	a, err := w.s.UpdateAccount(ctx, admin, slack.ID, channel.AccountUpdate{SlackTeamID: str("T0001"), ReviewDestination: str("C0ADMINS")})
-	if err != nil || a.SlackTeamID != "T0001" || a.ReviewDestination != "C0ADMINS" {
+	a, err := w.s.UpdateAccount(ctx, admin, slack.ID, channel.AccountUpdate{SlackTeamID: str("T0001")})
+	if err != nil || a.SlackTeamID != "T0001" {
 		t.Fatalf("update: %+v %v", a, err)
 	}
-	if a, err := w.s.UpdateAccount(ctx, admin, tg.ID, channel.AccountUpdate{ReviewDestination: str("-1001234567890")}); err != nil || a.ReviewDestination != "-1001234567890" {
-		t.Fatalf("telegram group destination: %+v %v", a, err)
+	if a, err := w.s.UpdateAccount(ctx, admin, slack.ID, channel.AccountUpdate{SlackTeamID: str("")}); err != nil || a.SlackTeamID != "" {
+		t.Fatalf("clear: %+v %v", a, err)
 	}
 	ev := w.Entries(w.TenantA, audit.ChannelAccountUpdated)
-	if len(ev) != 2 || ev[0].Details["reviewDestination"] != "C0ADMINS" || ev[0].Details["slackTeamId"] != "T0001" ||
-		fmt.Sprint(ev[0].Details["previous"]) != "map[reviewDestination: slackTeamId:]" {
+	if len(ev) != 2 || ev[0].Details["slackTeamId"] != "T0001" || fmt.Sprint(ev[0].Details["previous"]) != "map[slackTeamId:]" ||
+		ev[1].Details["slackTeamId"] != "" || fmt.Sprint(ev[1].Details["previous"]) != "map[slackTeamId:T0001]" {
 		t.Fatalf("audit: %+v", ev)
 	}
 }

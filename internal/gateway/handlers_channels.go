@@ -25,11 +25,9 @@ type channelAccountResponse struct {
 	// and Slack only; consequential ones are held for review).
 	AllowCommands bool `json:"allowCommands"`
 	// SlackTeamID: a Slack account's workspace; member mappings apply
-	// only to its events. ReviewDestination: where held reviews are
-	// posted with Approve / Reject buttons ("" = off).
-	SlackTeamID       string `json:"slackTeamId,omitempty"`
-	ReviewDestination string `json:"reviewDestination,omitempty"`
-	WebhookPath       string `json:"webhookPath,omitempty"`
+	// only to its events.
+	SlackTeamID string `json:"slackTeamId,omitempty"`
+	WebhookPath string `json:"webhookPath,omitempty"`
 	// ChatPagePath is a WebChat account's public chat page (the widget
 	// to embed); its ID is the widgetId the page exchanges for visitor
 	// tokens.
@@ -41,7 +39,7 @@ type channelAccountResponse struct {
 func channelAccountJSON(a store.ChannelAccount) channelAccountResponse {
 	out := channelAccountResponse{ID: a.ID, Channel: a.Channel, AccountID: a.AccountID, AgentID: a.AgentID,
 		SecretCredentialID: a.SecretCredentialID, TokenCredentialID: a.TokenCredentialID,
-		AllowCommands: a.AllowCommands, SlackTeamID: a.SlackTeamID, ReviewDestination: a.ReviewDestination,
+		AllowCommands: a.AllowCommands, SlackTeamID: a.SlackTeamID,
 		CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt}
 	if a.Channel == channel.WebChat {
 		out.ChatPagePath = "/chat?widget=" + a.ID
@@ -101,7 +99,7 @@ func (s *Server) getChannelAccount(w http.ResponseWriter, r *http.Request, p aut
 }
 
 // updateChannelAccount changes an account's settings: {"allowCommands":
-// true|false, "slackTeamId": "T…"|"", "reviewDestination": "…"|""}. An
+// true|false, "slackTeamId": "T…"|""}. An
 // absent field keeps its value; null is refused.
 func (s *Server) updateChannelAccount(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
 	id, err := pathUUID(r, "accountId")
@@ -109,9 +107,8 @@ func (s *Server) updateChannelAccount(w http.ResponseWriter, r *http.Request, p 
 		return err
 	}
 	var b struct {
-		AllowCommands     opt[bool]   `json:"allowCommands"`
-		SlackTeamID       opt[string] `json:"slackTeamId"`
-		ReviewDestination opt[string] `json:"reviewDestination"`
+		AllowCommands opt[bool]   `json:"allowCommands"`
+		SlackTeamID   opt[string] `json:"slackTeamId"`
 	}
 	if err := decode(r, &b); err != nil {
 		return err
@@ -121,9 +118,6 @@ func (s *Server) updateChannelAccount(w http.ResponseWriter, r *http.Request, p 
 		return err
 	}
 	if u.SlackTeamID, err = b.SlackTeamID.ptr("slackTeamId"); err != nil {
-		return err
-	}
-	if u.ReviewDestination, err = b.ReviewDestination.ptr("reviewDestination"); err != nil {
 		return err
 	}
 	a, err := s.deps.Channels.UpdateAccount(r.Context(), p, id, u)

@@ -22,8 +22,9 @@ type ChannelAccount struct {
 	// SlackTeamID is a Slack account's workspace (team ID, "T…"), when
 	// an Admin set it: member mappings apply only to events of that team.
 	SlackTeamID string
-	// ReviewDestination is where held reviews are posted with Approve /
-	// Reject buttons: a Slack channel ID or a Telegram chat ID; "" is off.
+	// ReviewDestination is reserved for Admin approvals from Slack and
+	// Telegram (a Slack channel ID or Telegram chat ID for held reviews);
+	// no service sets or reads it yet.
 	ReviewDestination string
 	CreatedBy         string
 	CreatedAt         time.Time
@@ -90,7 +91,8 @@ type ChannelIdentity struct {
 
 // ReviewCallback is the single-use token of the Approve / Reject buttons
 // of a review posted to a channel account's review destination. Only the
-// token's hash is stored.
+// token's hash is stored. Reserved for Admin approvals from Slack and
+// Telegram: no service uses it yet.
 type ReviewCallback struct {
 	TenantID         string
 	TokenHash        string
