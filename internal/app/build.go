@@ -250,6 +250,14 @@ func (a *App) buildChannels(_ context.Context, w *wiring) error {
 			Delivery: channel.DeliveryOptions{MaxAttempts: cfg.Channels.Delivery.MaxAttempts, MaxAge: cfg.Channels.Delivery.MaxAge,
 				InitialBackoff: cfg.Channels.Delivery.InitialBackoff, MaxBackoff: cfg.Channels.Delivery.MaxBackoff,
 				PollInterval: cfg.Channels.Delivery.PollInterval}})
+	// Admin approvals from Slack and Telegram: held reviews are posted to
+	// an account's review destination, and its buttons decide through the
+	// same service method as the API.
+	a.Channels.SetDecide(func(ctx context.Context, p authz.Principal, reviewID string, approve bool) error {
+		_, err := a.Sessions.DecideReview(ctx, p, reviewID, approve)
+		return err
+	})
+	a.Sessions.SetReviewNotifier(a.Channels)
 	a.startDelivery(w.o.DeliveryTicks)
 	return nil
 }

@@ -88,6 +88,11 @@ const (
 	// user (or the mapping deleted).
 	ChannelIdentityMapped   Action = "ChannelIdentityMapped"
 	ChannelIdentityUnmapped Action = "ChannelIdentityUnmapped"
+	// ReviewCallbackRefused: an Approve or Reject button of a review posted
+	// to Slack or Telegram was clicked by a member who is not mapped, from
+	// another chat, or with a token that is unknown, spent or expired (a
+	// role that may not decide is PermissionDenied).
+	ReviewCallbackRefused Action = "ReviewCallbackRefused"
 	// WebChatVisitorStarted: a public chat widget gave an anonymous
 	// visitor a token (a new visitor, or a renewal of the same one).
 	WebChatVisitorStarted Action = "WebChatVisitorStarted"
@@ -120,7 +125,7 @@ var Catalogue = []Action{
 	CredentialCreated, CredentialUpdated, CredentialDeleted, CredentialGranted,
 	CredentialRevoked, CredentialRead, DataKeyRotated, ChannelAccountCreated,
 	ChannelAccountDeleted, ChannelAccountUpdated, WebhookRejected, WebChatVisitorStarted,
-	ChannelIdentityMapped, ChannelIdentityUnmapped,
+	ChannelIdentityMapped, ChannelIdentityUnmapped, ReviewCallbackRefused,
 	SkillRegistered, SkillRejected, SkillDeleted, SkillPolicyChanged,
 	ContactCreated, ContactUpdated, ContactDeleted,
 	InjectionPolicyChanged, TurnHeld, TurnReviewed, ReplySanitized,

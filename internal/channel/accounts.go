@@ -47,6 +47,7 @@ type Service struct {
 	authz    *authz.Authorizer
 	audit    audit.Recorder
 	dispatch Dispatch
+	decide   Decide
 	now      func() time.Time
 	log      *slog.Logger
 
@@ -79,6 +80,9 @@ type Store interface {
 	store.Outbox
 	// GetUser reads the Komand user a platform sender is mapped to.
 	GetUser(ctx context.Context, tenantID, id string) (store.User, error)
+	// GetReview reads a review before it is posted to a review
+	// destination.
+	GetReview(ctx context.Context, tenantID, id string) (store.Review, error)
 }
 
 // recoverDispatch keeps a panic in an asynchronous reply (Slack,
@@ -144,6 +148,10 @@ type AccountUpdate struct {
 	// SlackTeamID is a Slack account's workspace ("T…", "E…"; "" clears
 	// it): member mappings then apply only to events of that team.
 	SlackTeamID *string
+	// ReviewDestination is where reviews held in the account's sessions
+	// are posted with Approve / Reject buttons (review.go): a Slack
+	// channel ID ("C…", "G…") or a Telegram chat ID; "" turns it off.
+	ReviewDestination *string
 }
 
 // validateUpdate checks the settings of u that apply to account a.
@@ -158,6 +166,11 @@ func validateUpdate(a store.ChannelAccount, u AccountUpdate) error {
 			errs = append(errs, apperr.Field("slackTeamId", "only a Slack account has a team"))
 		case *t != "" && !slackTeamID.MatchString(*t):
 			errs = append(errs, apperr.Field("slackTeamId", "must be a Slack team ID (T… or E…)"))
+		}
+	}
+	if d := u.ReviewDestination; d != nil {
+		if err := validDestination(a.Channel, *d); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return validate.First(errs...)
@@ -232,7 +245,7 @@ func (s *Service) CreateAccount(ctx context.Context, p authz.Principal, in Accou
 var errCommandsChannel = apperr.Field("allowCommands", "only a Webhook or Slack account may allow commands")
 
 // UpdateAccount changes an account's settings (allowCommands,
-// slackTeamId), as an Owner or Admin; the change is
+// slackTeamId, reviewDestination), as an Owner or Admin; the change is
 // audited (ChannelAccountUpdated, with each changed setting's new value and
 // its old one under "previous") before it is made.
 func (s *Service) UpdateAccount(ctx context.Context, p authz.Principal, id string, in AccountUpdate) (store.ChannelAccount, error) {
@@ -243,7 +256,7 @@ func (s *Service) UpdateAccount(ctx context.Context, p authz.Principal, id strin
 	if err != nil {
 		return store.ChannelAccount{}, err
 	}
-	if in.AllowCommands == nil && in.SlackTeamID == nil {
+	if in.AllowCommands == nil && in.SlackTeamID == nil && in.ReviewDestination == nil {
 		return a, nil
 	}
 	if err := validateUpdate(a, in); err != nil {
@@ -258,6 +271,10 @@ func (s *Service) UpdateAccount(ctx context.Context, p authz.Principal, id strin
 	if in.SlackTeamID != nil {
 		previous["slackTeamId"], a.SlackTeamID = a.SlackTeamID, *in.SlackTeamID
 		ev.Details["slackTeamId"] = a.SlackTeamID
+	}
+	if in.ReviewDestination != nil {
+		previous["reviewDestination"], a.ReviewDestination = a.ReviewDestination, *in.ReviewDestination
+		ev.Details["reviewDestination"] = a.ReviewDestination
 	}
 	ev.Details["previous"] = previous
 	a.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)

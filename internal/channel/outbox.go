@@ -114,6 +114,7 @@ const (
 	ClassAccountDeleted   = "account_deleted"   // the channel account is gone: given up
 	ClassStoreUnavailable = "store_unavailable" // the account could not be read: retried
 	ClassExpired          = "expired"           // older than MaxAge when claimed: given up unsent
+	ClassObsolete         = "obsolete"          // a review decided before it was posted: not sent
 )
 
 // deliveryError is a failed attempt: its class, whether another attempt
@@ -145,15 +146,33 @@ func classify(what string, status int, retryAfter time.Duration) *deliveryError 
 	return e
 }
 
-// outPayload is a delivery's payload: the reply and where it goes.
+// outPayload is a delivery's payload: the reply and where it goes. Op is
+// "" for a reply; the other operations post a review to a review
+// destination or answer a click on its buttons (review.go).
 type outPayload struct {
+	Op   string `json:"op,omitempty"`
 	Text string `json:"text"`
 	// Telegram
-	ChatID int64 `json:"chatId,omitempty"`
+	ChatID     int64  `json:"chatId,omitempty"`
+	MessageID  int64  `json:"messageId,omitempty"`  // opTelegramEdit
+	CallbackID string `json:"callbackId,omitempty"` // opTelegramAnswer
 	// Slack
 	SlackChannel string `json:"slackChannel,omitempty"`
 	ThreadTS     string `json:"threadTs,omitempty"`
+	MessageTS    string `json:"messageTs,omitempty"` // opSlackUpdate
+	SlackUser    string `json:"slackUser,omitempty"` // opSlackEphemeral
+	// opReview
+	ReviewID string `json:"reviewId,omitempty"`
 }
+
+// Operations of a delivery other than a reply.
+const (
+	opReview         = "review"          // a held review with its buttons (Slack or Telegram)
+	opSlackUpdate    = "slack_update"    // chat.update: the review message, buttons replaced by the outcome
+	opSlackEphemeral = "slack_ephemeral" // chat.postEphemeral: a refusal only the clicking member sees
+	opTelegramAnswer = "telegram_answer" // answerCallbackQuery
+	opTelegramEdit   = "telegram_edit"   // editMessageText: the review message, keyboard removed
+)
 
 // QueuesReplies reports whether a channel's replies go through the outbox
 // (sent after the inbound request was answered) rather than in the
@@ -233,10 +252,14 @@ func (s *Service) sendDelivery(ctx context.Context, d store.Delivery) error {
 	}
 	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
-	switch d.Channel {
-	case Slack:
+	switch {
+	case p.Op == opReview:
+		return s.sendReview(actx, a, p)
+	case p.Op != "":
+		return s.sendAnswer(actx, a, p)
+	case d.Channel == Slack:
 		return s.slackPost(actx, a, p.SlackChannel, p.ThreadTS, p.Text)
-	case Telegram:
+	case d.Channel == Telegram:
 		return s.telegramSend(actx, a, p.ChatID, p.Text)
 	}
 	return &deliveryError{class: ClassClientError, msg: "no outbound adapter for " + d.Channel}

@@ -2,12 +2,14 @@ package channel
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -70,21 +72,8 @@ type SlackDelivery struct {
 // messages from bots (including this one) are ignored. A refused request
 // gets ErrUnauthorized and a WebhookRejected entry.
 func (s *Service) ReceiveSlack(ctx context.Context, d SlackDelivery) (challenge string, err error) {
-	a, err := s.account(ctx, d.AccountID, Slack)
+	a, now, err := s.verifySlack(ctx, d)
 	if err != nil {
-		return "", err
-	}
-	secret, err := s.secrets.PlatformSecret(ctx, a.TenantID, a.SecretCredentialID)
-	if err != nil {
-		s.log.ErrorContext(ctx, "slack signing secret unavailable", "account", a.ID, "err", err)
-		return "", s.reject(ctx, a, "signing secret unavailable")
-	}
-	now := s.now()
-	ts, err := verify("v0", []byte(secret), d.Timestamp, d.Signature, d.Body, now)
-	if err != nil {
-		return "", s.reject(ctx, a, err.Error())
-	}
-	if err := s.markSeen(ctx, a, ReplayKey(d.Timestamp, d.Body), now, ts.Add(replayRetention)); err != nil {
 		return "", err
 	}
 	var env slackEnvelope
@@ -145,22 +134,119 @@ func (s *Service) ReceiveSlack(ctx context.Context, d SlackDelivery) (challenge 
 	return "", nil
 }
 
-// slackPost calls chat.postMessage with the account's bot token. Errors
-// (*deliveryError) never carry the token or Slack's body.
-func (s *Service) slackPost(ctx context.Context, a store.ChannelAccount, channelID, thread, text string) error {
-	token, err := s.secrets.PlatformSecret(ctx, a.TenantID, a.TokenCredentialID)
+// verifySlack checks a Slack request's v0 signature with the account's
+// signing secret (5-minute window, each signature once) and returns the
+// account; a refusal is ErrUnauthorized and a WebhookRejected entry.
+func (s *Service) verifySlack(ctx context.Context, d SlackDelivery) (store.ChannelAccount, time.Time, error) {
+	a, err := s.account(ctx, d.AccountID, Slack)
 	if err != nil {
-		return &deliveryError{class: ClassTokenUnavailable, retry: true, msg: "slack: bot token unavailable: " + err.Error()}
+		return store.ChannelAccount{}, time.Time{}, err
 	}
+	secret, err := s.secrets.PlatformSecret(ctx, a.TenantID, a.SecretCredentialID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "slack signing secret unavailable", "account", a.ID, "err", err)
+		return store.ChannelAccount{}, time.Time{}, s.reject(ctx, a, "signing secret unavailable")
+	}
+	now := s.now()
+	ts, err := verify("v0", []byte(secret), d.Timestamp, d.Signature, d.Body, now)
+	if err != nil {
+		return store.ChannelAccount{}, time.Time{}, s.reject(ctx, a, err.Error())
+	}
+	if err := s.markSeen(ctx, a, ReplayKey(d.Timestamp, d.Body), now, ts.Add(replayRetention)); err != nil {
+		return store.ChannelAccount{}, time.Time{}, err
+	}
+	return a, now, nil
+}
+
+// slackAction is the part of an interactivity request (block_actions)
+// Komand reads.
+type slackAction struct {
+	Type string `json:"type"`
+	Team struct {
+		ID string `json:"id"`
+	} `json:"team"`
+	User struct {
+		ID     string `json:"id"`
+		TeamID string `json:"team_id"`
+	} `json:"user"`
+	Channel struct {
+		ID string `json:"id"`
+	} `json:"channel"`
+	Container struct {
+		MessageTS string `json:"message_ts"`
+		ChannelID string `json:"channel_id"`
+	} `json:"container"`
+	Actions []struct {
+		ActionID string `json:"action_id"`
+		Value    string `json:"value"`
+	} `json:"actions"`
+}
+
+// ReceiveSlackAction verifies a Slack interactivity request (the form
+// field payload=…, signed as the Events API's requests: v0 signature, 5
+// minutes, each signature once) and, for a click on a posted review's
+// Approve or Reject button, decides the review in the background (Slack
+// wants its 200 within 3 seconds; review.go). The outcome replaces the
+// message's buttons (chat.update); a refusal is posted to the clicking
+// member only (chat.postEphemeral). Other interactions are acknowledged.
+func (s *Service) ReceiveSlackAction(ctx context.Context, d SlackDelivery) error {
+	a, _, err := s.verifySlack(ctx, d)
+	if err != nil {
+		return err
+	}
+	form, err := url.ParseQuery(string(d.Body))
+	if err != nil || len(form["payload"]) != 1 {
+		return apperr.New(apperr.Invalid, "request body is not a Slack interaction")
+	}
+	var in slackAction
+	if err := json.Unmarshal([]byte(form.Get("payload")), &in); err != nil {
+		return apperr.New(apperr.Invalid, "request body is not a Slack interaction")
+	}
+	if in.Type != "block_actions" || len(in.Actions) != 1 || in.User.ID == "" ||
+		(in.Actions[0].ActionID != "komand_approve" && in.Actions[0].ActionID != "komand_reject") {
+		return nil // not a click on a review button: acknowledged
+	}
+	where := cmp.Or(in.Container.ChannelID, in.Channel.ID)
+	c := click{member: in.User.ID, where: where, value: in.Actions[0].Value,
+		mapped: slackTeamMatches(a, in.Team.ID, in.User.TeamID)}
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		defer s.recoverDispatch(ctx, a.ID)
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		answer, decided := s.handleClick(bctx, a, c)
+		if decided && in.Container.MessageTS != "" {
+			s.deliver(bctx, a, "", "click", outPayload{Op: opSlackUpdate, Text: answer, SlackChannel: where, MessageTS: in.Container.MessageTS})
+			return
+		}
+		s.deliver(bctx, a, "", "click", outPayload{Op: opSlackEphemeral, Text: answer, SlackChannel: where, SlackUser: in.User.ID})
+	}()
+	return nil
+}
+
+// slackPost calls chat.postMessage with the account's bot token.
+func (s *Service) slackPost(ctx context.Context, a store.ChannelAccount, channelID, thread, text string) error {
 	if len(text) > 40000 {
 		text = text[:40000] // chat.postMessage's limit
 	}
 	// Previews off: Slack would otherwise fetch every link and image URL
 	// in the reply (a zero-click channel out for data an injection put in
 	// a URL).
-	body, _ := json.Marshal(map[string]any{"channel": channelID, "text": text, "thread_ts": thread,
+	return s.slackCall(ctx, a, "chat.postMessage", map[string]any{"channel": channelID, "text": text, "thread_ts": thread,
 		"unfurl_links": false, "unfurl_media": false})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.slackBase+"/api/chat.postMessage", bytes.NewReader(body))
+}
+
+// slackCall calls a Web API method with the account's bot token. Errors
+// (*deliveryError) never carry the token or Slack's body.
+func (s *Service) slackCall(ctx context.Context, a store.ChannelAccount, method string, args map[string]any) error {
+	what := "slack: " + method
+	token, err := s.secrets.PlatformSecret(ctx, a.TenantID, a.TokenCredentialID)
+	if err != nil {
+		return &deliveryError{class: ClassTokenUnavailable, retry: true, msg: "slack: bot token unavailable: " + err.Error()}
+	}
+	body, _ := json.Marshal(args)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.slackBase+"/api/"+method, bytes.NewReader(body))
 	if err != nil {
 		return &deliveryError{class: ClassClientError, msg: "slack: bad request"}
 	}
@@ -168,21 +254,21 @@ func (s *Service) slackPost(ctx context.Context, a store.ChannelAccount, channel
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return &deliveryError{class: ClassUnreachable, retry: true, msg: "slack: chat.postMessage: the Web API could not be reached"}
+		return &deliveryError{class: ClassUnreachable, retry: true, msg: what + ": the Web API could not be reached"}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return classify("slack: chat.postMessage", resp.StatusCode, retryAfter(resp.Header.Get("Retry-After")))
+		return classify(what, resp.StatusCode, retryAfter(resp.Header.Get("Retry-After")))
 	}
 	var out struct {
 		OK    bool   `json:"ok"`
 		Error string `json:"error"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
-		return classify("slack: chat.postMessage", resp.StatusCode, 0)
+		return classify(what, resp.StatusCode, 0)
 	}
 	if !out.OK {
-		e := &deliveryError{class: ClassAPIError, msg: fmt.Sprintf("slack: chat.postMessage: error %.64q", out.Error)}
+		e := &deliveryError{class: ClassAPIError, msg: fmt.Sprintf("%s: error %.64q", what, out.Error)}
 		// Slack's own outages come as ok:false too: those are retried.
 		switch out.Error {
 		case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited":

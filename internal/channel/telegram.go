@@ -45,6 +45,19 @@ type tgUpdate struct {
 			ID int64 `json:"id"`
 		} `json:"chat"`
 	} `json:"message"`
+	CallbackQuery *struct {
+		ID   string `json:"id"`
+		From *struct {
+			ID int64 `json:"id"`
+		} `json:"from"`
+		Message *struct {
+			MessageID int64 `json:"message_id"`
+			Chat      struct {
+				ID int64 `json:"id"`
+			} `json:"chat"`
+		} `json:"message"`
+		Data string `json:"data"`
+	} `json:"callback_query"`
 }
 
 // TelegramDelivery is one Bot API webhook request.
@@ -78,6 +91,31 @@ func (s *Service) ReceiveTelegram(ctx context.Context, d TelegramDelivery) error
 		return apperr.New(apperr.Invalid, "request body is not a Telegram update")
 	}
 	now := s.now()
+	if q := u.CallbackQuery; q != nil && q.From != nil && q.ID != "" && q.Message != nil {
+		// A click on a posted review's button (review.go).
+		if err := s.st.MarkWebhookSeen(ctx, a.TenantID, a.ID, "update:"+strconv.FormatInt(u.UpdateID, 10), now, now.Add(telegramMaxAge+time.Hour)); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return nil
+			}
+			return err
+		}
+		c := click{member: strconv.FormatInt(q.From.ID, 10), mapped: true,
+			where: strconv.FormatInt(q.Message.Chat.ID, 10), value: q.Data}
+		chatID, messageID, queryID := q.Message.Chat.ID, q.Message.MessageID, q.ID
+		s.background.Add(1)
+		go func() {
+			defer s.background.Done()
+			defer s.recoverDispatch(ctx, a.ID)
+			bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			defer cancel()
+			answer, decided := s.handleClick(bctx, a, c)
+			s.deliver(bctx, a, "", "click", outPayload{Op: opTelegramAnswer, Text: answer, CallbackID: queryID})
+			if decided {
+				s.deliver(bctx, a, "", "click", outPayload{Op: opTelegramEdit, Text: answer, ChatID: chatID, MessageID: messageID})
+			}
+		}()
+		return nil
+	}
 	if u.Message == nil || u.Message.From == nil || strings.TrimSpace(u.Message.Text) == "" {
 		return nil // not a text message (an edit, a sticker, a join): acknowledged, nothing to answer
 	}
@@ -136,29 +174,36 @@ func publicText(err error) string {
 }
 
 // telegramSend calls the Bot API's sendMessage with the account's bot
-// token. Errors (*deliveryError) never carry the URL (it holds the token)
-// or the API's body.
+// token.
 func (s *Service) telegramSend(ctx context.Context, a store.ChannelAccount, chatID int64, text string) error {
-	token, err := s.secrets.PlatformSecret(ctx, a.TenantID, a.TokenCredentialID)
-	if err != nil {
-		return &deliveryError{class: ClassTokenUnavailable, retry: true, msg: "telegram: bot token unavailable: " + err.Error()}
-	}
 	if len(text) > 4096 {
 		text = text[:4096] // the Bot API's limit
 	}
 	// Link previews off: Telegram would otherwise fetch the first URL in
 	// the reply (a zero-click channel out for data an injection put in a
 	// URL). No parse_mode: the text is shown as sent, never as markup.
-	body, _ := json.Marshal(map[string]any{"chat_id": chatID, "text": text,
+	return s.telegramCall(ctx, a, "sendMessage", map[string]any{"chat_id": chatID, "text": text,
 		"link_preview_options": map[string]any{"is_disabled": true}})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.telegramBase+"/bot"+token+"/sendMessage", bytes.NewReader(body))
+}
+
+// telegramCall calls a Bot API method with the account's bot token.
+// Errors (*deliveryError) never carry the URL (it holds the token) or the
+// API's body.
+func (s *Service) telegramCall(ctx context.Context, a store.ChannelAccount, method string, args map[string]any) error {
+	what := "telegram: " + method
+	token, err := s.secrets.PlatformSecret(ctx, a.TenantID, a.TokenCredentialID)
+	if err != nil {
+		return &deliveryError{class: ClassTokenUnavailable, retry: true, msg: "telegram: bot token unavailable: " + err.Error()}
+	}
+	body, _ := json.Marshal(args)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.telegramBase+"/bot"+token+"/"+method, bytes.NewReader(body))
 	if err != nil {
 		return &deliveryError{class: ClassClientError, msg: "telegram: bad request"}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return &deliveryError{class: ClassUnreachable, retry: true, msg: "telegram: sendMessage: the Bot API could not be reached"}
+		return &deliveryError{class: ClassUnreachable, retry: true, msg: what + ": the Bot API could not be reached"}
 	}
 	defer resp.Body.Close()
 	var out struct {
@@ -177,7 +222,7 @@ func (s *Service) telegramSend(ctx context.Context, a store.ChannelAccount, chat
 		if status == http.StatusOK && decodeErr == nil {
 			status = http.StatusBadRequest // ok:false with 200: a refusal
 		}
-		return classify("telegram: sendMessage", status, wait)
+		return classify(what, status, wait)
 	}
 	return nil
 }

@@ -27,7 +27,14 @@ type channelAccountResponse struct {
 	// SlackTeamID: a Slack account's workspace; member mappings apply
 	// only to its events.
 	SlackTeamID string `json:"slackTeamId,omitempty"`
-	WebhookPath string `json:"webhookPath,omitempty"`
+	// ReviewDestination: where reviews held in the account's sessions
+	// are posted with Approve / Reject buttons (Slack channel, Telegram
+	// chat).
+	ReviewDestination string `json:"reviewDestination,omitempty"`
+	WebhookPath       string `json:"webhookPath,omitempty"`
+	// InteractivityPath: a Slack account's Interactivity Request URL (the
+	// review buttons' clicks).
+	InteractivityPath string `json:"interactivityPath,omitempty"`
 	// ChatPagePath is a WebChat account's public chat page (the widget
 	// to embed); its ID is the widgetId the page exchanges for visitor
 	// tokens.
@@ -39,12 +46,15 @@ type channelAccountResponse struct {
 func channelAccountJSON(a store.ChannelAccount) channelAccountResponse {
 	out := channelAccountResponse{ID: a.ID, Channel: a.Channel, AccountID: a.AccountID, AgentID: a.AgentID,
 		SecretCredentialID: a.SecretCredentialID, TokenCredentialID: a.TokenCredentialID,
-		AllowCommands: a.AllowCommands, SlackTeamID: a.SlackTeamID,
+		AllowCommands: a.AllowCommands, SlackTeamID: a.SlackTeamID, ReviewDestination: a.ReviewDestination,
 		CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt}
 	if a.Channel == channel.WebChat {
 		out.ChatPagePath = "/chat?widget=" + a.ID
 	} else {
 		out.WebhookPath = "/hooks/" + strings.ToLower(a.Channel) + "/" + a.ID
+	}
+	if a.Channel == channel.Slack {
+		out.InteractivityPath = out.WebhookPath + "/interactivity"
 	}
 	return out
 }
@@ -99,7 +109,8 @@ func (s *Server) getChannelAccount(w http.ResponseWriter, r *http.Request, p aut
 }
 
 // updateChannelAccount changes an account's settings: {"allowCommands":
-// true|false, "slackTeamId": "T…"|""}. An
+// true|false, "slackTeamId": "T…"|"", "reviewDestination": "C…"|"<chat
+// id>"|""}. An
 // absent field keeps its value; null is refused.
 func (s *Server) updateChannelAccount(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
 	id, err := pathUUID(r, "accountId")
@@ -109,6 +120,7 @@ func (s *Server) updateChannelAccount(w http.ResponseWriter, r *http.Request, p 
 	var b struct {
 		AllowCommands opt[bool]   `json:"allowCommands"`
 		SlackTeamID   opt[string] `json:"slackTeamId"`
+		ReviewDest    opt[string] `json:"reviewDestination"`
 	}
 	if err := decode(r, &b); err != nil {
 		return err
@@ -118,6 +130,9 @@ func (s *Server) updateChannelAccount(w http.ResponseWriter, r *http.Request, p 
 		return err
 	}
 	if u.SlackTeamID, err = b.SlackTeamID.ptr("slackTeamId"); err != nil {
+		return err
+	}
+	if u.ReviewDestination, err = b.ReviewDest.ptr("reviewDestination"); err != nil {
 		return err
 	}
 	a, err := s.deps.Channels.UpdateAccount(r.Context(), p, id, u)
@@ -204,6 +219,11 @@ func readRaw(r *http.Request) ([]byte, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return nil, apperr.New(apperr.UnsupportedMedia, "Content-Type must be application/json")
 	}
+	return readBody(r)
+}
+
+// readBody reads a request's body as it is.
+func readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -248,6 +268,25 @@ func (s *Server) receiveSlack(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return ok(w, http.StatusOK, map[string]bool{"accepted": true})
+}
+
+// receiveSlackAction is a Slack interactivity request (a form, payload=…,
+// signed like the Events API's): a click on a review's button. It is
+// answered with an empty 200 at once; the outcome is posted to Slack.
+func (s *Server) receiveSlackAction(w http.ResponseWriter, r *http.Request) error {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+		return apperr.New(apperr.UnsupportedMedia, "Content-Type must be application/x-www-form-urlencoded")
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Channels.ReceiveSlackAction(r.Context(), channel.SlackDelivery{AccountID: r.PathValue("accountId"),
+		Timestamp: r.Header.Get(channel.SlackTimestampHeader), Signature: r.Header.Get(channel.SlackSignatureHeader), Body: body}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 // receiveWebhook is a signed generic-webhook delivery: no bearer

@@ -128,6 +128,7 @@ func (s *Server) table() []route {
 		{"POST", "/hooks/webhook/{accountId}", s.public(s.receiveWebhook)},
 		{"POST", "/hooks/telegram/{accountId}", s.public(s.receiveTelegram)},
 		{"POST", "/hooks/slack/{accountId}", s.public(s.receiveSlack)},
+		{"POST", "/hooks/slack/{accountId}/interactivity", s.public(s.receiveSlackAction)},
 
 		{"POST", "/api/webchat/visitor", s.public(s.startVisitor)},
 		{"POST", "/api/webchat/message", s.webchat(s.webchatMessage)},

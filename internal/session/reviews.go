@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,7 +34,7 @@ import (
 var ErrReviewNotFound = apperr.New(apperr.NotFound, "review not found")
 
 // openReview stores a pending review of se and records TurnHeld.
-func (s *Service) openReview(ctx context.Context, p authz.Principal, work *audit.Unit, se store.Session, r store.Review) error {
+func (s *Service) openReview(ctx context.Context, p authz.Principal, work *audit.Unit, se store.Session, r store.Review) (store.Review, error) {
 	r.TenantID, r.ID, r.SessionID, r.AgentID = se.TenantID, uuid.NewString(), se.ID, se.AgentID
 	r.Status, r.RequestID = store.ReviewPending, requestid.From(ctx)
 	r.CreatedAt = s.opts.Now().UTC().Truncate(time.Microsecond)
@@ -41,11 +42,45 @@ func (s *Service) openReview(ctx context.Context, p authz.Principal, work *audit
 		r.Categories = []string{}
 	}
 	if err := s.st.CreateReview(ctx, r); err != nil {
-		return err
+		return store.Review{}, err
 	}
-	return s.add(ctx, work, p, audit.TurnHeld, se, map[string]any{
+	return r, s.add(ctx, work, p, audit.TurnHeld, se, map[string]any{
 		"reviewId": r.ID, "kind": r.Kind, "source": r.Source, "tool": r.ToolName, "turnSeq": r.TurnSeq,
 	})
+}
+
+// ReviewNotifier posts a pending review to the review destination of its
+// session's channel account, if it has one (channel.Service.PostReview).
+type ReviewNotifier interface {
+	PostReview(ctx context.Context, n channel.ReviewNotice) error
+}
+
+// SetReviewNotifier sets where opened reviews are announced (before
+// serving; nil: nowhere).
+func (s *Service) SetReviewNotifier(n ReviewNotifier) { s.notifier = n }
+
+// notifyReview announces review r of se, held in turn held, with what the
+// review queue shows: the exact held calls as RenderCalls renders them
+// for a held call, the quoted excerpt otherwise. A failure is logged: the
+// review stays in the queue.
+func (s *Service) notifyReview(ctx context.Context, se store.Session, r store.Review, held store.Turn) {
+	if s.notifier == nil {
+		return
+	}
+	var b strings.Builder
+	quote(&b, r.Excerpt, true)
+	shown := b.String()
+	if r.Kind == store.ReviewToolCall {
+		var calls []llm.ToolCall
+		if json.Unmarshal(held.ToolCalls, &calls) == nil && len(calls) > 0 {
+			shown = RenderCalls(calls)
+		}
+	}
+	n := channel.ReviewNotice{TenantID: se.TenantID, ReviewID: r.ID, AgentID: se.AgentID, Channel: se.Channel,
+		AccountID: se.ChannelAccountID, Kind: r.Kind, Source: r.Source, ToolName: r.ToolName, Held: shown}
+	if err := s.notifier.PostReview(context.WithoutCancel(ctx), n); err != nil {
+		s.log.ErrorContext(ctx, "held review not posted to its review destination", "review", r.ID, "err", err)
+	}
 }
 
 // ListReviews returns one page of p's tenant's reviews, newest first.

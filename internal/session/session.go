@@ -83,7 +83,9 @@ type Service struct {
 	runner  *Runner
 	locks   *keyLock
 	opts    Options
-	log     *slog.Logger
+	// notifier announces opened reviews (SetReviewNotifier).
+	notifier ReviewNotifier
+	log      *slog.Logger
 }
 
 // New returns a Service.
@@ -324,6 +326,7 @@ func (s *Service) finish(ctx context.Context, p authz.Principal, work *audit.Uni
 		_ = s.add(context.WithoutCancel(ctx), work, p, audit.MessageSent, se, sent)
 		return fail(runErr)
 	}
+	var opened store.Review
 	if h := out.Hold; h != nil && h.Confirm {
 		// The sender confirms it in-channel (confirm.go).
 		if err := s.openConfirmation(ctx, p, work, se, out); err != nil {
@@ -332,7 +335,8 @@ func (s *Service) finish(ctx context.Context, p authz.Principal, work *audit.Uni
 	} else if h != nil {
 		r := store.Review{Kind: h.Kind, Source: string(h.Source), TurnSeq: out.Turns[h.Turn].Seq, ToolName: h.ToolName,
 			Excerpt: h.Excerpt, Score: h.Score, Categories: h.Categories}
-		if err := s.openReview(ctx, p, work, se, r); err != nil {
+		var err error
+		if opened, err = s.openReview(ctx, p, work, se, r); err != nil {
 			return fail(err)
 		}
 	}
@@ -346,6 +350,11 @@ func (s *Service) finish(ctx context.Context, p authz.Principal, work *audit.Uni
 	}
 	if err := work.Wait(ctx); err != nil {
 		return channel.Reply{}, err
+	}
+	if opened.ID != "" {
+		// Stored and audited: announced to the account's review
+		// destination, if it has one.
+		s.notifyReview(ctx, se, opened, out.Turns[out.Hold.Turn])
 	}
 	return channel.Reply{SessionID: se.ID, Text: out.Reply, Timestamp: at}, nil
 }

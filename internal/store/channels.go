@@ -22,9 +22,9 @@ type ChannelAccount struct {
 	// SlackTeamID is a Slack account's workspace (team ID, "T…"), when
 	// an Admin set it: member mappings apply only to events of that team.
 	SlackTeamID string
-	// ReviewDestination is reserved for Admin approvals from Slack and
-	// Telegram (a Slack channel ID or Telegram chat ID for held reviews);
-	// no service sets or reads it yet.
+	// ReviewDestination is where reviews held in the account's sessions
+	// are posted for Admin approval from Slack or Telegram (a Slack
+	// channel ID or Telegram chat ID; "" when off).
 	ReviewDestination string
 	CreatedBy         string
 	CreatedAt         time.Time
@@ -91,8 +91,7 @@ type ChannelIdentity struct {
 
 // ReviewCallback is the single-use token of the Approve / Reject buttons
 // of a review posted to a channel account's review destination. Only the
-// token's hash is stored. Reserved for Admin approvals from Slack and
-// Telegram: no service uses it yet.
+// token's hash (bound to the button's action) is stored.
 type ReviewCallback struct {
 	TenantID         string
 	TokenHash        string
