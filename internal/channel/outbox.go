@@ -182,6 +182,12 @@ func QueuesReplies(channel string) bool { return channel == Slack || channel == 
 // deliver queues a reply and makes its first attempt at once. Should the
 // outbox itself be unavailable, the reply is still attempted once.
 func (s *Service) deliver(ctx context.Context, a store.ChannelAccount, sessionID, messageID string, p outPayload) {
+	s.attempt(ctx, s.enqueue(ctx, a, sessionID, messageID, p))
+}
+
+// enqueue stores a delivery, leased for its first attempt (no lease when
+// the outbox is unavailable: it is then attempted once).
+func (s *Service) enqueue(ctx context.Context, a store.ChannelAccount, sessionID, messageID string, p outPayload) store.Delivery {
 	body, _ := json.Marshal(p)
 	now := s.now().UTC().Truncate(time.Microsecond)
 	d := store.Delivery{TenantID: a.TenantID, ID: uuid.NewString(), Channel: a.Channel, ChannelAccountID: a.ID,
@@ -191,7 +197,7 @@ func (s *Service) deliver(ctx context.Context, a store.ChannelAccount, sessionID
 		s.log.ErrorContext(ctx, "outbox unavailable: the reply is sent once, without retries", "account", a.ID, "err", err)
 		d.LeaseToken = "" // no row to update
 	}
-	s.attempt(ctx, d)
+	return d
 }
 
 // attempt sends one claimed delivery and records what happened: removed

@@ -82,6 +82,7 @@ func validDestination(ch, d string) error {
 type ReviewNotice struct {
 	TenantID  string
 	ReviewID  string
+	SessionID string
 	AgentID   string
 	Channel   string // the session's channel and account key
 	AccountID string
@@ -132,8 +133,9 @@ func reviewText(n ReviewNotice) string {
 }
 
 // PostReview queues n for the review destination of its session's
-// account, when the account has one (otherwise it does nothing). The
-// buttons' tokens are made when it is sent.
+// account, when the account has one (otherwise it does nothing), and
+// sends it in the background. The buttons' tokens are made when it is
+// sent.
 func (s *Service) PostReview(ctx context.Context, n ReviewNotice) error {
 	if n.Channel != Slack && n.Channel != Telegram {
 		return nil
@@ -151,7 +153,15 @@ func (s *Service) PostReview(ctx context.Context, n ReviewNotice) error {
 	} else {
 		p.ChatID, _ = strconv.ParseInt(a.ReviewDestination, 10, 64)
 	}
-	s.deliver(ctx, a, "", "review:"+n.ReviewID, p)
+	// Queued now; sent in the background, so that the held turn's reply
+	// does not wait for Slack or Telegram.
+	d := s.enqueue(ctx, a, n.SessionID, "review:"+n.ReviewID, p)
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		defer s.recoverDispatch(ctx, a.ID)
+		s.attempt(context.WithoutCancel(ctx), d)
+	}()
 	return nil
 }
 

@@ -21,16 +21,33 @@ import (
 	"github.com/komand-ai/komand/internal/store"
 )
 
-// fakeSlackAPI speaks the Slack Web API's chat.postMessage.
+// fakeSlackAPI speaks the Slack Web API's chat.postMessage (posts), and
+// chat.update and chat.postEphemeral (others, with their "method").
 type fakeSlackAPI struct {
-	token string
-	mu    sync.Mutex
-	posts []map[string]any
+	token  string
+	mu     sync.Mutex
+	posts  []map[string]any
+	others []map[string]any
 }
 
 func (f *fakeSlackAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	if r.URL.Path != "/api/chat.postMessage" {
+	switch r.URL.Path {
+	case "/api/chat.postMessage":
+	case "/api/chat.update", "/api/chat.postEphemeral":
+		if r.Header.Get("Authorization") != "Bearer "+f.token {
+			io.WriteString(w, `{"ok":false,"error":"invalid_auth"}`)
+			return
+		}
+		var m map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		m["method"] = strings.TrimPrefix(r.URL.Path, "/api/")
+		f.mu.Lock()
+		f.others = append(f.others, m)
+		f.mu.Unlock()
+		io.WriteString(w, `{"ok":true}`)
+		return
+	default:
 		io.WriteString(w, `{"ok":false,"error":"unknown_method"}`)
 		return
 	}

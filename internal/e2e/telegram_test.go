@@ -18,16 +18,28 @@ import (
 	"github.com/komand-ai/komand/internal/session"
 )
 
-// fakeBotAPI speaks the Telegram Bot API's sendMessage.
+// fakeBotAPI speaks the Telegram Bot API's sendMessage (sent), and
+// answerCallbackQuery and editMessageText (others, with their "method").
 type fakeBotAPI struct {
-	mu    sync.Mutex
-	paths []string
-	sent  []map[string]any
+	mu     sync.Mutex
+	paths  []string
+	sent   []map[string]any
+	others []map[string]any
 }
 
 func (f *fakeBotAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	var m map[string]any
+	if method := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]; r.Method == http.MethodPost &&
+		(method == "answerCallbackQuery" || method == "editMessageText") && json.Unmarshal(body, &m) == nil {
+		m["method"] = method
+		f.mu.Lock()
+		f.others = append(f.others, m)
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true,"result":true}`)
+		return
+	}
 	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/sendMessage") || json.Unmarshal(body, &m) != nil {
 		w.WriteHeader(400)
 		io.WriteString(w, `{"ok":false,"error_code":400,"description":"Bad Request"}`)

@@ -76,7 +76,7 @@ func (s *Service) notifyReview(ctx context.Context, se store.Session, r store.Re
 			shown = RenderCalls(calls)
 		}
 	}
-	n := channel.ReviewNotice{TenantID: se.TenantID, ReviewID: r.ID, AgentID: se.AgentID, Channel: se.Channel,
+	n := channel.ReviewNotice{TenantID: se.TenantID, ReviewID: r.ID, SessionID: se.ID, AgentID: se.AgentID, Channel: se.Channel,
 		AccountID: se.ChannelAccountID, Kind: r.Kind, Source: r.Source, ToolName: r.ToolName, Held: shown}
 	if err := s.notifier.PostReview(context.WithoutCancel(ctx), n); err != nil {
 		s.log.ErrorContext(ctx, "held review not posted to its review destination", "review", r.ID, "err", err)
