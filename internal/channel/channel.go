@@ -11,7 +11,11 @@
 // attempt, retried with backoff by the delivery worker, across restarts
 // and replicas, and audited as delivered or failed.
 // A WebChat account is a public chat widget (widget.go): anonymous
-// visitors get short-lived visitor tokens that fix their sender.
+// visitors get short-lived visitor tokens that fix their sender. Slack
+// members and Telegram users can be mapped to Komand users
+// (identities.go), and a Slack or Telegram account can post its sessions'
+// held reviews to an Admin channel with signed Approve / Reject buttons
+// (review.go).
 package channel
 
 import "time"

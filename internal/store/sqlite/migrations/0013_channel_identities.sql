@@ -9,9 +9,9 @@
 -- slack_team_id: the Slack workspace (team) of a Slack account, when the
 -- Admin set it; a mapping applies only to events of that team.
 -- review_destination and komand_review_callbacks are for Admin approvals
--- answered from Slack and Telegram, which is not built yet: no service
--- reads or writes them. They will hold the Admin destination of held
--- reviews and the single-use tokens (hashes only) of its buttons.
+-- answered from Slack and Telegram (internal/channel/review.go): the
+-- Admin destination of held reviews and the single-use tokens (hashes
+-- only, bound to the button's action) of its buttons.
 ALTER TABLE komand_channel_accounts ADD COLUMN slack_team_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE komand_channel_accounts ADD COLUMN review_destination TEXT NOT NULL DEFAULT '';
 
