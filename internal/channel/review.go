@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -288,12 +289,13 @@ func (s *Service) handleClick(ctx context.Context, a store.ChannelAccount, c cli
 		// The decision is stored before the turn resumes: a failure of the
 		// resumed turn (a provider outage) leaves the review decided.
 		s.log.ErrorContext(ctx, "review click: decision failed", "account", a.ID, "review", cb.ReviewID, "err", err)
+		if r, err := s.st.GetReview(ctx, a.TenantID, cb.ReviewID); err == nil && r.Status != store.ReviewPending && r.DecidedBy == p.UserID {
+			return "Recorded: the review was " + r.Status + " by " + noMention(cmp.Or(p.Name, p.Email)) +
+				", but the conversation could not be resumed just now (review " + cb.ReviewID + ").", true
+		}
 		return ClickUnavailable, false
 	}
-	who := p.Name
-	if who == "" {
-		who = p.Email
-	}
+	who := cmp.Or(p.Name, p.Email)
 	if approve {
 		return "Approved by " + noMention(who) + ": the held step went ahead and the conversation resumed (review " + cb.ReviewID + ").", true
 	}
@@ -343,12 +345,12 @@ func (s *Service) sendReview(ctx context.Context, a store.ChannelAccount, p outP
 func (s *Service) sendAnswer(ctx context.Context, a store.ChannelAccount, p outPayload) error {
 	switch p.Op {
 	case opSlackUpdate:
-		return s.slackCall(ctx, a, "chat.update", map[string]any{"channel": p.SlackChannel, "ts": p.MessageTS, "text": p.Text,
+		return s.slackCall(ctx, a, "chat.update", map[string]any{"channel": p.SlackChannel, "ts": p.MessageTS, "text": slackEscape(p.Text),
 			"link_names": false, "parse": "none",
 			"blocks": []any{map[string]any{"type": "section", "text": map[string]any{"type": "plain_text", "text": p.Text, "emoji": false}}}})
 	case opSlackEphemeral:
 		return s.slackCall(ctx, a, "chat.postEphemeral", map[string]any{"channel": p.SlackChannel, "user": p.SlackUser,
-			"text": p.Text, "link_names": false, "parse": "none"})
+			"text": slackEscape(p.Text), "link_names": false, "parse": "none"})
 	case opTelegramAnswer:
 		return s.telegramCall(ctx, a, "answerCallbackQuery", map[string]any{"callback_query_id": p.CallbackID,
 			"text": clip(p.Text, 200), "show_alert": true})
@@ -357,6 +359,12 @@ func (s *Service) sendAnswer(ctx context.Context, a store.ChannelAccount, p outP
 			"text": p.Text, "link_preview_options": map[string]any{"is_disabled": true}})
 	}
 	return &deliveryError{class: ClassClientError, msg: "unknown delivery operation"}
+}
+
+// slackEscape escapes the three characters Slack's message text gives a
+// meaning (<…> are mentions and links), for a text field that is mrkdwn.
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 // clip shortens s to at most n runes.

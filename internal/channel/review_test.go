@@ -257,7 +257,7 @@ func TestReviewButtons(t *testing.T) {
 		{apperr.New(apperr.Conflict, "this review was decided already"), channel.ClickDecided},
 		{apperr.New(apperr.NotFound, "review not found"), channel.ClickInvalid},
 		{authz.ErrDenied, channel.ClickNotAllowed},
-		{errors.New("provider down"), channel.ClickUnavailable},
+		{errors.New("store down"), channel.ClickUnavailable},
 	} {
 		_, reject = w.buttons(t, tg, r)
 		w.mu.Lock()
@@ -270,10 +270,19 @@ func TestReviewButtons(t *testing.T) {
 			t.Errorf("token reused after %v: %q", c.err, got)
 		}
 	}
-	// A decided review is not posted (and gets no tokens).
-	if _, err := w.Store.DecideReview(ctx, w.TenantA, r.ID, store.ReviewApproved, admin.UserID, w.Clock.Now()); err != nil {
-		t.Fatal(err)
+	// The decision is stored but the resumed turn fails (a provider
+	// outage): the answer says what was recorded.
+	_, reject = w.buttons(t, tg, r)
+	w.s.SetDecide(func(ctx context.Context, p authz.Principal, id string, approve bool) error {
+		if _, err := w.Store.DecideReview(ctx, w.TenantA, id, store.ReviewRejected, p.UserID, w.Clock.Now()); err != nil {
+			return err
+		}
+		return errors.New("provider down")
+	})
+	if got := w.click(t, tg, 7001, dest, reject); !strings.HasPrefix(got, "Recorded: the review was rejected by admin, but the conversation could not be resumed") {
+		t.Fatalf("decided, not resumed: %q", got)
 	}
+	// A decided review is not posted (and gets no tokens).
 	if err := w.s.PostReview(ctx, w.notice(tg, r, "x")); err != nil || len(w.taken()) != 0 {
 		t.Fatalf("a decided review was posted: %v", err)
 	}
