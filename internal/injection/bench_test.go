@@ -53,3 +53,33 @@ func TestBenchTextIsAnAttack(t *testing.T) {
 		}
 	}
 }
+
+// shortItems are chat-sized texts: the corpus's texts (every label, in
+// corpus order) cut to 40–300 bytes, a third each as user, skill and
+// external (bench/screen -short builds the same items).
+func shortItems(tb testing.TB) ([]string, []Source, int) {
+	var texts []string
+	var srcs []Source
+	n := 0
+	for i, e := range readCorpus(tb) {
+		text := strings.ToValidUTF8(e.Text[:min(len(e.Text), 40+(i*37)%261)], "")
+		texts = append(texts, text)
+		srcs = append(srcs, sources[i%3])
+		n += len(text)
+	}
+	return texts, srcs, n
+}
+
+// BenchmarkScreenShortItems: Screen on a stream of chat-sized items
+// (MB/s of text; one op is the whole stream).
+func BenchmarkScreenShortItems(b *testing.B) {
+	d := New(Options{})
+	texts, srcs, n := shortItems(b)
+	b.SetBytes(int64(n))
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, t := range texts {
+			d.Screen(t, srcs[i])
+		}
+	}
+}

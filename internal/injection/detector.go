@@ -238,16 +238,23 @@ type scratch struct {
 	starts []int32
 	wins   []window
 	pu, pd []int64
-	wu     []int32
+	pdOK   bool // pd is this text's
 	quotes [][2]int32
 	meta   bool // the text talks about examples, attacks or detection
 	// metaWords counts the words that make it so.
 	metaWords int
-	seen      []uint32 // per rule: the token stamp it was last tried at
-	viable    []bool   // per rule: every step has a word in this text (and it counts for the source)
-	within    []bool   // per rule: every step has a word in this text
-	withinOK  bool     // within is this text's
+	seen []uint32 // per rule: the token stamp it was last tried at
+	// inText[r] == textStamp: rule r has a word for every step in this
+	// text (inText[r] == textStamp|1<<31: it has not; anything else: not
+	// checked yet for this text).
+	inText    []uint32
+	textStamp uint32
 	stamp     uint32
+	// The views' evidence slices (evidence.spans, .hits) and the merged
+	// spans of a result: buffers reused between calls.
+	spans [2][]Span
+	hits  [2][]hit
+	merge []Span
 	raw       []byte   // an encoded span, copied for decoding
 	dec       []byte   // its decoding
 	chunks    [][2]int // see encodedChunks
@@ -268,8 +275,10 @@ const maxDecoded = 256 << 10
 // carry them).
 func (d *Detector) Screen(text string, src Source) Result {
 	budget := maxDecoded
-	vs := d.evidence(text, src, 0, &budget)
-	res := d.result(&vs, src)
+	sc := d.pool.Get().(*scratch)
+	vs := d.evidenceIn(sc, text, src, 0, &budget)
+	res := d.result(sc, &vs, src)
+	d.pool.Put(sc)
 	if len(res.Spans) > 0 && !utf8.ValidString(text) {
 		res.Spans = validSpans(text, res.Spans)
 	}
@@ -390,43 +399,80 @@ func (d *Detector) score(vs *views, src Source) float64 {
 	return p
 }
 
-func (d *Detector) result(vs *views, src Source) Result {
+// result is the Result of vs (whose spans are in sc's buffers): its
+// categories and spans are new slices, the only allocations of a call
+// (none when there are no categories and no spans).
+func (d *Detector) result(sc *scratch, vs *views, src Source) Result {
 	score := d.score(vs, src)
 	res := Result{Score: math.Round(score*1e4) / 1e4, Verdict: VerdictBenign, Categories: []string{}}
 	if score >= d.threshold[srcIndex(src)] {
 		res.Verdict = VerdictInjection
 	}
-	has := vs.v[0].has | vs.v[1].has
-	for c, name := range catNames {
-		if has&(1<<c) != 0 {
-			res.Categories = append(res.Categories, name)
+	has := vs.v[0].has
+	if vs.n == 2 {
+		has |= vs.v[1].has
+	}
+	if n := bits.OnesCount16(has); n > 0 {
+		res.Categories = make([]string, 0, n)
+		for _, c := range catsByName {
+			if has&(1<<c) != 0 {
+				res.Categories = append(res.Categories, catNames[c])
+			}
 		}
+	} else if res.Verdict == VerdictInjection {
+		res.Categories = []string{CatModel}
 	}
-	slices.Sort(res.Categories)
-	if res.Verdict == VerdictInjection && len(res.Categories) == 0 {
-		res.Categories = append(res.Categories, CatModel)
-	}
-	spans := vs.v[0].spans
+	spans := append(sc.merge[:0], vs.v[0].spans...)
 	if vs.n == 2 {
 		spans = append(spans, vs.v[1].spans...)
 	}
-	res.Spans = mergeSpans(spans)
+	sc.merge = spans
+	if spans = mergeSpans(spans); len(spans) > 0 {
+		res.Spans = slices.Clone(spans)
+	}
 	return res
 }
 
+// catsByName are the categories in the order of their names.
+var catsByName = func() []catID {
+	c := make([]catID, nCats)
+	for i := range c {
+		c[i] = catID(i)
+	}
+	slices.SortFunc(c, func(a, b catID) int { return strings.Compare(catNames[a], catNames[b]) })
+	return c
+}()
+
+// evidence is the views of text without their spans and hits (which
+// live in the scratch, returned to the pool here): their log-odds,
+// categories and weights.
 func (d *Detector) evidence(text string, src Source, depth int, budget *int) views {
 	sc := d.pool.Get().(*scratch)
-	defer d.pool.Put(sc)
-	return d.evidenceIn(sc, text, src, depth, budget)
+	vs := d.evidenceIn(sc, text, src, depth, budget)
+	d.pool.Put(sc)
+	for k := range vs.v {
+		vs.v[k].spans, vs.v[k].hits = nil, nil
+	}
+	return vs
 }
 
 // evidenceIn is evidence with the scratch sc, which holds the text's
-// tokens, class text and windows afterwards (training reads them).
+// tokens, class text and windows afterwards (training reads them), and
+// the views' spans and hits until its next use.
+//
+// The views of data share everything but their weighing: the text is
+// folded, read and summed once, markers and rules are found once and
+// each match is weighed for each view it counts in (the data-only rules
+// only in the data view).
 func (d *Detector) evidenceIn(sc *scratch, text string, src Source, depth int, budget *int) views {
 	var vs views
 	vs.n = 1
 	if src.data() {
 		vs.n = 2
+	}
+	for k := range vs.n {
+		vs.v[k].spans, vs.v[k].hits = sc.spans[k][:0], sc.hits[k][:0]
+		vs.v[k].dz = math.Inf(-1)
 	}
 	sc.f.fold(text)
 	f := sc.f.b
@@ -434,15 +480,13 @@ func (d *Detector) evidenceIn(sc *scratch, text string, src Source, depth int, b
 	sc.tok.run(f)
 	toks := sc.tok.toks
 	// The concepts and literal words present anywhere in the text.
-	present, lits := sc.tok.present, &sc.tok.lits
+	present := sc.tok.present
 	sc.meta = present&cMeta != 0
 	sc.metaWords = sc.tok.meta
-	sc.withinOK = false
+	d.markers(sc, text, &vs)
+	d.rules(sc, text, toks, &vs)
 	for k := 0; k < vs.n; k++ {
-		ev, s := &vs.v[k], viewSource(k, src)
-		ev.dz = math.Inf(-1)
-		d.markers(sc, text, s, ev)
-		d.rules(sc, text, toks, present, lits, s, ev)
+		ev := &vs.v[k]
 		if sc.f.hidden > 0 && sc.f.bidi && ev.cats[catObfuscate] < 1 {
 			ev.cats[catObfuscate] = 1 // bidi overrides have no place in chat text
 			ev.has |= 1 << catObfuscate
@@ -473,6 +517,9 @@ func (d *Detector) evidenceIn(sc *scratch, text string, src Source, depth int, b
 			ev.z = rulesLogit(ev, s)
 		}
 		ev.z = max(ev.z, ev.dz)
+	}
+	for k := range vs.n {
+		sc.spans[k], sc.hits[k] = vs.v[k].spans, vs.v[k].hits // keep the grown buffers
 	}
 	return vs
 }
@@ -508,27 +555,20 @@ func rulesLogit(ev *evidence, src Source) float64 {
 	return z
 }
 
-// rules runs every rule from every token that can start it. A rule can
-// match only if every step has a word in the text, and, since no match
-// crosses a sentence break, in the match's sentence: both are checked
-// before the rule is tried.
-func (d *Detector) rules(sc *scratch, text string, toks []token, present concept, lits *litSet, src Source, ev *evidence) {
-	if cap(sc.viable) < len(d.t.rules) {
-		sc.viable = make([]bool, len(d.t.rules))
-	}
-	sc.viable = sc.viable[:len(d.t.rules)]
-	if !sc.withinOK { // the same for every view of the text
-		sc.within = grow(sc.within, len(d.t.rules))
-		for ri := range d.t.rules {
-			sc.within[ri] = d.t.rules[ri].within(present, lits)
-		}
-		sc.withinOK = true
-	}
-	for ri := range d.t.rules {
-		sc.viable[ri] = sc.within[ri] && (!d.t.rules[ri].dataOnly || src.data())
-	}
+// rules runs every rule from every token that can start it, once for
+// all views of the text: a match counts in every view (a data-only rule
+// only in the data view). A rule can match only if every step has a word
+// in the text, and, since no match crosses a sentence break, in the
+// match's sentence: both are checked before the rule is tried, the first
+// once per text and rule, when the rule is first a candidate.
+func (d *Detector) rules(sc *scratch, text string, toks []token, vs *views) {
 	if len(sc.seen) < len(d.t.rules) {
 		sc.seen = make([]uint32, len(d.t.rules))
+		sc.inText = make([]uint32, len(d.t.rules))
+	}
+	if sc.textStamp++; sc.textStamp == 1<<31 { // wrapped: forget old stamps
+		clear(sc.inText)
+		sc.textStamp = 1
 	}
 	for s := 0; s < len(toks); {
 		// The sentence toks[s:e] and its words.
@@ -556,10 +596,10 @@ func (d *Detector) rules(sc *scratch, text string, toks []token, present concept
 				sc.stamp = 1
 			}
 			for c := uint64(tk.c); c != 0; c &= c - 1 {
-				d.tryList(sc, text, toks, i, d.t.byConcept[bits.TrailingZeros64(c)], sentC, &sentL, src, ev)
+				d.tryList(sc, text, toks, i, d.t.byConcept[bits.TrailingZeros64(c)], sentC, &sentL, vs)
 			}
 			if tk.lit != 0 {
-				d.tryList(sc, text, toks, i, d.t.byLit[tk.lit-1], sentC, &sentL, src, ev)
+				d.tryList(sc, text, toks, i, d.t.byLit[tk.lit-1], sentC, &sentL, vs)
 			}
 		}
 		s = e
@@ -567,26 +607,39 @@ func (d *Detector) rules(sc *scratch, text string, toks []token, present concept
 }
 
 // tryList tries the rules in list from toks[i], each once per token, if
-// the text and the sentence have words for all of its steps.
-func (d *Detector) tryList(sc *scratch, text string, toks []token, i int, list []int32, sentC concept, sentL *litSet, src Source, ev *evidence) {
+// they count for the text's source and the text and the sentence have
+// words for all of their steps.
+func (d *Detector) tryList(sc *scratch, text string, toks []token, i int, list []int32, sentC concept, sentL *litSet, vs *views) {
 	for _, ri := range list {
-		if sc.seen[ri] == sc.stamp || !sc.viable[ri] {
+		if sc.seen[ri] == sc.stamp {
 			continue
 		}
 		sc.seen[ri] = sc.stamp
 		r := &d.t.rules[ri]
+		if r.dataOnly && vs.n == 1 {
+			continue
+		}
+		switch sc.inText[ri] {
+		case sc.textStamp:
+		case sc.textStamp | 1<<31:
+			continue
+		default:
+			if !r.within(sc.tok.present, &sc.tok.lits) {
+				sc.inText[ri] = sc.textStamp | 1<<31
+				continue
+			}
+			sc.inText[ri] = sc.textStamp
+		}
 		if !r.within(sentC, sentL) {
 			continue
 		}
-		d.try1(sc, text, toks, i, r, src, ev)
+		d.try1(sc, text, toks, i, r, vs)
 	}
 }
 
-// try1 tries rule r from toks[i].
-func (d *Detector) try1(sc *scratch, text string, toks []token, i int, r *rule, src Source, ev *evidence) {
-	if r.dataOnly && !src.data() {
-		return
-	}
+// try1 tries rule r from toks[i] and adds a match to the views it counts
+// in.
+func (d *Detector) try1(sc *scratch, text string, toks []token, i int, r *rule, vs *views) {
 	end := r.match(toks, i)
 	if end < 0 {
 		return
@@ -599,9 +652,16 @@ func (d *Detector) try1(sc *scratch, text string, toks []token, i int, r *rule, 
 	if r.steps[0].c&cNot == 0 && negated(&sc.tok, toks, i, d.t.stop) {
 		w *= negDamp // "never share your API key", "must not paste passwords"
 	}
-	ev.add(r.cid, w, Span{Start: s, End: e})
-	if obfuscated(text, toks[i:end+1], &sc.f) {
-		ev.add(catObfuscate, 1, Span{Start: s, End: e})
+	obf := obfuscated(text, toks[i:end+1], &sc.f)
+	for k := 0; k < vs.n; k++ {
+		if k == viewUser && r.dataOnly {
+			continue
+		}
+		ev := &vs.v[k]
+		ev.add(r.cid, w, Span{Start: s, End: e})
+		if obf {
+			ev.add(catObfuscate, 1, Span{Start: s, End: e})
+		}
 	}
 }
 
@@ -630,9 +690,11 @@ func obfuscated(text string, toks []token, f *folded) bool {
 // tables are built) and is found from its colon; the others from their
 // first byte. Whether a marker stands at the start of a line is read
 // backwards from it (lineStartAt).
-func (d *Detector) markers(sc *scratch, text string, src Source, ev *evidence) {
+//
+// Markers are found once for all views of the text and weighed for each
+// (markerViews).
+func (d *Detector) markers(sc *scratch, text string, vs *views) {
 	f := sc.f.b
-	data := src.data()
 	first := &d.t.markFirst
 	for i := 0; i < len(f); i++ {
 		for i < len(f) && !first[f[i]] {
@@ -643,7 +705,7 @@ func (d *Detector) markers(sc *scratch, text string, src Source, ev *evidence) {
 		}
 		for _, mi := range d.t.byByte2[f[i]][f[i+1]] {
 			if m := &markers[mi]; len(f)-i >= len(m.text) && string(f[i:i+len(m.text)]) == m.text {
-				d.marker(sc, text, i, m, data, ev)
+				d.markerViews(sc, text, i, m, vs)
 			}
 		}
 	}
@@ -658,9 +720,17 @@ func (d *Detector) markers(sc *scratch, text string, src Source, ev *evidence) {
 		for _, mi := range d.t.byColon[f[p-1]] {
 			m := &markers[mi]
 			if i := p + 1 - len(m.text); i >= 0 && string(f[i:p+1]) == m.text {
-				d.marker(sc, text, i, m, data, ev)
+				d.markerViews(sc, text, i, m, vs)
 			}
 		}
+	}
+}
+
+// markerViews weighs marker m found at folded offset i for each view of
+// vs.
+func (d *Detector) markerViews(sc *scratch, text string, i int, m *marker, vs *views) {
+	for k := 0; k < vs.n; k++ {
+		d.marker(sc, text, i, m, k == viewData, &vs.v[k])
 	}
 }
 

@@ -269,7 +269,7 @@ func gramCount(a, b, n int) int {
 	return c
 }
 
-// sums fills sc.pu (and sc.pd when data) with the prefix sums, in
+// sums fills sc.pu (and sc.pd when data, sc.pdOK says which) with the prefix sums, in
 // quantised units, of the user view's (data view's extra) feature
 // weights by class-text position: pu[i] is the sum over positions < i.
 func (m *model) sums(sc *scratch, cls []byte, toks []token, data bool) {
@@ -298,18 +298,25 @@ func (m *model) sums(sc *scratch, cls []byte, toks []token, data bool) {
 		acc += int64(s)
 		pu[i+1] = acc
 	}
-	// Words: added at the space before them, as differences of the
-	// prefix sums from there on.
+	// Words: each word's weight counts from the position after the space
+	// before it on (off[k]+1): the word's range up to the next word's
+	// gets the running sum of the words so far. (Integer sums: exact in
+	// any order.)
 	var pd []int64
 	if data {
 		pd = grow(sc.pd, n+1)
-		clear(pd)
+		pd[0] = 0
+		if len(toks) == 0 {
+			clear(pd)
+		}
 	}
 	prev := uint32(0)
-	wu := sc.wu[:0]
+	var run, runD int64
+	off := sc.off[:len(toks)+1]
 	for k := range toks {
-		a := int(sc.off[k])
-		e := int(sc.off[k+1])
+		a := int(off[k])
+		e := int(off[k+1])
+		end := min(e+1, n+1) // the word's range of positions: [a+1, end)
 		if e > a+1 && cls[e-1] == ' ' {
 			e--
 		}
@@ -317,31 +324,23 @@ func (m *model) sums(sc *scratch, cls []byte, toks []token, data bool) {
 		for _, c := range cls[a+1 : e] {
 			h = (h ^ uint32(c)) * 16777619
 		}
-		v := int32(w[mix(h^seedUni)&(modelSize-1)]) + int32(w[mix(prev*31+h^seedBi)&(modelSize-1)])
-		wu = append(wu, v)
+		run += int64(w[mix(h^seedUni)&(modelSize-1)]) + int64(w[mix(prev*31+h^seedBi)&(modelSize-1)])
+		for i := a + 1; i < end; i++ {
+			pu[i] += run
+		}
 		if data {
-			pd[a+1] += int64(w[mix(h^seedDUni)&(modelSize-1)]) + int64(w[mix(prev*31+h^seedDBi)&(modelSize-1)])
+			runD += int64(w[mix(h^seedDUni)&(modelSize-1)]) + int64(w[mix(prev*31+h^seedDBi)&(modelSize-1)])
+			for i := a + 1; i < end; i++ {
+				pd[i] = runD
+			}
 		}
 		prev = h
 	}
-	sc.wu = wu
-	// Fold the word weights into pu: each word's weight counts from
-	// position off[k]+1 on.
-	var run int64
-	k := 0
-	for i := 1; i <= n; i++ {
-		for k < len(toks) && int(sc.off[k])+1 <= i {
-			run += int64(wu[k])
-			k++
-		}
-		pu[i] += run
-	}
+	sc.pu = pu
 	if data {
-		for i := 1; i <= n; i++ {
-			pd[i] += pd[i-1]
-		}
+		sc.pd = pd
 	}
-	sc.pu, sc.pd = pu, pd
+	sc.pdOK = data
 }
 
 func grow[T any](s []T, n int) []T {
@@ -455,7 +454,7 @@ func (m *model) logit(sc *scratch, ev *evidence, v int, src Source) float64 {
 		a, b := int(sc.off[w.t0]), int(sc.off[w.t1])
 		cnt := gramCount(a, b, n) + 2*int(w.t1-w.t0)
 		s := sc.pu[b] - sc.pu[a]
-		if v == viewData && sc.pd != nil {
+		if v == viewData && sc.pdOK {
 			s += sc.pd[b] - sc.pd[a]
 		}
 		z := base

@@ -362,18 +362,26 @@ func TestMarkersMatchScan(t *testing.T) {
 			quotes(sc, sc.f.b)
 			sc.tok.run(sc.f.b)
 			sc.meta, sc.metaWords = sc.tok.present&cMeta != 0, sc.tok.meta
-			var a, b evidence
-			d.markers(sc, text, src, &a)
-			d.markersRef(sc, text, src, &b)
+			// Found once for the text's views, weighed for each.
+			vs := views{n: 1}
+			if src.data() {
+				vs.n = 2
+			}
+			d.markers(sc, text, &vs)
+			for k := 0; k < vs.n; k++ {
+				a := vs.v[k]
+				var b evidence
+				d.markersRef(sc, text, viewSource(k, src), &b)
+				sortSpans := func(s []Span) {
+					slices.SortFunc(s, func(x, y Span) int { return cmp.Or(x.Start-y.Start, x.End-y.End) })
+				}
+				sortSpans(a.spans)
+				sortSpans(b.spans)
+				if a.cats != b.cats || a.has != b.has || !slices.Equal(a.spans, b.spans) {
+					t.Fatalf("%s view %d %q: markers %+v, byte scan %+v", src, k, text, a, b)
+				}
+			}
 			d.pool.Put(sc)
-			sortSpans := func(s []Span) {
-				slices.SortFunc(s, func(x, y Span) int { return cmp.Or(x.Start-y.Start, x.End-y.End) })
-			}
-			sortSpans(a.spans)
-			sortSpans(b.spans)
-			if a.cats != b.cats || a.has != b.has || !slices.Equal(a.spans, b.spans) {
-				t.Fatalf("%s %q: markers %+v, byte scan %+v", src, text, a, b)
-			}
 		}
 	}
 }
