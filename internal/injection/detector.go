@@ -243,7 +243,7 @@ type scratch struct {
 	meta   bool // the text talks about examples, attacks or detection
 	// metaWords counts the words that make it so.
 	metaWords int
-	seen []uint32 // per rule: the token stamp it was last tried at
+	seen      []uint32 // per rule: the token stamp it was last tried at
 	// inText[r] == textStamp: rule r has a word for every step in this
 	// text (inText[r] == textStamp|1<<31: it has not; anything else: not
 	// checked yet for this text).
@@ -252,12 +252,12 @@ type scratch struct {
 	stamp     uint32
 	// The views' evidence slices (evidence.spans, .hits) and the merged
 	// spans of a result: buffers reused between calls.
-	spans [2][]Span
-	hits  [2][]hit
-	merge []Span
-	raw       []byte   // an encoded span, copied for decoding
-	dec       []byte   // its decoding
-	chunks    [][2]int // see encodedChunks
+	spans  [2][]Span
+	hits   [2][]hit
+	merge  []Span
+	raw    []byte   // an encoded span, copied for decoding
+	dec    []byte   // its decoding
+	chunks [][2]int // see encodedChunks
 }
 
 // maxDepth bounds decoding of encoded spans inside decoded spans.

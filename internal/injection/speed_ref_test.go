@@ -172,7 +172,9 @@ func TestScreenMatchesReference(t *testing.T) {
 	texts := refTexts(t)
 	sortHits := func(h []hit) []hit {
 		h = slices.Clone(h)
-		slices.SortFunc(h, func(a, b hit) int { return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.cat, b.cat), cmp.Compare(a.w, b.w)) })
+		slices.SortFunc(h, func(a, b hit) int {
+			return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.cat, b.cat), cmp.Compare(a.w, b.w))
+		})
 		return h
 	}
 	sortSpans := func(s []Span) []Span {
