@@ -49,7 +49,7 @@ func encodedChunks(out [][2]int, text string) [][2]int {
 		for e < len(text) && text[e] > ' ' {
 			e++
 		}
-		if e-s >= minBase64 || strings.ContainsAny(text[s:e], `%\`) {
+		if e-s >= minBase64 || hasEscape(text[s:e]) {
 			if n := len(out); n == 0 || out[n-1][0] != s {
 				out = append(out, [2]int{s, e})
 			}
@@ -79,6 +79,16 @@ func encodedChunks(out [][2]int, text string) [][2]int {
 		}
 	}
 	return out
+}
+
+// hasEscape reports whether s holds a '%' or a '\\'.
+func hasEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' || s[i] == '\\' {
+			return true
+		}
+	}
+	return false
 }
 
 // hasZero reports (in bit 7 of each byte) the zero bytes of w.

@@ -355,7 +355,12 @@ func grow[T any](s []T, n int) []T {
 type window struct {
 	t0, t1 int32
 	o0, o1 int32
+	lenX   float64 // the window's length feature (lenFeature), computed once for all views
 }
+
+// lenFeature is the dense length feature of a window of n bytes of class
+// text.
+func lenFeature(n int) float64 { return math.Log2(1+float64(n)) / 10 }
 
 // windows fills sc.wins with text's windows: one starting at each start
 // point (the first word, every sentence's first word, and a word at least
@@ -366,7 +371,7 @@ type window struct {
 func windows(sc *scratch, text string, toks []token) []window {
 	wins := sc.wins[:0]
 	if len(toks) == 0 {
-		sc.wins = append(wins, window{0, 0, 0, int32(len(text))})
+		sc.wins = append(wins, window{0, 0, 0, int32(len(text)), lenFeature(0)})
 		return sc.wins
 	}
 	starts := sc.starts[:0]
@@ -402,16 +407,15 @@ func windows(sc *scratch, text string, toks []token) []window {
 			continue
 		}
 		prevEnd = end
-		wins = append(wins, window{t0: starts[i], t1: end, o0: origAt(starts[i]), o1: origAt(end)})
+		wins = append(wins, window{t0: starts[i], t1: end, o0: origAt(starts[i]), o1: origAt(end), lenX: lenFeature(int(sc.off[end] - sc.off[starts[i]]))})
 	}
 	sc.wins = wins
 	return wins
 }
 
 // denseOf fills x with window w's dense features from ev (its hits
-// sorted by start, see evidence.sortHits) over a window of cls bytes of
-// class text.
-func denseOf(x *[nDense]float64, ev *evidence, w window, cls int) {
+// sorted by start, see evidence.sortHits).
+func denseOf(x *[nDense]float64, ev *evidence, w window) {
 	*x = [nDense]float64{}
 	h := ev.hits
 	lo, hi := 0, len(h)
@@ -438,7 +442,7 @@ func denseOf(x *[nDense]float64, ev *evidence, w window, cls int) {
 	} else {
 		x[catObfuscate] = 0 // hiding words is evidence only together with what was hidden
 	}
-	x[nCats+1] = math.Log2(1+float64(cls)) / 10
+	x[nCats+1] = w.lenX
 }
 
 // logit is the classifier's log-odds for the most suspicious window of
@@ -461,7 +465,7 @@ func (m *model) logit(sc *scratch, ev *evidence, v int, src Source) float64 {
 		if cnt > 0 {
 			z += float64(m.scale) * float64(s) / math.Sqrt(float64(cnt))
 		}
-		denseOf(&x, ev, w, b-a)
+		denseOf(&x, ev, w)
 		for i, xv := range x {
 			z += float64(dw[i]) * xv
 		}

@@ -90,7 +90,8 @@ func logitRef(m *model, sc *scratch, ev *evidence, v int, src Source) float64 {
 		if cnt > 0 {
 			z += float64(m.scale) * float64(s) / math.Sqrt(float64(cnt))
 		}
-		denseOf(&x, ev, w, b-a)
+		denseOf(&x, ev, w)
+		x[nCats+1] = math.Log2(1+float64(b-a)) / 10 // the length feature, not the window's precomputed one
 		for i, xv := range x {
 			z += float64(m.dense[v][i]) * xv
 		}

@@ -163,7 +163,7 @@ func TestWindowedLogit(t *testing.T) {
 						z += float64(m.scale) * s / math.Sqrt(float64(cnt))
 					}
 					var x [nDense]float64
-					denseOf(&x, &vs.v[k], w, b-a)
+					denseOf(&x, &vs.v[k], w)
 					for i := range x {
 						z += float64(m.dense[k][i]) * x[i]
 					}

@@ -188,7 +188,7 @@ func featurize(d *Detector, sc *scratch, e Example, weight float64) trainDoc {
 		}
 		for v := 0; v < vs.n; v++ {
 			var x [nDense]float64
-			denseOf(&x, &vs.v[v], w, int(b-a))
+			denseOf(&x, &vs.v[v], w)
 			for i := range x {
 				tw.x[v][i] = float32(x[i])
 			}
