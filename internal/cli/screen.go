@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/komand-ai/komand/internal/app"
 	"github.com/komand-ai/komand/internal/injection"
 )
 
@@ -29,28 +33,38 @@ func screenCmd(e *env, args []string) int {
 		return exitUsage
 	}
 	d := injection.New(injection.Options{Threshold: *threshold})
+	if !slices.ContainsFunc(e.environ, func(kv string) bool { return strings.HasPrefix(kv, "GOGC=") }) {
+		// The server's collector target (app.DefaultGCPercent): the live
+		// heap is the detector's tables and one line, and at Go's default
+		// a stream of short texts collects often. Restored afterwards (the
+		// command also runs in-process, in tests and bench/screen).
+		defer debug.SetGCPercent(debug.SetGCPercent(app.DefaultGCPercent))
+	}
 	in := bufio.NewScanner(e.stdin)
 	in.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	out := bufio.NewWriterSize(e.stdout, 64<<10)
 	defer out.Flush()
 	code := exitOK
 	var buf []byte
-	var req screenReq
+	var p reqParser
 	for n := 1; in.Scan(); n++ {
 		line := in.Bytes()
 		if len(line) == 0 {
 			continue
 		}
-		req.Text, req.Source = nil, ""
+		var text string
 		src, ok := injection.Source(""), false
-		if !parseReq(line, &req) {
-			req.Text, req.Source = nil, ""
-			if json.Unmarshal(line, &req) != nil {
-				req.Text = nil
+		if p.parse(line) {
+			text, ok = p.text, p.hasText
+			if ok {
+				src, ok = injection.ParseSource(p.source)
 			}
-		}
-		if req.Text != nil {
-			src, ok = injection.ParseSource(req.Source)
+		} else {
+			var req screenReq
+			if json.Unmarshal(line, &req) == nil && req.Text != nil {
+				text = *req.Text
+				src, ok = injection.ParseSource(req.Source)
+			}
 		}
 		if !ok {
 			buf = fmt.Appendf(buf[:0], `{"error":"line %d: want a JSON object with a text string and an optional source of user, skill or external"}`+"\n", n)
@@ -58,7 +72,7 @@ func screenCmd(e *env, args []string) int {
 			code = exitFail
 			continue
 		}
-		res := d.Screen(*req.Text, src)
+		res := d.Screen(text, src)
 		if !*spans {
 			res.Spans = nil
 		}
@@ -121,11 +135,19 @@ func appendResult(b []byte, res injection.Result) []byte {
 	return append(b, "}\n"...)
 }
 
-// parseReq reads line as {"text": …, "source": …} (either key optional,
-// once each, in any order, strings only) the way encoding/json would,
-// without its reflection; anything else (another key or type, invalid
-// UTF-8, trailing bytes) is left to encoding/json (false).
-func parseReq(line []byte, req *screenReq) bool {
+// reqParser reads lines as {"text": …, "source": …} (either key
+// optional, once each, in any order, strings only) the way encoding/json
+// would, without its reflection; anything else (another key or type,
+// invalid UTF-8, trailing bytes) is left to encoding/json (parse false).
+// Its buffer for unescaping is reused between lines.
+type reqParser struct {
+	text, source string
+	hasText      bool
+	buf          []byte
+}
+
+func (p *reqParser) parse(line []byte) bool {
+	p.text, p.source, p.hasText = "", "", false
 	i := skipSpace(line, 0)
 	if i >= len(line) || line[i] != '{' {
 		return false
@@ -136,7 +158,7 @@ func parseReq(line []byte, req *screenReq) bool {
 		i++
 	} else {
 		for {
-			key, j, ok := jsonString(line, i)
+			key, j, ok := p.str(line, i)
 			if !ok {
 				return false
 			}
@@ -144,15 +166,15 @@ func parseReq(line []byte, req *screenReq) bool {
 			if i >= len(line) || line[i] != ':' {
 				return false
 			}
-			val, j, ok := jsonString(line, skipSpace(line, i+1))
+			val, j, ok := p.str(line, skipSpace(line, i+1))
 			if !ok {
 				return false
 			}
 			switch {
 			case key == "text" && seen&1 == 0:
-				req.Text, seen = &val, seen|1
+				p.text, p.hasText, seen = val, true, seen|1
 			case key == "source" && seen&2 == 0:
-				req.Source, seen = val, seen|2
+				p.source, seen = val, seen|2
 			default:
 				return false
 			}
@@ -171,6 +193,19 @@ func parseReq(line []byte, req *screenReq) bool {
 	return skipSpace(line, i) == len(line)
 }
 
+// parseReq is reqParser.parse into a screenReq (for tests).
+func parseReq(line []byte, req *screenReq) bool {
+	var p reqParser
+	if !p.parse(line) {
+		return false
+	}
+	req.Text, req.Source = nil, p.source
+	if p.hasText {
+		req.Text = &p.text
+	}
+	return true
+}
+
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
 		i++
@@ -178,39 +213,56 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// jsonString reads the JSON string at b[i]: its value and the offset past
-// it. Escapes are decoded; control characters and invalid UTF-8 are not
-// handled here (false).
-func jsonString(b []byte, i int) (string, int, bool) {
+// jsonPlain: the bytes a JSON string holds as themselves (not '"', '\\'
+// or a control character).
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// str reads the JSON string at b[i]: its value and the offset past it.
+// Escapes are decoded (into p.buf); control characters and invalid UTF-8
+// are not handled here (false). The value is a new string; keys ("text",
+// "source") and sources are compared and dropped without one when they
+// need no unescaping.
+func (p *reqParser) str(b []byte, i int) (string, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return "", 0, false
 	}
 	i++
 	start := i
-	for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+	high := byte(0)
+	for i < len(b) && jsonPlain[b[i]] {
+		high |= b[i]
 		i++
 	}
 	if i < len(b) && b[i] == '"' {
-		if !utf8.Valid(b[start:i]) {
+		if high >= utf8.RuneSelf && !utf8.Valid(b[start:i]) {
 			return "", 0, false
 		}
-		return string(b[start:i]), i + 1, true
+		return internString(b[start:i]), i + 1, true
 	}
-	var out []byte
-	out = append(out, b[start:i]...)
+	out := append(p.buf[:0], b[start:i]...)
 	for i < len(b) {
 		c := b[i]
 		switch {
 		case c == '"':
+			p.buf = out[:0]
 			if !utf8.Valid(out) {
 				return "", 0, false
 			}
-			return string(out), i + 1, true
+			return internString(out), i + 1, true
 		case c < 0x20:
 			return "", 0, false
 		case c != '\\':
-			out = append(out, c)
-			i++
+			j := i + 1
+			for j < len(b) && jsonPlain[b[j]] {
+				j++
+			}
+			out = append(out, b[i:j]...)
+			i = j
 			continue
 		}
 		if i+1 >= len(b) {
@@ -256,6 +308,24 @@ func jsonString(b []byte, i int) (string, int, bool) {
 		i += 2
 	}
 	return "", 0, false
+}
+
+// internString is string(b), without an allocation for the keys and
+// sources of a request.
+func internString(b []byte) string {
+	switch string(b) {
+	case "text":
+		return "text"
+	case "source":
+		return "source"
+	case "user":
+		return "user"
+	case "skill":
+		return "skill"
+	case "external":
+		return "external"
+	}
+	return string(b)
 }
 
 func hex4(b []byte, i int) (rune, bool) {

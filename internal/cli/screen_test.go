@@ -144,11 +144,22 @@ func TestParseReqMatchesJSON(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(in), "\n")
 	lines = append(lines, `{}`, ` { "source" : "skill" , "text" : "a\"b\\c\/d\u00e9\ud83d\ude00\ud800x\n" } `, `{"text":"x","text":"y"}`,
 		`{"text":1}`, `{"text":"x"} x`, `{"text":"x",}`, `{"text":"\x"}`, `{"text":"\u12"}`, "{\"text\":\"a\tb\"}", `{"text":"é"}`,
-		"{\"text\":\"\xff\"}", `{"text":"x","other":"y"}`, `{"Text":"x"}`, `{"text":null}`, `[]`, `{"text":"\udc00\ud800"}`)
+		"{\"text\":\"\xff\"}", `{"text":"x","other":"y"}`, `{"Text":"x"}`, `{"text":null}`, `[]`, `{"text":"\udc00\ud800"}`,
+		`{"te\u0078t":"y"}`, "{\"text\":\"\\n\xff\"}", "{\"text\":\"\xc3\xa9\\n\xc3\"}", `{"source":"us\u0065r","text":"z"}`, `{"text":"ab\\","source":"external"}`,
+		`{"text":"line one\nline \"two\"\t\u00e9 end","source":"skill"}`, `{"source":"user"}`)
+	var p reqParser // one parser for every line, as the command reads them
 	for _, line := range lines {
 		var fast, slow screenReq
-		if !parseReq([]byte(line), &fast) {
+		if !p.parse([]byte(line)) {
+			if parseReq([]byte(line), &fast) {
+				t.Errorf("%s: parseReq and reqParser disagree", line)
+			}
 			continue
+		}
+		fast.Source = p.source
+		if p.hasText {
+			text := p.text
+			fast.Text = &text
 		}
 		if err := json.Unmarshal([]byte(line), &slow); err != nil {
 			t.Errorf("%s: read by parseReq, refused by encoding/json: %v", line, err)
