@@ -105,6 +105,15 @@ type detectorTables struct {
 	// trie answers a word's lookup (words and prefix entries) in one walk.
 	words map[string]wordInfo
 	trie  *wordTrie
+	// The rules' steps numbered one after the other (rule r's are
+	// stepOff[r] … stepOff[r]+len(steps)-1), as bit sets of satWords
+	// words: stepsByConcept[b] the steps that accept concept bit b,
+	// stepsByLit[l] those that accept literal word l (see
+	// textSteps).
+	stepOff        []int32
+	satWords       int
+	stepsByConcept [64][]uint64
+	stepsByLit     [256][]uint64
 }
 
 type wordInfo struct {
@@ -113,6 +122,36 @@ type wordInfo struct {
 }
 
 func (t *detectorTables) index() {
+	n := 0
+	for _, r := range t.rules {
+		t.stepOff = append(t.stepOff, int32(n))
+		if len(r.steps) > 63 {
+			panic("injection: a rule with more than 63 steps: " + r.spec)
+		}
+		n += len(r.steps)
+	}
+	t.satWords = n/64 + 2 // and a word to spare for textSteps' readers
+	for ri, r := range t.rules {
+		for k, st := range r.steps {
+			at := int(t.stepOff[ri]) + k
+			for b := 0; b < 64; b++ {
+				if st.c&(1<<b) != 0 {
+					if t.stepsByConcept[b] == nil {
+						t.stepsByConcept[b] = make([]uint64, t.satWords)
+					}
+					t.stepsByConcept[b][at/64] |= 1 << (at % 64)
+				}
+			}
+			for l := 0; l < 256; l++ {
+				if st.lit[l/64]&(1<<(l%64)) != 0 {
+					if t.stepsByLit[l] == nil {
+						t.stepsByLit[l] = make([]uint64, t.satWords)
+					}
+					t.stepsByLit[l][at/64] |= 1 << (at % 64)
+				}
+			}
+		}
+	}
 	for ri, r := range t.rules {
 		st := r.steps[0]
 		for b := 0; b < 64; b++ {
@@ -244,12 +283,9 @@ type scratch struct {
 	// metaWords counts the words that make it so.
 	metaWords int
 	seen      []uint32 // per rule: the token stamp it was last tried at
-	// inText[r] == textStamp: rule r has a word for every step in this
-	// text (inText[r] == textStamp|1<<31: it has not; anything else: not
-	// checked yet for this text).
-	inText    []uint32
-	textStamp uint32
-	stamp     uint32
+	// sat: the rules' steps that have a word in this text (textSteps).
+	sat   []uint64
+	stamp uint32
 	// The views' evidence slices (evidence.spans, .hits) and the merged
 	// spans of a result: buffers reused between calls.
 	spans  [2][]Span
@@ -560,16 +596,13 @@ func rulesLogit(ev *evidence, src Source) float64 {
 // only in the data view). A rule can match only if every step has a word
 // in the text, and, since no match crosses a sentence break, in the
 // match's sentence: both are checked before the rule is tried, the first
-// once per text and rule, when the rule is first a candidate.
+// from the text's step set (textSteps), the second only when the text has
+// more than one sentence.
 func (d *Detector) rules(sc *scratch, text string, toks []token, vs *views) {
 	if len(sc.seen) < len(d.t.rules) {
 		sc.seen = make([]uint32, len(d.t.rules))
-		sc.inText = make([]uint32, len(d.t.rules))
 	}
-	if sc.textStamp++; sc.textStamp == 1<<31 { // wrapped: forget old stamps
-		clear(sc.inText)
-		sc.textStamp = 1
-	}
+	d.textSteps(sc)
 	for s := 0; s < len(toks); {
 		// The sentence toks[s:e] and its words.
 		e := s + 1
@@ -585,6 +618,7 @@ func (d *Detector) rules(sc *scratch, text string, toks []token, vs *views) {
 			s = e
 			continue
 		}
+		whole := s == 0 && e == len(toks) // the sentence is the text
 		for i := s; i < e; i++ {
 			tk := &toks[i]
 			if tk.c == 0 && tk.lit == 0 {
@@ -596,10 +630,10 @@ func (d *Detector) rules(sc *scratch, text string, toks []token, vs *views) {
 				sc.stamp = 1
 			}
 			for c := uint64(tk.c); c != 0; c &= c - 1 {
-				d.tryList(sc, text, toks, i, d.t.byConcept[bits.TrailingZeros64(c)], sentC, &sentL, vs)
+				d.tryList(sc, text, toks, i, d.t.byConcept[bits.TrailingZeros64(c)], whole, sentC, &sentL, vs)
 			}
 			if tk.lit != 0 {
-				d.tryList(sc, text, toks, i, d.t.byLit[tk.lit-1], sentC, &sentL, vs)
+				d.tryList(sc, text, toks, i, d.t.byLit[tk.lit-1], whole, sentC, &sentL, vs)
 			}
 		}
 		s = e
@@ -609,7 +643,8 @@ func (d *Detector) rules(sc *scratch, text string, toks []token, vs *views) {
 // tryList tries the rules in list from toks[i], each once per token, if
 // they count for the text's source and the text and the sentence have
 // words for all of their steps.
-func (d *Detector) tryList(sc *scratch, text string, toks []token, i int, list []int32, sentC concept, sentL *litSet, vs *views) {
+func (d *Detector) tryList(sc *scratch, text string, toks []token, i int, list []int32, whole bool, sentC concept, sentL *litSet, vs *views) {
+	sat := sc.sat
 	for _, ri := range list {
 		if sc.seen[ri] == sc.stamp {
 			continue
@@ -619,22 +654,44 @@ func (d *Detector) tryList(sc *scratch, text string, toks []token, i int, list [
 		if r.dataOnly && vs.n == 1 {
 			continue
 		}
-		switch sc.inText[ri] {
-		case sc.textStamp:
-		case sc.textStamp | 1<<31:
-			continue
-		default:
-			if !r.within(sc.tok.present, &sc.tok.lits) {
-				sc.inText[ri] = sc.textStamp | 1<<31
-				continue
-			}
-			sc.inText[ri] = sc.textStamp
+		// Every step of r has a word in the text: its bits in sat.
+		off, n := uint(d.t.stepOff[ri]), uint(len(r.steps))
+		v := sat[off/64] >> (off % 64)
+		if off%64+n > 64 {
+			v |= sat[off/64+1] << (64 - off%64)
 		}
-		if !r.within(sentC, sentL) {
+		if mask := uint64(1)<<n - 1; v&mask != mask {
+			continue
+		}
+		if !whole && !r.within(sentC, sentL) {
 			continue
 		}
 		d.try1(sc, text, toks, i, r, vs)
 	}
+}
+
+// textSteps fills sc.sat with the rules' steps that have a word in the
+// text (its concepts sc.tok.present and literal words sc.tok.lits).
+func (d *Detector) textSteps(sc *scratch) {
+	sat := grow(sc.sat, d.t.satWords)
+	clear(sat)
+	for c := uint64(sc.tok.present); c != 0; c &= c - 1 {
+		if st := d.t.stepsByConcept[bits.TrailingZeros64(c)]; st != nil {
+			for w := range sat {
+				sat[w] |= st[w]
+			}
+		}
+	}
+	for k, word := range sc.tok.lits {
+		for ; word != 0; word &= word - 1 {
+			if st := d.t.stepsByLit[k*64+bits.TrailingZeros64(word)]; st != nil {
+				for w := range sat {
+					sat[w] |= st[w]
+				}
+			}
+		}
+	}
+	sc.sat = sat
 }
 
 // try1 tries rule r from toks[i] and adds a match to the views it counts
