@@ -39,6 +39,7 @@ func main() {
 	short := flag.Bool("short", false, "measure streams of chat-sized items instead of 1/10/50 KB texts")
 	passes := flag.Int("passes", 20, "with -short: passes over the items per measurement")
 	runs := flag.Int("runs", 5, "with -short: measurements, the best reported")
+	withCLI := flag.Bool("cli", true, "with -short: also measure komand screen")
 	jsonl := flag.String("jsonl", "", "with -short: also write the items as JSON Lines {text, source} to this file")
 	flag.Parse()
 	runtime.GOMAXPROCS(1)
@@ -55,7 +56,7 @@ func main() {
 	}
 	d := injection.New(injection.Options{})
 	if *short {
-		shortItems(d, ex, *passes, *runs, *jsonl)
+		shortItems(d, ex, *passes, *runs, *withCLI, *jsonl)
 		return
 	}
 	fmt.Println("| size | calls | p50 | p99 | max | MB/s (from mean) | allocs/call | verdict |")
@@ -109,7 +110,7 @@ func build(ex []injection.Example, size int) string {
 
 // shortItems measures screening the corpus's texts cut to 40–300 bytes
 // (the items of the injection package's BenchmarkScreenShortItems).
-func shortItems(d *injection.Detector, ex []injection.Example, passes, runs int, jsonl string) {
+func shortItems(d *injection.Detector, ex []injection.Example, passes, runs int, withCLI bool, jsonl string) {
 	sources := []injection.Source{injection.SourceUser, injection.SourceSkill, injection.SourceExternal}
 	var texts []string
 	var srcs []injection.Source
@@ -165,6 +166,9 @@ func shortItems(d *injection.Detector, ex []injection.Example, passes, runs int,
 		allocs = float64(ms1.Mallocs-ms0.Mallocs) / float64(len(texts)*passes)
 		best = max(best, float64(size)*float64(passes)/total.Seconds()/1e6)
 
+		if !withCLI {
+			continue
+		}
 		start = time.Now()
 		for range passes {
 			if code := cli.Main([]string{"screen"}, bytes.NewReader(stream.Bytes()), io.Discard, os.Stderr); code != 0 {
@@ -179,7 +183,9 @@ func shortItems(d *injection.Detector, ex []injection.Example, passes, runs int,
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	fmt.Printf("| Screen, one item at a time | %d | %s | %s | %s | %.1f | %.2f | %d of %d |\n", len(lat),
 		us1(lat[len(lat)/2]), us1(lat[len(lat)*99/100]), us1(lat[len(lat)-1]), best, allocs, flagged/passes, len(texts))
-	fmt.Printf("| `komand screen` (cli.Main over the JSON Lines) | %d | | | | %.1f | | |\n", len(texts)*passes, bestCLI)
+	if withCLI {
+		fmt.Printf("| `komand screen` (cli.Main over the JSON Lines) | %d | | | | %.1f | | |\n", len(texts)*passes, bestCLI)
+	}
 }
 
 func us1(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d.Nanoseconds())/1e3) }

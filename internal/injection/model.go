@@ -275,10 +275,23 @@ func gramCount(a, b, n int) int {
 func (m *model) sums(sc *scratch, cls []byte, toks []token, data bool) {
 	n := len(cls)
 	pu := grow(sc.pu, n+1)
-	w := m.w[:modelSize]
+	w := (*[modelSize]int16)(m.w) // indexed by masked hashes: no bounds checks
 	var acc int64
 	pu[0] = 0
-	for i := 0; i < n; i++ {
+	i := 0
+	// Every position with all three grams after it, without branches; the
+	// last four positions below.
+	for ; i+5 <= n; i++ {
+		g := cls[i : i+5 : i+5]
+		h := (uint32(2166136261) ^ uint32(g[0])) * 16777619
+		h = (h ^ uint32(g[1])) * 16777619
+		h3 := (h ^ uint32(g[2])) * 16777619
+		h4 := (h3 ^ uint32(g[3])) * 16777619
+		h5 := (h4 ^ uint32(g[4])) * 16777619
+		acc += int64(int32(w[(h3^h3>>16)&(modelSize-1)]) + int32(w[(h4^h4>>16)&(modelSize-1)]) + int32(w[(h5^h5>>16)&(modelSize-1)]))
+		pu[i+1] = acc
+	}
+	for ; i < n; i++ {
 		var s int32
 		if i+3 <= n {
 			h := uint32(2166136261)
@@ -289,10 +302,6 @@ func (m *model) sums(sc *scratch, cls []byte, toks []token, data bool) {
 			if i+3 < n {
 				h = (h ^ uint32(cls[i+3])) * 16777619
 				s += int32(w[(h^h>>16)&(modelSize-1)])
-				if i+4 < n {
-					h = (h ^ uint32(cls[i+4])) * 16777619
-					s += int32(w[(h^h>>16)&(modelSize-1)])
-				}
 			}
 		}
 		acc += int64(s)

@@ -1,6 +1,7 @@
 package injection
 
 import (
+	"encoding/binary"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -26,6 +27,9 @@ type folded struct {
 	hidden int
 	// bidi: the text holds a bidi embedding, override or isolate.
 	bidi bool
+	// tmp is foldRune's buffer (a local one would escape: one allocation
+	// per call).
+	tmp [32]byte
 }
 
 // foldSeg: the folded bytes from f on (to the next segment) came from the
@@ -95,20 +99,13 @@ func (f *folded) fold(s string) {
 	if cap(f.b) < len(s) {
 		f.b = make([]byte, 0, len(s)+len(s)/8)
 	}
-	var scratch [32]byte
 	var ft *runeFolds
 	for i := 0; i < len(s); {
 		if s[i] < utf8.RuneSelf {
-			j := i + 1
-			for j < len(s) && s[j] < utf8.RuneSelf {
-				j++
-			}
 			n := len(f.b)
 			f.segs = append(f.segs, foldSeg{f: int32(n), o: int32(i), run: true})
-			f.b = append(f.b, s[i:j]...)
-			for k, c := range f.b[n:] {
-				f.b[n+k] = lower[c]
-			}
+			var j int
+			f.b, j = appendLowerASCII(f.b, s, i)
 			i = j
 			continue
 		}
@@ -117,7 +114,7 @@ func (f *folded) fold(s string) {
 		// An invalid byte is not a character: a model is shown U+FFFD for
 		// it, which hides nothing from its reader. It is removed like the
 		// invisible characters, so a word cut by one still reads whole.
-		if hiddenRune(r) || r == utf8.RuneError && size == 1 {
+		if hiddenFast(r) || r == utf8.RuneError && size == 1 {
 			f.hidden++
 			if r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 {
 				f.bidi = true
@@ -132,7 +129,7 @@ func (f *folded) fold(s string) {
 		if e, ok := ft.get(r); ok && size > 1 {
 			f.b = append(f.b, ft.pool[e.off:e.off+uint32(e.n)]...)
 		} else {
-			f.b = foldRune(f.b, s[i:i+size], &scratch)
+			f.b = foldRune(f.b, s[i:i+size], &f.tmp)
 		}
 		if len(f.b) > n {
 			f.segs = append(f.segs, foldSeg{f: int32(n), o: int32(i)})
@@ -140,6 +137,49 @@ func (f *folded) fold(s string) {
 		i += size
 	}
 }
+
+// appendLowerASCII appends the run of ASCII bytes at s[i:], lower-cased,
+// to b, and returns b and the end of the run. It reads 8 bytes at a time.
+func appendLowerASCII(b []byte, s string, i int) ([]byte, int) {
+	for i+8 <= len(s) {
+		c := s[i : i+8]
+		w := uint64(c[0]) | uint64(c[1])<<8 | uint64(c[2])<<16 | uint64(c[3])<<24 |
+			uint64(c[4])<<32 | uint64(c[5])<<40 | uint64(c[6])<<48 | uint64(c[7])<<56
+		if w&0x8080808080808080 != 0 {
+			break // the run ends in these 8 bytes
+		}
+		// Bytes in 'A'..'Z' get 0x20: their high bit after adding
+		// 0x80-'A' is set (>= 'A') and after adding 0x80-'Z'-1 is not
+		// (<= 'Z'); no byte carries into the next, all are < 0x80.
+		ge := w + 0x3f3f3f3f3f3f3f3f // 0x80 - 'A' = 0x3f
+		gt := w + 0x2525252525252525 // 0x80 - 'Z' - 1 = 0x25
+		w |= (ge &^ gt & 0x8080808080808080) >> 2
+		b = binary.LittleEndian.AppendUint64(b, w)
+		i += 8
+	}
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		b = append(b, lower[s[i]])
+		i++
+	}
+	return b, i
+}
+
+// hiddenFast is hiddenRune, from a table below U+3000.
+func hiddenFast(r rune) bool {
+	if r < 0x3000 {
+		return hiddenLow[r>>6]&(1<<(r&63)) != 0
+	}
+	return hiddenRune(r)
+}
+
+var hiddenLow = func() (t [0x3000 / 64]uint64) {
+	for r := rune(0); r < 0x3000; r++ {
+		if hiddenRune(r) {
+			t[r>>6] |= 1 << (r & 63)
+		}
+	}
+	return t
+}()
 
 // foldRune appends the folding of one rune (its bytes r): NFKD, marks
 // and hidden characters dropped, lower-cased, look-alikes made Latin.

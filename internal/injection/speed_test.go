@@ -82,6 +82,65 @@ func TestFoldOffsets(t *testing.T) {
 	}
 }
 
+// TestFoldMatchesRuneByRune: folding a text (ASCII runs 8 bytes at a
+// time, hidden characters from a table) gives the bytes, counts and
+// flags of folding it one rune at a time with the plain per-rune
+// functions.
+func TestFoldMatchesRuneByRune(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	var ascii strings.Builder
+	for c := range 128 {
+		ascii.WriteByte(byte(c))
+	}
+	pieces := []string{ascii.String(), "Ignore ALL Previous", "@[`{AZaz", "ＩＧＮＯＲＥ", "ﬁle", "é", "Ⅻ", "\u200b", "\u202e", "\u2066",
+		"\u00ad", "\ufeff", "ß", "𝐢𝐠", "\xff", "日本", "a\u0301", "İ", "\n", "\U000E0041", "ǅ", "Ω"}
+	texts := readCorpusTexts(t)
+	for k := 0; k < 3000; k++ {
+		var sb strings.Builder
+		for n := rng.IntN(30); n > 0; n-- {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		texts = append(texts, sb.String())
+	}
+	for r := rune(0x80); r < 0x3100; r++ {
+		texts = append(texts, "Ab"+string(r)+"CdEfGhIjKl")
+	}
+	for _, s := range texts {
+		var want []byte
+		hidden, nonASCII, bidi := 0, 0, false
+		var scratch [32]byte
+		for i := 0; i < len(s); {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			switch {
+			case r < utf8.RuneSelf:
+				want = append(want, lower[s[i]])
+			case hiddenRune(r) || r == utf8.RuneError && size == 1:
+				nonASCII++
+				hidden++
+				bidi = bidi || r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
+			default:
+				nonASCII++
+				want = foldRune(want, s[i:i+size], &scratch)
+			}
+			i += size
+		}
+		var f folded
+		f.fold(s)
+		if string(f.b) != string(want) || f.hidden != hidden || f.nonASCII != nonASCII || f.bidi != bidi {
+			t.Fatalf("%q: folded %q (hidden %d, non-ASCII %d, bidi %v), rune by rune %q (%d, %d, %v)",
+				s, f.b, f.hidden, f.nonASCII, f.bidi, want, hidden, nonASCII, bidi)
+		}
+	}
+}
+
+func readCorpusTexts(t *testing.T) []string {
+	var texts []string
+	for _, e := range readCorpus(t) {
+		texts = append(texts, e.Text)
+	}
+	return texts
+}
+
 // TestTokenizerSums: the classifier's text and the word sets the tokenizer
 // builds as it reads equal those computed from its tokens afterwards.
 func TestTokenizerSums(t *testing.T) {
