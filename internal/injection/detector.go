@@ -111,9 +111,19 @@ type detectorTables struct {
 	// stepsByLit[l] those that accept literal word l (see
 	// textSteps).
 	stepOff        []int32
+	heads          []ruleHead
 	satWords       int
 	stepsByConcept [64][]uint64
 	stepsByLit     [256][]uint64
+}
+
+// ruleHead is what tryList reads of a rule before it tries it: where its
+// steps are in the step sets, how many there are, and whether it counts
+// only in data.
+type ruleHead struct {
+	off      uint16
+	n        uint8
+	dataOnly bool
 }
 
 type wordInfo struct {
@@ -131,6 +141,12 @@ func (t *detectorTables) index() {
 		n += len(r.steps)
 	}
 	t.satWords = n/64 + 2 // and a word to spare for textSteps' readers
+	if n >= 1<<16 {
+		panic("injection: more than 65535 rule steps")
+	}
+	for ri, r := range t.rules {
+		t.heads = append(t.heads, ruleHead{off: uint16(t.stepOff[ri]), n: uint8(len(r.steps)), dataOnly: r.dataOnly})
+	}
 	for ri, r := range t.rules {
 		for k, st := range r.steps {
 			at := int(t.stepOff[ri]) + k
@@ -644,18 +660,14 @@ func (d *Detector) rules(sc *scratch, text string, toks []token, vs *views) {
 // they count for the text's source and the text and the sentence have
 // words for all of their steps.
 func (d *Detector) tryList(sc *scratch, text string, toks []token, i int, list []int32, whole bool, sentC concept, sentL *litSet, vs *views) {
-	sat := sc.sat
+	sat, heads := sc.sat, d.t.heads
 	for _, ri := range list {
-		if sc.seen[ri] == sc.stamp {
+		h := heads[ri]
+		if h.dataOnly && vs.n == 1 {
 			continue
 		}
-		sc.seen[ri] = sc.stamp
-		r := &d.t.rules[ri]
-		if r.dataOnly && vs.n == 1 {
-			continue
-		}
-		// Every step of r has a word in the text: its bits in sat.
-		off, n := uint(d.t.stepOff[ri]), uint(len(r.steps))
+		// Every step of the rule has a word in the text: its bits in sat.
+		off, n := uint(h.off), uint(h.n)
 		v := sat[off/64] >> (off % 64)
 		if off%64+n > 64 {
 			v |= sat[off/64+1] << (64 - off%64)
@@ -663,6 +675,11 @@ func (d *Detector) tryList(sc *scratch, text string, toks []token, i int, list [
 		if mask := uint64(1)<<n - 1; v&mask != mask {
 			continue
 		}
+		if sc.seen[ri] == sc.stamp {
+			continue
+		}
+		sc.seen[ri] = sc.stamp
+		r := &d.t.rules[ri]
 		if !whole && !r.within(sentC, sentL) {
 			continue
 		}

@@ -1,5 +1,10 @@
 package injection
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // Reported speech. Security training, alert triage notes and support
 // tickets quote attacks ("users type 'ignore all previous instructions'",
 // "tokens like <|im_start|>"); a phrase inside quotation marks or an HTML
@@ -56,9 +61,7 @@ func quotes(sc *scratch, f []byte) {
 		return true
 	}
 	for i := 0; i < len(f); i++ {
-		for i < len(f) && f[i] != '"' && f[i] != '\'' && f[i] != '`' && f[i] != '<' {
-			i++
-		}
+		i = quoteByte(f, i)
 		if i == len(f) || !opens(i) {
 			continue
 		}
@@ -135,4 +138,22 @@ func cited(sc *scratch, toks []token, i, back int, gapBreak bool) bool {
 		}
 	}
 	return false
+}
+
+// quoteByte is the offset of the first '"', '\'', '`' or '<' in f at or
+// after i (len(f) if none), found 8 bytes at a time.
+func quoteByte(f []byte, i int) int {
+	for ; i+8 <= len(f); i += 8 {
+		w := binary.LittleEndian.Uint64(f[i:])
+		if m := hasZero(w^0x2222222222222222) | hasZero(w^0x2727272727272727) | hasZero(w^0x6060606060606060) |
+			hasZero(w^0x3c3c3c3c3c3c3c3c); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(f); i++ {
+		if c := f[i]; c == '"' || c == '\'' || c == '`' || c == '<' {
+			return i
+		}
+	}
+	return i
 }

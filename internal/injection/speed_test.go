@@ -444,3 +444,31 @@ func TestMarkersMatchScan(t *testing.T) {
 		}
 	}
 }
+
+// TestQuoteByte: the 8-byte scan for quote bytes finds the first one, as
+// a byte-by-byte scan does.
+func TestQuoteByte(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	alphabet := []byte{'"', '\'', '`', '<', 'a', ' ', 0, 0x80, 0xa2, 0xa7, 0xbc, 0xe0, 0x21, 0x23, 0x26, 0x28, 0x3b, 0x3d, 0x5f, 0x61}
+	for k := 0; k < 20000; k++ {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			if rng.IntN(4) == 0 {
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				b[i] = byte(rng.IntN(256))
+			}
+		}
+		from := 0
+		if len(b) > 0 {
+			from = rng.IntN(len(b) + 1)
+		}
+		want := from
+		for want < len(b) && b[want] != '"' && b[want] != '\'' && b[want] != '`' && b[want] != '<' {
+			want++
+		}
+		if got := quoteByte(b, from); got != want {
+			t.Fatalf("%q from %d: %d, want %d", b, from, got, want)
+		}
+	}
+}
