@@ -140,7 +140,7 @@ func cited(sc *scratch, toks []token, i, back int, gapBreak bool) bool {
 	return false
 }
 
-// quoteByte is the offset of the first '"', '\'', '`' or '<' in f at or
+// quoteByte is the offset of the first '"', '\”, '`' or '<' in f at or
 // after i (len(f) if none), found 8 bytes at a time.
 func quoteByte(f []byte, i int) int {
 	for ; i+8 <= len(f); i += 8 {
