@@ -750,7 +750,7 @@ func obfuscated(text string, toks []token, f *folded) bool {
 		if e-s != int(t.end-t.start) {
 			for _, r := range text[s:e] {
 				if r >= 0x370 && r < 0x530 || r >= 0xFF00 && r < 0xFFF0 || r >= 0x1D400 && r < 0x1D800 ||
-					r >= 0x2100 && r < 0x2200 || r >= 0x2460 && r < 0x2500 || hiddenRune(r) {
+					r >= 0x2100 && r < 0x2200 || r >= 0x2460 && r < 0x2500 || hiddenFast(r) {
 					return true
 				}
 			}

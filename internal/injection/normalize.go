@@ -128,6 +128,8 @@ func (f *folded) fold(s string) {
 		}
 		if e, ok := ft.get(r); ok && size > 1 {
 			f.b = append(f.b, ft.pool[e.off:e.off+uint32(e.n)]...)
+		} else if r >= cjkLo && r < cjkHi {
+			f.b = append(f.b, s[i:i+size]...) // folds to itself (TestFoldCJKIdentity)
 		} else {
 			f.b = foldRune(f.b, s[i:i+size], &f.tmp)
 		}
@@ -137,6 +139,9 @@ func (f *folded) fold(s string) {
 		i += size
 	}
 }
+
+// The CJK Unified Ideographs: every one folds to itself.
+const cjkLo, cjkHi = 0x4E00, 0xA000
 
 // appendLowerASCII appends the run of ASCII bytes at s[i:], lower-cased,
 // to b, and returns b and the end of the run. It reads 8 bytes at a time.

@@ -105,6 +105,9 @@ func TestFoldMatchesRuneByRune(t *testing.T) {
 	for r := rune(0x80); r < 0x3100; r++ {
 		texts = append(texts, "Ab"+string(r)+"CdEfGhIjKl")
 	}
+	for r := rune(0x3100); r < 0x10000; r += 7 {
+		texts = append(texts, "Ab"+string(r)+"CdEfGhIjKl")
+	}
 	for _, s := range texts {
 		var want []byte
 		hidden, nonASCII, bidi := 0, 0, false
@@ -129,6 +132,17 @@ func TestFoldMatchesRuneByRune(t *testing.T) {
 		if string(f.b) != string(want) || f.hidden != hidden || f.nonASCII != nonASCII || f.bidi != bidi {
 			t.Fatalf("%q: folded %q (hidden %d, non-ASCII %d, bidi %v), rune by rune %q (%d, %d, %v)",
 				s, f.b, f.hidden, f.nonASCII, f.bidi, want, hidden, nonASCII, bidi)
+		}
+	}
+}
+
+// TestFoldCJKIdentity: the CJK ideographs fold copies fold to themselves,
+// as foldRune folds them.
+func TestFoldCJKIdentity(t *testing.T) {
+	var scratch [32]byte
+	for r := rune(cjkLo); r < cjkHi; r++ {
+		if got := foldRune(nil, string(r), &scratch); string(got) != string(r) || hiddenRune(r) {
+			t.Fatalf("U+%04X folds to %q", r, got)
 		}
 	}
 }
