@@ -292,8 +292,9 @@ type scratch struct {
 	off    []int32
 	starts []int32
 	wins   []window
-	pu, pd []int64
-	pdOK   bool // pd is this text's
+	pu     []int64 // by class-text position
+	wu, wd []int64 // by token
+	wdOK   bool    // wd is this text's
 	quotes [][2]int32
 	meta   bool // the text talks about examples, attacks or detection
 	// metaWords counts the words that make it so.

@@ -269,9 +269,11 @@ func gramCount(a, b, n int) int {
 	return c
 }
 
-// sums fills sc.pu (and sc.pd when data, sc.pdOK says which) with the prefix sums, in
-// quantised units, of the user view's (data view's extra) feature
-// weights by class-text position: pu[i] is the sum over positions < i.
+// sums fills sc.pu with the prefix sums, in quantised units, of the
+// character grams' weights by class-text position (pu[i] is the sum over
+// positions < i), and sc.wu (and sc.wd when data, sc.wdOK says which)
+// with those of the user view's word features (the data view's extra
+// ones) by token.
 func (m *model) sums(sc *scratch, cls []byte, toks []token, data bool) {
 	n := len(cls)
 	pu := grow(sc.pu, n+1)
@@ -307,25 +309,24 @@ func (m *model) sums(sc *scratch, cls []byte, toks []token, data bool) {
 		acc += int64(s)
 		pu[i+1] = acc
 	}
-	// Words: each word's weight counts from the position after the space
-	// before it on (off[k]+1): the word's range up to the next word's
-	// gets the running sum of the words so far. (Integer sums: exact in
+	// Words: prefix sums by token (a window is a range of tokens, and a
+	// word's features sit at the space before it, inside the window of
+	// its token): wu[k] is the sum over the words before token k, wd the
+	// same of the data view's extra features. (Integer sums: exact in
 	// any order.)
-	var pd []int64
+	wu := grow(sc.wu, len(toks)+1)
+	var wd []int64
 	if data {
-		pd = grow(sc.pd, n+1)
-		pd[0] = 0
-		if len(toks) == 0 {
-			clear(pd)
-		}
+		wd = grow(sc.wd, len(toks)+1)
+		wd[0] = 0
 	}
+	wu[0] = 0
 	prev := uint32(0)
 	var run, runD int64
 	off := sc.off[:len(toks)+1]
 	for k := range toks {
 		a := int(off[k])
 		e := int(off[k+1])
-		end := min(e+1, n+1) // the word's range of positions: [a+1, end)
 		if e > a+1 && cls[e-1] == ' ' {
 			e--
 		}
@@ -334,22 +335,18 @@ func (m *model) sums(sc *scratch, cls []byte, toks []token, data bool) {
 			h = (h ^ uint32(c)) * 16777619
 		}
 		run += int64(w[mix(h^seedUni)&(modelSize-1)]) + int64(w[mix(prev*31+h^seedBi)&(modelSize-1)])
-		for i := a + 1; i < end; i++ {
-			pu[i] += run
-		}
+		wu[k+1] = run
 		if data {
 			runD += int64(w[mix(h^seedDUni)&(modelSize-1)]) + int64(w[mix(prev*31+h^seedDBi)&(modelSize-1)])
-			for i := a + 1; i < end; i++ {
-				pd[i] = runD
-			}
+			wd[k+1] = runD
 		}
 		prev = h
 	}
-	sc.pu = pu
+	sc.pu, sc.wu = pu, wu
 	if data {
-		sc.pd = pd
+		sc.wd = wd
 	}
-	sc.pdOK = data
+	sc.wdOK = data
 }
 
 func grow[T any](s []T, n int) []T {
@@ -456,7 +453,7 @@ func denseOf(x *[nDense]float64, ev *evidence, w window) {
 
 // logit is the classifier's log-odds for the most suspicious window of
 // the text under view v (the tokenizer's class text sc.tok.cls; the
-// windows sc.wins; the sums sc.pu, sc.pd) for source src.
+// windows sc.wins; the sums sc.pu, sc.wu, sc.wd) for source src.
 func (m *model) logit(sc *scratch, ev *evidence, v int, src Source) float64 {
 	n := len(sc.tok.cls)
 	best := math.Inf(-1)
@@ -466,9 +463,9 @@ func (m *model) logit(sc *scratch, ev *evidence, v int, src Source) float64 {
 	for _, w := range sc.wins {
 		a, b := int(sc.off[w.t0]), int(sc.off[w.t1])
 		cnt := gramCount(a, b, n) + 2*int(w.t1-w.t0)
-		s := sc.pu[b] - sc.pu[a]
-		if v == viewData && sc.pdOK {
-			s += sc.pd[b] - sc.pd[a]
+		s := sc.pu[b] - sc.pu[a] + sc.wu[w.t1] - sc.wu[w.t0]
+		if v == viewData && sc.wdOK {
+			s += sc.wd[w.t1] - sc.wd[w.t0]
 		}
 		z := base
 		if cnt > 0 {
