@@ -366,7 +366,22 @@ type window struct {
 
 // lenFeature is the dense length feature of a window of n bytes of class
 // text.
-func lenFeature(n int) float64 { return math.Log2(1+float64(n)) / 10 }
+func lenFeature(n int) float64 {
+	if n >= 0 && n < len(lenFeatures) {
+		return lenFeatures[n]
+	}
+	return lenFeatureOf(n)
+}
+
+func lenFeatureOf(n int) float64 { return math.Log2(1+float64(n)) / 10 }
+
+// lenFeatures are lenFeatureOf(n) for the window lengths most texts have.
+var lenFeatures = func() (t [2 * winBytes]float64) {
+	for n := range t {
+		t[n] = lenFeatureOf(n)
+	}
+	return t
+}()
 
 // windows fills sc.wins with text's windows: one starting at each start
 // point (the first word, every sentence's first word, and a word at least
