@@ -88,11 +88,8 @@ type detectorTables struct {
 	lits  map[string]litSet
 	stop  map[string]bool
 	model *model
-	// Rules by the concepts and literal words their first step accepts,
-	// and markers by first two bytes, so each token and byte tries only
-	// the rules and markers that can start there.
-	byConcept [64][]int32
-	byLit     [256][]int32
+	// Markers by first two bytes, so each byte tries only the markers
+	// that can start there.
 	// byByte2[c][c2]: the markers starting with c, c2 (every marker has
 	// at least two bytes); nil for a byte no marker starts with.
 	byByte2 [256]*[256][]int32
@@ -112,12 +109,29 @@ type detectorTables struct {
 	// textSteps).
 	stepOff        []int32
 	heads          []ruleHead
+	// The rules whose first step accepts concept bit b (candByConcept[b])
+	// or literal word l (candByLit[l]), and the data-only rules.
+	candByConcept [64]ruleSet
+	candByLit     [256]ruleSet
+	dataOnly      ruleSet
 	satWords       int
 	stepsByConcept [64][]uint64
 	stepsByLit     [256][]uint64
 }
 
-// ruleHead is what tryList reads of a rule before it tries it: where its
+// ruleSet is a set of rules, one bit each (at most maxRules).
+type ruleSet [4]uint64
+
+const maxRules = 256
+
+func (a *ruleSet) or(b *ruleSet) {
+	a[0] |= b[0]
+	a[1] |= b[1]
+	a[2] |= b[2]
+	a[3] |= b[3]
+}
+
+// ruleHead is what a candidate check reads of a rule before it tries it: where its
 // steps are in the step sets, how many there are, and whether it counts
 // only in data.
 type ruleHead struct {
@@ -144,8 +158,25 @@ func (t *detectorTables) index() {
 	if n >= 1<<16 {
 		panic("injection: more than 65535 rule steps")
 	}
+	if len(t.rules) > maxRules {
+		panic("injection: more rules than a ruleSet holds")
+	}
 	for ri, r := range t.rules {
 		t.heads = append(t.heads, ruleHead{off: uint16(t.stepOff[ri]), n: uint8(len(r.steps)), dataOnly: r.dataOnly})
+		if r.dataOnly {
+			t.dataOnly[ri/64] |= 1 << (ri % 64)
+		}
+		st := r.steps[0]
+		for b := 0; b < 64; b++ {
+			if st.c&(1<<b) != 0 {
+				t.candByConcept[b][ri/64] |= 1 << (ri % 64)
+			}
+		}
+		for l := 0; l < 256; l++ {
+			if st.lit[l/64]&(1<<(l%64)) != 0 {
+				t.candByLit[l][ri/64] |= 1 << (ri % 64)
+			}
+		}
 	}
 	for ri, r := range t.rules {
 		for k, st := range r.steps {
@@ -165,19 +196,6 @@ func (t *detectorTables) index() {
 					}
 					t.stepsByLit[l][at/64] |= 1 << (at % 64)
 				}
-			}
-		}
-	}
-	for ri, r := range t.rules {
-		st := r.steps[0]
-		for b := 0; b < 64; b++ {
-			if st.c&(1<<b) != 0 {
-				t.byConcept[b] = append(t.byConcept[b], int32(ri))
-			}
-		}
-		for b := 0; b < 256; b++ {
-			if st.lit[b/64]&(1<<(b%64)) != 0 {
-				t.byLit[b] = append(t.byLit[b], int32(ri))
 			}
 		}
 	}
@@ -299,10 +317,8 @@ type scratch struct {
 	meta   bool // the text talks about examples, attacks or detection
 	// metaWords counts the words that make it so.
 	metaWords int
-	seen      []uint32 // per rule: the token stamp it was last tried at
 	// sat: the rules' steps that have a word in this text (textSteps).
 	sat   []uint64
-	stamp uint32
 	// The views' evidence slices (evidence.spans, .hits) and the merged
 	// spans of a result: buffers reused between calls.
 	spans  [2][]Span
@@ -613,13 +629,51 @@ func rulesLogit(ev *evidence, src Source) float64 {
 // only in the data view). A rule can match only if every step has a word
 // in the text, and, since no match crosses a sentence break, in the
 // match's sentence: both are checked before the rule is tried, the first
-// from the text's step set (textSteps), the second only when the text has
-// more than one sentence.
+// once per text for the rules some word of the text can start (from the
+// text's step set, textSteps), the second only when the text has more
+// than one sentence. A token's candidates are the union of the rules its
+// concepts and literal word can start, as a bit set, so each rule is
+// tried once per token.
 func (d *Detector) rules(sc *scratch, text string, toks []token, vs *views) {
-	if len(sc.seen) < len(d.t.rules) {
-		sc.seen = make([]uint32, len(d.t.rules))
+	t := d.t
+	// The rules some word of the text can start that count for its
+	// source and have a word for every step in it.
+	var cand, ok ruleSet
+	for c := uint64(sc.tok.present); c != 0; c &= c - 1 {
+		cand.or(&t.candByConcept[bits.TrailingZeros64(c)])
+	}
+	for k, word := range sc.tok.lits {
+		for ; word != 0; word &= word - 1 {
+			cand.or(&t.candByLit[k*64+bits.TrailingZeros64(word)])
+		}
+	}
+	if vs.n == 1 {
+		for k := range cand {
+			cand[k] &^= t.dataOnly[k]
+		}
+	}
+	if cand == (ruleSet{}) {
+		return
 	}
 	d.textSteps(sc)
+	sat := sc.sat
+	for k, word := range cand {
+		for ; word != 0; word &= word - 1 {
+			ri := k*64 + bits.TrailingZeros64(word)
+			h := t.heads[ri]
+			off, n := uint(h.off), uint(h.n)
+			v := sat[off/64] >> (off % 64)
+			if off%64+n > 64 {
+				v |= sat[off/64+1] << (64 - off%64)
+			}
+			if mask := uint64(1)<<n - 1; v&mask == mask {
+				ok[k] |= 1 << (ri % 64)
+			}
+		}
+	}
+	if ok == (ruleSet{}) {
+		return
+	}
 	for s := 0; s < len(toks); {
 		// The sentence toks[s:e] and its words.
 		e := s + 1
@@ -641,50 +695,24 @@ func (d *Detector) rules(sc *scratch, text string, toks []token, vs *views) {
 			if tk.c == 0 && tk.lit == 0 {
 				continue
 			}
-			sc.stamp++
-			if sc.stamp == 0 { // wrapped: forget old stamps
-				clear(sc.seen)
-				sc.stamp = 1
-			}
+			var tc ruleSet
 			for c := uint64(tk.c); c != 0; c &= c - 1 {
-				d.tryList(sc, text, toks, i, d.t.byConcept[bits.TrailingZeros64(c)], whole, sentC, &sentL, vs)
+				tc.or(&t.candByConcept[bits.TrailingZeros64(c)])
 			}
 			if tk.lit != 0 {
-				d.tryList(sc, text, toks, i, d.t.byLit[tk.lit-1], whole, sentC, &sentL, vs)
+				tc.or(&t.candByLit[tk.lit-1])
+			}
+			for k := range tc {
+				for word := tc[k] & ok[k]; word != 0; word &= word - 1 {
+					r := &t.rules[k*64+bits.TrailingZeros64(word)]
+					if !whole && !r.within(sentC, &sentL) {
+						continue
+					}
+					d.try1(sc, text, toks, i, r, vs)
+				}
 			}
 		}
 		s = e
-	}
-}
-
-// tryList tries the rules in list from toks[i], each once per token, if
-// they count for the text's source and the text and the sentence have
-// words for all of their steps.
-func (d *Detector) tryList(sc *scratch, text string, toks []token, i int, list []int32, whole bool, sentC concept, sentL *litSet, vs *views) {
-	sat, heads := sc.sat, d.t.heads
-	for _, ri := range list {
-		h := heads[ri]
-		if h.dataOnly && vs.n == 1 {
-			continue
-		}
-		// Every step of the rule has a word in the text: its bits in sat.
-		off, n := uint(h.off), uint(h.n)
-		v := sat[off/64] >> (off % 64)
-		if off%64+n > 64 {
-			v |= sat[off/64+1] << (64 - off%64)
-		}
-		if mask := uint64(1)<<n - 1; v&mask != mask {
-			continue
-		}
-		if sc.seen[ri] == sc.stamp {
-			continue
-		}
-		sc.seen[ri] = sc.stamp
-		r := &d.t.rules[ri]
-		if !whole && !r.within(sentC, sentL) {
-			continue
-		}
-		d.try1(sc, text, toks, i, r, vs)
 	}
 }
 
