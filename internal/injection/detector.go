@@ -107,13 +107,13 @@ type detectorTables struct {
 	// words: stepsByConcept[b] the steps that accept concept bit b,
 	// stepsByLit[l] those that accept literal word l (see
 	// textSteps).
-	stepOff        []int32
-	heads          []ruleHead
+	stepOff []int32
+	heads   []ruleHead
 	// The rules whose first step accepts concept bit b (candByConcept[b])
 	// or literal word l (candByLit[l]), and the data-only rules.
-	candByConcept [64]ruleSet
-	candByLit     [256]ruleSet
-	dataOnly      ruleSet
+	candByConcept  [64]ruleSet
+	candByLit      [256]ruleSet
+	dataOnly       ruleSet
 	satWords       int
 	stepsByConcept [64][]uint64
 	stepsByLit     [256][]uint64
@@ -318,7 +318,7 @@ type scratch struct {
 	// metaWords counts the words that make it so.
 	metaWords int
 	// sat: the rules' steps that have a word in this text (textSteps).
-	sat   []uint64
+	sat []uint64
 	// The views' evidence slices (evidence.spans, .hits) and the merged
 	// spans of a result: buffers reused between calls.
 	spans  [2][]Span
