@@ -134,7 +134,8 @@ func shortItems(d *injection.Detector, ex []injection.Example, passes, runs int,
 	fmt.Printf("%d items, %d bytes of text (mean %.0f), %d bytes of JSON Lines; %d passes per measurement, best of %d\n\n",
 		len(texts), size, float64(size)/float64(len(texts)), stream.Len(), passes, runs)
 	if passes == 0 {
-		return // start-up only (to subtract from an instruction count)
+		d.Screen(texts[0], srcs[0]) // start-up and first use only (to subtract from an instruction count)
+		return
 	}
 	for i, t := range texts { // warm the pool and caches
 		d.Screen(t, srcs[i])

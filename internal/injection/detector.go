@@ -436,13 +436,19 @@ func mustCat(name string) catID {
 }
 
 func (e *evidence) add(cat catID, w float64, s Span) {
+	e.addHit(cat, w, s.Start)
+	s.Category = catNames[cat]
+	e.spans = append(e.spans, s)
+}
+
+// addHit is add without the span, for a match whose span the other view
+// of the text records (the result merges the views' spans).
+func (e *evidence) addHit(cat catID, w float64, start int) {
 	if w > e.cats[cat] {
 		e.cats[cat] = w
 		e.has |= 1 << cat
 	}
-	s.Category = catNames[cat]
-	e.spans = append(e.spans, s)
-	e.hits = append(e.hits, hit{start: int32(s.Start), cat: cat, w: w})
+	e.hits = append(e.hits, hit{start: int32(start), cat: cat, w: w})
 }
 
 func (e *evidence) sortHits() {
@@ -756,11 +762,20 @@ func (d *Detector) try1(sc *scratch, text string, toks []token, i int, r *rule, 
 		w *= negDamp // "never share your API key", "must not paste passwords"
 	}
 	obf := obfuscated(text, toks[i:end+1], &sc.f)
+	// The last view records the span; the user view of data only the
+	// hit (the result merges the views' spans).
 	for k := 0; k < vs.n; k++ {
 		if k == viewUser && r.dataOnly {
 			continue
 		}
 		ev := &vs.v[k]
+		if k < vs.n-1 {
+			ev.addHit(r.cid, w, s)
+			if obf {
+				ev.addHit(catObfuscate, 1, s)
+			}
+			continue
+		}
 		ev.add(r.cid, w, Span{Start: s, End: e})
 		if obf {
 			ev.add(catObfuscate, 1, Span{Start: s, End: e})
@@ -831,20 +846,26 @@ func (d *Detector) markers(sc *scratch, text string, vs *views) {
 
 // markerViews weighs marker m found at folded offset i for each view of
 // vs.
+// The span is recorded once: by the data view when it counts the marker
+// (the result merges the views' spans).
 func (d *Detector) markerViews(sc *scratch, text string, i int, m *marker, vs *views) {
-	for k := 0; k < vs.n; k++ {
-		d.marker(sc, text, i, m, k == viewData, &vs.v[k])
+	if vs.n == 1 {
+		d.marker(sc, text, i, m, false, true, &vs.v[viewUser])
+		return
 	}
+	added := d.marker(sc, text, i, m, true, true, &vs.v[viewData])
+	d.marker(sc, text, i, m, false, !added, &vs.v[viewUser])
 }
 
-// marker weighs marker m found at folded offset i.
-func (d *Detector) marker(sc *scratch, text string, i int, m *marker, data bool, ev *evidence) {
+// marker weighs marker m found at folded offset i (and records its span
+// when span) and reports whether it counted.
+func (d *Detector) marker(sc *scratch, text string, i int, m *marker, data, span bool, ev *evidence) bool {
 	f := sc.f.b
 	lineStart := lineStartAt(f, i)
 	if isWordByte(f[i]) && !lineStart && (!data || isWordByte(f[i-1])) {
 		// Inside a line, no marker starts within a word, and in a user's
 		// message none starts with a word.
-		return
+		return false
 	}
 	w := m.weight
 	if m.lineStart && !lineStart {
@@ -852,7 +873,7 @@ func (d *Detector) marker(sc *scratch, text string, i int, m *marker, data bool,
 		// marker too, if a weaker one; in a user's sentence it
 		// is just a word and a colon.
 		if !data || i > 0 && isWordByte(f[i-1]) {
-			return
+			return false
 		}
 		w -= 1.5
 	}
@@ -865,7 +886,12 @@ func (d *Detector) marker(sc *scratch, text string, i int, m *marker, data bool,
 		// carrying a fake turn is not.
 		w -= 1
 	}
-	ev.add(catTemplate, w, Span{Start: s, End: e})
+	if span {
+		ev.add(catTemplate, w, Span{Start: s, End: e})
+	} else {
+		ev.addHit(catTemplate, w, s)
+	}
+	return true
 }
 
 // lineStartAt reports whether folded offset i starts a line: only spaces,
