@@ -261,25 +261,40 @@ type lexiconIndex struct {
 	exact    map[string]concept
 	prefix   map[string]concept
 	prefLens []int // distinct prefix lengths, ascending
+	// wide holds the entries whose folded form is not ASCII (Cyrillic,
+	// Greek, Arabic, Hebrew, Devanagari, Hangul; see lexiconMore), cjk the
+	// Chinese and Japanese ones.
+	wide wideLexicon
+	cjk  cjkLexicon
 }
 
 func buildLexicon() *lexiconIndex {
 	ix := &lexiconIndex{exact: map[string]concept{}, prefix: map[string]concept{}}
+	ix.wide.init()
+	ix.cjk.init()
 	lens := map[int]bool{}
-	for c, words := range lexicon {
-		for _, w := range strings.Fields(words) {
-			if strings.HasSuffix(w, "*") {
-				w = strings.TrimSuffix(w, "*")
-				ix.prefix[w] |= c
-				lens[len(w)] = true
-				// A ROT13 spelling of a word reads as the word: "vtaber" is
-				// "ignore". Rules need whole sequences, so a stray match of
-				// one word does nothing.
-				ix.prefix[rot13(w)] |= c
-				continue
+	var f folded
+	for _, lx := range []map[concept]string{lexicon, lexiconMore} {
+		for c, words := range lx {
+			for _, w := range strings.Fields(words) {
+				// Entries are folded as text is, so "précédentes" is
+				// "precedentes" and a Russian word reads as its folding.
+				pre := strings.HasSuffix(w, "*")
+				f.fold(strings.TrimSuffix(w, "*"))
+				w = string(f.b)
+				if isCJKWord(w) {
+					ix.cjk.add(w, c)
+					continue
+				}
+				if !isASCII(w) {
+					ix.wide.add(w, c, pre)
+					continue
+				}
+				if pre {
+					w += "*"
+				}
+				ix.addASCII(w, c, lens)
 			}
-			ix.exact[w] |= c
-			ix.exact[rot13(w)] |= c
 		}
 	}
 	for n := range lens {
@@ -293,6 +308,21 @@ func buildLexicon() *lexiconIndex {
 		}
 	}
 	return ix
+}
+
+func (ix *lexiconIndex) addASCII(w string, c concept, lens map[int]bool) {
+	if strings.HasSuffix(w, "*") {
+		w = strings.TrimSuffix(w, "*")
+		ix.prefix[w] |= c
+		lens[len(w)] = true
+		// A ROT13 spelling of a word reads as the word: "vtaber" is
+		// "ignore". Rules need whole sequences, so a stray match of
+		// one word does nothing.
+		ix.prefix[rot13(w)] |= c
+		return
+	}
+	ix.exact[w] |= c
+	ix.exact[rot13(w)] |= c
 }
 
 // prefixLen is the length of the longest prefix entry w starts with (0

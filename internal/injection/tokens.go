@@ -74,10 +74,17 @@ func (t *tokenizer) run(f []byte) {
 				continue
 			}
 		}
-		j, letters, other, email := scanWord(f, i)
+		j, letters, other, high, email := scanWord(f, i)
 		if email {
 			t.toks = append(t.toks, token{start: int32(i), end: int32(j), c: cTarget, addr: true, brk: brk})
 			t.note(&t.toks[len(t.toks)-1])
+			run = 0
+		} else if high {
+			// A word with letters outside ASCII (after folding: another
+			// script) is looked up in the wide tables, and Chinese and
+			// Japanese, written without spaces, is split into the
+			// lexicon's words.
+			t.wideWord(i, j, brk)
 			run = 0
 		} else {
 			t.word(i, j, f[i:j], letters, other, brk)
@@ -128,31 +135,35 @@ func (t *tokenizer) note(tk *token) {
 // scanWord reads the word at f[i]: letters and digits, and the symbols
 // leetspeak uses ("$", "@", "|", "!", "+") or an apostrophe when a word
 // character follows them. A word followed by "@domain.tld" is an e-mail
-// address (email true, j past the domain).
-func scanWord(f []byte, i int) (j, letters, other int, email bool) {
+// address (email true, j past the domain). high reports a byte outside
+// ASCII.
+func scanWord(f []byte, i int) (j, letters, other int, high, email bool) {
 	for j = i; j < len(f); j++ {
 		b := f[j]
 		switch wordClass[b] {
 		case wcLetter:
 			letters++
+		case wcHigh:
+			letters++
+			high = true
 		case wcDigit:
 			other++
 		case wcSymbol:
 			switch {
 			case b == '@' && j > i && domainLen(f[j+1:]) > 0:
-				return j + 1 + domainLen(f[j+1:]), letters, other, true
+				return j + 1 + domainLen(f[j+1:]), letters, other, high, true
 			case b != '\'' && j > i && j+1 < len(f) && isWordByte(f[j+1]):
 				other++
 			case b == '\'' && j > i && j+1 < len(f) && f[j+1] == 't' && (j+2 == len(f) || !isWordByte(f[j+2])):
 				other++ // "don't"; other apostrophes (French "l'instruction") split words
 			default:
-				return j, letters, other, false
+				return j, letters, other, high, false
 			}
 		default:
-			return j, letters, other, false
+			return j, letters, other, high, false
 		}
 	}
-	return j, letters, other, false
+	return j, letters, other, high, false
 }
 
 // wordClass sorts bytes for scanWord: letters (isLetter), digits, and the
@@ -160,6 +171,7 @@ func scanWord(f []byte, i int) (j, letters, other int, email bool) {
 const (
 	wcOther = iota
 	wcLetter
+	wcHigh // a letter byte outside ASCII
 	wcDigit
 	wcSymbol
 )
@@ -167,6 +179,8 @@ const (
 var wordClass = func() (t [256]uint8) {
 	for c := range 256 {
 		switch b := byte(c); {
+		case b >= 0x80:
+			t[c] = wcHigh
 		case isLetter(b):
 			t[c] = wcLetter
 		case isDigit(b):

@@ -59,7 +59,7 @@ func run(corpus, dataDir, out, report, dump string, losoOnly bool, workers int) 
 		for i, e := range rep.Examples {
 			s := rep.OOF[i]
 			line, _ := json.Marshal(map[string]any{"origin": e.Origin, "label": e.Label, "source": e.Source, "kind": e.Kind,
-				"zu": s.ZU, "zd": s.ZD, "score": s.Score, "len": len(e.Text)})
+				"zu": s.ZU, "zd": s.ZD, "score": s.Score, "len": len(e.Text), "text": e.Text})
 			b = append(append(b, line...), '\n')
 		}
 		if err := os.WriteFile(dump, b, 0o644); err != nil {
