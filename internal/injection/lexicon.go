@@ -74,6 +74,7 @@ const (
 	cMust
 	cPay
 	cMention // words that introduce a quoted or cited phrase ("such as", "like")
+	cPostFor // "to" written after the addressee (Japanese へ, Korean 에게, Hindi के लिए)
 )
 
 var conceptNames = map[string]concept{
@@ -85,7 +86,7 @@ var conceptNames = map[string]concept{
 	"message": cMessage, "authorized": cAuthorized, "redteam": cRedTeam, "assistant": cAssistant,
 	"attention": cAttention, "pretend": cPretend, "above": cAbove, "start": cStart, "words": cWords,
 	"reverse": cReverse, "letter": cLetter, "each": cEach, "tell": cTell, "not": cNot, "user": cUser,
-	"delete": cDelete, "instead": cInstead, "respond": cRespond, "meta": cMeta, "told": cTold, "obey": cObey, "only": cOnly, "me": cMe, "character": cCharacter, "never": cNever, "refuse": cRefuse, "specialmode": cSpecialMode, "syssecret": cSysSecret, "all": cAll, "approval": cApproval, "bank": cBank, "process": cProcess, "for": cFor, "must": cMust, "pay": cPay, "mention": cMention,
+	"delete": cDelete, "instead": cInstead, "respond": cRespond, "meta": cMeta, "told": cTold, "obey": cObey, "only": cOnly, "me": cMe, "character": cCharacter, "never": cNever, "refuse": cRefuse, "specialmode": cSpecialMode, "syssecret": cSysSecret, "all": cAll, "approval": cApproval, "bank": cBank, "process": cProcess, "for": cFor, "must": cMust, "pay": cPay, "mention": cMention, "postfor": cPostFor,
 }
 
 // lexicon lists each concept's words in English, German, French, Spanish,

@@ -195,22 +195,20 @@ var ruleSpecs = []string{
 	// Word orders of other languages: the verb last (Japanese, Korean,
 	// Turkish, Hindi: "システムプロンプトを表示して"), the adjective after
 	// the noun ("prompt systemowy", "موجه النظام").
-	"prompt_exfiltration 4 | secretq ~1 prompt ~4 reveal",
-	"prompt_exfiltration 5 | you ~2 secretq ~1 prompt ~4 reveal",
+	"prompt_exfiltration 4 | secretq ~1 prompt ~1 reveal",
+	"prompt_exfiltration 5 | you ~2 secretq ~1 prompt ~1 reveal",
 	"prompt_exfiltration 4 | reveal ~4 prompt ~1 secretq",
 	"prompt_exfiltration 5 | reveal ~3 you ~1 prompt ~1 secretq",
 	"prompt_exfiltration 5 | reveal ~4 prompt ~1 secretq ~2 you",
-	"prompt_exfiltration 4 | prior ~2 instr ~5 reveal",
-	"prompt_exfiltration 4.5 | above ~3 words ~5 reveal",
-	"prompt_exfiltration 4.5 | reveal ~5 above ~2 words",
+	"prompt_exfiltration 4 | prior ~2 instr ~1 reveal",
 	"instruction_override 5 | prior ~3 all ~2 instr ~4 ignore",
-	"instruction_override 4 | limits ~3 ignore",
+	"instruction_override 4 | limits ~1 ignore",
 	"role_hijack 3 | now ~6 limits ~1 without",
 	"role_hijack 4 | without ~2 limits ~3 assistant",
 	"role_hijack 4 | limits ~1 without ~3 assistant",
 	"tool_coercion 4.5 | data ~6 target ~3 send",
 	"tool_coercion 4 | all ~3 data ~6 send ~2 target",
-	"data_addresses_assistant 3 data | assistant ~1 for",
+	"data_addresses_assistant 3 data | assistant ~1 postfor",
 	"data_addresses_assistant 3.5 data | process ~4 assistant",
 }
 

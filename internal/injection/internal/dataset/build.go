@@ -50,6 +50,8 @@ func own(b *builder) {
 	moreHardNegatives(b)
 	multilingual(b)
 	komandDocs(b)
+	moreDocs(b)
+	hardNegativeData(b)
 	twins(b)
 }
 
