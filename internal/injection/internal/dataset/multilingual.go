@@ -488,7 +488,11 @@ func multilingual(b *builder) {
 	const origin = "komand-multilingual"
 	r := rng(origin)
 	wrapsA := []string{"%s", "%s", "%s", "OK. %s", "%s !!", "%s\n\n(%s)"}
-	for _, L := range langs {
+	all := append(append([]langText{}, langs...), langs2...)
+	for i := range all {
+		all[i].direct = append(append([]string{}, all[i].direct...), moreDirect[all[i].lang]...)
+	}
+	for _, L := range all {
 		for _, s := range L.direct {
 			for _, w := range wrapsA {
 				t := fmt.Sprintf(w, s)
@@ -511,14 +515,14 @@ func multilingual(b *builder) {
 		}
 	}
 	// Documents in each language.
-	for _, L := range langs {
+	for _, L := range all {
 		for i := 0; i < 60; i++ {
 			lines := append([]string{}, L.doc...)
 			r.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
 			n := 2 + r.IntN(len(lines)-1)
 			body := strings.ToUpper(lines[0][:1]) + lines[0][1:]
-			if L.lang == "zh" || L.lang == "ja" || L.lang == "ar" || L.lang == "hi" || L.lang == "ko" || L.lang == "ru" {
-				body = lines[0]
+			if lines[0][0] >= 0x80 {
+				body = lines[0] // not ASCII: capitalising one byte would break it
 			}
 			for _, l := range lines[1:n] {
 				body += " " + l
