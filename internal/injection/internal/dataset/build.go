@@ -52,6 +52,7 @@ func own(b *builder) {
 	komandDocs(b)
 	moreDocs(b)
 	hardNegativeData(b)
+	quotedDocs(b)
 	twins(b)
 }
 
