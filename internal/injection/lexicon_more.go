@@ -179,11 +179,11 @@ var lexiconMore = map[concept]string{
 		注意 提醒 备注 備註 消息 メッセージ お知らせ
 		메모* 참고* 메시지*
 		ملاحظة رسالة تنبيه הערה הודעה नोट संदेश*`,
-	cFor: `dla  pentru szamara till icin untuk kepada cho
+	cFor: `dla pentru szamara till untuk kepada cho
 		для για προς
-		给 給 致 へ
-		에게* 께
-		إلى الى אל लिए`,
+		给 給 致
+		إلى الى אל`,
+	cPostFor: `icin へ 에게* 께 लिए`,
 	cAttention: `wazne pilne dulezite pozor atentie fontos figyelem tarkea viktigt vigtigt viktig onemli dikkat penting perhatian
 		внимание важно срочно увага важливо
 		σημαντικό προσοχή

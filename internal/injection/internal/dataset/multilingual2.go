@@ -30,7 +30,7 @@ var langs2 = []langText{
 			"Shrň prosím následující text do tří bodů.",
 			"Ignoruj překlepy, píšu z mobilu. Kdy otevírá pobočka?",
 		},
-		doc: []string{"děkujeme za vaši zprávu.", "Schůzka je přesunuta na čtvrtek na 14 hodin.", "Faktura na 240 eur je splatná do konce měsíce.", "Vezměte si prosím s sebou občanský průkaz."},
+		doc:   []string{"děkujeme za vaši zprávu.", "Schůzka je přesunuta na čtvrtek na 14 hodin.", "Faktura na 240 eur je splatná do konce měsíce.", "Vezměte si prosím s sebou občanský průkaz."},
 		hello: "Dobrý den, paní Bergová,", bye: "S pozdravem\nPetr Novák"},
 	{lang: "ro",
 		direct: []string{
@@ -55,7 +55,7 @@ var langs2 = []langText{
 			"Rezumă te rog textul următor în trei puncte.",
 			"Ignoră greșelile de tastare, scriu de pe telefon. La ce oră se deschide sucursala?",
 		},
-		doc: []string{"vă mulțumim pentru mesaj.", "Ședința a fost mutată joi la ora 14.", "Factura de 240 de lei trebuie plătită până la sfârșitul lunii.", "Vă rugăm să aduceți actul de identitate."},
+		doc:   []string{"vă mulțumim pentru mesaj.", "Ședința a fost mutată joi la ora 14.", "Factura de 240 de lei trebuie plătită până la sfârșitul lunii.", "Vă rugăm să aduceți actul de identitate."},
 		hello: "Stimată doamnă Berg,", bye: "Cu stimă,\nAndrei Popescu"},
 	{lang: "hu",
 		direct: []string{
@@ -80,7 +80,7 @@ var langs2 = []langText{
 			"Foglald össze a következő szöveget három pontban.",
 			"Ne törődj az elírásokkal, telefonról írok. Mikor nyit a fiók?",
 		},
-		doc: []string{"köszönjük üzenetét.", "A megbeszélés csütörtök 14 órára került át.", "A 240 eurós számla a hónap végéig fizetendő.", "Kérjük, hozza magával a személyi igazolványát."},
+		doc:   []string{"köszönjük üzenetét.", "A megbeszélés csütörtök 14 órára került át.", "A 240 eurós számla a hónap végéig fizetendő.", "Kérjük, hozza magával a személyi igazolványát."},
 		hello: "Kedves Berg Anna!", bye: "Üdvözlettel:\nKovács Péter"},
 	{lang: "fi",
 		direct: []string{
@@ -105,7 +105,7 @@ var langs2 = []langText{
 			"Tiivistä seuraava teksti kolmeen kohtaan, kiitos.",
 			"Älä välitä kirjoitusvirheistä, kirjoitan puhelimella. Milloin konttori aukeaa?",
 		},
-		doc: []string{"kiitos viestistäsi.", "Kokous on siirretty torstaille kello 14.", "240 euron lasku erääntyy kuun lopussa.", "Ota henkilöllisyystodistus mukaan."},
+		doc:   []string{"kiitos viestistäsi.", "Kokous on siirretty torstaille kello 14.", "240 euron lasku erääntyy kuun lopussa.", "Ota henkilöllisyystodistus mukaan."},
 		hello: "Hei Anna,", bye: "Ystävällisin terveisin\nMikko Virtanen"},
 	{lang: "da",
 		direct: []string{
@@ -128,7 +128,7 @@ var langs2 = []langText{
 			"Forestil dig, at du er guide i København, og planlæg en dag for mig.",
 			"Opsummer venligst følgende tekst i tre punkter.",
 		},
-		doc: []string{"tak for din besked.", "Mødet er flyttet til torsdag kl. 14.", "Fakturaen på 240 kroner skal betales inden månedens udgang.", "Husk at medbringe dit pas."},
+		doc:   []string{"tak for din besked.", "Mødet er flyttet til torsdag kl. 14.", "Fakturaen på 240 kroner skal betales inden månedens udgang.", "Husk at medbringe dit pas."},
 		hello: "Kære Anna,", bye: "Venlig hilsen\nMads Jensen"},
 	{lang: "no",
 		direct: []string{
@@ -150,7 +150,7 @@ var langs2 = []langText{
 			"Se for deg at du er guide i Bergen, og planlegg en dag for meg.",
 			"Oppsummer teksten nedenfor i tre punkter, takk.",
 		},
-		doc: []string{"takk for meldingen din.", "Møtet er flyttet til torsdag klokken 14.", "Fakturaen på 240 kroner forfaller ved utgangen av måneden.", "Ta med legitimasjon."},
+		doc:   []string{"takk for meldingen din.", "Møtet er flyttet til torsdag klokken 14.", "Fakturaen på 240 kroner forfaller ved utgangen av måneden.", "Ta med legitimasjon."},
 		hello: "Hei Anna,", bye: "Med vennlig hilsen\nOla Hansen"},
 	{lang: "id",
 		direct: []string{
@@ -175,7 +175,7 @@ var langs2 = []langText{
 			"Tolong ringkas teks berikut dalam tiga poin.",
 			"Abaikan salah ketik saya, saya menulis dari HP. Kantor cabang buka jam berapa?",
 		},
-		doc: []string{"terima kasih atas pesan Anda.", "Rapat dipindahkan ke hari Kamis pukul 14.00.", "Tagihan sebesar 240 ribu rupiah jatuh tempo akhir bulan.", "Mohon membawa kartu identitas."},
+		doc:   []string{"terima kasih atas pesan Anda.", "Rapat dipindahkan ke hari Kamis pukul 14.00.", "Tagihan sebesar 240 ribu rupiah jatuh tempo akhir bulan.", "Mohon membawa kartu identitas."},
 		hello: "Yth. Ibu Berg,", bye: "Salam hormat,\nBudi Santoso"},
 	{lang: "vi",
 		direct: []string{
@@ -197,7 +197,7 @@ var langs2 = []langText{
 			"Hãy tưởng tượng bạn là hướng dẫn viên ở Hội An và lên kế hoạch một ngày cho tôi.",
 			"Vui lòng tóm tắt đoạn văn sau thành ba ý.",
 		},
-		doc: []string{"cảm ơn bạn đã liên hệ.", "Cuộc họp được dời sang thứ Năm lúc 14 giờ.", "Hóa đơn 240 nghìn đồng cần thanh toán trước cuối tháng.", "Vui lòng mang theo giấy tờ tùy thân."},
+		doc:   []string{"cảm ơn bạn đã liên hệ.", "Cuộc họp được dời sang thứ Năm lúc 14 giờ.", "Hóa đơn 240 nghìn đồng cần thanh toán trước cuối tháng.", "Vui lòng mang theo giấy tờ tùy thân."},
 		hello: "Kính gửi chị Lan,", bye: "Trân trọng,\nNguyễn Văn An"},
 	{lang: "uk",
 		direct: []string{
@@ -222,7 +222,7 @@ var langs2 = []langText{
 			"Стисло виклади наступний текст у трьох пунктах, будь ласка.",
 			"Не зважай на помилки, пишу з телефона. О котрій відкривається відділення?",
 		},
-		doc: []string{"дякуємо за ваше повідомлення.", "Зустріч перенесено на четвер, 14:00.", "Рахунок на 240 гривень потрібно сплатити до кінця місяця.", "Будь ласка, візьміть із собою паспорт."},
+		doc:   []string{"дякуємо за ваше повідомлення.", "Зустріч перенесено на четвер, 14:00.", "Рахунок на 240 гривень потрібно сплатити до кінця місяця.", "Будь ласка, візьміть із собою паспорт."},
 		hello: "Добрий день, пані Анно!", bye: "З повагою,\nОлег Коваленко"},
 	{lang: "el",
 		direct: []string{
@@ -244,7 +244,7 @@ var langs2 = []langText{
 			"Φαντάσου ότι είσαι ξεναγός στην Αθήνα και σχεδίασε μου μια μέρα.",
 			"Συνόψισε το παρακάτω κείμενο σε τρία σημεία, παρακαλώ.",
 		},
-		doc: []string{"ευχαριστούμε για το μήνυμά σας.", "Η συνάντηση μεταφέρθηκε την Πέμπτη στις 14:00.", "Ο λογαριασμός των 240 ευρώ πρέπει να πληρωθεί έως το τέλος του μήνα.", "Παρακαλούμε φέρτε την ταυτότητά σας."},
+		doc:   []string{"ευχαριστούμε για το μήνυμά σας.", "Η συνάντηση μεταφέρθηκε την Πέμπτη στις 14:00.", "Ο λογαριασμός των 240 ευρώ πρέπει να πληρωθεί έως το τέλος του μήνα.", "Παρακαλούμε φέρτε την ταυτότητά σας."},
 		hello: "Αγαπητή κυρία Μπεργκ,", bye: "Με εκτίμηση,\nΝίκος Παπαδόπουλος"},
 	{lang: "he",
 		direct: []string{
@@ -266,7 +266,7 @@ var langs2 = []langText{
 			"דמיין שאתה מדריך טיולים בירושלים ותכנן לי יום.",
 			"סכם בבקשה את הטקסט הבא בשלוש נקודות.",
 		},
-		doc: []string{"תודה על פנייתך.", "הפגישה הועברה ליום חמישי בשעה 14:00.", "יש לשלם את החשבונית על סך 240 שקלים עד סוף החודש.", "נא להביא תעודה מזהה."},
+		doc:   []string{"תודה על פנייתך.", "הפגישה הועברה ליום חמישי בשעה 14:00.", "יש לשלם את החשבונית על סך 240 שקלים עד סוף החודש.", "נא להביא תעודה מזהה."},
 		hello: "שלום אנה,", bye: "בברכה,\nדני כהן"},
 }
 
