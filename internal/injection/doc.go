@@ -11,8 +11,11 @@
 //
 //   - rules: short sequences of concepts ("ignore" … "previous" …
 //     "instructions"), each concept a word list in English, German,
-//     French, Spanish, Italian, Dutch and Portuguese, matched with small
-//     gaps within one sentence, plus chat-template and delimiter markers.
+//     French, Spanish, Italian, Dutch and Portuguese, and for the main
+//     concepts in 20 more languages (lexicon_more.go; Chinese and
+//     Japanese runs, written without spaces, are split into the lexicon's
+//     words, wide.go), matched with small gaps within one sentence, plus
+//     chat-template and delimiter markers.
 //     Weights are log-odds; the strongest rule of each category counts.
 //     Phrases quoted (quotation marks, HTML code spans) or introduced by a
 //     cue word ("such as", "like", "z. B.") in text that discusses attacks

@@ -52,7 +52,6 @@ func own(b *builder) {
 	komandDocs(b)
 	moreDocs(b)
 	hardNegativeData(b)
-	quotedDocs(b)
 	twins(b)
 }
 
