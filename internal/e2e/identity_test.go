@@ -80,16 +80,7 @@ func newMemberWorld(t *testing.T, kind string, fetchWasm []byte) *memberWorld {
 		"allowedChannels": []string{"Slack", "Telegram"}}); r.Status != 201 {
 		t.Fatalf("agent: %d %s", r.Status, r.Body)
 	}
-	wf := pack(t, "examples/skills/web-fetch/skill.json", func(c map[string]any) {
-		c["requiredPermissions"] = []string{"network:outbound:127.0.0.1"}
-	}, fetchWasm, priv)
-	if r := env.Do("POST", "/api/skills/", w.admin, wf); r.Status != 201 {
-		t.Fatalf("register web-fetch: %d %s", r.Status, r.Body)
-	}
-	if r := env.Do("PUT", "/api/agents/default/skills/web-fetch", w.admin, map[string]any{
-		"grantedPermissions": []string{"network:outbound:127.0.0.1"}}); r.Status != 200 {
-		t.Fatalf("install web-fetch: %d %s", r.Status, r.Body)
-	}
+	installLoopbackFetch(t, env, w.admin, fetchWasm, priv)
 	cred := func(name, value string) string {
 		r := env.Do("POST", "/api/credentials/", w.admin, map[string]any{"name": name, "type": "token", "value": value})
 		if r.Status != 201 {

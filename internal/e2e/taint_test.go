@@ -74,16 +74,7 @@ func newTaintWorld(t *testing.T, kind string, fetchWasm []byte) *taintWorld {
 		"allowedChannels": []string{"WebChat", "Webhook"}}); r.Status != 201 {
 		t.Fatalf("agent: %d %s", r.Status, r.Body)
 	}
-	wf := pack(t, "examples/skills/web-fetch/skill.json", func(c map[string]any) {
-		c["requiredPermissions"] = []string{"network:outbound:127.0.0.1"}
-	}, fetchWasm, priv)
-	if r := env.Do("POST", "/api/skills/", w.admin, wf); r.Status != 201 {
-		t.Fatalf("register web-fetch: %d %s", r.Status, r.Body)
-	}
-	if r := env.Do("PUT", "/api/agents/default/skills/web-fetch", w.admin, map[string]any{
-		"grantedPermissions": []string{"network:outbound:127.0.0.1"}}); r.Status != 200 {
-		t.Fatalf("install web-fetch: %d %s", r.Status, r.Body)
-	}
+	installLoopbackFetch(t, env, w.admin, fetchWasm, priv)
 	return &taintWorld{providerWorld: w, skew: skew, page: page, exfil: exfil}
 }
 
@@ -433,4 +424,21 @@ func TestTaintAcrossTurns(t *testing.T) {
 			}
 		})
 	})
+}
+
+// installLoopbackFetch registers the web-fetch example skill (fetchWasm), signed with
+// priv, asking for outbound access to 127.0.0.1 (where the tests' pages
+// are), and installs it on agent "default" with that host granted.
+func installLoopbackFetch(t *testing.T, env *apptest.Env, admin string, fetchWasm []byte, priv ed25519.PrivateKey) {
+	t.Helper()
+	wf := pack(t, "examples/skills/web-fetch/skill.json", func(c map[string]any) {
+		c["requiredPermissions"] = []string{"network:outbound:127.0.0.1"}
+	}, fetchWasm, priv)
+	if r := env.Do("POST", "/api/skills/", admin, wf); r.Status != 201 {
+		t.Fatalf("register web-fetch: %d %s", r.Status, r.Body)
+	}
+	if r := env.Do("PUT", "/api/agents/default/skills/web-fetch", admin, map[string]any{
+		"grantedPermissions": []string{"network:outbound:127.0.0.1"}}); r.Status != 200 {
+		t.Fatalf("install web-fetch: %d %s", r.Status, r.Body)
+	}
 }
