@@ -371,13 +371,17 @@ func sortInts(a []int) {
 type wordTrie struct {
 	cls   [256]uint8 // byte class, noClass for bytes in no word
 	nodes []trieNode // nodes[0] is the root
-	// info[nodes[n].info] is what node n carries; most nodes carry
+	// info[|nodes[n].info|] is what node n carries; most nodes carry
 	// nothing (info 0, all zero), and keeping it apart keeps the nodes
-	// the walk reads small.
+	// the walk reads small. The index is negative when the node carries
+	// a prefix concept, so the walk reads info only at those (few)
+	// nodes and once at the last node.
 	info []trieInfo
-	// depth2[cls(b0)*nclass+cls(b1)] is the node of the two bytes b0 b1
-	// (0: none): the walk of a longer word starts there.
-	depth2 []int32
+	// depth2[cls(b0)*nclass+cls(b1)] is a copy of the node of the two
+	// bytes b0 b1 (mask 0: none): the walk of a longer word takes its
+	// third byte from this small table, not from a node of the trie, which
+	// saves a read from memory per word.
+	depth2 []trieNode
 	nclass int
 }
 
@@ -450,7 +454,7 @@ func buildTrie(words map[string]wordInfo, prefixes map[string]concept) *wordTrie
 	t.info = []trieInfo{{}}
 	queue := []*bnode{root}
 	t.nclass = n
-	t.depth2 = make([]int32, n*n)
+	t.depth2 = make([]trieNode, n*n)
 	for id := 0; id < len(queue); id++ {
 		b := queue[id]
 		t.nodes[id].first = int32(len(t.nodes))
@@ -462,6 +466,9 @@ func buildTrie(words map[string]wordInfo, prefixes map[string]concept) *wordTrie
 			nd := trieNode{}
 			if in := (trieInfo{exact: kb.wi.c, prefix: kb.prefix, lit: kb.wi.lit}); in != (trieInfo{}) {
 				nd.info = int32(len(t.info))
+				if in.prefix != 0 {
+					nd.info = -nd.info
+				}
 				t.info = append(t.info, in)
 			}
 			t.nodes = append(t.nodes, nd)
@@ -477,7 +484,7 @@ func buildTrie(words map[string]wordInfo, prefixes map[string]concept) *wordTrie
 		n1 := &t.nodes[int(r.first)+bits.OnesCount64(r.mask&(1<<c0-1))]
 		for c1 := range n {
 			if n1.mask&(1<<c1) != 0 {
-				t.depth2[c0*n+c1] = n1.first + int32(bits.OnesCount64(n1.mask&(1<<c1-1)))
+				t.depth2[c0*n+c1] = t.nodes[n1.first+int32(bits.OnesCount64(n1.mask&(1<<c1-1)))]
 			}
 		}
 	}
@@ -490,17 +497,23 @@ func (t *wordTrie) lookup(w []byte) wordInfo {
 	n := 0
 	var pc concept
 	if len(w) > 2 {
-		// Straight to the second byte's node. Prefix entries have three
-		// bytes or more, so no node above it carries a prefix concept.
-		c0, c1 := t.cls[w[0]], t.cls[w[1]]
-		if c0 == noClass || c1 == noClass {
+		// Straight to the third byte's node, by the copy of the second
+		// byte's. Prefix entries have three bytes or more, so no node
+		// above the third carries a prefix concept.
+		c0, c1, c2 := t.cls[w[0]], t.cls[w[1]], t.cls[w[2]]
+		if c0 == noClass || c1 == noClass || c2 == noClass {
 			return wordInfo{}
 		}
-		n = int(t.depth2[int(c0)*t.nclass+int(c1)])
-		if n == 0 {
+		nd := &t.depth2[int(c0)*t.nclass+int(c1)]
+		bit := uint64(1) << c2
+		if nd.mask&bit == 0 {
 			return wordInfo{}
 		}
-		w = w[2:]
+		n = int(nd.first) + bits.OnesCount64(nd.mask&(bit-1))
+		if in := t.nodes[n].info; in < 0 {
+			pc = t.info[-in].prefix
+		}
+		w = w[3:]
 	}
 	for _, b := range w {
 		c := t.cls[b]
@@ -513,10 +526,14 @@ func (t *wordTrie) lookup(w []byte) wordInfo {
 			return wordInfo{c: pc}
 		}
 		n = int(nd.first) + bits.OnesCount64(nd.mask&(bit-1))
-		if in := t.nodes[n].info; in != 0 {
-			pc |= t.info[in].prefix
+		if in := t.nodes[n].info; in < 0 {
+			pc |= t.info[-in].prefix
 		}
 	}
-	in := &t.info[t.nodes[n].info]
+	ix := t.nodes[n].info
+	if ix < 0 {
+		ix = -ix
+	}
+	in := &t.info[ix]
 	return wordInfo{c: pc | in.exact, lit: in.lit}
 }
