@@ -448,16 +448,19 @@ func buildTrie(words map[string]wordInfo, prefixes map[string]concept) *wordTrie
 	for p, c := range prefixes {
 		at(p).prefix |= c
 	}
-	// Breadth first, children in class order, so the layout is fixed and
-	// each node's children are adjacent.
+	// Depth first, children in class order, so the layout is fixed, each
+	// node's children are adjacent, and the nodes of a word's walk lie
+	// close together (breadth first spreads each level over the whole
+	// array: a read from memory per byte).
 	t.nodes = []trieNode{{}}
 	t.info = []trieInfo{{}}
-	queue := []*bnode{root}
 	t.nclass = n
 	t.depth2 = make([]trieNode, n*n)
-	for id := 0; id < len(queue); id++ {
-		b := queue[id]
-		t.nodes[id].first = int32(len(t.nodes))
+	var place func(id int, b *bnode)
+	place = func(id int, b *bnode) {
+		first := len(t.nodes)
+		t.nodes[id].first = int32(first)
+		var kids []*bnode
 		for c, kb := range b.kids {
 			if kb == nil {
 				continue
@@ -472,9 +475,13 @@ func buildTrie(words map[string]wordInfo, prefixes map[string]concept) *wordTrie
 				t.info = append(t.info, in)
 			}
 			t.nodes = append(t.nodes, nd)
-			queue = append(queue, kb)
+			kids = append(kids, kb)
+		}
+		for k, kb := range kids {
+			place(first+k, kb)
 		}
 	}
+	place(0, root)
 	// Fill depth2 from the finished layout.
 	for c0 := range n {
 		r := &t.nodes[0]
