@@ -503,7 +503,22 @@ func buildTrie(words map[string]wordInfo, prefixes map[string]concept) *wordTrie
 func (t *wordTrie) lookup(w []byte) wordInfo {
 	n := 0
 	var pc concept
-	if len(w) > 2 {
+	switch len(w) {
+	case 0, 1:
+	case 2:
+		// The copy of the node in depth2 has its info too (a missing
+		// node's copy is all zero: no info).
+		c0, c1 := t.cls[w[0]], t.cls[w[1]]
+		if c0 == noClass || c1 == noClass {
+			return wordInfo{}
+		}
+		ix := t.depth2[int(c0)*t.nclass+int(c1)].info
+		if ix < 0 {
+			ix = -ix
+		}
+		in := &t.info[ix]
+		return wordInfo{c: in.exact, lit: in.lit}
+	default:
 		// Straight to the third byte's node, by the copy of the second
 		// byte's. Prefix entries have three bytes or more, so no node
 		// above the third carries a prefix concept.

@@ -34,6 +34,18 @@ func TestTrieMatchesLexicon(t *testing.T) {
 		words = append(words, p, p+"e", p+"ions", p[:len(p)-1])
 	}
 	words = append(words, "", "a", "zz", "ignoreprevious", "ƒoo", "é", "1gn", "revés")
+	// Every word of one to three of these bytes (the walk of two and of
+	// three bytes starts from a table of its own).
+	const alpha = "abcdefghijklmnopqrstuvwxyz'-._1"
+	for _, a := range alpha {
+		words = append(words, string(a))
+		for _, b := range alpha {
+			words = append(words, string(a)+string(b))
+			for _, c := range alpha {
+				words = append(words, string(a)+string(b)+string(c))
+			}
+		}
+	}
 	n := 0
 	for _, w := range words {
 		if got, want := tb.trie.lookup([]byte(w)), slow(w); got != want {
