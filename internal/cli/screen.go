@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -19,8 +21,10 @@ import (
 // one {"score", "verdict", "categories"} line per input on stdout, through
 // the server's detector with its default thresholds (each source's default
 // warn threshold, injection.DefaultThresholds: the score at which a
-// detection is recorded) unless --threshold sets one. A line that is not such an object gets {"error": …} and the command
-// exits 1 after the rest.
+// detection is recorded) unless --threshold sets one. A line that is not
+// such an object gets {"error": …} and the command exits 1 after the rest.
+// With more than one core (GOMAXPROCS) lines are screened in batches on as
+// many goroutines, and written in input order.
 func screenCmd(e *env, args []string) int {
 	fs := flagSet(e, "screen", "screen [--threshold 0.9] [--spans] < lines.jsonl")
 	threshold := fs.Float64("threshold", 0, "score at and above which the verdict is injection (default: each source's default warn threshold, where detection starts)")
@@ -44,45 +48,145 @@ func screenCmd(e *env, args []string) int {
 	in.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	out := bufio.NewWriterSize(e.stdout, 64<<10)
 	defer out.Flush()
-	code := exitOK
-	var buf []byte
-	var p reqParser
-	for n := 1; in.Scan(); n++ {
-		line := in.Bytes()
-		if len(line) == 0 {
-			continue
-		}
-		var text string
-		src, ok := injection.Source(""), false
-		if p.parse(line) {
-			text, ok = p.text, p.hasText
-			if ok {
-				src, ok = injection.ParseSource(p.source)
+	sc := screener{d: d, spans: *spans}
+	var code int
+	if workers := runtime.GOMAXPROCS(0); workers > 1 {
+		code = sc.parallel(in, out, workers)
+	} else {
+		code = exitOK
+		var buf []byte
+		for n := 1; in.Scan(); n++ {
+			var failed bool
+			buf, failed = sc.line(buf[:0], in.Bytes(), n)
+			if failed {
+				code = exitFail
 			}
-		} else {
-			var req screenReq
-			if json.Unmarshal(line, &req) == nil && req.Text != nil {
-				text = *req.Text
-				src, ok = injection.ParseSource(req.Source)
-			}
-		}
-		if !ok {
-			buf = fmt.Appendf(buf[:0], `{"error":"line %d: want a JSON object with a text string and an optional source of user, skill or external"}`+"\n", n)
 			_, _ = out.Write(buf)
-			code = exitFail
-			continue
 		}
-		res := d.Screen(text, src)
-		if !*spans {
-			res.Spans = nil
-		}
-		buf = appendResult(buf[:0], res)
-		_, _ = out.Write(buf)
 	}
 	if err := in.Err(); err != nil {
 		fmt.Fprintf(e.stderr, "komand screen: reading input: %v\n", err)
 		return exitFail
 	}
+	return code
+}
+
+// screener screens the lines of `komand screen`; one per goroutine (its
+// parser is reused from line to line).
+type screener struct {
+	d     *injection.Detector
+	spans bool
+	p     reqParser
+}
+
+// line appends the output line for input line number n (nothing for an
+// empty line) to b; failed says it was an error line.
+func (s *screener) line(b, line []byte, n int) ([]byte, bool) {
+	if len(line) == 0 {
+		return b, false
+	}
+	var text string
+	src, ok := injection.Source(""), false
+	if s.p.parse(line) {
+		text, ok = s.p.text, s.p.hasText
+		if ok {
+			src, ok = injection.ParseSource(s.p.source)
+		}
+	} else {
+		var req screenReq
+		if json.Unmarshal(line, &req) == nil && req.Text != nil {
+			text = *req.Text
+			src, ok = injection.ParseSource(req.Source)
+		}
+	}
+	if !ok {
+		return fmt.Appendf(b, `{"error":"line %d: want a JSON object with a text string and an optional source of user, skill or external"}`+"\n", n), true
+	}
+	res := s.d.Screen(text, src)
+	if !s.spans {
+		res.Spans = nil
+	}
+	return appendResult(b, res), false
+}
+
+// screenBatch is a run of input lines (copied out of the scanner) and,
+// once screened, their output, in input order.
+type screenBatch struct {
+	first  int      // line number of lines[0]
+	lines  [][]byte // into data
+	data   []byte
+	out    []byte
+	failed bool
+	done   chan struct{}
+}
+
+// screenBatchBytes is about how much input a batch holds: big enough that
+// handing it to a worker costs little next to screening it.
+const screenBatchBytes = 64 << 10
+
+// parallel screens in's lines with workers goroutines and writes the
+// results to out in input order: the reader cuts the input into batches,
+// each batch goes to a free worker and, in order, to the writer. At most
+// 2×workers batches are in flight, so memory stays bounded whatever the
+// input's length.
+func (s *screener) parallel(in *bufio.Scanner, out *bufio.Writer, workers int) int {
+	todo := make(chan *screenBatch, workers)
+	ordered := make(chan *screenBatch, 2*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := screener{d: s.d, spans: s.spans}
+			for b := range todo {
+				for i, l := range b.lines {
+					var failed bool
+					b.out, failed = w.line(b.out, l, b.first+i)
+					b.failed = b.failed || failed
+				}
+				close(b.done)
+			}
+		}()
+	}
+	code := exitOK
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for b := range ordered {
+			<-b.done
+			_, _ = out.Write(b.out)
+			if b.failed {
+				code = exitFail
+			}
+		}
+	}()
+	n := 1
+	for {
+		b := &screenBatch{first: n, done: make(chan struct{})}
+		for len(b.data) < screenBatchBytes && in.Scan() {
+			l := in.Bytes()
+			start := len(b.data)
+			b.data = append(b.data, l...)
+			b.lines = append(b.lines, b.data[start:len(b.data):len(b.data)])
+			n++
+		}
+		if len(b.lines) == 0 {
+			break
+		}
+		// Re-slice: appends may have moved data after earlier lines
+		// were cut from it.
+		off := 0
+		for i, l := range b.lines {
+			b.lines[i] = b.data[off : off+len(l) : off+len(l)]
+			off += len(l)
+		}
+		ordered <- b // blocks when the writer is 2×workers behind
+		todo <- b
+	}
+	close(todo)
+	close(ordered)
+	wg.Wait()
+	<-written
 	return code
 }
 
