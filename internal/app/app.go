@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/komand-ai/komand/internal/console"
 	"github.com/komand-ai/komand/internal/egress"
 	"github.com/komand-ai/komand/internal/injection"
 	"github.com/komand-ai/komand/internal/llm"
@@ -70,6 +71,7 @@ type App struct {
 	Tools    *tool.Runtime
 	WASM     *sandbox.WASM
 	Limiter  ratelimit.Limiter
+	Console  *console.Console
 
 	redis  *redis.Client
 	docker *sandbox.Docker // closed with the app when Sandbox__Container=docker
@@ -169,7 +171,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (_
 	w := &wiring{cfg: cfg, log: log, o: o, now: now}
 	for _, build := range []func(context.Context, *wiring) error{
 		a.buildAudit, a.buildLimiters, a.buildIdentity, a.buildVault,
-		a.buildSandboxes, a.buildSkills, a.buildSessions, a.buildChannels,
+		a.buildSandboxes, a.buildSkills, a.buildSessions, a.buildChannels, a.buildConsole,
 	} {
 		if err := build(ctx, w); err != nil {
 			return nil, err
@@ -224,7 +226,14 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 		return nil, err
 	}
 	cfg := a.Config
-	return gateway.New(gateway.Deps{
+	if a.Console == nil {
+		return nil, errors.New("app: console not built")
+	}
+	pages := make([]gateway.Page, 0, 8)
+	for _, rt := range a.Console.Routes() {
+		pages = append(pages, gateway.Page{Method: rt.Method, Path: rt.Path, Handler: rt.Handler})
+	}
+	srv := gateway.New(gateway.Deps{
 		Auth: a.Auth, Agents: a.Agents, Users: a.Users, APIKeys: a.APIKeys, AuditLog: a.AuditLog,
 		Sessions: a.Sessions, Guard: a.Guard, Memory: a.Memory, Credentials: a.Secrets, Channels: a.Channels, Skills: a.Skills, CRM: a.CRM,
 		Limiter: a.Limiter, Ready: a.Store.Ping, Writable: a.Store.Writable,
@@ -238,7 +247,10 @@ func (a *App) ServerWith(version string, t gateway.Timeouts) (*gateway.Server, e
 		AccessLog:      true,
 		FrameAncestors: cfg.Cors.AllowedOrigins,
 		Timeouts:       t,
-	}, a.Log), nil
+		Pages:          pages,
+	}, a.Log)
+	a.Console.SetReady(srv.Ready)
+	return srv, nil
 }
 
 // Close stops the delivery worker (its in-flight deliveries are released

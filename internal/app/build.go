@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -16,8 +17,10 @@ import (
 	"github.com/komand-ai/komand/internal/authz"
 	"github.com/komand-ai/komand/internal/channel"
 	"github.com/komand-ai/komand/internal/config"
+	"github.com/komand-ai/komand/internal/console"
 	"github.com/komand-ai/komand/internal/crm"
 	"github.com/komand-ai/komand/internal/egress"
+	"github.com/komand-ai/komand/internal/gateway"
 	"github.com/komand-ai/komand/internal/logging"
 	"github.com/komand-ai/komand/internal/ratelimit"
 	"github.com/komand-ai/komand/internal/sandbox"
@@ -274,4 +277,19 @@ func (a *App) startDelivery(ticks <-chan time.Time) {
 		cancel()
 		<-done
 	}
+}
+
+// buildConsole makes the operator console over the same services as the
+// API. Its cookie is Secure everywhere but Development.
+func (a *App) buildConsole(_ context.Context, w *wiring) error {
+	proxies, err := w.cfg.TrustedProxyPrefixes()
+	if err != nil {
+		return err
+	}
+	a.Console, err = console.New(console.Deps{Auth: a.Auth, Agents: a.Agents, Sessions: a.Sessions}, console.Options{
+		Secure:   !w.cfg.IsDevelopment(),
+		ClientIP: func(r *http.Request) string { return gateway.ClientIP(r, proxies) },
+		Now:      w.now, Logger: w.log,
+	})
+	return err
 }

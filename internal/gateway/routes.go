@@ -35,6 +35,16 @@ func (s *Server) routes() http.Handler {
 
 	mux := http.NewServeMux()
 	methods := map[string][]string{}
+	// The console's pages: exact patterns ("/{$}" is the overview), limited
+	// by client address like the chat page's files.
+	for _, pg := range s.opts.Pages {
+		h := pg.Handler
+		mux.Handle(pg.Method+" "+pg.Path, s.static(func(w http.ResponseWriter, r *http.Request) error {
+			h.ServeHTTP(w, r)
+			return nil
+		}))
+		methods[pg.Path] = append(methods[pg.Path], pg.Method)
+	}
 	for _, rt := range table {
 		for _, p := range paths(rt.path) {
 			mux.Handle(rt.method+" "+p, rt.h)

@@ -86,6 +86,16 @@ type Options struct {
 	FrameAncestors []string
 	// Timeouts of the http.Server; zero fields take the defaults below.
 	Timeouts Timeouts
+	// Pages are the operator console's routes (internal/console), mounted
+	// in the one route table beside the API.
+	Pages []Page
+}
+
+// Page is one route of the operator console: it sets its own security
+// headers and renders its own errors (HTML, not the API envelope).
+type Page struct {
+	Method, Path string
+	Handler      http.Handler
 }
 
 // Timeouts are the four http.Server timeouts.
@@ -123,6 +133,14 @@ func New(deps Deps, opts Options, log *slog.Logger) *Server {
 	s.handler = s.outer(s.routes())
 	return s
 }
+
+// Ready is the readiness check /ready reports (for the console's
+// overview).
+func (s *Server) Ready(ctx context.Context) error { return s.readiness.check(ctx) }
+
+// ClientIP is the request's client address as the gateway sees it
+// (trusted proxies applied).
+func ClientIP(r *http.Request, trusted []netip.Prefix) string { return clientIP(r, trusted) }
 
 // Handler returns the root handler (for tests and benchmarks).
 func (s *Server) Handler() http.Handler { return s.handler }
