@@ -425,3 +425,22 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatalf("tenant b count: %s", p.body)
 	}
 }
+
+func TestViewerReadOnly(t *testing.T) {
+	w := newDevWorld(t)
+	w.env.User(w.ta, "viewer@a.test", "viewer")
+	b := w.browser(t)
+	if p := b.signIn("viewer@a.test", apptest.Password, "/"); p.status != 303 {
+		t.Fatalf("viewer sign in: %d", p.status)
+	}
+	p := b.do("GET", "/", nil)
+	if p.status != 200 || !strings.Contains(p.body, "viewer@a.test") || !strings.Contains(p.body, "Agents") {
+		t.Fatalf("viewer overview: %d %s", p.status, p.body)
+	}
+	// The only forms are the sign-out ones.
+	for _, m := range regexp.MustCompile(`action="([^"]+)"`).FindAllStringSubmatch(p.body, -1) {
+		if m[1] != "/logout" && m[1] != "/logout/all" {
+			t.Errorf("viewer sees an action: %s", m[1])
+		}
+	}
+}
