@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -422,7 +423,7 @@ func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			c.showLogin(w, r, http.StatusUnauthorized, loginData{Email: email, Next: next, Error: "Wrong e-mail or password."})
 		case ok && e.Kind == apperr.RateLimited:
 			if e.RetryAfter > 0 {
-				w.Header().Set("Retry-After", strings.TrimSuffix(e.RetryAfter.String(), "s"))
+				w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter/time.Second)))
 			}
 			c.showLogin(w, r, http.StatusTooManyRequests, loginData{Email: email, Next: next, Error: "Too many failed sign-ins. Wait a little and try again."})
 		default:

@@ -212,9 +212,11 @@ func TestSignInAndOverview(t *testing.T) {
 
 // newDevWorld returns a world whose cookies the jar sends over http (the
 // Development environment).
-func newDevWorld(t *testing.T) *world {
+func newDevWorld(t *testing.T) *world { return newDevWorldOn(t, "sqlite") }
+
+func newDevWorldOn(t *testing.T, kind string) *world {
 	clk := &clock{t: time.Now()}
-	env := apptest.NewWith(t, "sqlite", func(c *config.Config) { c.Environment = "Development" }, app.Options{Now: clk.now})
+	env := apptest.NewWith(t, kind, func(c *config.Config) { c.Environment = "Development" }, app.Options{Now: clk.now})
 	ta := env.Tenant("a")
 	owner := env.User(ta, "owner@a.test", "owner")
 	return &world{env: env, clk: clk, owner: owner, ta: ta}
@@ -244,7 +246,7 @@ func TestSignInFailures(t *testing.T) {
 	if !throttled {
 		t.Fatal("never throttled")
 	}
-	if p := b.signIn("owner@a.test", apptest.Password, "/"); p.status != 429 || b.cookie() != "" {
+	if p := b.signIn("owner@a.test", apptest.Password, "/"); p.status != 429 || b.cookie() != "" || p.header.Get("Retry-After") == "" {
 		t.Fatalf("right password while throttled: %d", p.status)
 	}
 }
@@ -276,7 +278,7 @@ func TestSessionLifecycle(t *testing.T) {
 	o := b.do("GET", "/", nil)
 	for _, f := range []url.Values{{}, {"csrf": {"forged"}}} {
 		p := b.do("POST", "/logout", f)
-		if p.status != 403 || !strings.Contains(p.body, "Request ID") {
+		if p.status != 403 || p.header.Get("X-Request-Id") == "" || !strings.Contains(p.body, "<code>"+p.header.Get("X-Request-Id")+"</code>") {
 			t.Fatalf("logout with %v: %d %s", f, p.status, p.body)
 		}
 	}
@@ -303,7 +305,12 @@ func TestSessionLifecycle(t *testing.T) {
 }
 
 func TestLogoutAll(t *testing.T) {
-	w := newDevWorld(t)
+	for _, kind := range apptest.Kinds() {
+		t.Run(kind, func(t *testing.T) { testLogoutAll(t, newDevWorldOn(t, kind)) })
+	}
+}
+
+func testLogoutAll(t *testing.T, w *world) {
 	b1, b2 := w.browser(t), w.browser(t)
 	b1.signIn("owner@a.test", apptest.Password, "/")
 	b2.signIn("owner@a.test", apptest.Password, "/")
@@ -351,7 +358,12 @@ func TestTimeouts(t *testing.T) {
 }
 
 func TestDeactivatedUser(t *testing.T) {
-	w := newDevWorld(t)
+	for _, kind := range apptest.Kinds() {
+		t.Run(kind, func(t *testing.T) { testDeactivatedUser(t, newDevWorldOn(t, kind)) })
+	}
+}
+
+func testDeactivatedUser(t *testing.T, w *world) {
 	w.env.User(w.ta, "op@a.test", "operator")
 	b := w.browser(t)
 	b.signIn("op@a.test", apptest.Password, "/")
@@ -404,7 +416,12 @@ func TestLoginCSRF(t *testing.T) {
 }
 
 func TestTenantIsolation(t *testing.T) {
-	w := newDevWorld(t)
+	for _, kind := range apptest.Kinds() {
+		t.Run(kind, func(t *testing.T) { testTenantIsolation(t, newDevWorldOn(t, kind)) })
+	}
+}
+
+func testTenantIsolation(t *testing.T, w *world) {
 	tb := w.env.Tenant("b")
 	w.env.User(tb, "owner@b.test", "owner")
 	access, _ := w.env.Login("owner@b.test")
