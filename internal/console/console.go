@@ -436,9 +436,14 @@ func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if old, err := r.Cookie(CookieName); err == nil {
 		c.sessions.delete(old.Value)
 	}
+	p, err := c.deps.Auth.Authenticate(r.Context(), tokens.AccessToken)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	now := c.opts.Now()
 	c.sessions.sweep(now, c.opts.IdleTimeout, c.opts.AbsoluteTimeout)
-	id := c.sessions.create(&consoleSession{tenantID: u.TenantID, userID: u.ID, access: tokens.AccessToken,
+	id := c.sessions.create(&consoleSession{tenantID: u.TenantID, userID: u.ID, family: p.SessionID, access: tokens.AccessToken,
 		refresh: tokens.RefreshToken, accessExp: tokens.ExpiresAt, csrf: randomToken(), created: now, lastSeen: now})
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: id, Path: "/", HttpOnly: true, Secure: c.opts.Secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(c.opts.AbsoluteTimeout / time.Second)})
@@ -468,13 +473,10 @@ func (c *Console) logoutAll(w http.ResponseWriter, r *http.Request, cur current)
 	c.clearCookie(w)
 	var errs []error
 	for _, s := range c.sessions.deleteUser(cur.p.TenantID, cur.p.UserID) {
-		s.mu.Lock()
-		access := s.access
-		s.mu.Unlock()
-		p, err := c.deps.Auth.Authenticate(r.Context(), access)
-		if err != nil {
-			continue // already dead
-		}
+		// Each session's refresh family is revoked even if its access
+		// token has expired meanwhile (revoking a dead family is no error).
+		p := cur.p
+		p.SessionID = s.family
 		errs = append(errs, c.deps.Auth.Logout(r.Context(), p))
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -326,6 +326,21 @@ func testLogoutAll(t *testing.T, w *world) {
 			t.Fatalf("browser %d still signed in", i)
 		}
 	}
+	// Both refresh families were revoked in the store, each audited as a
+	// Logout (the audit writer commits asynchronously: wait for it).
+	access, _ := w.env.Login("owner@a.test")
+	var n int
+	for range 100 {
+		r := w.env.Do("GET", "/api/audit/?action=Logout", access, nil)
+		n = strings.Count(string(r.Data), `"action":"Logout"`)
+		if n >= 2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n != 2 {
+		t.Fatalf("Logout entries: %d", n)
+	}
 }
 
 func TestTimeouts(t *testing.T) {

@@ -22,6 +22,7 @@ type consoleSession struct {
 	access    string
 	refresh   string
 	accessExp time.Time
+	family    string // the refresh family in the store (the principal's SessionID)
 	csrf      string
 	created   time.Time
 	lastSeen  time.Time
