@@ -493,8 +493,9 @@ type tile struct {
 }
 
 type overviewData struct {
-	Tiles  []tile
-	Health []health
+	NoAgents bool
+	Tiles    []tile
+	Health   []health
 }
 
 type health struct {
@@ -535,6 +536,6 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, cur current) 
 		ready = c.deps.Ready(ctx) == nil
 	}
 	c.render(w, r, http.StatusOK, "overview", "Overview", &cur.p, cur.s.csrf, overviewData{
-		Tiles: tiles, Health: []health{{Name: "Database (as /ready reports it)", OK: ready}},
+		NoAgents: agents == 0, Tiles: tiles, Health: []health{{Name: "Database (as /ready reports it)", OK: ready}},
 	})
 }

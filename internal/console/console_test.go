@@ -448,12 +448,12 @@ func testTenantIsolation(t *testing.T, w *world) {
 	b := w.browser(t)
 	b.signIn("owner@a.test", apptest.Password, "/")
 	p := b.do("GET", "/", nil)
-	if !regexp.MustCompile(`<div class="value">0</div><div class="label">Agents`).MatchString(p.body) {
+	if !regexp.MustCompile(`<div class="value">0</div><div class="label">Agents`).MatchString(p.body) || !strings.Contains(p.body, "No agents yet") {
 		t.Fatalf("tenant a sees b's agents: %s", p.body)
 	}
 	bb := w.browser(t)
 	bb.signIn("owner@b.test", apptest.Password, "/")
-	if p := bb.do("GET", "/", nil); !regexp.MustCompile(`<div class="value">2</div><div class="label">Agents`).MatchString(p.body) {
+	if p := bb.do("GET", "/", nil); !regexp.MustCompile(`<div class="value">2</div><div class="label">Agents`).MatchString(p.body) || strings.Contains(p.body, "No agents yet") {
 		t.Fatalf("tenant b count: %s", p.body)
 	}
 }
