@@ -158,26 +158,12 @@ func yamlDouble(first string, more []string) (string, int) {
 			sb.Reset()
 			sb.WriteString(s)
 		}
-		if used >= len(more) {
-			return sb.String(), used
-		}
-		// Blank lines stand for newlines; otherwise a space.
 		{
-			blanks := 0
-			for used < len(more) && strings.TrimSpace(more[used]) == "" {
-				blanks++
-				used++
-			}
-			if blanks > 0 {
-				sb.WriteString(strings.Repeat("\n", blanks))
-			} else {
-				sb.WriteByte(' ')
-			}
-			if used >= len(more) {
+			next, n, ok := foldBreak(&sb, more, used)
+			if used = n; !ok {
 				return sb.String(), used
 			}
-			cur = strings.TrimLeft(more[used], " \t")
-			used++
+			cur = next
 			continue
 		}
 	nextLineNoFold:
@@ -206,23 +192,34 @@ func yamlSingle(first string, more []string) (string, int) {
 			}
 			sb.WriteByte(cur[i])
 		}
-		if used >= len(more) {
+		next, n, ok := foldBreak(&sb, more, used)
+		if used = n; !ok {
 			return sb.String(), used
 		}
-		blanks := 0
-		for used < len(more) && strings.TrimSpace(more[used]) == "" {
-			blanks++
-			used++
-		}
-		if blanks > 0 {
-			sb.WriteString(strings.Repeat("\n", blanks))
-		} else {
-			sb.WriteByte(' ')
-		}
-		if used >= len(more) {
-			return sb.String(), used
-		}
-		cur = strings.TrimLeft(more[used], " \t")
+		cur = next
+	}
+}
+
+// foldBreak folds the unescaped line break after a quoted scalar's line:
+// blank lines in more, from used on, stand for newlines, none for a space.
+// It returns the next line (leading blanks dropped), the lines consumed so
+// far, and false when more runs out first.
+func foldBreak(sb *strings.Builder, more []string, used int) (string, int, bool) {
+	if used >= len(more) {
+		return "", used, false
+	}
+	blanks := 0
+	for used < len(more) && strings.TrimSpace(more[used]) == "" {
+		blanks++
 		used++
 	}
+	if blanks > 0 {
+		sb.WriteString(strings.Repeat("\n", blanks))
+	} else {
+		sb.WriteByte(' ')
+	}
+	if used >= len(more) {
+		return "", used, false
+	}
+	return strings.TrimLeft(more[used], " \t"), used + 1, true
 }
