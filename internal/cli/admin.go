@@ -21,11 +21,8 @@ func tenantsCreate(e *env, args []string) int {
 	var sf storeFlags
 	sf.register(fs)
 	name := fs.String("name", "", "display name (default: the slug)")
-	pos, code, ok := parse(fs, args)
+	pos, code, ok := parseComplete(e, fs, args, 1, 1, "the tenant's <slug>")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 1, 1, "the tenant's <slug>"); !ok {
 		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
@@ -68,11 +65,8 @@ func usersReactivate(e *env, args []string) int {
 	sf.register(fs)
 	tenantSlug := fs.String("tenant", "", "tenant slug (required)")
 	email := fs.String("email", "", "email of the deactivated user (required)")
-	pos, code, ok := parse(fs, args)
+	_, code, ok := parseComplete(e, fs, args, 0, 0, "")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
@@ -98,11 +92,8 @@ func usersCreate(e *env, args []string) int {
 	role := fs.String("role", "", "owner, admin, operator or viewer (required)")
 	name := fs.String("name", "", "display name")
 	_ = fs.Bool("password-stdin", false, "read the password from the first line of standard input (never from an argument, which other users can see; required)")
-	pos, code, ok := parse(fs, args)
+	_, code, ok := parseComplete(e, fs, args, 0, 0, "")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
 	}
 	pw, err := readSecretLine(e)
@@ -140,11 +131,8 @@ func apikeysList(e *env, args []string) int {
 	sf.register(fs)
 	tenantSlug := fs.String("tenant", "", "tenant slug (required)")
 	email := fs.String("email", "", "only this user's keys")
-	pos, code, ok := parse(fs, args)
+	_, code, ok := parseComplete(e, fs, args, 0, 0, "")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
@@ -209,11 +197,8 @@ func apikeysRevoke(e *env, args []string) int {
 	var sf storeFlags
 	sf.register(fs)
 	tenantSlug := fs.String("tenant", "", "tenant slug (required)")
-	pos, code, ok := parse(fs, args)
+	pos, code, ok := parseComplete(e, fs, args, 1, 1, "the <key id>")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 1, 1, "the <key id>"); !ok {
 		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
@@ -237,11 +222,8 @@ func apikeysCreate(e *env, args []string) int {
 	tenantSlug := fs.String("tenant", "", "tenant slug (required)")
 	email := fs.String("email", "", "email of the user the key acts as (required)")
 	name := fs.String("name", "", "a name for the key (required)")
-	pos, code, ok := parse(fs, args)
+	_, code, ok := parseComplete(e, fs, args, 0, 0, "")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {

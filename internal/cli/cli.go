@@ -198,6 +198,19 @@ func parse(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
 	}
 }
 
+// parseComplete is parse then complete: the positional arguments, or the
+// exit code and ok false when the command line is not one to run.
+func parseComplete(e *env, fs *flag.FlagSet, args []string, minArgs, maxArgs int, argName string) (pos []string, code int, ok bool) {
+	pos, code, ok = parse(fs, args)
+	if !ok {
+		return nil, code, false
+	}
+	if code, ok := complete(e, fs, pos, minArgs, maxArgs, argName); !ok {
+		return nil, code, false
+	}
+	return pos, 0, true
+}
+
 // storeFlags are the flags of every command that opens the store.
 type storeFlags struct {
 	configFile string

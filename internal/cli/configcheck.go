@@ -18,11 +18,8 @@ func configCheck(e *env, args []string) int {
 	fl := flagSet(e, "config check", "config check [--config file] [--data-dir dir]")
 	var sf storeFlags
 	sf.register(fl)
-	pos, code, ok := parse(fl, args)
+	_, code, ok := parseComplete(e, fl, args, 0, 0, "")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fl, pos, 0, 0, ""); !ok {
 		return code
 	}
 	file := config.LoadOptions{File: sf.configFile, Env: e.environ}.FilePath()

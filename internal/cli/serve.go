@@ -94,11 +94,8 @@ func healthcheck(e *env, args []string) int {
 	addrFlag := fs.String("addr", "", "server address host:port (default: the configured Server__Addr, 127.0.0.1:5000)")
 	configFile := fs.String("config", "", "configuration file to read Server__Addr from (also KOMAND_CONFIG)")
 	timeout := fs.Duration("timeout", 3*time.Second, "request timeout (greater than 0)")
-	pos, code, ok := parse(fs, args)
+	_, code, ok := parseComplete(e, fs, args, 0, 0, "")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
 	}
 	if *timeout <= 0 {

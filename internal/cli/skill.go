@@ -60,11 +60,8 @@ func skillKeygen(e *env, args []string) int {
 	// that publisher, and an operator pasting it would trust their own
 	// key for someone else's (komand-official's) packages.
 	publisher := fs.String("publisher", "", "publisher ID the key signs for, as in the contracts' publisherId; for the configuration line printed (required)")
-	pos, code, ok := parse(fs, args)
+	_, code, ok := parseComplete(e, fs, args, 0, 0, "")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -134,11 +131,8 @@ func skillPack(e *env, args []string) int {
 	module := fs.String("module", "", "WebAssembly module (required)")
 	out := fs.String("out", "", "package file to write (required)")
 	key := fs.String("key", "", "private key to sign with (komand skill keygen)")
-	pos, code, ok := parse(fs, args)
+	_, code, ok := parseComplete(e, fs, args, 0, 0, "")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
 	}
 	c, err := os.ReadFile(*contract)
@@ -198,11 +192,8 @@ func skillSign(e *env, args []string) int {
 	fs := flagSet(e, "skill sign", "skill sign --key publisher.key <package> [--out <file>]")
 	key := fs.String("key", "", "private key (required)")
 	out := fs.String("out", "", "write the signed package here instead of in place")
-	pos, code, ok := parse(fs, args)
+	pos, code, ok := parseComplete(e, fs, args, 1, 1, "the <package> file")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 1, 1, "the <package> file"); !ok {
 		return code
 	}
 	p, err := readPackage(pos[0])
@@ -232,11 +223,8 @@ func skillSign(e *env, args []string) int {
 func skillVerify(e *env, args []string) int {
 	fs := flagSet(e, "skill verify", "skill verify <package> [--trusted publisherId=<base64 key>,…] (default: Skills__TrustedPublishers)")
 	trusted := fs.String("trusted", "", "trusted publisher keys, as Skills__TrustedPublishers")
-	pos, code, ok := parse(fs, args)
+	pos, code, ok := parseComplete(e, fs, args, 1, 1, "the <package> file")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 1, 1, "the <package> file"); !ok {
 		return code
 	}
 	spec := *trusted
@@ -304,11 +292,8 @@ func skillRun(e *env, args []string) int {
 	fs.Var(&cfgs, "setting", "an installation setting key=value (repeatable)")
 	timeout := fs.Duration("timeout", 0, "wall-clock limit (default the contract's, or 30s; at most 30m)")
 	memory := fs.String("memory", "", "memory limit, e.g. 64MiB (default the contract's, or 64MiB)")
-	pos, code, ok := parse(fs, args)
+	pos, code, ok := parseComplete(e, fs, args, 1, 1, "the <package> file")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 1, 1, "the <package> file"); !ok {
 		return code
 	}
 	var memBytes uint64
@@ -439,11 +424,8 @@ func skillRegister(e *env, args []string) int {
 	var sf storeFlags
 	sf.register(fs)
 	who := registerActor(fs)
-	pos, code, ok := parse(fs, args)
+	pos, code, ok := parseComplete(e, fs, args, 1, 1, "the <package> file")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 1, 1, "the <package> file"); !ok {
 		return code
 	}
 	raw, err := os.ReadFile(pos[0])
@@ -471,11 +453,8 @@ func skillSearch(e *env, args []string) int {
 	sf.register(fs)
 	who := registerActor(fs)
 	verified := fs.Bool("verified-only", false, "only skills signed by a trusted publisher key")
-	pos, code, ok := parse(fs, args)
+	pos, code, ok := parseComplete(e, fs, args, 0, 1, "one <query>")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 0, 1, "one <query>"); !ok {
 		return code
 	}
 	q := ""
@@ -518,11 +497,8 @@ func skillInfo(e *env, args []string) int {
 	sf.register(fs)
 	who := registerActor(fs)
 	version := fs.String("version", "", "a version (default the newest)")
-	pos, code, ok := parse(fs, args)
+	pos, code, ok := parseComplete(e, fs, args, 1, 1, "the <skillId>")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 1, 1, "the <skillId>"); !ok {
 		return code
 	}
 	return withApp(e, &sf, func(ctx context.Context, a *app.App) error {
@@ -554,11 +530,8 @@ func skillInstall(e *env, args []string) int {
 	fs.Var(&grants, "grant", "a permission the skill asks for, granted explicitly (repeatable)")
 	fs.Var(&cfgs, "setting", "an installation setting key=value (repeatable)")
 	noGrants := fs.Bool("no-permissions", false, "install a skill that asks for no permission")
-	pos, code, ok := parse(fs, args)
+	pos, code, ok := parseComplete(e, fs, args, 1, 1, "the <skillId>")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 1, 1, "the <skillId>"); !ok {
 		return code
 	}
 	grant, gerr := parsePermissions("--grant", grants)

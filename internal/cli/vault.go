@@ -27,11 +27,8 @@ func vaultRotateKEK(e *env, args []string) int {
 	fs := flagSet(e, "vault rotate-kek", "vault rotate-kek [store flags]")
 	var sf storeFlags
 	sf.register(fs)
-	pos, code, ok := parse(fs, args)
+	_, code, ok := parseComplete(e, fs, args, 0, 0, "")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
 	}
 	log := logging.New(e.stderr, "warn", "text")
@@ -113,11 +110,8 @@ func credentialsCreate(e *env, args []string) int {
 	name := fs.String("name", "", "credential name, as skills ask for it (required)")
 	typ := fs.String("type", "", "api_key, token, password, certificate or other (required)")
 	_ = fs.Bool("value-stdin", false, "read the value from standard input, all of it (never from an argument; required)")
-	pos, code, ok := parse(fs, args)
+	_, code, ok := parseComplete(e, fs, args, 0, 0, "")
 	if !ok {
-		return code
-	}
-	if code, ok := complete(e, fs, pos, 0, 0, ""); !ok {
 		return code
 	}
 	raw, err := io.ReadAll(io.LimitReader(bufio.NewReader(e.stdin), vault.MaxValueBytes+2))
