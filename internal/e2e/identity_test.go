@@ -122,43 +122,23 @@ func (w *memberWorld) mapMember(t *testing.T, id, externalID, role string) {
 // the agent posted back.
 func (w *memberWorld) slackSay(t *testing.T, user, text string) string {
 	t.Helper()
-	w.events++
-	body := slackEvent("EvM"+strconv.Itoa(w.events), user, text, "")
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	if r := w.env.Do("POST", w.slack.path, "", body, channel.SlackTimestampHeader, ts,
-		channel.SlackSignatureHeader, channel.SlackSign([]byte(w.signing), ts, []byte(body))); r.Status != 200 {
-		t.Fatalf("slack %q: %d %s", text, r.Status, r.Body)
-	}
-	w.env.App.Channels.Wait()
-	w.slackAPI.mu.Lock()
-	defer w.slackAPI.mu.Unlock()
-	if len(w.slackAPI.posts) == 0 {
-		t.Fatalf("no reply to %q", text)
-	}
-	last := w.slackAPI.posts[len(w.slackAPI.posts)-1]
-	w.slackAPI.posts = nil
-	return fmt.Sprint(last["text"])
+	return lastText(t, text, w.slackSend(t, user, text))
 }
 
 // tgSay delivers a Telegram message from user ID from and returns the
 // reply sent back.
 func (w *memberWorld) tgSay(t *testing.T, from int64, text string) string {
 	t.Helper()
-	w.events++
-	body := fmt.Sprintf(`{"update_id":%d,"message":{"message_id":%d,"date":%d,"text":%q,"from":{"id":%d,"is_bot":false,"first_name":"Ada"},"chat":{"id":%d,"type":"private"}}}`,
-		w.events, w.events, time.Now().Unix(), text, from, from)
-	if r := w.env.Do("POST", w.tg.path, "", body, channel.TelegramSecretHeader, w.tgSecret); r.Status != 200 {
-		t.Fatalf("telegram %q: %d %s", text, r.Status, r.Body)
-	}
-	w.env.App.Channels.Wait()
-	w.bot.mu.Lock()
-	defer w.bot.mu.Unlock()
-	if len(w.bot.sent) == 0 {
+	return lastText(t, text, w.tgSend(t, from, text))
+}
+
+// lastText is the text of the last of posts, the reply to text.
+func lastText(t *testing.T, text string, posts []map[string]any) string {
+	t.Helper()
+	if len(posts) == 0 {
 		t.Fatalf("no reply to %q", text)
 	}
-	last := w.bot.sent[len(w.bot.sent)-1]
-	w.bot.sent = nil
-	return fmt.Sprint(last["text"])
+	return fmt.Sprint(posts[len(posts)-1]["text"])
 }
 
 // TestMappedMembers: the identity API is for Owners and Admins only; a
