@@ -95,6 +95,21 @@ func (s *Service) recoverDispatch(ctx context.Context, accountID string) {
 	}
 }
 
+// inBackground answers a webhook asynchronously: f runs on its own
+// goroutine (counted in s.background, so Wait and shutdown see it) with up
+// to five minutes of a context that outlives the request, and a panic in
+// it is recovered (recoverDispatch).
+func (s *Service) inBackground(ctx context.Context, accountID string, f func(context.Context)) {
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		defer s.recoverDispatch(ctx, accountID)
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		f(bctx)
+	}()
+}
+
 // NewService returns the channel service.
 func NewService(st Store, secrets Secrets, az *authz.Authorizer, rec audit.Recorder, dispatch Dispatch, log *slog.Logger, now func() time.Time, o Options) *Service {
 	if now == nil {

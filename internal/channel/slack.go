@@ -108,12 +108,7 @@ func (s *Service) ReceiveSlack(ctx context.Context, d SlackDelivery) (challenge 
 	}
 	m := InboundMessage{MessageID: env.EventID, Channel: Slack, ChannelAccountID: a.AccountID, SenderID: e.User, Text: e.Text,
 		Metadata: map[string]string{"slackChannel": e.Channel, "threadTs": thread}}
-	s.background.Add(1)
-	go func() {
-		defer s.background.Done()
-		defer s.recoverDispatch(ctx, a.ID)
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-		defer cancel()
+	s.inBackground(ctx, a.ID, func(bctx context.Context) {
 		// A member mapped to a Komand user acts as that user, but only
 		// within the account's workspace (identities.go).
 		p := authz.Principal{TenantID: a.TenantID, UserID: AccountActor(a.ID), Role: authz.Operator}
@@ -130,7 +125,7 @@ func (s *Service) ReceiveSlack(ctx context.Context, d SlackDelivery) (challenge 
 			text = publicText(err)
 		}
 		s.deliver(bctx, a, reply.SessionID, m.MessageID, outPayload{Text: text, SlackChannel: e.Channel, ThreadTS: thread})
-	}()
+	})
 	return "", nil
 }
 
@@ -209,19 +204,14 @@ func (s *Service) ReceiveSlackAction(ctx context.Context, d SlackDelivery) error
 	where := cmp.Or(in.Container.ChannelID, in.Channel.ID)
 	c := click{member: in.User.ID, where: where, value: in.Actions[0].Value,
 		mapped: slackTeamMatches(a, in.Team.ID, in.User.TeamID)}
-	s.background.Add(1)
-	go func() {
-		defer s.background.Done()
-		defer s.recoverDispatch(ctx, a.ID)
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-		defer cancel()
+	s.inBackground(ctx, a.ID, func(bctx context.Context) {
 		answer, decided := s.handleClick(bctx, a, c)
 		if decided && in.Container.MessageTS != "" {
 			s.deliver(bctx, a, "", "click", outPayload{Op: opSlackUpdate, Text: answer, SlackChannel: where, MessageTS: in.Container.MessageTS})
 			return
 		}
 		s.deliver(bctx, a, "", "click", outPayload{Op: opSlackEphemeral, Text: answer, SlackChannel: where, SlackUser: in.User.ID})
-	}()
+	})
 	return nil
 }
 

@@ -102,18 +102,13 @@ func (s *Service) ReceiveTelegram(ctx context.Context, d TelegramDelivery) error
 		c := click{member: strconv.FormatInt(q.From.ID, 10), mapped: true,
 			where: strconv.FormatInt(q.Message.Chat.ID, 10), value: q.Data}
 		chatID, messageID, queryID := q.Message.Chat.ID, q.Message.MessageID, q.ID
-		s.background.Add(1)
-		go func() {
-			defer s.background.Done()
-			defer s.recoverDispatch(ctx, a.ID)
-			bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-			defer cancel()
+		s.inBackground(ctx, a.ID, func(bctx context.Context) {
 			answer, decided := s.handleClick(bctx, a, c)
 			s.deliver(bctx, a, "", "click", outPayload{Op: opTelegramAnswer, Text: answer, CallbackID: queryID})
 			if decided {
 				s.deliver(bctx, a, "", "click", outPayload{Op: opTelegramEdit, Text: answer, ChatID: chatID, MessageID: messageID})
 			}
-		}()
+		})
 		return nil
 	}
 	if u.Message == nil || u.Message.From == nil || strings.TrimSpace(u.Message.Text) == "" {
@@ -133,12 +128,7 @@ func (s *Service) ReceiveTelegram(ctx context.Context, d TelegramDelivery) error
 		Timestamp: time.Unix(u.Message.Date, 0).UTC(),
 		Metadata:  map[string]string{"chatId": strconv.FormatInt(u.Message.Chat.ID, 10)}}
 	chatID := u.Message.Chat.ID
-	s.background.Add(1)
-	go func() {
-		defer s.background.Done()
-		defer s.recoverDispatch(ctx, a.ID)
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-		defer cancel()
+	s.inBackground(ctx, a.ID, func(bctx context.Context) {
 		// The sender is the signed update's from.id: a Komand user when an
 		// Admin mapped it (identities.go), a public sender otherwise.
 		p, err := s.sender(bctx, a, m.SenderID, true)
@@ -152,7 +142,7 @@ func (s *Service) ReceiveTelegram(ctx context.Context, d TelegramDelivery) error
 			text = publicText(err)
 		}
 		s.deliver(bctx, a, reply.SessionID, m.MessageID, outPayload{Text: text, ChatID: chatID})
-	}()
+	})
 	return nil
 }
 
