@@ -229,6 +229,34 @@ func TestTaintAcrossTurns(t *testing.T) {
 		if n := w.count(t, audit.ToolCallConfirmed); n != 1 {
 			t.Fatalf("ToolCallConfirmed %d", n)
 		}
+		// The confirmation messages are stored with their code masked, and
+		// no audit entry carries a code.
+		confirms := 0
+		for _, tu := range w.history(t, held.SessionID) {
+			if strings.Contains(tu.Text, code) || strings.Contains(tu.Text, otherCode(code)) {
+				t.Fatalf("a code is stored in the history: %+v", tu)
+			}
+			if tu.Flag == store.FlagConfirm {
+				confirms++
+				if tu.Text != "CONFIRM ••••••" {
+					t.Fatalf("confirmation message stored as %q", tu.Text)
+				}
+			}
+		}
+		if confirms != 4 {
+			t.Fatalf("%d confirmation messages stored, want 4", confirms)
+		}
+		all, _, err := w.env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{}, store.Page{Page: 1, PageSize: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range all {
+			for _, c := range []string{code, otherCode(code)} {
+				if d := string(e.Details); strings.Contains(d, `"`+c+`"`) || strings.Contains(d, "CONFIRM "+c) {
+					t.Fatalf("audit %s carries a code: %s", e.Action, d)
+				}
+			}
+		}
 		// The confirmation messages never reached the model.
 		for i := range 2 {
 			if wire := strings.Join(w.wire(t, i), "\n"); strings.Contains(wire, code) {

@@ -375,7 +375,10 @@ func (s *Service) confirm(ctx context.Context, p authz.Principal, work *audit.Un
 		return channel.Reply{}, err
 	}
 	now := s.opts.Now().UTC().Truncate(time.Microsecond)
-	user := store.Turn{Role: store.RoleUser, Text: m.Text, Flag: store.FlagConfirm, RequestID: requestid.From(ctx), CreatedAt: now}
+	// The message is stored with its code masked, as the request's notice
+	// is: a code another user typed (or one still pending) never rests in
+	// the history.
+	user := store.Turn{Role: store.RoleUser, Text: "CONFIRM " + maskedCode, Flag: store.FlagConfirm, RequestID: requestid.From(ctx), CreatedAt: now}
 	sent := sentDetails(m)
 	sent["via"] = "confirmation"
 	refuse := func(reason, reply string, c *store.Confirmation) (channel.Reply, error) {
