@@ -484,5 +484,13 @@ func TestReviewsFromSlackAndTelegram(t *testing.T) {
 			t.Fatalf("posted after the destination was cleared: %v", posts)
 		}
 		noSecret(t, "the logs", []byte(w.env.Logs()), approve[3:], reject[3:], tgApprove[3:], tgReject[3:])
+		// Neither do the audit entries (ReviewCallbackRefused among them).
+		all, _, err := w.env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{}, store.Page{Page: 1, PageSize: 500})
+		if err != nil || len(all) == 0 {
+			t.Fatalf("audit: %d entries, %v", len(all), err)
+		}
+		for _, e := range all {
+			noSecret(t, "audit "+string(e.Action), e.Details, approve[3:], reject[3:], tgApprove[3:], tgReject[3:])
+		}
 	})
 }
