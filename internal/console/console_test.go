@@ -276,10 +276,17 @@ func TestSessionLifecycle(t *testing.T) {
 
 	// Logout without the token: 403 plain page, session still alive.
 	o := b.do("GET", "/", nil)
-	for _, f := range []url.Values{{}, {"csrf": {"forged"}}} {
+	second, tok := b.cookie(), csrfOf(t, o)
+	const forged = "forged-csrf-7f3a9c"
+	for _, f := range []url.Values{{}, {"csrf": {forged}}} {
 		p := b.do("POST", "/logout", f)
 		if p.status != 403 || p.header.Get("X-Request-Id") == "" || !strings.Contains(p.body, "<code>"+p.header.Get("X-Request-Id")+"</code>") {
 			t.Fatalf("logout with %v: %d %s", f, p.status, p.body)
+		}
+		// The refusal page names neither the session's token nor the
+		// refused one.
+		if strings.Contains(p.body, tok) || strings.Contains(p.body, forged) || strings.Contains(p.body, second) {
+			t.Fatalf("refusal page carries a token: %s", p.body)
 		}
 	}
 	if p := b.do("GET", "/", nil); p.status != 200 {
@@ -301,6 +308,17 @@ func TestSessionLifecycle(t *testing.T) {
 	replay.jar.SetCookies(u, []*http.Cookie{{Name: console.CookieName, Value: b.cookie() + first, Path: "/"}})
 	if p := replay.do("GET", "/", nil); p.status != 303 {
 		t.Fatalf("replayed: %d", p.status)
+	}
+	// No log line carries a session ID (live, replaced or planted), the
+	// session's CSRF token or a refused one.
+	logs := w.env.Logs()
+	if !strings.Contains(logs, "CSRF token refused") {
+		t.Fatalf("the refused tokens were not logged at all: %s", logs)
+	}
+	for _, secret := range []string{first, second, "planted-by-attacker", tok, forged} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("the logs carry %q", secret)
+		}
 	}
 }
 
