@@ -246,6 +246,9 @@ func TestTaintAcrossTurns(t *testing.T) {
 		if confirms != 4 {
 			t.Fatalf("%d confirmation messages stored, want 4", confirms)
 		}
+		if logs := strings.ToLower(w.env.Logs()); strings.Contains(logs, "confirm "+code) || strings.Contains(logs, "confirm "+otherCode(code)) {
+			t.Fatal("the logs carry a confirmation message's code")
+		}
 		all, _, err := w.env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{}, store.Page{Page: 1, PageSize: 500})
 		if err != nil {
 			t.Fatal(err)
