@@ -284,9 +284,23 @@ func TestReviewsFromSlackAndTelegram(t *testing.T) {
 			channel.SlackSignatureHeader, channel.SlackSign([]byte(w.signing), now, []byte(body))), 401, "unauthorized")
 		expectError(t, w.env.Do("POST", interactivity, "", body, channel.SlackTimestampHeader, now,
 			channel.SlackSignatureHeader, channel.SlackSign([]byte(w.signing), now, []byte(body))), 415, "unsupported_media_type")
+		// A well-signed click sent to the Telegram account's interactivity
+		// path is refused as a delivery for the wrong channel (recorded);
+		// an unknown account's is refused without an entry (no tenant); an
+		// oversized body is refused before its signature is checked.
+		expectError(t, w.env.Do("POST", "/hooks/slack/"+w.tg.id+"/interactivity", "", body, "Content-Type", form, channel.SlackTimestampHeader, now,
+			channel.SlackSignatureHeader, channel.SlackSign([]byte(w.signing), now, []byte(body))), 401, "unauthorized")
+		expectError(t, w.env.Do("POST", "/hooks/slack/00000000-0000-4000-8000-000000000000/interactivity", "", body, "Content-Type", form,
+			channel.SlackTimestampHeader, now, channel.SlackSignatureHeader, channel.SlackSign([]byte(w.signing), now, []byte(body))), 401, "unauthorized")
+		huge := body + "&pad=" + strings.Repeat("x", 2<<20)
+		expectError(t, w.env.Do("POST", interactivity, "", huge, "Content-Type", form, channel.SlackTimestampHeader, now,
+			channel.SlackSignatureHeader, channel.SlackSign([]byte(w.signing), now, []byte(huge))), 413, "payload_too_large")
 		w.env.App.Channels.Wait()
-		if n := w.count(t, audit.WebhookRejected); n != rejectedBefore+4 {
-			t.Fatalf("WebhookRejected: %d, want %d", n, rejectedBefore+4)
+		if n := w.count(t, audit.WebhookRejected); n != rejectedBefore+5 {
+			t.Fatalf("WebhookRejected: %d, want %d", n, rejectedBefore+5)
+		}
+		if v := w.review(t, rid); v.Status != store.ReviewPending {
+			t.Fatalf("a refused delivery decided the review: %+v", v)
 		}
 
 		// Refused clicks, signed: nothing is decided or spent.
@@ -445,6 +459,20 @@ func TestReviewsFromSlackAndTelegram(t *testing.T) {
 		}
 		tgApprove, tgReject := kb.InlineKeyboard[0][0].CallbackData, kb.InlineKeyboard[0][1].CallbackData
 		rid3 := reviewIDIn(t, fmt.Sprint(msg["text"]))
+		// A callback_query carrying a real token but a forged secret token
+		// is refused (401, WebhookRejected) and decides nothing.
+		tgRejected := w.count(t, audit.WebhookRejected)
+		forged := fmt.Sprintf(`{"update_id":9999,"callback_query":{"id":"cqf","from":{"id":7001,"is_bot":false,"first_name":"Ada"},
+		"message":{"message_id":77,"date":%d,"chat":{"id":%d,"type":"supergroup"},"text":"x"},"chat_instance":"1","data":%q}}`,
+			time.Now().Unix(), tgDestN, tgApprove)
+		expectError(t, w.env.Do("POST", w.tg.path, "", forged, channel.TelegramSecretHeader, "not-the-secret-token"), 401, "unauthorized")
+		w.env.App.Channels.Wait()
+		if n := w.count(t, audit.WebhookRejected); n != tgRejected+1 {
+			t.Fatalf("WebhookRejected after a forged callback: %d, want %d", n, tgRejected+1)
+		}
+		if v := w.review(t, rid3); v.Status != store.ReviewPending {
+			t.Fatalf("a forged callback decided the review: %+v", v)
+		}
 		deniedBefore = w.count(t, audit.PermissionDenied)
 		answered(t, "telegram operator", w.tgClick(t, 7002, tgDestN, tgReject), "answerCallbackQuery", channel.ClickNotAllowed)
 		if n := w.count(t, audit.PermissionDenied); n != deniedBefore+1 {
