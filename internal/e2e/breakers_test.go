@@ -76,6 +76,7 @@ func TestBreakerAgentLimitsAPI(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		w := newProviderWorld(t, kind, nil, textReply("hi"))
+		configured := w.count(t, audit.AgentConfigured)
 		for field, v := range map[string]any{
 			"maxToolCallsPerTurn": -1, "maxTokensPerTurn": 10, "maxTurnSeconds": 100000, "maxToolCallsPerSession": 2_000_000,
 			"maxTokensPerSession": 5, "maxSessionSeconds": -3, "inputPricePerMTok": -0.5, "outputPricePerMTok": 1e9,
@@ -90,7 +91,23 @@ func TestBreakerAgentLimitsAPI(t *testing.T) {
 		expectError(t, w.env.Do("PUT", "/api/agents/default", w.admin, map[string]any{"limits": map[string]any{"maxToolCalls": 3}}), 400, "validation_failed")
 		expectError(t, w.env.Do("PUT", "/api/agents/default", w.admin, map[string]any{"limits": nil}), 400, "validation_failed")
 		expectError(t, w.env.Do("PUT", "/api/agents/default", w.admin, map[string]any{"limits": map[string]any{"maxToolCallsPerTurn": 2.5}}), 400, "validation_failed")
+		expectError(t, w.env.Do("PUT", "/api/agents/default", w.admin, map[string]any{"limits": "none"}), 400, "validation_failed")
+		expectError(t, w.env.Do("PUT", "/api/agents/default", w.admin, map[string]any{"limits": map[string]any{"maxTokensPerTurn": "1000"}}), 400, "validation_failed")
+		expectError(t, w.env.Do("PUT", "/api/agents/default", w.admin, `{"limits":{"maxTokensPerTurn":1000,"pad":"`+strings.Repeat("x", 2<<20)+`"}}`), 413, "payload_too_large")
+		viewer := w.env.APIKey(w.tenant, w.env.User(w.tenant, "viewer@example.com", "viewer"))
+		denied := w.count(t, audit.PermissionDenied)
 		expectError(t, w.env.Do("PUT", "/api/agents/default", w.op, map[string]any{"limits": map[string]any{"maxToolCallsPerTurn": 500}}), 403, "forbidden")
+		expectError(t, w.env.Do("PUT", "/api/agents/default", viewer, map[string]any{"limits": map[string]any{"maxToolCallsPerTurn": 500}}), 403, "forbidden")
+		if n := w.count(t, audit.PermissionDenied) - denied; n != 2 {
+			t.Fatalf("%d PermissionDenied entries for 2 refused limit changes", n)
+		}
+		// Another tenant's admin reaches no agent of this tenant's.
+		other := w.env.Tenant("globex")
+		outsider := w.env.APIKey(other, w.env.User(other, "admin@globex.example", "admin"))
+		expectError(t, w.env.Do("PUT", "/api/agents/default", outsider, map[string]any{"limits": map[string]any{"maxToolCallsPerTurn": 500}}), 404, "not_found")
+		if n := countAudit(t, w.env, other, audit.AgentConfigured); n != 0 {
+			t.Fatalf("tenant B's audit has %d AgentConfigured", n)
+		}
 		w.setLimits(t, map[string]any{"maxToolCallsPerTurn": 3, "inputPricePerMTok": 2.5, "outputPricePerMTok": 10, "maxCostPerSession": 0.75})
 		r := w.env.Do("GET", "/api/agents/default", w.op, nil)
 		var got struct {
@@ -101,8 +118,8 @@ func TestBreakerAgentLimitsAPI(t *testing.T) {
 			len(got.Limits) != 9 {
 			t.Fatalf("limits read back: %s", r.Data)
 		}
-		es, _, _ := w.env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: string(audit.AgentConfigured)}, store.Page{Page: 1, PageSize: 1})
-		if len(es) != 1 || !strings.Contains(string(es[0].Details), `"limits"`) {
+		es, total, _ := w.env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: string(audit.AgentConfigured)}, store.Page{Page: 1, PageSize: 1})
+		if len(es) != 1 || total != configured+1 || !strings.Contains(string(es[0].Details), `"limits"`) {
 			t.Fatalf("AgentConfigured: %+v", es)
 		}
 	})

@@ -17,10 +17,14 @@ func TestInjectionPolicyRefusalsNameThePath(t *testing.T) {
 	before := env.Do("GET", "/api/injection/policy", admin, nil)
 	for doc, msg := range map[string]string{
 		`{"bogus":1}`: "policy.bogus: is not a known field",
-		`{"sources":{"admin":{"action":"warn"}}}`: "policy.sources.admin: is not a known source (user, skill or external)",
-		`{"threshold":"0.5"}`:                     "policy.threshold: must be a number",
-		`{"threshold":null}`:                      "policy.threshold: must not be null (leave it out to inherit)",
-		`{"agents":{"sales":{"sources":null}}}`:   "policy.agents.sales.sources: must not be null (leave it out to inherit)",
+		`{"sources":{"admin":{"action":"warn"}}}`:     "policy.sources.admin: is not a known source (user, skill or external)",
+		`{"threshold":"0.5"}`:                         "policy.threshold: must be a number",
+		`{"threshold":null}`:                          "policy.threshold: must not be null (leave it out to inherit)",
+		`{"agents":{"sales":{"sources":null}}}`:       "policy.agents.sales.sources: must not be null (leave it out to inherit)",
+		`{"warnThreshold":"0.5"}`:                     "policy.warnThreshold: must be a number",
+		`{"warnThreshold":null}`:                      "policy.warnThreshold: must not be null (leave it out to inherit)",
+		`{"agents":{"sales":{"warnThreshold":0}}}`:    "policy.agents.sales.warnThreshold: must be greater than 0 and at most 1",
+		`{"sources":{"skill":{"warnThreshold":1.5}}}`: "policy.sources.skill.warnThreshold: must be greater than 0 and at most 1",
 	} {
 		r := env.Do("PUT", "/api/injection/policy", admin, doc)
 		expectError(t, r, 400, "validation_failed")

@@ -186,7 +186,8 @@ func TestInjectionPolicyAPI(t *testing.T) {
 		}
 		expectError(t, w.env.Do("PUT", "/api/injection/policy", w.admin, `{"agents":{"x":{}},"pad":"`+strings.Repeat("x", 2<<20)+`"}`), 413, "payload_too_large")
 		for _, doc := range []string{`{"action":"off"}`, `{"threshold":2}`, `{"bogus":1}`, `{"action":`, `[]`,
-			`{"agents":{"x":{"sources":{"user":{"action":"allow"}}}}}`, `{"agents":{"` + strings.Repeat("a", 200) + `":{}}}`} {
+			`{"agents":{"x":{"sources":{"user":{"action":"allow"}}}}}`, `{"agents":{"` + strings.Repeat("a", 200) + `":{}}}`,
+			`{"warnThreshold":-0.1}`, `{"warnThreshold":1.01}`, `{"warnThreshold":[0.5]}`, `{"agents":{"default":{"warnThreshold":true}}}`} {
 			expectError(t, w.env.Do("PUT", "/api/injection/policy", w.admin, doc), 400, "validation_failed")
 		}
 		expectError(t, w.env.Do("PUT", "/api/injection/policy", w.admin, `{"agents":{`+strings.Repeat(`"x":{},`, 20000)+`"y":{}}}`), 400, "validation_failed")
