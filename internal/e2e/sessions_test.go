@@ -434,6 +434,31 @@ func TestMemoryAPI(t *testing.T) {
 		expectError(t, w.env.Do("PUT", base+"big", w.keys["a/admin"], map[string]any{"value": strings.Repeat("x", 100*1024+1)}), 400, "validation_failed")
 		expectError(t, w.env.Do("PUT", base+"k", w.keys["a/admin"], map[string]any{"value": nil}), 400, "validation_failed")
 		expectError(t, w.env.Do("PUT", base+"k%0Ax", w.keys["a/admin"], map[string]any{"value": "v"}), 400, "validation_failed")
+		// Provenance is the server's to set: a client naming it, or sending
+		// a mistyped, malformed or oversized body, is refused and the entry
+		// keeps its value and its provenance (an API write is trusted).
+		written := auditCount(t, w, w.tenA, audit.MemoryWritten)
+		for _, c := range []struct {
+			body   any
+			status int
+			code   string
+		}{
+			{map[string]any{"value": "forged", "provenance": "trusted"}, 400, "validation_failed"},
+			{map[string]any{"value": "forged", "provenance": "untrusted"}, 400, "validation_failed"},
+			{map[string]any{"value": 42}, 400, "validation_failed"},
+			{`{"value":"forged"`, 400, "validation_failed"},
+			{`["forged"]`, 400, "validation_failed"},
+			{`{"value":"` + strings.Repeat("x", 2<<20) + `"}`, 413, "payload_too_large"},
+		} {
+			expectError(t, w.env.Do("PUT", base+"customer%2Ftier", w.keys["a/admin"], c.body), c.status, c.code)
+		}
+		if got := auditCount(t, w, w.tenA, audit.MemoryWritten); got != written {
+			t.Errorf("refused writes recorded %d MemoryWritten entries", got-written)
+		}
+		if r := w.env.Do("GET", base+"customer%2Ftier", w.keys["a/admin"], nil); r.Status != 200 ||
+			!strings.Contains(string(r.Data), `"value":"platinum"`) || !strings.Contains(string(r.Data), `"provenance":"trusted"`) {
+			t.Fatalf("after refused writes: %d %s", r.Status, r.Body)
+		}
 		expectError(t, w.env.Do("GET", base+"missing", w.keys["a/admin"], nil), 404, "not_found")
 		expectError(t, w.env.Do("GET", "/api/agents/nobody/memory/", w.keys["a/admin"], nil), 404, "not_found")
 		// Tenant B's agent of the same name has its own, empty memory, and
