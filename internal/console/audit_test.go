@@ -30,7 +30,9 @@ func testConsoleAudit(t *testing.T, w *world) {
 		return n
 	}
 	type counts struct{ ok, failed, out int }
-	now := func() counts { return counts{count(audit.LoginSucceeded), count(audit.LoginFailed), count(audit.Logout)} }
+	now := func() counts {
+		return counts{count(audit.LoginSucceeded), count(audit.LoginFailed), count(audit.Logout)}
+	}
 	want := func(what string, c counts) {
 		t.Helper()
 		if got := now(); got != c {
