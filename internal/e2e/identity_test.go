@@ -248,6 +248,7 @@ func TestMappedMembers(t *testing.T) {
 		if _, ok := w.memory(t, "default", "discount"); ok {
 			t.Fatal("the held call ran before its confirmation")
 		}
+		refusedBefore := w.count(t, audit.ToolCallConfirmationRefused)
 		// Another member (mapped or not) confirming with the code: it is
 		// their own session, with nothing waiting.
 		if got := w.slackSay(t, "U0OTHER", "CONFIRM "+code); got != session.ConfirmNotUserReply {
@@ -264,6 +265,11 @@ func TestMappedMembers(t *testing.T) {
 		}
 		if got := w.slackSay(t, "U0OP", "CONFIRM "+code); got != session.ConfirmNoneReply {
 			t.Fatalf("replayed confirmation: %q", got)
+		}
+		// The three refused confirmations (another member, another session,
+		// the replay) are each recorded.
+		if n := w.count(t, audit.ToolCallConfirmationRefused) - refusedBefore; n != 3 {
+			t.Fatalf("ToolCallConfirmationRefused: %d, want 3", n)
 		}
 		confirmed, _, err := w.env.App.Store.ListAudit(t.Context(), w.tenant, store.AuditFilter{Action: string(audit.ToolCallConfirmed)},
 			store.Page{Page: 1, PageSize: 10})
