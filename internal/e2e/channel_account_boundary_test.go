@@ -55,8 +55,9 @@ func TestChannelAccountBoundaries(t *testing.T) {
 			}
 			return string(a.Data) + "|" + string(l.Data)
 		}
-		changes := func() [3]int {
-			return [3]int{w.count(t, audit.ChannelAccountUpdated), w.count(t, audit.ChannelIdentityMapped), w.count(t, audit.ChannelIdentityUnmapped)}
+		changes := func() [4]int {
+			return [4]int{w.count(t, audit.ChannelAccountUpdated), w.count(t, audit.ChannelIdentityMapped), w.count(t, audit.ChannelIdentityUnmapped),
+				w.count(t, audit.ChannelAccountDeleted)}
 		}
 		before, changed := state(), changes()
 
@@ -74,7 +75,10 @@ func TestChannelAccountBoundaries(t *testing.T) {
 			{"cross-tenant list", "GET", idents, outsider, nil, 404, "not_found", 0},
 			{"cross-tenant map", "POST", idents, outsider, map[string]any{"externalId": "U0EVIL", "userId": opUser}, 404, "not_found", 0},
 			{"cross-tenant unmap", "DELETE", idents + "/U0KEEP", outsider, nil, 404, "not_found", 0},
+			{"cross-tenant delete", "DELETE", url, outsider, nil, 404, "not_found", 0},
 			// Operator and Viewer: refused, and the refusal recorded.
+			{"operator delete", "DELETE", url, w.op, nil, 403, "forbidden", 1},
+			{"viewer delete", "DELETE", url, viewer, nil, 403, "forbidden", 1},
 			{"operator update", "PUT", url, w.op, map[string]any{"allowCommands": true}, 403, "forbidden", 1},
 			{"viewer update", "PUT", url, viewer, map[string]any{"slackTeamId": "T9"}, 403, "forbidden", 1},
 			{"operator list", "GET", idents, w.op, nil, 403, "forbidden", 1},
@@ -99,6 +103,7 @@ func TestChannelAccountBoundaries(t *testing.T) {
 			{"map missing user", "POST", idents, w.admin, map[string]any{"externalId": "U0X"}, 400, "validation_failed", 0},
 			{"unmap unknown mapping", "DELETE", idents + "/U0NOBODY", w.admin, nil, 404, "not_found", 0},
 			{"update unknown account", "PUT", "/api/channels/accounts/00000000-0000-4000-8000-000000000000", w.admin, map[string]any{"allowCommands": true}, 404, "not_found", 0},
+			{"delete with a body", "DELETE", url, w.admin, `{"x":1}`, 400, "validation_failed", 0},
 			{"unmap with a body", "DELETE", idents + "/U0KEEP", w.admin, `{"x":1}`, 400, "validation_failed", 0},
 			{"update id not a UUID", "PUT", "/api/channels/accounts/acme-ws", w.admin, map[string]any{"allowCommands": true}, 400, "validation_failed", 0},
 		}
@@ -116,7 +121,7 @@ func TestChannelAccountBoundaries(t *testing.T) {
 			}
 		}
 		// The other tenant's audit holds none of A's account changes.
-		for _, a := range []audit.Action{audit.ChannelAccountUpdated, audit.ChannelIdentityMapped, audit.ChannelIdentityUnmapped} {
+		for _, a := range []audit.Action{audit.ChannelAccountUpdated, audit.ChannelIdentityMapped, audit.ChannelIdentityUnmapped, audit.ChannelAccountDeleted} {
 			if n := countAudit(t, w.env, other, a); n != 0 {
 				t.Fatalf("tenant B's audit has %d %s", n, a)
 			}

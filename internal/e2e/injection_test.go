@@ -272,9 +272,10 @@ func TestInjectionEscalateMessage(t *testing.T) {
 			expectError(t, w.env.Do("GET", "/api/injection/reviews/", key, nil), 403, "forbidden")
 			expectError(t, w.env.Do("GET", "/api/injection/reviews/"+id, key, nil), 403, "forbidden")
 			expectError(t, w.env.Do("POST", "/api/injection/reviews/"+id+"/approve", key, nil), 403, "forbidden")
+			expectError(t, w.env.Do("POST", "/api/injection/reviews/"+id+"/reject", key, nil), 403, "forbidden")
 		}
-		if n := w.count(t, audit.PermissionDenied) - denied; n != 6 {
-			t.Errorf("%d PermissionDenied entries for 6 refused requests", n)
+		if n := w.count(t, audit.PermissionDenied) - denied; n != 8 {
+			t.Errorf("%d PermissionDenied entries for 8 refused requests", n)
 		}
 		if ps := w.pending(t); len(ps) != 1 || w.fake.calls() != 0 {
 			t.Fatalf("a refused role changed the queue: %+v", ps)
