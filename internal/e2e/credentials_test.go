@@ -160,6 +160,17 @@ func TestCredentialsAPI(t *testing.T) {
 			}
 			expectError(t, w.env.Do("DELETE", grants+"/"+w.agent+"/other-skill", admin, nil), 404, "not_found")
 			expectError(t, w.env.Do("DELETE", grants+"/"+w.agent+"/billing.charge", other, nil), 404, "not_found")
+			revoked, denied := auditCount(t, w, w.tenA, audit.CredentialRevoked), auditCount(t, w, w.tenA, audit.PermissionDenied)
+			for _, role := range []string{"operator", "viewer"} {
+				expectError(t, w.env.Do("DELETE", grants+"/"+w.agent+"/billing.charge", w.keys["a/"+role], nil), 403, "forbidden")
+			}
+			if n := auditCount(t, w, w.tenA, audit.PermissionDenied) - denied; n != 2 {
+				t.Fatalf("%d PermissionDenied entries for 2 refused revocations", n)
+			}
+			expectError(t, w.env.Do("DELETE", grants+"/"+w.agent+"/billing.charge", admin, `{"x":1}`), 400, "validation_failed")
+			if n := auditCount(t, w, w.tenA, audit.CredentialRevoked); n != revoked {
+				t.Fatalf("refused revocations recorded %d CredentialRevoked", n-revoked)
+			}
 			if r := w.env.Do("DELETE", grants+"/"+w.agent+"/billing.charge", admin, nil); r.Status != 200 {
 				t.Fatalf("revoke: %d %s", r.Status, r.Body)
 			}
@@ -177,7 +188,14 @@ func TestCredentialsAPI(t *testing.T) {
 
 			// Data-key rotation: 202, the credential moves to the new key
 			// in the background and keeps its value.
-			expectError(t, w.env.Do("POST", "/api/vault/rotate-data-key", w.keys["a/operator"], nil), 403, "forbidden")
+			denied = auditCount(t, w, w.tenA, audit.PermissionDenied)
+			for _, role := range []string{"operator", "viewer"} {
+				expectError(t, w.env.Do("POST", "/api/vault/rotate-data-key", w.keys["a/"+role], nil), 403, "forbidden")
+			}
+			if n := auditCount(t, w, w.tenA, audit.PermissionDenied) - denied; n != 2 {
+				t.Fatalf("%d PermissionDenied entries for 2 refused rotations", n)
+			}
+			expectError(t, w.env.Do("POST", "/api/vault/rotate-data-key", admin, `{"keyVersion":9}`), 400, "validation_failed")
 			r = w.env.Do("POST", "/api/vault/rotate-data-key", admin, nil)
 			if r.Status != 202 {
 				t.Fatalf("rotate: %d %s", r.Status, r.Body)
